@@ -1,0 +1,1 @@
+//! Natter wire protocol v1.

@@ -1,0 +1,1 @@
+//! Natter chat widget.
