@@ -110,6 +110,16 @@ impl<H, E: Clone, P> Engine<H, E, P> {
         Some(run.id)
     }
 
+    /// The payload of run `id`, if it is still in flight.
+    pub fn payload(&self, id: RunId) -> Option<&P> {
+        self.runs.iter().find(|r| r.id == id).map(|r| &r.payload)
+    }
+
+    /// The run waiting on `token`, if any.
+    pub fn waiting_on(&self, token: Token) -> Option<RunId> {
+        self.runs.iter().find(|r| r.waiting == Some(token)).map(|r| r.id)
+    }
+
     /// Drops every run (destroy); returns their payloads so the shell can release them.
     pub fn cancel_all(&mut self) -> Vec<P> {
         self.runs.drain(..).map(|r| r.payload).collect()

@@ -1,0 +1,214 @@
+// Types of the natter-chat package (hand-written; checked by tsc in tests/types).
+// Events and payloads follow web-chat-events.txt; see docs/api.md.
+
+/** Where the thread id is kept between page loads. */
+export type Persistence = "local" | "session" | "none";
+
+/** Theme values, set as CSS custom properties on the widget's host. */
+export interface Theme {
+  primaryColor?: string;
+  backgroundColor?: string;
+  textColor?: string;
+  fontFamily?: string;
+  borderRadius?: string;
+  zIndex?: string;
+}
+
+/** UI strings (English by default). */
+export interface Strings {
+  title?: string;
+  placeholder?: string;
+  send?: string;
+  launcher?: string;
+  maximize?: string;
+  minimize?: string;
+  restart?: string;
+}
+
+export interface LoadChatOptions {
+  /** The http(s) URL of the Natter server. Required. */
+  serverUrl: string;
+  bot?: string;
+  /** Render inside this element (or the element a selector matches) instead of floating. */
+  element?: Element | string;
+  /** Default: true when floating, false inline. */
+  showLauncher?: boolean;
+  /** Default: false when floating, true inline. */
+  openOnLoad?: boolean;
+  /** Kept in memory only. */
+  authToken?: string;
+  /** A language tag such as "en" or "pt-BR". */
+  locale?: string;
+  strings?: Strings;
+  theme?: Theme;
+  persistence?: Persistence;
+  /** How long an async handler may take before it is abandoned (default 10000). */
+  handlerTimeoutMs?: number;
+  /** Called with the instance before `loadChat` resolves; the embed renders only without it. */
+  onLoad?: (instance: NatterChat) => void | Promise<void>;
+}
+
+export interface ViewState {
+  launcher: boolean;
+  mainWindow: boolean;
+}
+
+export type ViewChangeReason = "launcherClicked" | "chatLoaded" | "calledChangeView" | "mainWindowMinimized";
+
+/** One content item of a message. */
+export interface ContentItem {
+  id?: string;
+  response_type?: "text" | "option" | "carousel" | "user_defined" | (string & {});
+  type?: string;
+  text?: string;
+  [key: string]: unknown;
+}
+
+export interface Message {
+  id?: string;
+  role?: "user" | "assistant" | "agent";
+  sender?: "user" | "response";
+  content: ContentItem[];
+  message_options?: Record<string, unknown>;
+  message_state?: Record<string, unknown>;
+  [key: string]: unknown;
+}
+
+export interface ChatReadyEvent { type: "chat:ready" }
+export interface PreSendEvent {
+  type: "pre:send";
+  /** Change `message.message.content` to change what is sent; "" cancels the send. */
+  message: { message: { content: string } };
+  silent: boolean;
+}
+export interface SendEvent { type: "send"; message: { message: { content: string } } }
+export interface PreStreamDeltaEvent {
+  type: "pre:stream:delta";
+  messageId: string;
+  threadId: string;
+  runId: string;
+  /** Set `delta.content = []` to suppress this chunk. */
+  delta: { role: string; content: ContentItem[] };
+  /** The message so far (all earlier deltas). */
+  message: Message;
+}
+export interface PreReceiveEvent { type: "pre:receive"; /** Change `message.content` to change what is rendered. */ message: Message }
+export interface ReceiveEvent { type: "receive"; message: Message }
+export interface PreRestartConversationEvent { type: "pre:restartConversation" }
+export interface RestartConversationEvent { type: "restartConversation" }
+export interface PreThreadLoadedEvent { type: "pre:threadLoaded"; /** Replace or edit to change what is shown. */ messages: Message[] }
+export interface ViewPreChangeEvent {
+  type: "view:pre:change";
+  reason: ViewChangeReason;
+  oldViewState: ViewState;
+  /** Rewrite to change the new state; set it equal to `oldViewState` to veto. */
+  newViewState: ViewState;
+}
+export interface ViewChangeEvent {
+  type: "view:change";
+  reason: ViewChangeReason;
+  oldViewState: ViewState;
+  newViewState: ViewState;
+}
+export interface ViewPropertiesPreChangeEvent { type: "view:properties:pre:change"; newViewState: { maximized: boolean } }
+export interface ViewPropertiesChangeEvent { type: "view:properties:change"; newViewState: { maximized: boolean } }
+export interface UserDefinedResponseEvent {
+  type: "userDefinedResponse";
+  contentItem: ContentItem;
+  message: Message;
+  /** Render your custom content into this element. */
+  hostElement: HTMLElement;
+}
+export interface CustomEvent_ {
+  type: "customEvent";
+  customEventName: "buttonItemClicked" | (string & {});
+  contentItem: ContentItem;
+  message: Message;
+}
+export interface FeedbackEvent {
+  type: "feedback";
+  messageItem: ContentItem;
+  message: Message;
+  isPositive: boolean;
+  interactionType: "button" | "details";
+  text?: string;
+  categories?: string[];
+}
+export interface AuthTokenNeededEvent {
+  type: "authTokenNeeded";
+  /** The expired token or null; set it to the new token. */
+  authToken: string | null;
+}
+
+/** Every event name and its payload. */
+export interface NatterEventMap {
+  "chat:ready": ChatReadyEvent;
+  "pre:send": PreSendEvent;
+  send: SendEvent;
+  "pre:stream:delta": PreStreamDeltaEvent;
+  "pre:receive": PreReceiveEvent;
+  receive: ReceiveEvent;
+  "pre:restartConversation": PreRestartConversationEvent;
+  restartConversation: RestartConversationEvent;
+  "pre:threadLoaded": PreThreadLoadedEvent;
+  "view:pre:change": ViewPreChangeEvent;
+  "view:change": ViewChangeEvent;
+  "view:properties:pre:change": ViewPropertiesPreChangeEvent;
+  "view:properties:change": ViewPropertiesChangeEvent;
+  userDefinedResponse: UserDefinedResponseEvent;
+  customEvent: CustomEvent_;
+  feedback: FeedbackEvent;
+  authTokenNeeded: AuthTokenNeededEvent;
+}
+
+export type NatterEventName = keyof NatterEventMap;
+export type NatterEvent = NatterEventMap[NatterEventName];
+
+/** A handler; a returned promise is awaited before the next handler runs. */
+export type Handler<E> = (event: E, instance: NatterChat) => void | Promise<void>;
+
+/** `{type, handler}` for one event name, or `*` for every event. */
+export type Registration =
+  | { [K in NatterEventName]: { type: K; handler: Handler<NatterEventMap[K]> } }[NatterEventName]
+  | { type: "*"; handler: Handler<NatterEvent> };
+
+export interface ChatState {
+  view: ViewState & { maximized: boolean };
+  threadId: string | null;
+  locale: string;
+  /** Whether `chat:ready` has fired. */
+  ready: boolean;
+}
+
+export declare class NatterChat {
+  private constructor();
+  on<K extends NatterEventName>(type: K, handler: Handler<NatterEventMap[K]>): this;
+  on(type: "*", handler: Handler<NatterEvent>): this;
+  on(registration: Registration | readonly Registration[]): this;
+  once<K extends NatterEventName>(type: K, handler: Handler<NatterEventMap[K]>): this;
+  once(type: "*", handler: Handler<NatterEvent>): this;
+  once(registration: Registration | readonly Registration[]): this;
+  /** `off(type, handler)` removes that handler, `off(type)` every handler of `type`. */
+  off<K extends NatterEventName>(type: K, handler?: Handler<NatterEventMap[K]>): this;
+  off(type: "*", handler?: Handler<NatterEvent>): this;
+  off(registration: Registration | readonly Registration[]): this;
+  /** Renders; resolves after the `chat:ready` handlers ran. Idempotent. */
+  render(): Promise<void>;
+  /** Resolves after the `send` handlers ran (the network part is not wired yet). */
+  send(text: string, options?: { silent?: boolean }): Promise<void>;
+  changeView(view: "launcher" | "mainWindow" | Partial<ViewState>): Promise<void>;
+  changeViewProperties(properties: { maximized: boolean }): Promise<void>;
+  restartConversation(): Promise<void>;
+  loadThreadById(threadId: string): Promise<void>;
+  updateAuthToken(token: string | null): void;
+  updateLocale(locale: string): void;
+  getState(): ChatState;
+  /** Removes every node, listener and handler; afterwards other methods throw. */
+  destroy(): void;
+}
+
+/** Creates a widget; rejects with a TypeError when the options are wrong. */
+export declare function loadChat(options: LoadChatOptions): Promise<NatterChat>;
+
+/** Starts loading the wasm early (optional). */
+export declare function preload(source?: string | URL | Response | Promise<Response>): Promise<unknown>;

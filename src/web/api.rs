@@ -1,0 +1,359 @@
+//! The JS surface: the `NatterChat` class (`loadChat` in js/natter.js creates it). Each method
+//! checks its arguments, turns mistakes into a `TypeError` (see [`super::error`]), and hands
+//! the work to [`super::run`]. Method names are camelCase through `js_name`.
+
+use super::error::{Error, Result};
+use super::js::{self, get, items, object};
+use super::run::{self, After, Then};
+use super::{dom, opts, Ready, Widget};
+use crate::events::{EventType, Topic};
+use crate::thread;
+use crate::view::{self, Cause};
+use js_sys::{Function, Promise};
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// One chat widget. Create it with `loadChat(options)`.
+#[wasm_bindgen(js_name = NatterChat)]
+pub struct Chat {
+    w: Rc<Widget>,
+}
+
+/// How a registration call adds or removes.
+#[derive(Clone, Copy)]
+enum Mode {
+    On,
+    Once,
+    Off,
+}
+
+impl Mode {
+    fn name(self) -> &'static str {
+        match self {
+            Mode::On => "on",
+            Mode::Once => "once",
+            Mode::Off => "off",
+        }
+    }
+}
+
+fn topic(method: &'static str, v: &JsValue) -> Result<Topic> {
+    let name = v.as_string().ok_or(Error::BadRegistration(method))?;
+    Topic::parse(&name).map_err(|e| Error::Event(method, e))
+}
+
+fn handler(mode: Mode, t: &JsValue, h: JsValue) -> Result<Option<Function>> {
+    if matches!(mode, Mode::Off) && h.is_undefined() {
+        return Ok(None);
+    }
+    match h.dyn_into::<Function>() {
+        Ok(f) => Ok(Some(f)),
+        Err(h) => Err(Error::NotAFunction {
+            method: mode.name(),
+            event: t.as_string().unwrap_or_default(),
+            got: js::type_name(&h),
+        }),
+    }
+}
+
+/// `(type, fn)`, `{type, handler}` or an array of those → (topic, handler) pairs.
+fn registrations(mode: Mode, a: &JsValue, b: JsValue) -> Result<Vec<(Topic, Option<Function>)>> {
+    let method = mode.name();
+    if a.as_string().is_some() {
+        return Ok(vec![(topic(method, a)?, handler(mode, a, b)?)]);
+    }
+    let list = if js_sys::Array::is_array(a) { items(a) } else if a.is_object() { vec![a.clone()] } else { vec![] };
+    if list.is_empty() {
+        return Err(Error::BadRegistration(method));
+    }
+    list.iter()
+        .map(|r| {
+            let t = get(r, "type");
+            Ok((topic(method, &t)?, handler(mode, &t, get(r, "handler"))?))
+        })
+        .collect()
+}
+
+impl Chat {
+    fn live(&self, method: &'static str) -> Result<&Rc<Widget>> {
+        if self.w.st.borrow().destroyed {
+            return Err(Error::Destroyed(method));
+        }
+        Ok(&self.w)
+    }
+
+    fn register(&self, mode: Mode, a: JsValue, b: JsValue) -> Result<JsValue> {
+        let w = self.live(mode.name())?;
+        let regs = registrations(mode, &a, b)?; // all checked before any change
+        let mut st = w.st.borrow_mut();
+        for (t, h) in regs {
+            match (mode, h) {
+                (Mode::Off, h) => {
+                    st.bus.remove(t, h.as_ref());
+                }
+                (m, Some(h)) => st.bus.add(t, h, matches!(m, Mode::Once)),
+                (_, None) => {}
+            }
+        }
+        Ok(st.instance.clone())
+    }
+}
+
+#[wasm_bindgen(js_class = NatterChat)]
+impl Chat {
+    /// Validates options and creates the (unrendered) widget. Called by `loadChat`.
+    #[wasm_bindgen(js_name = _create)]
+    pub fn create(options: JsValue) -> core::result::Result<Chat, JsValue> {
+        let p = opts::parse(&options)?;
+        Ok(Chat { w: Widget::new(p.options, p.element) })
+    }
+
+    /// Gives the widget the JS object handlers receive as `instance`. Called by `loadChat`.
+    #[wasm_bindgen(js_name = _attach)]
+    pub fn attach(&self, instance: JsValue) {
+        self.w.st.borrow_mut().instance = instance;
+    }
+
+    /// `on(type, handler)`, `on({type, handler})` or `on([...])`; returns the instance.
+    pub fn on(&self, a: JsValue, b: JsValue) -> core::result::Result<JsValue, JsValue> {
+        Ok(self.register(Mode::On, a, b)?)
+    }
+
+    /// Like `on`, but the handler is removed before its first call.
+    pub fn once(&self, a: JsValue, b: JsValue) -> core::result::Result<JsValue, JsValue> {
+        Ok(self.register(Mode::Once, a, b)?)
+    }
+
+    /// `off(type, handler)` removes that handler; `off(type)` every handler of `type`.
+    pub fn off(&self, a: JsValue, b: JsValue) -> core::result::Result<JsValue, JsValue> {
+        Ok(self.register(Mode::Off, a, b)?)
+    }
+
+    /// Renders the widget; resolves after `chat:ready` handlers ran. Idempotent.
+    pub fn render(&self) -> core::result::Result<Promise, JsValue> {
+        let w = self.live("render")?;
+        let (p, resolve) = run::promise();
+        {
+            let mut st = w.st.borrow_mut();
+            match &mut st.ready {
+                Ready::Ready => return Ok(Promise::resolve(&JsValue::UNDEFINED)),
+                Ready::Rendering(ws) => {
+                    ws.push(resolve);
+                    return Ok(p);
+                }
+                Ready::Idle => st.ready = Ready::Rendering(vec![resolve]),
+            }
+        }
+        let doc = web_sys::window().and_then(|win| win.document()).ok_or(Error::NoDocument)?;
+        let weak: Weak<Widget> = Rc::downgrade(w);
+        let on_action = move |a: dom::Action| {
+            let Some(w) = weak.upgrade() else { return };
+            match a {
+                dom::Action::Open => run::change_view(&w, Cause::LauncherClicked, Then::Focus),
+                dom::Action::Minimize => run::change_view(&w, Cause::MinimizeClicked, Then::Nothing),
+                dom::Action::ToggleMaximize => {
+                    let m = !w.st.borrow().views.maximized();
+                    run::change_props(&w, m, Then::Nothing)
+                }
+                dom::Action::Restart => restart(&w, Then::Nothing),
+                dom::Action::Submit(text) => run::send(&w, text, false, Then::Nothing),
+            }
+        };
+        let built = {
+            let st = w.st.borrow();
+            dom::Dom::build(&doc, st.container.as_ref(), &st.opts, on_action)
+        };
+        w.st.borrow_mut().dom = Some(built?);
+        run::change_view(w, Cause::Loaded, Then::Ready);
+        Ok(p)
+    }
+
+    /// Sends a message through `pre:send` and `send`; `{silent: true}` keeps it out of the
+    /// transcript. Resolves after the `send` handlers ran.
+    pub fn send(&self, text: JsValue, options: JsValue) -> core::result::Result<Promise, JsValue> {
+        let w = self.live("send")?;
+        let text = text.as_string().filter(|t| !t.trim().is_empty()).ok_or(Error::BadText)?;
+        let silent = match options {
+            o if o.is_undefined() || o.is_null() => false,
+            o if o.is_object() => match get(&o, "silent") {
+                s if s.is_undefined() => false,
+                s => s.as_bool().ok_or(Error::BadSendOptions)?,
+            },
+            _ => return Err(Error::BadSendOptions.into()),
+        };
+        let (p, resolve) = run::promise();
+        run::send(w, text, silent, Then::Resolve(resolve));
+        Ok(p)
+    }
+
+    /// `changeView("launcher" | "mainWindow" | {launcher, mainWindow})`.
+    #[wasm_bindgen(js_name = changeView)]
+    pub fn change_view(&self, v: JsValue) -> core::result::Result<Promise, JsValue> {
+        let w = self.live("changeView")?;
+        let cause = match v.as_string() {
+            Some(name) => view::parse_view_name(&name).map_err(Error::from)?,
+            None if v.is_object() => {
+                let (l, m) = (get(&v, "launcher"), get(&v, "mainWindow"));
+                let ok = |x: &JsValue| x.is_undefined() || x.as_bool().is_some();
+                if !ok(&l) || !ok(&m) || (l.is_undefined() && m.is_undefined()) {
+                    return Err(Error::from(view::Error::BadViewArgument).into());
+                }
+                Cause::Called { launcher: l.as_bool(), main_window: m.as_bool() }
+            }
+            None => return Err(Error::from(view::Error::BadViewArgument).into()),
+        };
+        let (p, resolve) = run::promise();
+        run::change_view(w, cause, Then::Resolve(resolve));
+        Ok(p)
+    }
+
+    /// `changeViewProperties({maximized})`.
+    #[wasm_bindgen(js_name = changeViewProperties)]
+    pub fn change_view_properties(&self, v: JsValue) -> core::result::Result<Promise, JsValue> {
+        let w = self.live("changeViewProperties")?;
+        let m = get(&v, "maximized").as_bool().ok_or(Error::from(view::Error::BadProperties))?;
+        let (p, resolve) = run::promise();
+        run::change_props(w, m, Then::Resolve(resolve));
+        Ok(p)
+    }
+
+    /// Clears the transcript and forgets the thread, through `pre:restartConversation` and
+    /// `restartConversation`.
+    #[wasm_bindgen(js_name = restartConversation)]
+    pub fn restart_conversation(&self) -> core::result::Result<Promise, JsValue> {
+        let w = self.live("restartConversation")?;
+        let (p, resolve) = run::promise();
+        restart(w, Then::Resolve(resolve));
+        Ok(p)
+    }
+
+    /// Loads a thread's history through `pre:threadLoaded`. (Fetching the history over the
+    /// network is issue 4; until then the history is empty.)
+    #[wasm_bindgen(js_name = loadThreadById)]
+    pub fn load_thread_by_id(&self, id: JsValue) -> core::result::Result<Promise, JsValue> {
+        let w = self.live("loadThreadById")?;
+        let id = id.as_string().ok_or(Error::Thread(thread::Error::BadThreadId))?;
+        thread::check_thread_id(&id).map_err(Error::from)?;
+        Ok(thread_loaded(w, id, js_sys::Array::new().into()))
+    }
+
+    /// Replaces the auth token (kept in memory only).
+    #[wasm_bindgen(js_name = updateAuthToken)]
+    pub fn update_auth_token(&self, token: JsValue) -> core::result::Result<(), JsValue> {
+        let w = self.live("updateAuthToken")?;
+        if !(token.is_null() || token.is_undefined() || token.as_string().is_some()) {
+            return Err(Error::BadToken.into());
+        }
+        w.st.borrow_mut().auth_token = token.as_string();
+        Ok(())
+    }
+
+    /// Changes the locale (the `lang` of the window).
+    #[wasm_bindgen(js_name = updateLocale)]
+    pub fn update_locale(&self, locale: JsValue) -> core::result::Result<(), JsValue> {
+        let w = self.live("updateLocale")?;
+        let l = locale.as_string().and_then(|l| crate::options::locale(&l).ok()).ok_or(Error::BadLocale)?;
+        let mut st = w.st.borrow_mut();
+        if let Some(d) = &st.dom {
+            d.set_locale(&l);
+        }
+        st.opts.locale = l;
+        Ok(())
+    }
+
+    /// `{view: {launcher, mainWindow, maximized}, threadId, locale, ready}`.
+    #[wasm_bindgen(js_name = getState)]
+    pub fn get_state(&self) -> core::result::Result<JsValue, JsValue> {
+        let w = self.live("getState")?;
+        let st = w.st.borrow();
+        let v = st.views.state();
+        let view = object(&[
+            ("launcher", v.launcher.into()),
+            ("mainWindow", v.main_window.into()),
+            ("maximized", st.views.maximized().into()),
+        ]);
+        let thread: JsValue = st.thread_id.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+        Ok(object(&[
+            ("view", view),
+            ("threadId", thread),
+            ("locale", st.opts.locale.as_str().into()),
+            ("ready", matches!(st.ready, Ready::Ready).into()),
+        ]))
+    }
+
+    /// Removes every node, listener, timer and handler. Idempotent; afterwards every other
+    /// method throws.
+    pub fn destroy(&self) {
+        self.w.destroy();
+    }
+
+    /// Internal (tests and benchmarks): dispatches `event` to the handlers of `type` with no
+    /// widget action attached.
+    #[wasm_bindgen(js_name = _emit)]
+    pub fn emit_raw(&self, ty: JsValue, event: JsValue) -> core::result::Result<(), JsValue> {
+        let w = self.live("_emit")?;
+        let t = match topic("_emit", &ty)? {
+            Topic::One(t) => t,
+            Topic::Any => return Err(Error::BadRegistration("_emit").into()),
+        };
+        let ev = if event.is_object() { event } else { js::event(t, &[]) };
+        run::emit(w, t, ev, None, After::Nothing);
+        Ok(())
+    }
+}
+
+fn restart(w: &Rc<Widget>, then: Then) {
+    let ev = js::event(EventType::PreRestartConversation, &[]);
+    run::emit(w, EventType::PreRestartConversation, ev, None, After::Restart(then));
+}
+
+fn thread_loaded(w: &Rc<Widget>, thread_id: String, messages: JsValue) -> Promise {
+    let (p, resolve) = run::promise();
+    let ev = js::event(EventType::PreThreadLoaded, &[("messages", messages)]);
+    run::emit(w, EventType::PreThreadLoaded, ev, None, After::ThreadLoaded { thread_id, then: Then::Resolve(resolve) });
+    p
+}
+
+/// The transport seam (issue 4 drives these from the SSE stream); the browser tests use them
+/// directly. Not exported to JS.
+impl Chat {
+    /// A `message.delta` event: `{messageId, threadId, runId, delta: {role, content}}`.
+    pub fn stream_delta(&self, event: JsValue) {
+        run::stream_delta(&self.w, event);
+    }
+
+    /// A `message.completed` message: `{id, role, content: [...]}`.
+    pub fn receive_message(&self, message: JsValue) {
+        run::receive(&self.w, message);
+    }
+
+    /// History for a thread; resolves when rendered.
+    pub fn history_loaded(&self, thread_id: &str, messages: JsValue) -> Promise {
+        thread_loaded(&self.w, thread_id.into(), messages)
+    }
+
+    /// A request got 401: ask `authTokenNeeded` handlers; resolves to the token to retry with.
+    pub fn auth_token_needed(&self) -> Promise {
+        let (p, resolve) = run::promise();
+        let current: JsValue = self.w.st.borrow().auth_token.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+        let ev = js::event(EventType::AuthTokenNeeded, &[("authToken", current)]);
+        run::emit(&self.w, EventType::AuthTokenNeeded, ev, None, After::Auth(resolve));
+        p
+    }
+
+    /// Takes the messages `send()` accepted, oldest first.
+    pub fn drain_outbox(&self) -> Vec<thread::Outgoing> {
+        self.w.st.borrow_mut().outbox.drain()
+    }
+
+    /// The current auth token.
+    pub fn auth_token(&self) -> Option<String> {
+        self.w.st.borrow().auth_token.clone()
+    }
+
+    /// The shadow root's host element, once rendered.
+    pub fn host(&self) -> Option<web_sys::HtmlElement> {
+        self.w.st.borrow().dom.as_ref().map(|d| d.host.clone())
+    }
+}

@@ -1,0 +1,162 @@
+//! The widget's DOM: one host `<div>` with an open shadow root holding the stylesheet, the
+//! launcher and the main window (parts of DESIGN.md §2). The skeleton is a static template with
+//! no caller data in it; every caller- or server-provided string goes in through
+//! `textContent` / attributes, never as HTML.
+//!
+//! Invariant: [`Dom`] owns the host element and the two delegated listeners (click on the
+//! shadow root, submit on the form); dropping it removes the host from the page and both
+//! listeners, so nothing of the widget survives `destroy()`.
+
+use super::listener::Listener;
+use crate::options::Options;
+use crate::view::ViewState;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::{Document, Element, Event, HtmlElement, HtmlInputElement, ShadowRoot};
+
+const STYLE: &str = include_str!("style.css");
+const TEMPLATE: &str = concat!(
+    r#"<button part="launcher" class="l" data-a="open" hidden><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H8l-4 4z"/></svg></button>"#,
+    r#"<section part="window" class="w" role="dialog" hidden><header part="header"><span part="title"></span>"#,
+    r#"<button part="restart" data-a="restart">&#8635;</button><button part="maximize" data-a="max">&#10530;</button>"#,
+    r#"<button part="minimize" data-a="min">&#8211;</button></header><div part="messages" role="log" aria-live="polite"></div>"#,
+    r#"<form><input part="input" autocomplete="off"><button part="send"></button></form></section>"#
+);
+
+/// A click or submit the shell must act on.
+pub enum Action {
+    Open,
+    Minimize,
+    ToggleMaximize,
+    Restart,
+    Submit(String),
+}
+
+/// Handles to the rendered widget.
+pub struct Dom {
+    pub host: HtmlElement,
+    root: ShadowRoot,
+    launcher: Element,
+    window: Element,
+    pub messages: Element,
+    input: HtmlInputElement,
+    _listeners: [Listener; 2],
+}
+
+fn part(root: &ShadowRoot, sel: &str) -> Result<Element, JsValue> {
+    root.query_selector(sel)?.ok_or_else(|| JsValue::from_str("natter: template part missing"))
+}
+
+impl Dom {
+    /// Renders into `container` (inline) or `document.body` (floating) and wires `on_action`.
+    pub fn build(
+        doc: &Document,
+        container: Option<&Element>,
+        opts: &Options,
+        on_action: impl Fn(Action) + Clone + 'static,
+    ) -> Result<Dom, JsValue> {
+        let host: HtmlElement = doc.create_element("div")?.unchecked_into();
+        host.set_attribute("data-natter", "")?;
+        if container.is_some() {
+            host.set_attribute("inline", "")?;
+        }
+        for (prop, value) in &opts.theme {
+            host.style().set_property(prop, value)?;
+        }
+        let root = host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
+        root.set_inner_html(TEMPLATE);
+        let style = doc.create_element("style")?;
+        style.set_text_content(Some(STYLE));
+        root.prepend_with_node_1(&style)?;
+
+        let s = &opts.strings;
+        let launcher = part(&root, "[part=launcher]")?;
+        launcher.set_attribute("aria-label", s.get("launcher"))?;
+        let window = part(&root, "[part=window]")?;
+        window.set_attribute("aria-label", s.get("title"))?;
+        window.set_attribute("lang", &opts.locale)?;
+        part(&root, "[part=title]")?.set_text_content(Some(s.get("title")));
+        for (sel, key) in [("[part=restart]", "restart"), ("[part=maximize]", "maximize"), ("[part=minimize]", "minimize")] {
+            let b = part(&root, sel)?;
+            b.set_attribute("aria-label", s.get(key))?;
+            b.set_attribute("title", s.get(key))?;
+        }
+        part(&root, "[part=send]")?.set_text_content(Some(s.get("send")));
+        let input: HtmlInputElement = part(&root, "[part=input]")?.unchecked_into();
+        input.set_placeholder(s.get("placeholder"));
+        input.set_attribute("aria-label", s.get("placeholder"))?;
+        let messages = part(&root, "[part=messages]")?;
+        let form = part(&root, "form")?;
+
+        let act = on_action.clone();
+        let click = Listener::new(&root, "click", move |e: Event| {
+            let target = e.target().and_then(|t| t.dyn_into::<Element>().ok());
+            let action = target.and_then(|t| t.closest("[data-a]").ok().flatten()).and_then(|b| b.get_attribute("data-a"));
+            match action.as_deref() {
+                Some("open") => act(Action::Open),
+                Some("min") => act(Action::Minimize),
+                Some("max") => act(Action::ToggleMaximize),
+                Some("restart") => act(Action::Restart),
+                _ => {}
+            }
+        });
+        let input2 = input.clone();
+        let submit = Listener::new(&form, "submit", move |e: Event| {
+            e.prevent_default();
+            let text = input2.value();
+            if !text.trim().is_empty() {
+                input2.set_value("");
+                on_action(Action::Submit(text));
+            }
+        });
+        match container {
+            Some(c) => c.append_child(&host)?,
+            None => doc.body().ok_or(JsValue::NULL)?.append_child(&host)?,
+        };
+        Ok(Dom { host, root, launcher, window, messages, input, _listeners: [click, submit] })
+    }
+
+    /// Shows what `state` says; moves focus into the input when the window opens.
+    pub fn show(&self, state: ViewState, maximized: bool) {
+        let _ = self.launcher.toggle_attribute_with_force("hidden", !state.launcher);
+        let _ = self.window.toggle_attribute_with_force("hidden", !state.main_window);
+        let _ = self.host.toggle_attribute_with_force("maximized", maximized);
+    }
+
+    /// Focuses the input.
+    pub fn focus_input(&self) {
+        let _ = self.input.focus();
+    }
+
+    /// Appends a message bubble with plain text; returns it (streaming appends to it).
+    pub fn bubble(&self, user: bool) -> Option<Element> {
+        let doc = self.root.owner_document()?;
+        let el = doc.create_element("div").ok()?;
+        let _ = el.set_attribute("part", "message");
+        let _ = el.set_attribute("class", if user { "user" } else { "bot" });
+        let _ = self.messages.append_child(&el);
+        Some(el)
+    }
+
+    /// Appends text to a bubble (as a text node).
+    pub fn append_text(el: &Element, text: &str) {
+        if let Some(doc) = el.owner_document() {
+            let _ = el.append_child(&doc.create_text_node(text));
+        }
+    }
+
+    /// Empties the transcript.
+    pub fn clear_messages(&self) {
+        self.messages.set_text_content(None);
+    }
+
+    /// Sets the `lang` attribute (updateLocale).
+    pub fn set_locale(&self, locale: &str) {
+        let _ = self.window.set_attribute("lang", locale);
+    }
+}
+
+impl Drop for Dom {
+    fn drop(&mut self) {
+        self.host.remove();
+    }
+}

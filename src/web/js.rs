@@ -1,0 +1,74 @@
+//! Small helpers for reading and building plain JS objects, and the few JS globals the shell
+//! calls. Reads never throw: a getter that throws reads as `undefined`.
+
+use js_sys::{Object, Reflect};
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = setTimeout)]
+    pub fn set_timeout(f: &JsValue, ms: u32) -> i32;
+    /// `Promise.resolve(v)` (adopts thenables), untyped.
+    #[wasm_bindgen(js_namespace = Promise, js_name = resolve)]
+    pub fn promise_resolve(v: &JsValue) -> Thenable;
+    pub type Thenable;
+    #[wasm_bindgen(method, js_name = then)]
+    pub fn then2(this: &Thenable, ok: &JsValue, err: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = clearTimeout)]
+    pub fn clear_timeout(id: i32);
+    #[wasm_bindgen(js_namespace = console, js_name = error)]
+    pub fn console_error(msg: &str, detail: &JsValue);
+    #[wasm_bindgen(js_namespace = console, js_name = warn)]
+    pub fn console_warn(msg: &str);
+}
+
+/// `obj[key]`, or `undefined`.
+pub fn get(obj: &JsValue, key: &str) -> JsValue {
+    if !obj.is_object() {
+        return JsValue::UNDEFINED;
+    }
+    Reflect::get(obj, &JsValue::from_str(key)).unwrap_or(JsValue::UNDEFINED)
+}
+
+/// `obj[key] = value` (ignores frozen objects).
+pub fn set(obj: &JsValue, key: &str, value: &JsValue) {
+    let _ = Reflect::set(obj, &JsValue::from_str(key), value);
+}
+
+/// A fresh object with the given properties.
+pub fn object(props: &[(&str, JsValue)]) -> JsValue {
+    let o: JsValue = Object::new().into();
+    for (k, v) in props {
+        set(&o, k, v);
+    }
+    o
+}
+
+/// The event object every dispatch starts from: `{type}` plus `props`.
+pub fn event(ty: crate::events::EventType, props: &[(&str, JsValue)]) -> JsValue {
+    let o = object(props);
+    set(&o, "type", &JsValue::from_str(ty.name()));
+    o
+}
+
+/// `typeof v` (for error messages); `null` reads as "null".
+pub fn type_name(v: &JsValue) -> String {
+    if v.is_null() {
+        return "null".into();
+    }
+    v.js_typeof().as_string().unwrap_or_default()
+}
+
+/// Whether `v` is a promise or another thenable.
+pub fn is_thenable(v: &JsValue) -> bool {
+    v.is_object() && get(v, "then").is_function()
+}
+
+/// The elements of an array (empty for anything else).
+pub fn items(v: &JsValue) -> Vec<JsValue> {
+    if js_sys::Array::is_array(v) {
+        js_sys::Array::from(v).iter().collect()
+    } else {
+        Vec::new()
+    }
+}

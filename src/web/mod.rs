@@ -1,0 +1,173 @@
+//! The browser shell: everything that touches JS or the DOM, kept thin. It owns one
+//! [`Widget`] per `loadChat()` and turns the core's decisions into calls.
+//!
+//! * [`api`] — the exported `NatterChat` class (the JS surface) and argument checking;
+//! * [`run`] — feeds dispatches to the core [`crate::dispatch::Engine`], calls handlers,
+//!   awaits promises with a timeout, and acts on each event when its handlers are done;
+//! * [`dom`] — the shadow-root DOM; [`listener`] — owned DOM listeners;
+//! * [`opts`] — JS options → core options; [`js`] — object helpers; [`error`] — JS exceptions.
+//!
+//! Invariants: no `RefCell` borrow of a widget is held while JS runs (handlers may call back
+//! into the instance); JS callbacks are owned by the value that registered them, except the one
+//! module-wide settle callback, which routes by widget id so a promise that settles after
+//! `destroy()` finds nothing and does nothing.
+
+pub mod api;
+mod dom;
+pub mod error;
+mod js;
+mod listener;
+mod opts;
+mod run;
+
+pub use api::Chat;
+
+use crate::bus::Registry;
+use crate::dispatch::{Engine, Token};
+use crate::options::Options;
+use crate::thread::{Outbox, Persistence};
+use crate::view::Views;
+use js_sys::Function;
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+use wasm_bindgen::JsValue;
+use web_sys::{Element, Storage};
+
+/// One widget instance.
+pub struct Widget {
+    id: u32,
+    st: RefCell<State>,
+}
+
+/// Whether the widget has rendered, and who waits for `chat:ready`.
+pub(crate) enum Ready {
+    Idle,
+    Rendering(Vec<Function>),
+    Ready,
+}
+
+/// A message whose deltas are being streamed.
+pub(crate) struct Stream {
+    id: String,
+    bubble: Option<Element>,
+    /// The message so far, as handlers see it in `event.message`.
+    message: JsValue,
+}
+
+pub(crate) struct State {
+    opts: Options,
+    container: Option<Element>,
+    bus: Registry<Function>,
+    engine: Engine<Function, JsValue, run::Job>,
+    views: Views,
+    dom: Option<dom::Dom>,
+    /// The public JS object handlers receive as `instance`; dropped by destroy.
+    instance: JsValue,
+    ready: Ready,
+    /// Handler timeouts in flight: (token, setTimeout id).
+    timers: Vec<(Token, i32)>,
+    thread_id: Option<String>,
+    auth_token: Option<String>,
+    outbox: Outbox,
+    streams: Vec<Stream>,
+    destroyed: bool,
+}
+
+thread_local! {
+    static LIVE: RefCell<Vec<(u32, Weak<Widget>)>> = const { RefCell::new(Vec::new()) };
+    static NEXT_ID: Cell<u32> = const { Cell::new(1) };
+}
+
+/// The live widget with that id.
+fn find(id: u32) -> Option<Rc<Widget>> {
+    LIVE.with(|l| l.borrow().iter().find(|(i, _)| *i == id).and_then(|(_, w)| w.upgrade()))
+}
+
+fn storage(p: Persistence) -> Option<Storage> {
+    let w = web_sys::window()?;
+    match p {
+        Persistence::Local => w.local_storage().ok().flatten(),
+        Persistence::Session => w.session_storage().ok().flatten(),
+        Persistence::None => None,
+    }
+}
+
+impl Widget {
+    fn new(opts: Options, container: Option<Element>) -> Rc<Widget> {
+        let id = NEXT_ID.with(|n| {
+            let id = n.get();
+            n.set(id.wrapping_add(1).max(1));
+            id
+        });
+        let key = crate::thread::storage_key(&opts.server_url, opts.bot.as_deref());
+        let thread_id = storage(opts.persistence).and_then(|s| s.get_item(&key).ok().flatten());
+        let mut prefix = String::from("c");
+        crate::thread::push_u32(&mut prefix, (js_sys::Math::random() * 4_294_967_295.0) as u32);
+        let w = Rc::new(Widget {
+            id,
+            st: RefCell::new(State {
+                views: Views::new(opts.show_launcher, opts.open_on_load),
+                auth_token: opts.auth_token.clone(),
+                opts,
+                container,
+                bus: Registry::default(),
+                engine: Engine::default(),
+                dom: None,
+                instance: JsValue::UNDEFINED,
+                ready: Ready::Idle,
+                timers: Vec::new(),
+                thread_id,
+                outbox: Outbox::new(prefix),
+                streams: Vec::new(),
+                destroyed: false,
+            }),
+        });
+        LIVE.with(|l| l.borrow_mut().push((id, Rc::downgrade(&w))));
+        w
+    }
+
+    /// Keeps the thread id in memory and in the configured storage.
+    fn set_thread_id(&self, id: Option<String>) {
+        let mut st = self.st.borrow_mut();
+        let key = crate::thread::storage_key(&st.opts.server_url, st.opts.bot.as_deref());
+        if let Some(s) = storage(st.opts.persistence) {
+            let _ = match &id {
+                Some(v) => s.set_item(&key, v),
+                None => s.remove_item(&key),
+            };
+        }
+        st.thread_id = id;
+    }
+
+    /// Tears everything down; idempotent. Nothing is dropped while the state is borrowed.
+    fn destroy(&self) {
+        let (dom, jobs, timers, instance, bus, streams, ready) = {
+            let mut st = self.st.borrow_mut();
+            if st.destroyed {
+                return;
+            }
+            st.destroyed = true;
+            (
+                st.dom.take(),
+                st.engine.cancel_all(),
+                std::mem::take(&mut st.timers),
+                std::mem::replace(&mut st.instance, JsValue::UNDEFINED),
+                std::mem::take(&mut st.bus),
+                std::mem::take(&mut st.streams),
+                std::mem::replace(&mut st.ready, Ready::Idle),
+            )
+        };
+        for (_, t) in &timers {
+            js::clear_timeout(*t);
+        }
+        LIVE.with(|l| l.borrow_mut().retain(|(i, _)| *i != self.id));
+        drop((dom, jobs, instance, bus, streams, ready));
+    }
+}
+
+impl Drop for Widget {
+    fn drop(&mut self) {
+        let id = self.id;
+        let _ = LIVE.try_with(|l| l.try_borrow_mut().map(|mut l| l.retain(|(i, _)| *i != id)));
+    }
+}

@@ -1,0 +1,85 @@
+//! Reads the JS options object of `loadChat` into [`crate::options::RawOptions`] and resolves
+//! `element` (an `Element`, or a selector that must match one).
+
+use super::error::Result;
+use super::js::get;
+use crate::options::{self, Error, Raw, RawOptions};
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::Element;
+
+/// The JS value as the core's [`Raw`].
+pub fn raw(v: JsValue) -> Option<Raw> {
+    if v.is_undefined() {
+        None
+    } else if let Some(s) = v.as_string() {
+        Some(Raw::Str(s))
+    } else if let Some(b) = v.as_bool() {
+        Some(Raw::Bool(b))
+    } else if let Some(n) = v.as_f64() {
+        Some(Raw::Num(n))
+    } else {
+        Some(Raw::Other(super::js::type_name(&v)))
+    }
+}
+
+fn entries(v: &JsValue, what: &'static str) -> Result<Vec<(String, Raw)>> {
+    if v.is_undefined() {
+        return Ok(Vec::new());
+    }
+    if !v.is_object() {
+        return Err(Error::WrongType { option: what, expected: "an object", got: super::js::type_name(v) }.into());
+    }
+    Ok(js_sys::Object::entries(v.unchecked_ref())
+        .iter()
+        .map(|e| {
+            let key = get(&e, "0").as_string().unwrap_or_default();
+            (key, raw(get(&e, "1")).unwrap_or(Raw::Absent))
+        })
+        .collect())
+}
+
+/// What `loadChat` was given, validated.
+pub struct Parsed {
+    pub options: options::Options,
+    pub element: Option<Element>,
+}
+
+/// Validates a JS options object.
+pub fn parse(o: &JsValue) -> Result<Parsed> {
+    if !o.is_object() || js_sys::Array::is_array(o) {
+        return Err(Error::NotAnObject.into());
+    }
+    let element = match get(o, "element") {
+        v if v.is_undefined() || v.is_null() => None,
+        v => Some(resolve_element(v)?),
+    };
+    let on_load = get(o, "onLoad");
+    if !(on_load.is_undefined() || on_load.is_null() || on_load.is_function()) {
+        return Err(Error::BadOnLoad.into());
+    }
+    let raw_opts = RawOptions {
+        server_url: raw(get(o, "serverUrl")),
+        bot: raw(get(o, "bot")),
+        show_launcher: raw(get(o, "showLauncher")),
+        open_on_load: raw(get(o, "openOnLoad")),
+        auth_token: raw(get(o, "authToken")),
+        locale: raw(get(o, "locale")),
+        persistence: raw(get(o, "persistence")),
+        handler_timeout_ms: raw(get(o, "handlerTimeoutMs")),
+        strings: entries(&get(o, "strings"), "strings")?,
+        theme: entries(&get(o, "theme"), "theme")?,
+    };
+    let options = options::parse(raw_opts, element.is_some())?;
+    Ok(Parsed { options, element })
+}
+
+fn resolve_element(v: JsValue) -> Result<Element> {
+    if let Some(sel) = v.as_string() {
+        let doc = web_sys::window().and_then(|w| w.document());
+        return match doc.map(|d| d.query_selector(&sel)) {
+            Some(Ok(Some(el))) => Ok(el),
+            _ => Err(Error::ElementNotFound(sel).into()),
+        };
+    }
+    v.dyn_into::<Element>().map_err(|_| Error::BadElement.into())
+}

@@ -1,0 +1,432 @@
+//! Runs dispatches: snapshot → [`Engine`](crate::dispatch::Engine) → call handlers one by one →
+//! await promises (with `handlerTimeoutMs`) → read back what `pre:*` handlers changed and act.
+//!
+//! Invariants: a handler is called with no widget borrow held; a handler that throws or
+//! rejects is reported with `console.error` and the next one runs; a handler that outlives the
+//! timeout is reported with `console.warn` and abandoned for this dispatch; the widget acts on
+//! an event only after its last handler is done.
+
+use super::js::{self, get, items, object, set};
+use super::{find, Ready, Stream, Widget};
+use crate::dispatch::{RunId, Step};
+use crate::events::EventType;
+use crate::view::{Cause, ViewState};
+use js_sys::{Function, Promise};
+use std::rc::Rc;
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+
+/// What to do once a chain of dispatches is finished.
+pub enum Then {
+    Nothing,
+    /// Fire `chat:ready` (first render).
+    Ready,
+    /// Focus the input (the launcher was clicked).
+    Focus,
+    /// Resolve the promise an API call returned.
+    Resolve(Function),
+}
+
+/// What the widget does when a dispatch's handlers are done.
+pub enum After {
+    Nothing,
+    View { proposed: ViewState, then: Then },
+    Props { proposed: bool, then: Then },
+    Finally(Then),
+    Ready,
+    Send { silent: bool, then: Then },
+    Delta,
+    Receive,
+    Restart(Then),
+    ThreadLoaded { thread_id: String, then: Then },
+    Auth(Function),
+}
+
+/// A dispatch's payload in the engine.
+pub struct Job {
+    ty: EventType,
+    after: After,
+}
+
+const FULFILLED: u32 = 0;
+const REJECTED: u32 = 1;
+const TIMED_OUT: u32 = 2;
+
+thread_local! {
+    /// The one forever callback: `(widgetId, token, outcome, value)`, bound per pending
+    /// handler. It looks the widget up by id, so calls after destroy are no-ops.
+    static SETTLE: Function = Closure::<dyn FnMut(u32, u32, u32, JsValue)>::new(settle)
+        .into_js_value()
+        .unchecked_into();
+}
+
+/// A new promise and its resolve function.
+pub fn promise() -> (Promise, Function) {
+    let mut resolve = None;
+    let p = Promise::new(&mut |res, _rej| resolve = Some(res));
+    (p, resolve.unwrap_or_else(|| JsValue::UNDEFINED.unchecked_into()))
+}
+
+fn resolve(f: &Function, v: &JsValue) {
+    let _ = f.call1(&JsValue::UNDEFINED, v);
+}
+
+fn say(prefix: &str, ty: EventType, suffix: &str) -> String {
+    let mut s = String::from(prefix);
+    s.push_str(ty.name());
+    s.push_str(suffix);
+    s
+}
+
+/// Dispatches `event` (a fresh object carrying `type`) and acts when its handlers are done.
+pub fn emit(w: &Rc<Widget>, ty: EventType, event: JsValue, lane: Option<String>, after: After) {
+    let id = {
+        let mut st = w.st.borrow_mut();
+        if st.destroyed {
+            return;
+        }
+        let handlers = st.bus.snapshot(ty);
+        st.engine.submit(lane, handlers, event, Job { ty, after })
+    };
+    drive(w, id);
+}
+
+fn drive(w: &Rc<Widget>, mut id: RunId) {
+    loop {
+        let step = w.st.borrow_mut().engine.step(id);
+        match step {
+            Step::Call { handler, event } => {
+                let instance = w.st.borrow().instance.clone();
+                match handler.call2(&instance, &event, &instance) {
+                    Ok(r) if js::is_thenable(&r) => {
+                        let (ms, token) = {
+                            let mut st = w.st.borrow_mut();
+                            (st.opts.handler_timeout_ms, st.engine.suspend(id))
+                        };
+                        if let Some(token) = token {
+                            arm(w, token, ms, &r);
+                        }
+                        return;
+                    }
+                    Ok(_) => {}
+                    Err(e) => {
+                        let ty = w.st.borrow().engine.payload(id).map_or(EventType::ChatReady, |j| j.ty);
+                        js::console_error(&say("natter: a \"", ty, "\" handler threw; the next handler runs:"), &e);
+                    }
+                }
+            }
+            Step::Done { event, payload, next } => {
+                finish(w, event, payload);
+                match next {
+                    Some(n) => id = n,
+                    None => return,
+                }
+            }
+            Step::Wait | Step::Gone => return,
+        }
+    }
+}
+
+/// Awaits a handler's promise, racing it against the timeout.
+fn arm(w: &Widget, token: u32, ms: u32, r: &JsValue) {
+    SETTLE.with(|f| {
+        let bind = |outcome: u32| -> JsValue {
+            f.bind3(&JsValue::NULL, &w.id.into(), &token.into(), &outcome.into()).into()
+        };
+        let _ = js::promise_resolve(r).then2(&bind(FULFILLED), &bind(REJECTED));
+        let timer = js::set_timeout(&bind(TIMED_OUT), ms);
+        w.st.borrow_mut().timers.push((token, timer));
+    });
+}
+
+fn settle(widget: u32, token: u32, outcome: u32, value: JsValue) {
+    let Some(w) = find(widget) else { return };
+    let (run, ty, timer) = {
+        let mut st = w.st.borrow_mut();
+        let Some(run) = st.engine.waiting_on(token) else { return };
+        let ty = st.engine.payload(run).map_or(EventType::ChatReady, |j| j.ty);
+        st.engine.settle(token);
+        let timer = st.timers.iter().position(|(t, _)| *t == token).map(|i| st.timers.swap_remove(i).1);
+        (run, ty, timer)
+    };
+    if let Some(t) = timer {
+        if outcome != TIMED_OUT {
+            js::clear_timeout(t);
+        }
+    }
+    match outcome {
+        REJECTED => js::console_error(&say("natter: a \"", ty, "\" handler rejected; the next handler runs:"), &value),
+        TIMED_OUT => js::console_warn(&say(
+            "natter: a \"",
+            ty,
+            "\" handler took longer than handlerTimeoutMs; it is abandoned for this dispatch",
+        )),
+        _ => {}
+    }
+    drive(&w, run);
+}
+
+fn view_obj(v: ViewState) -> JsValue {
+    object(&[("launcher", v.launcher.into()), ("mainWindow", v.main_window.into())])
+}
+
+/// Reads `{launcher, mainWindow}` back; fields that are not booleans keep `fallback`.
+fn read_view(v: &JsValue, fallback: ViewState) -> ViewState {
+    ViewState {
+        launcher: get(v, "launcher").as_bool().unwrap_or(fallback.launcher),
+        main_window: get(v, "mainWindow").as_bool().unwrap_or(fallback.main_window),
+    }
+}
+
+/// Proposes a view change and offers it to `view:pre:change`.
+pub fn change_view(w: &Rc<Widget>, cause: Cause, then: Then) {
+    let change = w.st.borrow().views.propose(cause);
+    let ev = js::event(
+        EventType::ViewPreChange,
+        &[("reason", change.reason.name().into()), ("oldViewState", view_obj(change.old)), ("newViewState", view_obj(change.new))],
+    );
+    let after = After::View { proposed: change.new, then };
+    emit(w, EventType::ViewPreChange, ev, None, after);
+}
+
+/// Offers `{maximized}` to `view:properties:pre:change`.
+pub fn change_props(w: &Rc<Widget>, maximized: bool, then: Then) {
+    let ev = js::event(EventType::ViewPropertiesPreChange, &[("newViewState", object(&[("maximized", maximized.into())]))]);
+    emit(w, EventType::ViewPropertiesPreChange, ev, None, After::Props { proposed: maximized, then });
+}
+
+/// Offers a message to `pre:send`.
+pub fn send(w: &Rc<Widget>, text: String, silent: bool, then: Then) {
+    let message = object(&[("message", object(&[("content", text.into())]))]);
+    let ev = js::event(EventType::PreSend, &[("message", message), ("silent", silent.into())]);
+    emit(w, EventType::PreSend, ev, None, After::Send { silent, then });
+}
+
+/// A streamed delta from the transport: `{messageId, threadId, runId, delta: {role, content}}`.
+pub fn stream_delta(w: &Rc<Widget>, ev: JsValue) {
+    let mid = get(&ev, "messageId").as_string().unwrap_or_default();
+    let message = {
+        let mut st = w.st.borrow_mut();
+        match st.streams.iter().find(|s| s.id == mid) {
+            Some(s) => s.message.clone(),
+            None => {
+                let message = object(&[("id", mid.as_str().into()), ("content", js_sys::Array::new().into())]);
+                st.streams.push(Stream { id: mid.clone(), bubble: None, message: message.clone() });
+                message
+            }
+        }
+    };
+    set(&ev, "type", &EventType::PreStreamDelta.name().into());
+    set(&ev, "message", &message);
+    emit(w, EventType::PreStreamDelta, ev, Some(mid), After::Delta);
+}
+
+/// A complete message from the transport; queued behind that message's deltas.
+pub fn receive(w: &Rc<Widget>, message: JsValue) {
+    let mid = get(&message, "id").as_string().unwrap_or_default();
+    let ev = js::event(EventType::PreReceive, &[("message", message)]);
+    emit(w, EventType::PreReceive, ev, Some(mid), After::Receive);
+}
+
+fn kind_of(item: &JsValue) -> Option<String> {
+    get(item, "response_type").as_string().or_else(|| get(item, "type").as_string())
+}
+
+/// The text of a text item (an item without a type counts as text).
+fn text_of(item: &JsValue) -> Option<String> {
+    match kind_of(item).as_deref() {
+        None | Some("text") => get(item, "text").as_string(),
+        _ => None,
+    }
+}
+
+fn run_then(w: &Rc<Widget>, then: Then) {
+    match then {
+        Then::Nothing => {}
+        Then::Ready => {
+            let first = matches!(w.st.borrow().ready, Ready::Rendering(_));
+            if first {
+                emit(w, EventType::ChatReady, js::event(EventType::ChatReady, &[]), None, After::Ready);
+            }
+        }
+        Then::Focus => {
+            if let Some(d) = &w.st.borrow().dom {
+                d.focus_input();
+            }
+        }
+        Then::Resolve(f) => resolve(&f, &JsValue::UNDEFINED),
+    }
+}
+
+fn show(w: &Widget) {
+    let st = w.st.borrow();
+    if let Some(d) = &st.dom {
+        d.show(st.views.state(), st.views.maximized());
+    }
+}
+
+fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
+    match job.after {
+        After::Nothing => {}
+        After::View { proposed, then } => {
+            let new = read_view(&get(&event, "newViewState"), proposed);
+            let reason = get(&event, "reason");
+            let old = w.st.borrow_mut().views.apply(new);
+            show(w);
+            match old {
+                Some(old) => {
+                    let ev = js::event(
+                        EventType::ViewChange,
+                        &[("reason", reason), ("oldViewState", view_obj(old)), ("newViewState", view_obj(new))],
+                    );
+                    emit(w, EventType::ViewChange, ev, None, After::Finally(then));
+                }
+                None => run_then(w, then),
+            }
+        }
+        After::Props { proposed, then } => {
+            let m = get(&get(&event, "newViewState"), "maximized").as_bool().unwrap_or(proposed);
+            let changed = w.st.borrow_mut().views.apply_maximized(m);
+            show(w);
+            if changed {
+                let ev = js::event(EventType::ViewPropertiesChange, &[("newViewState", object(&[("maximized", m.into())]))]);
+                emit(w, EventType::ViewPropertiesChange, ev, None, After::Finally(then));
+            } else {
+                run_then(w, then);
+            }
+        }
+        After::Finally(then) => run_then(w, then),
+        After::Ready => {
+            let waiters = std::mem::replace(&mut w.st.borrow_mut().ready, Ready::Ready);
+            if let Ready::Rendering(ws) = waiters {
+                for f in ws {
+                    resolve(&f, &JsValue::UNDEFINED);
+                }
+            }
+        }
+        After::Send { silent, then } => {
+            let message = get(&event, "message");
+            let content = get(&get(&message, "message"), "content").as_string().unwrap_or_default();
+            if content.trim().is_empty() {
+                return run_then(w, then); // a pre:send handler emptied it: not sent
+            }
+            {
+                let mut st = w.st.borrow_mut();
+                if !silent {
+                    if let Some(b) = st.dom.as_ref().and_then(|d| d.bubble(true)) {
+                        super::dom::Dom::append_text(&b, &content);
+                    }
+                }
+                // TODO(issue 4): the network transport drains the outbox (POST /messages).
+                st.outbox.push(content, silent);
+            }
+            let ev = js::event(EventType::Send, &[("message", message)]);
+            emit(w, EventType::Send, ev, None, After::Finally(then));
+        }
+        After::Delta => {
+            let mid = get(&event, "messageId").as_string().unwrap_or_default();
+            let content = items(&get(&get(&event, "delta"), "content"));
+            let mut st = w.st.borrow_mut();
+            let st = &mut *st;
+            let Some(s) = st.streams.iter_mut().find(|s| s.id == mid) else { return };
+            let acc = js_sys::Array::from(&get(&s.message, "content"));
+            for item in content {
+                if let Some(t) = text_of(&item) {
+                    if s.bubble.is_none() {
+                        s.bubble = st.dom.as_ref().and_then(|d| d.bubble(false));
+                    }
+                    if let Some(b) = &s.bubble {
+                        super::dom::Dom::append_text(b, &t);
+                    }
+                }
+                acc.push(&item);
+            }
+        }
+        After::Receive => {
+            let message = get(&event, "message");
+            let mid = get(&message, "id").as_string().unwrap_or_default();
+            let mut custom = Vec::new();
+            {
+                let mut st = w.st.borrow_mut();
+                let pos = st.streams.iter().position(|s| s.id == mid);
+                let streamed = pos.and_then(|i| st.streams.remove(i).bubble);
+                if let Some(d) = &st.dom {
+                    let bubble = streamed.or_else(|| d.bubble(false));
+                    if let Some(b) = &bubble {
+                        b.set_text_content(None);
+                    }
+                    for item in items(&get(&message, "content")) {
+                        match kind_of(&item).as_deref() {
+                            None | Some("text") => {
+                                if let (Some(b), Some(t)) = (&bubble, text_of(&item)) {
+                                    super::dom::Dom::append_text(b, &t);
+                                }
+                            }
+                            // TODO(issue 4+): render option/carousel natively; until then every
+                            // non-text item goes to userDefinedResponse with a host element.
+                            Some(_) => {
+                                if let Some(host) = d.bubble(false) {
+                                    let _ = host.set_attribute("part", "card");
+                                    custom.push((item, host));
+                                }
+                            }
+                        }
+                    }
+                    if let Some(b) = &bubble {
+                        if !b.has_child_nodes() {
+                            b.remove();
+                        }
+                    }
+                }
+            }
+            for (item, host) in custom {
+                let ev = js::event(
+                    EventType::UserDefinedResponse,
+                    &[("contentItem", item), ("message", message.clone()), ("hostElement", host.into())],
+                );
+                emit(w, EventType::UserDefinedResponse, ev, None, After::Nothing);
+            }
+            emit(w, EventType::Receive, js::event(EventType::Receive, &[("message", message)]), None, After::Nothing);
+        }
+        After::Restart(then) => {
+            {
+                let mut st = w.st.borrow_mut();
+                st.streams.clear();
+                if let Some(d) = &st.dom {
+                    d.clear_messages();
+                }
+            }
+            w.set_thread_id(None);
+            let ev = js::event(EventType::RestartConversation, &[]);
+            emit(w, EventType::RestartConversation, ev, None, After::Finally(then));
+        }
+        After::ThreadLoaded { thread_id, then } => {
+            {
+                let st = w.st.borrow();
+                if let Some(d) = &st.dom {
+                    d.clear_messages();
+                    for m in items(&get(&event, "messages")) {
+                        let user = get(&m, "sender").as_string().or_else(|| get(&m, "role").as_string());
+                        let Some(b) = d.bubble(user.as_deref() == Some("user")) else { continue };
+                        for item in items(&get(&m, "content")) {
+                            if let Some(t) = text_of(&item) {
+                                super::dom::Dom::append_text(&b, &t);
+                            }
+                        }
+                    }
+                }
+            }
+            w.set_thread_id(Some(thread_id));
+            run_then(w, then);
+        }
+        After::Auth(done) => {
+            let token = get(&event, "authToken");
+            let token = token.as_string();
+            let value: JsValue = token.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+            if token.is_some() {
+                w.st.borrow_mut().auth_token = token;
+            }
+            resolve(&done, &value);
+        }
+    }
+}
