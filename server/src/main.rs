@@ -1,1 +1,178 @@
-fn main() {}
+//! `natter`: the Natter server binary.
+//!
+//! - `natter serve` runs the server (flags, or `NATTER_*` environment variables).
+//! - `natter check bots/<slug> …` validates bot folders without serving; exit code 1 and one
+//!   `file:line: message` per problem when something is wrong.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use natter_server::http::limits::Rate;
+use natter_server::server::{Server, ServerConfig};
+use natter_server::store::sqlite::Durability;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(name = "natter", version, about = "Natter: self-hostable web chat server")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Serve the API, the bots, the demo page and the widget.
+    Serve(ServeArgs),
+    /// Validate bot folders (each holding a bot.toml) without serving.
+    Check {
+        #[arg(required = true)]
+        bots: Vec<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum DurabilityArg {
+    /// fsync each group commit (survives power loss).
+    Full,
+    /// Survives a process crash; the last commits may be lost on power loss.
+    Normal,
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Listen address.
+    #[arg(long, env = "NATTER_ADDR", default_value = "127.0.0.1:8080")]
+    addr: String,
+    /// Data directory (the SQLite file natter.db lives here).
+    #[arg(long, env = "NATTER_DATA", default_value = "data")]
+    data: PathBuf,
+    /// Bots directory: one folder per bot with a bot.toml.
+    #[arg(long, env = "NATTER_BOTS", default_value = "bots")]
+    bots: PathBuf,
+    /// Static pages served at /.
+    #[arg(long, env = "NATTER_WWW", default_value = "www")]
+    www: PathBuf,
+    /// Built widget package served at /widget/.
+    #[arg(long, env = "NATTER_WIDGET", default_value = "pkg")]
+    widget: PathBuf,
+    /// Seconds a client has to send its request head.
+    #[arg(long, env = "NATTER_HEADER_READ_TIMEOUT", default_value_t = 10.0)]
+    header_read_timeout: f64,
+    /// Requests per second per client IP on /v1 (0 = unlimited); burst is 3x.
+    #[arg(long, env = "NATTER_RATE_PER_IP", default_value_t = 20.0)]
+    rate_per_ip: f64,
+    /// Messages per second per thread (0 = unlimited); burst 10.
+    #[arg(long, env = "NATTER_RATE_PER_THREAD", default_value_t = 1.0)]
+    rate_per_thread: f64,
+    /// Largest accepted request body.
+    #[arg(long, env = "NATTER_MAX_BODY_BYTES", default_value_t = 65536)]
+    max_body_bytes: usize,
+    /// Longest accepted message, in characters.
+    #[arg(long, env = "NATTER_MAX_MESSAGE_CHARS", default_value_t = 4000)]
+    max_message_chars: usize,
+    /// Seconds between keep-alive comments on idle event streams.
+    #[arg(long, env = "NATTER_SSE_KEEPALIVE", default_value_t = 15.0)]
+    sse_keepalive: f64,
+    #[arg(long, env = "NATTER_DURABILITY", value_enum, default_value = "full")]
+    durability: DurabilityArg,
+    #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value = "text")]
+    log_format: LogFormat,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Check { bots } => check(&bots),
+        Command::Serve(args) => {
+            init_logs(args.log_format);
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            match rt.block_on(serve(args)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    tracing::error!("{e:#}");
+                    eprintln!("natter: {e:#}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
+    }
+}
+
+fn check(dirs: &[PathBuf]) -> ExitCode {
+    let mut failed = false;
+    for dir in dirs {
+        match natter_server::bots::load_bot(dir) {
+            Ok(bot) => println!("{}: ok ({} workflows)", dir.join("bot.toml").display(), bot.workflows.len()),
+            Err(errs) => {
+                failed = true;
+                for e in errs {
+                    eprintln!("{e}");
+                }
+            }
+        }
+    }
+    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+fn init_logs(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    match format {
+        LogFormat::Text => builder.init(),
+        LogFormat::Json => builder.json().init(),
+    }
+}
+
+async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let mut config = ServerConfig {
+        addr: args.addr,
+        data_dir: args.data,
+        bots_dir: args.bots,
+        durability: match args.durability {
+            DurabilityArg::Full => Durability::Full,
+            DurabilityArg::Normal => Durability::Normal,
+        },
+        header_read_timeout: Duration::from_secs_f64(args.header_read_timeout.max(0.001)),
+        ..ServerConfig::default()
+    };
+    let http = &mut config.http;
+    http.www_dir = args.www;
+    http.widget_dir = args.widget;
+    http.limits.max_body_bytes = args.max_body_bytes;
+    http.limits.max_message_chars = args.max_message_chars;
+    http.limits.per_ip = Rate { per_sec: args.rate_per_ip, burst: (args.rate_per_ip * 3.0).max(1.0) };
+    http.limits.per_thread = Rate { per_sec: args.rate_per_thread, burst: 10.0 };
+    http.sse_keepalive = Duration::from_secs_f64(args.sse_keepalive.max(0.01));
+
+    let shutdown = CancellationToken::new();
+    let server = Server::start(config, shutdown.clone()).await?;
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("signal received");
+        shutdown.cancel();
+    });
+    server.run().await
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

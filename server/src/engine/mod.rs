@@ -1,0 +1,76 @@
+//! The bot's brain behind one seam: [`Agent`].
+//!
+//! For each user message the server starts a *run*: it calls [`Agent::turn`] with the
+//! thread, the message and the agent's saved state, and the agent writes its answer through
+//! the [`Reply`] it is given: [`Reply::begin`] a message, stream [`Reply::delta`]s, then
+//! [`Reply::complete`] it with the full content; or [`Reply::hand_off`] / [`Reply::close`] the
+//! conversation. Every call is committed to the thread's event log before it returns, so what
+//! the agent said is durable and streamed in order. The state the agent returns is saved with
+//! the run's end (`run.completed`), atomically.
+//!
+//! Implementations: [`scripted::ScriptedAgent`] (workflows from `bot.toml`). Issue 7 adds an
+//! OpenAI-compatible LLM agent (tokens → `delta`, tool calls → actions) behind the same trait;
+//! issue 5's actions are called from inside a turn (a workflow step, or an LLM tool call).
+
+pub mod scripted;
+
+use async_trait::async_trait;
+use natter_protocol::{ContentItem, MessageOptions, Role};
+use serde_json::Value;
+use tokio_util::sync::CancellationToken;
+
+use crate::store::Thread;
+
+/// One user turn handed to an agent.
+pub struct Turn<'a> {
+    pub thread: &'a Thread,
+    /// The user's message text.
+    pub input: &'a str,
+    /// The host page's `context` sent with the message, if any.
+    pub context: Option<&'a Value>,
+    /// What the agent returned at the end of its previous turn (`null` at first).
+    pub state: Value,
+    /// Cancelled at shutdown; agents stop waiting (pacing, outbound calls) when it fires.
+    pub cancel: CancellationToken,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ReplyError {
+    #[error("run cancelled")]
+    Cancelled,
+    #[error("store: {0}")]
+    Store(#[from] crate::store::StoreError),
+    #[error("protocol misuse: {0}")]
+    Misuse(&'static str),
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum AgentError {
+    #[error(transparent)]
+    Reply(#[from] ReplyError),
+    #[error("{0}")]
+    Failed(String),
+}
+
+/// Where an agent writes its answer. Calls are committed before they return.
+#[async_trait]
+pub trait Reply: Send {
+    /// Starts a message (`message.started`); returns its id.
+    async fn begin(&mut self, role: Role) -> Result<String, ReplyError>;
+    /// Appends `text` to content item `item_id` of the open message (`message.delta`).
+    async fn delta(&mut self, item_id: &str, text: &str) -> Result<(), ReplyError>;
+    /// Stores the open message with its full content (`message.completed`).
+    async fn complete(&mut self, content: Vec<ContentItem>, options: MessageOptions) -> Result<(), ReplyError>;
+    /// open → handed_off (`thread.handed_off`); `false` if the thread was not open.
+    async fn hand_off(&mut self, reason: Option<String>) -> Result<bool, ReplyError>;
+    /// → closed by the bot (`thread.closed`); `false` if already closed.
+    async fn close(&mut self, reason: Option<String>) -> Result<bool, ReplyError>;
+}
+
+#[async_trait]
+pub trait Agent: Send + Sync + 'static {
+    /// The first message of a new thread, stored with it (no streaming), if any.
+    fn greeting(&self, thread: &Thread) -> Option<(Vec<ContentItem>, MessageOptions)>;
+    /// Answers one turn; returns the state to keep for the next.
+    async fn turn(&self, turn: Turn<'_>, out: &mut dyn Reply) -> Result<Value, AgentError>;
+}

@@ -1,0 +1,119 @@
+//! HTTP: the protocol v1 API, operations endpoints and static assets.
+//!
+//! [`app`] builds the whole router from an [`AppState`]; `main` and the tests share it. Each
+//! feature module contributes one router: [`threads`] (JSON endpoints), [`events`] (SSE),
+//! [`ops`] (`/healthz`, `/metrics`), [`assets`] (`/` and `/widget/`). The `/v1` API sits behind
+//! [`cors`] (per-bot exact-match origins) and the per-IP rate limit ([`limits`]).
+
+pub mod assets;
+pub mod body;
+pub mod cors;
+pub mod error;
+pub mod events;
+pub mod limits;
+pub mod ops;
+pub mod threads;
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use axum::Router;
+use natter_protocol::error_code as code;
+use tokio_util::sync::CancellationToken;
+
+use crate::bots::{Bot, BotRegistry};
+use crate::engine::Agent;
+use crate::hub::Hub;
+use crate::runs::Runs;
+use crate::store::{Store, Thread};
+use error::ApiError;
+use limits::{Rate, RateLimiter};
+
+/// Tunables of the HTTP layer.
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    pub limits: Limits,
+    /// Interval of `: keep-alive` comments on idle event streams.
+    pub sse_keepalive: Duration,
+    /// `retry:` hint sent at the start of each stream.
+    pub sse_retry_ms: u64,
+    /// Static files served at `/` and `/widget/`.
+    pub www_dir: PathBuf,
+    pub widget_dir: PathBuf,
+}
+
+#[derive(Debug, Clone)]
+pub struct Limits {
+    pub max_body_bytes: usize,
+    pub max_message_chars: usize,
+    pub per_ip: Rate,
+    pub per_thread: Rate,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            limits: Limits {
+                max_body_bytes: 64 * 1024,
+                max_message_chars: 4000,
+                per_ip: Rate { per_sec: 20.0, burst: 60.0 },
+                per_thread: Rate { per_sec: 1.0, burst: 10.0 },
+            },
+            sse_keepalive: Duration::from_secs(15),
+            sse_retry_ms: 2000,
+            www_dir: "www".into(),
+            widget_dir: "pkg".into(),
+        }
+    }
+}
+
+pub struct AppState {
+    pub store: Arc<dyn Store>,
+    pub bots: Arc<BotRegistry>,
+    pub agents: HashMap<String, Arc<dyn Agent>>,
+    pub hub: Arc<Hub>,
+    pub runs: Arc<Runs>,
+    pub config: HttpConfig,
+    pub ip_limiter: RateLimiter<IpAddr>,
+    pub thread_limiter: RateLimiter<String>,
+    /// Fires at shutdown: open event streams end.
+    pub shutdown: CancellationToken,
+}
+
+/// The whole HTTP application.
+pub fn app(state: Arc<AppState>) -> Router {
+    let api = Router::new()
+        .merge(threads::router())
+        .merge(events::router())
+        .fallback(|| async { ApiError::NotFound { code: code::NOT_FOUND, message: "no such endpoint".into() } })
+        .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
+        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::per_ip))
+        .layer(axum::middleware::from_fn_with_state(state.clone(), cors::cors));
+    let router = Router::new().nest("/v1", api).merge(ops::router());
+    assets::mount(router, &state.config).layer(axum::middleware::from_fn(ops::track)).with_state(state)
+}
+
+impl AppState {
+    pub fn bot(&self, slug: &str) -> Result<&Arc<Bot>, ApiError> {
+        self.bots
+            .get(slug)
+            .ok_or_else(|| ApiError::NotFound { code: code::BOT_NOT_FOUND, message: format!("no bot `{slug}`") })
+    }
+
+    /// Loads a thread the caller may see: authenticated per its bot, owned by the caller's
+    /// `sub`. Another user's thread is "not found", exactly like a missing one.
+    pub async fn authorized_thread(&self, thread_id: &str, headers: &HeaderMap) -> Result<(Thread, Arc<Bot>), ApiError> {
+        let thread = self.store.thread(thread_id).await?.ok_or_else(ApiError::thread_not_found)?;
+        let bot = self.bot(&thread.bot)?.clone();
+        let auth = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let principal = bot.auth.authenticate(auth)?;
+        if principal.sub != thread.sub {
+            return Err(ApiError::thread_not_found());
+        }
+        Ok((thread, bot))
+    }
+}

@@ -1,0 +1,183 @@
+//! JSON endpoints of protocol v1: create a thread, send, history, feedback, close.
+
+use std::sync::atomic::Ordering;
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::Router;
+use natter_protocol::{
+    error_code as code, CloseRequest, CloseResponse, CreateThreadRequest, CreateThreadResponse, EventPayload,
+    FeedbackRequest, FeedbackResponse, HistoryResponse, Message, Role, SendMessageRequest, SendMessageResponse,
+    ThreadStatus,
+};
+
+use super::body::{Json, OptionalJson};
+use super::error::ApiError;
+use super::limits::refused;
+use super::AppState;
+use crate::runs::RunInput;
+use crate::store::{NewThread, SendOutcome};
+use crate::{ids, metrics, time::now_rfc3339};
+
+type S = State<Arc<AppState>>;
+type JsonOut<T> = axum::Json<T>;
+
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/bots/{bot}/threads", post(create))
+        .route("/threads/{id}/messages", get(history).post(send))
+        .route("/threads/{id}/feedback", post(feedback))
+        .route("/threads/{id}/close", post(close))
+}
+
+const MAX_SUBJECT: usize = 200;
+const MAX_METADATA_BYTES: usize = 8 * 1024;
+const MAX_CLIENT_ID: usize = 128;
+const MAX_FEEDBACK_TEXT: usize = 2000;
+
+async fn create(
+    State(st): S,
+    Path(slug): Path<String>,
+    headers: HeaderMap,
+    OptionalJson(req): OptionalJson<CreateThreadRequest>,
+) -> Result<(StatusCode, JsonOut<CreateThreadResponse>), ApiError> {
+    let bot = st.bot(&slug)?.clone();
+    let principal = bot.auth.authenticate(headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
+    if req.subject.as_ref().is_some_and(|s| s.chars().count() > MAX_SUBJECT) {
+        return Err(ApiError::bad(code::INVALID_REQUEST, format!("subject longer than {MAX_SUBJECT} characters")));
+    }
+    let metadata = req.metadata.unwrap_or_default();
+    if serde_json::to_string(&metadata).map_or(0, |s| s.len()) > MAX_METADATA_BYTES {
+        return Err(ApiError::bad(code::INVALID_REQUEST, format!("metadata larger than {MAX_METADATA_BYTES} bytes")));
+    }
+    let new = NewThread {
+        id: ids::thread(),
+        public_id: ids::public_id(),
+        bot: slug.clone(),
+        sub: principal.sub,
+        subject: req.subject,
+        metadata,
+    };
+    let agent = st.agents.get(&slug).ok_or_else(|| ApiError::Internal(format!("no agent for bot {slug}")))?;
+    let probe = crate::store::Thread {
+        id: new.id.clone(),
+        public_id: new.public_id.clone(),
+        bot: slug.clone(),
+        sub: new.sub.clone(),
+        subject: new.subject.clone(),
+        status: ThreadStatus::Open,
+        tags: vec![],
+        metadata: new.metadata.clone(),
+        agent_state: serde_json::Value::Null,
+        created_at: now_rfc3339(),
+    };
+    let greeting = agent.greeting(&probe).map(|(content, options)| Message {
+        id: ids::message(),
+        role: Role::Assistant,
+        content,
+        message_options: options,
+        created_at: now_rfc3339(),
+        run_id: None,
+        client_message_id: None,
+    });
+    let thread = st.store.create_thread(new, greeting).await?;
+    tracing::info!(thread = %thread.id, bot = %slug, "thread created");
+    Ok((StatusCode::CREATED, axum::Json(CreateThreadResponse { thread_id: thread.id, public_id: thread.public_id })))
+}
+
+async fn history(State(st): S, Path(id): Path<String>, headers: HeaderMap) -> Result<JsonOut<HistoryResponse>, ApiError> {
+    let (thread, _) = st.authorized_thread(&id, &headers).await?;
+    // Read the seq first: events after it may add messages, never remove them, so a client
+    // that streams from `lastSeq` misses nothing.
+    let last_seq = st.store.last_seq(&id).await?;
+    let messages = st.store.messages(&id).await?;
+    Ok(axum::Json(HistoryResponse { messages, status: thread.status, last_seq }))
+}
+
+async fn send(
+    State(st): S,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<SendMessageRequest>,
+) -> Result<(StatusCode, JsonOut<SendMessageResponse>), ApiError> {
+    let (thread, bot) = st.authorized_thread(&id, &headers).await?;
+    let cmid_len = req.client_message_id.chars().count();
+    if cmid_len == 0 || cmid_len > MAX_CLIENT_ID || req.client_message_id.chars().any(char::is_control) {
+        return Err(ApiError::bad(code::INVALID_REQUEST, format!("clientMessageId must be 1–{MAX_CLIENT_ID} printable characters")));
+    }
+    if req.content.trim().is_empty() {
+        return Err(ApiError::bad(code::INVALID_REQUEST, "content must not be empty"));
+    }
+    let max = st.config.limits.max_message_chars;
+    if req.content.chars().count() > max {
+        return Err(ApiError::bad(code::MESSAGE_TOO_LONG, format!("content longer than {max} characters")));
+    }
+    if req.context.as_ref().is_some_and(|c| !c.is_object()) {
+        return Err(ApiError::bad(code::INVALID_REQUEST, "context must be a JSON object"));
+    }
+    if let Err(wait) = st.thread_limiter.check(&id) {
+        return Err(refused(wait));
+    }
+    let message = Message {
+        id: ids::message(),
+        role: Role::User,
+        content: vec![natter_protocol::ContentItem::text("c0", req.content.clone())],
+        message_options: Default::default(),
+        created_at: now_rfc3339(),
+        run_id: None,
+        client_message_id: Some(req.client_message_id.clone()),
+    };
+    let outcome = st.store.send_user_message(&id, message, req.context.clone(), ids::run()).await?;
+    let (message_id, run_id, fresh) = match outcome {
+        SendOutcome::Created { message_id, run_id } => (message_id, run_id, true),
+        SendOutcome::Duplicate { message_id, run_id } => (message_id, run_id, false),
+    };
+    if fresh {
+        metrics::global().messages_received.fetch_add(1, Ordering::Relaxed);
+        if let Some(run_id) = &run_id {
+            let agent = st.agents.get(&bot.slug).ok_or_else(|| ApiError::Internal(format!("no agent for bot {}", bot.slug)))?;
+            st.runs.spawn(
+                agent.clone(),
+                RunInput { thread_id: thread.id.clone(), run_id: run_id.clone(), text: req.content, context: req.context },
+            );
+        }
+    }
+    Ok((StatusCode::ACCEPTED, axum::Json(SendMessageResponse { message_id, run_id })))
+}
+
+async fn feedback(
+    State(st): S,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(req): Json<FeedbackRequest>,
+) -> Result<(StatusCode, JsonOut<FeedbackResponse>), ApiError> {
+    let (_, bot) = st.authorized_thread(&id, &headers).await?;
+    if req.text.as_ref().is_some_and(|t| t.chars().count() > MAX_FEEDBACK_TEXT) {
+        return Err(ApiError::bad(code::INVALID_REQUEST, format!("text longer than {MAX_FEEDBACK_TEXT} characters")));
+    }
+    if let Some(cats) = &req.categories {
+        let allowed = if req.is_positive { &bot.feedback.positive } else { &bot.feedback.negative };
+        if let Some(bad) = cats.iter().find(|c| !allowed.contains(c)) {
+            return Err(ApiError::bad(code::INVALID_REQUEST, format!("category `{bad}` is not offered for this feedback")));
+        }
+    }
+    let feedback_id = st.store.add_feedback(&id, req).await?;
+    Ok((StatusCode::CREATED, axum::Json(FeedbackResponse { feedback_id })))
+}
+
+async fn close(
+    State(st): S,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    OptionalJson(req): OptionalJson<CloseRequest>,
+) -> Result<JsonOut<CloseResponse>, ApiError> {
+    st.authorized_thread(&id, &headers).await?;
+    if req.reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
+        return Err(ApiError::bad(code::INVALID_REQUEST, "reason longer than 500 characters"));
+    }
+    let ev = EventPayload::ThreadClosed { by: "visitor".into(), reason: req.reason };
+    let changed = st.store.transition(&id, ThreadStatus::Closed, ev).await?;
+    Ok(axum::Json(CloseResponse { status: ThreadStatus::Closed, changed }))
+}

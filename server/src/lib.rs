@@ -1,0 +1,24 @@
+//! Natter server: the HTTP API of protocol v1 (docs/protocol.md), the store, the bot engine.
+//!
+//! Map of the crate:
+//! - [`server`]: config, startup, the accept loop, graceful shutdown.
+//! - [`http`]: routers (API, SSE, ops, static assets), errors, limits, CORS.
+//! - [`store`]: the [`store::Store`] seam and its SQLite implementation.
+//! - [`hub`]: live fan-out of committed events to event streams.
+//! - [`runs`]: one [`engine::Agent`] turn per acknowledged user message.
+//! - [`engine`]: the `Agent` seam and the scripted workflow engine.
+//! - [`bots`]: `bots/<slug>/bot.toml` loading and validation.
+//! - [`auth`]: per-bot JWT checks.
+
+pub mod auth;
+pub mod bots;
+pub mod engine;
+pub mod http;
+pub mod hub;
+pub mod ids;
+pub mod metrics;
+pub mod runs;
+pub mod server;
+pub mod store;
+pub mod text;
+pub mod time;

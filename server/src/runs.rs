@@ -1,0 +1,211 @@
+//! Runs: executing an [`Agent`] turn for each acknowledged user message.
+//!
+//! Invariants:
+//! - Runs of one thread execute one at a time, in the order they were queued (a per-thread
+//!   queue drained by one worker task), so replies never interleave.
+//! - Every run ends with exactly one `run.completed` or `run.failed` event: on success, on an
+//!   agent error (`agent_error`; details are logged, not sent), or on shutdown (`interrupted`).
+//!   A crash leaves the run `running`; the next start marks it `interrupted`
+//!   ([`crate::store::Store::recover_interrupted_runs`]).
+//! - Every run task is tracked; [`Runs::shutdown`] cancels them and waits for them to end.
+
+use std::collections::HashMap;
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
+
+use async_trait::async_trait;
+use natter_protocol::{ContentItem, Delta, EventPayload, Message, MessageOptions, Role, ThreadStatus};
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::engine::{Agent, AgentError, Reply, ReplyError, Turn};
+use crate::metrics;
+use crate::store::{RunOutcome, Store};
+use crate::{ids, time::now_rfc3339};
+
+pub struct Runs {
+    store: Arc<dyn Store>,
+    /// Per-thread FIFO of pending runs; an entry exists while that thread's worker runs.
+    queues: Mutex<HashMap<String, mpsc::UnboundedSender<(Arc<dyn Agent>, RunInput)>>>,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+}
+
+/// What a run answers.
+pub struct RunInput {
+    pub thread_id: String,
+    pub run_id: String,
+    pub text: String,
+    pub context: Option<serde_json::Value>,
+}
+
+impl Runs {
+    pub fn new(store: Arc<dyn Store>, cancel: CancellationToken) -> Arc<Self> {
+        Arc::new(Runs { store, queues: Mutex::default(), tracker: TaskTracker::new(), cancel })
+    }
+
+    /// Queues a run; runs of one thread execute one after another in queue order.
+    pub fn spawn(self: &Arc<Self>, agent: Arc<dyn Agent>, input: RunInput) {
+        let mut queues = self.queues.lock().unwrap();
+        let job = match queues.get(&input.thread_id) {
+            // A worker for this thread is alive (it removes itself under this lock), so it will see it.
+            Some(tx) => match tx.send((agent, input)) {
+                Ok(()) => return,
+                Err(e) => e.0,
+            },
+            None => (agent, input),
+        };
+        let thread_id = job.1.thread_id.clone();
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let _ = tx.send(job);
+        queues.insert(thread_id.clone(), tx);
+        let this = self.clone();
+        self.tracker.spawn(async move {
+            loop {
+                let next = rx.try_recv().ok().or_else(|| {
+                    let mut queues = this.queues.lock().unwrap();
+                    // Re-check under the lock: senders only send while holding it.
+                    let last = rx.try_recv().ok();
+                    if last.is_none() {
+                        queues.remove(&thread_id);
+                    }
+                    last
+                });
+                match next {
+                    Some((agent, input)) => this.execute(agent, &input).await,
+                    None => break,
+                }
+            }
+        });
+    }
+
+    async fn execute(&self, agent: Arc<dyn Agent>, input: &RunInput) {
+        let m = metrics::global();
+        m.runs_started.fetch_add(1, Ordering::Relaxed);
+        let started = Instant::now();
+        let thread = match self.store.thread(&input.thread_id).await {
+            Ok(Some(t)) => t,
+            other => {
+                tracing::error!(thread = %input.thread_id, ?other, "run: cannot load thread");
+                return;
+            }
+        };
+        let mut out = RunWriter {
+            store: &*self.store,
+            thread_id: &input.thread_id,
+            run_id: &input.run_id,
+            open: None,
+            started,
+            first_delta: false,
+        };
+        let result = if thread.status == ThreadStatus::Open {
+            let turn = Turn {
+                thread: &thread,
+                input: &input.text,
+                context: input.context.as_ref(),
+                state: thread.agent_state.clone(),
+                cancel: self.cancel.clone(),
+            };
+            tokio::select! {
+                r = agent.turn(turn, &mut out) => r,
+                _ = self.cancel.cancelled() => Err(AgentError::Reply(ReplyError::Cancelled)),
+            }
+        } else {
+            // Handed off or closed while this run waited its turn: nothing to say.
+            Ok(thread.agent_state.clone())
+        };
+        let (outcome, state) = match result {
+            Ok(state) => {
+                m.runs_completed.fetch_add(1, Ordering::Relaxed);
+                (RunOutcome::Completed, Some(state))
+            }
+            Err(AgentError::Reply(ReplyError::Cancelled)) => {
+                m.runs_failed.fetch_add(1, Ordering::Relaxed);
+                (RunOutcome::Failed { code: "interrupted".into(), message: "the server is shutting down".into() }, None)
+            }
+            Err(e) => {
+                m.runs_failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(thread = %input.thread_id, run = %input.run_id, error = %e, "run failed");
+                (RunOutcome::Failed { code: "agent_error".into(), message: "the bot could not answer".into() }, None)
+            }
+        };
+        if let Err(e) = self.store.finish_run(&input.thread_id, &input.run_id, outcome, state).await {
+            tracing::error!(thread = %input.thread_id, run = %input.run_id, error = %e, "run: cannot record its end");
+        }
+        m.run_duration.observe(started.elapsed().as_secs_f64());
+    }
+
+    /// Cancels every run and waits until all have recorded their end.
+    pub async fn shutdown(&self) {
+        self.cancel.cancel();
+        self.tracker.close();
+        self.tracker.wait().await;
+    }
+}
+
+/// The [`Reply`] a run hands its agent: each call is one committed store write.
+struct RunWriter<'a> {
+    store: &'a dyn Store,
+    thread_id: &'a str,
+    run_id: &'a str,
+    /// The message being streamed: (id, role).
+    open: Option<(String, Role)>,
+    started: Instant,
+    first_delta: bool,
+}
+
+#[async_trait]
+impl Reply for RunWriter<'_> {
+    async fn begin(&mut self, role: Role) -> Result<String, ReplyError> {
+        if self.open.is_some() {
+            return Err(ReplyError::Misuse("begin while a message is open"));
+        }
+        let id = ids::message();
+        let ev = EventPayload::MessageStarted { message_id: id.clone(), run_id: Some(self.run_id.into()), role };
+        self.store.append(self.thread_id, vec![ev]).await?;
+        self.open = Some((id.clone(), role));
+        Ok(id)
+    }
+
+    async fn delta(&mut self, item_id: &str, text: &str) -> Result<(), ReplyError> {
+        let (id, role) = self.open.clone().ok_or(ReplyError::Misuse("delta without begin"))?;
+        let ev = EventPayload::MessageDelta {
+            message_id: id,
+            run_id: Some(self.run_id.into()),
+            delta: Delta { role, content: vec![ContentItem::text(item_id, text)] },
+        };
+        self.store.append(self.thread_id, vec![ev]).await?;
+        if !self.first_delta {
+            self.first_delta = true;
+            metrics::global().first_delta.observe(self.started.elapsed().as_secs_f64());
+        }
+        Ok(())
+    }
+
+    async fn complete(&mut self, content: Vec<ContentItem>, options: MessageOptions) -> Result<(), ReplyError> {
+        let (id, role) = self.open.take().ok_or(ReplyError::Misuse("complete without begin"))?;
+        let message = Message {
+            id,
+            role,
+            content,
+            message_options: options,
+            created_at: now_rfc3339(),
+            run_id: Some(self.run_id.into()),
+            client_message_id: None,
+        };
+        self.store.complete_message(self.thread_id, Some(self.run_id.into()), message).await?;
+        Ok(())
+    }
+
+    async fn hand_off(&mut self, reason: Option<String>) -> Result<bool, ReplyError> {
+        let ev = EventPayload::ThreadHandedOff { reason };
+        Ok(self.store.transition(self.thread_id, ThreadStatus::HandedOff, ev).await?)
+    }
+
+    async fn close(&mut self, reason: Option<String>) -> Result<bool, ReplyError> {
+        let ev = EventPayload::ThreadClosed { by: "bot".into(), reason };
+        Ok(self.store.transition(self.thread_id, ThreadStatus::Closed, ev).await?)
+    }
+}

@@ -1,0 +1,157 @@
+//! Building the server from its config and running it until shutdown.
+//!
+//! [`Server::start`] opens the store, recovers interrupted runs, loads the bots, builds the
+//! router and binds; [`Server::run`] accepts connections until the shutdown token fires.
+//! Connections are served by hyper directly (not `axum::serve`) so that a header-read
+//! timeout applies: a client that does not finish its request head in time is disconnected.
+//!
+//! Shutdown order (each step ends before the next): stop accepting; fire the token, which
+//! ends every event stream and cancels runs; wait for runs to record their end; let
+//! in-flight requests finish (bounded by a grace period); flush and close the store.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
+use tower::ServiceExt;
+
+use crate::bots::{self, AgentKind, BotRegistry};
+use crate::engine::{scripted::ScriptedAgent, Agent};
+use crate::http::limits::RateLimiter;
+use crate::http::{app, AppState, HttpConfig};
+use crate::hub::Hub;
+use crate::runs::Runs;
+use crate::store::sqlite::{Durability, SqliteStore};
+use crate::store::{EventSink, Store};
+
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    pub addr: String,
+    pub data_dir: PathBuf,
+    pub bots_dir: PathBuf,
+    pub durability: Durability,
+    pub header_read_timeout: Duration,
+    /// How long in-flight requests may take to finish at shutdown.
+    pub grace: Duration,
+    pub http: HttpConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            addr: "127.0.0.1:8080".into(),
+            data_dir: "data".into(),
+            bots_dir: "bots".into(),
+            durability: Durability::Full,
+            header_read_timeout: Duration::from_secs(10),
+            grace: Duration::from_secs(10),
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+pub struct Server {
+    listener: TcpListener,
+    state: Arc<AppState>,
+    config: ServerConfig,
+}
+
+impl Server {
+    pub async fn start(config: ServerConfig, shutdown: CancellationToken) -> anyhow::Result<Server> {
+        let bots = bots::load_dir(&config.bots_dir).map_err(|errs| {
+            let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+            anyhow::anyhow!("bot configuration errors:\n{}", list.join("\n"))
+        })?;
+        let hub = Arc::new(Hub::default());
+        let store: Arc<dyn Store> = Arc::new(
+            SqliteStore::open(&config.data_dir, config.durability, hub.clone() as Arc<dyn EventSink>)
+                .await
+                .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
+        );
+        let recovered = store.recover_interrupted_runs().await?;
+        if recovered > 0 {
+            tracing::warn!(recovered, "marked runs interrupted by the last stop as failed");
+        }
+        let agents = agents_for(&bots);
+        let listener = TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
+        let limits = &config.http.limits;
+        let state = Arc::new(AppState {
+            runs: Runs::new(store.clone(), shutdown.child_token()),
+            store,
+            bots: Arc::new(bots),
+            agents,
+            hub,
+            ip_limiter: RateLimiter::new(limits.per_ip),
+            thread_limiter: RateLimiter::new(limits.per_thread),
+            config: config.http.clone(),
+            shutdown,
+        });
+        Ok(Server { listener, state, config })
+    }
+
+    pub fn local_addr(&self) -> SocketAddr {
+        self.listener.local_addr().expect("bound listener has an address")
+    }
+
+    pub async fn run(self) -> anyhow::Result<()> {
+        let Server { listener, state, config } = self;
+        let router = app(state.clone());
+        let graceful = hyper_util::server::graceful::GracefulShutdown::new();
+        let mut http = hyper::server::conn::http1::Builder::new();
+        http.timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout).keep_alive(true);
+        tracing::info!(addr = %listener.local_addr()?, bots = ?state.bots.slugs().collect::<Vec<_>>(), "natter listening");
+        loop {
+            let (stream, peer) = tokio::select! {
+                _ = state.shutdown.cancelled() => break,
+                accepted = listener.accept() => match accepted {
+                    Ok(a) => a,
+                    Err(e) => {
+                        // EMFILE and friends: back off instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                },
+            };
+            let _ = stream.set_nodelay(true);
+            let router = router.clone();
+            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
+                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
+                router.clone().oneshot(req.map(axum::body::Body::new))
+            });
+            let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
+            tokio::spawn(async move {
+                if let Err(e) = conn.await {
+                    tracing::debug!(error = %e, %peer, "connection ended with an error");
+                }
+            });
+        }
+        drop(listener);
+        tracing::info!("shutting down: ending streams and runs");
+        state.runs.shutdown().await;
+        if tokio::time::timeout(config.grace, graceful.shutdown()).await.is_err() {
+            tracing::warn!("grace period over; dropping remaining connections");
+        }
+        state.store.close().await;
+        tracing::info!("stopped");
+        Ok(())
+    }
+}
+
+fn agents_for(bots: &BotRegistry) -> HashMap<String, Arc<dyn Agent>> {
+    bots.slugs()
+        .filter_map(|s| bots.get(s))
+        .map(|b| {
+            let agent: Arc<dyn Agent> = match b.agent {
+                AgentKind::Scripted => Arc::new(ScriptedAgent::new(b.clone())),
+            };
+            (b.slug.clone(), agent)
+        })
+        .collect()
+}

@@ -1,0 +1,137 @@
+//! Persistence seam: [`Store`] is everything the server asks of its database.
+//!
+//! Invariants every implementation keeps:
+//! - Each method is atomic: it commits all its rows and events or none ("nothing
+//!   half-written"), and returns only after the commit (a send is acknowledged after it).
+//! - Events of a thread get seq 1, 2, 3, … with no gap, in commit order. Committed events are
+//!   handed to the [`EventSink`] in that same order, after the commit, so live subscribers never
+//!   see an event that a crash could take back.
+//! - Status transitions go open → handed_off → closed (or open → closed); each happens at most
+//!   once and is recorded by exactly one event in the same commit.
+//!
+//! [`sqlite::SqliteStore`] is the default (single file, WAL, one writer task doing group
+//! commits). A PostgreSQL implementation (`DATABASE_URL=postgres://…`) plugs in behind the same
+//! trait; its sink is fed by LISTEN/NOTIFY so several instances share one log. Issue 6 adds an
+//! outbox table written in the same transaction as [`Store::transition`].
+
+pub mod sqlite;
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use natter_protocol::{EventPayload, FeedbackRequest, Message, ThreadStatus};
+use serde_json::Value;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("thread not found")]
+    ThreadNotFound,
+    #[error("thread is closed")]
+    ThreadClosed,
+    #[error("message not found")]
+    MessageNotFound,
+    #[error("store is shutting down")]
+    ShuttingDown,
+    #[error("database: {0}")]
+    Db(#[from] sqlx::Error),
+    #[error("migration: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("corrupt row: {0}")]
+    Corrupt(String),
+}
+
+pub type Result<T, E = StoreError> = std::result::Result<T, E>;
+
+/// A conversation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Thread {
+    pub id: String,
+    pub public_id: String,
+    /// The bot's slug (`businessSlug`).
+    pub bot: String,
+    /// Owner: the JWT `sub` it was created with, `None` for anonymous bots.
+    pub sub: Option<String>,
+    pub subject: Option<String>,
+    pub status: ThreadStatus,
+    pub tags: Vec<String>,
+    pub metadata: serde_json::Map<String, Value>,
+    /// Opaque state the bot's agent keeps between turns.
+    pub agent_state: Value,
+    pub created_at: String,
+}
+
+/// One committed event of a thread's log.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredEvent {
+    pub seq: u64,
+    pub event_type: String,
+    /// The full `EventEnvelope` JSON, written to SSE as is.
+    pub json: String,
+}
+
+/// Receives committed events, in commit order (see the module invariants).
+pub trait EventSink: Send + Sync + 'static {
+    fn published(&self, thread_id: &str, events: &[Arc<StoredEvent>]);
+}
+
+pub struct NewThread {
+    pub id: String,
+    pub public_id: String,
+    pub bot: String,
+    pub sub: Option<String>,
+    pub subject: Option<String>,
+    pub metadata: serde_json::Map<String, Value>,
+}
+
+/// What a send did.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SendOutcome {
+    /// Stored now; `run_id` is `None` when the bot must not answer (handed off).
+    Created { message_id: String, run_id: Option<String> },
+    /// This `clientMessageId` was stored before: the first result, nothing written.
+    Duplicate { message_id: String, run_id: Option<String> },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunOutcome {
+    Completed,
+    Failed { code: String, message: String },
+}
+
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Creates a thread; `greeting`, if any, is stored as its first message
+    /// (one `message.completed` event) in the same commit.
+    async fn create_thread(&self, new: NewThread, greeting: Option<Message>) -> Result<Thread>;
+    async fn thread(&self, id: &str) -> Result<Option<Thread>>;
+    /// Stores a user message idempotently on `(thread, clientMessageId)` and, unless the thread
+    /// is handed off, starts run `run_id` for it (`message.created` + `run.started`).
+    /// A closed thread refuses with [`StoreError::ThreadClosed`].
+    async fn send_user_message(
+        &self,
+        thread_id: &str,
+        message: Message,
+        context: Option<Value>,
+        run_id: String,
+    ) -> Result<SendOutcome>;
+    /// Appends events that store no row (`message.started`, `message.delta`, `agent.typing`…).
+    async fn append(&self, thread_id: &str, events: Vec<EventPayload>) -> Result<Vec<Arc<StoredEvent>>>;
+    /// Stores a bot (or agent) message and its `message.completed` event.
+    async fn complete_message(&self, thread_id: &str, run_id: Option<String>, message: Message) -> Result<()>;
+    /// Ends a run: saves the agent's state and appends `run.completed` / `run.failed`.
+    async fn finish_run(&self, thread_id: &str, run_id: &str, outcome: RunOutcome, agent_state: Option<Value>) -> Result<()>;
+    /// Moves the thread to `to` if that is a valid transition, appending `event` in the same
+    /// commit. Returns `false` (and writes nothing) when it is not (e.g. already closed).
+    async fn transition(&self, thread_id: &str, to: ThreadStatus, event: EventPayload) -> Result<bool>;
+    async fn add_feedback(&self, thread_id: &str, feedback: FeedbackRequest) -> Result<String>;
+    /// History, oldest first.
+    async fn messages(&self, thread_id: &str) -> Result<Vec<Message>>;
+    async fn message(&self, thread_id: &str, message_id: &str) -> Result<Option<Message>>;
+    /// Up to `limit` events with seq > `after`, in order.
+    async fn events_after(&self, thread_id: &str, after: u64, limit: u32) -> Result<Vec<Arc<StoredEvent>>>;
+    async fn last_seq(&self, thread_id: &str) -> Result<u64>;
+    /// At start: runs left `running` by a crash get `run.failed` (`interrupted`). Returns how many.
+    async fn recover_interrupted_runs(&self) -> Result<usize>;
+    /// Flushes pending writes and closes. Later calls fail with `ShuttingDown`.
+    async fn close(&self);
+}
