@@ -1,0 +1,78 @@
+//! Runtime settings: interpreter, limits, sandbox choice and pool sizes.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Whether to use bubblewrap.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SandboxPolicy {
+    /// bubblewrap if `bwrap` exists and works here, else the fallback (logged on every run).
+    Auto,
+    /// bubblewrap or refuse to start.
+    Require,
+    /// Never bubblewrap: setsid + rlimits (+ setuid when root) only.
+    Disable,
+}
+
+/// Settings of a [`crate::Runtime`]. `Default` gives the production values.
+#[derive(Debug, Clone)]
+pub struct RuntimeConfig {
+    /// The interpreter to probe (`python3` on PATH by default); the runtime resolves it to
+    /// the real executable once, so shims (pyenv) are not paid per call.
+    pub python: PathBuf,
+    /// `bwrap` binary.
+    pub bwrap: PathBuf,
+    pub sandbox: SandboxPolicy,
+    /// Default wall-clock limit of an action.
+    pub action_timeout: Duration,
+    /// Default wall-clock limit of an event handler.
+    pub handler_timeout: Duration,
+    /// RLIMIT_AS of the sandboxed processes (bytes).
+    pub memory_limit: u64,
+    /// RLIMIT_NPROC inside the sandbox (processes and threads the code may have at once).
+    pub max_processes: u64,
+    /// RLIMIT_FSIZE: largest file the code may write (in its private /tmp).
+    pub max_file_size: u64,
+    /// Bytes of stdout and of stderr kept per run; the rest is counted and dropped.
+    pub max_output: usize,
+    /// Largest result or helper message on the channel (bytes).
+    pub max_message: usize,
+    /// Uid/gid the code runs as when the server runs as root.
+    pub sandbox_uid: u32,
+    pub sandbox_gid: u32,
+    /// Warm processes kept per bot folder.
+    pub warm_per_folder: usize,
+    /// Warm (and starting) processes in total; the least recently used folder gives way.
+    pub max_warm_total: usize,
+    /// Runs at once; further calls wait (their wait counts against their time limit).
+    pub max_concurrent_runs: usize,
+    /// How long a process may take to start and import before it counts as failed.
+    pub startup_timeout: Duration,
+    /// Give the sandbox no network (a private network namespace). Off by default: actions
+    /// exist to call APIs.
+    pub isolate_network: bool,
+}
+
+impl Default for RuntimeConfig {
+    fn default() -> Self {
+        RuntimeConfig {
+            python: PathBuf::from("python3"),
+            bwrap: PathBuf::from("bwrap"),
+            sandbox: SandboxPolicy::Auto,
+            action_timeout: Duration::from_secs(30),
+            handler_timeout: Duration::from_secs(60),
+            memory_limit: 1 << 30,
+            max_processes: 64,
+            max_file_size: 64 << 20,
+            max_output: 64 << 10,
+            max_message: 4 << 20,
+            sandbox_uid: 65534,
+            sandbox_gid: 65534,
+            warm_per_folder: 2,
+            max_warm_total: 16,
+            max_concurrent_runs: 16,
+            startup_timeout: Duration::from_secs(15),
+            isolate_network: false,
+        }
+    }
+}

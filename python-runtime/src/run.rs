@@ -1,0 +1,172 @@
+//! Driving one job on one worker: send it, answer helper calls until the result arrives,
+//! enforce the wall-clock limit, then kill the process tree and collect the logs.
+//!
+//! Invariant: whatever happens (result, crash, timeout, protocol garbage), the worker's whole
+//! process group is killed before the outcome is returned.
+
+use crate::helpers::{dispatch, Effects, RunScope};
+use crate::host::Host;
+use crate::outcome::{RunOutcome, RunStatus};
+use crate::worker::Worker;
+use crate::Error;
+use serde_json::{json, Value};
+use std::time::{Duration, Instant};
+
+/// What the job loop ended with.
+enum Ended {
+    Result(Value),
+    Eof,
+    Broken(String),
+}
+
+/// Run `job` on `worker` within `timeout`. `log` already holds the runtime's notes.
+pub async fn run_job(
+    mut worker: Worker,
+    job: Value,
+    host: &dyn Host,
+    scope: &RunScope,
+    timeout: Duration,
+    function: &str,
+    mut log: Vec<String>,
+    started: Instant,
+) -> RunOutcome {
+    let mut effects = Effects::default();
+    let ended = tokio::time::timeout(timeout, drive(&mut worker, &job, host, scope, &mut effects, &mut log)).await;
+
+    // Under bubblewrap the leader is bwrap: it exits with python's status.
+    let exit = match &ended {
+        Ok(Ended::Eof) => worker.observe_exit(Duration::from_secs(2)).await,
+        _ => None,
+    };
+    worker.kill_and_reap().await;
+    let grace = Duration::from_millis(500);
+    let stdout = match worker.stdout.take() {
+        Some(c) => c.finish(grace).await,
+        None => String::new(),
+    };
+    let stderr = match worker.stderr.take() {
+        Some(c) => c.finish(grace).await,
+        None => String::new(),
+    };
+
+    let (status, value, error, traceback) = match ended {
+        Err(_) => {
+            let secs = timeout.as_secs_f64();
+            (RunStatus::Timeout, None, format!("timed out after {secs} s; the process tree was killed"), None)
+        }
+        Ok(Ended::Broken(why)) => (RunStatus::Crashed, None, format!("python worker broke the channel protocol: {why}"), None),
+        Ok(Ended::Eof) => {
+            let why = match exit {
+                Some(Ok(code)) => format!("python exited with code {code} before returning a result"),
+                Some(Err(libc::SIGKILL)) => {
+                    "python was killed (SIGKILL) before returning a result; the memory limit is the usual cause".to_string()
+                }
+                Some(Err(sig)) => format!("python was killed by signal {sig} before returning a result"),
+                None => "python ended before returning a result".to_string(),
+            };
+            (RunStatus::Crashed, None, why, None)
+        }
+        Ok(Ended::Result(msg)) => {
+            if msg["ok"] == true {
+                (RunStatus::Ok, Some(msg.get("value").cloned().unwrap_or(Value::Null)), String::new(), None)
+            } else {
+                let status = match msg["kind"].as_str().unwrap_or("") {
+                    "syntax_error" => RunStatus::SyntaxError,
+                    "missing_function" => RunStatus::MissingFunction,
+                    "script_not_found" => RunStatus::ScriptNotFound,
+                    "not_json" => RunStatus::NotJson,
+                    _ => RunStatus::Exception,
+                };
+                let message = msg["message"].as_str().unwrap_or("failed").to_string();
+                let tb = msg["traceback"].as_str().map(String::from);
+                (status, None, message, tb)
+            }
+        }
+    };
+    let value = match value {
+        Some(v) => v,
+        None => json!({"error": bot_error(status, function, &error, timeout)}),
+    };
+    if status != RunStatus::Ok {
+        log.push(format!("error: {error}"));
+    }
+    log.push(format!("finished: {status:?} in {:.1} ms", started.elapsed().as_secs_f64() * 1e3));
+    RunOutcome {
+        status,
+        value,
+        error: (status != RunStatus::Ok).then_some(error),
+        traceback,
+        stdout,
+        stderr,
+        log,
+        duration: started.elapsed(),
+        handed_off: effects.handed_off,
+    }
+}
+
+/// The short message the bot sees: the kind of failure, never paths, tracebacks or exception
+/// messages (which may hold URLs with keys); those are in the run log.
+fn bot_error(status: RunStatus, function: &str, error: &str, timeout: Duration) -> String {
+    let exc_type = error.split(':').next().unwrap_or("an exception");
+    match status {
+        RunStatus::Exception => format!("The Python code failed ({exc_type}); see the run log."),
+        RunStatus::SyntaxError => "The Python code has a syntax error; see the run log.".into(),
+        RunStatus::MissingFunction => format!("The Python code does not define {function}(context)."),
+        RunStatus::ScriptNotFound => "The Python code's file could not be read.".into(),
+        RunStatus::NotJson => "The Python code returned a value that is not JSON.".into(),
+        RunStatus::Timeout => format!("The Python code did not finish within {} s.", timeout.as_secs_f64()),
+        RunStatus::Crashed => "The Python code was stopped before returning (a limit was hit); see the run log.".into(),
+        RunStatus::Internal | RunStatus::Ok => "The Python code could not be run; see the run log.".into(),
+    }
+}
+
+async fn drive(
+    worker: &mut Worker,
+    job: &Value,
+    host: &dyn Host,
+    scope: &RunScope,
+    effects: &mut Effects,
+    log: &mut Vec<String>,
+) -> Ended {
+    if let Err(e) = worker.channel.send(job).await {
+        return Ended::Broken(format!("sending the job: {e}"));
+    }
+    loop {
+        let msg = match worker.channel.recv().await {
+            Ok(Some(m)) => m,
+            Ok(None) => return Ended::Eof,
+            Err(e) => return Ended::Broken(e.to_string()),
+        };
+        match msg["t"].as_str() {
+            Some("result") => return Ended::Result(msg),
+            Some("call") => {
+                let id = msg["id"].clone();
+                let func = msg["fn"].as_str().unwrap_or("").to_string();
+                let empty = serde_json::Map::new();
+                let args = msg["args"].as_object().unwrap_or(&empty);
+                let reply = match dispatch(host, scope, effects, &func, args).await {
+                    Ok(value) => {
+                        log.push(format!("helper {func}: ok"));
+                        json!({"t": "reply", "id": id, "ok": true, "value": value})
+                    }
+                    Err(e) => {
+                        log.push(format!("helper {func}: error: {e}"));
+                        let kind = match e {
+                            Error::InvalidArgument(_) => "invalid_argument",
+                            _ => "failed",
+                        };
+                        json!({"t": "reply", "id": id, "ok": false, "kind": kind, "error": e.to_string()})
+                    }
+                };
+                if let Err(e) = worker.channel.send(&reply).await {
+                    return Ended::Broken(format!("replying to a helper call: {e}"));
+                }
+            }
+            _ => return Ended::Broken(format!("unexpected message {}", truncate(&msg.to_string(), 200))),
+        }
+    }
+}
+
+fn truncate(s: &str, n: usize) -> String {
+    s.chars().take(n).collect()
+}

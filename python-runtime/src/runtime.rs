@@ -1,0 +1,235 @@
+//! The public entry point: a `Runtime` runs actions and event handlers.
+//!
+//! Start one per server with [`Runtime::start`], share it (it is `Clone`), call
+//! [`Runtime::run`] per action or handler call, and [`Runtime::shutdown`] on exit.
+//!
+//! Invariants: every call gets a fresh process (from the warm pool when one is ready, else
+//! started on the spot); at most `max_concurrent_runs` calls run at once; the sandbox mode
+//! chosen at start is named in every run's log.
+
+use crate::config::{RuntimeConfig, SandboxPolicy};
+use crate::helpers::RunScope;
+use crate::host::{ConversationRef, Host};
+use crate::interpreter::Interpreter;
+use crate::outcome::{RunOutcome, RunStatus};
+use crate::pool::Pool;
+use crate::run::run_job;
+use crate::sandbox::{Launcher, SandboxMode};
+use crate::worker::Worker;
+use crate::{Error, RunKind, RunRequest};
+use serde_json::json;
+use std::path::{Component, Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio::sync::Semaphore;
+
+/// The embedded Python side (helpers + job loop).
+pub const RUNTIME_PY: &str = include_str!("../python/natter_runtime.py");
+
+/// Runs bot owners' Python code. Cheap to clone.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    launcher: Arc<Launcher>,
+    pool: Pool,
+    host: Arc<dyn Host>,
+    slots: Semaphore,
+    /// Why bubblewrap is not used, when it is not.
+    fallback_reason: Option<String>,
+    runtime_dir: PathBuf,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        self.pool.shutdown();
+        let _ = std::fs::remove_dir_all(&self.runtime_dir);
+    }
+}
+
+impl Runtime {
+    /// Probe the interpreter and the sandbox, and get ready to run code. Takes a few hundred
+    /// milliseconds (one trial process). Call inside a tokio runtime.
+    pub async fn start(cfg: RuntimeConfig, host: Arc<dyn Host>) -> Result<Runtime, Error> {
+        let python = cfg.python.clone();
+        let interpreter = tokio::task::spawn_blocking(move || Interpreter::probe(&python))
+            .await
+            .map_err(|e| Error::Interpreter(e.to_string()))??;
+        let runtime_dir = write_runtime_file()?;
+        let runtime_file = runtime_dir.join("natter_runtime.py");
+        // SAFETY: geteuid has no preconditions.
+        let is_root = unsafe { libc::geteuid() } == 0;
+        let mut launcher = Launcher { mode: SandboxMode::Bubblewrap, interpreter, runtime_file, cfg, is_root };
+        launcher.prepare_stage()?;
+        let mut fallback_reason = None;
+        if launcher.cfg.sandbox == SandboxPolicy::Disable {
+            launcher.mode = SandboxMode::Fallback;
+            fallback_reason = Some("bubblewrap disabled by configuration".to_string());
+        } else if let Err(e) = Worker::start(&launcher, &runtime_dir).await {
+            if launcher.cfg.sandbox == SandboxPolicy::Require {
+                let _ = std::fs::remove_dir_all(&runtime_dir);
+                return Err(Error::Spawn(format!("bubblewrap sandbox required but unusable: {e}")));
+            }
+            tracing::warn!(error = %e, "bubblewrap unusable; python runs WITHOUT the bubblewrap sandbox");
+            launcher.mode = SandboxMode::Fallback;
+            fallback_reason = Some(format!("bubblewrap unusable: {e}"));
+        }
+        if launcher.mode == SandboxMode::Fallback {
+            if let Err(e) = Worker::start(&launcher, &runtime_dir).await {
+                let _ = std::fs::remove_dir_all(&runtime_dir);
+                return Err(e);
+            }
+        }
+        let slots = Semaphore::new(launcher.cfg.max_concurrent_runs.max(1));
+        let launcher = Arc::new(launcher);
+        Ok(Runtime {
+            inner: Arc::new(Inner { pool: Pool::new(launcher.clone()), launcher, host, slots, fallback_reason, runtime_dir }),
+        })
+    }
+
+    /// The isolation runs get.
+    pub fn sandbox_mode(&self) -> SandboxMode {
+        self.inner.launcher.mode
+    }
+
+    /// The real interpreter in use.
+    pub fn python_executable(&self) -> &Path {
+        &self.inner.launcher.interpreter.executable
+    }
+
+    /// Start `bot_dir`'s warm processes and wait until they are ready (e.g. at server start,
+    /// for every bot). Without it the first call of a bot starts its process on the spot.
+    pub async fn prewarm(&self, bot_dir: &Path) -> Result<(), Error> {
+        let dir = canonical_dir(bot_dir)?;
+        self.inner.pool.prewarm(&dir).await;
+        Ok(())
+    }
+
+    /// Warm processes ready for `bot_dir` right now.
+    pub fn warm_count(&self, bot_dir: &Path) -> usize {
+        canonical_dir(bot_dir).map(|d| self.inner.pool.ready_count(&d)).unwrap_or(0)
+    }
+
+    /// Run one action or event handler. Never fails: every failure is an outcome with a
+    /// status, `{"error": ...}` as the value, and the details in the log.
+    pub async fn run(&self, req: RunRequest) -> RunOutcome {
+        let started = Instant::now();
+        let inner = &self.inner;
+        let cfg = &inner.launcher.cfg;
+        let timeout = req.timeout.unwrap_or(match req.kind {
+            RunKind::Action => cfg.action_timeout,
+            RunKind::EventHandler => cfg.handler_timeout,
+        });
+        let mut log = vec![format!("sandbox: {}", inner.launcher.mode.describe())];
+        if let Some(why) = &inner.fallback_reason {
+            log.push(format!("sandbox: {why}"));
+        }
+        let function = req.kind.function();
+        let (dir, script) = match check_paths(&req.bot_dir, &req.script) {
+            Ok(x) => x,
+            Err(e) => return failed(RunStatus::Internal, e.to_string(), log, started),
+        };
+        let Ok(_slot) = tokio::time::timeout(timeout, inner.slots.acquire()).await else {
+            let msg = format!("no free slot within {} s ({} runs at once)", timeout.as_secs_f64(), cfg.max_concurrent_runs);
+            return failed(RunStatus::Timeout, msg, log, started);
+        };
+        let worker = match inner.pool.take(&dir) {
+            Some(w) => {
+                log.push(format!("process: warm (started {:.0} ms ago)", w.started.elapsed().as_secs_f64() * 1e3));
+                w
+            }
+            None => match Worker::start(&inner.launcher, &dir).await {
+                Ok(w) => {
+                    log.push(format!("process: cold start ({:.0} ms)", w.started.elapsed().as_secs_f64() * 1e3));
+                    w
+                }
+                Err(e) => return failed(RunStatus::Internal, e.to_string(), log, started),
+            },
+        };
+        let scope = RunScope {
+            bot: req.bot.clone(),
+            conversation: req.context.conversation.as_ref().map(|c| ConversationRef {
+                bot: req.bot.clone(),
+                conversation_id: c.id.clone(),
+                channel: c.channel.clone(),
+            }),
+            test_run: req.test_run,
+        };
+        if req.test_run {
+            log.push("test run: hand_off_conversation is skipped".into());
+        }
+        let job = json!({
+            "t": "job",
+            "script": script.to_string_lossy(),
+            "function": function,
+            "context": req.context,
+        });
+        run_job(worker, job, inner.host.as_ref(), &scope, timeout, function, log, started).await
+    }
+
+    /// Stop starting processes and kill the warm ones. Runs in progress finish (or hit their
+    /// limit); later calls still work, each starting its own process.
+    pub fn shutdown(&self) {
+        self.inner.pool.shutdown();
+    }
+}
+
+fn failed(status: RunStatus, error: String, mut log: Vec<String>, started: Instant) -> RunOutcome {
+    log.push(format!("error: {error}"));
+    RunOutcome {
+        status,
+        value: json!({"error": "The Python code could not be run; see the run log."}),
+        error: Some(error),
+        traceback: None,
+        stdout: String::new(),
+        stderr: String::new(),
+        log,
+        duration: started.elapsed(),
+        handed_off: false,
+    }
+}
+
+fn canonical_dir(dir: &Path) -> Result<PathBuf, Error> {
+    let d = std::fs::canonicalize(dir).map_err(|e| Error::BotDir(dir.display().to_string(), e.to_string()))?;
+    if !d.is_dir() {
+        return Err(Error::BotDir(dir.display().to_string(), "not a directory".into()));
+    }
+    Ok(d)
+}
+
+/// The canonical bot folder, and the script as a plain relative path that stays inside it
+/// (symlinks included).
+fn check_paths(bot_dir: &Path, script: &Path) -> Result<(PathBuf, PathBuf), Error> {
+    let dir = canonical_dir(bot_dir)?;
+    let bad = |why: &str| Error::Script(script.display().to_string(), why.to_string());
+    if script.as_os_str().is_empty() || !script.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
+        return Err(bad("must be a relative path inside the bot folder, without '..'"));
+    }
+    let real = std::fs::canonicalize(dir.join(script)).map_err(|e| bad(&e.to_string()))?;
+    if !real.starts_with(&dir) || !real.is_file() {
+        return Err(bad("is not a file inside the bot folder"));
+    }
+    Ok((dir, script.to_path_buf()))
+}
+
+/// Write the embedded Python file where the sandbox user can read it.
+fn write_runtime_file() -> Result<PathBuf, Error> {
+    use std::os::unix::fs::PermissionsExt;
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!("natter-python-runtime-{}-{nanos}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
+    let file = dir.join("natter_runtime.py");
+    std::fs::write(&file, RUNTIME_PY)?;
+    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))?;
+    Ok(dir)
+}
+
+#[allow(dead_code)]
+fn _assert_send_sync() {
+    fn is<T: Send + Sync>() {}
+    is::<Runtime>();
+    let _ = Duration::ZERO;
+}

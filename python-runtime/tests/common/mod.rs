@@ -1,0 +1,84 @@
+//! Shared test fixtures: a bot folder in a temp dir, a runtime with short limits, a context.
+#![allow(dead_code)]
+
+use natter_python_runtime::*;
+use serde_json::{json, Value};
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// A bot folder readable by the sandbox uid (tempdirs are 0700 by default).
+pub struct Bot {
+    pub dir: tempfile::TempDir,
+}
+
+impl Bot {
+    pub fn new() -> Bot {
+        let dir = tempfile::Builder::new().prefix("natter-bot-").tempdir().unwrap();
+        std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
+        Bot { dir }
+    }
+
+    pub fn path(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Write `name` with `code` (dedented) and return its relative path.
+    pub fn script(&self, name: &str, code: &str) -> PathBuf {
+        let p = self.dir.path().join(name);
+        std::fs::write(&p, dedent(code)).unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        PathBuf::from(name)
+    }
+}
+
+fn dedent(code: &str) -> String {
+    let lines: Vec<&str> = code.lines().collect();
+    let indent = lines.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
+    lines.iter().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim() }).collect::<Vec<_>>().join("\n") + "\n"
+}
+
+/// Limits short enough for CI.
+pub fn test_config() -> RuntimeConfig {
+    RuntimeConfig {
+        action_timeout: Duration::from_secs(10),
+        handler_timeout: Duration::from_secs(10),
+        memory_limit: 768 << 20,
+        max_processes: 32,
+        warm_per_folder: 1,
+        max_warm_total: 4,
+        ..RuntimeConfig::default()
+    }
+}
+
+pub async fn runtime_with(host: Arc<dyn Host>) -> Runtime {
+    Runtime::start(test_config(), host).await.expect("runtime starts")
+}
+
+pub fn conversation(id: &str, channel: &str) -> Conversation {
+    Conversation {
+        id: id.into(),
+        public_id: "ABC123XYZ".into(),
+        subject: "Where is my order?".into(),
+        business_slug: "acme".into(),
+        channel: channel.into(),
+        messages: vec![
+            Message { sender: "customer".into(), timestamp: "2026-01-02T10:00:00Z".into(), content: "Hi, order 42?".into(), channel: channel.into() },
+            Message { sender: "bot".into(), timestamp: "2026-01-02T10:00:01Z".into(), content: "Let me check.".into(), channel: channel.into() },
+        ],
+        extra: serde_json::Map::new(),
+    }
+}
+
+pub fn context(args: Value, conv: Option<Conversation>) -> Context {
+    Context { args: args.as_object().cloned().unwrap_or_default(), conversation: conv, browser_session: None }
+}
+
+pub fn action(bot: &Bot, script: &Path, ctx: Context) -> RunRequest {
+    RunRequest::action("acme", bot.path(), script, ctx)
+}
+
+pub fn no_args() -> Value {
+    json!({})
+}
