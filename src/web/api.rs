@@ -14,8 +14,9 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
-/// One chat widget. Create it with `loadChat(options)`.
+/// One chat widget. Create it with `loadChat(options)`. Clones are handles to the same widget.
 #[wasm_bindgen(js_name = NatterChat)]
+#[derive(Clone)]
 pub struct Chat {
     w: Rc<Widget>,
 }

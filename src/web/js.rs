@@ -2,6 +2,7 @@
 //! calls. Reads never throw: a getter that throws reads as `undefined`.
 
 use js_sys::{Object, Reflect};
+use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
 
 #[wasm_bindgen]
@@ -67,7 +68,7 @@ pub fn is_thenable(v: &JsValue) -> bool {
 /// The elements of an array (empty for anything else).
 pub fn items(v: &JsValue) -> Vec<JsValue> {
     if js_sys::Array::is_array(v) {
-        js_sys::Array::from(v).iter().collect()
+        v.unchecked_ref::<js_sys::Array>().iter().collect()
     } else {
         Vec::new()
     }

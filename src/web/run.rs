@@ -329,7 +329,7 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             let mut st = w.st.borrow_mut();
             let st = &mut *st;
             let Some(s) = st.streams.iter_mut().find(|s| s.id == mid) else { return };
-            let acc = js_sys::Array::from(&get(&s.message, "content"));
+            let acc: js_sys::Array = get(&s.message, "content").unchecked_into();
             for item in content {
                 if let Some(t) = text_of(&item) {
                     if s.bubble.is_none() {

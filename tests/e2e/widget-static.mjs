@@ -1,0 +1,57 @@
+// A tiny static file server for the widget's browser tests and benchmarks. It mirrors how
+// `natter serve` lays things out: pkg/ at /widget/, www/ at /; plus the test fixtures at
+// /fixtures/, the widget benchmark pages at /bench/ and node_modules/ (deep-chat) at
+// /node_modules/. Every response is `Cache-Control: no-store`, so each page load is cold.
+import { createServer } from "node:http";
+import { readFile } from "node:fs/promises";
+import { extname, join, normalize, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
+
+const repo = resolve(fileURLToPath(new URL("../..", import.meta.url)));
+const MOUNTS = [
+  ["/widget/", "pkg"],
+  ["/fixtures/", "tests/e2e/widget-fixtures"],
+  ["/bench/", "bench/widget/pages"],
+  ["/node_modules/", "node_modules"],
+  ["/", "www"],
+];
+const TYPES = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".css": "text/css; charset=utf-8",
+  ".json": "application/json",
+  ".svg": "image/svg+xml",
+};
+
+/** Starts the server on 127.0.0.1 (a free port); resolves to {origin, close()}. */
+export function serveStatic() {
+  const server = createServer(async (req, res) => {
+    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const [prefix, dir] = MOUNTS.find(([p]) => path.startsWith(p));
+    let rel = normalize(path.slice(prefix.length));
+    if (rel.startsWith("..")) return end(res, 403);
+    if (rel === "." || rel.endsWith("/")) rel = join(rel, "index.html");
+    try {
+      const body = await readFile(join(repo, dir, rel));
+      res.writeHead(200, { "content-type": TYPES[extname(rel)] || "application/octet-stream", "cache-control": "no-store" });
+      res.end(body);
+    } catch {
+      end(res, 404);
+    }
+  });
+  return new Promise((ok) =>
+    server.listen(0, "127.0.0.1", () =>
+      ok({
+        origin: `http://127.0.0.1:${server.address().port}`,
+        close: () => new Promise((done) => { server.closeAllConnections(); server.close(done); }),
+      }),
+    ),
+  );
+}
+
+function end(res, code) {
+  res.writeHead(code, { "content-type": "text/plain" });
+  res.end(String(code));
+}
