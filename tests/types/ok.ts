@@ -1,0 +1,80 @@
+// Calls that must type-check, with the payload types they must infer.
+import { loadChat, type NatterChat, type NatterEventMap, type Registration } from "natter-chat";
+
+async function main(): Promise<void> {
+  const chat: NatterChat = await loadChat({
+    serverUrl: "https://chat.example.com",
+    bot: "acme",
+    element: "#chat",
+    showLauncher: false,
+    openOnLoad: true,
+    locale: "pt-BR",
+    strings: { title: "Ajuda" },
+    theme: { primaryColor: "#0a5", borderRadius: "8px" },
+    persistence: "session",
+    handlerTimeoutMs: 2000,
+    onLoad: async (c) => {
+      await c.render();
+    },
+  });
+
+  chat
+    .on("pre:send", (event, instance) => {
+      const text: string = event.message.message.content;
+      event.message.message.content = text.trim();
+      instance.getState();
+    })
+    .on("pre:stream:delta", async (e) => {
+      const t: string | undefined = e.delta.content[0]?.text;
+      if (t === "secret") e.delta.content = [];
+      const id: string = e.messageId + e.threadId + e.runId;
+      void id;
+    })
+    .once("view:pre:change", (e) => {
+      if (e.reason === "launcherClicked") e.newViewState = { launcher: false, mainWindow: true };
+      const old: boolean = e.oldViewState.mainWindow;
+      void old;
+    })
+    .on("view:properties:pre:change", (e) => {
+      e.newViewState.maximized = false;
+    })
+    .on("authTokenNeeded", async (e) => {
+      e.authToken = e.authToken ?? "fresh";
+    })
+    .on("userDefinedResponse", (e) => {
+      e.hostElement.textContent = String(e.contentItem.text);
+    })
+    .on("feedback", (e) => {
+      const positive: boolean = e.isPositive;
+      const kind: "button" | "details" = e.interactionType;
+      void positive, kind;
+    })
+    .on("*", (e) => {
+      const name: keyof NatterEventMap = e.type;
+      void name;
+    });
+
+  const regs: Registration[] = [
+    { type: "receive", handler: (e) => void e.message.content },
+    { type: "chat:ready", handler: () => {} },
+    { type: "*", handler: (e) => void e.type },
+  ];
+  chat.on(regs).on(regs[0]!).off(regs);
+  const h = (e: NatterEventMap["send"]) => void e.message;
+  chat.on("send", h).off("send", h).off("send").off("*");
+
+  await chat.send("hello", { silent: true });
+  await chat.changeView("mainWindow");
+  await chat.changeView({ launcher: true });
+  await chat.changeViewProperties({ maximized: true });
+  await chat.restartConversation();
+  await chat.loadThreadById("t1");
+  chat.updateAuthToken(null);
+  chat.updateLocale("en");
+  const s = chat.getState();
+  const open: boolean = s.view.mainWindow && s.view.maximized;
+  const thread: string | null = s.threadId;
+  void open, thread;
+  chat.destroy();
+}
+void main;
