@@ -42,6 +42,9 @@ _os.set_inheritable(_CHANNEL_OUT, False)
 _rx = _os.fdopen(_CHANNEL_IN, "r", encoding="utf-8", newline="\n")
 _tx = _os.fdopen(_CHANNEL_OUT, "w", encoding="utf-8", newline="\n")
 _lock = _threading.Lock()  # one helper call at a time, even from user threads
+# Only this process may talk on the channel: a child forked by user code shares the pipes,
+# and its writes would interleave with ours.
+_MAIN_PID = _os.getpid()
 _next_id = [0]
 
 # Warm-up: pay for the common imports before the job arrives (that is the point of the pool).
@@ -60,6 +63,8 @@ _reserve = bytearray(1 << 20)
 
 
 def _send(msg):
+    if _os.getpid() != _MAIN_PID:
+        raise HelperError("Natter helpers are not available in a forked child process")
     _tx.write(_json.dumps(msg, ensure_ascii=False, separators=(",", ":")) + "\n")
     _tx.flush()
 
@@ -272,6 +277,8 @@ def _user_traceback(exc):
 
 
 def _fail(kind, message, tb=None):
+    if _os.getpid() != _MAIN_PID:
+        _os._exit(1)  # a forked child of user code unwinding: it has no result to give
     _send({"t": "result", "ok": False, "kind": kind, "message": message, "traceback": tb})
 
 
@@ -311,6 +318,8 @@ def _run(job):
             "not_json",
             f"{function} returned a value that is not JSON ({type(value).__name__}): {e}",
         )
+    if _os.getpid() != _MAIN_PID:
+        _os._exit(0)
     _tx.write('{"t":"result","ok":true,"value":' + text + "}\n")
     _tx.flush()
 

@@ -44,8 +44,9 @@ impl Worker {
         let (channel, ends) = Channel::new(launcher.cfg.max_message)?;
         use std::os::fd::AsRawFd;
         let mut cmd = launcher.command(bot_dir, ends.read.as_raw_fd(), ends.write.as_raw_fd());
-        let mut child = cmd.spawn().map_err(|e| Error::Spawn(e.to_string()))?;
-        drop(ends); // the child has its copies; ours must close so EOF means the child is gone
+        let spawned = cmd.spawn();
+        drop((cmd, ends)); // ours must close so EOF means the child is gone
+        let mut child = spawned.map_err(|e| Error::Spawn(e.to_string()))?; // the child has its copies; ours must close so EOF means the child is gone
         let pgid = child.id().map(|p| p as i32).unwrap_or(0); // setsid: pgid == pid
         let stdout = child.stdout.take().map(|s| Capture::start(s, launcher.cfg.max_output));
         let stderr = child.stderr.take().map(|s| Capture::start(s, launcher.cfg.max_output));
@@ -113,16 +114,20 @@ impl Worker {
         }
         let deadline = Instant::now() + wait;
         loop {
-            // SAFETY: zeroed siginfo is a valid out-parameter for waitid.
-            let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
-            let r = unsafe {
-                libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)
+            // In a block: siginfo_t is not Send and must not live across the await below.
+            let r = {
+                // SAFETY: zeroed siginfo is a valid out-parameter for waitid.
+                let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
+                let r = unsafe {
+                    libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)
+                };
+                // SAFETY: waitid filled `info` for a child state change (si_pid != 0).
+                if r == 0 && unsafe { info.si_pid() } != 0 {
+                    let status = unsafe { info.si_status() };
+                    return Some(if info.si_code == libc::CLD_EXITED { Ok(status) } else { Err(status) });
+                }
+                r
             };
-            // SAFETY: waitid filled `info` for a child state change (si_pid != 0).
-            if r == 0 && unsafe { info.si_pid() } != 0 {
-                let status = unsafe { info.si_status() };
-                return Some(if info.si_code == libc::CLD_EXITED { Ok(status) } else { Err(status) });
-            }
             if r < 0 || Instant::now() >= deadline {
                 return None;
             }

@@ -1,0 +1,111 @@
+//! The sandbox: unprivileged, read-only bot folder, nothing of the host's secrets.
+mod common;
+use common::*;
+use natter_python_runtime::*;
+use serde_json::json;
+use std::path::Path;
+use std::sync::Arc;
+
+fn bwrap_expected() -> bool {
+    Path::new("/usr/bin/bwrap").exists() || Path::new("/usr/local/bin/bwrap").exists()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn bubblewrap_is_used_where_installed_and_named_in_the_log() {
+    let bot = Bot::new();
+    let s = bot.script("a.py", "def execute_action(context):\n    return 1\n");
+    let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
+    let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
+    if bwrap_expected() {
+        assert_eq!(rt.sandbox_mode(), SandboxMode::Bubblewrap);
+        assert!(out.log[0].starts_with("sandbox: bubblewrap"), "{:?}", out.log);
+    } else {
+        assert!(out.log[0].contains("FALLBACK"), "{:?}", out.log);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn code_cannot_write_the_bot_folder_or_read_host_secrets() {
+    if !bwrap_expected() {
+        eprintln!("bwrap not installed: sandbox isolation not testable here");
+        return;
+    }
+    // A secret in the server's environment and one in root's home.
+    std::env::set_var("NATTER_TEST_SECRET", "s3cr3t-env");
+    let secret_file = format!("/root/natter-test-secret-{}", std::process::id());
+    let wrote_secret = std::fs::write(&secret_file, "s3cr3t-file").is_ok();
+    let bot = Bot::new();
+    let s = bot.script("probe.py", &format!(r##"
+        import os
+        def attempt(f):
+            try:
+                return "ALLOWED: " + repr(f())[:80]
+            except Exception as e:
+                return "denied: " + type(e).__name__
+        def write_bot():
+            with open("new.txt", "w") as f:
+                f.write("x")
+        def overwrite_self():
+            with open("probe.py", "a") as f:
+                f.write("#")
+        def write_tmp():
+            with open("/tmp/scratch", "w") as f:
+                f.write("ok")
+            return open("/tmp/scratch").read()
+        def execute_action(context):
+            return {{
+                "uid": os.getuid(), "euid": os.geteuid(),
+                "cwd": os.getcwd(),
+                "write_bot": attempt(write_bot),
+                "overwrite_self": attempt(overwrite_self),
+                "read_secret": attempt(lambda: open({secret_file:?}).read()),
+                "list_root": attempt(lambda: [n for n in os.listdir("/root") if not n.startswith(".pyenv")]),
+                "shadow": attempt(lambda: open("/etc/shadow").read()),
+                "env_secret": os.environ.get("NATTER_TEST_SECRET"),
+                "env_keys": sorted(os.environ),
+                "tmp": attempt(write_tmp),
+                "host_procs": len([p for p in os.listdir("/proc") if p.isdigit()]),
+            }}
+    "##));
+    let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
+    let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
+    if wrote_secret {
+        let _ = std::fs::remove_file(&secret_file);
+    }
+    assert_eq!(out.status, RunStatus::Ok, "{out:#?}");
+    let v = &out.value;
+    assert_ne!(v["uid"], json!(0), "{v}");
+    assert_ne!(v["euid"], json!(0), "{v}");
+    assert_eq!(v["cwd"], json!("/bot"));
+    for k in ["write_bot", "overwrite_self", "read_secret", "shadow"] {
+        assert!(v[k].as_str().unwrap().starts_with("denied"), "{k}: {v}");
+    }
+    // /root is either hidden or holds only the interpreter's bind mount point.
+    let lr = v["list_root"].as_str().unwrap();
+    assert!(lr.starts_with("denied") || lr == "ALLOWED: []", "{lr}");
+    assert_eq!(v["env_secret"], json!(null));
+    // Only what the runtime sets (PWD comes from bwrap --chdir; LC_CTYPE may be added by Python's C.UTF-8 coercion).
+    let keys: Vec<&str> = v["env_keys"].as_array().unwrap().iter().filter_map(|k| k.as_str()).filter(|k| *k != "LC_CTYPE").collect();
+    assert_eq!(keys, ["HOME", "LANG", "PATH", "PWD", "PYTHONIOENCODING", "TMPDIR"], "{v}");
+    assert_eq!(v["tmp"], json!("ALLOWED: 'ok'"));
+    assert!(v["host_procs"].as_u64().unwrap() < 10, "pid namespace: only the sandbox's processes: {v}");
+    assert!(!std::path::Path::new(&bot.path().join("new.txt")).exists());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn disabled_sandbox_is_reported_as_fallback() {
+    let bot = Bot::new();
+    let s = bot.script("a.py", "def execute_action(context):\n    return 1\n");
+    let cfg = RuntimeConfig { sandbox: SandboxPolicy::Disable, ..test_config() };
+    match Runtime::start(cfg, Arc::new(InMemoryHost::new())).await {
+        Ok(rt) => {
+            assert_eq!(rt.sandbox_mode(), SandboxMode::Fallback);
+            let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
+            assert_eq!(out.value, json!(1), "{out:#?}");
+            assert!(out.log[0].contains("FALLBACK"), "{:?}", out.log);
+        }
+        // As root with an interpreter the sandbox uid cannot read (pyenv under /root), the
+        // fallback refuses to start, with a clear error.
+        Err(e) => assert!(e.to_string().contains("starting a python worker"), "{e}"),
+    }
+}
