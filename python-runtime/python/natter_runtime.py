@@ -203,11 +203,12 @@ def add_google_sheets_row(sheet_id, data):
     _need_str("sheet_id", sheet_id)
     if not isinstance(data, (dict, list, tuple)):
         raise HelperArgumentError("data must be a dict or a list")
+    # Sent as a list: a JSON object's key order is not kept on the way to Rust.
     if isinstance(data, dict):
-        data = {str(k): v for k, v in data.items()}
+        columns, data = [str(k) for k in data], list(data.values())
     else:
-        data = list(data)
-    return _call("sheets.append", sheet_id=sheet_id, data=data)
+        columns, data = None, list(data)
+    return _call("sheets.append", sheet_id=sheet_id, data=data, columns=columns)
 
 
 def is_holiday(country, state=None, region=None, check_date=None):

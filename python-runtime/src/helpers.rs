@@ -196,8 +196,8 @@ pub async fn dispatch(
             if !ok_id {
                 return Err(invalid("sheet_id must be a spreadsheet id (letters, digits, '-' and '_')"));
             }
+            // The Python side sends a dict's values as a list, in the dict's order.
             let cells: Vec<Value> = match args.get("data") {
-                Some(Value::Object(o)) => o.values().cloned().collect(),
                 Some(Value::Array(a)) => a.clone(),
                 _ => return Err(invalid("data must be a dict or a list")),
             };
