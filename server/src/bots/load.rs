@@ -467,7 +467,9 @@ fn button(b: RawButton) -> Button {
 
 /// Interprets one step table; `None` after reporting an error.
 fn parse_step(cx: &mut Ctx, what: &str, span: &Range<usize>, t: &toml::Table, ids: &StepIds) -> Option<Step> {
-    let kinds: Vec<&str> = STEP_KINDS.iter().copied().filter(|k| t.contains_key(*k)).collect();
+    // `buttons = true` on an `ask` is an option of that step, not the `buttons` kind.
+    let kinds: Vec<&str> =
+        STEP_KINDS.iter().copied().filter(|k| t.get(*k).is_some_and(|v| !(*k == "buttons" && v.is_bool()))).collect();
     let kind = match kinds.as_slice() {
         [k] => *k,
         [] => {

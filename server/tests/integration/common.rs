@@ -1,0 +1,316 @@
+//! Test harness: a server on 127.0.0.1:0 with bots written to a temp dir, a small client,
+//! and an SSE reader built on the protocol crate's parser.
+
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use natter_protocol::sse::{SseEvent, SseParser};
+use natter_server::http::limits::Rate;
+use natter_server::server::{Server, ServerConfig};
+use natter_server::store::sqlite::Durability;
+use serde_json::{json, Value};
+use tokio_util::sync::CancellationToken;
+
+/// Every wait in tests is bounded by this (a hang fails instead of blocking CI); nothing
+/// asserts on elapsed time.
+pub const PATIENCE: Duration = Duration::from_secs(20);
+
+/// A bot used by most tests: no pacing, word chunks, every step kind.
+pub const TEST_BOT: &str = r#"
+name = "Test bot"
+greeting = "Hello there!"
+fallback = "I did not get that."
+
+[stream]
+chunk = "word"
+delay_ms = 0
+
+[feedback]
+positive = ["Helpful"]
+negative = ["Wrong", "Slow"]
+
+[cors]
+allowed_origins = ["https://shop.example"]
+
+[[workflows]]
+name = "human"
+interrupts = true
+triggers = { keywords = ["human"] }
+steps = [ { handoff = "Connecting you.", reason = "asked" } ]
+
+[[workflows]]
+name = "echo"
+triggers = { keywords = ["crème brûlée", "hello world"] }
+steps = [ { say = "one two three four five six seven eight", feedback = true } ]
+
+[[workflows]]
+name = "order"
+triggers = { regex = ['\bORDER\s+status\b'] }
+steps = [
+  { ask = "order", prompt = "Order number?", pattern = '\b(\d{4})\b', retry = "Four digits please.", max_attempts = 2, on_fail = "Giving up." },
+  { ask = "email", prompt = "Email for {{order}}?", validate = "email", retry = "Bad email." },
+  { branch = "order", cases = [ { matches = '^9', goto = "late" }, { in = ["1234", "4321"], goto = "famous" } ], default = "ok" },
+  { id = "ok", say = "Order {{order}} ok, mail to {{email}}." },
+  { goto = "end" },
+  { id = "late", say = "Order {{order}} is late." },
+  { goto = "end" },
+  { id = "famous", say = "Order {{order}} is famous." },
+]
+
+[[workflows]]
+name = "colors"
+triggers = { keywords = ["colors"] }
+steps = [
+  { buttons = "Pick one", options = [ { label = "Red", value = "red" }, { label = "Blue", value = "blue" } ], save = "color", retry = "Pick a button." },
+  { branch = "color", cases = [ { equals = "red", goto = "r" } ] },
+  { say = "Blue it is." },
+  { goto = "end" },
+  { id = "r", say = "Red it is." },
+]
+
+[[workflows]]
+name = "size"
+triggers = { keywords = ["size"] }
+steps = [ { ask = "size", prompt = "Which size?", choices = ["Small", "Large"], buttons = true }, { say = "Size {{size}}." } ]
+
+[[workflows]]
+name = "cards"
+triggers = { keywords = ["cards"] }
+steps = [ { carousel = "Look:", cards = [ { title = "A", description = "first", image_url = "https://x/a.png", buttons = [ { label = "Pick A", value = "a" } ] }, { title = "B" } ] } ]
+
+[[workflows]]
+name = "custom"
+triggers = { keywords = ["custom"] }
+steps = [ { user_defined = { kind = "map", lat = 1.5 }, text = "A map:" } ]
+
+[[workflows]]
+name = "bye"
+triggers = { keywords = ["bye"] }
+steps = [ { say = "Bye!" }, { close = "" } ]
+
+[[workflows]]
+name = "loop"
+triggers = { keywords = ["loop forever"] }
+steps = [ { id = "a", goto = "a" } ]
+"#;
+
+pub struct TestServer {
+    pub base: String,
+    pub data: PathBuf,
+    pub bots: PathBuf,
+    pub shutdown: CancellationToken,
+    pub handle: Option<tokio::task::JoinHandle<anyhow::Result<()>>>,
+    pub client: reqwest::Client,
+    pub _tmp: Option<tempfile::TempDir>,
+}
+
+pub fn write_bot(bots: &Path, slug: &str, toml: &str) {
+    let dir = bots.join(slug);
+    std::fs::create_dir_all(&dir).unwrap();
+    std::fs::write(dir.join("bot.toml"), toml).unwrap();
+}
+
+pub fn test_config(data: &Path, bots: &Path) -> ServerConfig {
+    let mut c = ServerConfig {
+        addr: "127.0.0.1:0".into(),
+        data_dir: data.to_path_buf(),
+        bots_dir: bots.to_path_buf(),
+        durability: Durability::Normal,
+        header_read_timeout: Duration::from_secs(5),
+        grace: Duration::from_secs(5),
+        ..ServerConfig::default()
+    };
+    c.http.limits.per_ip = Rate { per_sec: 0.0, burst: 0.0 };
+    c.http.limits.per_thread = Rate { per_sec: 0.0, burst: 0.0 };
+    c.http.www_dir = bots.join("../www");
+    c.http.widget_dir = bots.join("../pkg");
+    c
+}
+
+impl TestServer {
+    /// A server with the test bot as `t`.
+    pub async fn start() -> TestServer {
+        Self::start_with(&[("t", TEST_BOT)], |_| {}).await
+    }
+
+    pub async fn start_with(bots: &[(&str, &str)], tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+        let tmp = tempfile::tempdir().unwrap();
+        let bots_dir = tmp.path().join("bots");
+        for (slug, toml) in bots {
+            write_bot(&bots_dir, slug, toml);
+        }
+        let mut config = test_config(&tmp.path().join("data"), &bots_dir);
+        tweak(&mut config);
+        let mut s = Self::launch(config).await;
+        s._tmp = Some(tmp);
+        s
+    }
+
+    pub async fn launch(config: ServerConfig) -> TestServer {
+        let shutdown = CancellationToken::new();
+        let (data, bots) = (config.data_dir.clone(), config.bots_dir.clone());
+        let server = Server::start(config, shutdown.clone()).await.expect("server starts");
+        let base = format!("http://{}", server.local_addr());
+        let handle = tokio::spawn(server.run());
+        TestServer { base, data, bots, shutdown, handle: Some(handle), client: reqwest::Client::new(), _tmp: None }
+    }
+
+    /// Graceful stop; returns the temp dir so a restart can reuse the data.
+    pub async fn stop(mut self) -> Option<tempfile::TempDir> {
+        self.shutdown.cancel();
+        if let Some(h) = self.handle.take() {
+            tokio::time::timeout(PATIENCE, h).await.expect("server stops in time").unwrap().unwrap();
+        }
+        self._tmp.take()
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("{}{}", self.base, path)
+    }
+
+    pub async fn create_thread(&self, bot: &str) -> String {
+        let r = self.client.post(self.url(&format!("/v1/bots/{bot}/threads"))).send().await.unwrap();
+        assert_eq!(r.status(), 201, "{:?}", r.text().await);
+        r.json::<Value>().await.unwrap()["threadId"].as_str().unwrap().to_string()
+    }
+
+    pub async fn send(&self, thread: &str, cmid: &str, text: &str) -> (u16, Value) {
+        let r = self
+            .client
+            .post(self.url(&format!("/v1/threads/{thread}/messages")))
+            .json(&json!({"clientMessageId": cmid, "content": text}))
+            .send()
+            .await
+            .unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    pub async fn history(&self, thread: &str) -> Value {
+        let r = self.client.get(self.url(&format!("/v1/threads/{thread}/messages"))).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        r.json().await.unwrap()
+    }
+
+    /// Sends and waits for the run's end; returns the events of that run (from `message.created`).
+    pub async fn turn(&self, thread: &str, text: &str) -> Vec<Value> {
+        self.turn_with(thread, &uuid::Uuid::new_v4().to_string(), text).await
+    }
+
+    /// Like [`turn`](Self::turn) with a given clientMessageId; waits for *this* run's end.
+    pub async fn turn_with(&self, thread: &str, cmid: &str, text: &str) -> Vec<Value> {
+        let before = self.last_seq(thread).await;
+        let (status, body) = self.send(thread, cmid, text).await;
+        assert_eq!(status, 202, "{body}");
+        let mut sse = self.events(thread, Some(before)).await;
+        let mut out = Vec::new();
+        loop {
+            let ev = sse.next_json().await.expect("stream continues");
+            let t = ev["type"].as_str().unwrap().to_string();
+            out.push(ev);
+            if body["runId"].is_null() && t == "message.created" {
+                return out;
+            }
+            if (t == "run.completed" || t == "run.failed") && out.last().unwrap()["runId"] == body["runId"] {
+                return out;
+            }
+        }
+    }
+
+    pub async fn last_seq(&self, thread: &str) -> u64 {
+        self.history(thread).await["lastSeq"].as_u64().unwrap()
+    }
+
+    pub async fn events(&self, thread: &str, after: Option<u64>) -> SseReader {
+        let mut url = self.url(&format!("/v1/threads/{thread}/events"));
+        if let Some(a) = after {
+            url.push_str(&format!("?after={a}"));
+        }
+        let r = self.client.get(url).send().await.unwrap();
+        assert_eq!(r.status(), 200);
+        assert_eq!(r.headers()["content-type"], "text/event-stream");
+        SseReader::new(r)
+    }
+
+    /// Every event of the thread so far (reads until the stream idles past the last seq).
+    pub async fn all_events(&self, thread: &str) -> Vec<SseEvent> {
+        let last = self.last_seq(thread).await;
+        let mut sse = self.events(thread, Some(0)).await;
+        let mut out = Vec::new();
+        while out.len() < last as usize {
+            out.push(sse.next().await.expect("event"));
+        }
+        out
+    }
+}
+
+pub struct SseReader {
+    body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
+    parser: SseParser,
+    pending: std::collections::VecDeque<SseEvent>,
+}
+
+impl SseReader {
+    pub fn new(resp: reqwest::Response) -> Self {
+        SseReader { body: resp.bytes_stream().boxed(), parser: SseParser::new(), pending: Default::default() }
+    }
+
+    /// The next event, `None` when the stream ends. Panics after [`PATIENCE`].
+    pub async fn next(&mut self) -> Option<SseEvent> {
+        tokio::time::timeout(PATIENCE, async {
+            loop {
+                if let Some(e) = self.pending.pop_front() {
+                    return Some(e);
+                }
+                match self.body.next().await {
+                    Some(Ok(chunk)) => self.pending.extend(self.parser.feed(&chunk)),
+                    _ => return None,
+                }
+            }
+        })
+        .await
+        .expect("event within patience")
+    }
+
+    pub async fn next_json(&mut self) -> Option<Value> {
+        let e = self.next().await?;
+        let v: Value = serde_json::from_str(&e.data).unwrap();
+        assert_eq!(v["seq"].to_string(), e.id.clone().unwrap(), "id line is the seq");
+        assert_eq!(v["type"].as_str().unwrap(), e.event, "event line is the type");
+        Some(v)
+    }
+
+    pub fn retry(&self) -> Option<u64> {
+        self.parser.retry()
+    }
+}
+
+pub fn types(events: &[Value]) -> Vec<String> {
+    events.iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
+}
+
+/// The texts of the completed bot messages among `events`.
+pub fn replies(events: &[Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["type"] == "message.completed")
+        .map(|e| {
+            e["message"]["content"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .filter_map(|c| c["text"].as_str())
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
+}
+
+pub async fn error_code(r: reqwest::Response) -> (u16, String) {
+    let s = r.status().as_u16();
+    let v: Value = r.json().await.unwrap_or(Value::Null);
+    (s, v["error"]["code"].as_str().unwrap_or("<none>").to_string())
+}

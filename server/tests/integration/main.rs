@@ -1,0 +1,14 @@
+//! Integration tests over real HTTP on 127.0.0.1 (one test binary, many modules, so the
+//! server is linked once). Servers run in-process on an ephemeral port, except the kill -9
+//! test, which spawns the built `natter` binary.
+
+mod common;
+
+mod auth;
+mod config_errors;
+mod crash;
+mod limits;
+mod ops;
+mod resume;
+mod send;
+mod steps;
