@@ -14,6 +14,7 @@
 //! Invariant: nothing in the core panics on user input; every bad input is an error value that
 //! the shell turns into a JS exception exactly once, at the boundary.
 
+pub mod alloc;
 pub mod bus;
 pub mod dispatch;
 pub mod events;
@@ -25,3 +26,7 @@ pub mod view;
 
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOC: alloc::Natter = alloc::Natter::new();
