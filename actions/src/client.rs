@@ -110,6 +110,10 @@ impl CallError {
             }
             CallError::Policy(_) => json!({"error": "The action's address is not allowed by this bot's network policy"}),
             CallError::Transport(_) | CallError::Client(_) => json!({"error": "Could not reach the API"}),
+            // Names of the server's secrets are for the log, not the visitor.
+            CallError::Prepare(PrepareError::MissingEnv(..) | PrepareError::BadEnv(_)) => {
+                json!({"error": "The action is not configured correctly"})
+            }
             other => json!({"error": other.to_string()}),
         }
     }

@@ -82,13 +82,32 @@ pub struct ApiAction {
     /// Starts with `/` (or is empty); appended to the base URL's path.
     pub path: Template,
     pub method: Method,
-    /// Header names are literal and checked; values are templates.
-    pub headers: Vec<(String, Template)>,
-    /// Query names are literal; values are templates, written unencoded.
-    pub query: Vec<(String, Template)>,
+    /// Header names are literal and checked; values are templates or secrets.
+    pub headers: Vec<(String, FieldValue)>,
+    /// Query names are literal; values are templates (written unencoded) or secrets.
+    pub query: Vec<(String, FieldValue)>,
     pub body: Option<JsonTemplate>,
     /// The whole call, redirects and response body included.
     pub timeout: Duration,
+}
+
+/// A header or query value: a `$variable` template, or a secret read from the server's
+/// environment at call time (`{ env = "ACME_API_KEY" }`) so keys needn't live in the bot's
+/// folder. A secret holds no variables and is never shown to the bot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldValue {
+    Template(Template),
+    Env(String),
+}
+
+impl FieldValue {
+    pub fn vars(&self) -> impl Iterator<Item = &str> {
+        let t = match self {
+            FieldValue::Template(t) => Some(t),
+            FieldValue::Env(_) => None,
+        };
+        t.into_iter().flat_map(|t| t.vars())
+    }
 }
 
 /// `execute_action(context)` in a Python file of the bot's folder, run by the Python runtime.

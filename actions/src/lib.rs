@@ -23,7 +23,8 @@ pub mod set;
 pub mod template;
 
 pub use client::{bot_value, ActionClient, ApiSuccess, CallError, ClientConfig};
-pub use def::{Action, ActionKind, ApiAction, ArgSpec, ArgType, CrmAction, Method, PythonAction};
+pub use def::{Action, ActionKind, ApiAction, ArgSpec, ArgType, CrmAction, FieldValue, Method, PythonAction};
+pub use request::{Env, PrepareError, Prepared, ProcessEnv};
 pub use parse::{parse_action, DefinitionError};
 pub use policy::{NetPolicy, PolicyError};
 pub use resolve::{Lookup, LookupFuture, SystemLookup};

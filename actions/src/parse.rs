@@ -13,7 +13,7 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::body::JsonTemplate;
-use crate::def::{Action, ActionKind, ApiAction, ArgSpec, ArgType, CrmAction, Method, PythonAction};
+use crate::def::{Action, ActionKind, ApiAction, ArgSpec, ArgType, CrmAction, FieldValue, Method, PythonAction};
 use crate::template::{is_dot_segment, Template};
 
 /// A malformed definition: `file:line:column: message`.
@@ -83,12 +83,26 @@ struct RawApi {
     path: Option<Spanned<String>>,
     method: Spanned<String>,
     #[serde(default)]
-    headers: IndexMap<String, Spanned<String>>,
+    headers: IndexMap<String, Spanned<RawField>>,
     #[serde(default)]
-    query: IndexMap<String, Spanned<String>>,
+    query: IndexMap<String, Spanned<RawField>>,
     body: Option<Spanned<toml::Value>>,
     body_json: Option<Spanned<String>>,
     timeout_ms: Option<Spanned<u64>>,
+}
+
+/// A header or query value: a string (template) or `{ env = "NAME" }`.
+#[derive(Deserialize)]
+#[serde(untagged, expecting = "a string or a table `{ env = \"VARIABLE\" }`")]
+enum RawField {
+    Text(String),
+    Env(RawEnv),
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawEnv {
+    env: String,
 }
 
 #[derive(Deserialize)]
@@ -310,6 +324,26 @@ fn template(cx: &mut Ctx, s: &Spanned<String>, what: &str) -> Option<Template> {
     }
 }
 
+fn field(cx: &mut Ctx, value: &Spanned<RawField>, what: &str) -> Option<FieldValue> {
+    match value.get_ref() {
+        RawField::Text(text) => match Template::parse(text) {
+            Ok(t) => Some(FieldValue::Template(t)),
+            Err(e) => {
+                cx.err(value.span().start, format!("{what}: {e}"));
+                None
+            }
+        },
+        RawField::Env(RawEnv { env }) => {
+            let valid = !env.is_empty() && env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            if !valid {
+                cx.err(value.span().start, format!("{what}: `{env}` is not an environment variable name"));
+                return None;
+            }
+            Some(FieldValue::Env(env.clone()))
+        }
+    }
+}
+
 /// Characters a path literal may hold: RFC 3986 `pchar` and `/`. Anything else must be
 /// percent-encoded by the author, so the URL we build is exactly the URL sent.
 fn is_path_literal_char(c: char) -> bool {
@@ -404,14 +438,16 @@ fn parse_api(
             cx.err(at, format!("`{name}` is not a valid header name"));
         } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
             cx.err(at, format!("header `{name}` is set by the HTTP client and can't be defined"));
-        } else if headers.iter().any(|(n, _): &(String, Template)| n.eq_ignore_ascii_case(name)) {
+        } else if headers.iter().any(|(n, _): &(String, FieldValue)| n.eq_ignore_ascii_case(name)) {
             cx.err(at, format!("header `{name}` is defined twice"));
         }
-        if value.get_ref().chars().any(|c| c.is_control() && c != '\t') {
-            cx.err(at, format!("header `{name}` holds a control character"));
+        if let RawField::Text(text) = value.get_ref() {
+            if text.chars().any(|c| c.is_control() && c != '\t') {
+                cx.err(at, format!("header `{name}` holds a control character"));
+            }
         }
-        if let Some(t) = template(cx, value, &format!("header `{name}`")) {
-            headers.push((name.clone(), t));
+        if let Some(v) = field(cx, value, &format!("header `{name}`")) {
+            headers.push((name.clone(), v));
         }
     }
 
@@ -420,8 +456,8 @@ fn parse_api(
         if name.contains('$') {
             cx.err(value.span().start, format!("query parameter name `{name}` can't hold variables"));
         }
-        if let Some(t) = template(cx, value, &format!("query parameter `{name}`")) {
-            query.push((name.clone(), t));
+        if let Some(v) = field(cx, value, &format!("query parameter `{name}`")) {
+            query.push((name.clone(), v));
         }
     }
 
@@ -654,6 +690,14 @@ description = "The product's SKU"
         let errs = errors("x", "description = \"d\"\nkind = \"python\"\n[api]\nbase_url = \"https://a.example\"\nmethod = \"GET\"\n");
         assert!(errs.iter().any(|e| e.contains("[api] table")), "{errs:?}");
         assert!(errs.iter().any(|e| e.contains("needs a [python] table")), "{errs:?}");
+    }
+
+    #[test]
+    fn secret_fields_are_checked() {
+        let errs = errors("x", "description = \"d\"\nkind = \"api\"\n[api]\nbase_url = \"https://a.example\"\nmethod = \"GET\"\nheaders = { k = { envv = \"X\" } }\n");
+        assert!(errs[0].starts_with("bots/acme/actions/x.toml:6:") && errs[0].contains("env"), "{errs:?}");
+        let errs = errors("x", "description = \"d\"\nkind = \"api\"\n[api]\nbase_url = \"https://a.example\"\nmethod = \"GET\"\nquery = { k = { env = \"A-B\" } }\n");
+        assert!(errs[0].contains(":6:") && errs[0].contains("not an environment variable name"), "{errs:?}");
     }
 
     #[test]

@@ -9,7 +9,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::def::{ApiAction, Method};
+use crate::def::{ApiAction, FieldValue, Method};
 use crate::template::{is_dot_segment, Place, RenderError};
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -20,6 +20,49 @@ pub enum PrepareError {
     DotSegment,
     #[error("the request URL would differ from the definition's ({0}); refused")]
     UrlChanged(String),
+    #[error("environment variable `{0}` is not set (the action's {1})")]
+    MissingEnv(String, String),
+    #[error("environment variable `{0}` holds a control character, which can't go into a header")]
+    BadEnv(String),
+}
+
+/// Where secrets come from: the process environment, or a map in tests and embedders.
+pub trait Env {
+    fn get(&self, name: &str) -> Option<String>;
+}
+
+/// The server process's environment.
+pub struct ProcessEnv;
+
+impl Env for ProcessEnv {
+    fn get(&self, name: &str) -> Option<String> {
+        std::env::var(name).ok()
+    }
+}
+
+impl<F: Fn(&str) -> Option<String>> Env for F {
+    fn get(&self, name: &str) -> Option<String> {
+        self(name)
+    }
+}
+
+fn render_field(
+    value: &FieldValue,
+    args: &Map<String, Value>,
+    place: Place,
+    env: &dyn Env,
+    what: &str,
+) -> Result<String, PrepareError> {
+    match value {
+        FieldValue::Template(t) => Ok(t.render(args, place)?),
+        FieldValue::Env(name) => {
+            let v = env.get(name).ok_or_else(|| PrepareError::MissingEnv(name.clone(), what.to_string()))?;
+            if place == Place::Header && v.chars().any(|c| c.is_control() && c != '\t') {
+                return Err(PrepareError::BadEnv(name.clone()));
+            }
+            Ok(v)
+        }
+    }
 }
 
 /// A request ready to send.
@@ -33,8 +76,14 @@ pub struct Prepared {
 }
 
 impl ApiAction {
-    /// Renders the request for `args`. Missing or unfit arguments are errors.
+    /// Renders the request for `args`, secrets from the process environment. Missing or unfit
+    /// arguments are errors.
     pub fn prepare(&self, args: &Map<String, Value>) -> Result<Prepared, PrepareError> {
+        self.prepare_with_env(args, &ProcessEnv)
+    }
+
+    /// [`ApiAction::prepare`] with secrets from `env`.
+    pub fn prepare_with_env(&self, args: &Map<String, Value>, env: &dyn Env) -> Result<Prepared, PrepareError> {
         let rendered_path = self.path.render(args, Place::PathSegment)?;
         if rendered_path.split('/').any(is_dot_segment) {
             return Err(PrepareError::DotSegment);
@@ -48,7 +97,7 @@ impl ApiAction {
         if !self.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (name, value) in &self.query {
-                pairs.append_pair(name, &value.render(args, Place::Text)?);
+                pairs.append_pair(name, &render_field(value, args, Place::Text, env, &format!("query parameter `{name}`"))?);
             }
         }
         if url.scheme() != self.base_url.scheme()
@@ -60,7 +109,7 @@ impl ApiAction {
         }
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
-            headers.push((name.clone(), value.render(args, Place::Header)?));
+            headers.push((name.clone(), render_field(value, args, Place::Header, env, &format!("header `{name}`"))?));
         }
         let body = match &self.body {
             Some(t) => Some(serde_json::to_vec(&t.render(args)?).expect("a JSON value serializes")),
@@ -126,6 +175,21 @@ mod tests {
     fn empty_path_hits_the_base() {
         let p = api("", "").prepare(&Map::new()).unwrap();
         assert_eq!(p.url.as_str(), "https://api.example.com:8443/v2");
+    }
+
+    #[test]
+    fn secrets_come_from_the_environment_and_are_never_templates() {
+        let a = api("/x", "headers = { x-api-key = { env = \"ACME_KEY\" } }\nquery = { key = { env = \"ACME_KEY\" }, q = \"$q\" }\n");
+        assert_eq!(a.headers[0].1, FieldValue::Env("ACME_KEY".into()));
+        let env = |name: &str| (name == "ACME_KEY").then(|| "s3cr$q t".to_string());
+        let p = a.prepare_with_env(&args(json!({"q": "v"})), &env).unwrap();
+        assert_eq!(p.headers, vec![("x-api-key".to_string(), "s3cr$q t".to_string())]);
+        assert_eq!(p.url.query(), Some("key=s3cr%24q+t&q=v"));
+        let none = |_: &str| None;
+        let err = a.prepare_with_env(&args(json!({"q": "v"})), &none).unwrap_err();
+        assert_eq!(err, PrepareError::MissingEnv("ACME_KEY".into(), "query parameter `key`".into()));
+        let bad = |_: &str| Some("a\nb".to_string());
+        assert_eq!(a.prepare_with_env(&args(json!({"q": "v"})), &bad).unwrap_err(), PrepareError::BadEnv("ACME_KEY".into()));
     }
 
     #[test]

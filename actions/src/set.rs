@@ -4,8 +4,10 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::def::{Action, ActionKind};
+use crate::def::{Action, ActionKind, FieldValue};
 use crate::parse::{parse_action, DefinitionError};
+use crate::policy::NetPolicy;
+use crate::request::Env;
 
 /// Why an action can't be called from a workflow.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -131,5 +133,90 @@ impl ActionSet {
             }
         }
         out
+    }
+
+    /// For `natter check`: API actions whose base URL the bot's policy refuses outright (a
+    /// literal refused IP or a metadata name; names are judged again by DNS at call time).
+    pub fn policy_refusals(&self, policy: &NetPolicy) -> Vec<DefinitionError> {
+        let mut out = Vec::new();
+        for a in self.actions.values() {
+            let Some(api) = a.api() else { continue };
+            if let Err(e) = policy.check_url(&api.base_url) {
+                let text = std::fs::read_to_string(&a.source).unwrap_or_default();
+                let at = text.find("base_url").unwrap_or(0);
+                out.push(DefinitionError::at(&a.source, &text, at, format!("base_url: {e}")));
+            }
+        }
+        out
+    }
+
+    /// For `natter check`: `(action, variable)` for every `{ env = "…" }` secret not set in `env`.
+    pub fn missing_env(&self, env: &dyn Env) -> Vec<(String, String)> {
+        let mut out = Vec::new();
+        for a in self.actions.values() {
+            let Some(api) = a.api() else { continue };
+            for (_, v) in api.headers.iter().chain(&api.query) {
+                if let FieldValue::Env(name) = v {
+                    if env.get(name).is_none() && !out.iter().any(|(x, n)| x == &a.name && n == name) {
+                        out.push((a.name.clone(), name.clone()));
+                    }
+                }
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn set() -> ActionSet {
+        let a = parse_action(
+            Path::new("getOrder.toml"),
+            "description = \"d\"\nkind = \"api\"\nworkflows = [\"orders\"]\n[api]\nbase_url = \"http://169.254.169.254\"\nmethod = \"GET\"\nheaders = { k = { env = \"NATTER_TEST_UNSET_KEY\" } }\n",
+        )
+        .unwrap();
+        let b = parse_action(Path::new("lookup.toml"), "description = \"d\"\nkind = \"crm\"\nworkflows = [\"orders\", \"support\"]\n").unwrap();
+        ActionSet::from_actions([a, b])
+    }
+
+    #[test]
+    fn workflow_gating() {
+        let s = set();
+        assert_eq!(s.callable("orders", "getOrder").unwrap().name, "getOrder");
+        assert_eq!(
+            s.callable("support", "getOrder").unwrap_err(),
+            CallableError::NotEnabled { action: "getOrder".into(), workflow: "support".into() }
+        );
+        assert_eq!(s.callable("orders", "nope").unwrap_err(), CallableError::Unknown("nope".into()));
+        assert_eq!(s.enabled_in("support").map(|a| a.name.as_str()).collect::<Vec<_>>(), ["lookup"]);
+        assert_eq!(s.enabled_in("orders").count(), 2);
+    }
+
+    #[test]
+    fn checks_for_natter_check() {
+        let s = set();
+        assert_eq!(s.policy_refusals(&NetPolicy::public_only()).len(), 1);
+        let none = |_: &str| None;
+        assert_eq!(s.missing_env(&none), vec![("getOrder".to_string(), "NATTER_TEST_UNSET_KEY".to_string())]);
+    }
+
+    #[test]
+    fn load_reports_every_bad_file() {
+        let dir = std::env::temp_dir().join(format!("natter-actions-set-{}", std::process::id()));
+        std::fs::create_dir_all(dir.join("actions")).unwrap();
+        std::fs::write(dir.join("actions/good.toml"), "description = \"d\"\nkind = \"crm\"\n").unwrap();
+        std::fs::write(dir.join("actions/bad.toml"), "description = \"d\"\nkind = \"rpc\"\n").unwrap();
+        std::fs::write(dir.join("actions/py.toml"), "description = \"d\"\nkind = \"python\"\n[python]\nfile = \"missing.py\"\n").unwrap();
+        std::fs::write(dir.join("actions/notes.md"), "ignored").unwrap();
+        let errs = ActionSet::load(&dir).unwrap_err();
+        std::fs::remove_dir_all(&dir).unwrap();
+        let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
+        assert_eq!(msgs.len(), 2, "{msgs:#?}");
+        assert!(msgs[0].contains("bad.toml:2:8: kind `rpc`"), "{msgs:#?}");
+        assert!(msgs[1].contains("py.toml:4:1: python file `missing.py` does not exist"), "{msgs:#?}");
+        assert!(ActionSet::load(Path::new("/nonexistent/bot")).unwrap().is_empty());
     }
 }

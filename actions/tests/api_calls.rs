@@ -17,6 +17,10 @@ fn loopback_client() -> ActionClient {
     ActionClient::new(ClientConfig::with_policy(NetPolicy { allow_private_network: true, allow_cidrs: vec![] })).unwrap()
 }
 
+thread_local! {
+    static HOST: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+}
+
 fn naughty_strings() -> Vec<String> {
     include_str!("fixtures/naughty-strings.txt")
         .split('\n')
@@ -60,6 +64,7 @@ fn assert_echo(echo: &Value, v: &str) {
     // HTTP strips spaces and tabs around a field value; the bytes in between arrive as sent.
     assert_eq!(echo["headers"]["x-v"].as_str().unwrap(), v.trim_matches([' ', '\t']), "header of {v:?}");
     assert_eq!(echo["headers"]["x-fixed"], "static");
+    assert_eq!(echo["headers"]["host"], HOST.with(|h| h.borrow().clone()), "{v:?} changed the Host");
     assert_eq!(echo["headers"]["content-type"], "application/json");
     assert_eq!(
         echo["body"],
@@ -73,6 +78,7 @@ async fn naughty_strings_land_exactly_where_they_belong() {
     let server = start_api("127.0.0.1:0").await;
     let client = loopback_client();
     let action = everywhere(&server);
+    HOST.with(|h| *h.borrow_mut() = server.addr.to_string());
     let values = naughty_strings();
     assert!(values.len() > 60, "fixture not read");
     let mut checked = 0;
@@ -211,6 +217,45 @@ async fn timeouts_come_back_as_errors() {
     let err = result.as_ref().unwrap_err();
     assert!(matches!(err, CallError::Timeout(d) if *d == Duration::from_millis(200)), "{err}");
     assert_eq!(bot_value(&result), json!({"error": "The API did not answer within 200 ms", "timeout": true}));
+}
+
+/// A server that sends its headers and part of the body, then stalls: the timeout covers the
+/// body too.
+#[tokio::test]
+async fn timeouts_cover_a_stalled_body() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        let (mut stream, _) = listener.accept().await.unwrap();
+        let mut buf = [0u8; 4096];
+        let _ = stream.read(&mut buf).await;
+        stream
+            .write_all(b"HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: 100\r\n\r\n{\"partial\":")
+            .await
+            .unwrap();
+        tokio::time::sleep(Duration::from_secs(3600)).await;
+    });
+    let client = loopback_client();
+    let action = api(&format!("http://{addr}"), "method = \"GET\"\npath = \"/\"\ntimeout_ms = 300");
+    let err = client.call(&action, &args(json!({}))).await.unwrap_err();
+    assert!(matches!(err, CallError::Timeout(_)), "{err}");
+}
+
+#[tokio::test]
+async fn secrets_from_the_environment_are_sent_but_not_shown_to_the_bot() {
+    let server = start_api("127.0.0.1:0").await;
+    let client = loopback_client();
+    // Cargo sets CARGO_PKG_NAME for test processes; setting variables here would race other
+    // test threads.
+    let action = api(&server.base(), "method = \"GET\"\npath = \"/echo\"\nheaders = { x-api-key = { env = \"CARGO_PKG_NAME\" } }");
+    let ok = client.call(&action, &args(json!({}))).await.unwrap();
+    assert_eq!(ok.body["headers"]["x-api-key"], "natter-actions");
+    let action = api(&server.base(), "method = \"GET\"\npath = \"/echo\"\nheaders = { x-api-key = { env = \"NATTER_SURELY_UNSET_9F2C\" } }");
+    let result = client.call(&action, &args(json!({}))).await;
+    let err = result.as_ref().unwrap_err();
+    assert!(err.to_string().contains("NATTER_SURELY_UNSET_9F2C"), "the log names the variable: {err}");
+    assert_eq!(bot_value(&result), json!({"error": "The action is not configured correctly"}));
 }
 
 #[tokio::test]
