@@ -99,8 +99,7 @@ impl Template {
             lit.push_str(&rest[..i]);
             let after = &rest[i + 1..];
             let consumed;
-            if let Some(stripped) = after.strip_prefix('$') {
-                let _ = stripped;
+            if after.starts_with('$') {
                 lit.push('$');
                 consumed = i + 2;
             } else if let Some(inner) = after.strip_prefix('{') {

@@ -8,6 +8,7 @@
 //!   body read and parsed as JSON;
 //! - action: `ActionClient::call` — argument templating and encoding, URL invariants, policy
 //!   check, the same request, capped body read, JSON decoding.
+//!
 //! Both reuse one pooled connection. Prints p50/p99/mean of each and the overhead (action −
 //! direct) at p50 and p99, plus the pure templating cost (`ApiAction::prepare`).
 
