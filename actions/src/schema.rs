@@ -87,6 +87,41 @@ impl Action {
         })
     }
 
+    /// Arguments typed on a command line (`natter action test … --arg k=v`) as JSON: each
+    /// value is converted to its argument's declared type (`42` for an integer, `true` for a
+    /// boolean, JSON text for objects and arrays; for `any`, JSON if it parses, else the
+    /// text), then the result is validated like a model's call.
+    pub fn args_from_strings<'a>(&self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Value, ArgsError> {
+        let mut map = Map::new();
+        let mut problems = Vec::new();
+        for (name, text) in pairs {
+            let ty = self.args.iter().find(|a| a.name == name).map(|a| a.ty);
+            let value = match ty {
+                None | Some(ArgType::String) => Some(Value::String(text.to_string())),
+                Some(ArgType::Any) => Some(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))),
+                Some(ArgType::Number | ArgType::Integer | ArgType::Boolean | ArgType::Object | ArgType::Array) => {
+                    serde_json::from_str(text).ok()
+                }
+            };
+            match value {
+                Some(v) => {
+                    map.insert(name.to_string(), v);
+                }
+                None => problems.push(ArgProblem::WrongType {
+                    name: name.to_string(),
+                    expected: "JSON of its declared type",
+                    got: "text that doesn't parse",
+                }),
+            }
+        }
+        if !problems.is_empty() {
+            return Err(ArgsError::Invalid(problems));
+        }
+        let value = Value::Object(map);
+        self.validate_args(&value)?;
+        Ok(value)
+    }
+
     /// Checks `args` against [`Action::args_schema`]; returns the object on success.
     pub fn validate_args<'a>(&self, args: &'a Value) -> Result<&'a Map<String, Value>, ArgsError> {
         let obj = args.as_object().ok_or(ArgsError::NotObject(json_kind(args)))?;
@@ -183,5 +218,17 @@ type = "integer"
         assert!(err.to_string().contains("missing argument `items`"), "{err}");
         assert!(err.to_string().contains("unknown argument `extra`"), "{err}");
         assert!(matches!(a.validate_args(&json!([1])), Err(ArgsError::NotObject("an array"))));
+    }
+
+    #[test]
+    fn command_line_arguments_take_their_declared_types() {
+        let a = action();
+        let v = a.args_from_strings([("customerId", "42"), ("items", "[{\"sku\":\"A\"}]"), ("qty", "3")]).unwrap();
+        assert_eq!(v, json!({"customerId": "42", "items": [{"sku": "A"}], "qty": 3}));
+        let err = a.args_from_strings([("customerId", "1"), ("items", "[]"), ("qty", "three")]).unwrap_err();
+        assert!(err.to_string().contains("`qty`"), "{err}");
+        let err = a.args_from_strings([("customerId", "1"), ("items", "[]"), ("qty", "2.5")]).unwrap_err();
+        assert!(err.to_string().contains("must be an integer"), "{err}");
+        assert!(a.args_from_strings([("customerId", "1")]).unwrap_err().to_string().contains("missing argument `items`"));
     }
 }

@@ -39,6 +39,7 @@ fn hostile_hosts(port: u16) -> Vec<String> {
         format!("0x7f.0.0.1:{port}"),
         format!("0x7f000001:{port}"),
         format!("127.1:{port}"),
+        format!("127.0.0.1.:{port}"),
         format!("017700000001:{port}"),
         format!("[::ffff:127.0.0.1]:{port}"),
         format!("[::ffff:7f00:1]:{port}"),
