@@ -164,6 +164,8 @@ impl ActionClient {
             // A proxy would connect on our behalf to an address we never checked.
             .no_proxy()
             .redirect(reqwest::redirect::Policy::none())
+            // Pinned so behaviour doesn't depend on which reqwest features the workspace enables.
+            .http1_only()
             .dns_resolver(Arc::new(PolicyResolver { policy, lookup }))
             .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
