@@ -1,0 +1,113 @@
+// Widget benchmarks (figures, not tests). Usage:
+//   scripts/build-widget && node bench/widget/run.mjs [--loads 20] [--cycles 1000] [--dispatches 1000000]
+// Prints: bytes (raw/gzip/brotli) of natter and of deep-chat 2.4.2; median ms from navigation
+// start to ready over N cold loads of a blank page, natter (script embed, chat:ready) and
+// deep-chat ("render" event), interleaved, on one static server; JS heap and wasm memory after
+// load and after N load/render/destroy cycles; dispatches/s of one event type to one sync
+// handler through natter's bus vs EventTarget + CustomEvent in the same page.
+import { readFileSync } from "node:fs";
+import { gzipSync, brotliCompressSync, constants } from "node:zlib";
+import { serveStatic } from "../../tests/e2e/widget-static.mjs";
+import { launch } from "../../tests/e2e/widget-browser.mjs";
+import { sizes } from "./sizes.mjs";
+
+const arg = (name, def) => {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 ? Number(process.argv[i + 1]) : def;
+};
+const LOADS = arg("loads", 20), CYCLES = arg("cycles", 1000), DISPATCHES = arg("dispatches", 1_000_000);
+const kb = (n) => (n / 1024).toFixed(1) + " KB";
+const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+
+// ---- bytes ----------------------------------------------------------------------------------
+const ours = sizes("pkg");
+const sum = (k) => ours.reduce((t, r) => t + r[k], 0);
+const dc = readFileSync(new URL("../../node_modules/deep-chat/dist/deepChat.bundle.js", import.meta.url));
+console.log("== bytes a host page downloads");
+for (const r of ours) console.log(`  ${r.file.padEnd(22)} raw ${kb(r.raw).padStart(9)}  gzip ${kb(r.gzip).padStart(8)}  brotli ${kb(r.brotli).padStart(8)}`);
+console.log(`  ${"natter total".padEnd(22)} raw ${kb(sum("raw")).padStart(9)}  gzip ${kb(sum("gzip")).padStart(8)}  brotli ${kb(sum("brotli")).padStart(8)}`);
+console.log(`  ${"deep-chat bundle".padEnd(22)} raw ${kb(dc.length).padStart(9)}  gzip ${kb(gzipSync(dc, { level: 9 }).length).padStart(8)}  brotli ${kb(brotliCompressSync(dc, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length).padStart(8)}`);
+
+const server = await serveStatic();
+const browser = await launch();
+try {
+  // ---- time to ready, cold loads ------------------------------------------------------------
+  const pages = { blank: "/bench/blank.html", natter: "/bench/natter.html", "deep-chat": "/bench/deep-chat.html" };
+  const times = Object.fromEntries(Object.keys(pages).map((k) => [k, []]));
+  for (let i = 0; i < LOADS; i++) {
+    for (const [name, path] of Object.entries(pages)) {
+      const ctx = await browser.newContext(); // fresh cache and storage: a cold load
+      const page = await ctx.newPage();
+      await page.goto(server.origin + path);
+      await page.waitForFunction(() => window.readyAt !== undefined, null, { timeout: 30_000 });
+      times[name].push(await page.evaluate(() => window.readyAt));
+      await ctx.close();
+    }
+  }
+  console.log(`== navigation start -> ready, median of ${LOADS} cold loads (headless Chromium, 127.0.0.1)`);
+  const blank = median(times.blank);
+  for (const [name, xs] of Object.entries(times)) {
+    const m = median(xs);
+    console.log(`  ${name.padEnd(10)} ${m.toFixed(1).padStart(7)} ms   (+${(m - blank).toFixed(1)} ms over blank; min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
+  }
+
+  // ---- memory -------------------------------------------------------------------------------
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const cdp = await ctx.newCDPSession(page);
+  await page.goto(server.origin + "/bench/lab.html");
+  await page.waitForFunction(() => window.wasmReady);
+  await page.evaluate(() => window.wasmReady.then((w) => { window.wasmMem = w.memory; }));
+  const measure = async () => {
+    await cdp.send("HeapProfiler.collectGarbage");
+    await page.evaluate(() => new Promise((r) => setTimeout(r, 50))); // let finalizers run
+    await cdp.send("HeapProfiler.collectGarbage");
+    const { usedSize } = await cdp.send("Runtime.getHeapUsage");
+    const wasm = await page.evaluate(() => wasmMem.buffer.byteLength);
+    const nodes = await page.evaluate(() => document.getElementsByTagName("*").length);
+    return { heap: usedSize, wasm, nodes };
+  };
+  const cycles = (n) => page.evaluate(async (n) => {
+    for (let i = 0; i < n; i++) {
+      const c = await loadChat({ serverUrl: "https://chat.example.com", persistence: "none" });
+      c.on("view:change", () => {}).on("send", () => {});
+      await c.render();
+      await c.send("hello");
+      c.destroy();
+    }
+  }, n);
+  await page.evaluate(async () => { window.kept = await loadChat({ serverUrl: "https://chat.example.com", persistence: "none" }); await kept.render(); });
+  const afterLoad = await measure();
+  await page.evaluate(() => { kept.destroy(); window.kept = undefined; });
+  await cycles(10);
+  const after10 = await measure();
+  await cycles(CYCLES);
+  const afterN = await measure();
+  console.log("== memory (after GC)");
+  const row = (label, m) => console.log(`  ${label.padEnd(34)} JS heap ${kb(m.heap).padStart(9)}   wasm memory ${kb(m.wasm).padStart(9)}   DOM elements ${m.nodes}`);
+  row("after load + render", afterLoad);
+  row("after 10 load/render/destroy", after10);
+  row(`after ${CYCLES} more load/render/destroy`, afterN);
+
+  // ---- bus dispatch rate --------------------------------------------------------------------
+  const rates = await page.evaluate(async (N) => {
+    const chat = await loadChat({ serverUrl: "https://chat.example.com", persistence: "none" });
+    let hits = 0;
+    chat.on("customEvent", () => { hits++; });
+    const et = new EventTarget();
+    et.addEventListener("customEvent", () => { hits++; });
+    const runNatter = () => { const t = performance.now(); for (let i = 0; i < N; i++) chat._emit("customEvent", { type: "customEvent" }); return N / ((performance.now() - t) / 1000); };
+    const runEt = () => { const t = performance.now(); for (let i = 0; i < N; i++) et.dispatchEvent(new CustomEvent("customEvent")); return N / ((performance.now() - t) / 1000); };
+    const r = { natter: [], eventTarget: [] };
+    for (let round = 0; round < 5; round++) { r.natter.push(runNatter()); r.eventTarget.push(runEt()); }
+    chat.destroy();
+    return { ...r, hits };
+  }, DISPATCHES);
+  console.log(`== bus: ${DISPATCHES} dispatches of one event type to one sync handler, 5 rounds (median, best)`);
+  for (const k of ["natter", "eventTarget"]) console.log(`  ${k.padEnd(12)} ${(median(rates[k]) / 1e6).toFixed(2)} M/s  (best ${(Math.max(...rates[k]) / 1e6).toFixed(2)} M/s)`);
+  if (rates.hits !== 2 * 5 * DISPATCHES) throw new Error(`handler ran ${rates.hits} times`);
+  await ctx.close();
+} finally {
+  await browser.close();
+  await server.close();
+}
