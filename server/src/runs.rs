@@ -97,6 +97,7 @@ impl Runs {
             thread_id: &input.thread_id,
             run_id: &input.run_id,
             open: None,
+            pending_start: None,
             started,
             first_delta: false,
         };
@@ -152,6 +153,8 @@ struct RunWriter<'a> {
     run_id: &'a str,
     /// The message being streamed: (id, role).
     open: Option<(String, Role)>,
+    /// Its `message.started`, not yet written.
+    pending_start: Option<EventPayload>,
     started: Instant,
     first_delta: bool,
 }
@@ -163,21 +166,23 @@ impl Reply for RunWriter<'_> {
             return Err(ReplyError::Misuse("begin while a message is open"));
         }
         let id = ids::message();
-        let ev = EventPayload::MessageStarted { message_id: id.clone(), run_id: Some(self.run_id.into()), role };
-        self.store.append(self.thread_id, vec![ev]).await?;
+        // `message.started` is written with the first delta (or the completion): one commit
+        // less before the first visible text.
+        self.pending_start = Some(EventPayload::MessageStarted { message_id: id.clone(), run_id: Some(self.run_id.into()), role });
         self.open = Some((id.clone(), role));
         Ok(id)
     }
 
-    async fn delta(&mut self, item_id: &str, text: &str) -> Result<(), ReplyError> {
+    async fn deltas(&mut self, item_id: &str, pieces: &[&str]) -> Result<(), ReplyError> {
         let (id, role) = self.open.clone().ok_or(ReplyError::Misuse("delta without begin"))?;
-        let ev = EventPayload::MessageDelta {
-            message_id: id,
+        let mut events: Vec<EventPayload> = self.pending_start.take().into_iter().collect();
+        events.extend(pieces.iter().map(|text| EventPayload::MessageDelta {
+            message_id: id.clone(),
             run_id: Some(self.run_id.into()),
-            delta: Delta { role, content: vec![ContentItem::text(item_id, text)] },
-        };
-        self.store.append(self.thread_id, vec![ev]).await?;
-        if !self.first_delta {
+            delta: Delta { role, content: vec![ContentItem::text(item_id, *text)] },
+        }));
+        self.store.append(self.thread_id, events).await?;
+        if !self.first_delta && !pieces.is_empty() {
             self.first_delta = true;
             metrics::global().first_delta.observe(self.started.elapsed().as_secs_f64());
         }
@@ -186,6 +191,9 @@ impl Reply for RunWriter<'_> {
 
     async fn complete(&mut self, content: Vec<ContentItem>, options: MessageOptions) -> Result<(), ReplyError> {
         let (id, role) = self.open.take().ok_or(ReplyError::Misuse("complete without begin"))?;
+        if let Some(start) = self.pending_start.take() {
+            self.store.append(self.thread_id, vec![start]).await?;
+        }
         let message = Message {
             id,
             role,

@@ -58,7 +58,11 @@ pub trait Reply: Send {
     /// Starts a message (`message.started`); returns its id.
     async fn begin(&mut self, role: Role) -> Result<String, ReplyError>;
     /// Appends `text` to content item `item_id` of the open message (`message.delta`).
-    async fn delta(&mut self, item_id: &str, text: &str) -> Result<(), ReplyError>;
+    async fn delta(&mut self, item_id: &str, text: &str) -> Result<(), ReplyError> {
+        self.deltas(item_id, &[text]).await
+    }
+    /// Several deltas at once (one commit, still one event each): for text that is ready now.
+    async fn deltas(&mut self, item_id: &str, pieces: &[&str]) -> Result<(), ReplyError>;
     /// Stores the open message with its full content (`message.completed`).
     async fn complete(&mut self, content: Vec<ContentItem>, options: MessageOptions) -> Result<(), ReplyError>;
     /// open → handed_off (`thread.handed_off`); `false` if the thread was not open.

@@ -283,14 +283,22 @@ impl<'a> Run<'a> {
         let cfg = &self.bot.stream;
         self.out.begin(Role::Assistant).await?;
         let pieces = chunks(&text, cfg.chunk, cfg.chunk_size);
-        for (i, piece) in pieces.iter().enumerate() {
-            if i > 0 && cfg.delay_ms > 0 {
-                tokio::select! {
-                    _ = tokio::time::sleep(Duration::from_millis(cfg.delay_ms)) => {}
-                    _ = self.cancel.cancelled() => return Err(ReplyError::Cancelled.into()),
-                }
+        if cfg.delay_ms == 0 {
+            // Unpaced: the whole text is ready, write its deltas in one commit.
+            let refs: Vec<&str> = pieces.iter().map(String::as_str).collect();
+            if !refs.is_empty() {
+                self.out.deltas("c0", &refs).await?;
             }
-            self.out.delta("c0", piece).await?;
+        } else {
+            for (i, piece) in pieces.iter().enumerate() {
+                if i > 0 {
+                    tokio::select! {
+                        _ = tokio::time::sleep(Duration::from_millis(cfg.delay_ms)) => {}
+                        _ = self.cancel.cancelled() => return Err(ReplyError::Cancelled.into()),
+                    }
+                }
+                self.out.delta("c0", piece).await?;
+            }
         }
         let mut content = Vec::with_capacity(1 + extra.len());
         if !text.is_empty() {

@@ -89,10 +89,7 @@ async fn create(
 
 async fn history(State(st): S, Path(id): Path<String>, headers: HeaderMap) -> Result<JsonOut<HistoryResponse>, ApiError> {
     let (thread, _) = st.authorized_thread(&id, &headers).await?;
-    // Read the seq first: events after it may add messages, never remove them, so a client
-    // that streams from `lastSeq` misses nothing.
-    let last_seq = st.store.last_seq(&id).await?;
-    let messages = st.store.messages(&id).await?;
+    let (messages, last_seq) = st.store.history(&id).await?;
     Ok(axum::Json(HistoryResponse { messages, status: thread.status, last_seq }))
 }
 
@@ -118,7 +115,13 @@ async fn send(
         return Err(ApiError::bad(code::INVALID_REQUEST, "context must be a JSON object"));
     }
     if let Err(wait) = st.thread_limiter.check(&id) {
-        return Err(refused(wait));
+        // A retry of an already stored message still gets its first result.
+        return match st.store.find_client_message(&id, &req.client_message_id).await? {
+            Some(SendOutcome::Duplicate { message_id, run_id }) => {
+                Ok((StatusCode::ACCEPTED, axum::Json(SendMessageResponse { message_id, run_id })))
+            }
+            _ => Err(refused(wait)),
+        };
     }
     let message = Message {
         id: ids::message(),

@@ -124,8 +124,11 @@ pub trait Store: Send + Sync + 'static {
     /// commit. Returns `false` (and writes nothing) when it is not (e.g. already closed).
     async fn transition(&self, thread_id: &str, to: ThreadStatus, event: EventPayload) -> Result<bool>;
     async fn add_feedback(&self, thread_id: &str, feedback: FeedbackRequest) -> Result<String>;
-    /// History, oldest first.
-    async fn messages(&self, thread_id: &str) -> Result<Vec<Message>>;
+    /// History, oldest first, and the seq of the last event it reflects: every message stored
+    /// by an event with seq ≤ that value, and none after (a consistent point to stream from).
+    async fn history(&self, thread_id: &str) -> Result<(Vec<Message>, u64)>;
+    /// The first result of a send with this `clientMessageId`, if there was one.
+    async fn find_client_message(&self, thread_id: &str, client_message_id: &str) -> Result<Option<SendOutcome>>;
     async fn message(&self, thread_id: &str, message_id: &str) -> Result<Option<Message>>;
     /// Up to `limit` events with seq > `after`, in order.
     async fn events_after(&self, thread_id: &str, after: u64, limit: u32) -> Result<Vec<Arc<StoredEvent>>>;

@@ -566,14 +566,33 @@ impl Store for SqliteStore {
         }
     }
 
-    async fn messages(&self, thread_id: &str) -> Result<Vec<Message>> {
-        let rows: Vec<String> = sqlx::query_scalar("SELECT body FROM messages WHERE thread_id = ? ORDER BY seq")
+    async fn history(&self, thread_id: &str) -> Result<(Vec<Message>, u64)> {
+        // Seq first, then only messages at or below it: a message committed in between shows
+        // up in the stream after `lastSeq`, not twice.
+        let last = self.last_seq(thread_id).await?;
+        let rows: Vec<String> = sqlx::query_scalar("SELECT body FROM messages WHERE thread_id = ? AND seq <= ? ORDER BY seq")
             .bind(thread_id)
+            .bind(last as i64)
             .fetch_all(&self.read)
             .await?;
-        rows.iter()
+        let messages = rows
+            .iter()
             .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Corrupt(e.to_string())))
-            .collect()
+            .collect::<Result<_>>()?;
+        Ok((messages, last))
+    }
+
+    async fn find_client_message(&self, thread_id: &str, cmid: &str) -> Result<Option<SendOutcome>> {
+        let row: Option<(String, String)> = sqlx::query_as("SELECT id, body FROM messages WHERE thread_id = ? AND client_message_id = ?")
+            .bind(thread_id)
+            .bind(cmid)
+            .fetch_optional(&self.read)
+            .await?;
+        row.map(|(id, body)| {
+            let m: Message = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok(SendOutcome::Duplicate { message_id: id, run_id: m.run_id })
+        })
+        .transpose()
     }
 
     async fn message(&self, thread_id: &str, message_id: &str) -> Result<Option<Message>> {

@@ -70,6 +70,8 @@ async fn per_thread_rate_limit_answers_429_with_retry_after() {
     let retry: u64 = r.headers()["retry-after"].to_str().unwrap().parse().unwrap();
     assert!((1..=5).contains(&retry), "{retry}");
     assert_eq!(error_code(r).await, (429, "rate_limited".into()));
+    // A retry of a stored message is answered with its first result, limit or not.
+    assert_eq!(s.send(&t, "m1", "zzz").await.0, 202);
     // Another thread is not affected.
     let t2 = s.create_thread("t").await;
     assert_eq!(s.send(&t2, "m0", "zzz").await.0, 202);
