@@ -15,10 +15,18 @@ use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 
 /// One chat widget. Create it with `loadChat(options)`. Clones are handles to the same widget.
+///
+/// `destroy()` drops this handle's strong reference, so the widget's memory is freed at once,
+/// not when the JS wrapper is garbage-collected.
 #[wasm_bindgen(js_name = NatterChat)]
-#[derive(Clone)]
 pub struct Chat {
-    w: Rc<Widget>,
+    w: std::cell::RefCell<Option<Rc<Widget>>>,
+}
+
+impl Clone for Chat {
+    fn clone(&self) -> Chat {
+        Chat { w: std::cell::RefCell::new(self.w.borrow().clone()) }
+    }
 }
 
 /// How a registration call adds or removes.
@@ -77,11 +85,11 @@ fn registrations(mode: Mode, a: &JsValue, b: JsValue) -> Result<Vec<(Topic, Opti
 }
 
 impl Chat {
-    fn live(&self, method: &'static str) -> Result<&Rc<Widget>> {
-        if self.w.st.borrow().destroyed {
-            return Err(Error::Destroyed(method));
+    fn live(&self, method: &'static str) -> Result<Rc<Widget>> {
+        match &*self.w.borrow() {
+            Some(w) if !w.st.borrow().destroyed => Ok(w.clone()),
+            _ => Err(Error::Destroyed(method)),
         }
-        Ok(&self.w)
     }
 
     fn register(&self, mode: Mode, a: JsValue, b: JsValue) -> Result<JsValue> {
@@ -107,13 +115,15 @@ impl Chat {
     #[wasm_bindgen(js_name = _create)]
     pub fn create(options: JsValue) -> core::result::Result<Chat, JsValue> {
         let p = opts::parse(&options)?;
-        Ok(Chat { w: Widget::new(p.options, p.element) })
+        Ok(Chat { w: std::cell::RefCell::new(Some(Widget::new(p.options, p.element))) })
     }
 
     /// Gives the widget the JS object handlers receive as `instance`. Called by `loadChat`.
     #[wasm_bindgen(js_name = _attach)]
     pub fn attach(&self, instance: JsValue) {
-        self.w.st.borrow_mut().instance = instance;
+        if let Some(w) = &*self.w.borrow() {
+            w.st.borrow_mut().instance = instance;
+        }
     }
 
     /// `on(type, handler)`, `on({type, handler})` or `on([...])`; returns the instance.
@@ -133,7 +143,7 @@ impl Chat {
 
     /// Renders the widget; resolves after `chat:ready` handlers ran. Idempotent.
     pub fn render(&self) -> core::result::Result<Promise, JsValue> {
-        let w = self.live("render")?;
+        let w = &self.live("render")?;
         let (p, resolve) = run::promise();
         {
             let mut st = w.st.borrow_mut();
@@ -173,7 +183,7 @@ impl Chat {
     /// Sends a message through `pre:send` and `send`; `{silent: true}` keeps it out of the
     /// transcript. Resolves after the `send` handlers ran.
     pub fn send(&self, text: JsValue, options: JsValue) -> core::result::Result<Promise, JsValue> {
-        let w = self.live("send")?;
+        let w = &self.live("send")?;
         let text = text.as_string().filter(|t| !t.trim().is_empty()).ok_or(Error::BadText)?;
         let silent = match options {
             o if o.is_undefined() || o.is_null() => false,
@@ -191,7 +201,7 @@ impl Chat {
     /// `changeView("launcher" | "mainWindow" | {launcher, mainWindow})`.
     #[wasm_bindgen(js_name = changeView)]
     pub fn change_view(&self, v: JsValue) -> core::result::Result<Promise, JsValue> {
-        let w = self.live("changeView")?;
+        let w = &self.live("changeView")?;
         let cause = match v.as_string() {
             Some(name) => view::parse_view_name(&name).map_err(Error::from)?,
             None if v.is_object() => {
@@ -212,7 +222,7 @@ impl Chat {
     /// `changeViewProperties({maximized})`.
     #[wasm_bindgen(js_name = changeViewProperties)]
     pub fn change_view_properties(&self, v: JsValue) -> core::result::Result<Promise, JsValue> {
-        let w = self.live("changeViewProperties")?;
+        let w = &self.live("changeViewProperties")?;
         let m = get(&v, "maximized").as_bool().ok_or(Error::from(view::Error::BadProperties))?;
         let (p, resolve) = run::promise();
         run::change_props(w, m, Then::Resolve(resolve));
@@ -223,7 +233,7 @@ impl Chat {
     /// `restartConversation`.
     #[wasm_bindgen(js_name = restartConversation)]
     pub fn restart_conversation(&self) -> core::result::Result<Promise, JsValue> {
-        let w = self.live("restartConversation")?;
+        let w = &self.live("restartConversation")?;
         let (p, resolve) = run::promise();
         restart(w, Then::Resolve(resolve));
         Ok(p)
@@ -233,7 +243,7 @@ impl Chat {
     /// network is issue 4; until then the history is empty.)
     #[wasm_bindgen(js_name = loadThreadById)]
     pub fn load_thread_by_id(&self, id: JsValue) -> core::result::Result<Promise, JsValue> {
-        let w = self.live("loadThreadById")?;
+        let w = &self.live("loadThreadById")?;
         let id = id.as_string().ok_or(Error::Thread(thread::Error::BadThreadId))?;
         thread::check_thread_id(&id).map_err(Error::from)?;
         Ok(thread_loaded(w, id, js_sys::Array::new().into()))
@@ -242,7 +252,7 @@ impl Chat {
     /// Replaces the auth token (kept in memory only).
     #[wasm_bindgen(js_name = updateAuthToken)]
     pub fn update_auth_token(&self, token: JsValue) -> core::result::Result<(), JsValue> {
-        let w = self.live("updateAuthToken")?;
+        let w = &self.live("updateAuthToken")?;
         if !(token.is_null() || token.is_undefined() || token.as_string().is_some()) {
             return Err(Error::BadToken.into());
         }
@@ -253,7 +263,7 @@ impl Chat {
     /// Changes the locale (the `lang` of the window).
     #[wasm_bindgen(js_name = updateLocale)]
     pub fn update_locale(&self, locale: JsValue) -> core::result::Result<(), JsValue> {
-        let w = self.live("updateLocale")?;
+        let w = &self.live("updateLocale")?;
         let l = locale.as_string().and_then(|l| crate::options::locale(&l).ok()).ok_or(Error::BadLocale)?;
         let mut st = w.st.borrow_mut();
         if let Some(d) = &st.dom {
@@ -266,7 +276,7 @@ impl Chat {
     /// `{view: {launcher, mainWindow, maximized}, threadId, locale, ready}`.
     #[wasm_bindgen(js_name = getState)]
     pub fn get_state(&self) -> core::result::Result<JsValue, JsValue> {
-        let w = self.live("getState")?;
+        let w = &self.live("getState")?;
         let st = w.st.borrow();
         let v = st.views.state();
         let view = object(&[
@@ -286,14 +296,17 @@ impl Chat {
     /// Removes every node, listener, timer and handler. Idempotent; afterwards every other
     /// method throws.
     pub fn destroy(&self) {
-        self.w.destroy();
+        let w = self.w.borrow_mut().take();
+        if let Some(w) = w {
+            w.destroy();
+        }
     }
 
     /// Internal (tests and benchmarks): dispatches `event` to the handlers of `type` with no
     /// widget action attached.
     #[wasm_bindgen(js_name = _emit)]
     pub fn emit_raw(&self, ty: JsValue, event: JsValue) -> core::result::Result<(), JsValue> {
-        let w = self.live("_emit")?;
+        let w = &self.live("_emit")?;
         let t = match topic("_emit", &ty)? {
             Topic::One(t) => t,
             Topic::Any => return Err(Error::BadRegistration("_emit").into()),
@@ -319,42 +332,54 @@ fn thread_loaded(w: &Rc<Widget>, thread_id: String, messages: JsValue) -> Promis
 /// The transport seam (issue 4 drives these from the SSE stream); the browser tests use them
 /// directly. Not exported to JS.
 impl Chat {
+    fn inner(&self) -> Option<Rc<Widget>> {
+        self.w.borrow().clone()
+    }
+
     /// A `message.delta` event: `{messageId, threadId, runId, delta: {role, content}}`.
     pub fn stream_delta(&self, event: JsValue) {
-        run::stream_delta(&self.w, event);
+        if let Some(w) = self.inner() {
+            run::stream_delta(&w, event);
+        }
     }
 
     /// A `message.completed` message: `{id, role, content: [...]}`.
     pub fn receive_message(&self, message: JsValue) {
-        run::receive(&self.w, message);
+        if let Some(w) = self.inner() {
+            run::receive(&w, message);
+        }
     }
 
     /// History for a thread; resolves when rendered.
     pub fn history_loaded(&self, thread_id: &str, messages: JsValue) -> Promise {
-        thread_loaded(&self.w, thread_id.into(), messages)
+        match self.inner() {
+            Some(w) => thread_loaded(&w, thread_id.into(), messages),
+            None => Promise::resolve(&JsValue::UNDEFINED),
+        }
     }
 
     /// A request got 401: ask `authTokenNeeded` handlers; resolves to the token to retry with.
     pub fn auth_token_needed(&self) -> Promise {
         let (p, resolve) = run::promise();
-        let current: JsValue = self.w.st.borrow().auth_token.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+        let Some(w) = self.inner() else { return p };
+        let current: JsValue = w.st.borrow().auth_token.as_deref().map_or(JsValue::NULL, JsValue::from_str);
         let ev = js::event(EventType::AuthTokenNeeded, &[("authToken", current)]);
-        run::emit(&self.w, EventType::AuthTokenNeeded, ev, None, After::Auth(resolve));
+        run::emit(&w, EventType::AuthTokenNeeded, ev, None, After::Auth(resolve));
         p
     }
 
     /// Takes the messages `send()` accepted, oldest first.
     pub fn drain_outbox(&self) -> Vec<thread::Outgoing> {
-        self.w.st.borrow_mut().outbox.drain()
+        self.inner().map(|w| w.st.borrow_mut().outbox.drain()).unwrap_or_default()
     }
 
     /// The current auth token.
     pub fn auth_token(&self) -> Option<String> {
-        self.w.st.borrow().auth_token.clone()
+        self.inner().and_then(|w| w.st.borrow().auth_token.clone())
     }
 
     /// The shadow root's host element, once rendered.
     pub fn host(&self) -> Option<web_sys::HtmlElement> {
-        self.w.st.borrow().dom.as_ref().map(|d| d.host.clone())
+        self.inner().and_then(|w| w.st.borrow().dom.as_ref().map(|d| d.host.clone()))
     }
 }

@@ -79,16 +79,54 @@ fn say(prefix: &str, ty: EventType, suffix: &str) -> String {
 }
 
 /// Dispatches `event` (a fresh object carrying `type`) and acts when its handlers are done.
+///
+/// Laneless dispatches take a fast path: handlers are called straight from the snapshot, and
+/// only if one returns a promise does the rest of the snapshot go to the engine, parked on
+/// it. (A laneless run never waits for another, so this is the engine's order exactly.)
 pub fn emit(w: &Rc<Widget>, ty: EventType, event: JsValue, lane: Option<String>, after: After) {
-    let id = {
+    if lane.is_some() {
+        let id = {
+            let mut st = w.st.borrow_mut();
+            if st.destroyed {
+                return;
+            }
+            let handlers = st.bus.snapshot(ty);
+            st.engine.submit(lane, handlers, event, Job { ty, after })
+        };
+        return drive(w, id);
+    }
+    let (handlers, instance) = {
         let mut st = w.st.borrow_mut();
         if st.destroyed {
             return;
         }
-        let handlers = st.bus.snapshot(ty);
-        st.engine.submit(lane, handlers, event, Job { ty, after })
+        (st.bus.snapshot(ty), st.instance.clone())
     };
-    drive(w, id);
+    let mut rest = handlers.into_iter();
+    while let Some(h) = rest.next() {
+        match h.call2(&instance, &event, &instance) {
+            Ok(r) if js::is_thenable(&r) => {
+                let (ms, parked) = {
+                    let mut st = w.st.borrow_mut();
+                    if st.destroyed {
+                        return;
+                    }
+                    let id = st.engine.submit(None, rest.collect(), event, Job { ty, after });
+                    (st.opts.handler_timeout_ms, st.engine.suspend(id))
+                };
+                if let Some(token) = parked {
+                    arm(w, token, ms, &r);
+                }
+                return;
+            }
+            Ok(_) => {}
+            Err(e) => js::console_error(&say("natter: a \"", ty, "\" handler threw; the next handler runs:"), &e),
+        }
+        if w.st.borrow().destroyed {
+            return;
+        }
+    }
+    finish(w, event, Job { ty, after });
 }
 
 fn drive(w: &Rc<Widget>, mut id: RunId) {
