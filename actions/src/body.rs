@@ -27,9 +27,12 @@ impl JsonTemplate {
     pub fn from_value(value: &Value) -> Result<JsonTemplate, TemplateError> {
         Ok(match value {
             Value::String(s) => JsonTemplate::Str(Template::parse(s)?),
-            Value::Array(items) => {
-                JsonTemplate::Array(items.iter().map(JsonTemplate::from_value).collect::<Result<_, _>>()?)
-            }
+            Value::Array(items) => JsonTemplate::Array(
+                items
+                    .iter()
+                    .map(JsonTemplate::from_value)
+                    .collect::<Result<_, _>>()?,
+            ),
             Value::Object(map) => JsonTemplate::Object(
                 map.iter()
                     .map(|(k, v)| Ok((k.clone(), JsonTemplate::from_value(v)?)))
@@ -62,10 +65,18 @@ impl JsonTemplate {
         Ok(match self {
             JsonTemplate::Literal(v) => v.clone(),
             JsonTemplate::Str(t) => match t.whole_var() {
-                Some(name) => args.get(name).cloned().ok_or_else(|| RenderError::Missing(name.to_string()))?,
+                Some(name) => args
+                    .get(name)
+                    .cloned()
+                    .ok_or_else(|| RenderError::Missing(name.to_string()))?,
                 None => Value::String(t.render(args, Place::Text)?),
             },
-            JsonTemplate::Array(items) => Value::Array(items.iter().map(|i| i.render(args)).collect::<Result<_, _>>()?),
+            JsonTemplate::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|i| i.render(args))
+                    .collect::<Result<_, _>>()?,
+            ),
             JsonTemplate::Object(fields) => {
                 let mut map = Map::with_capacity(fields.len());
                 for (k, v) in fields {
@@ -89,10 +100,11 @@ mod tests {
             "list": ["$qty", "id-$qty"]
         }))
         .unwrap();
-        let args = json!({"items": [{"sku": "A"}], "qty": 3, "name": "\"}, \"admin\": true, \"x\": {\""})
-            .as_object()
-            .unwrap()
-            .clone();
+        let args =
+            json!({"items": [{"sku": "A"}], "qty": 3, "name": "\"}, \"admin\": true, \"x\": {\""})
+                .as_object()
+                .unwrap()
+                .clone();
         let out = t.render(&args).unwrap();
         assert_eq!(
             out,
@@ -108,15 +120,27 @@ mod tests {
         assert_eq!(
             t.vars(),
             // serde_json orders keys alphabetically: items, list, note, qty.
-            vec![("items", true), ("qty", true), ("qty", false), ("name", false), ("qty", true)]
+            vec![
+                ("items", true),
+                ("qty", true),
+                ("qty", false),
+                ("name", false),
+                ("qty", true)
+            ]
         );
     }
 
     #[test]
     fn missing_and_non_scalar_embedded_values_are_errors() {
         let t = JsonTemplate::from_value(&json!({"a": "x$v"})).unwrap();
-        assert_eq!(t.render(&Map::new()).unwrap_err(), RenderError::Missing("v".into()));
+        assert_eq!(
+            t.render(&Map::new()).unwrap_err(),
+            RenderError::Missing("v".into())
+        );
         let args = json!({"v": {"o": 1}}).as_object().unwrap().clone();
-        assert!(matches!(t.render(&args), Err(RenderError::NotScalar { .. })));
+        assert!(matches!(
+            t.render(&args),
+            Err(RenderError::NotScalar { .. })
+        ));
     }
 }

@@ -52,7 +52,10 @@ impl Default for ClientConfig {
 
 impl ClientConfig {
     pub fn with_policy(policy: NetPolicy) -> ClientConfig {
-        ClientConfig { policy, ..ClientConfig::default() }
+        ClientConfig {
+            policy,
+            ..ClientConfig::default()
+        }
     }
 }
 
@@ -108,8 +111,12 @@ impl CallError {
             CallError::Timeout(d) => {
                 json!({"error": format!("The API did not answer within {} ms", d.as_millis()), "timeout": true})
             }
-            CallError::Policy(_) => json!({"error": "The action's address is not allowed by this bot's network policy"}),
-            CallError::Transport(_) | CallError::Client(_) => json!({"error": "Could not reach the API"}),
+            CallError::Policy(_) => {
+                json!({"error": "The action's address is not allowed by this bot's network policy"})
+            }
+            CallError::Transport(_) | CallError::Client(_) => {
+                json!({"error": "Could not reach the API"})
+            }
             // Names of the server's secrets are for the log, not the visitor.
             CallError::Prepare(PrepareError::MissingEnv(..) | PrepareError::BadEnv(_)) => {
                 json!({"error": "The action is not configured correctly"})
@@ -147,7 +154,9 @@ pub struct ActionClient {
 
 impl std::fmt::Debug for ActionClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ActionClient").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("ActionClient")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
@@ -158,7 +167,10 @@ impl ActionClient {
     }
 
     /// A client whose names are looked up by `lookup` (answers still filtered by the policy).
-    pub fn with_lookup(config: ClientConfig, lookup: Arc<dyn Lookup>) -> Result<ActionClient, CallError> {
+    pub fn with_lookup(
+        config: ClientConfig,
+        lookup: Arc<dyn Lookup>,
+    ) -> Result<ActionClient, CallError> {
         let policy = Arc::new(config.policy.clone());
         let http = reqwest::Client::builder()
             // A proxy would connect on our behalf to an address we never checked.
@@ -173,7 +185,10 @@ impl ActionClient {
             .user_agent(config.user_agent.clone())
             .build()
             .map_err(|e| CallError::Client(e.to_string()))?;
-        Ok(ActionClient { http, config: Arc::new(config) })
+        Ok(ActionClient {
+            http,
+            config: Arc::new(config),
+        })
     }
 
     pub fn config(&self) -> &ClientConfig {
@@ -189,7 +204,11 @@ impl ActionClient {
     }
 
     /// Validates `args` against the action's schema and calls it (API actions only).
-    pub async fn call_action(&self, action: &Action, args: &Value) -> Result<ApiSuccess, CallError> {
+    pub async fn call_action(
+        &self,
+        action: &Action,
+        args: &Value,
+    ) -> Result<ApiSuccess, CallError> {
         let args = action.validate_args(args)?;
         match &action.kind {
             ActionKind::Api(api) => self.call(api, args).await,
@@ -199,7 +218,11 @@ impl ActionClient {
 
     /// Calls an API action with `args` (every variable must be present; extra keys are ignored
     /// here — use [`ActionClient::call_action`] to refuse them).
-    pub async fn call(&self, action: &ApiAction, args: &Map<String, Value>) -> Result<ApiSuccess, CallError> {
+    pub async fn call(
+        &self,
+        action: &ApiAction,
+        args: &Map<String, Value>,
+    ) -> Result<ApiSuccess, CallError> {
         let prepared = action.prepare(args)?;
         match tokio::time::timeout(action.timeout, self.execute(prepared)).await {
             Ok(r) => r,
@@ -208,21 +231,31 @@ impl ActionClient {
     }
 
     async fn execute(&self, prepared: Prepared) -> Result<ApiSuccess, CallError> {
-        let Prepared { method, mut url, mut headers, mut body } = prepared;
+        let Prepared {
+            method,
+            mut url,
+            mut headers,
+            mut body,
+        } = prepared;
         let mut method = method.to_reqwest();
         let origin = url.origin();
         let mut redirects = 0;
         loop {
-            self.config.policy.check_url(&url).map_err(CallError::Policy)?;
+            self.config
+                .policy
+                .check_url(&url)
+                .map_err(CallError::Policy)?;
             let mut req = self.http.request(method.clone(), url.clone());
             let mut has_accept = false;
             let mut has_content_type = false;
             for (name, value) in &headers {
-                let name = HeaderName::from_bytes(name.as_bytes()).map_err(|e| CallError::Client(e.to_string()))?;
+                let name = HeaderName::from_bytes(name.as_bytes())
+                    .map_err(|e| CallError::Client(e.to_string()))?;
                 // Rendering refused control characters; what remains (UTF-8 included) is a
                 // valid field value.
-                let value = HeaderValue::from_bytes(value.as_bytes())
-                    .map_err(|_| CallError::Client(format!("header `{name}` has an invalid value")))?;
+                let value = HeaderValue::from_bytes(value.as_bytes()).map_err(|_| {
+                    CallError::Client(format!("header `{name}` has an invalid value"))
+                })?;
                 has_accept |= name == ACCEPT;
                 has_content_type |= name == CONTENT_TYPE;
                 req = req.header(name, value);
@@ -246,9 +279,14 @@ impl ActionClient {
                     .headers()
                     .get(LOCATION)
                     .and_then(|l| l.to_str().ok())
-                    .ok_or_else(|| CallError::BadRedirect(format!("HTTP {status} without a usable Location")))?;
-                let next = url.join(location).map_err(|e| CallError::BadRedirect(format!("{location}: {e}")))?;
-                let to_get = status.as_u16() == 303 || (matches!(status.as_u16(), 301 | 302) && method == reqwest::Method::POST);
+                    .ok_or_else(|| {
+                        CallError::BadRedirect(format!("HTTP {status} without a usable Location"))
+                    })?;
+                let next = url
+                    .join(location)
+                    .map_err(|e| CallError::BadRedirect(format!("{location}: {e}")))?;
+                let to_get = status.as_u16() == 303
+                    || (matches!(status.as_u16(), 301 | 302) && method == reqwest::Method::POST);
                 if to_get {
                     method = reqwest::Method::GET;
                     body = None;
@@ -260,23 +298,38 @@ impl ActionClient {
                 redirects += 1;
                 continue;
             }
-            let content_type = resp.headers().get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).map(str::to_ascii_lowercase);
+            let content_type = resp
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_ascii_lowercase);
             if status.is_success() {
                 let limit = self.config.max_response_bytes;
                 let (bytes, cut) = read_capped(resp, limit).await?;
                 if cut {
                     return Err(CallError::TooLarge { limit });
                 }
-                return Ok(ApiSuccess { status: status.as_u16(), body: decode(&bytes, content_type.as_deref()), final_url: url, redirects });
+                return Ok(ApiSuccess {
+                    status: status.as_u16(),
+                    body: decode(&bytes, content_type.as_deref()),
+                    final_url: url,
+                    redirects,
+                });
             }
             let (bytes, _) = read_capped(resp, self.config.max_error_body_bytes).await?;
-            return Err(CallError::Status { status: status.as_u16(), body: decode(&bytes, content_type.as_deref()) });
+            return Err(CallError::Status {
+                status: status.as_u16(),
+                body: decode(&bytes, content_type.as_deref()),
+            });
         }
     }
 }
 
 /// Reads at most `limit` bytes; `true` when the body was longer.
-async fn read_capped(mut resp: reqwest::Response, limit: usize) -> Result<(Vec<u8>, bool), CallError> {
+async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: usize,
+) -> Result<(Vec<u8>, bool), CallError> {
     if resp.content_length().is_some_and(|n| n > limit as u64) {
         return Ok((Vec::new(), true));
     }
@@ -332,23 +385,38 @@ mod tests {
     #[test]
     fn decoding() {
         assert_eq!(decode(b"", None), Value::Null);
-        assert_eq!(decode(b"{\"a\":1}", Some("application/json; charset=utf-8")), json!({"a": 1}));
-        assert_eq!(decode(b"{\"a\":1}", Some("application/problem+json")), json!({"a": 1}));
+        assert_eq!(
+            decode(b"{\"a\":1}", Some("application/json; charset=utf-8")),
+            json!({"a": 1})
+        );
+        assert_eq!(
+            decode(b"{\"a\":1}", Some("application/problem+json")),
+            json!({"a": 1})
+        );
         assert_eq!(decode(b"[1]", None), json!([1]));
         assert_eq!(decode(b"123", Some("text/plain")), json!("123"));
-        assert_eq!(decode(b"not json", Some("application/json")), json!("not json"));
+        assert_eq!(
+            decode(b"not json", Some("application/json")),
+            json!("not json")
+        );
         assert_eq!(decode(b"\xff ok", Some("text/plain")), json!("\u{fffd} ok"));
     }
 
     #[test]
     fn bot_values() {
-        let e = CallError::Status { status: 404, body: json!({"error": "Order not found"}) };
+        let e = CallError::Status {
+            status: 404,
+            body: json!({"error": "Order not found"}),
+        };
         assert_eq!(
             e.bot_value(),
             json!({"error": "The API answered HTTP 404 Not Found", "status": 404, "body": {"error": "Order not found"}})
         );
         assert_eq!(e.status(), Some(404));
-        assert_eq!(CallError::Timeout(Duration::from_millis(250)).bot_value()["timeout"], json!(true));
+        assert_eq!(
+            CallError::Timeout(Duration::from_millis(250)).bot_value()["timeout"],
+            json!(true)
+        );
         let p = CallError::Policy(PolicyError::NoHost).bot_value();
         assert!(p["error"].as_str().unwrap().contains("not allowed"));
     }

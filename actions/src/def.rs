@@ -131,6 +131,8 @@ pub struct ArgSpec {
     pub ty: ArgType,
     pub description: Option<String>,
     pub required: bool,
+    /// CRM actions only: the name the CRM's `results` store this argument under (`saveAs`).
+    pub save_as: Option<String>,
 }
 
 /// JSON type of an argument, as offered to the LLM and checked by `validate_args`.
@@ -185,7 +187,10 @@ impl Action {
 
     /// Names of the required arguments, in order of first appearance.
     pub fn required_args(&self) -> impl Iterator<Item = &str> {
-        self.args.iter().filter(|a| a.required).map(|a| a.name.as_str())
+        self.args
+            .iter()
+            .filter(|a| a.required)
+            .map(|a| a.name.as_str())
     }
 
     pub fn is_enabled_in(&self, workflow: &str) -> bool {

@@ -13,6 +13,7 @@
 
 pub mod body;
 pub mod client;
+pub mod crm;
 pub mod def;
 pub mod parse;
 pub mod policy;
@@ -23,10 +24,13 @@ pub mod set;
 pub mod template;
 
 pub use client::{bot_value, ActionClient, ApiSuccess, CallError, ClientConfig};
-pub use def::{Action, ActionKind, ApiAction, ArgSpec, ArgType, CrmAction, FieldValue, Method, PythonAction};
-pub use request::{Env, PrepareError, Prepared, ProcessEnv};
+pub use crm::CrmDataError;
+pub use def::{
+    Action, ActionKind, ApiAction, ArgSpec, ArgType, CrmAction, FieldValue, Method, PythonAction,
+};
 pub use parse::{parse_action, DefinitionError};
 pub use policy::{NetPolicy, PolicyError};
+pub use request::{Env, PrepareError, Prepared, ProcessEnv};
 pub use resolve::{Lookup, LookupFuture, SystemLookup};
 pub use schema::{ArgProblem, ArgsError};
 pub use set::{ActionSet, CallableError};

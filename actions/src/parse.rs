@@ -13,7 +13,9 @@ use serde::Deserialize;
 use toml::Spanned;
 
 use crate::body::JsonTemplate;
-use crate::def::{Action, ActionKind, ApiAction, ArgSpec, ArgType, CrmAction, FieldValue, Method, PythonAction};
+use crate::def::{
+    Action, ActionKind, ApiAction, ArgSpec, ArgType, CrmAction, FieldValue, Method, PythonAction,
+};
 use crate::template::{is_dot_segment, Template};
 
 /// A malformed definition: `file:line:column: message`.
@@ -29,9 +31,19 @@ pub struct DefinitionError {
 }
 
 impl DefinitionError {
-    pub(crate) fn at(file: &Path, text: &str, offset: usize, message: impl Into<String>) -> DefinitionError {
+    pub(crate) fn at(
+        file: &Path,
+        text: &str,
+        offset: usize,
+        message: impl Into<String>,
+    ) -> DefinitionError {
         let (line, column) = line_col(text, offset);
-        DefinitionError { file: file.to_path_buf(), line, column, message: message.into() }
+        DefinitionError {
+            file: file.to_path_buf(),
+            line,
+            column,
+            message: message.into(),
+        }
     }
 }
 
@@ -126,6 +138,7 @@ struct RawArg {
     ty: Option<Spanned<String>>,
     description: Option<String>,
     required: Option<Spanned<bool>>,
+    save_as: Option<Spanned<String>>,
 }
 
 /// Headers the HTTP client owns: letting a definition set them could change where or how the
@@ -152,7 +165,8 @@ struct Ctx<'a> {
 
 impl Ctx<'_> {
     fn err(&mut self, offset: usize, message: impl Into<String>) {
-        self.errors.push(DefinitionError::at(self.file, self.text, offset, message));
+        self.errors
+            .push(DefinitionError::at(self.file, self.text, offset, message));
     }
 }
 
@@ -165,7 +179,9 @@ pub fn is_camel_case(s: &str) -> bool {
 }
 
 fn is_identifier(s: &str) -> bool {
-    s.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    s.chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
 }
 
@@ -173,15 +189,34 @@ fn is_identifier(s: &str) -> bool {
 pub fn parse_action(file: &Path, text: &str) -> Result<Action, Vec<DefinitionError>> {
     let raw: RawAction = toml::from_str(text).map_err(|e| {
         let offset = e.span().map_or(0, |s| s.start);
-        vec![DefinitionError::at(file, text, offset, e.message().trim_end().to_string())]
+        vec![DefinitionError::at(
+            file,
+            text,
+            offset,
+            e.message().trim_end().to_string(),
+        )]
     })?;
-    let mut cx = Ctx { file, text, errors: Vec::new() };
+    let mut cx = Ctx {
+        file,
+        text,
+        errors: Vec::new(),
+    };
 
-    let stem = file.file_stem().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let stem = file
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
     let name = match &raw.name {
         Some(n) => {
             if n.get_ref() != &stem {
-                cx.err(n.span().start, format!("name `{}` differs from the file name `{stem}.toml`", n.get_ref()));
+                cx.err(
+                    n.span().start,
+                    format!(
+                        "name `{}` differs from the file name `{stem}.toml`",
+                        n.get_ref()
+                    ),
+                );
             }
             n.get_ref().clone()
         }
@@ -194,9 +229,15 @@ pub fn parse_action(file: &Path, text: &str) -> Result<Action, Vec<DefinitionErr
 
     let description = raw.description.get_ref().trim().to_string();
     if description.is_empty() {
-        cx.err(raw.description.span().start, "description is empty; write one sentence telling the AI when to call the action");
+        cx.err(
+            raw.description.span().start,
+            "description is empty; write one sentence telling the AI when to call the action",
+        );
     } else if description.chars().count() > 1024 {
-        cx.err(raw.description.span().start, "description is longer than 1024 characters");
+        cx.err(
+            raw.description.span().start,
+            "description is longer than 1024 characters",
+        );
     }
 
     let mut workflows = Vec::new();
@@ -215,13 +256,27 @@ pub fn parse_action(file: &Path, text: &str) -> Result<Action, Vec<DefinitionErr
 
     let kind_str = raw.kind.get_ref().as_str();
     let kind_at = raw.kind.span().start;
-    let sections = [("api", raw.api.is_some()), ("python", raw.python.is_some()), ("crm", raw.crm.is_some())];
+    let sections = [
+        ("api", raw.api.is_some()),
+        ("python", raw.python.is_some()),
+        ("crm", raw.crm.is_some()),
+    ];
     for (section, present) in sections {
         if present && section != kind_str {
-            cx.err(kind_at, format!("kind is `{kind_str}` but the file has an [{section}] table"));
+            cx.err(
+                kind_at,
+                format!("kind is `{kind_str}` but the file has an [{section}] table"),
+            );
         }
     }
     let declared = parse_declared_args(&mut cx, &raw.args);
+    if kind_str != "crm" {
+        for a in &raw.args {
+            if let Some(s) = &a.get_ref().save_as {
+                cx.err(s.span().start, "save_as is for CRM actions only");
+            }
+        }
+    }
 
     let (kind, args) = match kind_str {
         "api" => match &raw.api {
@@ -230,7 +285,10 @@ pub fn parse_action(file: &Path, text: &str) -> Result<Action, Vec<DefinitionErr
                 (api.map(ActionKind::Api), args)
             }
             None => {
-                cx.err(kind_at, "kind `api` needs an [api] table (base_url, path, method, …)");
+                cx.err(
+                    kind_at,
+                    "kind `api` needs an [api] table (base_url, path, method, …)",
+                );
                 (None, Vec::new())
             }
         },
@@ -247,10 +305,16 @@ pub fn parse_action(file: &Path, text: &str) -> Result<Action, Vec<DefinitionErr
                 .as_ref()
                 .and_then(|c| c.get_ref().timeout_ms.as_ref())
                 .map_or(Some(DEFAULT_CRM_TIMEOUT), |t| timeout(&mut cx, t));
-            (timeout.map(|timeout| ActionKind::Crm(CrmAction { timeout })), declared)
+            (
+                timeout.map(|timeout| ActionKind::Crm(CrmAction { timeout })),
+                declared,
+            )
         }
         other => {
-            cx.err(kind_at, format!("kind `{other}` is not one of `api`, `python`, `crm`"));
+            cx.err(
+                kind_at,
+                format!("kind `{other}` is not one of `api`, `python`, `crm`"),
+            );
             (None, Vec::new())
         }
     };
@@ -272,7 +336,13 @@ pub fn parse_action(file: &Path, text: &str) -> Result<Action, Vec<DefinitionErr
 fn timeout(cx: &mut Ctx, t: &Spanned<u64>) -> Option<Duration> {
     let d = Duration::from_millis(*t.get_ref());
     if d.is_zero() || d > MAX_TIMEOUT {
-        cx.err(t.span().start, format!("timeout_ms must be between 1 and {}", MAX_TIMEOUT.as_millis()));
+        cx.err(
+            t.span().start,
+            format!(
+                "timeout_ms must be between 1 and {}",
+                MAX_TIMEOUT.as_millis()
+            ),
+        );
         return None;
     }
     Some(d)
@@ -288,7 +358,10 @@ fn parse_declared_args(cx: &mut Ctx, raw: &[Spanned<RawArg>]) -> Vec<ArgSpec> {
             continue;
         }
         if out.iter().any(|o| &o.name == name) {
-            cx.err(a.name.span().start, format!("argument `{name}` is declared twice"));
+            cx.err(
+                a.name.span().start,
+                format!("argument `{name}` is declared twice"),
+            );
             continue;
         }
         let ty = match &a.ty {
@@ -309,6 +382,7 @@ fn parse_declared_args(cx: &mut Ctx, raw: &[Spanned<RawArg>]) -> Vec<ArgSpec> {
             ty,
             description: a.description.clone(),
             required: a.required.as_ref().is_none_or(|r| *r.get_ref()),
+            save_as: a.save_as.as_ref().map(|s| s.get_ref().clone()),
         });
     }
     out
@@ -334,9 +408,13 @@ fn field(cx: &mut Ctx, value: &Spanned<RawField>, what: &str) -> Option<FieldVal
             }
         },
         RawField::Env(RawEnv { env }) => {
-            let valid = !env.is_empty() && env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+            let valid =
+                !env.is_empty() && env.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
             if !valid {
-                cx.err(value.span().start, format!("{what}: `{env}` is not an environment variable name"));
+                cx.err(
+                    value.span().start,
+                    format!("{what}: `{env}` is not an environment variable name"),
+                );
                 return None;
             }
             Some(FieldValue::Env(env.clone()))
@@ -368,19 +446,31 @@ fn parse_api(
         }
         Ok(mut u) => {
             if raw.base_url.get_ref().contains('$') {
-                cx.err(base_at, "base_url can't hold variables: the host never changes with the arguments");
+                cx.err(
+                    base_at,
+                    "base_url can't hold variables: the host never changes with the arguments",
+                );
             }
             if !matches!(u.scheme(), "http" | "https") {
-                cx.err(base_at, format!("base_url scheme `{}` is not http or https", u.scheme()));
+                cx.err(
+                    base_at,
+                    format!("base_url scheme `{}` is not http or https", u.scheme()),
+                );
             }
             if u.host().is_none() {
                 cx.err(base_at, "base_url has no host");
             }
             if !u.username().is_empty() || u.password().is_some() {
-                cx.err(base_at, "base_url can't hold a user name or password; send credentials in headers");
+                cx.err(
+                    base_at,
+                    "base_url can't hold a user name or password; send credentials in headers",
+                );
             }
             if u.query().is_some() || u.fragment().is_some() {
-                cx.err(base_at, "base_url can't hold a query or fragment; use the [api.query] table");
+                cx.err(
+                    base_at,
+                    "base_url can't hold a query or fragment; use the [api.query] table",
+                );
             }
             let trimmed = u.path().trim_end_matches('/').to_string();
             u.set_path(&trimmed);
@@ -394,7 +484,10 @@ fn parse_api(
         "PUT" => Some(Method::Put),
         "DELETE" => Some(Method::Delete),
         other => {
-            cx.err(raw.method.span().start, format!("method `{other}` is not GET, POST, PUT or DELETE"));
+            cx.err(
+                raw.method.span().start,
+                format!("method `{other}` is not GET, POST, PUT or DELETE"),
+            );
             None
         }
     };
@@ -437,8 +530,14 @@ fn parse_api(
         } else if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
             cx.err(at, format!("`{name}` is not a valid header name"));
         } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
-            cx.err(at, format!("header `{name}` is set by the HTTP client and can't be defined"));
-        } else if headers.iter().any(|(n, _): &(String, FieldValue)| n.eq_ignore_ascii_case(name)) {
+            cx.err(
+                at,
+                format!("header `{name}` is set by the HTTP client and can't be defined"),
+            );
+        } else if headers
+            .iter()
+            .any(|(n, _): &(String, FieldValue)| n.eq_ignore_ascii_case(name))
+        {
             cx.err(at, format!("header `{name}` is defined twice"));
         }
         if let RawField::Text(text) = value.get_ref() {
@@ -454,7 +553,10 @@ fn parse_api(
     let mut query = Vec::new();
     for (name, value) in &raw.query {
         if name.contains('$') {
-            cx.err(value.span().start, format!("query parameter name `{name}` can't hold variables"));
+            cx.err(
+                value.span().start,
+                format!("query parameter name `{name}` can't hold variables"),
+            );
         }
         if let Some(v) = field(cx, value, &format!("query parameter `{name}`")) {
             query.push((name.clone(), v));
@@ -463,13 +565,21 @@ fn parse_api(
 
     let body_value = match (&raw.body, &raw.body_json) {
         (Some(b), Some(_)) => {
-            cx.err(b.span().start, "give either `body` or `body_json`, not both");
+            cx.err(
+                b.span().start,
+                "give either `body` or `body_json`, not both",
+            );
             None
         }
         (Some(b), None) => match serde_json::to_value(b.get_ref()) {
-            Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => Some((v, b.span().start)),
+            Ok(v @ (serde_json::Value::Object(_) | serde_json::Value::Array(_))) => {
+                Some((v, b.span().start))
+            }
             Ok(_) => {
-                cx.err(b.span().start, "body must be a table or an array (for other JSON use body_json)");
+                cx.err(
+                    b.span().start,
+                    "body must be a table or an array (for other JSON use body_json)",
+                );
                 None
             }
             Err(e) => {
@@ -502,7 +612,10 @@ fn parse_api(
         }
     };
 
-    let timeout = raw.timeout_ms.as_ref().map_or(Some(DEFAULT_API_TIMEOUT), |t| timeout(cx, t));
+    let timeout = raw
+        .timeout_ms
+        .as_ref()
+        .map_or(Some(DEFAULT_API_TIMEOUT), |t| timeout(cx, t));
 
     // Arguments: every variable, in order of first appearance; whole-body ones may be any JSON.
     let mut args: Vec<ArgSpec> = Vec::new();
@@ -512,7 +625,13 @@ fn parse_api(
             scalar_only.push(name.to_string());
         }
         if !args.iter().any(|a| a.name == name) {
-            args.push(ArgSpec { name: name.to_string(), ty: ArgType::String, description: None, required: true });
+            args.push(ArgSpec {
+                name: name.to_string(),
+                ty: ArgType::String,
+                description: None,
+                required: true,
+                save_as: None,
+            });
         }
     };
     if let Some(p) = &path {
@@ -526,14 +645,24 @@ fn parse_api(
             add(v, !whole);
         }
     }
-    for (d, raw_arg) in declared.into_iter().zip(raw_args.iter().filter(|a| is_identifier(a.get_ref().name.get_ref()))) {
+    for (d, raw_arg) in declared.into_iter().zip(
+        raw_args
+            .iter()
+            .filter(|a| is_identifier(a.get_ref().name.get_ref())),
+    ) {
         let at = raw_arg.get_ref().name.span().start;
         let Some(slot) = args.iter_mut().find(|a| a.name == d.name) else {
             cx.err(at, format!("argument `{}` is declared but no `${}` appears in path, query, headers or body", d.name, d.name));
             continue;
         };
         if !d.required {
-            cx.err(at, format!("argument `{}`: every variable of an API action is required", d.name));
+            cx.err(
+                at,
+                format!(
+                    "argument `{}`: every variable of an API action is required",
+                    d.name
+                ),
+            );
         }
         if matches!(d.ty, ArgType::Object | ArgType::Array) && scalar_only.contains(&d.name) {
             cx.err(at, format!(
@@ -550,9 +679,15 @@ fn parse_api(
         return (None, args);
     }
     let api = match (base_url, method, path, timeout) {
-        (Some(base_url), Some(method), Some(path), Some(timeout)) => {
-            Some(ApiAction { base_url, path, method, headers, query, body, timeout })
-        }
+        (Some(base_url), Some(method), Some(path), Some(timeout)) => Some(ApiAction {
+            base_url,
+            path,
+            method,
+            headers,
+            query,
+            body,
+            timeout,
+        }),
         _ => None,
     };
     (api, args)
@@ -563,15 +698,25 @@ fn parse_python(cx: &mut Ctx, py: &Spanned<RawPython>) -> Option<PythonAction> {
     let file = PathBuf::from(raw.file.get_ref());
     let at = raw.file.span().start;
     let mut ok = true;
-    if file.is_absolute() || file.components().any(|c| !matches!(c, Component::Normal(_))) {
-        cx.err(at, "file must be a path inside the bot's folder (relative, no `..`)");
+    if file.is_absolute()
+        || file
+            .components()
+            .any(|c| !matches!(c, Component::Normal(_)))
+    {
+        cx.err(
+            at,
+            "file must be a path inside the bot's folder (relative, no `..`)",
+        );
         ok = false;
     }
     if file.extension().and_then(|e| e.to_str()) != Some("py") {
         cx.err(at, "file must be a `.py` file");
         ok = false;
     }
-    let timeout = raw.timeout_ms.as_ref().map_or(Some(DEFAULT_PYTHON_TIMEOUT), |t| timeout(cx, t));
+    let timeout = raw
+        .timeout_ms
+        .as_ref()
+        .map_or(Some(DEFAULT_PYTHON_TIMEOUT), |t| timeout(cx, t));
     match (ok, timeout) {
         (true, Some(timeout)) => Some(PythonAction { file, timeout }),
         _ => None,
@@ -587,7 +732,11 @@ mod tests {
     }
 
     fn errors(name: &str, text: &str) -> Vec<String> {
-        parse(name, text).unwrap_err().into_iter().map(|e| e.to_string()).collect()
+        parse(name, text)
+            .unwrap_err()
+            .into_iter()
+            .map(|e| e.to_string())
+            .collect()
     }
 
     const STOCK: &str = r#"
@@ -612,7 +761,10 @@ description = "The product's SKU"
         let a = parse("checkProductStock", STOCK).unwrap();
         assert_eq!(a.name, "checkProductStock");
         assert_eq!(a.workflows, ["shopping"]);
-        assert_eq!(a.required_args().collect::<Vec<_>>(), ["productId", "storeId"]);
+        assert_eq!(
+            a.required_args().collect::<Vec<_>>(),
+            ["productId", "storeId"]
+        );
         assert_eq!(a.args[0].description.as_deref(), Some("The product's SKU"));
         let api = a.api().unwrap();
         assert_eq!(api.base_url.as_str(), "https://api.example.com/");
@@ -625,13 +777,20 @@ description = "The product's SKU"
     fn syntax_errors_name_file_line_and_cause() {
         let errs = errors("x", "description = \"d\"\nkind = \"api\"\n[api\n");
         assert_eq!(errs.len(), 1);
-        assert!(errs[0].starts_with("bots/acme/actions/x.toml:3:"), "{}", errs[0]);
+        assert!(
+            errs[0].starts_with("bots/acme/actions/x.toml:3:"),
+            "{}",
+            errs[0]
+        );
     }
 
     #[test]
     fn unknown_fields_are_errors_with_their_line() {
         let errs = errors("x", "description = \"d\"\nkind = \"api\"\n[api]\nbase_url = \"https://a.example\"\nmethod = \"GET\"\nheader = {}\n");
-        assert!(errs[0].starts_with("bots/acme/actions/x.toml:6:"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("bots/acme/actions/x.toml:6:"),
+            "{errs:?}"
+        );
         assert!(errs[0].contains("unknown field `header`"), "{errs:?}");
     }
 
@@ -641,7 +800,9 @@ description = "The product's SKU"
         let errs = errors("Get_order", text);
         let has = |line: usize, needle: &str| {
             assert!(
-                errs.iter().any(|e| e.starts_with(&format!("bots/acme/actions/Get_order.toml:{line}:")) && e.contains(needle)),
+                errs.iter().any(|e| e
+                    .starts_with(&format!("bots/acme/actions/Get_order.toml:{line}:"))
+                    && e.contains(needle)),
                 "no `{needle}` on line {line} in {errs:#?}"
             )
         };
@@ -655,49 +816,95 @@ description = "The product's SKU"
 
     #[test]
     fn name_must_match_file() {
-        let errs = errors("getOrder", "name = \"getOrders\"\ndescription = \"d\"\nkind = \"crm\"\n");
+        let errs = errors(
+            "getOrder",
+            "name = \"getOrders\"\ndescription = \"d\"\nkind = \"crm\"\n",
+        );
         assert!(errs[0].contains("differs from the file name"), "{errs:?}");
     }
 
     #[test]
     fn dot_segments_and_bodies_on_get_are_refused() {
         let errs = errors("a", "description = \"d\"\nkind = \"api\"\n[api]\nbase_url = \"https://a.example\"\npath = \"/a/../$x\"\nmethod = \"GET\"\nbody = { a = \"$x\" }\n");
-        assert!(errs.iter().any(|e| e.contains(":5:") && e.contains("`..`")), "{errs:?}");
-        assert!(errs.iter().any(|e| e.contains(":7:") && e.contains("GET request can't have a body")), "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e.contains(":5:") && e.contains("`..`")),
+            "{errs:?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.contains(":7:") && e.contains("GET request can't have a body")),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn declared_args_must_match_variables() {
         let text = "description = \"d\"\nkind = \"api\"\n[api]\nbase_url = \"https://a.example\"\npath = \"/o/$id\"\nmethod = \"POST\"\nbody = { items = \"$items\", note = \"x $note\" }\n\n[[args]]\nname = \"items\"\ntype = \"array\"\n[[args]]\nname = \"note\"\ntype = \"object\"\n[[args]]\nname = \"ghost\"\n[[args]]\nname = \"id\"\nrequired = false\n";
         let errs = errors("a", text);
-        assert!(errs.iter().any(|e| e.contains(":13:") && e.contains("only text fits")), "{errs:#?}");
-        assert!(errs.iter().any(|e| e.contains(":16:") && e.contains("no `$ghost`")), "{errs:#?}");
-        assert!(errs.iter().any(|e| e.contains(":18:") && e.contains("required")), "{errs:#?}");
-        assert!(!errs.iter().any(|e| e.contains(":10:")), "items as array in a whole-body string is fine: {errs:#?}");
+        assert!(
+            errs.iter()
+                .any(|e| e.contains(":13:") && e.contains("only text fits")),
+            "{errs:#?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.contains(":16:") && e.contains("no `$ghost`")),
+            "{errs:#?}"
+        );
+        assert!(
+            errs.iter()
+                .any(|e| e.contains(":18:") && e.contains("required")),
+            "{errs:#?}"
+        );
+        assert!(
+            !errs.iter().any(|e| e.contains(":10:")),
+            "items as array in a whole-body string is fine: {errs:#?}"
+        );
     }
 
     #[test]
     fn python_and_crm_kinds() {
         let py = parse("processRefund", "description = \"Refunds\"\nkind = \"python\"\nworkflows = [\"refunds\"]\n[python]\nfile = \"actions/refund.py\"\ntimeout_ms = 5000\n[[args]]\nname = \"orderId\"\n[[args]]\nname = \"reason\"\nrequired = false\n[[args]]\nname = \"items\"\ntype = \"array\"\n").unwrap();
-        let ActionKind::Python(p) = &py.kind else { panic!() };
+        let ActionKind::Python(p) = &py.kind else {
+            panic!()
+        };
         assert_eq!(p.file, Path::new("actions/refund.py"));
         assert_eq!(p.timeout, Duration::from_secs(5));
         assert_eq!(py.required_args().collect::<Vec<_>>(), ["orderId", "items"]);
-        let errs = errors("x", "description = \"d\"\nkind = \"python\"\n[python]\nfile = \"../other/x.py\"\n");
-        assert!(errs[0].contains(":4:") && errs[0].contains("inside the bot's folder"), "{errs:?}");
-        let crm = parse("lookupCustomer", "description = \"d\"\nkind = \"crm\"\n[[args]]\nname = \"email\"\n").unwrap();
+        let errs = errors(
+            "x",
+            "description = \"d\"\nkind = \"python\"\n[python]\nfile = \"../other/x.py\"\n",
+        );
+        assert!(
+            errs[0].contains(":4:") && errs[0].contains("inside the bot's folder"),
+            "{errs:?}"
+        );
+        let crm = parse(
+            "lookupCustomer",
+            "description = \"d\"\nkind = \"crm\"\n[[args]]\nname = \"email\"\n",
+        )
+        .unwrap();
         assert_eq!(crm.kind.as_str(), "crm");
         let errs = errors("x", "description = \"d\"\nkind = \"python\"\n[api]\nbase_url = \"https://a.example\"\nmethod = \"GET\"\n");
         assert!(errs.iter().any(|e| e.contains("[api] table")), "{errs:?}");
-        assert!(errs.iter().any(|e| e.contains("needs a [python] table")), "{errs:?}");
+        assert!(
+            errs.iter().any(|e| e.contains("needs a [python] table")),
+            "{errs:?}"
+        );
     }
 
     #[test]
     fn secret_fields_are_checked() {
         let errs = errors("x", "description = \"d\"\nkind = \"api\"\n[api]\nbase_url = \"https://a.example\"\nmethod = \"GET\"\nheaders = { k = { envv = \"X\" } }\n");
-        assert!(errs[0].starts_with("bots/acme/actions/x.toml:6:") && errs[0].contains("env"), "{errs:?}");
+        assert!(
+            errs[0].starts_with("bots/acme/actions/x.toml:6:") && errs[0].contains("env"),
+            "{errs:?}"
+        );
         let errs = errors("x", "description = \"d\"\nkind = \"api\"\n[api]\nbase_url = \"https://a.example\"\nmethod = \"GET\"\nquery = { k = { env = \"A-B\" } }\n");
-        assert!(errs[0].contains(":6:") && errs[0].contains("not an environment variable name"), "{errs:?}");
+        assert!(
+            errs[0].contains(":6:") && errs[0].contains("not an environment variable name"),
+            "{errs:?}"
+        );
     }
 
     #[test]

@@ -30,7 +30,10 @@ pub enum PolicyError {
     #[error("host `{0}` is a cloud metadata service, which actions may never reach")]
     MetadataHost(String),
     #[error("every address `{host}` resolves to is refused ({first})")]
-    AllAnswersRefused { host: String, first: Box<PolicyError> },
+    AllAnswersRefused {
+        host: String,
+        first: Box<PolicyError>,
+    },
     #[error("`{0}` resolves to no address")]
     NoAnswer(String),
     #[error("URL scheme `{0}` is not allowed; only http and https")]
@@ -87,7 +90,12 @@ pub struct NetPolicy {
 }
 
 /// Host names refused before any DNS look-up: metadata services reachable by name.
-const METADATA_NAMES: &[&str] = &["metadata.google.internal", "metadata", "metadata.goog", "instance-data"];
+const METADATA_NAMES: &[&str] = &[
+    "metadata.google.internal",
+    "metadata",
+    "metadata.goog",
+    "instance-data",
+];
 
 impl NetPolicy {
     /// The strictest policy: public addresses only.
@@ -101,7 +109,9 @@ impl NetPolicy {
         match classify(canonical) {
             AddrClass::Public => Ok(()),
             class @ (AddrClass::Loopback | AddrClass::Private) => {
-                if self.allow_private_network || self.allow_cidrs.iter().any(|net| net.contains(&canonical)) {
+                if self.allow_private_network
+                    || self.allow_cidrs.iter().any(|net| net.contains(&canonical))
+                {
                     Ok(())
                 } else {
                     Err(PolicyError::PrivateRefused { addr, class })
@@ -145,7 +155,8 @@ pub fn canonical(addr: IpAddr) -> IpAddr {
         return IpAddr::V4(v4);
     }
     let s = v6.segments();
-    let embedded_low = || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
+    let embedded_low =
+        || Ipv4Addr::new((s[6] >> 8) as u8, s[6] as u8, (s[7] >> 8) as u8, s[7] as u8);
     // IPv4-compatible ::a.b.c.d (deprecated, but the kernel may still route it); :: and ::1
     // stay IPv6 so they are classed as unspecified and loopback.
     if s[..6] == [0; 6] && !(s[6] == 0 && s[7] <= 1) {
@@ -157,7 +168,12 @@ pub fn canonical(addr: IpAddr) -> IpAddr {
     }
     // 6to4 2002:AABB:CCDD::/48 embeds AA.BB.CC.DD.
     if s[0] == 0x2002 {
-        return IpAddr::V4(Ipv4Addr::new((s[1] >> 8) as u8, s[1] as u8, (s[2] >> 8) as u8, s[2] as u8));
+        return IpAddr::V4(Ipv4Addr::new(
+            (s[1] >> 8) as u8,
+            s[1] as u8,
+            (s[2] >> 8) as u8,
+            s[2] as u8,
+        ));
     }
     addr
 }
@@ -171,7 +187,11 @@ pub fn classify(addr: IpAddr) -> AddrClass {
 }
 
 fn in_v4(addr: Ipv4Addr, net: [u8; 4], prefix: u32) -> bool {
-    let mask = if prefix == 0 { 0 } else { u32::MAX << (32 - prefix) };
+    let mask = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - prefix)
+    };
     (u32::from(addr) & mask) == (u32::from(Ipv4Addr::from(net)) & mask)
 }
 
@@ -280,11 +300,31 @@ mod tests {
     fn default_policy_refuses_loopback_private_and_always_refused() {
         let p = NetPolicy::public_only();
         assert!(p.check_ip(ip("93.184.216.34")).is_ok());
-        for a in ["127.0.0.1", "::1", "::ffff:127.0.0.1", "10.0.0.1", "192.168.0.1", "fd00::1"] {
-            assert!(matches!(p.check_ip(ip(a)), Err(PolicyError::PrivateRefused { .. })), "{a}");
+        for a in [
+            "127.0.0.1",
+            "::1",
+            "::ffff:127.0.0.1",
+            "10.0.0.1",
+            "192.168.0.1",
+            "fd00::1",
+        ] {
+            assert!(
+                matches!(p.check_ip(ip(a)), Err(PolicyError::PrivateRefused { .. })),
+                "{a}"
+            );
         }
-        for a in ["169.254.169.254", "fe80::1", "0.0.0.0", "::", "100.100.100.200", "fd00:ec2::254"] {
-            assert!(matches!(p.check_ip(ip(a)), Err(PolicyError::AlwaysRefused { .. })), "{a}");
+        for a in [
+            "169.254.169.254",
+            "fe80::1",
+            "0.0.0.0",
+            "::",
+            "100.100.100.200",
+            "fd00:ec2::254",
+        ] {
+            assert!(
+                matches!(p.check_ip(ip(a)), Err(PolicyError::AlwaysRefused { .. })),
+                "{a}"
+            );
         }
     }
 
@@ -296,14 +336,27 @@ mod tests {
         };
         assert!(p.check_ip(ip("127.0.0.1")).is_ok());
         assert!(p.check_ip(ip("10.0.0.1")).is_ok());
-        for a in ["169.254.169.254", "169.254.0.1", "fe80::1", "100.100.100.200", "fd00:ec2::254", "0.0.0.0"] {
-            assert!(matches!(p.check_ip(ip(a)), Err(PolicyError::AlwaysRefused { .. })), "{a}");
+        for a in [
+            "169.254.169.254",
+            "169.254.0.1",
+            "fe80::1",
+            "100.100.100.200",
+            "fd00:ec2::254",
+            "0.0.0.0",
+        ] {
+            assert!(
+                matches!(p.check_ip(ip(a)), Err(PolicyError::AlwaysRefused { .. })),
+                "{a}"
+            );
         }
     }
 
     #[test]
     fn cidr_allowlist_is_exact() {
-        let p = NetPolicy { allow_private_network: false, allow_cidrs: vec!["127.0.0.2/32".parse().unwrap()] };
+        let p = NetPolicy {
+            allow_private_network: false,
+            allow_cidrs: vec!["127.0.0.2/32".parse().unwrap()],
+        };
         assert!(p.check_ip(ip("127.0.0.2")).is_ok());
         assert!(p.check_ip(ip("::ffff:127.0.0.2")).is_ok());
         assert!(p.check_ip(ip("127.0.0.1")).is_err());
@@ -334,12 +387,15 @@ mod tests {
             p.check_url(&url::Url::parse("file:///etc/passwd").unwrap()),
             Err(PolicyError::Scheme(_))
         ));
-        assert!(p.check_url(&url::Url::parse("https://api.example.com/x").unwrap()).is_ok());
+        assert!(p
+            .check_url(&url::Url::parse("https://api.example.com/x").unwrap())
+            .is_ok());
     }
 
     #[test]
     fn policy_reads_from_toml() {
-        let p: NetPolicy = toml::from_str("allow_private_network = true\nallow_cidrs = [\"10.0.0.0/8\"]").unwrap();
+        let p: NetPolicy =
+            toml::from_str("allow_private_network = true\nallow_cidrs = [\"10.0.0.0/8\"]").unwrap();
         assert!(p.allow_private_network);
         assert_eq!(p.allow_cidrs.len(), 1);
         assert!(toml::from_str::<NetPolicy>("allow_private = true").is_err());

@@ -56,7 +56,9 @@ fn render_field(
     match value {
         FieldValue::Template(t) => Ok(t.render(args, place)?),
         FieldValue::Env(name) => {
-            let v = env.get(name).ok_or_else(|| PrepareError::MissingEnv(name.clone(), what.to_string()))?;
+            let v = env
+                .get(name)
+                .ok_or_else(|| PrepareError::MissingEnv(name.clone(), what.to_string()))?;
             if place == Place::Header && v.chars().any(|c| c.is_control() && c != '\t') {
                 return Err(PrepareError::BadEnv(name.clone()));
             }
@@ -83,21 +85,41 @@ impl ApiAction {
     }
 
     /// [`ApiAction::prepare`] with secrets from `env`.
-    pub fn prepare_with_env(&self, args: &Map<String, Value>, env: &dyn Env) -> Result<Prepared, PrepareError> {
+    pub fn prepare_with_env(
+        &self,
+        args: &Map<String, Value>,
+        env: &dyn Env,
+    ) -> Result<Prepared, PrepareError> {
         let rendered_path = self.path.render(args, Place::PathSegment)?;
         if rendered_path.split('/').any(is_dot_segment) {
             return Err(PrepareError::DotSegment);
         }
-        let expected_path = format!("{}{}", self.base_url.path().trim_end_matches('/'), rendered_path);
+        let expected_path = format!(
+            "{}{}",
+            self.base_url.path().trim_end_matches('/'),
+            rendered_path
+        );
         let mut url = self.base_url.clone();
         url.set_path(&expected_path);
         if url.path() != expected_path && !(expected_path.is_empty() && url.path() == "/") {
-            return Err(PrepareError::UrlChanged(format!("path became {}", url.path())));
+            return Err(PrepareError::UrlChanged(format!(
+                "path became {}",
+                url.path()
+            )));
         }
         if !self.query.is_empty() {
             let mut pairs = url.query_pairs_mut();
             for (name, value) in &self.query {
-                pairs.append_pair(name, &render_field(value, args, Place::Text, env, &format!("query parameter `{name}`"))?);
+                pairs.append_pair(
+                    name,
+                    &render_field(
+                        value,
+                        args,
+                        Place::Text,
+                        env,
+                        &format!("query parameter `{name}`"),
+                    )?,
+                );
             }
         }
         if url.scheme() != self.base_url.scheme()
@@ -109,13 +131,21 @@ impl ApiAction {
         }
         let mut headers = Vec::with_capacity(self.headers.len());
         for (name, value) in &self.headers {
-            headers.push((name.clone(), render_field(value, args, Place::Header, env, &format!("header `{name}`"))?));
+            headers.push((
+                name.clone(),
+                render_field(value, args, Place::Header, env, &format!("header `{name}`"))?,
+            ));
         }
         let body = match &self.body {
             Some(t) => Some(serde_json::to_vec(&t.render(args)?).expect("a JSON value serializes")),
             None => None,
         };
-        Ok(Prepared { method: self.method, url, headers, body })
+        Ok(Prepared {
+            method: self.method,
+            url,
+            headers,
+            body,
+        })
     }
 }
 
@@ -130,7 +160,11 @@ mod tests {
         let text = format!(
             "description = \"d\"\nkind = \"api\"\n[api]\nbase_url = \"https://api.example.com:8443/v2/\"\npath = \"{path}\"\nmethod = \"POST\"\n{extra}"
         );
-        parse_action(Path::new("a.toml"), &text).unwrap().api().unwrap().clone()
+        parse_action(Path::new("a.toml"), &text)
+            .unwrap()
+            .api()
+            .unwrap()
+            .clone()
     }
 
     fn args(v: Value) -> Map<String, Value> {
@@ -140,7 +174,16 @@ mod tests {
     #[test]
     fn hostile_values_never_leave_their_place() {
         let a = api("/orders/$id", "query = { q = \"$id\", lang = \"en\" }\nheaders = { x-id = \"$id\" }\nbody = { id = \"$id\" }\n");
-        for v in ["../../admin", "@evil.example", "x?admin=1#frag", "//evil.example/", "\\\\evil", "%2e%2e", "a/b", "http://evil.example"] {
+        for v in [
+            "../../admin",
+            "@evil.example",
+            "x?admin=1#frag",
+            "//evil.example/",
+            "\\\\evil",
+            "%2e%2e",
+            "a/b",
+            "http://evil.example",
+        ] {
             let p = a.prepare(&args(json!({ "id": v }))).unwrap();
             assert_eq!(p.url.host_str(), Some("api.example.com"), "{v}");
             assert_eq!(p.url.port(), Some(8443));
@@ -148,10 +191,19 @@ mod tests {
             let segs: Vec<_> = p.url.path_segments().unwrap().collect();
             assert_eq!(&segs[..2], ["v2", "orders"]);
             let pairs: Vec<(String, String)> = p.url.query_pairs().into_owned().collect();
-            assert_eq!(pairs, vec![("q".to_string(), v.to_string()), ("lang".to_string(), "en".to_string())]);
+            assert_eq!(
+                pairs,
+                vec![
+                    ("q".to_string(), v.to_string()),
+                    ("lang".to_string(), "en".to_string())
+                ]
+            );
             assert!(p.url.fragment().is_none());
             assert_eq!(p.headers, vec![("x-id".to_string(), v.to_string())]);
-            assert_eq!(serde_json::from_slice::<Value>(p.body.as_ref().unwrap()).unwrap(), json!({ "id": v }));
+            assert_eq!(
+                serde_json::from_slice::<Value>(p.body.as_ref().unwrap()).unwrap(),
+                json!({ "id": v })
+            );
             assert_eq!(p.method, Method::Post);
         }
     }
@@ -167,8 +219,18 @@ mod tests {
                 r.unwrap();
             }
         }
-        assert_eq!(api("/o/$a", "").prepare(&args(json!({"a": ".."}))).unwrap_err(), PrepareError::DotSegment);
-        assert_eq!(api("/o/$a", "").prepare(&args(json!({"a": "."}))).unwrap_err(), PrepareError::DotSegment);
+        assert_eq!(
+            api("/o/$a", "")
+                .prepare(&args(json!({"a": ".."})))
+                .unwrap_err(),
+            PrepareError::DotSegment
+        );
+        assert_eq!(
+            api("/o/$a", "")
+                .prepare(&args(json!({"a": "."})))
+                .unwrap_err(),
+            PrepareError::DotSegment
+        );
     }
 
     #[test]
@@ -183,19 +245,36 @@ mod tests {
         assert_eq!(a.headers[0].1, FieldValue::Env("ACME_KEY".into()));
         let env = |name: &str| (name == "ACME_KEY").then(|| "s3cr$q t".to_string());
         let p = a.prepare_with_env(&args(json!({"q": "v"})), &env).unwrap();
-        assert_eq!(p.headers, vec![("x-api-key".to_string(), "s3cr$q t".to_string())]);
+        assert_eq!(
+            p.headers,
+            vec![("x-api-key".to_string(), "s3cr$q t".to_string())]
+        );
         assert_eq!(p.url.query(), Some("key=s3cr%24q+t&q=v"));
         let none = |_: &str| None;
-        let err = a.prepare_with_env(&args(json!({"q": "v"})), &none).unwrap_err();
-        assert_eq!(err, PrepareError::MissingEnv("ACME_KEY".into(), "query parameter `key`".into()));
+        let err = a
+            .prepare_with_env(&args(json!({"q": "v"})), &none)
+            .unwrap_err();
+        assert_eq!(
+            err,
+            PrepareError::MissingEnv("ACME_KEY".into(), "query parameter `key`".into())
+        );
         let bad = |_: &str| Some("a\nb".to_string());
-        assert_eq!(a.prepare_with_env(&args(json!({"q": "v"})), &bad).unwrap_err(), PrepareError::BadEnv("ACME_KEY".into()));
+        assert_eq!(
+            a.prepare_with_env(&args(json!({"q": "v"})), &bad)
+                .unwrap_err(),
+            PrepareError::BadEnv("ACME_KEY".into())
+        );
     }
 
     #[test]
     fn header_injection_is_refused() {
         let a = api("/x", "headers = { Authorization = \"Bearer $token\" }\n");
-        let err = a.prepare(&args(json!({"token": "t\r\nX-Admin: 1"}))).unwrap_err();
-        assert!(matches!(err, PrepareError::Render(RenderError::HeaderControl { .. })), "{err}");
+        let err = a
+            .prepare(&args(json!({"token": "t\r\nX-Admin: 1"})))
+            .unwrap_err();
+        assert!(
+            matches!(err, PrepareError::Render(RenderError::HeaderControl { .. })),
+            "{err}"
+        );
     }
 }

@@ -49,9 +49,16 @@ pub(crate) struct PolicyResolver {
 
 impl PolicyResolver {
     /// The allowed answers for `host`, or why there are none.
-    pub(crate) async fn allowed(policy: &NetPolicy, lookup: &dyn Lookup, host: &str) -> Result<Vec<IpAddr>, ResolveError> {
+    pub(crate) async fn allowed(
+        policy: &NetPolicy,
+        lookup: &dyn Lookup,
+        host: &str,
+    ) -> Result<Vec<IpAddr>, ResolveError> {
         policy.check_name(host)?;
-        let answers = lookup.lookup(host).await.map_err(|e| ResolveError::Lookup(host.to_string(), e))?;
+        let answers = lookup
+            .lookup(host)
+            .await
+            .map_err(|e| ResolveError::Lookup(host.to_string(), e))?;
         let mut allowed = Vec::with_capacity(answers.len());
         let mut first_refusal = None;
         for ip in answers {
@@ -64,9 +71,11 @@ impl PolicyResolver {
         }
         match (allowed.is_empty(), first_refusal) {
             (false, _) => Ok(allowed),
-            (true, Some(first)) => {
-                Err(PolicyError::AllAnswersRefused { host: host.to_string(), first: Box::new(first) }.into())
+            (true, Some(first)) => Err(PolicyError::AllAnswersRefused {
+                host: host.to_string(),
+                first: Box::new(first),
             }
+            .into()),
             (true, None) => Err(PolicyError::NoAnswer(host.to_string()).into()),
         }
     }
@@ -104,7 +113,11 @@ mod tests {
     struct Table(HashMap<&'static str, Vec<IpAddr>>);
     impl Lookup for Table {
         fn lookup(&self, host: &str) -> LookupFuture {
-            let r = self.0.get(host).cloned().ok_or_else(|| io::Error::other("NXDOMAIN"));
+            let r = self
+                .0
+                .get(host)
+                .cloned()
+                .ok_or_else(|| io::Error::other("NXDOMAIN"));
             Box::pin(async move { r })
         }
     }
@@ -112,7 +125,13 @@ mod tests {
     fn table() -> Table {
         Table(HashMap::from([
             ("rebind.test", vec!["127.0.0.1".parse().unwrap()]),
-            ("mixed.test", vec!["127.0.0.1".parse().unwrap(), "93.184.216.34".parse().unwrap()]),
+            (
+                "mixed.test",
+                vec![
+                    "127.0.0.1".parse().unwrap(),
+                    "93.184.216.34".parse().unwrap(),
+                ],
+            ),
             ("meta.test", vec!["169.254.169.254".parse().unwrap()]),
             ("empty.test", vec![]),
         ]))
@@ -122,17 +141,33 @@ mod tests {
     async fn refused_answers_are_filtered_out() {
         let p = NetPolicy::public_only();
         let t = table();
-        let r = PolicyResolver::allowed(&p, &t, "rebind.test").await.unwrap_err();
-        assert!(matches!(r, ResolveError::Policy(PolicyError::AllAnswersRefused { .. })), "{r}");
+        let r = PolicyResolver::allowed(&p, &t, "rebind.test")
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(
+                r,
+                ResolveError::Policy(PolicyError::AllAnswersRefused { .. })
+            ),
+            "{r}"
+        );
         let ok = PolicyResolver::allowed(&p, &t, "mixed.test").await.unwrap();
         assert_eq!(ok, vec!["93.184.216.34".parse::<IpAddr>().unwrap()]);
-        let p_all = NetPolicy { allow_private_network: true, allow_cidrs: vec![] };
-        assert!(PolicyResolver::allowed(&p_all, &t, "meta.test").await.is_err());
+        let p_all = NetPolicy {
+            allow_private_network: true,
+            allow_cidrs: vec![],
+        };
+        assert!(PolicyResolver::allowed(&p_all, &t, "meta.test")
+            .await
+            .is_err());
         assert!(matches!(
             PolicyResolver::allowed(&p, &t, "empty.test").await,
             Err(ResolveError::Policy(PolicyError::NoAnswer(_)))
         ));
-        assert!(matches!(PolicyResolver::allowed(&p, &t, "nx.test").await, Err(ResolveError::Lookup(..))));
+        assert!(matches!(
+            PolicyResolver::allowed(&p, &t, "nx.test").await,
+            Err(ResolveError::Lookup(..))
+        ));
         assert!(matches!(
             PolicyResolver::allowed(&p, &t, "metadata.google.internal").await,
             Err(ResolveError::Policy(PolicyError::MetadataHost(_)))

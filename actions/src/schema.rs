@@ -25,7 +25,11 @@ pub enum ArgProblem {
     #[error("unknown argument `{0}`")]
     Unknown(String),
     #[error("argument `{name}` must be {expected}, not {got}")]
-    WrongType { name: String, expected: &'static str, got: &'static str },
+    WrongType {
+        name: String,
+        expected: &'static str,
+        got: &'static str,
+    },
 }
 
 fn json_kind(v: &Value) -> &'static str {
@@ -44,7 +48,9 @@ fn fits(ty: ArgType, v: &Value) -> bool {
         ArgType::Any => true,
         ArgType::String => v.is_string(),
         ArgType::Number => v.is_number(),
-        ArgType::Integer => v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0),
+        ArgType::Integer => {
+            v.is_i64() || v.is_u64() || v.as_f64().is_some_and(|f| f.fract() == 0.0)
+        }
         ArgType::Boolean => v.is_boolean(),
         ArgType::Object => v.is_object(),
         ArgType::Array => v.is_array(),
@@ -91,17 +97,26 @@ impl Action {
     /// value is converted to its argument's declared type (`42` for an integer, `true` for a
     /// boolean, JSON text for objects and arrays; for `any`, JSON if it parses, else the
     /// text), then the result is validated like a model's call.
-    pub fn args_from_strings<'a>(&self, pairs: impl IntoIterator<Item = (&'a str, &'a str)>) -> Result<Value, ArgsError> {
+    pub fn args_from_strings<'a>(
+        &self,
+        pairs: impl IntoIterator<Item = (&'a str, &'a str)>,
+    ) -> Result<Value, ArgsError> {
         let mut map = Map::new();
         let mut problems = Vec::new();
         for (name, text) in pairs {
             let ty = self.args.iter().find(|a| a.name == name).map(|a| a.ty);
             let value = match ty {
                 None | Some(ArgType::String) => Some(Value::String(text.to_string())),
-                Some(ArgType::Any) => Some(serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string()))),
-                Some(ArgType::Number | ArgType::Integer | ArgType::Boolean | ArgType::Object | ArgType::Array) => {
-                    serde_json::from_str(text).ok()
-                }
+                Some(ArgType::Any) => Some(
+                    serde_json::from_str(text).unwrap_or_else(|_| Value::String(text.to_string())),
+                ),
+                Some(
+                    ArgType::Number
+                    | ArgType::Integer
+                    | ArgType::Boolean
+                    | ArgType::Object
+                    | ArgType::Array,
+                ) => serde_json::from_str(text).ok(),
             };
             match value {
                 Some(v) => {
@@ -124,7 +139,9 @@ impl Action {
 
     /// Checks `args` against [`Action::args_schema`]; returns the object on success.
     pub fn validate_args<'a>(&self, args: &'a Value) -> Result<&'a Map<String, Value>, ArgsError> {
-        let obj = args.as_object().ok_or(ArgsError::NotObject(json_kind(args)))?;
+        let obj = args
+            .as_object()
+            .ok_or(ArgsError::NotObject(json_kind(args)))?;
         let mut problems = Vec::new();
         for spec in &self.args {
             match obj.get(&spec.name) {
@@ -210,25 +227,59 @@ type = "integer"
     #[test]
     fn validation_matches_the_schema() {
         let a = action();
-        assert!(a.validate_args(&json!({"customerId": "c1", "items": [], "qty": 2})).is_ok());
-        assert!(a.validate_args(&json!({"customerId": "c1", "items": [], "qty": 2.0})).is_ok());
-        let err = a.validate_args(&json!({"customerId": 7, "qty": 2.5, "extra": 1})).unwrap_err();
-        let ArgsError::Invalid(problems) = &err else { panic!("{err}") };
+        assert!(a
+            .validate_args(&json!({"customerId": "c1", "items": [], "qty": 2}))
+            .is_ok());
+        assert!(a
+            .validate_args(&json!({"customerId": "c1", "items": [], "qty": 2.0}))
+            .is_ok());
+        let err = a
+            .validate_args(&json!({"customerId": 7, "qty": 2.5, "extra": 1}))
+            .unwrap_err();
+        let ArgsError::Invalid(problems) = &err else {
+            panic!("{err}")
+        };
         assert_eq!(problems.len(), 4, "{err}");
-        assert!(err.to_string().contains("missing argument `items`"), "{err}");
-        assert!(err.to_string().contains("unknown argument `extra`"), "{err}");
-        assert!(matches!(a.validate_args(&json!([1])), Err(ArgsError::NotObject("an array"))));
+        assert!(
+            err.to_string().contains("missing argument `items`"),
+            "{err}"
+        );
+        assert!(
+            err.to_string().contains("unknown argument `extra`"),
+            "{err}"
+        );
+        assert!(matches!(
+            a.validate_args(&json!([1])),
+            Err(ArgsError::NotObject("an array"))
+        ));
     }
 
     #[test]
     fn command_line_arguments_take_their_declared_types() {
         let a = action();
-        let v = a.args_from_strings([("customerId", "42"), ("items", "[{\"sku\":\"A\"}]"), ("qty", "3")]).unwrap();
-        assert_eq!(v, json!({"customerId": "42", "items": [{"sku": "A"}], "qty": 3}));
-        let err = a.args_from_strings([("customerId", "1"), ("items", "[]"), ("qty", "three")]).unwrap_err();
+        let v = a
+            .args_from_strings([
+                ("customerId", "42"),
+                ("items", "[{\"sku\":\"A\"}]"),
+                ("qty", "3"),
+            ])
+            .unwrap();
+        assert_eq!(
+            v,
+            json!({"customerId": "42", "items": [{"sku": "A"}], "qty": 3})
+        );
+        let err = a
+            .args_from_strings([("customerId", "1"), ("items", "[]"), ("qty", "three")])
+            .unwrap_err();
         assert!(err.to_string().contains("`qty`"), "{err}");
-        let err = a.args_from_strings([("customerId", "1"), ("items", "[]"), ("qty", "2.5")]).unwrap_err();
+        let err = a
+            .args_from_strings([("customerId", "1"), ("items", "[]"), ("qty", "2.5")])
+            .unwrap_err();
         assert!(err.to_string().contains("must be an integer"), "{err}");
-        assert!(a.args_from_strings([("customerId", "1")]).unwrap_err().to_string().contains("missing argument `items`"));
+        assert!(a
+            .args_from_strings([("customerId", "1")])
+            .unwrap_err()
+            .to_string()
+            .contains("missing argument `items`"));
     }
 }

@@ -67,7 +67,11 @@ impl ActionSet {
                                 &file,
                                 &text,
                                 at,
-                                format!("python file `{}` does not exist in {}", p.file.display(), bot_dir.display()),
+                                format!(
+                                    "python file `{}` does not exist in {}",
+                                    p.file.display(),
+                                    bot_dir.display()
+                                ),
                             ));
                         }
                     }
@@ -85,7 +89,9 @@ impl ActionSet {
 
     /// From parsed actions. Names are file stems of one folder, so they are unique there.
     pub fn from_actions(actions: impl IntoIterator<Item = Action>) -> ActionSet {
-        ActionSet { actions: actions.into_iter().map(|a| (a.name.clone(), a)).collect() }
+        ActionSet {
+            actions: actions.into_iter().map(|a| (a.name.clone(), a)).collect(),
+        }
     }
 
     pub fn get(&self, name: &str) -> Option<&Action> {
@@ -106,17 +112,25 @@ impl ActionSet {
 
     /// The actions enabled in `workflow` (what the LLM agent offers as tools).
     pub fn enabled_in<'a>(&'a self, workflow: &'a str) -> impl Iterator<Item = &'a Action> + 'a {
-        self.actions.values().filter(move |a| a.is_enabled_in(workflow))
+        self.actions
+            .values()
+            .filter(move |a| a.is_enabled_in(workflow))
     }
 
     /// The action `name`, if `workflow` enables it. The only way the engine should obtain an
     /// action to call.
     pub fn callable(&self, workflow: &str, name: &str) -> Result<&Action, CallableError> {
-        let a = self.actions.get(name).ok_or_else(|| CallableError::Unknown(name.to_string()))?;
+        let a = self
+            .actions
+            .get(name)
+            .ok_or_else(|| CallableError::Unknown(name.to_string()))?;
         if a.is_enabled_in(workflow) {
             Ok(a)
         } else {
-            Err(CallableError::NotEnabled { action: name.to_string(), workflow: workflow.to_string() })
+            Err(CallableError::NotEnabled {
+                action: name.to_string(),
+                workflow: workflow.to_string(),
+            })
         }
     }
 
@@ -128,7 +142,12 @@ impl ActionSet {
             let text = std::fs::read_to_string(&a.source).unwrap_or_default();
             for (w, (start, _)) in a.workflows.iter().zip(&a.workflow_spans) {
                 if !is_known(w) {
-                    out.push(DefinitionError::at(&a.source, &text, *start, format!("workflow `{w}` does not exist")));
+                    out.push(DefinitionError::at(
+                        &a.source,
+                        &text,
+                        *start,
+                        format!("workflow `{w}` does not exist"),
+                    ));
                 }
             }
         }
@@ -144,7 +163,12 @@ impl ActionSet {
             if let Err(e) = policy.check_url(&api.base_url) {
                 let text = std::fs::read_to_string(&a.source).unwrap_or_default();
                 let at = text.find("base_url").unwrap_or(0);
-                out.push(DefinitionError::at(&a.source, &text, at, format!("base_url: {e}")));
+                out.push(DefinitionError::at(
+                    &a.source,
+                    &text,
+                    at,
+                    format!("base_url: {e}"),
+                ));
             }
         }
         out
@@ -157,7 +181,9 @@ impl ActionSet {
             let Some(api) = a.api() else { continue };
             for (_, v) in api.headers.iter().chain(&api.query) {
                 if let FieldValue::Env(name) = v {
-                    if env.get(name).is_none() && !out.iter().any(|(x, n)| x == &a.name && n == name) {
+                    if env.get(name).is_none()
+                        && !out.iter().any(|(x, n)| x == &a.name && n == name)
+                    {
                         out.push((a.name.clone(), name.clone()));
                     }
                 }
@@ -178,7 +204,11 @@ mod tests {
             "description = \"d\"\nkind = \"api\"\nworkflows = [\"orders\"]\n[api]\nbase_url = \"http://169.254.169.254\"\nmethod = \"GET\"\nheaders = { k = { env = \"NATTER_TEST_UNSET_KEY\" } }\n",
         )
         .unwrap();
-        let b = parse_action(Path::new("lookup.toml"), "description = \"d\"\nkind = \"crm\"\nworkflows = [\"orders\", \"support\"]\n").unwrap();
+        let b = parse_action(
+            Path::new("lookup.toml"),
+            "description = \"d\"\nkind = \"crm\"\nworkflows = [\"orders\", \"support\"]\n",
+        )
+        .unwrap();
         ActionSet::from_actions([a, b])
     }
 
@@ -188,10 +218,21 @@ mod tests {
         assert_eq!(s.callable("orders", "getOrder").unwrap().name, "getOrder");
         assert_eq!(
             s.callable("support", "getOrder").unwrap_err(),
-            CallableError::NotEnabled { action: "getOrder".into(), workflow: "support".into() }
+            CallableError::NotEnabled {
+                action: "getOrder".into(),
+                workflow: "support".into()
+            }
         );
-        assert_eq!(s.callable("orders", "nope").unwrap_err(), CallableError::Unknown("nope".into()));
-        assert_eq!(s.enabled_in("support").map(|a| a.name.as_str()).collect::<Vec<_>>(), ["lookup"]);
+        assert_eq!(
+            s.callable("orders", "nope").unwrap_err(),
+            CallableError::Unknown("nope".into())
+        );
+        assert_eq!(
+            s.enabled_in("support")
+                .map(|a| a.name.as_str())
+                .collect::<Vec<_>>(),
+            ["lookup"]
+        );
         assert_eq!(s.enabled_in("orders").count(), 2);
     }
 
@@ -200,23 +241,43 @@ mod tests {
         let s = set();
         assert_eq!(s.policy_refusals(&NetPolicy::public_only()).len(), 1);
         let none = |_: &str| None;
-        assert_eq!(s.missing_env(&none), vec![("getOrder".to_string(), "NATTER_TEST_UNSET_KEY".to_string())]);
+        assert_eq!(
+            s.missing_env(&none),
+            vec![("getOrder".to_string(), "NATTER_TEST_UNSET_KEY".to_string())]
+        );
     }
 
     #[test]
     fn load_reports_every_bad_file() {
         let dir = std::env::temp_dir().join(format!("natter-actions-set-{}", std::process::id()));
         std::fs::create_dir_all(dir.join("actions")).unwrap();
-        std::fs::write(dir.join("actions/good.toml"), "description = \"d\"\nkind = \"crm\"\n").unwrap();
-        std::fs::write(dir.join("actions/bad.toml"), "description = \"d\"\nkind = \"rpc\"\n").unwrap();
-        std::fs::write(dir.join("actions/py.toml"), "description = \"d\"\nkind = \"python\"\n[python]\nfile = \"missing.py\"\n").unwrap();
+        std::fs::write(
+            dir.join("actions/good.toml"),
+            "description = \"d\"\nkind = \"crm\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("actions/bad.toml"),
+            "description = \"d\"\nkind = \"rpc\"\n",
+        )
+        .unwrap();
+        std::fs::write(
+            dir.join("actions/py.toml"),
+            "description = \"d\"\nkind = \"python\"\n[python]\nfile = \"missing.py\"\n",
+        )
+        .unwrap();
         std::fs::write(dir.join("actions/notes.md"), "ignored").unwrap();
         let errs = ActionSet::load(&dir).unwrap_err();
         std::fs::remove_dir_all(&dir).unwrap();
         let msgs: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert_eq!(msgs.len(), 2, "{msgs:#?}");
         assert!(msgs[0].contains("bad.toml:2:8: kind `rpc`"), "{msgs:#?}");
-        assert!(msgs[1].contains("py.toml:4:1: python file `missing.py` does not exist"), "{msgs:#?}");
-        assert!(ActionSet::load(Path::new("/nonexistent/bot")).unwrap().is_empty());
+        assert!(
+            msgs[1].contains("py.toml:4:1: python file `missing.py` does not exist"),
+            "{msgs:#?}"
+        );
+        assert!(ActionSet::load(Path::new("/nonexistent/bot"))
+            .unwrap()
+            .is_empty());
     }
 }

@@ -35,8 +35,14 @@ pub enum TemplateError {
 pub enum RenderError {
     #[error("missing argument `{0}`")]
     Missing(String),
-    #[error("argument `{name}` is {kind}; only a string, number or boolean can go into the {place}")]
-    NotScalar { name: String, kind: &'static str, place: &'static str },
+    #[error(
+        "argument `{name}` is {kind}; only a string, number or boolean can go into the {place}"
+    )]
+    NotScalar {
+        name: String,
+        kind: &'static str,
+        place: &'static str,
+    },
     #[error("argument `{name}` contains {what}, which can't go into a header value")]
     HeaderControl { name: String, what: &'static str },
     #[error("argument `{0}` is empty, which can't be a path segment")]
@@ -103,11 +109,16 @@ impl Template {
                 lit.push('$');
                 consumed = i + 2;
             } else if let Some(inner) = after.strip_prefix('{') {
-                let close = inner.find('}').ok_or(TemplateError::Unclosed { at: offset + i })?;
+                let close = inner
+                    .find('}')
+                    .ok_or(TemplateError::Unclosed { at: offset + i })?;
                 let name = &inner[..close];
-                let valid = name.chars().next().is_some_and(is_name_start) && name.chars().all(is_name_char);
+                let valid = name.chars().next().is_some_and(is_name_start)
+                    && name.chars().all(is_name_char);
                 if !valid {
-                    return Err(TemplateError::BadName { name: name.to_string() });
+                    return Err(TemplateError::BadName {
+                        name: name.to_string(),
+                    });
                 }
                 if !lit.is_empty() {
                     pieces.push(Piece::Lit(std::mem::take(&mut lit)));
@@ -115,7 +126,9 @@ impl Template {
                 pieces.push(Piece::Var(name.to_string()));
                 consumed = i + 2 + close + 1;
             } else if after.chars().next().is_some_and(is_name_start) {
-                let len = after.find(|c: char| !is_name_char(c)).unwrap_or(after.len());
+                let len = after
+                    .find(|c: char| !is_name_char(c))
+                    .unwrap_or(after.len());
                 if !lit.is_empty() {
                     pieces.push(Piece::Lit(std::mem::take(&mut lit)));
                 }
@@ -171,7 +184,9 @@ impl Template {
             match piece {
                 Piece::Lit(l) => out.push_str(l),
                 Piece::Var(name) => {
-                    let value = args.get(name).ok_or_else(|| RenderError::Missing(name.clone()))?;
+                    let value = args
+                        .get(name)
+                        .ok_or_else(|| RenderError::Missing(name.clone()))?;
                     let text = scalar_text(name, value, place)?;
                     match place {
                         Place::PathSegment => {
@@ -194,7 +209,11 @@ impl Template {
 }
 
 /// The text of a scalar argument: strings as-is, numbers and booleans as JSON text.
-fn scalar_text<'a>(name: &str, value: &'a Value, place: Place) -> Result<Cow<'a, str>, RenderError> {
+fn scalar_text<'a>(
+    name: &str,
+    value: &'a Value,
+    place: Place,
+) -> Result<Cow<'a, str>, RenderError> {
     let kind = match value {
         Value::String(s) => return Ok(Cow::Borrowed(s)),
         Value::Number(n) => return Ok(Cow::Owned(n.to_string())),
@@ -203,7 +222,11 @@ fn scalar_text<'a>(name: &str, value: &'a Value, place: Place) -> Result<Cow<'a,
         Value::Array(_) => "an array",
         Value::Object(_) => "an object",
     };
-    Err(RenderError::NotScalar { name: name.to_string(), kind, place: place.name() })
+    Err(RenderError::NotScalar {
+        name: name.to_string(),
+        kind,
+        place: place.name(),
+    })
 }
 
 /// RFC 3986 unreserved characters pass; every other byte of the UTF-8 text is `%XX`.
@@ -232,7 +255,10 @@ fn check_header_value(name: &str, text: &str) -> Result<(), RenderError> {
             c if (c as u32) < 0x20 || c == '\u{7f}' => "a control character",
             _ => continue,
         };
-        return Err(RenderError::HeaderControl { name: name.to_string(), what });
+        return Err(RenderError::HeaderControl {
+            name: name.to_string(),
+            what,
+        });
     }
     Ok(())
 }
@@ -241,7 +267,10 @@ fn check_header_value(name: &str, text: &str) -> Result<(), RenderError> {
 /// `%2e` spellings), which a URL parser would collapse — moving the request up the path.
 pub fn is_dot_segment(segment: &str) -> bool {
     let lower = segment.to_ascii_lowercase();
-    matches!(lower.as_str(), "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e.")
+    matches!(
+        lower.as_str(),
+        "." | ".." | "%2e" | "%2e%2e" | ".%2e" | "%2e."
+    )
 }
 
 #[cfg(test)]
@@ -278,16 +307,34 @@ mod tests {
 
     #[test]
     fn bad_braces_are_errors() {
-        assert_eq!(Template::parse("/a/${x").unwrap_err(), TemplateError::Unclosed { at: 3 });
-        assert!(matches!(Template::parse("${1x}"), Err(TemplateError::BadName { .. })));
-        assert!(matches!(Template::parse("${}"), Err(TemplateError::BadName { .. })));
-        assert!(matches!(Template::parse("${a-b}"), Err(TemplateError::BadName { .. })));
+        assert_eq!(
+            Template::parse("/a/${x").unwrap_err(),
+            TemplateError::Unclosed { at: 3 }
+        );
+        assert!(matches!(
+            Template::parse("${1x}"),
+            Err(TemplateError::BadName { .. })
+        ));
+        assert!(matches!(
+            Template::parse("${}"),
+            Err(TemplateError::BadName { .. })
+        ));
+        assert!(matches!(
+            Template::parse("${a-b}"),
+            Err(TemplateError::BadName { .. })
+        ));
     }
 
     #[test]
     fn whole_var_only_when_alone() {
-        assert_eq!(Template::parse("$order").unwrap().whole_var(), Some("order"));
-        assert_eq!(Template::parse("${order}").unwrap().whole_var(), Some("order"));
+        assert_eq!(
+            Template::parse("$order").unwrap().whole_var(),
+            Some("order")
+        );
+        assert_eq!(
+            Template::parse("${order}").unwrap().whole_var(),
+            Some("order")
+        );
         assert_eq!(Template::parse(" $order").unwrap().whole_var(), None);
         assert_eq!(Template::parse("$a$b").unwrap().whole_var(), None);
     }
@@ -299,7 +346,10 @@ mod tests {
         for place in [Place::Text, Place::Header] {
             assert_eq!(t.render(&a, place).unwrap(), "x=$b ${b} $$");
         }
-        assert_eq!(t.render(&a, Place::PathSegment).unwrap(), "x=%24b%20%24%7Bb%7D%20%24%24");
+        assert_eq!(
+            t.render(&a, Place::PathSegment).unwrap(),
+            "x=%24b%20%24%7Bb%7D%20%24%24"
+        );
     }
 
     #[test]
@@ -316,16 +366,30 @@ mod tests {
             ("~-._", "/p/~-._"),
         ];
         for (value, want) in cases {
-            assert_eq!(t.render(&args(json!({ "v": value })), Place::PathSegment).unwrap(), want, "{value}");
+            assert_eq!(
+                t.render(&args(json!({ "v": value })), Place::PathSegment)
+                    .unwrap(),
+                want,
+                "{value}"
+            );
         }
     }
 
     #[test]
     fn scalars_render_as_json_text_and_others_are_refused() {
         let t = Template::parse("$v").unwrap();
-        assert_eq!(t.render(&args(json!({"v": 42})), Place::Text).unwrap(), "42");
-        assert_eq!(t.render(&args(json!({"v": 1.5})), Place::Text).unwrap(), "1.5");
-        assert_eq!(t.render(&args(json!({"v": false})), Place::Header).unwrap(), "false");
+        assert_eq!(
+            t.render(&args(json!({"v": 42})), Place::Text).unwrap(),
+            "42"
+        );
+        assert_eq!(
+            t.render(&args(json!({"v": 1.5})), Place::Text).unwrap(),
+            "1.5"
+        );
+        assert_eq!(
+            t.render(&args(json!({"v": false})), Place::Header).unwrap(),
+            "false"
+        );
         for v in [json!(null), json!([1]), json!({"a": 1})] {
             let err = t.render(&args(json!({ "v": v })), Place::Text).unwrap_err();
             assert!(matches!(err, RenderError::NotScalar { .. }), "{err}");
@@ -335,22 +399,42 @@ mod tests {
     #[test]
     fn missing_and_empty_arguments_are_errors() {
         let t = Template::parse("/p/$v").unwrap();
-        assert_eq!(t.render(&Map::new(), Place::Text).unwrap_err(), RenderError::Missing("v".into()));
         assert_eq!(
-            t.render(&args(json!({"v": ""})), Place::PathSegment).unwrap_err(),
+            t.render(&Map::new(), Place::Text).unwrap_err(),
+            RenderError::Missing("v".into())
+        );
+        assert_eq!(
+            t.render(&args(json!({"v": ""})), Place::PathSegment)
+                .unwrap_err(),
             RenderError::EmptyPathValue("v".into())
         );
-        assert_eq!(t.render(&args(json!({"v": ""})), Place::Text).unwrap(), "/p/");
+        assert_eq!(
+            t.render(&args(json!({"v": ""})), Place::Text).unwrap(),
+            "/p/"
+        );
     }
 
     #[test]
     fn header_control_characters_are_refused() {
         let t = Template::parse("Bearer $t").unwrap();
-        for bad in ["a\r\nX-Evil: 1", "a\nb", "a\rb", "a\0b", "a\u{1b}b", "a\u{7f}"] {
-            let err = t.render(&args(json!({ "t": bad })), Place::Header).unwrap_err();
+        for bad in [
+            "a\r\nX-Evil: 1",
+            "a\nb",
+            "a\rb",
+            "a\0b",
+            "a\u{1b}b",
+            "a\u{7f}",
+        ] {
+            let err = t
+                .render(&args(json!({ "t": bad })), Place::Header)
+                .unwrap_err();
             assert!(matches!(err, RenderError::HeaderControl { .. }), "{bad:?}");
         }
-        assert_eq!(t.render(&args(json!({"t": "a\tb ü"})), Place::Header).unwrap(), "Bearer a\tb ü");
+        assert_eq!(
+            t.render(&args(json!({"t": "a\tb ü"})), Place::Header)
+                .unwrap(),
+            "Bearer a\tb ü"
+        );
     }
 
     #[test]

@@ -10,7 +10,9 @@ use std::net::IpAddr;
 use std::sync::Arc;
 
 use common::{api, args, serve_api, start_api, Spy};
-use natter_actions::{ActionClient, CallError, ClientConfig, Lookup, LookupFuture, NetPolicy, PolicyError};
+use natter_actions::{
+    ActionClient, CallError, ClientConfig, Lookup, LookupFuture, NetPolicy, PolicyError,
+};
 use serde_json::json;
 
 fn client(policy: NetPolicy) -> ActionClient {
@@ -22,12 +24,18 @@ fn public_only() -> NetPolicy {
 }
 
 fn allow_loopback() -> NetPolicy {
-    NetPolicy { allow_private_network: true, allow_cidrs: vec![] }
+    NetPolicy {
+        allow_private_network: true,
+        allow_cidrs: vec![],
+    }
 }
 
 /// Only 127.0.0.2 is allowed: the "allowed host" of the redirect tests. 127.0.0.1 stays refused.
 fn allow_only_127_0_0_2() -> NetPolicy {
-    NetPolicy { allow_private_network: false, allow_cidrs: vec!["127.0.0.2/32".parse().unwrap()] }
+    NetPolicy {
+        allow_private_network: false,
+        allow_cidrs: vec!["127.0.0.2/32".parse().unwrap()],
+    }
 }
 
 /// Spellings of 127.0.0.1 (and names for it) as a URL authority, with `port`.
@@ -60,7 +68,10 @@ async fn hostile_spellings_of_loopback_never_connect() {
         let action = api(&format!("http://{host}"), "method = \"GET\"\npath = \"/x\"");
         let err = client.call(&action, &args(json!({}))).await.unwrap_err();
         assert!(is_policy(&err), "{host}: {err}");
-        assert_eq!(err.bot_value(), json!({"error": "The action's address is not allowed by this bot's network policy"}));
+        assert_eq!(
+            err.bot_value(),
+            json!({"error": "The action's address is not allowed by this bot's network policy"})
+        );
     }
     assert_eq!(spy.accepted(), 0, "a refused address was connected to");
 }
@@ -72,7 +83,10 @@ async fn control_allowed_spellings_do_reach_the_spy() {
     let client = client(allow_loopback());
     for host in hostile_hosts(spy.addr.port()) {
         let before = spy.accepted();
-        let action = api(&format!("http://{host}"), "method = \"GET\"\npath = \"/x\"\ntimeout_ms = 2000");
+        let action = api(
+            &format!("http://{host}"),
+            "method = \"GET\"\npath = \"/x\"\ntimeout_ms = 2000",
+        );
         let err = client.call(&action, &args(json!({}))).await.unwrap_err();
         assert!(!is_policy(&err), "{host}: {err}");
         // The spy closes without answering; wait until its accept is counted.
@@ -122,11 +136,27 @@ fn always_refused_addresses_are_refused_even_when_everything_is_allowed() {
 
 #[test]
 fn private_ranges_are_refused_without_the_setting() {
-    for base in ["http://10.0.0.1", "http://172.16.5.4", "http://192.168.1.1", "http://100.64.0.1", "http://[fd12::1]", "http://[::1]"] {
+    for base in [
+        "http://10.0.0.1",
+        "http://172.16.5.4",
+        "http://192.168.1.1",
+        "http://100.64.0.1",
+        "http://[fd12::1]",
+        "http://[::1]",
+    ] {
         let action = api(base, "method = \"GET\"");
         let url = action.prepare(&args(json!({}))).unwrap().url;
-        assert!(matches!(public_only().check_url(&url), Err(PolicyError::PrivateRefused { .. })), "{base}");
-        let open = NetPolicy { allow_private_network: true, allow_cidrs: vec![] };
+        assert!(
+            matches!(
+                public_only().check_url(&url),
+                Err(PolicyError::PrivateRefused { .. })
+            ),
+            "{base}"
+        );
+        let open = NetPolicy {
+            allow_private_network: true,
+            allow_cidrs: vec![],
+        };
         assert!(open.check_url(&url).is_ok(), "{base}");
     }
 }
@@ -136,18 +166,33 @@ async fn redirects_to_loopback_from_an_allowed_host_never_connect() {
     let allowed = start_api("127.0.0.2:0").await;
     let spy = Spy::bind("127.0.0.1:0").await.unwrap();
     let client = client(allow_only_127_0_0_2());
-    let action = api(&allowed.base(), "method = \"GET\"\npath = \"/redirect\"\nquery = { to = \"$to\", status = \"$status\" }");
+    let action = api(
+        &allowed.base(),
+        "method = \"GET\"\npath = \"/redirect\"\nquery = { to = \"$to\", status = \"$status\" }",
+    );
     for host in hostile_hosts(spy.addr.port()) {
         for status in [301, 302, 303, 307, 308] {
             let to = format!("http://{host}/internal");
-            let err = client.call(&action, &args(json!({ "to": to, "status": status }))).await.unwrap_err();
+            let err = client
+                .call(&action, &args(json!({ "to": to, "status": status })))
+                .await
+                .unwrap_err();
             assert!(is_policy(&err), "{status} to {to}: {err}");
         }
     }
     assert!(allowed.hits() > 0, "the allowed host was never asked");
     assert_eq!(spy.accepted(), 0, "a redirect reached a refused address");
-    let err = client.call(&action, &args(json!({"to": "file:///etc/passwd", "status": 302}))).await.unwrap_err();
-    assert!(matches!(err, CallError::Policy(PolicyError::Scheme(_))), "{err}");
+    let err = client
+        .call(
+            &action,
+            &args(json!({"to": "file:///etc/passwd", "status": 302})),
+        )
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CallError::Policy(PolicyError::Scheme(_))),
+        "{err}"
+    );
 }
 
 #[tokio::test]
@@ -161,7 +206,9 @@ async fn redirects_within_policy_are_followed_with_capped_hops() {
     );
     // 307 keeps method, body and (same origin) headers.
     let to = format!("{}/echo/after", allowed.base());
-    let ok = client.call(&action, &args(json!({"to": to, "status": 307}))).await;
+    let ok = client
+        .call(&action, &args(json!({"to": to, "status": 307})))
+        .await;
     let ok = ok.unwrap_or_else(|e| panic!("{e}: {}", e.bot_value()));
     assert_eq!(ok.redirects, 1);
     assert_eq!(ok.body["method"], "POST");
@@ -169,17 +216,33 @@ async fn redirects_within_policy_are_followed_with_capped_hops() {
     assert_eq!(ok.body["headers"]["x-api-key"], "secret");
     // 303 becomes GET without a body; another origin (port) gets none of the bot's headers.
     let to = format!("{}/echo/other", other.base());
-    let ok = client.call(&action, &args(json!({"to": to, "status": 303}))).await.unwrap();
+    let ok = client
+        .call(&action, &args(json!({"to": to, "status": 303})))
+        .await
+        .unwrap();
     assert_eq!(ok.body["method"], "GET");
     assert_eq!(ok.body["body"], serde_json::Value::Null);
-    assert!(ok.body["headers"].get("x-api-key").is_none(), "API key leaked across origins");
-    assert_eq!(ok.final_url.as_str(), format!("{}/echo/other", other.base()));
+    assert!(
+        ok.body["headers"].get("x-api-key").is_none(),
+        "API key leaked across origins"
+    );
+    assert_eq!(
+        ok.final_url.as_str(),
+        format!("{}/echo/other", other.base())
+    );
     // A loop stops after max_redirects hops.
     let before = allowed.hits();
     let loop_to = format!("{}/loop", allowed.base());
-    let err = client.call(&action, &args(json!({"to": loop_to, "status": 302}))).await.unwrap_err();
+    let err = client
+        .call(&action, &args(json!({"to": loop_to, "status": 302})))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CallError::TooManyRedirects(3)), "{err}");
-    assert_eq!(allowed.hits() - before, 4, "first request plus 3 followed hops");
+    assert_eq!(
+        allowed.hits() - before,
+        4,
+        "first request plus 3 followed hops"
+    );
 }
 
 /// A DNS stand-in: fixed answers per name.
@@ -187,7 +250,11 @@ struct FakeDns(HashMap<&'static str, Vec<IpAddr>>);
 
 impl Lookup for FakeDns {
     fn lookup(&self, host: &str) -> LookupFuture {
-        let answer = self.0.get(host).cloned().ok_or_else(|| std::io::Error::other("NXDOMAIN"));
+        let answer = self
+            .0
+            .get(host)
+            .cloned()
+            .ok_or_else(|| std::io::Error::other("NXDOMAIN"));
         Box::pin(async move { answer })
     }
 }
@@ -207,19 +274,38 @@ async fn dns_answers_are_checked_and_filtered() {
     let dns = Arc::new(FakeDns(HashMap::from([
         ("rebind.test", vec!["127.0.0.1".parse().unwrap()]),
         ("mapped.test", vec!["::ffff:127.0.0.1".parse().unwrap()]),
-        ("mixed.test", vec!["127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap()]),
+        (
+            "mixed.test",
+            vec!["127.0.0.1".parse().unwrap(), "127.0.0.2".parse().unwrap()],
+        ),
     ])));
-    let client = ActionClient::with_lookup(ClientConfig::with_policy(allow_only_127_0_0_2()), dns.clone()).unwrap();
+    let client = ActionClient::with_lookup(
+        ClientConfig::with_policy(allow_only_127_0_0_2()),
+        dns.clone(),
+    )
+    .unwrap();
 
     for name in ["rebind.test", "mapped.test"] {
-        let action = api(&format!("http://{name}:{port}"), "method = \"GET\"\npath = \"/echo\"");
+        let action = api(
+            &format!("http://{name}:{port}"),
+            "method = \"GET\"\npath = \"/echo\"",
+        );
         let err = client.call(&action, &args(json!({}))).await.unwrap_err();
-        assert!(matches!(err, CallError::Policy(PolicyError::AllAnswersRefused { .. })), "{name}: {err}");
+        assert!(
+            matches!(
+                err,
+                CallError::Policy(PolicyError::AllAnswersRefused { .. })
+            ),
+            "{name}: {err}"
+        );
     }
     assert_eq!(spy.accepted(), 0);
 
     // Only the allowed answer is dialled, although the refused one comes first.
-    let action = api(&format!("http://mixed.test:{port}"), "method = \"GET\"\npath = \"/echo/mixed\"");
+    let action = api(
+        &format!("http://mixed.test:{port}"),
+        "method = \"GET\"\npath = \"/echo/mixed\"",
+    );
     let ok = client.call(&action, &args(json!({}))).await.unwrap();
     assert_eq!(ok.body["path"], "/echo/mixed");
     assert_eq!(ok.body["headers"]["host"], format!("mixed.test:{port}"));
@@ -227,7 +313,10 @@ async fn dns_answers_are_checked_and_filtered() {
 
     // Control: allowing loopback, `rebind.test` does reach the spy.
     let open = ActionClient::with_lookup(ClientConfig::with_policy(allow_loopback()), dns).unwrap();
-    let action = api(&format!("http://rebind.test:{port}"), "method = \"GET\"\npath = \"/echo\"\ntimeout_ms = 2000");
+    let action = api(
+        &format!("http://rebind.test:{port}"),
+        "method = \"GET\"\npath = \"/echo\"\ntimeout_ms = 2000",
+    );
     let err = open.call(&action, &args(json!({}))).await.unwrap_err();
     assert!(!is_policy(&err), "{err}");
     assert!(spy.accepted() >= 1, "control: the spy saw nothing");

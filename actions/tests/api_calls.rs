@@ -14,7 +14,11 @@ use serde_json::{json, Value};
 fn loopback_client() -> ActionClient {
     // These tests are about templating and HTTP, so the bot allows loopback; the policy has
     // its own tests.
-    ActionClient::new(ClientConfig::with_policy(NetPolicy { allow_private_network: true, allow_cidrs: vec![] })).unwrap()
+    ActionClient::new(ClientConfig::with_policy(NetPolicy {
+        allow_private_network: true,
+        allow_cidrs: vec![],
+    }))
+    .unwrap()
 }
 
 thread_local! {
@@ -30,7 +34,10 @@ fn naughty_strings() -> Vec<String> {
 }
 
 fn percent_decode(s: &str) -> String {
-    percent_encoding::percent_decode_str(s).decode_utf8().expect("utf-8").into_owned()
+    percent_encoding::percent_decode_str(s)
+        .decode_utf8()
+        .expect("utf-8")
+        .into_owned()
 }
 
 /// One action that puts `$v` in the path, a query value, a header value and the body.
@@ -55,16 +62,26 @@ fn assert_echo(echo: &Value, v: &str) {
     assert_eq!(segments[4], "tail", "{v:?}: {path}");
     assert_eq!(percent_decode(segments[3]), v, "path segment of {v:?}");
     let query = echo["query"].as_str().unwrap();
-    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes()).into_owned().collect();
+    let pairs: Vec<(String, String)> = url::form_urlencoded::parse(query.as_bytes())
+        .into_owned()
+        .collect();
     assert_eq!(
         pairs,
         vec![("q".into(), v.into()), ("fixed".into(), "1 & 2".into())],
         "query of {v:?}: {query}"
     );
     // HTTP strips spaces and tabs around a field value; the bytes in between arrive as sent.
-    assert_eq!(echo["headers"]["x-v"].as_str().unwrap(), v.trim_matches([' ', '\t']), "header of {v:?}");
+    assert_eq!(
+        echo["headers"]["x-v"].as_str().unwrap(),
+        v.trim_matches([' ', '\t']),
+        "header of {v:?}"
+    );
     assert_eq!(echo["headers"]["x-fixed"], "static");
-    assert_eq!(echo["headers"]["host"], HOST.with(|h| h.borrow().clone()), "{v:?} changed the Host");
+    assert_eq!(
+        echo["headers"]["host"],
+        HOST.with(|h| h.borrow().clone()),
+        "{v:?} changed the Host"
+    );
     assert_eq!(echo["headers"]["content-type"], "application/json");
     assert_eq!(
         echo["body"],
@@ -90,7 +107,10 @@ async fn naughty_strings_land_exactly_where_they_belong() {
             Ok(ok) => ok.body,
             Err(e) => panic!("{v:?}: {e}"),
         };
-        assert!(!echo.to_string().contains("EXPANDED"), "{v:?} was re-expanded: {echo}");
+        assert!(
+            !echo.to_string().contains("EXPANDED"),
+            "{v:?} was re-expanded: {echo}"
+        );
         assert_echo(&echo, v);
         checked += 1;
     }
@@ -108,12 +128,31 @@ path = "/echo/items/$v/tail"
 query = { q = "$v" }
 body = { v = "$v" }"#,
     );
-    for v in ["a\r\nX-Injected: 1", "\r\n\r\nGET /admin HTTP/1.1", "nul\0byte", "\u{1b}[31m", "tab\there"] {
-        let echo = client.call(&no_header, &args(json!({ "v": v }))).await.unwrap().body;
+    for v in [
+        "a\r\nX-Injected: 1",
+        "\r\n\r\nGET /admin HTTP/1.1",
+        "nul\0byte",
+        "\u{1b}[31m",
+        "tab\there",
+    ] {
+        let echo = client
+            .call(&no_header, &args(json!({ "v": v })))
+            .await
+            .unwrap()
+            .body;
         assert_eq!(echo["method"], "PUT");
-        let seg = echo["path"].as_str().unwrap().split('/').nth(3).unwrap().to_string();
+        let seg = echo["path"]
+            .as_str()
+            .unwrap()
+            .split('/')
+            .nth(3)
+            .unwrap()
+            .to_string();
         assert_eq!(percent_decode(&seg), v);
-        let q: Vec<(String, String)> = url::form_urlencoded::parse(echo["query"].as_str().unwrap().as_bytes()).into_owned().collect();
+        let q: Vec<(String, String)> =
+            url::form_urlencoded::parse(echo["query"].as_str().unwrap().as_bytes())
+                .into_owned()
+                .collect();
         assert_eq!(q, vec![("q".to_string(), v.to_string())]);
         assert_eq!(echo["body"], json!({ "v": v }));
         assert!(echo["headers"].get("x-injected").is_none());
@@ -121,15 +160,34 @@ body = { v = "$v" }"#,
 
     let with_header = everywhere(&server);
     let before = server.hits();
-    for v in ["a\r\nX-Injected: 1", "a\nb", "a\rb", "nul\0byte", "bell\u{7}"] {
-        let err = client.call(&with_header, &args(json!({ "v": v }))).await.unwrap_err();
+    for v in [
+        "a\r\nX-Injected: 1",
+        "a\nb",
+        "a\rb",
+        "nul\0byte",
+        "bell\u{7}",
+    ] {
+        let err = client
+            .call(&with_header, &args(json!({ "v": v })))
+            .await
+            .unwrap_err();
         assert!(
             matches!(err, CallError::Prepare(PrepareError::Render(RenderError::HeaderControl { ref name, .. })) if name == "v"),
             "{v:?}: {err}"
         );
-        assert!(err.bot_value()["error"].as_str().unwrap().contains("header"), "{err}");
+        assert!(
+            err.bot_value()["error"]
+                .as_str()
+                .unwrap()
+                .contains("header"),
+            "{err}"
+        );
     }
-    assert_eq!(server.hits(), before, "a refused request reached the server");
+    assert_eq!(
+        server.hits(),
+        before,
+        "a refused request reached the server"
+    );
 }
 
 #[tokio::test]
@@ -138,11 +196,26 @@ async fn dot_and_empty_path_values_are_refused_before_sending() {
     let client = loopback_client();
     let action = everywhere(&server);
     for v in [".", ".."] {
-        let err = client.call(&action, &args(json!({ "v": v }))).await.unwrap_err();
-        assert!(matches!(err, CallError::Prepare(PrepareError::DotSegment)), "{v:?}: {err}");
+        let err = client
+            .call(&action, &args(json!({ "v": v })))
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(err, CallError::Prepare(PrepareError::DotSegment)),
+            "{v:?}: {err}"
+        );
     }
-    let err = client.call(&action, &args(json!({ "v": "" }))).await.unwrap_err();
-    assert!(matches!(err, CallError::Prepare(PrepareError::Render(RenderError::EmptyPathValue(_)))), "{err}");
+    let err = client
+        .call(&action, &args(json!({ "v": "" })))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::Prepare(PrepareError::Render(RenderError::EmptyPathValue(_)))
+        ),
+        "{err}"
+    );
     assert_eq!(server.hits(), 0);
 }
 
@@ -151,9 +224,20 @@ async fn every_method_and_raw_json_body_values() {
     let server = start_api("127.0.0.1:0").await;
     let client = loopback_client();
     for method in ["GET", "POST", "PUT", "DELETE"] {
-        let body = if method == "GET" { "" } else { "body = { items = \"$items\", count = \"$count\", label = \"n=$count\" }" };
-        let query = if method == "GET" { "query = { items = \"$count\" }" } else { "" };
-        let action = api(&server.base(), &format!("method = \"{method}\"\npath = \"/echo/m\"\n{body}\n{query}"));
+        let body = if method == "GET" {
+            ""
+        } else {
+            "body = { items = \"$items\", count = \"$count\", label = \"n=$count\" }"
+        };
+        let query = if method == "GET" {
+            "query = { items = \"$count\" }"
+        } else {
+            ""
+        };
+        let action = api(
+            &server.base(),
+            &format!("method = \"{method}\"\npath = \"/echo/m\"\n{body}\n{query}"),
+        );
         let a = args(json!({"items": [{"sku": "A", "qty": 2}], "count": 3}));
         let res = client.call(&action, &a).await.unwrap();
         assert_eq!(res.status, 200);
@@ -162,7 +246,10 @@ async fn every_method_and_raw_json_body_values() {
             assert_eq!(res.body["body"], Value::Null);
             assert_eq!(res.body["query"], "items=3");
         } else {
-            assert_eq!(res.body["body"], json!({"items": [{"sku": "A", "qty": 2}], "count": 3, "label": "n=3"}));
+            assert_eq!(
+                res.body["body"],
+                json!({"items": [{"sku": "A", "qty": 2}], "count": 3, "label": "n=3"})
+            );
         }
     }
 }
@@ -175,7 +262,10 @@ async fn headers_may_override_accept_and_content_type() {
         &server.base(),
         "method = \"POST\"\npath = \"/echo\"\nheaders = { Accept = \"application/vnd.x+json\", \"Content-Type\" = \"application/vnd.api+json\", Authorization = \"Bearer $token\" }\nbody_json = '''{\"data\": {\"id\": \"$id\"}}'''",
     );
-    let res = client.call(&action, &args(json!({"token": "tök€n", "id": 5}))).await.unwrap();
+    let res = client
+        .call(&action, &args(json!({"token": "tök€n", "id": 5})))
+        .await
+        .unwrap();
     let h = &res.body["headers"];
     assert_eq!(h["accept"], "application/vnd.x+json");
     assert_eq!(h["content-type"], "application/vnd.api+json");
@@ -190,21 +280,48 @@ async fn missing_and_invalid_arguments_are_clear_errors() {
     let client = loopback_client();
     let action = everywhere(&server);
     let err = client.call(&action, &args(json!({}))).await.unwrap_err();
-    assert!(matches!(err, CallError::Prepare(PrepareError::Render(RenderError::Missing(ref n))) if n == "v"), "{err}");
+    assert!(
+        matches!(err, CallError::Prepare(PrepareError::Render(RenderError::Missing(ref n))) if n == "v"),
+        "{err}"
+    );
     assert_eq!(err.bot_value(), json!({"error": "missing argument `v`"}));
-    let err = client.call(&action, &args(json!({"v": {"nested": true}}))).await.unwrap_err();
-    assert!(matches!(err, CallError::Prepare(PrepareError::Render(RenderError::NotScalar { .. }))), "{err}");
+    let err = client
+        .call(&action, &args(json!({"v": {"nested": true}})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            CallError::Prepare(PrepareError::Render(RenderError::NotScalar { .. }))
+        ),
+        "{err}"
+    );
 
     let def = common::action(
         "getOrder",
         &format!("description = \"d\"\nkind = \"api\"\n[api]\nbase_url = \"{}\"\npath = \"/echo/$orderId\"\nmethod = \"GET\"\n", server.base()),
     );
-    let err = client.call_action(&def, &json!({"orderId": 12})).await.unwrap_err();
-    assert_eq!(err.to_string(), "invalid arguments: argument `orderId` must be a string, not a number");
-    let err = client.call_action(&def, &json!({"orderId": "1", "admin": true})).await.unwrap_err();
-    assert!(err.to_string().contains("unknown argument `admin`"), "{err}");
+    let err = client
+        .call_action(&def, &json!({"orderId": 12}))
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "invalid arguments: argument `orderId` must be a string, not a number"
+    );
+    let err = client
+        .call_action(&def, &json!({"orderId": "1", "admin": true}))
+        .await
+        .unwrap_err();
+    assert!(
+        err.to_string().contains("unknown argument `admin`"),
+        "{err}"
+    );
     assert_eq!(server.hits(), 0);
-    let ok = client.call_action(&def, &json!({"orderId": "A/1"})).await.unwrap();
+    let ok = client
+        .call_action(&def, &json!({"orderId": "A/1"}))
+        .await
+        .unwrap();
     assert_eq!(ok.body["path"], "/echo/A%2F1");
 }
 
@@ -212,11 +329,20 @@ async fn missing_and_invalid_arguments_are_clear_errors() {
 async fn timeouts_come_back_as_errors() {
     let server = start_api("127.0.0.1:0").await;
     let client = loopback_client();
-    let action = api(&server.base(), "method = \"GET\"\npath = \"/slow\"\ntimeout_ms = 200");
+    let action = api(
+        &server.base(),
+        "method = \"GET\"\npath = \"/slow\"\ntimeout_ms = 200",
+    );
     let result = client.call(&action, &args(json!({}))).await;
     let err = result.as_ref().unwrap_err();
-    assert!(matches!(err, CallError::Timeout(d) if *d == Duration::from_millis(200)), "{err}");
-    assert_eq!(bot_value(&result), json!({"error": "The API did not answer within 200 ms", "timeout": true}));
+    assert!(
+        matches!(err, CallError::Timeout(d) if *d == Duration::from_millis(200)),
+        "{err}"
+    );
+    assert_eq!(
+        bot_value(&result),
+        json!({"error": "The API did not answer within 200 ms", "timeout": true})
+    );
 }
 
 /// A server that sends its headers and part of the body, then stalls: the timeout covers the
@@ -237,7 +363,10 @@ async fn timeouts_cover_a_stalled_body() {
         tokio::time::sleep(Duration::from_secs(3600)).await;
     });
     let client = loopback_client();
-    let action = api(&format!("http://{addr}"), "method = \"GET\"\npath = \"/\"\ntimeout_ms = 300");
+    let action = api(
+        &format!("http://{addr}"),
+        "method = \"GET\"\npath = \"/\"\ntimeout_ms = 300",
+    );
     let err = client.call(&action, &args(json!({}))).await.unwrap_err();
     assert!(matches!(err, CallError::Timeout(_)), "{err}");
 }
@@ -254,8 +383,14 @@ async fn secrets_from_the_environment_are_sent_but_not_shown_to_the_bot() {
     let action = api(&server.base(), "method = \"GET\"\npath = \"/echo\"\nheaders = { x-api-key = { env = \"NATTER_SURELY_UNSET_9F2C\" } }");
     let result = client.call(&action, &args(json!({}))).await;
     let err = result.as_ref().unwrap_err();
-    assert!(err.to_string().contains("NATTER_SURELY_UNSET_9F2C"), "the log names the variable: {err}");
-    assert_eq!(bot_value(&result), json!({"error": "The action is not configured correctly"}));
+    assert!(
+        err.to_string().contains("NATTER_SURELY_UNSET_9F2C"),
+        "the log names the variable: {err}"
+    );
+    assert_eq!(
+        bot_value(&result),
+        json!({"error": "The action is not configured correctly"})
+    );
 }
 
 #[tokio::test]
@@ -283,19 +418,41 @@ async fn bodies_text_empty_and_size_capped() {
     let server = start_api("127.0.0.1:0").await;
     let client = ActionClient::new(ClientConfig {
         max_response_bytes: 1000,
-        ..ClientConfig::with_policy(NetPolicy { allow_private_network: true, allow_cidrs: vec![] })
+        ..ClientConfig::with_policy(NetPolicy {
+            allow_private_network: true,
+            allow_cidrs: vec![],
+        })
     })
     .unwrap();
     let text = api(&server.base(), "method = \"GET\"\npath = \"/text\"");
-    assert_eq!(client.call(&text, &args(json!({}))).await.unwrap().body, json!("plain words"));
+    assert_eq!(
+        client.call(&text, &args(json!({}))).await.unwrap().body,
+        json!("plain words")
+    );
     let empty = api(&server.base(), "method = \"GET\"\npath = \"/empty\"");
     let r = client.call(&empty, &args(json!({}))).await.unwrap();
     assert_eq!((r.status, r.body), (204, Value::Null));
     let big = api(&server.base(), "method = \"GET\"\npath = \"/big/$n\"");
-    assert_eq!(client.call(&big, &args(json!({"n": 1000}))).await.unwrap().body.as_str().unwrap().len(), 1000);
-    let err = client.call(&big, &args(json!({"n": 1001}))).await.unwrap_err();
+    assert_eq!(
+        client
+            .call(&big, &args(json!({"n": 1000})))
+            .await
+            .unwrap()
+            .body
+            .as_str()
+            .unwrap()
+            .len(),
+        1000
+    );
+    let err = client
+        .call(&big, &args(json!({"n": 1001})))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CallError::TooLarge { limit: 1000 }), "{err}");
-    let err = client.call(&big, &args(json!({"n": 5_000_000}))).await.unwrap_err();
+    let err = client
+        .call(&big, &args(json!({"n": 5_000_000})))
+        .await
+        .unwrap_err();
     assert!(matches!(err, CallError::TooLarge { .. }), "{err}");
 }
 
@@ -331,10 +488,21 @@ headers = {{ "x-api-key" = "your-api-key" }}
     assert_eq!(set.enabled_in("shopping").count(), 1);
 
     let client = loopback_client();
-    let ok = client.call_action(action, &json!({"productId": "SKU-1"})).await.unwrap();
-    assert_eq!(ok.body, json!({"productId": "SKU-1", "inStock": true, "quantity": 12}));
-    let missing = client.call_action(action, &json!({"productId": "SKU-404"})).await;
-    assert_eq!(bot_value(&missing)["body"], json!({"error": "Product not found"}));
+    let ok = client
+        .call_action(action, &json!({"productId": "SKU-1"}))
+        .await
+        .unwrap();
+    assert_eq!(
+        ok.body,
+        json!({"productId": "SKU-1", "inStock": true, "quantity": 12})
+    );
+    let missing = client
+        .call_action(action, &json!({"productId": "SKU-404"}))
+        .await;
+    assert_eq!(
+        bot_value(&missing)["body"],
+        json!({"error": "Product not found"})
+    );
     assert_eq!(bot_value(&missing)["status"], 404);
 }
 
@@ -347,5 +515,9 @@ async fn calls_reuse_one_pooled_connection() {
         client.call(&action, &args(json!({}))).await.unwrap();
     }
     assert_eq!(server.hits(), 10);
-    assert_eq!(server.connections(), 1, "calls did not share one pooled connection");
+    assert_eq!(
+        server.connections(),
+        1,
+        "calls did not share one pooled connection"
+    );
 }

@@ -13,8 +13,8 @@ use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
-use axum::serve::ListenerExt;
 use axum::routing::{any, get};
+use axum::serve::ListenerExt;
 use axum::{Json, Router};
 use natter_actions::{parse_action, Action, ApiAction};
 use serde_json::{json, Value};
@@ -54,11 +54,17 @@ pub async fn serve_api(listener: TcpListener) -> Api {
         .route("/stock/{product_id}", get(stock))
         .route("/status/{code}", any(status))
         .route("/slow", any(slow))
-        .route("/text", get(|| async { ([("content-type", "text/plain")], "plain words") }))
+        .route(
+            "/text",
+            get(|| async { ([("content-type", "text/plain")], "plain words") }),
+        )
         .route("/empty", get(|| async { StatusCode::NO_CONTENT }))
         .route("/big/{n}", get(big))
         .route("/redirect", any(redirect))
-        .route("/loop", any(|| async { (StatusCode::FOUND, [("location", "/loop")]) }))
+        .route(
+            "/loop",
+            any(|| async { (StatusCode::FOUND, [("location", "/loop")]) }),
+        )
         .fallback(echo)
         .with_state(hits.clone())
         .layer(axum::middleware::from_fn_with_state(hits.clone(), count));
@@ -68,7 +74,11 @@ pub async fn serve_api(listener: TcpListener) -> Api {
         counted.fetch_add(1, Ordering::SeqCst);
     });
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    Api { addr, hits, connections }
+    Api {
+        addr,
+        hits,
+        connections,
+    }
 }
 
 async fn count(
@@ -84,12 +94,18 @@ async fn count(
 async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Json<Value> {
     let mut h = serde_json::Map::new();
     for (name, value) in &headers {
-        h.insert(name.as_str().to_string(), String::from_utf8_lossy(value.as_bytes()).into_owned().into());
+        h.insert(
+            name.as_str().to_string(),
+            String::from_utf8_lossy(value.as_bytes())
+                .into_owned()
+                .into(),
+        );
     }
     let body = if body.is_empty() {
         Value::Null
     } else {
-        serde_json::from_slice(&body).unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned().into())
+        serde_json::from_slice(&body)
+            .unwrap_or_else(|_| String::from_utf8_lossy(&body).into_owned().into())
     };
     Json(json!({
         "method": method.as_str(),
@@ -103,18 +119,33 @@ async fn echo(method: Method, uri: Uri, headers: HeaderMap, body: Bytes) -> Json
 /// The seed's "Check product stock": GET /stock/$productId with x-api-key.
 async fn stock(Path(product_id): Path<String>, headers: HeaderMap) -> Response {
     if headers.get("x-api-key").map(|v| v.as_bytes()) != Some(b"your-api-key") {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": "bad api key"}))).into_response();
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": "bad api key"})),
+        )
+            .into_response();
     }
     match product_id.as_str() {
-        "SKU-1" => Json(json!({"productId": "SKU-1", "inStock": true, "quantity": 12})).into_response(),
-        _ => (StatusCode::NOT_FOUND, Json(json!({"error": "Product not found"}))).into_response(),
+        "SKU-1" => {
+            Json(json!({"productId": "SKU-1", "inStock": true, "quantity": 12})).into_response()
+        }
+        _ => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "Product not found"})),
+        )
+            .into_response(),
     }
 }
 
 async fn status(Path(code): Path<u16>) -> Response {
     let code = StatusCode::from_u16(code).unwrap();
     if code.as_u16() == 500 {
-        return (code, [("content-type", "text/html")], "<h1>Internal Server Error</h1>").into_response();
+        return (
+            code,
+            [("content-type", "text/html")],
+            "<h1>Internal Server Error</h1>",
+        )
+            .into_response();
     }
     (code, Json(json!({"error": "Order not found"}))).into_response()
 }
