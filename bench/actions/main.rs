@@ -38,20 +38,32 @@ struct Stats {
 fn stats(mut v: Vec<Duration>) -> Stats {
     v.sort();
     let mean = v.iter().sum::<Duration>() / v.len() as u32;
-    Stats { p50: percentile(&v, 0.5), p99: percentile(&v, 0.99), mean }
+    Stats {
+        p50: percentile(&v, 0.5),
+        p99: percentile(&v, 0.99),
+        mean,
+    }
 }
 
 fn main() {
     // `cargo bench` passes `--bench`; nothing else to parse.
-    let iters: usize = std::env::var("BENCH_ITERS").ok().and_then(|s| s.parse().ok()).unwrap_or(5000);
+    let iters: usize = std::env::var("BENCH_ITERS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(5000);
 
     let (addr_tx, addr_rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async move {
             let app = Router::new().route(
                 "/stock/{id}",
-                get(|Path(id): Path<String>| async move { Json(json!({"productId": id, "inStock": true, "quantity": 12})) }),
+                get(|Path(id): Path<String>| async move {
+                    Json(json!({"productId": id, "inStock": true, "quantity": 12}))
+                }),
             );
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             addr_tx.send(listener.local_addr().unwrap()).unwrap();
@@ -69,12 +81,18 @@ fn main() {
     )
     .expect("definition");
     let api = action.api().unwrap().clone();
-    let policy = NetPolicy { allow_private_network: false, allow_cidrs: vec!["127.0.0.1/32".parse().unwrap()] };
+    let policy = NetPolicy {
+        allow_private_network: false,
+        allow_cidrs: vec!["127.0.0.1/32".parse().unwrap()],
+    };
     let client = ActionClient::new(ClientConfig::with_policy(policy)).unwrap();
     let args = json!({"productId": "SKU-1"}).as_object().unwrap().clone();
     let direct_url = format!("{base}/stock/SKU-1?lang=en");
 
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     let (direct, via_action) = rt.block_on(async {
         let http = client.http_client_unchecked().clone();
         let direct_call = || async {
@@ -124,10 +142,31 @@ fn main() {
     let a = stats(via_action);
     let p = stats(prepare);
     println!("API action overhead, {iters} calls each, 127.0.0.1, one pooled connection");
-    println!("{:<28} {:>10} {:>10} {:>10}", "", "p50 µs", "p99 µs", "mean µs");
-    println!("{:<28} {:>10.1} {:>10.1} {:>10.1}", "direct (same client)", us(d.p50), us(d.p99), us(d.mean));
-    println!("{:<28} {:>10.1} {:>10.1} {:>10.1}", "API action", us(a.p50), us(a.p99), us(a.mean));
-    println!("{:<28} {:>10.1} {:>10.1} {:>10.1}", "prepare() alone", us(p.p50), us(p.p99), us(p.mean));
+    println!(
+        "{:<28} {:>10} {:>10} {:>10}",
+        "", "p50 µs", "p99 µs", "mean µs"
+    );
+    println!(
+        "{:<28} {:>10.1} {:>10.1} {:>10.1}",
+        "direct (same client)",
+        us(d.p50),
+        us(d.p99),
+        us(d.mean)
+    );
+    println!(
+        "{:<28} {:>10.1} {:>10.1} {:>10.1}",
+        "API action",
+        us(a.p50),
+        us(a.p99),
+        us(a.mean)
+    );
+    println!(
+        "{:<28} {:>10.1} {:>10.1} {:>10.1}",
+        "prepare() alone",
+        us(p.p50),
+        us(p.p99),
+        us(p.mean)
+    );
     println!(
         "overhead (action - direct): p50 {:.1} µs, p99 {:.1} µs, mean {:.1} µs (aim: <= 500 µs)",
         us(a.p50) - us(d.p50),
