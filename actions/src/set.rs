@@ -62,7 +62,9 @@ impl ActionSet {
                 Ok(a) => {
                     if let ActionKind::Python(p) = &a.kind {
                         if !bot_dir.join(&p.file).is_file() {
-                            let at = text.find("file").unwrap_or(0);
+                            // The `file` key of the [python] table.
+                            let table = text.find("[python]").unwrap_or(0);
+                            let at = text[table..].find("file").map_or(table, |i| table + i);
                             errors.push(DefinitionError::at(
                                 &file,
                                 &text,
