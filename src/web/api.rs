@@ -156,7 +156,7 @@ impl Chat {
                 Ready::Idle => st.ready = Ready::Rendering(vec![resolve]),
             }
         }
-        let doc = web_sys::window().and_then(|win| win.document()).ok_or(Error::NoDocument)?;
+        let doc = js::document().ok_or(Error::NoDocument)?;
         let weak: Weak<Widget> = Rc::downgrade(w);
         let on_action = move |a: dom::Action| {
             let Some(w) = weak.upgrade() else { return };

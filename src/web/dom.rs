@@ -110,7 +110,7 @@ impl Dom {
         });
         match container {
             Some(c) => c.append_child(&host)?,
-            None => doc.body().ok_or(JsValue::NULL)?.append_child(&host)?,
+            None => doc.body().ok_or_else(|| JsValue::from_str("natter: the page has no <body>"))?.append_child(&host)?,
         };
         Ok(Dom { host, root, launcher, window, messages, input, _listeners: [click, submit] })
     }

@@ -21,6 +21,19 @@ extern "C" {
     pub fn console_error(msg: &str, detail: &JsValue);
     #[wasm_bindgen(js_namespace = console, js_name = warn)]
     pub fn console_warn(msg: &str);
+    /// `globalThis` (cheaper than `web_sys::window()`'s four-way global lookup).
+    #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
+    static GLOBAL: JsValue;
+}
+
+/// `globalThis[name]`, or `undefined` (also when the getter throws, as `localStorage` may).
+pub fn global(name: &str) -> JsValue {
+    GLOBAL.with(|g| get(g, name))
+}
+
+/// The page's `document`.
+pub fn document() -> Option<web_sys::Document> {
+    global("document").dyn_into().ok()
 }
 
 /// `obj[key]`, or `undefined`.

@@ -84,12 +84,12 @@ fn find(id: u32) -> Option<Rc<Widget>> {
 }
 
 fn storage(p: Persistence) -> Option<Storage> {
-    let w = web_sys::window()?;
-    match p {
-        Persistence::Local => w.local_storage().ok().flatten(),
-        Persistence::Session => w.session_storage().ok().flatten(),
-        Persistence::None => None,
-    }
+    let name = match p {
+        Persistence::Local => "localStorage",
+        Persistence::Session => "sessionStorage",
+        Persistence::None => return None,
+    };
+    wasm_bindgen::JsCast::dyn_into(js::global(name)).ok()
 }
 
 impl Widget {

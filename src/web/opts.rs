@@ -38,6 +38,10 @@ fn entries(v: &JsValue, what: &'static str) -> Result<Vec<(String, Raw)>> {
         .collect())
 }
 
+/// The scalar options, in [`RawOptions`] field order.
+const KEYS: [&str; 8] =
+    ["serverUrl", "bot", "showLauncher", "openOnLoad", "authToken", "locale", "persistence", "handlerTimeoutMs"];
+
 /// What `loadChat` was given, validated.
 pub struct Parsed {
     pub options: options::Options,
@@ -57,15 +61,17 @@ pub fn parse(o: &JsValue) -> Result<Parsed> {
     if !(on_load.is_undefined() || on_load.is_null() || on_load.is_function()) {
         return Err(Error::BadOnLoad.into());
     }
+    let mut v = KEYS.iter().map(|k| raw(get(o, k)));
+    let mut next = || v.next().flatten();
     let raw_opts = RawOptions {
-        server_url: raw(get(o, "serverUrl")),
-        bot: raw(get(o, "bot")),
-        show_launcher: raw(get(o, "showLauncher")),
-        open_on_load: raw(get(o, "openOnLoad")),
-        auth_token: raw(get(o, "authToken")),
-        locale: raw(get(o, "locale")),
-        persistence: raw(get(o, "persistence")),
-        handler_timeout_ms: raw(get(o, "handlerTimeoutMs")),
+        server_url: next(),
+        bot: next(),
+        show_launcher: next(),
+        open_on_load: next(),
+        auth_token: next(),
+        locale: next(),
+        persistence: next(),
+        handler_timeout_ms: next(),
         strings: entries(&get(o, "strings"), "strings")?,
         theme: entries(&get(o, "theme"), "theme")?,
     };
@@ -75,7 +81,7 @@ pub fn parse(o: &JsValue) -> Result<Parsed> {
 
 fn resolve_element(v: JsValue) -> Result<Element> {
     if let Some(sel) = v.as_string() {
-        let doc = web_sys::window().and_then(|w| w.document());
+        let doc = super::js::document();
         return match doc.map(|d| d.query_selector(&sel)) {
             Some(Ok(Some(el))) => Ok(el),
             _ => Err(Error::ElementNotFound(sel).into()),
