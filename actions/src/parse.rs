@@ -529,7 +529,9 @@ fn parse_api(
             cx.err(at, format!("header name `{name}` can't hold variables"));
         } else if reqwest::header::HeaderName::from_bytes(name.as_bytes()).is_err() {
             cx.err(at, format!("`{name}` is not a valid header name"));
-        } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()) {
+        } else if RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+            || name.to_ascii_lowercase().starts_with("proxy-")
+        {
             cx.err(
                 at,
                 format!("header `{name}` is set by the HTTP client and can't be defined"),
@@ -551,13 +553,8 @@ fn parse_api(
     }
 
     let mut query = Vec::new();
+    // Query names are literal: `$filter`, `$top` (OData) are sent as written.
     for (name, value) in &raw.query {
-        if name.contains('$') {
-            cx.err(
-                value.span().start,
-                format!("query parameter name `{name}` can't hold variables"),
-            );
-        }
         if let Some(v) = field(cx, value, &format!("query parameter `{name}`")) {
             query.push((name.clone(), v));
         }
@@ -811,6 +808,7 @@ description = "The product's SKU"
         has(6, "percent-encode");
         has(7, "PATCH");
         has(8, "set by the HTTP client");
+        assert!(errors("a", "description = \"d\"\nkind = \"api\"\n[api]\nbase_url = \"https://a.example\"\nmethod = \"GET\"\nheaders = { Proxy-Foo = \"x\" }\n")[0].contains("set by the HTTP client"));
         has(9, "timeout_ms");
     }
 

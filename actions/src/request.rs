@@ -267,6 +267,23 @@ mod tests {
     }
 
     #[test]
+    fn query_names_are_literal() {
+        let a = api(
+            "/People",
+            "query = { \"$filter\" = \"Name eq '$name'\", \"$top\" = \"5\" }\n",
+        );
+        let p = a.prepare(&args(json!({"name": "O'Brien & Co"}))).unwrap();
+        let pairs: Vec<(String, String)> = p.url.query_pairs().into_owned().collect();
+        assert_eq!(
+            pairs,
+            vec![
+                ("$filter".to_string(), "Name eq 'O'Brien & Co'".to_string()),
+                ("$top".to_string(), "5".to_string())
+            ]
+        );
+    }
+
+    #[test]
     fn header_injection_is_refused() {
         let a = api("/x", "headers = { Authorization = \"Bearer $token\" }\n");
         let err = a
