@@ -30,6 +30,9 @@ pub struct ClientConfig {
     pub policy: NetPolicy,
     /// Largest 2xx body accepted; a larger one is an error.
     pub max_response_bytes: usize,
+    /// Largest request (URL + header values + body) an action may send; arguments come from
+    /// a model or a visitor, so their size is bounded here too.
+    pub max_request_bytes: usize,
     /// How much of a non-2xx body is kept for the error (the rest is cut off).
     pub max_error_body_bytes: usize,
     pub max_redirects: usize,
@@ -42,6 +45,7 @@ impl Default for ClientConfig {
         ClientConfig {
             policy: NetPolicy::public_only(),
             max_response_bytes: 1024 * 1024,
+            max_request_bytes: 256 * 1024,
             max_error_body_bytes: 16 * 1024,
             max_redirects: 3,
             connect_timeout: Duration::from_secs(5),
@@ -74,6 +78,8 @@ pub enum CallError {
     Timeout(Duration),
     #[error("the API answered HTTP {status}")]
     Status { status: u16, body: Value },
+    #[error("the request would be larger than {limit} bytes")]
+    RequestTooLarge { limit: usize },
     #[error("the API's answer is larger than {limit} bytes")]
     TooLarge { limit: usize },
     #[error("more than {0} redirects")]
@@ -224,6 +230,18 @@ impl ActionClient {
         args: &Map<String, Value>,
     ) -> Result<ApiSuccess, CallError> {
         let prepared = action.prepare(args)?;
+        let size = prepared.url.as_str().len()
+            + prepared
+                .headers
+                .iter()
+                .map(|(n, v)| n.len() + v.len())
+                .sum::<usize>()
+            + prepared.body.as_ref().map_or(0, Vec::len);
+        if size > self.config.max_request_bytes {
+            return Err(CallError::RequestTooLarge {
+                limit: self.config.max_request_bytes,
+            });
+        }
         match tokio::time::timeout(action.timeout, self.execute(prepared)).await {
             Ok(r) => r,
             Err(_) => Err(CallError::Timeout(action.timeout)),

@@ -456,6 +456,36 @@ async fn bodies_text_empty_and_size_capped() {
     assert!(matches!(err, CallError::TooLarge { .. }), "{err}");
 }
 
+#[tokio::test]
+async fn oversized_requests_are_refused_before_sending() {
+    let server = start_api("127.0.0.1:0").await;
+    let client = ActionClient::new(ClientConfig {
+        max_request_bytes: 4096,
+        ..ClientConfig::with_policy(NetPolicy {
+            allow_private_network: true,
+            allow_cidrs: vec![],
+        })
+    })
+    .unwrap();
+    let action = api(
+        &server.base(),
+        "method = \"POST\"\npath = \"/echo\"\nbody = { v = \"$v\" }",
+    );
+    client
+        .call(&action, &args(json!({"v": "x".repeat(3000)})))
+        .await
+        .unwrap();
+    let err = client
+        .call(&action, &args(json!({"v": "x".repeat(5000)})))
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, CallError::RequestTooLarge { limit: 4096 }),
+        "{err}"
+    );
+    assert_eq!(server.hits(), 1);
+}
+
 /// The seed's example, loaded from a bot folder the way the server loads it.
 #[tokio::test]
 async fn check_product_stock_from_a_bot_folder() {
