@@ -93,6 +93,38 @@ impl Action {
         })
     }
 
+    /// A JSON description for listings (`natter` and the admin API): name, description, kind,
+    /// workflows, arguments, and for API actions method and URL template. Holds no secret
+    /// values (`{ env = … }` fields are shown by variable name only).
+    pub fn summary(&self) -> Value {
+        let args: Vec<Value> = self
+            .args
+            .iter()
+            .map(|a| {
+                json!({
+                    "name": a.name,
+                    "type": a.ty.schema_type().unwrap_or("any"),
+                    "description": a.description,
+                    "required": a.required,
+                })
+            })
+            .collect();
+        let mut v = json!({
+            "name": self.name,
+            "description": self.description,
+            "kind": self.kind.as_str(),
+            "workflows": self.workflows,
+            "args": args,
+            "source": self.source.display().to_string(),
+        });
+        if let Some(api) = self.api() {
+            v["method"] = api.method.as_str().into();
+            v["base_url"] = api.base_url.as_str().into();
+            v["path"] = api.path.source().into();
+        }
+        v
+    }
+
     /// Arguments typed on a command line (`natter action test … --arg k=v`) as JSON: each
     /// value is converted to its argument's declared type (`42` for an integer, `true` for a
     /// boolean, JSON text for objects and arrays; for `any`, JSON if it parses, else the
@@ -222,6 +254,13 @@ type = "integer"
             })
         );
         assert_eq!(action().tool()["function"]["name"], "createOrder");
+        let summary = action().summary();
+        assert_eq!(summary["method"], "POST");
+        assert_eq!(summary["path"], "/customers/$customerId/orders");
+        assert_eq!(
+            summary["args"][1],
+            json!({"name": "items", "type": "array", "description": "Cart lines", "required": true})
+        );
     }
 
     #[test]

@@ -83,6 +83,7 @@ impl Place {
 /// A parsed template string.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Template {
+    source: String,
     pieces: Vec<Piece>,
 }
 
@@ -145,7 +146,15 @@ impl Template {
         if !lit.is_empty() {
             pieces.push(Piece::Lit(lit));
         }
-        Ok(Template { pieces })
+        Ok(Template {
+            source: src.to_string(),
+            pieces,
+        })
+    }
+
+    /// The template as written in the definition.
+    pub fn source(&self) -> &str {
+        &self.source
     }
 
     pub fn pieces(&self) -> &[Piece] {

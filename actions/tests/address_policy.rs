@@ -76,6 +76,43 @@ async fn hostile_spellings_of_loopback_never_connect() {
     assert_eq!(spy.accepted(), 0, "a refused address was connected to");
 }
 
+#[tokio::test]
+async fn ipv6_loopback_never_connects() {
+    // Needs IPv6 on the loopback interface; where it is missing there is nothing to reach and
+    // the test says so instead of passing silently.
+    let Ok(spy) = Spy::bind("[::1]:0").await else {
+        eprintln!("SKIPPED: no IPv6 loopback here");
+        return;
+    };
+    let port = spy.addr.port();
+    let refused = client(public_only());
+    for host in [
+        format!("[::1]:{port}"),
+        format!("[0:0:0:0:0:0:0:1]:{port}"),
+        format!("[::0001]:{port}"),
+    ] {
+        let action = api(&format!("http://{host}"), "method = \"GET\"");
+        let err = refused.call(&action, &args(json!({}))).await.unwrap_err();
+        assert!(
+            matches!(err, CallError::Policy(PolicyError::PrivateRefused { .. })),
+            "{host}: {err}"
+        );
+    }
+    assert_eq!(spy.accepted(), 0);
+    // Control.
+    let allowed = client(NetPolicy {
+        allow_private_network: false,
+        allow_cidrs: vec!["::1/128".parse().unwrap()],
+    });
+    let action = api(
+        &format!("http://[::1]:{port}"),
+        "method = \"GET\"\ntimeout_ms = 2000",
+    );
+    let err = allowed.call(&action, &args(json!({}))).await.unwrap_err();
+    assert!(!is_policy(&err), "{err}");
+    assert_eq!(spy.accepted(), 1);
+}
+
 /// Control: the same spellings, allowed, reach the spy — so the test above can fail.
 #[tokio::test]
 async fn control_allowed_spellings_do_reach_the_spy() {
