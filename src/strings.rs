@@ -10,16 +10,10 @@ pub const KEYS: [&str; 7] = ["title", "placeholder", "send", "launcher", "maximi
 const DEFAULTS: [&str; 7] =
     ["Chat", "Type a message…", "Send", "Open chat", "Maximize", "Minimize", "Restart conversation"];
 
-/// Resolved UI strings.
-#[derive(Clone, Debug, PartialEq)]
+/// Resolved UI strings: the overrides, falling back to the defaults.
+#[derive(Clone, Debug, PartialEq, Default)]
 pub struct Strings {
-    values: [String; 7],
-}
-
-impl Default for Strings {
-    fn default() -> Self {
-        Strings { values: DEFAULTS.map(String::from) }
-    }
+    overrides: [Option<String>; 7],
 }
 
 /// Errors of this module.
@@ -35,13 +29,13 @@ impl Strings {
     /// Overrides one string.
     pub fn set(&mut self, key: &str, value: Option<String>) -> Result<(), Error> {
         let i = KEYS.iter().position(|k| *k == key).ok_or_else(|| Error::UnknownKey(key.into()))?;
-        self.values[i] = value.ok_or_else(|| Error::NotAString(key.into()))?;
+        self.overrides[i] = Some(value.ok_or_else(|| Error::NotAString(key.into()))?);
         Ok(())
     }
 
     /// The string for `key` (one of [`KEYS`]); unknown keys give "".
     pub fn get(&self, key: &str) -> &str {
-        KEYS.iter().position(|k| *k == key).map_or("", |i| &self.values[i])
+        KEYS.iter().position(|k| *k == key).map_or("", |i| self.overrides[i].as_deref().unwrap_or(DEFAULTS[i]))
     }
 }
 

@@ -11,10 +11,12 @@ use super::listener::Listener;
 use crate::options::Options;
 use crate::view::ViewState;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, Event, HtmlElement, HtmlInputElement, ShadowRoot};
+use web_sys::{Document, Element, Event, HtmlElement, ShadowRoot};
 
-const STYLE: &str = include_str!("style.css");
 const TEMPLATE: &str = concat!(
+    "<style>",
+    include_str!("style.css"),
+    "</style>",
     r#"<button part="launcher" class="l" data-a="open" hidden><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H8l-4 4z"/></svg></button>"#,
     r#"<section part="window" class="w" role="dialog" hidden><header part="header"><span part="title"></span>"#,
     r#"<button part="restart" data-a="restart">&#8635;</button><button part="maximize" data-a="max">&#10530;</button>"#,
@@ -34,11 +36,11 @@ pub enum Action {
 /// Handles to the rendered widget.
 pub struct Dom {
     pub host: HtmlElement,
-    root: ShadowRoot,
+    doc: Document,
     launcher: Element,
     window: Element,
     pub messages: Element,
-    input: HtmlInputElement,
+    input: HtmlElement,
     _listeners: [Listener; 2],
 }
 
@@ -59,14 +61,19 @@ impl Dom {
         if container.is_some() {
             host.set_attribute("inline", "")?;
         }
-        for (prop, value) in &opts.theme {
-            host.style().set_property(prop, value)?;
+        if !opts.theme.is_empty() {
+            // values are validated (crate::theme): no `;`, braces, `<>` or `\` can get in
+            let mut css = String::new();
+            for (prop, value) in &opts.theme {
+                css.push_str(prop);
+                css.push(':');
+                css.push_str(value);
+                css.push(';');
+            }
+            host.set_attribute("style", &css)?;
         }
         let root = host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
         root.set_inner_html(TEMPLATE);
-        let style = doc.create_element("style")?;
-        style.set_text_content(Some(STYLE));
-        root.prepend_with_node_1(&style)?;
 
         let s = &opts.strings;
         let launcher = part(&root, "[part=launcher]")?;
@@ -81,8 +88,8 @@ impl Dom {
             b.set_attribute("title", s.get(key))?;
         }
         part(&root, "[part=send]")?.set_text_content(Some(s.get("send")));
-        let input: HtmlInputElement = part(&root, "[part=input]")?.unchecked_into();
-        input.set_placeholder(s.get("placeholder"));
+        let input: HtmlElement = part(&root, "[part=input]")?.unchecked_into();
+        input.set_attribute("placeholder", s.get("placeholder"))?;
         input.set_attribute("aria-label", s.get("placeholder"))?;
         let messages = part(&root, "[part=messages]")?;
         let form = part(&root, "form")?;
@@ -102,9 +109,9 @@ impl Dom {
         let input2 = input.clone();
         let submit = Listener::new(&form, "submit", move |e: Event| {
             e.prevent_default();
-            let text = input2.value();
+            let text = super::js::get(&input2, "value").as_string().unwrap_or_default();
             if !text.trim().is_empty() {
-                input2.set_value("");
+                super::js::set(&input2, "value", &JsValue::from_str(""));
                 on_action(Action::Submit(text));
             }
         });
@@ -112,7 +119,7 @@ impl Dom {
             Some(c) => c.append_child(&host)?,
             None => doc.body().ok_or_else(|| JsValue::from_str("natter: the page has no <body>"))?.append_child(&host)?,
         };
-        Ok(Dom { host, root, launcher, window, messages, input, _listeners: [click, submit] })
+        Ok(Dom { host, doc: doc.clone(), launcher, window, messages, input, _listeners: [click, submit] })
     }
 
     /// Shows what `state` says; moves focus into the input when the window opens.
@@ -129,8 +136,7 @@ impl Dom {
 
     /// Appends a message bubble with plain text; returns it (streaming appends to it).
     pub fn bubble(&self, user: bool) -> Option<Element> {
-        let doc = self.root.owner_document()?;
-        let el = doc.create_element("div").ok()?;
+        let el = self.doc.create_element("div").ok()?;
         let _ = el.set_attribute("part", "message");
         let _ = el.set_attribute("class", if user { "user" } else { "bot" });
         let _ = self.messages.append_child(&el);
@@ -138,10 +144,8 @@ impl Dom {
     }
 
     /// Appends text to a bubble (as a text node).
-    pub fn append_text(el: &Element, text: &str) {
-        if let Some(doc) = el.owner_document() {
-            let _ = el.append_child(&doc.create_text_node(text));
-        }
+    pub fn append_text(&self, el: &Element, text: &str) {
+        let _ = el.append_child(&self.doc.create_text_node(text));
     }
 
     /// Empties the transcript.

@@ -140,6 +140,8 @@ impl Widget {
     }
 
     /// Tears everything down; idempotent. Nothing is dropped while the state is borrowed.
+    /// (Its `LIVE` entry goes when the `Widget` itself is dropped; until then `settle` finds
+    /// no run to resume, since the engine is empty.)
     fn destroy(&self) {
         let (dom, jobs, timers, instance, bus, streams, ready) = {
             let mut st = self.st.borrow_mut();
@@ -160,7 +162,6 @@ impl Widget {
         for (_, t) in &timers {
             js::clear_timeout(*t);
         }
-        LIVE.with(|l| l.borrow_mut().retain(|(i, _)| *i != self.id));
         drop((dom, jobs, instance, bus, streams, ready));
     }
 }

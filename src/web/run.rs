@@ -350,9 +350,9 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             }
             {
                 let mut st = w.st.borrow_mut();
-                if !silent {
-                    if let Some(b) = st.dom.as_ref().and_then(|d| d.bubble(true)) {
-                        super::dom::Dom::append_text(&b, &content);
+                if let (false, Some(d)) = (silent, &st.dom) {
+                    if let Some(b) = d.bubble(true) {
+                        d.append_text(&b, &content);
                     }
                 }
                 // TODO(issue 4): the network transport drains the outbox (POST /messages).
@@ -369,12 +369,12 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             let Some(s) = st.streams.iter_mut().find(|s| s.id == mid) else { return };
             let acc: js_sys::Array = get(&s.message, "content").unchecked_into();
             for item in content {
-                if let Some(t) = text_of(&item) {
+                if let (Some(t), Some(d)) = (text_of(&item), &st.dom) {
                     if s.bubble.is_none() {
-                        s.bubble = st.dom.as_ref().and_then(|d| d.bubble(false));
+                        s.bubble = d.bubble(false);
                     }
                     if let Some(b) = &s.bubble {
-                        super::dom::Dom::append_text(b, &t);
+                        d.append_text(b, &t);
                     }
                 }
                 acc.push(&item);
@@ -393,11 +393,13 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                     if let Some(b) = &bubble {
                         b.set_text_content(None);
                     }
+                    let mut any_text = false;
                     for item in items(&get(&message, "content")) {
                         match kind_of(&item).as_deref() {
                             None | Some("text") => {
                                 if let (Some(b), Some(t)) = (&bubble, text_of(&item)) {
-                                    super::dom::Dom::append_text(b, &t);
+                                    d.append_text(b, &t);
+                                    any_text = true;
                                 }
                             }
                             // TODO(issue 4+): render option/carousel natively; until then every
@@ -410,10 +412,8 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                             }
                         }
                     }
-                    if let Some(b) = &bubble {
-                        if !b.has_child_nodes() {
-                            b.remove();
-                        }
+                    if let (Some(b), false) = (&bubble, any_text) {
+                        b.remove();
                     }
                 }
             }
@@ -448,7 +448,7 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                         let Some(b) = d.bubble(user.as_deref() == Some("user")) else { continue };
                         for item in items(&get(&m, "content")) {
                             if let Some(t) = text_of(&item) {
-                                super::dom::Dom::append_text(&b, &t);
+                                d.append_text(&b, &t);
                             }
                         }
                     }
