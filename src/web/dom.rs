@@ -57,9 +57,9 @@ impl Dom {
         on_action: impl Fn(Action) + Clone + 'static,
     ) -> Result<Dom, JsValue> {
         let host: HtmlElement = doc.create_element("div")?.unchecked_into();
-        host.set_attribute("data-natter", "")?;
+        let _ = host.set_attribute("data-natter", "");
         if container.is_some() {
-            host.set_attribute("inline", "")?;
+            let _ = host.set_attribute("inline", "");
         }
         if !opts.theme.is_empty() {
             // values are validated (crate::theme): no `;`, braces, `<>` or `\` can get in
@@ -70,27 +70,27 @@ impl Dom {
                 css.push_str(value);
                 css.push(';');
             }
-            host.set_attribute("style", &css)?;
+            let _ = host.set_attribute("style", &css);
         }
         let root = host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
         root.set_inner_html(TEMPLATE);
 
         let s = &opts.strings;
         let launcher = part(&root, "[part=launcher]")?;
-        launcher.set_attribute("aria-label", s.get("launcher"))?;
+        let _ = launcher.set_attribute("aria-label", s.get("launcher"));
         let window = part(&root, "[part=window]")?;
-        window.set_attribute("aria-label", s.get("title"))?;
-        window.set_attribute("lang", &opts.locale)?;
+        let _ = window.set_attribute("aria-label", s.get("title"));
+        let _ = window.set_attribute("lang", &opts.locale);
         part(&root, "[part=title]")?.set_text_content(Some(s.get("title")));
         for (sel, key) in [("[part=restart]", "restart"), ("[part=maximize]", "maximize"), ("[part=minimize]", "minimize")] {
             let b = part(&root, sel)?;
-            b.set_attribute("aria-label", s.get(key))?;
-            b.set_attribute("title", s.get(key))?;
+            let _ = b.set_attribute("aria-label", s.get(key));
+            let _ = b.set_attribute("title", s.get(key));
         }
         part(&root, "[part=send]")?.set_text_content(Some(s.get("send")));
         let input: HtmlElement = part(&root, "[part=input]")?.unchecked_into();
-        input.set_attribute("placeholder", s.get("placeholder"))?;
-        input.set_attribute("aria-label", s.get("placeholder"))?;
+        let _ = input.set_attribute("placeholder", s.get("placeholder"));
+        let _ = input.set_attribute("aria-label", s.get("placeholder"));
         let messages = part(&root, "[part=messages]")?;
         let form = part(&root, "form")?;
 
