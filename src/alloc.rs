@@ -7,7 +7,8 @@
 //!   `UnsafeCell` state is sound;
 //! * a block's class never changes: a freed block goes back to its class's list and is handed
 //!   out again only for a layout of the same class, so steady workloads (load/destroy cycles)
-//!   reuse memory instead of growing it;
+//!   reuse memory instead of growing it. Blocks are never split or merged, so memory is the sum
+//!   of each class's high-water mark — fine for a widget, wrong for a general-purpose heap;
 //! * blocks are 16-byte aligned; a layout needing more is bumped at its block size
 //!   (a power of two ≥ its alignment) and never served from a free list;
 //! * requests above 16 MiB (none in the widget) fail with a null pointer (→ `handle_alloc_error`).

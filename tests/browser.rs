@@ -475,3 +475,57 @@ async fn destroy_removes_everything_and_later_calls_throw() {
     assert!(joined(&log).ends_with("destroyed-in-handler"), "{}", joined(&log));
     let _ = (inst, inst2);
 }
+
+fn wasm_memory_bytes() -> u32 {
+    let mem: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
+    mem.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length()
+}
+
+#[wasm_bindgen_test]
+fn the_allocator_reuses_freed_memory() {
+    fn churn(round: usize) {
+        let mut v: Vec<Vec<u8>> = Vec::new();
+        for i in 0..3000 {
+            let mut b = vec![round as u8; (i * 37) % 6000];
+            b.push(1);
+            v.push(b);
+        }
+        let mut s = String::new();
+        for i in 0..5000 {
+            s.push(char::from(b'a' + (i % 26) as u8)); // grows by realloc
+        }
+        assert_eq!(s.len(), 5000);
+        assert!(v.iter().enumerate().all(|(i, b)| b.len() == (i * 37) % 6000 + 1 && b[b.len() - 1] == 1));
+    }
+    churn(0);
+    let before = wasm_memory_bytes();
+    for round in 1..40 {
+        churn(round);
+    }
+    assert_eq!(wasm_memory_bytes(), before, "freed blocks are reused, memory does not grow");
+    let big = vec![7u8; 3 << 20]; // above one page, below the 16 MiB class limit
+    assert!(big.iter().all(|&b| b == 7));
+}
+
+#[wasm_bindgen_test]
+async fn load_render_destroy_cycles_do_not_grow_wasm_memory() {
+    let cycle = || async {
+        let o = eval("return {serverUrl: 'https://chat.example.com', persistence: 'none'}");
+        let chat = Chat::create(o).unwrap();
+        chat.attach(eval("return {}"));
+        chat.on("view:change".into(), handler(&Array::new(), "")).unwrap();
+        wait(chat.render().unwrap()).await;
+        wait(chat.send("hello".into(), JsValue::UNDEFINED).unwrap()).await;
+        chat.destroy();
+    };
+    for _ in 0..20 {
+        cycle().await;
+    }
+    let before = wasm_memory_bytes();
+    for _ in 0..300 {
+        cycle().await;
+    }
+    assert_eq!(wasm_memory_bytes(), before);
+    let doc = web_sys::window().unwrap().document().unwrap();
+    assert_eq!(doc.query_selector_all("[data-natter]").unwrap().length(), 0);
+}
