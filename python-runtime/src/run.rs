@@ -31,24 +31,38 @@ pub async fn run_job(
     started: Instant,
 ) -> RunOutcome {
     let mut effects = Effects::default();
+    let mut exit_note = None;
     let ended = tokio::time::timeout(timeout, drive(&mut worker, &job, host, scope, &mut effects, &mut log)).await;
 
-    // Under bubblewrap the leader is bwrap: it exits with python's status.
-    let exit = match &ended {
-        Ok(Ended::Eof) => worker.observe_exit(Duration::from_secs(2)).await,
-        _ => None,
+    let (stdout, stderr) = if matches!(ended, Ok(Ended::Result(_))) {
+        // Everything printed was written before the result (stdout is unbuffered), so it is
+        // in the pipes now: take it without waiting for EOF. The kill that makes sure nothing
+        // the code started lingers runs in the background, off the caller's latency.
+        let out = (
+            match worker.stdout.take() {
+                Some(c) => c.finish_now().await,
+                None => String::new(),
+            },
+            match worker.stderr.take() {
+                Some(c) => c.finish_now().await,
+                None => String::new(),
+            },
+        );
+        tokio::spawn(async move {
+            worker.kill_and_reap().await;
+        });
+        out
+    } else {
+        // Under bubblewrap the leader is bwrap: it exits with python's status.
+        let exit = match &ended {
+            Ok(Ended::Eof) => worker.observe_exit(Duration::from_secs(2)).await,
+            _ => None,
+        };
+        worker.kill_and_reap().await;
+        let out = collect(&mut worker, Duration::from_millis(500)).await;
+        exit_note = exit;
+        out
     };
-    worker.kill_and_reap().await;
-    let grace = Duration::from_millis(500);
-    let stdout = match worker.stdout.take() {
-        Some(c) => c.finish(grace).await,
-        None => String::new(),
-    };
-    let stderr = match worker.stderr.take() {
-        Some(c) => c.finish(grace).await,
-        None => String::new(),
-    };
-
     let (status, value, error, traceback) = match ended {
         Err(_) => {
             let secs = timeout.as_secs_f64();
@@ -56,7 +70,7 @@ pub async fn run_job(
         }
         Ok(Ended::Broken(why)) => (RunStatus::Crashed, None, format!("python worker broke the channel protocol: {why}"), None),
         Ok(Ended::Eof) => {
-            let why = match exit {
+            let why = match exit_note {
                 Some(Ok(code)) => format!("python exited with code {code} before returning a result"),
                 Some(Err(libc::SIGKILL)) => {
                     "python was killed (SIGKILL) before returning a result; the memory limit is the usual cause".to_string()
@@ -165,6 +179,19 @@ async fn drive(
             _ => return Ended::Broken(format!("unexpected message {}", truncate(&msg.to_string(), 200))),
         }
     }
+}
+
+/// The captured stdout and stderr, waiting at most `wait` for each to end.
+async fn collect(worker: &mut Worker, wait: Duration) -> (String, String) {
+    let out = match worker.stdout.take() {
+        Some(c) => c.finish(wait).await,
+        None => String::new(),
+    };
+    let err = match worker.stderr.take() {
+        Some(c) => c.finish(wait).await,
+        None => String::new(),
+    };
+    (out, err)
 }
 
 fn truncate(s: &str, n: usize) -> String {
