@@ -7,7 +7,8 @@
 // handler through natter's bus vs EventTarget + CustomEvent in the same page.
 import { readFileSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
-import { serveStatic } from "../../tests/e2e/widget-static.mjs";
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { launch } from "../../tests/e2e/widget-browser.mjs";
 import { sizes } from "./sizes.mjs";
 
@@ -28,7 +29,10 @@ for (const r of ours) console.log(`  ${r.file.padEnd(22)} raw ${kb(r.raw).padSta
 console.log(`  ${"natter total".padEnd(22)} raw ${kb(sum("raw")).padStart(9)}  gzip ${kb(sum("gzip")).padStart(8)}  brotli ${kb(sum("brotli")).padStart(8)}`);
 console.log(`  ${"deep-chat bundle".padEnd(22)} raw ${kb(dc.length).padStart(9)}  gzip ${kb(gzipSync(dc, { level: 9 }).length).padStart(8)}  brotli ${kb(brotliCompressSync(dc, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length).padStart(8)}`);
 
-const server = await serveStatic();
+// The static server runs in its own process so the browser driver does not slow it down.
+const child = spawn(process.execPath, [new URL("../../tests/e2e/widget-static.mjs", import.meta.url).pathname], { stdio: ["ignore", "pipe", "inherit"] });
+const [line] = await once(child.stdout, "data");
+const server = { origin: String(line).trim(), close: async () => { child.kill(); } };
 const browser = await launch();
 try {
   // ---- time to ready, cold loads ------------------------------------------------------------
@@ -44,12 +48,24 @@ try {
       await ctx.close();
     }
   }
+  // where natter's time goes (module page doing what embed.js does, with marks)
+  const phases = [];
+  for (let i = 0; i < LOADS; i++) {
+    const ctx = await browser.newContext();
+    const page = await ctx.newPage();
+    await page.goto(server.origin + "/bench/phases.html");
+    await page.waitForFunction(() => window.phases !== undefined, null, { timeout: 30_000 });
+    phases.push(await page.evaluate(() => window.phases));
+    await ctx.close();
+  }
   console.log(`== navigation start -> ready, median of ${LOADS} cold loads (headless Chromium, 127.0.0.1)`);
   const blank = median(times.blank);
   for (const [name, xs] of Object.entries(times)) {
     const m = median(xs);
     console.log(`  ${name.padEnd(10)} ${m.toFixed(1).padStart(7)} ms   (+${(m - blank).toFixed(1)} ms over blank; min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
   }
+  const ph = (k) => median(phases.map((p) => p[k])).toFixed(1);
+  console.log(`  natter phases (medians, ms): script start ${ph("start")}, fetch+eval modules ${ph("modules")}, wasm compile+instantiate ${ph("wasm")}, loadChat ${ph("create")}, render to chat:ready ${ph("render")}`);
 
   // ---- memory -------------------------------------------------------------------------------
   const ctx = await browser.newContext();

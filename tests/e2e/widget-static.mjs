@@ -55,3 +55,10 @@ function end(res, code) {
   res.writeHead(code, { "content-type": "text/plain" });
   res.end(String(code));
 }
+
+// `node tests/e2e/widget-static.mjs` serves until killed and prints its origin (the benchmark
+// runs it in its own process, so the browser driver does not compete with it for the event loop).
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const { origin } = await serveStatic();
+  console.log(origin);
+}
