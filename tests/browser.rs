@@ -529,3 +529,21 @@ async fn load_render_destroy_cycles_do_not_grow_wasm_memory() {
     let doc = web_sys::window().unwrap().document().unwrap();
     assert_eq!(doc.query_selector_all("[data-natter]").unwrap().length(), 0);
 }
+
+#[wasm_bindgen_test]
+async fn host_page_listeners_may_call_the_api_from_synchronous_dom_events() {
+    // focus() fires focusin synchronously; the widget must hold no borrow while it runs
+    let (c, inst) = new_chat("");
+    wait(c.render().unwrap()).await;
+    let log = Array::new();
+    let listener = handler(&log, "t.inst.on('send', function () {}); t.inst.getState(); log.push('focus-ok')");
+    eval("globalThis.t = globalThis.t || {}");
+    Reflect::set(&get(&eval("return globalThis"), "t"), &"inst".into(), &inst).unwrap();
+    let doc = web_sys::window().unwrap().document().unwrap();
+    doc.add_event_listener_with_callback("focusin", listener.unchecked_ref()).unwrap();
+    part(&c, "launcher").click();
+    until("focusin listener ran", || log.length() >= 1).await;
+    doc.remove_event_listener_with_callback("focusin", listener.unchecked_ref()).unwrap();
+    assert_eq!(joined(&log), "focus-ok");
+    c.destroy();
+}

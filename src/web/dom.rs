@@ -40,7 +40,7 @@ pub struct Dom {
     launcher: Element,
     window: Element,
     pub messages: Element,
-    input: HtmlElement,
+    pub input: HtmlElement,
     _listeners: [Listener; 2],
 }
 
@@ -127,11 +127,6 @@ impl Dom {
         let _ = self.launcher.toggle_attribute_with_force("hidden", !state.launcher);
         let _ = self.window.toggle_attribute_with_force("hidden", !state.main_window);
         let _ = self.host.toggle_attribute_with_force("maximized", maximized);
-    }
-
-    /// Focuses the input.
-    pub fn focus_input(&self) {
-        let _ = self.input.focus();
     }
 
     /// Appends a message bubble with plain text; returns it (streaming appends to it).

@@ -52,6 +52,9 @@ pub(crate) struct Stream {
     bubble: Option<Element>,
     /// The message so far, as handlers see it in `event.message`.
     message: JsValue,
+    /// Our own handle on `message.content` (a handler may replace the property; we keep
+    /// accumulating into the array we made, and never read user objects under a borrow).
+    message_content: js_sys::Array,
 }
 
 pub(crate) struct State {

@@ -248,8 +248,9 @@ pub fn stream_delta(w: &Rc<Widget>, ev: JsValue) {
         match st.streams.iter().find(|s| s.id == mid) {
             Some(s) => s.message.clone(),
             None => {
-                let message = object(&[("id", mid.as_str().into()), ("content", js_sys::Array::new().into())]);
-                st.streams.push(Stream { id: mid.clone(), bubble: None, message: message.clone() });
+                let content = js_sys::Array::new();
+                let message = object(&[("id", mid.as_str().into()), ("content", content.clone().into())]);
+                st.streams.push(Stream { id: mid.clone(), bubble: None, message: message.clone(), message_content: content });
                 message
             }
         }
@@ -288,8 +289,10 @@ fn run_then(w: &Rc<Widget>, then: Then) {
             }
         }
         Then::Focus => {
-            if let Some(d) = &w.st.borrow().dom {
-                d.focus_input();
+            // focus() fires focus events synchronously: no borrow may be held while it runs
+            let input = w.st.borrow().dom.as_ref().map(|d| d.input.clone());
+            if let Some(i) = input {
+                let _ = i.focus();
             }
         }
         Then::Resolve(f) => resolve(&f, &JsValue::UNDEFINED),
@@ -362,14 +365,16 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             emit(w, EventType::Send, ev, None, After::Finally(then));
         }
         After::Delta => {
+            // read everything handlers may have changed (getters run JS) before borrowing
             let mid = get(&event, "messageId").as_string().unwrap_or_default();
-            let content = items(&get(&get(&event, "delta"), "content"));
+            let content: Vec<(Option<String>, JsValue)> =
+                items(&get(&get(&event, "delta"), "content")).into_iter().map(|i| (text_of(&i), i)).collect();
             let mut st = w.st.borrow_mut();
             let st = &mut *st;
             let Some(s) = st.streams.iter_mut().find(|s| s.id == mid) else { return };
-            let acc: js_sys::Array = get(&s.message, "content").unchecked_into();
-            for item in content {
-                if let (Some(t), Some(d)) = (text_of(&item), &st.dom) {
+            let acc: js_sys::Array = s.message_content.clone();
+            for (text, item) in content {
+                if let (Some(t), Some(d)) = (text, &st.dom) {
                     if s.bubble.is_none() {
                         s.bubble = d.bubble(false);
                     }
@@ -383,6 +388,16 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
         After::Receive => {
             let message = get(&event, "message");
             let mid = get(&message, "id").as_string().unwrap_or_default();
+            // (text, item): text items carry their text; any other item goes to userDefinedResponse
+            let pieces: Vec<(Option<String>, JsValue)> = items(&get(&message, "content"))
+                .into_iter()
+                .filter_map(|item| match kind_of(&item).as_deref() {
+                    None | Some("text") => text_of(&item).map(|t| (Some(t), item)),
+                    // TODO(issue 4+): render option/carousel natively; until then every
+                    // non-text item goes to userDefinedResponse with a host element.
+                    Some(_) => Some((None, item)),
+                })
+                .collect();
             let mut custom = Vec::new();
             {
                 let mut st = w.st.borrow_mut();
@@ -394,17 +409,15 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                         b.set_text_content(None);
                     }
                     let mut any_text = false;
-                    for item in items(&get(&message, "content")) {
-                        match kind_of(&item).as_deref() {
-                            None | Some("text") => {
-                                if let (Some(b), Some(t)) = (&bubble, text_of(&item)) {
+                    for (text, item) in pieces {
+                        match text {
+                            Some(t) => {
+                                if let Some(b) = &bubble {
                                     d.append_text(b, &t);
                                     any_text = true;
                                 }
                             }
-                            // TODO(issue 4+): render option/carousel natively; until then every
-                            // non-text item goes to userDefinedResponse with a host element.
-                            Some(_) => {
+                            None => {
                                 if let Some(host) = d.bubble(false) {
                                     let _ = host.set_attribute("part", "card");
                                     custom.push((item, host));
@@ -439,17 +452,21 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             emit(w, EventType::RestartConversation, ev, None, After::Finally(then));
         }
         After::ThreadLoaded { thread_id, then } => {
+            let shown: Vec<(bool, Vec<String>)> = items(&get(&event, "messages"))
+                .iter()
+                .map(|m| {
+                    let who = get(m, "sender").as_string().or_else(|| get(m, "role").as_string());
+                    (who.as_deref() == Some("user"), items(&get(m, "content")).iter().filter_map(text_of).collect())
+                })
+                .collect();
             {
                 let st = w.st.borrow();
                 if let Some(d) = &st.dom {
                     d.clear_messages();
-                    for m in items(&get(&event, "messages")) {
-                        let user = get(&m, "sender").as_string().or_else(|| get(&m, "role").as_string());
-                        let Some(b) = d.bubble(user.as_deref() == Some("user")) else { continue };
-                        for item in items(&get(&m, "content")) {
-                            if let Some(t) = text_of(&item) {
-                                d.append_text(&b, &t);
-                            }
+                    for (user, texts) in shown {
+                        let Some(b) = d.bubble(user) else { continue };
+                        for t in texts {
+                            d.append_text(&b, &t);
                         }
                     }
                 }
