@@ -14,8 +14,10 @@ use crate::thread::{self, Persistence};
 use thiserror::Error;
 
 /// A JS value as the shell saw it.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, PartialEq, Default)]
 pub enum Raw {
+    /// `undefined` (or not given).
+    #[default]
     Absent,
     Str(String),
     Bool(bool),
@@ -39,14 +41,14 @@ impl Raw {
 /// The options as read from JS.
 #[derive(Clone, Debug, Default)]
 pub struct RawOptions {
-    pub server_url: Option<Raw>,
-    pub bot: Option<Raw>,
-    pub show_launcher: Option<Raw>,
-    pub open_on_load: Option<Raw>,
-    pub auth_token: Option<Raw>,
-    pub locale: Option<Raw>,
-    pub persistence: Option<Raw>,
-    pub handler_timeout_ms: Option<Raw>,
+    pub server_url: Raw,
+    pub bot: Raw,
+    pub show_launcher: Raw,
+    pub open_on_load: Raw,
+    pub auth_token: Raw,
+    pub locale: Raw,
+    pub persistence: Raw,
+    pub handler_timeout_ms: Raw,
     /// `strings` entries, in object order.
     pub strings: Vec<(String, Raw)>,
     /// `theme` entries, in object order.
@@ -101,24 +103,24 @@ pub enum Error {
     BadOnLoad,
 }
 
-fn string(option: &'static str, raw: Option<Raw>) -> Result<Option<String>, Error> {
+fn string(option: &'static str, raw: Raw) -> Result<Option<String>, Error> {
     match raw {
-        None | Some(Raw::Absent) => Ok(None),
-        Some(Raw::Str(s)) => Ok(Some(s)),
-        Some(other) => Err(Error::WrongType { option, expected: "a string", got: other.type_name() }),
+        Raw::Absent => Ok(None),
+        Raw::Str(s) => Ok(Some(s)),
+        other => Err(Error::WrongType { option, expected: "a string", got: other.type_name() }),
     }
 }
 
-fn boolean(option: &'static str, raw: Option<Raw>, default: bool) -> Result<bool, Error> {
+fn boolean(option: &'static str, raw: Raw, default: bool) -> Result<bool, Error> {
     match raw {
-        None | Some(Raw::Absent) => Ok(default),
-        Some(Raw::Bool(b)) => Ok(b),
-        Some(other) => Err(Error::WrongType { option, expected: "true or false", got: other.type_name() }),
+        Raw::Absent => Ok(default),
+        Raw::Bool(b) => Ok(b),
+        other => Err(Error::WrongType { option, expected: "true or false", got: other.type_name() }),
     }
 }
 
 /// Checks `serverUrl` and drops trailing slashes.
-pub fn server_url(raw: Option<Raw>) -> Result<String, Error> {
+pub fn server_url(raw: Raw) -> Result<String, Error> {
     let url = string("serverUrl", raw)?.ok_or(Error::MissingServerUrl)?;
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     match rest {
@@ -159,9 +161,9 @@ pub fn parse(raw: RawOptions, inline: bool) -> Result<Options, Error> {
         None => Persistence::Local,
     };
     let handler_timeout_ms = match raw.handler_timeout_ms {
-        None | Some(Raw::Absent) => DEFAULT_HANDLER_TIMEOUT_MS,
-        Some(Raw::Num(n)) if n >= 1.0 && n <= 2_147_483_647.0 && n == (n as u32) as f64 => n as u32,
-        Some(_) => return Err(Error::BadTimeout),
+        Raw::Absent => DEFAULT_HANDLER_TIMEOUT_MS,
+        Raw::Num(n) if n >= 1.0 && n <= 2_147_483_647.0 && n == (n as u32) as f64 => n as u32,
+        _ => return Err(Error::BadTimeout),
     };
     let mut strings = Strings::default();
     for (k, v) in raw.strings {
@@ -190,7 +192,7 @@ mod tests {
     use super::*;
 
     fn base() -> RawOptions {
-        RawOptions { server_url: Some(Raw::Str("https://chat.example.com/".into())), ..Default::default() }
+        RawOptions { server_url: Raw::Str("https://chat.example.com/".into()), ..Default::default() }
     }
 
     #[test]
@@ -211,10 +213,10 @@ mod tests {
         assert_eq!(e, Error::MissingServerUrl);
         assert!(e.to_string().contains("serverUrl is required"));
         for bad in ["chat.example.com", "ftp://x", "https://", "https:///x", "javascript:alert(1)", "http://a b"] {
-            let o = RawOptions { server_url: Some(Raw::Str(bad.into())), ..Default::default() };
+            let o = RawOptions { server_url: Raw::Str(bad.into()), ..Default::default() };
             assert!(matches!(parse(o, false), Err(Error::BadServerUrl(_))), "{bad} accepted");
         }
-        let o = RawOptions { server_url: Some(Raw::Num(1.0)), ..Default::default() };
+        let o = RawOptions { server_url: Raw::Num(1.0), ..Default::default() };
         assert_eq!(
             parse(o, false).unwrap_err().to_string(),
             "loadChat: options.serverUrl must be a string, not number"
@@ -223,15 +225,15 @@ mod tests {
 
     #[test]
     fn typed_options_reject_wrong_types() {
-        let o = RawOptions { show_launcher: Some(Raw::Str("yes".into())), ..base() };
+        let o = RawOptions { show_launcher: Raw::Str("yes".into()), ..base() };
         assert!(parse(o, false).unwrap_err().to_string().contains("showLauncher must be true or false, not string"));
         for t in [0.0, -5.0, 1.5, f64::NAN, f64::INFINITY, 3e9] {
-            let o = RawOptions { handler_timeout_ms: Some(Raw::Num(t)), ..base() };
+            let o = RawOptions { handler_timeout_ms: Raw::Num(t), ..base() };
             assert_eq!(parse(o, false).unwrap_err(), Error::BadTimeout, "{t}");
         }
-        let o = RawOptions { handler_timeout_ms: Some(Raw::Num(250.0)), ..base() };
+        let o = RawOptions { handler_timeout_ms: Raw::Num(250.0), ..base() };
         assert_eq!(parse(o, false).unwrap().handler_timeout_ms, 250);
-        let o = RawOptions { persistence: Some(Raw::Str("disk".into())), ..base() };
+        let o = RawOptions { persistence: Raw::Str("disk".into()), ..base() };
         assert!(parse(o, false).unwrap_err().to_string().contains("\"session\""));
     }
 

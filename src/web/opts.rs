@@ -8,17 +8,17 @@ use wasm_bindgen::{JsCast, JsValue};
 use web_sys::Element;
 
 /// The JS value as the core's [`Raw`].
-pub fn raw(v: JsValue) -> Option<Raw> {
+pub fn raw(v: JsValue) -> Raw {
     if v.is_undefined() {
-        None
+        Raw::Absent
     } else if let Some(s) = v.as_string() {
-        Some(Raw::Str(s))
+        Raw::Str(s)
     } else if let Some(b) = v.as_bool() {
-        Some(Raw::Bool(b))
+        Raw::Bool(b)
     } else if let Some(n) = v.as_f64() {
-        Some(Raw::Num(n))
+        Raw::Num(n)
     } else {
-        Some(Raw::Other(super::js::type_name(&v)))
+        Raw::Other(super::js::type_name(&v))
     }
 }
 
@@ -33,7 +33,7 @@ fn entries(v: &JsValue, what: &'static str) -> Result<Vec<(String, Raw)>> {
         .iter()
         .map(|e| {
             let key = get(&e, "0").as_string().unwrap_or_default();
-            (key, raw(get(&e, "1")).unwrap_or(Raw::Absent))
+            (key, raw(get(&e, "1")))
         })
         .collect())
 }
@@ -62,7 +62,7 @@ pub fn parse(o: &JsValue) -> Result<Parsed> {
         return Err(Error::BadOnLoad.into());
     }
     let mut v = KEYS.iter().map(|k| raw(get(o, k)));
-    let mut next = || v.next().flatten();
+    let mut next = || v.next().unwrap_or_default();
     let raw_opts = RawOptions {
         server_url: next(),
         bot: next(),

@@ -452,7 +452,8 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             emit(w, EventType::RestartConversation, ev, None, After::Finally(then));
         }
         After::ThreadLoaded { thread_id, then } => {
-            let shown: Vec<(bool, Vec<String>)> = items(&get(&event, "messages"))
+            // (from the user?, its text items joined)
+            let shown: Vec<(bool, String)> = items(&get(&event, "messages"))
                 .iter()
                 .map(|m| {
                     let who = get(m, "sender").as_string().or_else(|| get(m, "role").as_string());
@@ -463,10 +464,9 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                 let st = w.st.borrow();
                 if let Some(d) = &st.dom {
                     d.clear_messages();
-                    for (user, texts) in shown {
-                        let Some(b) = d.bubble(user) else { continue };
-                        for t in texts {
-                            d.append_text(&b, &t);
+                    for (user, text) in shown {
+                        if let Some(b) = d.bubble(user) {
+                            d.append_text(&b, &text);
                         }
                     }
                 }
