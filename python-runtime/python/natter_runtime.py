@@ -311,7 +311,8 @@ def _run(job):
         if isinstance(e, MemoryError):
             _reserve = None
         tb = _user_traceback(e)
-        return _fail("exception", f"{type(e).__name__}: {e}", tb)
+        text = str(e)
+        return _fail("exception", f"{type(e).__name__}: {text}" if text else type(e).__name__, tb)
     try:
         text = _json.dumps(value, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
     except (TypeError, ValueError, RecursionError) as e:

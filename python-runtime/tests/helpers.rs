@@ -128,67 +128,84 @@ def execute_action(context):
         return {"raised": str(e)}
 "#;
 
-async fn handoff(host: Arc<InMemoryHost>, channel: &str, args: Value, test_run: bool) -> RunOutcome {
-    let ctx = context(args, Some(conversation("conv-h", channel)));
-    run_with(host, HANDOFF, ctx, test_run).await
+/// One runtime and host for all hand-off cases; each case has its own conversation.
+struct HandOffCase {
+    host: Arc<InMemoryHost>,
+    rt: Runtime,
+    bot: Bot,
+    script: std::path::PathBuf,
+}
+
+impl HandOffCase {
+    async fn new() -> Self {
+        let host = Arc::new(InMemoryHost::new());
+        let bot = Bot::new();
+        let script = bot.script("handoff.py", HANDOFF);
+        let rt = runtime_with(host.clone()).await;
+        HandOffCase { host, rt, bot, script }
+    }
+
+    async fn run(&self, conv: &str, channel: &str, args: Value, test_run: bool) -> RunOutcome {
+        let mut req = action(&self.bot, &self.script, context(args, Some(conversation(conv, channel))));
+        req.test_run = test_run;
+        self.rt.run(req).await
+    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hand_off_follows_its_seed() {
+    let t = HandOffCase::new().await;
     // Plain hand-off with a reason.
-    let host = Arc::new(InMemoryHost::new());
-    let out = handoff(host.clone(), "web", json!({"reason": "Order flagged for fraud review"}), false).await;
+    let out = t.run("c1", "web", json!({"reason": "Order flagged for fraud review"}), false).await;
     assert_eq!(out.value, json!({"success": true, "message": "conversation handed off to a human agent"}));
     assert!(out.handed_off);
-    let c = host.conversation("conv-h");
+    let c = t.host.conversation("c1");
     assert!(c.handed_off);
     assert_eq!(c.hand_offs, vec![HandOffRequest { reason: Some("Order flagged for fraud review".into()), phone_destination: None }]);
 
     // Idempotent: a second hand-off succeeds without changes.
-    let out = handoff(host.clone(), "web", json!({}), false).await;
+    let out = t.run("c1", "web", json!({}), false).await;
     assert_eq!(out.value, json!({"success": true, "message": "conversation was already handed off"}));
     assert!(!out.handed_off);
 
     // Reason of 500 characters is fine, 501 is refused; nothing reaches the host.
-    let host = Arc::new(InMemoryHost::new());
-    let out = handoff(host.clone(), "web", json!({"reason": "r".repeat(501)}), false).await;
+    let out = t.run("c2", "web", json!({"reason": "r".repeat(501)}), false).await;
     assert_eq!(out.value, json!({"raised": "reason is longer than 500 characters"}));
-    assert!(host.conversation("conv-h").hand_offs.is_empty());
-    let out = handoff(host.clone(), "web", json!({"reason": "é".repeat(500)}), false).await;
+    assert!(t.host.conversation("c2").hand_offs.is_empty());
+    let out = t.run("c2", "web", json!({"reason": "é".repeat(500)}), false).await;
     assert_eq!(out.value["success"], json!(true), "{out:#?}");
 
     // phone_destination must be E.164 (checked on every channel).
-    for bad in ["5551234567", "+0123", "+1 555 123 4567", "+1555123456789012"] {
-        let host = Arc::new(InMemoryHost::new());
-        let out = handoff(host.clone(), "web", json!({"phone": bad}), false).await;
+    for (i, bad) in ["5551234567", "+0123", "+1 555 123 4567", "+1555123456789012"].iter().enumerate() {
+        let conv = format!("c3-{i}");
+        let out = t.run(&conv, "web", json!({"phone": bad}), false).await;
         assert!(out.value["raised"].as_str().unwrap().contains("E.164"), "{bad}: {out:#?}");
-        assert!(host.conversation("conv-h").hand_offs.is_empty());
+        assert!(t.host.conversation(&conv).hand_offs.is_empty());
     }
 
     // Outside the phone channel the number is silently ignored: a normal hand-off.
-    let host = Arc::new(InMemoryHost::new());
-    let out = handoff(host.clone(), "web", json!({"phone": "+15551234567"}), false).await;
+    let out = t.run("c4", "web", json!({"phone": "+15551234567"}), false).await;
     assert_eq!(out.value, json!({"success": true, "message": "conversation handed off to a human agent"}));
-    assert_eq!(host.conversation("conv-h").hand_offs[0].phone_destination, None);
+    assert_eq!(t.host.conversation("c4").hand_offs[0].phone_destination, None);
 
     // On the phone channel it transfers the call.
-    let host = Arc::new(InMemoryHost::new());
-    let out = handoff(host.clone(), "phone", json!({"phone": "+15551234567"}), false).await;
+    let out = t.run("c5", "phone", json!({"phone": "+15551234567"}), false).await;
     assert_eq!(out.value, json!({"success": true, "message": "call transferred to +15551234567"}));
-    assert_eq!(host.conversation("conv-h").hand_offs[0].phone_destination.as_deref(), Some("+15551234567"));
+    assert_eq!(t.host.conversation("c5").hand_offs[0].phone_destination.as_deref(), Some("+15551234567"));
     assert!(out.handed_off);
 
     // Skipped in test runs (after validating the arguments).
-    let host = Arc::new(InMemoryHost::new());
-    let out = handoff(host.clone(), "web", json!({"reason": "test"}), true).await;
+    let out = t.run("c6", "web", json!({"reason": "test"}), true).await;
     assert_eq!(out.value["success"], json!(true));
     assert!(out.value["message"].as_str().unwrap().starts_with("skipped"), "{out:#?}");
-    assert!(!out.handed_off && !host.conversation("conv-h").handed_off && host.conversation("conv-h").hand_offs.is_empty());
-    let out = handoff(host.clone(), "web", json!({"phone": "bad"}), true).await;
+    let c = t.host.conversation("c6");
+    assert!(!out.handed_off && !c.handed_off && c.hand_offs.is_empty());
+    let out = t.run("c6", "web", json!({"phone": "bad"}), true).await;
     assert!(out.value["raised"].is_string());
     // A test run without a conversation also skips.
-    let out = run_with(host, HANDOFF, context(json!({}), None), true).await;
-    assert_eq!(out.value["success"], json!(true));
+    let mut req = action(&t.bot, &t.script, context(json!({}), None));
+    req.test_run = true;
+    assert_eq!(t.rt.run(req).await.value["success"], json!(true));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
