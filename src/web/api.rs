@@ -148,7 +148,7 @@ impl Chat {
         {
             let mut st = w.st.borrow_mut();
             match &mut st.ready {
-                Ready::Ready => return Ok(Promise::resolve(&JsValue::UNDEFINED)),
+                Ready::Ready => return Ok(js::resolved(&JsValue::UNDEFINED)),
                 Ready::Rendering(ws) => {
                     ws.push(resolve);
                     return Ok(p);
@@ -354,7 +354,7 @@ impl Chat {
     pub fn history_loaded(&self, thread_id: &str, messages: JsValue) -> Promise {
         match self.inner() {
             Some(w) => thread_loaded(&w, thread_id.into(), messages),
-            None => Promise::resolve(&JsValue::UNDEFINED),
+            None => js::resolved(&JsValue::UNDEFINED),
         }
     }
 

@@ -45,7 +45,7 @@ pub struct Dom {
 }
 
 fn part(root: &ShadowRoot, sel: &str) -> Result<Element, JsValue> {
-    root.query_selector(sel)?.ok_or_else(|| JsValue::from_str("natter: template part missing"))
+    super::js::query(root, sel).ok_or_else(|| JsValue::from_str("natter: template part missing"))
 }
 
 impl Dom {
@@ -72,7 +72,8 @@ impl Dom {
             }
             let _ = host.set_attribute("style", &css);
         }
-        let root = host.attach_shadow(&web_sys::ShadowRootInit::new(web_sys::ShadowRootMode::Open))?;
+        let init = super::js::object(&[("mode", "open".into())]);
+        let root = host.attach_shadow(init.unchecked_ref())?;
         root.set_inner_html(TEMPLATE);
 
         let s = &opts.strings;
@@ -117,7 +118,13 @@ impl Dom {
         });
         match container {
             Some(c) => c.append_child(&host)?,
-            None => doc.body().ok_or_else(|| JsValue::from_str("natter: the page has no <body>"))?.append_child(&host)?,
+            None => {
+                let body = super::js::get(doc, "body");
+                if !body.is_object() {
+                    return Err(JsValue::from_str("natter: the page has no <body>"));
+                }
+                body.unchecked_into::<web_sys::Node>().append_child(&host)?
+            }
         };
         Ok(Dom { host, doc: doc.clone(), launcher, window, messages, input, _listeners: [click, submit] })
     }

@@ -21,6 +21,9 @@ extern "C" {
     pub fn console_error(msg: &str, detail: &JsValue);
     #[wasm_bindgen(js_namespace = console, js_name = warn)]
     pub fn console_warn(msg: &str);
+    pub type ParentNode;
+    #[wasm_bindgen(method, catch, js_name = querySelector)]
+    fn query_selector(this: &ParentNode, selector: &str) -> Result<Option<web_sys::Element>, JsValue>;
     /// `globalThis` (cheaper than `web_sys::window()`'s four-way global lookup).
     #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
     static GLOBAL: JsValue;
@@ -33,7 +36,19 @@ pub fn global(name: &str) -> JsValue {
 
 /// The page's `document`.
 pub fn document() -> Option<web_sys::Document> {
-    global("document").dyn_into().ok()
+    let d = global("document");
+    d.is_object().then(|| d.unchecked_into())
+}
+
+/// A resolved promise (`Promise.resolve(v)`).
+pub fn resolved(v: &JsValue) -> js_sys::Promise {
+    promise_resolve(v).unchecked_into()
+}
+
+/// `node.querySelector(selector)` for a document or a shadow root (one import for both);
+/// `None` also when the selector is invalid.
+pub fn query(node: &JsValue, selector: &str) -> Option<web_sys::Element> {
+    node.unchecked_ref::<ParentNode>().query_selector(selector).ok().flatten()
 }
 
 /// `obj[key]`, or `undefined`.

@@ -92,7 +92,8 @@ fn storage(p: Persistence) -> Option<Storage> {
         Persistence::Session => "sessionStorage",
         Persistence::None => return None,
     };
-    wasm_bindgen::JsCast::dyn_into(js::global(name)).ok()
+    let s = js::global(name);
+    s.is_object().then(|| wasm_bindgen::JsCast::unchecked_into(s))
 }
 
 impl Widget {

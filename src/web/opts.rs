@@ -81,11 +81,8 @@ pub fn parse(o: &JsValue) -> Result<Parsed> {
 
 fn resolve_element(v: JsValue) -> Result<Element> {
     if let Some(sel) = v.as_string() {
-        let doc = super::js::document();
-        return match doc.map(|d| d.query_selector(&sel)) {
-            Some(Ok(Some(el))) => Ok(el),
-            _ => Err(Error::ElementNotFound(sel).into()),
-        };
+        let doc: JsValue = super::js::document().map_or(JsValue::UNDEFINED, Into::into);
+        return super::js::query(&doc, &sel).ok_or_else(|| Error::ElementNotFound(sel).into());
     }
     v.dyn_into::<Element>().map_err(|_| Error::BadElement.into())
 }
