@@ -1,0 +1,362 @@
+//! The streaming chat-completions client, behind the [`Model`] seam.
+//!
+//! [`ChatClient::start`] POSTs the request with `stream: true` and returns a [`ChatStream`]
+//! that reads the body chunk by chunk through the SSE parser and the [`Assembler`].
+//!
+//! Timeouts, each a typed [`ApiError::Timeout`]: connect (reqwest), first byte (request sent →
+//! first body byte: queueing and time to first token), stall (silence between two chunks once
+//! the body has started), and the whole call (`request_timeout`). A stream that ends without a
+//! `finish_reason` is [`ApiError::Truncated`], never a silent short answer.
+//!
+//! The API key is sent as `Authorization: Bearer` (or Azure's `api-key` header) and appears in
+//! no error, log or `Debug` output.
+
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt};
+use serde::Serialize;
+use serde_json::json;
+use tokio::time::{timeout_at, Instant};
+use url::Url;
+
+use crate::assemble::{AssembleError, Assembler, StreamEvent};
+use crate::config::{ApiKey, ConfigError, LlmConfig};
+use crate::sse::{SseError, SseParser};
+use crate::wire::ChatRequest;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeoutKind {
+    Connect,
+    FirstByte,
+    Stall,
+    Request,
+}
+
+/// A failed model call. [`ApiError::is_retryable`] says whether trying again may help.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ApiError {
+    #[error("the model endpoint answered HTTP {status}: {body}")]
+    Status { status: u16, retry_after: Option<Duration>, body: String },
+    #[error("timed out ({0:?})")]
+    Timeout(TimeoutKind),
+    #[error("could not reach the model endpoint: {0}")]
+    Connect(String),
+    #[error("transport error: {0}")]
+    Transport(String),
+    #[error("malformed stream: {0}")]
+    Malformed(String),
+    #[error("the model reported an error in the stream: {0}")]
+    Upstream(String),
+    #[error("the stream ended without a finish_reason")]
+    Truncated,
+}
+
+impl ApiError {
+    pub fn is_retryable(&self) -> bool {
+        match self {
+            ApiError::Status { status, .. } => *status == 408 || *status == 409 || *status == 429 || *status >= 500,
+            ApiError::Timeout(_)
+            | ApiError::Connect(_)
+            | ApiError::Transport(_)
+            | ApiError::Malformed(_)
+            | ApiError::Upstream(_)
+            | ApiError::Truncated => true,
+        }
+    }
+
+    /// The server's `Retry-After`, if it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            ApiError::Status { retry_after, .. } => *retry_after,
+            _ => None,
+        }
+    }
+}
+
+impl From<AssembleError> for ApiError {
+    fn from(e: AssembleError) -> Self {
+        match e {
+            AssembleError::Upstream(m) => ApiError::Upstream(m),
+            e => ApiError::Malformed(e.to_string()),
+        }
+    }
+}
+
+impl From<SseError> for ApiError {
+    fn from(e: SseError) -> Self {
+        ApiError::Malformed(e.to_string())
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error(transparent)]
+    Config(#[from] ConfigError),
+    #[error("could not build the HTTP client: {0}")]
+    Build(String),
+}
+
+/// A source of streamed model answers: [`ChatClient`] in production, a script in tests.
+#[async_trait]
+pub trait Model: Send + Sync {
+    /// Sends the request; `Ok` once the response headers said 2xx.
+    async fn start(&self, req: &ChatRequest) -> Result<Box<dyn EventStream>, ApiError>;
+}
+
+/// The events of one model answer. `None` after the last event (or after an error).
+#[async_trait]
+pub trait EventStream: Send {
+    async fn next_event(&mut self) -> Option<Result<StreamEvent, ApiError>>;
+}
+
+/// One per bot: holds the connection pool, the endpoint and the key.
+#[derive(Clone)]
+pub struct ChatClient {
+    http: reqwest::Client,
+    endpoint: Url,
+    key: Option<ApiKey>,
+    azure: bool,
+    first_byte: Duration,
+    stall: Duration,
+    request: Duration,
+}
+
+impl std::fmt::Debug for ChatClient {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChatClient").field("endpoint", &self.endpoint.as_str()).field("key", &self.key).finish()
+    }
+}
+
+impl ChatClient {
+    /// Validates the config and reads the key from the environment.
+    pub fn new(cfg: &LlmConfig) -> Result<ChatClient, ClientError> {
+        if let Err(mut errs) = cfg.validate() {
+            return Err(ClientError::Config(errs.remove(0)));
+        }
+        let key = cfg.api_key()?;
+        Self::with_key(cfg, key)
+    }
+
+    /// As [`ChatClient::new`] with the key given (tests, or keys from elsewhere).
+    pub fn with_key(cfg: &LlmConfig, key: Option<ApiKey>) -> Result<ChatClient, ClientError> {
+        let http = reqwest::Client::builder()
+            .connect_timeout(cfg.connect_timeout)
+            .pool_idle_timeout(Duration::from_secs(60))
+            // Redirects would resend the key to wherever they point.
+            .redirect(reqwest::redirect::Policy::none())
+            .build()
+            .map_err(|e| ClientError::Build(e.to_string()))?;
+        Ok(ChatClient {
+            http,
+            endpoint: cfg.endpoint()?,
+            key,
+            azure: cfg.is_azure(),
+            first_byte: cfg.first_byte_timeout,
+            stall: cfg.stall_timeout,
+            request: cfg.request_timeout,
+        })
+    }
+
+    /// Starts a streamed completion.
+    pub async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, ApiError> {
+        #[derive(Serialize)]
+        struct Body<'a> {
+            #[serde(flatten)]
+            req: &'a ChatRequest,
+            stream: bool,
+            stream_options: serde_json::Value,
+        }
+        let started = Instant::now();
+        let deadline = started + self.request;
+        let first_deadline = (started + self.first_byte).min(deadline);
+        let mut rb = self
+            .http
+            .post(self.endpoint.clone())
+            .header("accept", "text/event-stream")
+            .json(&Body { req, stream: true, stream_options: json!({"include_usage": true}) });
+        if let Some(k) = &self.key {
+            rb = if self.azure { rb.header("api-key", k.expose()) } else { rb.bearer_auth(k.expose()) };
+        }
+        let resp = match timeout_at(first_deadline, rb.send()).await {
+            Err(_) => return Err(ApiError::Timeout(if first_deadline < deadline { TimeoutKind::FirstByte } else { TimeoutKind::Request })),
+            Ok(Err(e)) => return Err(send_error(e)),
+            Ok(Ok(r)) => r,
+        };
+        let status = resp.status();
+        if !status.is_success() {
+            let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+            // The body explains the failure; read a little of it, briefly.
+            let body = match timeout_at(first_deadline.max(Instant::now() + Duration::from_millis(200)), resp.bytes()).await {
+                Ok(Ok(b)) => String::from_utf8_lossy(&b[..b.len().min(500)]).into_owned(),
+                _ => String::new(),
+            };
+            return Err(ApiError::Status { status: status.as_u16(), retry_after, body });
+        }
+        Ok(ChatStream {
+            body: Box::pin(resp.bytes_stream()),
+            parser: SseParser::default(),
+            asm: Assembler::default(),
+            pending: VecDeque::new(),
+            next_deadline: first_deadline,
+            next_kind: TimeoutKind::FirstByte,
+            deadline,
+            stall: self.stall,
+            ended: false,
+        })
+    }
+}
+
+#[async_trait]
+impl Model for ChatClient {
+    async fn start(&self, req: &ChatRequest) -> Result<Box<dyn EventStream>, ApiError> {
+        Ok(Box::new(self.stream(req).await?))
+    }
+}
+
+fn send_error(e: reqwest::Error) -> ApiError {
+    if e.is_timeout() {
+        ApiError::Timeout(TimeoutKind::Connect)
+    } else if e.is_connect() {
+        ApiError::Connect(without_url(&e))
+    } else {
+        ApiError::Transport(without_url(&e))
+    }
+}
+
+// reqwest errors print the URL; the key is never in it, but keep messages short and stable.
+fn without_url(e: &reqwest::Error) -> String {
+    use std::error::Error;
+    let mut msg = String::new();
+    let mut src = e.source();
+    while let Some(s) = src {
+        if !msg.is_empty() {
+            msg.push_str(": ");
+        }
+        msg.push_str(&s.to_string());
+        src = s.source();
+    }
+    if msg.is_empty() { e.to_string() } else { msg }
+}
+
+/// `Retry-After`: delta-seconds or an HTTP date.
+pub fn parse_retry_after(v: &str) -> Option<Duration> {
+    let v = v.trim();
+    if let Ok(secs) = v.parse::<f64>() {
+        return Duration::try_from_secs_f64(secs.max(0.0)).ok();
+    }
+    let when = httpdate::parse_http_date(v).ok()?;
+    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+}
+
+/// The events of one streamed answer, read with [`EventStream::next_event`].
+pub struct ChatStream {
+    body: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    parser: SseParser,
+    asm: Assembler,
+    pending: VecDeque<StreamEvent>,
+    next_deadline: Instant,
+    next_kind: TimeoutKind,
+    deadline: Instant,
+    stall: Duration,
+    ended: bool,
+}
+
+impl ChatStream {
+    fn fail(&mut self, e: ApiError) -> Option<Result<StreamEvent, ApiError>> {
+        self.ended = true;
+        Some(Err(e))
+    }
+
+    fn feed(&mut self, bytes: &[u8]) -> Result<(), ApiError> {
+        let mut datas = Vec::new();
+        self.parser.feed(bytes, &mut datas)?;
+        self.push_datas(datas)
+    }
+
+    fn push_datas(&mut self, datas: Vec<String>) -> Result<(), ApiError> {
+        let mut evs = Vec::new();
+        for d in datas {
+            self.asm.push(&d, &mut evs)?;
+        }
+        self.pending.extend(evs);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl EventStream for ChatStream {
+    async fn next_event(&mut self) -> Option<Result<StreamEvent, ApiError>> {
+        loop {
+            if let Some(ev) = self.pending.pop_front() {
+                return Some(Ok(ev));
+            }
+            if self.ended {
+                return None;
+            }
+            if self.asm.is_done() {
+                self.ended = true;
+                if !self.asm.is_finished() {
+                    return Some(Err(ApiError::Truncated));
+                }
+                return None;
+            }
+            let (at, kind) = if self.next_deadline < self.deadline {
+                (self.next_deadline, self.next_kind)
+            } else {
+                (self.deadline, TimeoutKind::Request)
+            };
+            match timeout_at(at, self.body.next()).await {
+                Err(_) => return self.fail(ApiError::Timeout(kind)),
+                Ok(Some(Err(e))) => {
+                    let e = if e.is_timeout() { ApiError::Timeout(kind) } else { ApiError::Transport(without_url(&e)) };
+                    return self.fail(e);
+                }
+                Ok(Some(Ok(bytes))) => {
+                    self.next_deadline = Instant::now() + self.stall;
+                    self.next_kind = TimeoutKind::Stall;
+                    if let Err(e) = self.feed(&bytes) {
+                        return self.fail(e);
+                    }
+                }
+                Ok(None) => {
+                    // Body over. An event without its blank line still counts; a stream with
+                    // a finish_reason but no `[DONE]` is complete (some servers omit it).
+                    self.ended = true;
+                    let tail: Vec<String> = self.parser.finish().into_iter().collect();
+                    if let Err(e) = self.push_datas(tail) {
+                        return self.fail(e);
+                    }
+                    if !self.asm.is_finished() {
+                        self.pending.clear();
+                        return Some(Err(ApiError::Truncated));
+                    }
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_after_forms() {
+        assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
+        assert_eq!(parse_retry_after(" 0.25 "), Some(Duration::from_millis(250)));
+        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn which_errors_are_retried() {
+        let st = |s| ApiError::Status { status: s, retry_after: None, body: String::new() };
+        assert!(st(429).is_retryable() && st(503).is_retryable());
+        assert!(!st(400).is_retryable() && !st(401).is_retryable() && !st(404).is_retryable());
+        assert!(ApiError::Timeout(TimeoutKind::Stall).is_retryable());
+    }
+}

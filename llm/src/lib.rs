@@ -1,0 +1,40 @@
+//! natter-llm: the core of Natter's LLM agent, independent of the server.
+//!
+//! - [`LlmConfig`]: the `[llm]` table of `bot.toml`, with [`LlmConfig::validate`] for
+//!   `natter check`; the API key is read from the environment variable it names.
+//! - [`ChatClient`]: streaming `/v1/chat/completions` (OpenAI, Azure-style, Ollama, vLLM,
+//!   llama.cpp) behind the [`Model`] seam; an own incremental SSE parser ([`sse`]) and a chunk
+//!   assembler ([`assemble`]) that reassembles split tool calls; typed [`ApiError`]s.
+//! - [`TurnEngine`]: the turn loop — stream to a [`Sink`], validate tool calls against their
+//!   schema ([`schema`]), run them through a [`ToolExecutor`], retry where safe, bounded by
+//!   rounds and a deadline; [`TurnError`] otherwise.
+//! - [`context`]: token estimate and trimming to `context_tokens`.
+//! - [`classify`]: `llm_classify_binary` / `llm_classify_category`.
+//! - [`tools`]: the built-in `handOffConversation` and `closeConversation`.
+//! - [`scripted::ScriptedModel`]: a [`Model`] for tests, no HTTP.
+//!
+//! See docs/llm.md.
+
+pub mod assemble;
+pub mod classify;
+pub mod client;
+pub mod config;
+pub mod context;
+pub mod engine;
+pub mod retry;
+pub mod schema;
+pub mod scripted;
+pub mod sse;
+pub mod tools;
+pub mod wire;
+
+#[cfg(test)]
+mod engine_tests;
+
+pub use assemble::StreamEvent;
+pub use classify::{classify_binary, classify_binary_or, classify_category, classify_category_or, ClassifyError};
+pub use client::{ApiError, ChatClient, ChatStream, ClientError, EventStream, Model, TimeoutKind};
+pub use config::{ApiKey, ConfigError, LlmConfig};
+pub use engine::{Sink, SinkError, ToolExecutor, ToolOutput, TurnEngine, TurnError, TurnNote, TurnOutcome, TurnRequest};
+pub use tools::{builtin_tools, close_tool, hand_off_tool, CLOSE, HAND_OFF};
+pub use wire::{ChatMessage, ChatRequest, FinishReason, Role, ToolCall, ToolSpec, Usage};
