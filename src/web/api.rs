@@ -76,12 +76,12 @@ fn registrations(mode: Mode, a: &JsValue, b: JsValue) -> Result<Vec<(Topic, Opti
     if list.is_empty() {
         return Err(Error::BadRegistration(method));
     }
-    list.iter()
-        .map(|r| {
-            let t = get(r, "type");
-            Ok((topic(method, &t)?, handler(mode, &t, get(r, "handler"))?))
-        })
-        .collect()
+    let mut out = Vec::new();
+    for r in &list {
+        let t = get(r, "type");
+        out.push((topic(method, &t)?, handler(mode, &t, get(r, "handler"))?));
+    }
+    Ok(out)
 }
 
 impl Chat {

@@ -96,7 +96,12 @@ pub fn is_thenable(v: &JsValue) -> bool {
 /// The elements of an array (empty for anything else).
 pub fn items(v: &JsValue) -> Vec<JsValue> {
     if js_sys::Array::is_array(v) {
-        v.unchecked_ref::<js_sys::Array>().iter().collect()
+        let a: &js_sys::Array = v.unchecked_ref();
+        let mut out = Vec::new();
+        for i in 0..a.length() {
+            out.push(a.get(i));
+        }
+        out
     } else {
         Vec::new()
     }

@@ -29,13 +29,11 @@ fn entries(v: &JsValue, what: &'static str) -> Result<Vec<(String, Raw)>> {
     if !v.is_object() {
         return Err(Error::WrongType { option: what, expected: "an object", got: super::js::type_name(v) }.into());
     }
-    Ok(js_sys::Object::entries(v.unchecked_ref())
-        .iter()
-        .map(|e| {
-            let key = get(&e, "0").as_string().unwrap_or_default();
-            (key, raw(get(&e, "1")))
-        })
-        .collect())
+    let mut out = Vec::new();
+    for e in super::js::items(&js_sys::Object::entries(v.unchecked_ref()).into()) {
+        out.push((get(&e, "0").as_string().unwrap_or_default(), raw(get(&e, "1"))));
+    }
+    Ok(out)
 }
 
 /// The scalar options, in [`RawOptions`] field order.
@@ -61,8 +59,11 @@ pub fn parse(o: &JsValue) -> Result<Parsed> {
     if !(on_load.is_undefined() || on_load.is_null() || on_load.is_function()) {
         return Err(Error::BadOnLoad.into());
     }
-    let mut v = KEYS.iter().map(|k| raw(get(o, k)));
-    let mut next = || v.next().unwrap_or_default();
+    let mut i = 0;
+    let mut next = || {
+        i += 1;
+        raw(get(o, KEYS[i - 1]))
+    };
     let raw_opts = RawOptions {
         server_url: next(),
         bot: next(),

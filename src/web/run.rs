@@ -267,16 +267,30 @@ pub fn receive(w: &Rc<Widget>, message: JsValue) {
     emit(w, EventType::PreReceive, ev, Some(mid), After::Receive);
 }
 
-fn kind_of(item: &JsValue) -> Option<String> {
-    get(item, "response_type").as_string().or_else(|| get(item, "type").as_string())
+/// A content item as the widget renders it.
+enum Piece {
+    /// A text item (`response_type` "text" or none) and its text.
+    Text(String),
+    /// A text item without text.
+    Empty,
+    /// Any other item (`userDefinedResponse` for now).
+    Other,
 }
 
-/// The text of a text item (an item without a type counts as text).
-fn text_of(item: &JsValue) -> Option<String> {
-    match kind_of(item).as_deref() {
-        None | Some("text") => get(item, "text").as_string(),
-        _ => None,
+/// Reads content items (running any getters a handler left) before anything is borrowed.
+fn pieces(content: &JsValue) -> Vec<(Piece, JsValue)> {
+    let mut out = Vec::new();
+    for item in items(content) {
+        let kind = get(&item, "response_type").as_string().or_else(|| get(&item, "type").as_string());
+        let piece = match kind.as_deref() {
+            None | Some("text") => get(&item, "text").as_string().map_or(Piece::Empty, Piece::Text),
+            // TODO(issue 4+): render option/carousel natively; until then every non-text
+            // item goes to userDefinedResponse with a host element.
+            Some(_) => Piece::Other,
+        };
+        out.push((piece, item));
     }
+    out
 }
 
 fn run_then(w: &Rc<Widget>, then: Then) {
@@ -367,14 +381,13 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
         After::Delta => {
             // read everything handlers may have changed (getters run JS) before borrowing
             let mid = get(&event, "messageId").as_string().unwrap_or_default();
-            let content: Vec<(Option<String>, JsValue)> =
-                items(&get(&get(&event, "delta"), "content")).into_iter().map(|i| (text_of(&i), i)).collect();
+            let content = pieces(&get(&get(&event, "delta"), "content"));
             let mut st = w.st.borrow_mut();
             let st = &mut *st;
             let Some(s) = st.streams.iter_mut().find(|s| s.id == mid) else { return };
             let acc: js_sys::Array = s.message_content.clone();
-            for (text, item) in content {
-                if let (Some(t), Some(d)) = (text, &st.dom) {
+            for (piece, item) in content {
+                if let (Piece::Text(t), Some(d)) = (piece, &st.dom) {
                     if s.bubble.is_none() {
                         s.bubble = d.bubble(false);
                     }
@@ -388,16 +401,7 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
         After::Receive => {
             let message = get(&event, "message");
             let mid = get(&message, "id").as_string().unwrap_or_default();
-            // (text, item): text items carry their text; any other item goes to userDefinedResponse
-            let pieces: Vec<(Option<String>, JsValue)> = items(&get(&message, "content"))
-                .into_iter()
-                .filter_map(|item| match kind_of(&item).as_deref() {
-                    None | Some("text") => text_of(&item).map(|t| (Some(t), item)),
-                    // TODO(issue 4+): render option/carousel natively; until then every
-                    // non-text item goes to userDefinedResponse with a host element.
-                    Some(_) => Some((None, item)),
-                })
-                .collect();
+            let content = pieces(&get(&message, "content"));
             let mut custom = Vec::new();
             {
                 let mut st = w.st.borrow_mut();
@@ -409,20 +413,21 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                         b.set_text_content(None);
                     }
                     let mut any_text = false;
-                    for (text, item) in pieces {
-                        match text {
-                            Some(t) => {
+                    for (piece, item) in content {
+                        match piece {
+                            Piece::Text(t) => {
                                 if let Some(b) = &bubble {
                                     d.append_text(b, &t);
                                     any_text = true;
                                 }
                             }
-                            None => {
+                            Piece::Other => {
                                 if let Some(host) = d.bubble(false) {
                                     let _ = host.set_attribute("part", "card");
                                     custom.push((item, host));
                                 }
                             }
+                            Piece::Empty => {}
                         }
                     }
                     if let (Some(b), false) = (&bubble, any_text) {
@@ -453,13 +458,17 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
         }
         After::ThreadLoaded { thread_id, then } => {
             // (from the user?, its text items joined)
-            let shown: Vec<(bool, String)> = items(&get(&event, "messages"))
-                .iter()
-                .map(|m| {
-                    let who = get(m, "sender").as_string().or_else(|| get(m, "role").as_string());
-                    (who.as_deref() == Some("user"), items(&get(m, "content")).iter().filter_map(text_of).collect())
-                })
-                .collect();
+            let mut shown: Vec<(bool, String)> = Vec::new();
+            for m in items(&get(&event, "messages")) {
+                let who = get(&m, "sender").as_string().or_else(|| get(&m, "role").as_string());
+                let mut text = String::new();
+                for (piece, _) in pieces(&get(&m, "content")) {
+                    if let Piece::Text(t) = piece {
+                        text.push_str(&t);
+                    }
+                }
+                shown.push((who.as_deref() == Some("user"), text));
+            }
             {
                 let st = w.st.borrow();
                 if let Some(d) = &st.dom {
