@@ -164,7 +164,16 @@ pub async fn dispatch(
             };
             // Tolerate case and surrounding punctuation; anything else is the LLM failing.
             let norm = |s: &str| s.trim().trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
-            let picked = options.iter().find(|o| norm(o) == norm(&answer));
+            let mut answer = norm(&answer);
+            if binary {
+                // Models asked a yes/no question often answer in those words.
+                answer = match answer.as_str() {
+                    "yes" => "true".into(),
+                    "no" => "false".into(),
+                    _ => answer,
+                };
+            }
+            let picked = options.iter().find(|o| norm(o) == answer);
             match picked {
                 Some(p) if binary => Ok(json!({"configured": true, "value": p == "true"})),
                 Some(p) => Ok(json!({"configured": true, "value": p})),

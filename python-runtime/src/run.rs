@@ -12,6 +12,23 @@ use crate::Error;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
 
+/// Helper calls one run may make; beyond, calls fail (a loop must not hammer the store).
+pub const MAX_HELPER_CALLS: usize = 1000;
+/// Helper calls named one by one in the run log; the rest are counted.
+const LOGGED_HELPER_CALLS: usize = 100;
+
+/// One job to run, with what the outcome needs besides the worker's answer.
+pub struct Job<'a> {
+    /// The `{"t": "job", ...}` message.
+    pub message: Value,
+    pub timeout: Duration,
+    /// `execute_action` or `handle_event`.
+    pub function: &'a str,
+    /// The runtime's notes so far.
+    pub log: Vec<String>,
+    pub started: Instant,
+}
+
 /// What the job loop ended with.
 enum Ended {
     Result(Value),
@@ -19,17 +36,9 @@ enum Ended {
     Broken(String),
 }
 
-/// Run `job` on `worker` within `timeout`. `log` already holds the runtime's notes.
-pub async fn run_job(
-    mut worker: Worker,
-    job: Value,
-    host: &dyn Host,
-    scope: &RunScope,
-    timeout: Duration,
-    function: &str,
-    mut log: Vec<String>,
-    started: Instant,
-) -> RunOutcome {
+/// Run `job` on `worker` within its time limit.
+pub async fn run_job(mut worker: Worker, job: Job<'_>, host: &dyn Host, scope: &RunScope) -> RunOutcome {
+    let Job { message: job, timeout, function, mut log, started } = job;
     let mut effects = Effects::default();
     let mut exit_note = None;
     let ended = tokio::time::timeout(timeout, drive(&mut worker, &job, host, scope, &mut effects, &mut log)).await;
@@ -145,6 +154,7 @@ async fn drive(
     if let Err(e) = worker.channel.send(job).await {
         return Ended::Broken(format!("sending the job: {e}"));
     }
+    let mut calls = 0usize;
     loop {
         let msg = match worker.channel.recv().await {
             Ok(Some(m)) => m,
@@ -158,13 +168,23 @@ async fn drive(
                 let func = msg["fn"].as_str().unwrap_or("").to_string();
                 let empty = serde_json::Map::new();
                 let args = msg["args"].as_object().unwrap_or(&empty);
-                let reply = match dispatch(host, scope, effects, &func, args).await {
-                    Ok(value) => {
-                        log.push(format!("helper {func}: ok"));
-                        json!({"t": "reply", "id": id, "ok": true, "value": value})
+                calls += 1;
+                let result = if calls > MAX_HELPER_CALLS {
+                    Err(Error::Host(format!("more than {MAX_HELPER_CALLS} helper calls in one run")))
+                } else {
+                    dispatch(host, scope, effects, &func, args).await
+                };
+                if calls <= LOGGED_HELPER_CALLS {
+                    match &result {
+                        Ok(_) => log.push(format!("helper {func}: ok")),
+                        Err(e) => log.push(format!("helper {func}: error: {e}")),
                     }
+                } else if calls == LOGGED_HELPER_CALLS + 1 {
+                    log.push(format!("helper calls after the first {LOGGED_HELPER_CALLS} are not logged"));
+                }
+                let reply = match result {
+                    Ok(value) => json!({"t": "reply", "id": id, "ok": true, "value": value}),
                     Err(e) => {
-                        log.push(format!("helper {func}: error: {e}"));
                         let kind = match e {
                             Error::InvalidArgument(_) => "invalid_argument",
                             _ => "failed",

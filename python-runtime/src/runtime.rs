@@ -13,7 +13,7 @@ use crate::host::{ConversationRef, Host};
 use crate::interpreter::Interpreter;
 use crate::outcome::{RunOutcome, RunStatus};
 use crate::pool::Pool;
-use crate::run::run_job;
+use crate::run::{run_job, Job};
 use crate::sandbox::{Launcher, SandboxMode};
 use crate::worker::Worker;
 use crate::{Error, RunKind, RunRequest};
@@ -166,7 +166,8 @@ impl Runtime {
             "function": function,
             "context": req.context,
         });
-        run_job(worker, job, inner.host.as_ref(), &scope, timeout, function, log, started).await
+        let job = Job { message: job, timeout, function, log, started };
+        run_job(worker, job, inner.host.as_ref(), &scope).await
     }
 
     /// Stop starting processes and kill the warm ones. Runs in progress finish (or hit their

@@ -322,3 +322,17 @@ async fn seed_refund_example_tags_and_sets_metadata() {
     assert_eq!(c.tags[0].1, "refunded");
     assert_eq!(c.metadata["refund_amount"], json!("19.99"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn helper_calls_per_run_are_bounded_and_the_log_too() {
+    let out = run_with(Arc::new(InMemoryHost::new()), r#"
+        def execute_action(context):
+            for i in range(1001):
+                try:
+                    get_conversation_metadata(context, "k")
+                except HelperError as e:
+                    return [i, str(e)]
+    "#, web(), false).await;
+    assert_eq!(out.value, json!([1000, "more than 1000 helper calls in one run"]), "{out:#?}");
+    assert!(out.log.len() < 120, "{}", out.log.len());
+}
