@@ -43,6 +43,7 @@ pub struct RuntimeConfig {
     /// Warm processes kept per bot folder.
     pub warm_per_folder: usize,
     /// Warm (and starting) processes in total; the least recently used folder gives way.
+    /// A warm process holds about 30 MB of memory (interpreter, requests, holidays).
     pub max_warm_total: usize,
     /// Runs at once; further calls wait (their wait counts against their time limit).
     pub max_concurrent_runs: usize,
@@ -69,7 +70,7 @@ impl Default for RuntimeConfig {
             sandbox_uid: 65534,
             sandbox_gid: 65534,
             warm_per_folder: 2,
-            max_warm_total: 16,
+            max_warm_total: 8,
             max_concurrent_runs: 16,
             startup_timeout: Duration::from_secs(15),
             isolate_network: false,

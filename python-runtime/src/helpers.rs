@@ -23,6 +23,8 @@ pub struct RunScope {
 #[derive(Debug, Default)]
 pub struct Effects {
     pub handed_off: bool,
+    /// Notes for the run log (things the code should know but that are not errors).
+    pub notes: Vec<String>,
 }
 
 const MAX_KEY: usize = 128;
@@ -230,18 +232,23 @@ async fn hand_off(host: &dyn Host, scope: &RunScope, effects: &mut Effects, args
             return Err(invalid(format!("reason is longer than {MAX_REASON} characters")));
         }
     }
-    // Checked on every channel: the same code runs on phone and chat, so a malformed number
-    // should fail in a chat test rather than on a live call.
+    // The seed: outside the phone channel phone_destination is silently ignored, so the same
+    // code works on every channel. A malformed number there is only noted in the run log.
+    let on_phone = scope.conversation.as_ref().is_some_and(|c| c.channel == "phone");
     if let Some(p) = phone {
         if !is_e164(p) {
-            return Err(invalid(format!("phone_destination {p:?} is not in E.164 format (e.g. +15551234567)")));
+            if on_phone {
+                return Err(invalid(format!("phone_destination {p:?} is not in E.164 format (e.g. +15551234567)")));
+            }
+            effects.notes.push(format!(
+                "note: phone_destination {p:?} is not E.164; ignored here (not the phone channel), refused on a call"
+            ));
         }
     }
     if scope.test_run {
         return Ok(json!({"success": true, "message": "skipped: test run, the conversation was not handed off"}));
     }
     let c = conv(scope)?;
-    let on_phone = c.channel == "phone";
     let request = HandOffRequest {
         reason: reason.map(String::from),
         phone_destination: if on_phone { phone.map(String::from) } else { None },

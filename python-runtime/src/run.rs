@@ -174,6 +174,7 @@ async fn drive(
                 } else {
                     dispatch(host, scope, effects, &func, args).await
                 };
+                log.append(&mut effects.notes);
                 if calls <= LOGGED_HELPER_CALLS {
                     match &result {
                         Ok(_) => log.push(format!("helper {func}: ok")),

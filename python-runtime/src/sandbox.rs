@@ -289,7 +289,9 @@ fn child_setup(s: ChildSetup) -> std::io::Result<()> {
             check(libc::setgid(gid))?;
             check(libc::setuid(uid))?;
         }
-        // After setuid (which clears it): die with the server rather than outlive it.
+        // After setuid (which clears it): die with the server rather than outlive it. The
+        // signal fires when the *spawning thread* exits, which is why workers are only
+        // spawned from tokio tasks (runtime worker threads live as long as the runtime).
         check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0))?;
     }
     Ok(())

@@ -175,13 +175,18 @@ async fn hand_off_follows_its_seed() {
     let out = t.run("c2", "web", json!({"reason": "é".repeat(500)}), false).await;
     assert_eq!(out.value["success"], json!(true), "{out:#?}");
 
-    // phone_destination must be E.164 (checked on every channel).
+    // On the phone channel phone_destination must be E.164.
     for (i, bad) in ["5551234567", "+0123", "+1 555 123 4567", "+1555123456789012"].iter().enumerate() {
         let conv = format!("c3-{i}");
-        let out = t.run(&conv, "web", json!({"phone": bad}), false).await;
+        let out = t.run(&conv, "phone", json!({"phone": bad}), false).await;
         assert!(out.value["raised"].as_str().unwrap().contains("E.164"), "{bad}: {out:#?}");
         assert!(t.host.conversation(&conv).hand_offs.is_empty());
     }
+    // Elsewhere even a malformed number is silently ignored (noted in the run log only).
+    let out = t.run("c3-web", "web", json!({"phone": "5551234567"}), false).await;
+    assert_eq!(out.value, json!({"success": true, "message": "conversation handed off to a human agent"}));
+    assert!(out.log.iter().any(|l| l.contains("not E.164; ignored here")), "{:?}", out.log);
+    assert_eq!(t.host.conversation("c3-web").hand_offs[0].phone_destination, None);
 
     // Outside the phone channel the number is silently ignored: a normal hand-off.
     let out = t.run("c4", "web", json!({"phone": "+15551234567"}), false).await;
@@ -200,8 +205,8 @@ async fn hand_off_follows_its_seed() {
     assert!(out.value["message"].as_str().unwrap().starts_with("skipped"), "{out:#?}");
     let c = t.host.conversation("c6");
     assert!(!out.handed_off && !c.handed_off && c.hand_offs.is_empty());
-    let out = t.run("c6", "web", json!({"phone": "bad"}), true).await;
-    assert!(out.value["raised"].is_string());
+    let out = t.run("c6", "phone", json!({"phone": "bad"}), true).await;
+    assert!(out.value["raised"].is_string(), "arguments are checked in test runs too: {out:#?}");
     // A test run without a conversation also skips.
     let mut req = action(&t.bot, &t.script, context(json!({}), None));
     req.test_run = true;
