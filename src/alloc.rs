@@ -22,7 +22,10 @@ const PAGE: usize = 65536;
 
 /// The size class (index) of a layout, or `None` when too large.
 pub fn class(size: usize, align: usize) -> Option<usize> {
-    let n = size.max(align).max(1 << MIN_SHIFT).checked_next_power_of_two()?;
+    let n = size
+        .max(align)
+        .max(1 << MIN_SHIFT)
+        .checked_next_power_of_two()?;
     let c = (n.trailing_zeros() - MIN_SHIFT) as usize;
     (c < CLASSES).then_some(c)
 }
@@ -46,7 +49,11 @@ unsafe impl Sync for Natter {}
 
 impl Natter {
     pub const fn new() -> Natter {
-        Natter(UnsafeCell::new(State { free: [core::ptr::null_mut(); CLASSES], bump: 0, end: 0 }))
+        Natter(UnsafeCell::new(State {
+            free: [core::ptr::null_mut(); CLASSES],
+            bump: 0,
+            end: 0,
+        }))
     }
 }
 
@@ -70,14 +77,18 @@ fn grow(_pages: usize) -> Option<usize> {
 impl State {
     fn bump(&mut self, size: usize, align: usize) -> *mut u8 {
         let start = (self.bump + align - 1) & !(align - 1);
-        let Some(new_end) = start.checked_add(size) else { return core::ptr::null_mut() };
+        let Some(new_end) = start.checked_add(size) else {
+            return core::ptr::null_mut();
+        };
         if new_end <= self.end && self.end != 0 {
             self.bump = new_end;
             return start as *mut u8;
         }
         // take enough fresh pages for the block plus its alignment padding
         let pages = (size + align).div_ceil(PAGE);
-        let Some(old_end) = grow(pages) else { return core::ptr::null_mut() };
+        let Some(old_end) = grow(pages) else {
+            return core::ptr::null_mut();
+        };
         if old_end != self.end {
             self.bump = old_end; // first use, or someone else grew memory: start after it
         }
@@ -91,7 +102,9 @@ impl State {
 unsafe impl GlobalAlloc for Natter {
     unsafe fn alloc(&self, l: Layout) -> *mut u8 {
         let st = unsafe { &mut *self.0.get() };
-        let Some(c) = class(l.size(), l.align()) else { return core::ptr::null_mut() };
+        let Some(c) = class(l.size(), l.align()) else {
+            return core::ptr::null_mut();
+        };
         let n = block_size(c);
         if l.align() > 16 {
             return st.bump(n, n);

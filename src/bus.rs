@@ -27,14 +27,20 @@ pub struct Registry<H> {
 
 impl<H> Default for Registry<H> {
     fn default() -> Self {
-        Registry { entries: Vec::new() }
+        Registry {
+            entries: Vec::new(),
+        }
     }
 }
 
 impl<H: Clone + PartialEq> Registry<H> {
     /// Adds a listener at the end.
     pub fn add(&mut self, topic: Topic, handler: H, once: bool) {
-        self.entries.push(Entry { topic, handler, once });
+        self.entries.push(Entry {
+            topic,
+            handler,
+            once,
+        });
     }
 
     /// Removes the registrations of `handler` on exactly `topic` (or all of `topic` when
@@ -42,7 +48,7 @@ impl<H: Clone + PartialEq> Registry<H> {
     pub fn remove(&mut self, topic: Topic, handler: Option<&H>) -> usize {
         let before = self.entries.len();
         self.entries
-            .retain(|e| !(e.topic == topic && handler.map_or(true, |h| &e.handler == h)));
+            .retain(|e| !(e.topic == topic && handler.is_none_or(|h| &e.handler == h)));
         before - self.entries.len()
     }
 
@@ -112,7 +118,11 @@ mod tests {
         r.add(Topic::One(Receive), "other-once", true);
         assert_eq!(r.snapshot(Send), vec!["once", "on"]);
         assert_eq!(r.snapshot(Send), vec!["on"]);
-        assert_eq!(r.snapshot(Receive), vec!["other-once"], "other types keep their once");
+        assert_eq!(
+            r.snapshot(Receive),
+            vec!["other-once"],
+            "other types keep their once"
+        );
         assert!(r.snapshot(Receive).is_empty());
     }
 
@@ -132,7 +142,11 @@ mod tests {
         r.add(Topic::One(Send), "added-during", false);
         r.remove(Topic::One(Send), Some(&"a"));
         assert_eq!(snap, vec!["a"], "the running dispatch keeps its copy");
-        assert_eq!(r.snapshot(Send), vec!["added-during"], "the next dispatch sees the change");
+        assert_eq!(
+            r.snapshot(Send),
+            vec!["added-during"],
+            "the next dispatch sees the change"
+        );
     }
 
     #[test]
@@ -144,7 +158,11 @@ mod tests {
         r.add(Topic::One(Receive), "a", false);
         r.add(Topic::Any, "a", false);
         assert_eq!(r.remove(Topic::One(Send), Some(&"a")), 2);
-        assert_eq!(r.snapshot(Send), vec!["b", "a"], "the * registration of a stays");
+        assert_eq!(
+            r.snapshot(Send),
+            vec!["b", "a"],
+            "the * registration of a stays"
+        );
         assert_eq!(r.remove(Topic::One(Send), None), 1);
         assert_eq!(r.remove(Topic::Any, None), 1);
         assert_eq!(r.snapshot(Receive), vec!["a"]);

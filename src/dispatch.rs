@@ -40,7 +40,11 @@ pub enum Step<H, E, P> {
     /// Nothing to do now: a handler is pending or an earlier run of the lane is unfinished.
     Wait,
     /// Every handler ran: act on the event, then step `next` (the lane's next run), if any.
-    Done { event: E, payload: P, next: Option<RunId> },
+    Done {
+        event: E,
+        payload: P,
+        next: Option<RunId>,
+    },
     /// No such run (finished, or cancelled by destroy).
     Gone,
 }
@@ -54,23 +58,42 @@ pub struct Engine<H, E, P> {
 
 impl<H, E, P> Default for Engine<H, E, P> {
     fn default() -> Self {
-        Engine { runs: Vec::new(), next_id: 1, next_token: 1 }
+        Engine {
+            runs: Vec::new(),
+            next_id: 1,
+            next_token: 1,
+        }
     }
 }
 
 impl<H, E: Clone, P> Engine<H, E, P> {
     /// Queues a dispatch of `event` to `handlers` (a registry snapshot). Step it to start.
-    pub fn submit(&mut self, lane: Option<String>, mut handlers: Vec<H>, event: E, payload: P) -> RunId {
+    pub fn submit(
+        &mut self,
+        lane: Option<String>,
+        mut handlers: Vec<H>,
+        event: E,
+        payload: P,
+    ) -> RunId {
         let id = self.next_id;
         self.next_id = self.next_id.wrapping_add(1).max(1);
         handlers.reverse();
-        self.runs.push(Run { id, lane, rest: handlers, event, payload, waiting: None });
+        self.runs.push(Run {
+            id,
+            lane,
+            rest: handlers,
+            event,
+            payload,
+            waiting: None,
+        });
         id
     }
 
     /// What to do next for run `id`.
     pub fn step(&mut self, id: RunId) -> Step<H, E, P> {
-        let Some(i) = self.runs.iter().position(|r| r.id == id) else { return Step::Gone };
+        let Some(i) = self.runs.iter().position(|r| r.id == id) else {
+            return Step::Gone;
+        };
         let run = &self.runs[i];
         if run.waiting.is_some() {
             return Step::Wait;
@@ -82,14 +105,23 @@ impl<H, E: Clone, P> Engine<H, E, P> {
         }
         let run = &mut self.runs[i];
         if let Some(handler) = run.rest.pop() {
-            return Step::Call { handler, event: run.event.clone() };
+            return Step::Call {
+                handler,
+                event: run.event.clone(),
+            };
         }
         let run = self.runs.remove(i);
-        let next = run
-            .lane
-            .as_ref()
-            .and_then(|l| self.runs.iter().find(|r| r.lane.as_ref() == Some(l)).map(|r| r.id));
-        Step::Done { event: run.event, payload: run.payload, next }
+        let next = run.lane.as_ref().and_then(|l| {
+            self.runs
+                .iter()
+                .find(|r| r.lane.as_ref() == Some(l))
+                .map(|r| r.id)
+        });
+        Step::Done {
+            event: run.event,
+            payload: run.payload,
+            next,
+        }
     }
 
     /// The handler just handed out for run `id` returned a promise: park the run until
@@ -117,7 +149,10 @@ impl<H, E: Clone, P> Engine<H, E, P> {
 
     /// The run waiting on `token`, if any.
     pub fn waiting_on(&self, token: Token) -> Option<RunId> {
-        self.runs.iter().find(|r| r.waiting == Some(token)).map(|r| r.id)
+        self.runs
+            .iter()
+            .find(|r| r.waiting == Some(token))
+            .map(|r| r.id)
     }
 
     /// Drops every run (destroy); returns their payloads so the shell can release them.
@@ -143,7 +178,12 @@ mod tests {
     type Eng = Engine<&'static str, u32, &'static str>;
 
     /// Steps a run, calling handlers synchronously, until it waits or is done; records calls.
-    fn drive(e: &mut Eng, id: RunId, calls: &mut Vec<&'static str>, async_ones: &[&str]) -> Option<Token> {
+    fn drive(
+        e: &mut Eng,
+        id: RunId,
+        calls: &mut Vec<&'static str>,
+        async_ones: &[&str],
+    ) -> Option<Token> {
         loop {
             match e.step(id) {
                 Step::Call { handler, .. } => {
@@ -179,8 +219,21 @@ mod tests {
     fn call_hands_out_the_event() {
         let mut e = Eng::default();
         let id = e.submit(None, vec!["h"], 42, "p");
-        assert_eq!(e.step(id), Step::Call { handler: "h", event: 42 });
-        assert_eq!(e.step(id), Step::Done { event: 42, payload: "p", next: None });
+        assert_eq!(
+            e.step(id),
+            Step::Call {
+                handler: "h",
+                event: 42
+            }
+        );
+        assert_eq!(
+            e.step(id),
+            Step::Done {
+                event: 42,
+                payload: "p",
+                next: None
+            }
+        );
     }
 
     #[test]
@@ -190,7 +243,11 @@ mod tests {
         let mut calls = vec![];
         let tok = drive(&mut e, id, &mut calls, &["slow"]).unwrap();
         assert_eq!(calls, ["a", "slow"]);
-        assert_eq!(e.step(id), Step::Wait, "c must not run while slow is pending");
+        assert_eq!(
+            e.step(id),
+            Step::Wait,
+            "c must not run while slow is pending"
+        );
         assert_eq!(e.settle(tok), Some(id));
         drive(&mut e, id, &mut calls, &[]);
         assert_eq!(calls, ["a", "slow", "c", "acted"]);
@@ -273,6 +330,13 @@ mod tests {
     fn empty_snapshot_is_done_at_once() {
         let mut e = Eng::default();
         let id = e.submit(None, vec![], 5, "p");
-        assert_eq!(e.step(id), Step::Done { event: 5, payload: "p", next: None });
+        assert_eq!(
+            e.step(id),
+            Step::Done {
+                event: 5,
+                payload: "p",
+                next: None
+            }
+        );
     }
 }

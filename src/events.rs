@@ -49,7 +49,8 @@ pub const ALL: [EventType; 17] = [
 ];
 
 /// The valid names, as shown in error messages.
-pub const VALID_NAMES: &str = "chat:ready, pre:send, send, pre:stream:delta, pre:receive, receive, \
+pub const VALID_NAMES: &str =
+    "chat:ready, pre:send, send, pre:stream:delta, pre:receive, receive, \
 pre:restartConversation, restartConversation, pre:threadLoaded, view:pre:change, view:change, \
 view:properties:pre:change, view:properties:change, userDefinedResponse, customEvent, feedback, \
 authTokenNeeded, or \"*\" for every event";
@@ -102,7 +103,9 @@ impl Topic {
         if name == "*" {
             return Ok(Topic::Any);
         }
-        EventType::from_name(name).map(Topic::One).ok_or_else(|| Error::UnknownEvent(name.into()))
+        EventType::from_name(name)
+            .map(Topic::One)
+            .ok_or_else(|| Error::UnknownEvent(name.into()))
     }
 
     /// Whether a listener on this topic hears `ty`.
@@ -129,7 +132,11 @@ mod tests {
     fn names_round_trip_and_are_listed() {
         for t in ALL {
             assert_eq!(EventType::from_name(t.name()), Some(t));
-            assert!(VALID_NAMES.contains(t.name()), "{} missing from VALID_NAMES", t.name());
+            assert!(
+                VALID_NAMES.contains(t.name()),
+                "{} missing from VALID_NAMES",
+                t.name()
+            );
             assert_eq!(ALL[t.index()], t);
         }
     }
@@ -141,7 +148,10 @@ mod tests {
         let e = Topic::parse("pre:sned").unwrap_err();
         let msg = e.to_string();
         assert!(msg.contains("\"pre:sned\""), "{msg}");
-        assert!(msg.contains("pre:send") && msg.contains("authTokenNeeded"), "{msg}");
+        assert!(
+            msg.contains("pre:send") && msg.contains("authTokenNeeded"),
+            "{msg}"
+        );
         assert!(Topic::parse("Send").is_err(), "names are case-sensitive");
     }
 

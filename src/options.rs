@@ -81,13 +81,21 @@ pub enum Error {
     NotAnObject,
     #[error("loadChat: options.serverUrl is required: the http(s) URL of your Natter server, e.g. \"https://chat.example.com\"")]
     MissingServerUrl,
-    #[error("loadChat: options.serverUrl must be an absolute http:// or https:// URL, not \"{0}\"")]
+    #[error(
+        "loadChat: options.serverUrl must be an absolute http:// or https:// URL, not \"{0}\""
+    )]
     BadServerUrl(String),
     #[error("loadChat: options.{option} must be {expected}, not {got}")]
-    WrongType { option: &'static str, expected: &'static str, got: String },
+    WrongType {
+        option: &'static str,
+        expected: &'static str,
+        got: String,
+    },
     #[error("loadChat: options.handlerTimeoutMs must be a whole number of milliseconds from 1 to 2147483647")]
     BadTimeout,
-    #[error("loadChat: options.locale must be a language tag like \"en\" or \"pt-BR\", not \"{0}\"")]
+    #[error(
+        "loadChat: options.locale must be a language tag like \"en\" or \"pt-BR\", not \"{0}\""
+    )]
     BadLocale(String),
     #[error("loadChat: {0}")]
     Persistence(#[from] thread::Error),
@@ -107,7 +115,11 @@ fn string(option: &'static str, raw: Raw) -> Result<Option<String>, Error> {
     match raw {
         Raw::Absent => Ok(None),
         Raw::Str(s) => Ok(Some(s)),
-        other => Err(Error::WrongType { option, expected: "a string", got: other.type_name() }),
+        other => Err(Error::WrongType {
+            option,
+            expected: "a string",
+            got: other.type_name(),
+        }),
     }
 }
 
@@ -115,16 +127,26 @@ fn boolean(option: &'static str, raw: Raw, default: bool) -> Result<bool, Error>
     match raw {
         Raw::Absent => Ok(default),
         Raw::Bool(b) => Ok(b),
-        other => Err(Error::WrongType { option, expected: "true or false", got: other.type_name() }),
+        other => Err(Error::WrongType {
+            option,
+            expected: "true or false",
+            got: other.type_name(),
+        }),
     }
 }
 
 /// Checks `serverUrl` and drops trailing slashes.
 pub fn server_url(raw: Raw) -> Result<String, Error> {
     let url = string("serverUrl", raw)?.ok_or(Error::MissingServerUrl)?;
-    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
     match rest {
-        Some(host) if !host.is_empty() && !host.starts_with('/') && !url.chars().any(|c| c.is_whitespace()) => {
+        Some(host)
+            if !host.is_empty()
+                && !host.starts_with('/')
+                && !url.chars().any(|c| c.is_whitespace()) =>
+        {
             Ok(url.trim_end_matches('/').into())
         }
         _ => Err(Error::BadServerUrl(url)),
@@ -137,7 +159,8 @@ pub fn locale(s: &str) -> Result<String, Error> {
     let ok = (2..=3).contains(&first.len())
         && first.bytes().all(|b| b.is_ascii_alphabetic())
         && s.len() <= 35
-        && s.split('-').all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+        && s.split('-')
+            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
     if ok {
         Ok(s.into())
     } else {
@@ -162,7 +185,7 @@ pub fn parse(raw: RawOptions, inline: bool) -> Result<Options, Error> {
     };
     let handler_timeout_ms = match raw.handler_timeout_ms {
         Raw::Absent => DEFAULT_HANDLER_TIMEOUT_MS,
-        Raw::Num(n) if n >= 1.0 && n <= 2_147_483_647.0 && n == (n as u32) as f64 => n as u32,
+        Raw::Num(n) if (1.0..=2_147_483_647.0).contains(&n) && n == (n as u32) as f64 => n as u32,
         _ => return Err(Error::BadTimeout),
     };
     let mut strings = Strings::default();
@@ -171,7 +194,14 @@ pub fn parse(raw: RawOptions, inline: bool) -> Result<Options, Error> {
     }
     let mut theme = Vec::new();
     for (k, v) in raw.theme {
-        theme.push(theme::property(&k, if let Raw::Str(s) = &v { Some(s.as_str()) } else { None })?);
+        theme.push(theme::property(
+            &k,
+            if let Raw::Str(s) = &v {
+                Some(s.as_str())
+            } else {
+                None
+            },
+        )?);
     }
     Ok(Options {
         server_url,
@@ -192,7 +222,10 @@ mod tests {
     use super::*;
 
     fn base() -> RawOptions {
-        RawOptions { server_url: Raw::Str("https://chat.example.com/".into()), ..Default::default() }
+        RawOptions {
+            server_url: Raw::Str("https://chat.example.com/".into()),
+            ..Default::default()
+        }
     }
 
     #[test]
@@ -204,7 +237,10 @@ mod tests {
         assert_eq!(o.persistence, Persistence::Local);
         assert_eq!(o.locale, "en");
         let inline = parse(base(), true).unwrap();
-        assert!(!inline.show_launcher && inline.open_on_load, "an inline widget opens at once");
+        assert!(
+            !inline.show_launcher && inline.open_on_load,
+            "an inline widget opens at once"
+        );
     }
 
     #[test]
@@ -212,11 +248,27 @@ mod tests {
         let e = parse(RawOptions::default(), false).unwrap_err();
         assert_eq!(e, Error::MissingServerUrl);
         assert!(e.to_string().contains("serverUrl is required"));
-        for bad in ["chat.example.com", "ftp://x", "https://", "https:///x", "javascript:alert(1)", "http://a b"] {
-            let o = RawOptions { server_url: Raw::Str(bad.into()), ..Default::default() };
-            assert!(matches!(parse(o, false), Err(Error::BadServerUrl(_))), "{bad} accepted");
+        for bad in [
+            "chat.example.com",
+            "ftp://x",
+            "https://",
+            "https:///x",
+            "javascript:alert(1)",
+            "http://a b",
+        ] {
+            let o = RawOptions {
+                server_url: Raw::Str(bad.into()),
+                ..Default::default()
+            };
+            assert!(
+                matches!(parse(o, false), Err(Error::BadServerUrl(_))),
+                "{bad} accepted"
+            );
         }
-        let o = RawOptions { server_url: Raw::Num(1.0), ..Default::default() };
+        let o = RawOptions {
+            server_url: Raw::Num(1.0),
+            ..Default::default()
+        };
         assert_eq!(
             parse(o, false).unwrap_err().to_string(),
             "loadChat: options.serverUrl must be a string, not number"
@@ -225,16 +277,34 @@ mod tests {
 
     #[test]
     fn typed_options_reject_wrong_types() {
-        let o = RawOptions { show_launcher: Raw::Str("yes".into()), ..base() };
-        assert!(parse(o, false).unwrap_err().to_string().contains("showLauncher must be true or false, not string"));
+        let o = RawOptions {
+            show_launcher: Raw::Str("yes".into()),
+            ..base()
+        };
+        assert!(parse(o, false)
+            .unwrap_err()
+            .to_string()
+            .contains("showLauncher must be true or false, not string"));
         for t in [0.0, -5.0, 1.5, f64::NAN, f64::INFINITY, 3e9] {
-            let o = RawOptions { handler_timeout_ms: Raw::Num(t), ..base() };
+            let o = RawOptions {
+                handler_timeout_ms: Raw::Num(t),
+                ..base()
+            };
             assert_eq!(parse(o, false).unwrap_err(), Error::BadTimeout, "{t}");
         }
-        let o = RawOptions { handler_timeout_ms: Raw::Num(250.0), ..base() };
+        let o = RawOptions {
+            handler_timeout_ms: Raw::Num(250.0),
+            ..base()
+        };
         assert_eq!(parse(o, false).unwrap().handler_timeout_ms, 250);
-        let o = RawOptions { persistence: Raw::Str("disk".into()), ..base() };
-        assert!(parse(o, false).unwrap_err().to_string().contains("\"session\""));
+        let o = RawOptions {
+            persistence: Raw::Str("disk".into()),
+            ..base()
+        };
+        assert!(parse(o, false)
+            .unwrap_err()
+            .to_string()
+            .contains("\"session\""));
     }
 
     #[test]
@@ -248,8 +318,14 @@ mod tests {
         };
         let o = parse(o, false).unwrap();
         assert_eq!(o.strings.get("title"), "Hi");
-        assert_eq!(o.theme, vec![("--natter-primary", "rebeccapurple".to_string())]);
-        let bad = RawOptions { theme: vec![("primaryColor".into(), Raw::Num(1.0))], ..base() };
+        assert_eq!(
+            o.theme,
+            vec![("--natter-primary", "rebeccapurple".to_string())]
+        );
+        let bad = RawOptions {
+            theme: vec![("primaryColor".into(), Raw::Num(1.0))],
+            ..base()
+        };
         assert!(parse(bad, false).is_err());
     }
 }

@@ -6,9 +6,24 @@
 use thiserror::Error;
 
 /// Keys accepted by the `strings` option.
-pub const KEYS: [&str; 7] = ["title", "placeholder", "send", "launcher", "maximize", "minimize", "restart"];
-const DEFAULTS: [&str; 7] =
-    ["Chat", "Type a message…", "Send", "Open chat", "Maximize", "Minimize", "Restart conversation"];
+pub const KEYS: [&str; 7] = [
+    "title",
+    "placeholder",
+    "send",
+    "launcher",
+    "maximize",
+    "minimize",
+    "restart",
+];
+const DEFAULTS: [&str; 7] = [
+    "Chat",
+    "Type a message…",
+    "Send",
+    "Open chat",
+    "Maximize",
+    "Minimize",
+    "Restart conversation",
+];
 
 /// Resolved UI strings: the overrides, falling back to the defaults.
 #[derive(Clone, Debug, PartialEq, Default)]
@@ -28,14 +43,19 @@ pub enum Error {
 impl Strings {
     /// Overrides one string.
     pub fn set(&mut self, key: &str, value: Option<String>) -> Result<(), Error> {
-        let i = KEYS.iter().position(|k| *k == key).ok_or_else(|| Error::UnknownKey(key.into()))?;
+        let i = KEYS
+            .iter()
+            .position(|k| *k == key)
+            .ok_or_else(|| Error::UnknownKey(key.into()))?;
         self.overrides[i] = Some(value.ok_or_else(|| Error::NotAString(key.into()))?);
         Ok(())
     }
 
     /// The string for `key` (one of [`KEYS`]); unknown keys give "".
     pub fn get(&self, key: &str) -> &str {
-        KEYS.iter().position(|k| *k == key).map_or("", |i| self.overrides[i].as_deref().unwrap_or(DEFAULTS[i]))
+        KEYS.iter()
+            .position(|k| *k == key)
+            .map_or("", |i| self.overrides[i].as_deref().unwrap_or(DEFAULTS[i]))
     }
 }
 
@@ -49,9 +69,14 @@ mod tests {
         assert_eq!(s.get("title"), "Chat");
         s.set("title", Some("Acme help".into())).unwrap();
         assert_eq!(s.get("title"), "Acme help");
-        assert_eq!(s.set("titel", Some("x".into())), Err(Error::UnknownKey("titel".into())));
+        assert_eq!(
+            s.set("titel", Some("x".into())),
+            Err(Error::UnknownKey("titel".into()))
+        );
         assert_eq!(s.set("send", None), Err(Error::NotAString("send".into())));
-        assert!(Error::UnknownKey("x".into()).to_string().contains("placeholder"));
+        assert!(Error::UnknownKey("x".into())
+            .to_string()
+            .contains("placeholder"));
         for k in KEYS {
             assert!(!Strings::default().get(k).is_empty());
         }

@@ -31,9 +31,16 @@ pub type Theme = Vec<(&'static str, String)>;
 
 /// Validates one theme entry and returns the custom property it sets.
 pub fn property(key: &str, value: Option<&str>) -> Result<(&'static str, String), Error> {
-    let prop = KEYS.iter().find(|(k, _)| *k == key).map(|(_, p)| *p).ok_or_else(|| Error::UnknownKey(key.into()))?;
+    let prop = KEYS
+        .iter()
+        .find(|(k, _)| *k == key)
+        .map(|(_, p)| *p)
+        .ok_or_else(|| Error::UnknownKey(key.into()))?;
     let v = value.ok_or_else(|| Error::BadValue(key.into()))?;
-    if v.is_empty() || v.chars().any(|c| matches!(c, ';' | '{' | '}' | '<' | '>' | '\\') || c.is_control()) {
+    if v.is_empty()
+        || v.chars()
+            .any(|c| matches!(c, ';' | '{' | '}' | '<' | '>' | '\\') || c.is_control())
+    {
         return Err(Error::BadValue(key.into()));
     }
     Ok((prop, v.into()))
@@ -45,11 +52,23 @@ mod tests {
 
     #[test]
     fn maps_keys_and_rejects_injection() {
-        assert_eq!(property("primaryColor", Some("#0a5")), Ok(("--natter-primary", "#0a5".into())));
-        assert_eq!(property("fontFamily", Some("Inter, sans-serif")).unwrap().0, "--natter-font");
-        assert_eq!(property("colour", Some("red")), Err(Error::UnknownKey("colour".into())));
+        assert_eq!(
+            property("primaryColor", Some("#0a5")),
+            Ok(("--natter-primary", "#0a5".into()))
+        );
+        assert_eq!(
+            property("fontFamily", Some("Inter, sans-serif")).unwrap().0,
+            "--natter-font"
+        );
+        assert_eq!(
+            property("colour", Some("red")),
+            Err(Error::UnknownKey("colour".into()))
+        );
         for bad in ["red; background: url(x)", "}", "a\nb", "", "<x>"] {
-            assert!(property("textColor", Some(bad)).is_err(), "{bad:?} accepted");
+            assert!(
+                property("textColor", Some(bad)).is_err(),
+                "{bad:?} accepted"
+            );
         }
         assert!(property("textColor", None).is_err());
     }

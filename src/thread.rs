@@ -73,7 +73,11 @@ pub struct Outbox {
 impl Outbox {
     /// `prefix` should be random per page load (the shell uses `crypto.randomUUID` or the clock).
     pub fn new(prefix: String) -> Outbox {
-        Outbox { prefix, seq: 0, items: Vec::new() }
+        Outbox {
+            prefix,
+            seq: 0,
+            items: Vec::new(),
+        }
     }
 
     /// Queues a message; returns its client message id.
@@ -82,7 +86,11 @@ impl Outbox {
         let mut id = self.prefix.clone();
         id.push('-');
         push_u32(&mut id, self.seq);
-        self.items.push(Outgoing { client_message_id: id.clone(), content, silent });
+        self.items.push(Outgoing {
+            client_message_id: id.clone(),
+            content,
+            silent,
+        });
         id
     }
 
@@ -124,8 +132,14 @@ mod tests {
     #[test]
     fn persistence_and_keys() {
         assert_eq!(Persistence::parse("session"), Ok(Persistence::Session));
-        assert!(Persistence::parse("cookie").unwrap_err().to_string().contains("\"local\""));
-        assert_ne!(storage_key("https://a", Some("x")), storage_key("https://a", Some("y")));
+        assert!(Persistence::parse("cookie")
+            .unwrap_err()
+            .to_string()
+            .contains("\"local\""));
+        assert_ne!(
+            storage_key("https://a", Some("x")),
+            storage_key("https://a", Some("y"))
+        );
         assert!(check_thread_id("  ").is_err() && check_thread_id("t1").is_ok());
     }
 
@@ -135,7 +149,10 @@ mod tests {
         assert_eq!(o.push("a".into(), false), "p-1");
         assert_eq!(o.push("b".into(), true), "p-2");
         let d = o.drain();
-        assert_eq!(d.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(
+            d.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
+            ["a", "b"]
+        );
         assert!(d[1].silent && o.is_empty());
         let mut s = String::new();
         push_u32(&mut s, 4_000_000_123);

@@ -47,7 +47,10 @@ pub enum Cause {
     LauncherClicked,
     MinimizeClicked,
     /// `changeView(...)`; fields left `None` keep their current value.
-    Called { launcher: Option<bool>, main_window: Option<bool> },
+    Called {
+        launcher: Option<bool>,
+        main_window: Option<bool>,
+    },
 }
 
 /// A proposed change, as offered to `view:pre:change`.
@@ -61,8 +64,14 @@ pub struct Change {
 /// The `changeView` argument, parsed.
 pub fn parse_view_name(name: &str) -> Result<Cause, Error> {
     match name {
-        "launcher" => Ok(Cause::Called { launcher: Some(true), main_window: Some(false) }),
-        "mainWindow" => Ok(Cause::Called { launcher: Some(false), main_window: Some(true) }),
+        "launcher" => Ok(Cause::Called {
+            launcher: Some(true),
+            main_window: Some(false),
+        }),
+        "mainWindow" => Ok(Cause::Called {
+            launcher: Some(false),
+            main_window: Some(true),
+        }),
         other => Err(Error::UnknownView(other.into())),
     }
 }
@@ -90,7 +99,12 @@ pub struct Views {
 impl Views {
     /// Before render nothing is visible.
     pub fn new(show_launcher: bool, open_on_load: bool) -> Views {
-        Views { state: ViewState::default(), maximized: false, show_launcher, open_on_load }
+        Views {
+            state: ViewState::default(),
+            maximized: false,
+            show_launcher,
+            open_on_load,
+        }
     }
 
     pub fn state(&self) -> ViewState {
@@ -112,14 +126,24 @@ impl Views {
                     main_window: self.open_on_load,
                 },
             ),
-            Cause::LauncherClicked => {
-                (Reason::LauncherClicked, ViewState { launcher: false, main_window: true })
-            }
+            Cause::LauncherClicked => (
+                Reason::LauncherClicked,
+                ViewState {
+                    launcher: false,
+                    main_window: true,
+                },
+            ),
             Cause::MinimizeClicked => (
                 Reason::MainWindowMinimized,
-                ViewState { launcher: self.show_launcher, main_window: false },
+                ViewState {
+                    launcher: self.show_launcher,
+                    main_window: false,
+                },
             ),
-            Cause::Called { launcher, main_window } => (
+            Cause::Called {
+                launcher,
+                main_window,
+            } => (
                 Reason::CalledChangeView,
                 ViewState {
                     launcher: launcher.unwrap_or(old.launcher),
@@ -152,14 +176,30 @@ impl Views {
 mod tests {
     use super::*;
 
-    const LAUNCHER: ViewState = ViewState { launcher: true, main_window: false };
-    const WINDOW: ViewState = ViewState { launcher: false, main_window: true };
-    const NONE: ViewState = ViewState { launcher: false, main_window: false };
+    const LAUNCHER: ViewState = ViewState {
+        launcher: true,
+        main_window: false,
+    };
+    const WINDOW: ViewState = ViewState {
+        launcher: false,
+        main_window: true,
+    };
+    const NONE: ViewState = ViewState {
+        launcher: false,
+        main_window: false,
+    };
 
     #[test]
     fn load_shows_launcher_or_window_per_options() {
         let v = Views::new(true, false);
-        assert_eq!(v.propose(Cause::Loaded), Change { reason: Reason::ChatLoaded, old: NONE, new: LAUNCHER });
+        assert_eq!(
+            v.propose(Cause::Loaded),
+            Change {
+                reason: Reason::ChatLoaded,
+                old: NONE,
+                new: LAUNCHER
+            }
+        );
         let v = Views::new(true, true);
         assert_eq!(v.propose(Cause::Loaded).new, WINDOW);
         let v = Views::new(false, false);
@@ -171,7 +211,10 @@ mod tests {
         let mut v = Views::new(true, false);
         v.apply(LAUNCHER);
         let c = v.propose(Cause::LauncherClicked);
-        assert_eq!((c.reason, c.old, c.new), (Reason::LauncherClicked, LAUNCHER, WINDOW));
+        assert_eq!(
+            (c.reason, c.old, c.new),
+            (Reason::LauncherClicked, LAUNCHER, WINDOW)
+        );
         v.apply(c.new);
         let c = v.propose(Cause::MinimizeClicked);
         assert_eq!((c.reason, c.new), (Reason::MainWindowMinimized, LAUNCHER));
@@ -187,17 +230,36 @@ mod tests {
         v.apply(LAUNCHER);
         let c = v.propose(parse_view_name("mainWindow").unwrap());
         assert_eq!((c.reason, c.new), (Reason::CalledChangeView, WINDOW));
-        let c = v.propose(Cause::Called { launcher: None, main_window: Some(true) });
-        assert_eq!(c.new, ViewState { launcher: true, main_window: true }, "unset fields keep their value");
-        assert_eq!(parse_view_name("window"), Err(Error::UnknownView("window".into())));
-        assert!(Error::UnknownView("x".into()).to_string().contains("\"mainWindow\""));
+        let c = v.propose(Cause::Called {
+            launcher: None,
+            main_window: Some(true),
+        });
+        assert_eq!(
+            c.new,
+            ViewState {
+                launcher: true,
+                main_window: true
+            },
+            "unset fields keep their value"
+        );
+        assert_eq!(
+            parse_view_name("window"),
+            Err(Error::UnknownView("window".into()))
+        );
+        assert!(Error::UnknownView("x".into())
+            .to_string()
+            .contains("\"mainWindow\""));
     }
 
     #[test]
     fn apply_reports_changes_only() {
         let mut v = Views::new(true, false);
         assert_eq!(v.apply(LAUNCHER), Some(NONE));
-        assert_eq!(v.apply(LAUNCHER), None, "a vetoed change (new == current) changes nothing");
+        assert_eq!(
+            v.apply(LAUNCHER),
+            None,
+            "a vetoed change (new == current) changes nothing"
+        );
         assert_eq!(v.state(), LAUNCHER);
         assert!(v.apply_maximized(true));
         assert!(!v.apply_maximized(true));

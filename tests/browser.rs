@@ -28,7 +28,9 @@ fn handler(log: &Array, body: &str) -> JsValue {
 }
 
 fn get(v: &JsValue, path: &str) -> JsValue {
-    path.split('.').fold(v.clone(), |o, k| Reflect::get(&o, &k.into()).unwrap_or(JsValue::UNDEFINED))
+    path.split('.').fold(v.clone(), |o, k| {
+        Reflect::get(&o, &k.into()).unwrap_or(JsValue::UNDEFINED)
+    })
 }
 
 fn joined(log: &Array) -> String {
@@ -37,7 +39,10 @@ fn joined(log: &Array) -> String {
 
 async fn sleep(ms: i32) {
     let p = Promise::new(&mut |r, _| {
-        web_sys::window().unwrap().set_timeout_with_callback_and_timeout_and_arguments_0(&r, ms).unwrap();
+        web_sys::window()
+            .unwrap()
+            .set_timeout_with_callback_and_timeout_and_arguments_0(&r, ms)
+            .unwrap();
     });
     JsFuture::from(p).await.unwrap();
 }
@@ -78,13 +83,18 @@ fn emit(c: &Chat, ty: &str) {
 
 fn part(c: &Chat, name: &str) -> HtmlElement {
     let root = c.host().unwrap().shadow_root().unwrap();
-    root.query_selector(&format!("[part={name}]")).unwrap().unwrap().unchecked_into()
+    root.query_selector(&format!("[part={name}]"))
+        .unwrap()
+        .unwrap()
+        .unchecked_into()
 }
 
 fn parts(c: &Chat, name: &str) -> Vec<Element> {
     let root = c.host().unwrap().shadow_root().unwrap();
     let list = root.query_selector_all(&format!("[part={name}]")).unwrap();
-    (0..list.length()).map(|i| list.item(i).unwrap().unchecked_into()).collect()
+    (0..list.length())
+        .map(|i| list.item(i).unwrap().unchecked_into())
+        .collect()
 }
 
 fn visible(e: &HtmlElement) -> bool {
@@ -98,12 +108,17 @@ fn capture_console() -> Array {
 }
 
 fn restore_console() {
-    eval("for (const k of ['error','warn']) if (console['__' + k]) console[k] = console['__' + k];");
+    eval(
+        "for (const k of ['error','warn']) if (console['__' + k]) console[k] = console['__' + k];",
+    );
 }
 
 fn type_error(r: Result<JsValue, JsValue>) -> String {
     let e = r.expect_err("expected a TypeError");
-    assert!(e.is_instance_of::<js_sys::TypeError>(), "not a TypeError: {e:?}");
+    assert!(
+        e.is_instance_of::<js_sys::TypeError>(),
+        "not a TypeError: {e:?}"
+    );
     get(&e, "message").as_string().unwrap()
 }
 
@@ -111,7 +126,12 @@ fn type_error(r: Result<JsValue, JsValue>) -> String {
 fn registration_forms_order_once_wildcard_instance_and_chaining() {
     let (c, inst) = new_chat("");
     let log = Array::new();
-    let ret = c.on("send".into(), handler(&log, "log.push('a' + (i === t.inst))")).unwrap();
+    let ret = c
+        .on(
+            "send".into(),
+            handler(&log, "log.push('a' + (i === t.inst))"),
+        )
+        .unwrap();
     assert!(Object::is(&ret, &inst), "on returns the instance");
     eval("globalThis.t = {}");
     Reflect::set(&get(&eval("return globalThis"), "t"), &"inst".into(), &inst).unwrap();
@@ -124,10 +144,21 @@ fn registration_forms_order_once_wildcard_instance_and_chaining() {
         &eval("return {type: '*', handler: null}"),
         &eval("return {type: 'send', handler: null}"),
     );
-    Reflect::set(&arr.get(0), &"handler".into(), &handler(&log, "log.push('*' + e.type)")).unwrap();
-    Reflect::set(&arr.get(1), &"handler".into(), &handler(&log, "log.push('c')")).unwrap();
+    Reflect::set(
+        &arr.get(0),
+        &"handler".into(),
+        &handler(&log, "log.push('*' + e.type)"),
+    )
+    .unwrap();
+    Reflect::set(
+        &arr.get(1),
+        &"handler".into(),
+        &handler(&log, "log.push('c')"),
+    )
+    .unwrap();
     c.on(arr.into(), JsValue::UNDEFINED).unwrap();
-    c.once("send".into(), handler(&log, "log.push('once')")).unwrap();
+    c.once("send".into(), handler(&log, "log.push('once')"))
+        .unwrap();
 
     emit(&c, "send");
     emit(&c, "send");
@@ -135,12 +166,20 @@ fn registration_forms_order_once_wildcard_instance_and_chaining() {
     log.set_length(0);
     c.off("send".into(), hb).unwrap();
     emit(&c, "send");
-    assert_eq!(joined(&log), "atrue,*send,c", "off(type, fn) removes only fn");
+    assert_eq!(
+        joined(&log),
+        "atrue,*send,c",
+        "off(type, fn) removes only fn"
+    );
     log.set_length(0);
     c.off("send".into(), JsValue::UNDEFINED).unwrap();
     emit(&c, "send");
     emit(&c, "receive");
-    assert_eq!(joined(&log), "*send,*receive", "off(type) keeps the * handlers");
+    assert_eq!(
+        joined(&log),
+        "*send,*receive",
+        "off(type) keeps the * handlers"
+    );
     log.set_length(0);
     c.off("*".into(), JsValue::UNDEFINED).unwrap();
     emit(&c, "send");
@@ -162,13 +201,21 @@ fn changes_during_a_dispatch_apply_from_the_next_one() {
     on(&c, "send", ha);
     on(&c, "send", hb);
     emit(&c, "send");
-    assert_eq!(joined(&log), "a,b", "b was removed during the dispatch but still runs in it");
+    assert_eq!(
+        joined(&log),
+        "a,b",
+        "b was removed during the dispatch but still runs in it"
+    );
     log.set_length(0);
     emit(&c, "send");
     assert_eq!(joined(&log), "a,late");
     // a once handler that re-enters the bus runs once
     log.set_length(0);
-    c.once("receive".into(), handler(&log, "log.push('o'); i._emit('receive')")).unwrap();
+    c.once(
+        "receive".into(),
+        handler(&log, "log.push('o'); i._emit('receive')"),
+    )
+    .unwrap();
     emit(&c, "receive");
     assert_eq!(joined(&log), "o");
     c.destroy();
@@ -180,17 +227,38 @@ async fn async_handlers_are_awaited_in_order_and_errors_are_logged_and_skipped()
     let (c, _) = new_chat("handlerTimeoutMs: 5000");
     let log = Array::new();
     on(&c, "send", handler(&log, "log.push('1start'); return new Promise(r => setTimeout(r, 20)).then(() => log.push('1end'))"));
-    on(&c, "send", handler(&log, "log.push('2'); throw new Error('boom')"));
-    on(&c, "send", handler(&log, "log.push('3'); return Promise.reject(new Error('nope'))"));
+    on(
+        &c,
+        "send",
+        handler(&log, "log.push('2'); throw new Error('boom')"),
+    );
+    on(
+        &c,
+        "send",
+        handler(
+            &log,
+            "log.push('3'); return Promise.reject(new Error('nope'))",
+        ),
+    );
     on(&c, "send", handler(&log, "log.push('4')"));
     emit(&c, "send");
-    assert_eq!(joined(&log), "1start", "the next handler waits for the promise");
+    assert_eq!(
+        joined(&log),
+        "1start",
+        "the next handler waits for the promise"
+    );
     until("all handlers ran", || log.length() == 5).await;
     assert_eq!(joined(&log), "1start,1end,2,3,4");
     restore_console();
     let msgs = joined(&console);
-    assert!(msgs.contains("error:natter: a \"send\" handler threw"), "{msgs}");
-    assert!(msgs.contains("error:natter: a \"send\" handler rejected"), "{msgs}");
+    assert!(
+        msgs.contains("error:natter: a \"send\" handler threw"),
+        "{msgs}"
+    );
+    assert!(
+        msgs.contains("error:natter: a \"send\" handler rejected"),
+        "{msgs}"
+    );
     c.destroy();
 }
 
@@ -199,11 +267,22 @@ async fn a_slow_handler_times_out_and_its_late_settle_is_ignored() {
     let console = capture_console();
     let (c, _) = new_chat("handlerTimeoutMs: 30");
     let log = Array::new();
-    on(&c, "send", handler(&log, "log.push('slow'); return new Promise(r => { globalThis.releaseSlow = r; })"));
+    on(
+        &c,
+        "send",
+        handler(
+            &log,
+            "log.push('slow'); return new Promise(r => { globalThis.releaseSlow = r; })",
+        ),
+    );
     on(&c, "send", handler(&log, "log.push('next')"));
     emit(&c, "send");
-    until("the next handler ran after the timeout", || log.length() == 2).await;
-    assert!(joined(&console).contains("warn:natter: a \"send\" handler took longer than handlerTimeoutMs"));
+    until("the next handler ran after the timeout", || {
+        log.length() == 2
+    })
+    .await;
+    assert!(joined(&console)
+        .contains("warn:natter: a \"send\" handler took longer than handlerTimeoutMs"));
     eval("globalThis.releaseSlow()");
     sleep(20).await;
     assert_eq!(joined(&log), "slow,next", "the late settle resumes nothing");
@@ -238,25 +317,60 @@ async fn deltas_wait_in_order_behind_a_pending_handler_and_are_read_back() {
     c.stream_delta(delta("m1", "A"));
     c.stream_delta(delta("m1", "B"));
     c.stream_delta(delta("m1", "C"));
-    assert_eq!(joined(&log), "A0", "B and C wait while A's handler is pending");
-    assert_eq!(parts(&c, "message").len(), 0, "nothing rendered before the handler is done");
+    assert_eq!(
+        joined(&log),
+        "A0",
+        "B and C wait while A's handler is pending"
+    );
+    assert_eq!(
+        parts(&c, "message").len(),
+        0,
+        "nothing rendered before the handler is done"
+    );
     eval("globalThis.openGate()");
     until("B and C delivered", || log.length() == 3).await;
-    assert_eq!(joined(&log), "A0,B1,C2", "in order, each seeing the message so far");
+    assert_eq!(
+        joined(&log),
+        "A0,B1,C2",
+        "in order, each seeing the message so far"
+    );
     c.stream_delta(delta("m1", "X"));
     let bubble = &parts(&c, "message")[0];
-    assert_eq!(bubble.text_content().unwrap(), "abc", "rewritten text rendered, X suppressed");
+    assert_eq!(
+        bubble.text_content().unwrap(),
+        "abc",
+        "rewritten text rendered, X suppressed"
+    );
 
     // the complete message: pre:receive rewrites, user_defined goes to userDefinedResponse
-    on(&c, "pre:receive", handler(&log, "e.message.content[0].text = '<b>Edited</b>'"));
-    on(&c, "userDefinedResponse", handler(&log, "e.hostElement.textContent = 'custom:' + e.contentItem.foo; log.push('ud')"));
-    on(&c, "receive", handler(&log, "log.push('received ' + e.message.id)"));
+    on(
+        &c,
+        "pre:receive",
+        handler(&log, "e.message.content[0].text = '<b>Edited</b>'"),
+    );
+    on(
+        &c,
+        "userDefinedResponse",
+        handler(
+            &log,
+            "e.hostElement.textContent = 'custom:' + e.contentItem.foo; log.push('ud')",
+        ),
+    );
+    on(
+        &c,
+        "receive",
+        handler(&log, "log.push('received ' + e.message.id)"),
+    );
     c.receive_message(eval(
         "return {id: 'm1', role: 'assistant', content: [{response_type: 'text', text: 'Final'}, {response_type: 'user_defined', foo: 7}]}",
     ));
     let msgs = parts(&c, "message");
     assert_eq!(msgs.len(), 1, "the streamed bubble is reused");
-    assert_eq!(msgs[0].text_content().unwrap(), "<b>Edited</b>", "text, never HTML");
+    assert_eq!(
+        msgs[0].text_content().unwrap(),
+        "<b>Edited</b>",
+        "text, never HTML"
+    );
     assert_eq!(msgs[0].child_element_count(), 0);
     assert_eq!(parts(&c, "card")[0].text_content().unwrap(), "custom:7");
     assert!(joined(&log).ends_with("ud,received m1"), "{}", joined(&log));
@@ -269,14 +383,32 @@ async fn pre_send_is_read_back_and_can_cancel() {
     wait(c.render().unwrap()).await;
     let log = Array::new();
     on(&c, "pre:send", handler(&log, "if (e.message.message.content === 'drop') e.message.message.content = ''; else e.message.message.content += '!'"));
-    on(&c, "send", handler(&log, "log.push(e.message.message.content)"));
+    on(
+        &c,
+        "send",
+        handler(&log, "log.push(e.message.message.content)"),
+    );
     wait(c.send("hi".into(), JsValue::UNDEFINED).unwrap()).await;
-    wait(c.send("quiet".into(), eval("return {silent: true}")).unwrap()).await;
+    wait(
+        c.send("quiet".into(), eval("return {silent: true}"))
+            .unwrap(),
+    )
+    .await;
     wait(c.send("drop".into(), JsValue::UNDEFINED).unwrap()).await;
     assert_eq!(joined(&log), "hi!,quiet!");
-    let out: Vec<(String, bool)> = c.drain_outbox().into_iter().map(|m| (m.content, m.silent)).collect();
-    assert_eq!(out, vec![("hi!".to_string(), false), ("quiet!".to_string(), true)]);
-    let shown: Vec<String> = parts(&c, "message").iter().map(|m| m.text_content().unwrap()).collect();
+    let out: Vec<(String, bool)> = c
+        .drain_outbox()
+        .into_iter()
+        .map(|m| (m.content, m.silent))
+        .collect();
+    assert_eq!(
+        out,
+        vec![("hi!".to_string(), false), ("quiet!".to_string(), true)]
+    );
+    let shown: Vec<String> = parts(&c, "message")
+        .iter()
+        .map(|m| m.text_content().unwrap())
+        .collect();
     assert_eq!(shown, vec!["hi!"], "silent messages are not shown");
     // typing into the input and submitting goes the same way
     let input: web_sys::HtmlInputElement = part(&c, "input").unchecked_into();
@@ -300,7 +432,11 @@ async fn views_change_by_click_and_by_call_with_reasons_rewrites_and_vetoes() {
     wait(p1).await;
     wait(p2).await;
     wait(c.render().unwrap()).await;
-    assert_eq!(joined(&log), "chatLoaded:false>false,ready", "chat:ready once");
+    assert_eq!(
+        joined(&log),
+        "chatLoaded:false>false,ready",
+        "chat:ready once"
+    );
     let (launcher, window) = (part(&c, "launcher"), part(&c, "window"));
     assert!(visible(&launcher) && !visible(&window));
 
@@ -324,20 +460,43 @@ async fn views_change_by_click_and_by_call_with_reasons_rewrites_and_vetoes() {
     assert_eq!(joined(&log), "", "vetoed: no view:change");
     assert!(visible(&window) && !visible(&launcher));
     c.off("view:pre:change".into(), veto).unwrap();
-    c.once("view:pre:change".into(), handler(&log, "e.newViewState.launcher = true")).unwrap();
+    c.once(
+        "view:pre:change".into(),
+        handler(&log, "e.newViewState.launcher = true"),
+    )
+    .unwrap();
     wait(c.change_view(eval("return {mainWindow: true}")).unwrap()).await;
-    assert!(visible(&window) && visible(&launcher), "rewritten to show both");
+    assert!(
+        visible(&window) && visible(&launcher),
+        "rewritten to show both"
+    );
 
     // properties: click maximize; a handler can veto
     log.set_length(0);
-    on(&c, "view:properties:change", handler(&log, "log.push('max:' + e.newViewState.maximized)"));
+    on(
+        &c,
+        "view:properties:change",
+        handler(&log, "log.push('max:' + e.newViewState.maximized)"),
+    );
     part(&c, "maximize").click();
     until("maximized", || log.length() == 1).await;
     assert!(c.host().unwrap().has_attribute("maximized"));
-    c.once("view:properties:pre:change".into(), handler(&log, "e.newViewState.maximized = true")).unwrap();
-    wait(c.change_view_properties(eval("return {maximized: false}")).unwrap()).await;
+    c.once(
+        "view:properties:pre:change".into(),
+        handler(&log, "e.newViewState.maximized = true"),
+    )
+    .unwrap();
+    wait(
+        c.change_view_properties(eval("return {maximized: false}"))
+            .unwrap(),
+    )
+    .await;
     assert!(c.host().unwrap().has_attribute("maximized"), "vetoed");
-    wait(c.change_view_properties(eval("return {maximized: false}")).unwrap()).await;
+    wait(
+        c.change_view_properties(eval("return {maximized: false}"))
+            .unwrap(),
+    )
+    .await;
     assert_eq!(joined(&log), "max:true,max:false");
     let state = c.get_state().unwrap();
     assert_eq!(get(&state, "view.maximized").as_bool(), Some(false));
@@ -350,15 +509,39 @@ async fn history_restart_and_auth_token_are_read_back() {
     let (c, _) = new_chat("openOnLoad: true, authToken: 'old-token'");
     wait(c.render().unwrap()).await;
     let log = Array::new();
-    on(&c, "pre:threadLoaded", handler(&log, "e.messages.push({sender: 'response', content: [{text: 'added'}]})"));
-    let history = eval("return [{id: '1', sender: 'user', content: [{response_type: 'text', text: 'old'}]}]");
+    on(
+        &c,
+        "pre:threadLoaded",
+        handler(
+            &log,
+            "e.messages.push({sender: 'response', content: [{text: 'added'}]})",
+        ),
+    );
+    let history =
+        eval("return [{id: '1', sender: 'user', content: [{response_type: 'text', text: 'old'}]}]");
     wait(c.history_loaded("t1", history)).await;
-    let shown: Vec<String> = parts(&c, "message").iter().map(|m| m.text_content().unwrap()).collect();
+    let shown: Vec<String> = parts(&c, "message")
+        .iter()
+        .map(|m| m.text_content().unwrap())
+        .collect();
     assert_eq!(shown, vec!["old", "added"]);
-    assert_eq!(get(&c.get_state().unwrap(), "threadId").as_string().as_deref(), Some("t1"));
+    assert_eq!(
+        get(&c.get_state().unwrap(), "threadId")
+            .as_string()
+            .as_deref(),
+        Some("t1")
+    );
 
-    on(&c, "pre:restartConversation", handler(&log, "log.push('pre')"));
-    on(&c, "restartConversation", handler(&log, "log.push('restarted')"));
+    on(
+        &c,
+        "pre:restartConversation",
+        handler(&log, "log.push('pre')"),
+    );
+    on(
+        &c,
+        "restartConversation",
+        handler(&log, "log.push('restarted')"),
+    );
     wait(c.restart_conversation().unwrap()).await;
     assert_eq!(joined(&log), "pre,restarted");
     assert!(parts(&c, "message").is_empty());
@@ -374,14 +557,27 @@ async fn history_restart_and_auth_token_are_read_back() {
 
 #[wasm_bindgen_test]
 async fn thread_id_persists_per_option() {
-    let _ = web_sys::window().unwrap().local_storage().unwrap().unwrap().clear();
+    let _ = web_sys::window()
+        .unwrap()
+        .local_storage()
+        .unwrap()
+        .unwrap()
+        .clear();
     let (c, _) = new_chat("persistence: 'local', bot: 'p'");
     wait(c.load_thread_by_id("t9".into()).unwrap()).await;
     c.destroy();
     let (c2, _) = new_chat("persistence: 'local', bot: 'p'");
-    assert_eq!(get(&c2.get_state().unwrap(), "threadId").as_string().as_deref(), Some("t9"));
+    assert_eq!(
+        get(&c2.get_state().unwrap(), "threadId")
+            .as_string()
+            .as_deref(),
+        Some("t9")
+    );
     let (other, _) = new_chat("persistence: 'local', bot: 'q'");
-    assert!(get(&other.get_state().unwrap(), "threadId").is_null(), "another bot has its own thread");
+    assert!(
+        get(&other.get_state().unwrap(), "threadId").is_null(),
+        "another bot has its own thread"
+    );
     wait(c2.restart_conversation().unwrap()).await;
     let (c3, _) = new_chat("persistence: 'local', bot: 'p'");
     assert!(get(&c3.get_state().unwrap(), "threadId").is_null());
@@ -395,32 +591,71 @@ fn bad_input_throws_type_errors_that_say_what_to_fix() {
     let (c, _) = new_chat("");
     let log = Array::new();
     let m = type_error(c.on("pre:sned".into(), handler(&log, "")));
-    assert!(m.contains("unknown event name \"pre:sned\"") && m.contains("pre:send") && m.contains("authTokenNeeded"), "{m}");
+    assert!(
+        m.contains("unknown event name \"pre:sned\"")
+            && m.contains("pre:send")
+            && m.contains("authTokenNeeded"),
+        "{m}"
+    );
     let m = type_error(c.on("send".into(), "nope".into()));
-    assert_eq!(m, "on: the handler for \"send\" must be a function, not string");
+    assert_eq!(
+        m,
+        "on: the handler for \"send\" must be a function, not string"
+    );
     let m = type_error(c.once(JsValue::from(5), JsValue::UNDEFINED));
     assert!(m.starts_with("once: expected (type, handler)"), "{m}");
     // an array with one bad entry registers nothing
-    let arr = Array::of2(&eval("return {type: 'send', handler: () => {}}"), &eval("return {type: 'send', handler: 1}"));
-    assert!(type_error(c.on(arr.into(), JsValue::UNDEFINED)).contains("must be a function, not number"));
-    c.once("send".into(), handler(&log, "log.push('only')")).unwrap();
+    let arr = Array::of2(
+        &eval("return {type: 'send', handler: () => {}}"),
+        &eval("return {type: 'send', handler: 1}"),
+    );
+    assert!(
+        type_error(c.on(arr.into(), JsValue::UNDEFINED)).contains("must be a function, not number")
+    );
+    c.once("send".into(), handler(&log, "log.push('only')"))
+        .unwrap();
     emit(&c, "send");
-    assert_eq!(joined(&log), "only", "the good half of the bad array was not registered");
-    assert!(type_error(c.off("nope".into(), JsValue::UNDEFINED)).contains("off: unknown event name"));
-    assert!(type_error(c.send(JsValue::from(3), JsValue::UNDEFINED).map(Into::into)).contains("non-empty string"));
+    assert_eq!(
+        joined(&log),
+        "only",
+        "the good half of the bad array was not registered"
+    );
+    assert!(
+        type_error(c.off("nope".into(), JsValue::UNDEFINED)).contains("off: unknown event name")
+    );
+    assert!(
+        type_error(c.send(JsValue::from(3), JsValue::UNDEFINED).map(Into::into))
+            .contains("non-empty string")
+    );
     assert!(type_error(c.change_view("window".into()).map(Into::into)).contains("\"mainWindow\""));
-    assert!(type_error(c.change_view_properties(JsValue::UNDEFINED).map(Into::into)).contains("maximized"));
-    assert!(type_error(c.update_locale("!!".into()).map(|_| JsValue::UNDEFINED)).contains("language tag"));
+    assert!(
+        type_error(c.change_view_properties(JsValue::UNDEFINED).map(Into::into))
+            .contains("maximized")
+    );
+    assert!(
+        type_error(c.update_locale("!!".into()).map(|_| JsValue::UNDEFINED))
+            .contains("language tag")
+    );
 
     let opts = |s: &str| Chat::create(eval(&format!("return {s}"))).map(JsValue::from);
     assert!(type_error(opts("{bot: 'x'}")).contains("serverUrl is required"));
     assert!(type_error(opts("undefined")).contains("options must be an object"));
     assert!(type_error(opts("{serverUrl: 'chat.example.com'}")).contains("absolute http"));
     let m = type_error(opts("{serverUrl: 'https://a', element: '#does-not-exist'}"));
-    assert!(m.contains("no element matches the selector \"#does-not-exist\""), "{m}");
-    assert!(type_error(opts("{serverUrl: 'https://a', handlerTimeoutMs: -1}")).contains("handlerTimeoutMs"));
-    assert!(type_error(opts("{serverUrl: 'https://a', theme: {colour: 'red'}}")).contains("primaryColor"));
-    assert!(type_error(opts("{serverUrl: 'https://a', onLoad: 'x'}")).contains("onLoad must be a function"));
+    assert!(
+        m.contains("no element matches the selector \"#does-not-exist\""),
+        "{m}"
+    );
+    assert!(
+        type_error(opts("{serverUrl: 'https://a', handlerTimeoutMs: -1}"))
+            .contains("handlerTimeoutMs")
+    );
+    assert!(
+        type_error(opts("{serverUrl: 'https://a', theme: {colour: 'red'}}"))
+            .contains("primaryColor")
+    );
+    assert!(type_error(opts("{serverUrl: 'https://a', onLoad: 'x'}"))
+        .contains("onLoad must be a function"));
     c.destroy();
 }
 
@@ -430,12 +665,23 @@ async fn inline_element_and_theme() {
     let slot = doc.create_element("div").unwrap();
     slot.set_id("slot-inline");
     doc.body().unwrap().append_child(&slot).unwrap();
-    let (c, _) = new_chat("element: '#slot-inline', theme: {primaryColor: 'rgb(1, 2, 3)'}, strings: {title: 'Acme'}");
+    let (c, _) = new_chat(
+        "element: '#slot-inline', theme: {primaryColor: 'rgb(1, 2, 3)'}, strings: {title: 'Acme'}",
+    );
     wait(c.render().unwrap()).await;
     let host = c.host().unwrap();
-    assert!(Object::is(&host.parent_node().unwrap(), &slot), "rendered inside the element");
-    assert!(visible(&part(&c, "window")) && !visible(&part(&c, "launcher")), "inline: open, no launcher");
-    assert_eq!(host.style().get_property_value("--natter-primary").unwrap(), "rgb(1, 2, 3)");
+    assert!(
+        Object::is(&host.parent_node().unwrap(), &slot),
+        "rendered inside the element"
+    );
+    assert!(
+        visible(&part(&c, "window")) && !visible(&part(&c, "launcher")),
+        "inline: open, no launcher"
+    );
+    assert_eq!(
+        host.style().get_property_value("--natter-primary").unwrap(),
+        "rgb(1, 2, 3)"
+    );
     assert_eq!(part(&c, "title").text_content().unwrap(), "Acme");
     c.destroy();
     assert_eq!(slot.child_element_count(), 0);
@@ -450,7 +696,14 @@ async fn destroy_removes_everything_and_later_calls_throw() {
     let doc = web_sys::window().unwrap().document().unwrap();
     assert_eq!(doc.query_selector_all("[data-natter]").unwrap().length(), 1);
     let log = Array::new();
-    on(&c, "send", handler(&log, "log.push('pending'); return new Promise(r => { globalThis.releaseLate = r; })"));
+    on(
+        &c,
+        "send",
+        handler(
+            &log,
+            "log.push('pending'); return new Promise(r => { globalThis.releaseLate = r; })",
+        ),
+    );
     on(&c, "send", handler(&log, "log.push('never')"));
     emit(&c, "send");
     let launcher = part(&c, "launcher");
@@ -463,22 +716,35 @@ async fn destroy_removes_everything_and_later_calls_throw() {
     assert_eq!(joined(&log), "pending");
     let e = c.on("send".into(), handler(&log, "")).unwrap_err();
     assert!(!e.is_instance_of::<js_sys::TypeError>() && e.is_instance_of::<js_sys::Error>());
-    assert!(get(&e, "message").as_string().unwrap().contains("destroyed"));
+    assert!(get(&e, "message")
+        .as_string()
+        .unwrap()
+        .contains("destroyed"));
     assert!(c.render().is_err() && c.get_state().is_err());
     restore_console();
     assert_eq!(joined(&console), "", "nothing logged after destroy");
     // a handler may destroy the widget mid-dispatch
     let (c2, inst2) = new_chat("");
-    on(&c2, "send", handler(&log, "i.destroy(); log.push('destroyed-in-handler')"));
+    on(
+        &c2,
+        "send",
+        handler(&log, "i.destroy(); log.push('destroyed-in-handler')"),
+    );
     on(&c2, "send", handler(&log, "log.push('after-destroy')"));
     emit(&c2, "send");
-    assert!(joined(&log).ends_with("destroyed-in-handler"), "{}", joined(&log));
+    assert!(
+        joined(&log).ends_with("destroyed-in-handler"),
+        "{}",
+        joined(&log)
+    );
     let _ = (inst, inst2);
 }
 
 fn wasm_memory_bytes() -> u32 {
     let mem: js_sys::WebAssembly::Memory = wasm_bindgen::memory().unchecked_into();
-    mem.buffer().unchecked_into::<js_sys::ArrayBuffer>().byte_length()
+    mem.buffer()
+        .unchecked_into::<js_sys::ArrayBuffer>()
+        .byte_length()
 }
 
 #[wasm_bindgen_test]
@@ -495,14 +761,21 @@ fn the_allocator_reuses_freed_memory() {
             s.push(char::from(b'a' + (i % 26) as u8)); // grows by realloc
         }
         assert_eq!(s.len(), 5000);
-        assert!(v.iter().enumerate().all(|(i, b)| b.len() == (i * 37) % 6000 + 1 && b[b.len() - 1] == 1));
+        assert!(v
+            .iter()
+            .enumerate()
+            .all(|(i, b)| b.len() == (i * 37) % 6000 + 1 && b[b.len() - 1] == 1));
     }
     churn(0);
     let before = wasm_memory_bytes();
     for round in 1..40 {
         churn(round);
     }
-    assert_eq!(wasm_memory_bytes(), before, "freed blocks are reused, memory does not grow");
+    assert_eq!(
+        wasm_memory_bytes(),
+        before,
+        "freed blocks are reused, memory does not grow"
+    );
     let big = vec![7u8; 3 << 20]; // above one page, below the 16 MiB class limit
     assert!(big.iter().all(|&b| b == 7));
 }
@@ -513,7 +786,8 @@ async fn load_render_destroy_cycles_do_not_grow_wasm_memory() {
         let o = eval("return {serverUrl: 'https://chat.example.com', persistence: 'none'}");
         let chat = Chat::create(o).unwrap();
         chat.attach(eval("return {}"));
-        chat.on("view:change".into(), handler(&Array::new(), "")).unwrap();
+        chat.on("view:change".into(), handler(&Array::new(), ""))
+            .unwrap();
         wait(chat.render().unwrap()).await;
         wait(chat.send("hello".into(), JsValue::UNDEFINED).unwrap()).await;
         chat.destroy();
@@ -536,14 +810,19 @@ async fn host_page_listeners_may_call_the_api_from_synchronous_dom_events() {
     let (c, inst) = new_chat("");
     wait(c.render().unwrap()).await;
     let log = Array::new();
-    let listener = handler(&log, "t.inst.on('send', function () {}); t.inst.getState(); log.push('focus-ok')");
+    let listener = handler(
+        &log,
+        "t.inst.on('send', function () {}); t.inst.getState(); log.push('focus-ok')",
+    );
     eval("globalThis.t = globalThis.t || {}");
     Reflect::set(&get(&eval("return globalThis"), "t"), &"inst".into(), &inst).unwrap();
     let doc = web_sys::window().unwrap().document().unwrap();
-    doc.add_event_listener_with_callback("focusin", listener.unchecked_ref()).unwrap();
+    doc.add_event_listener_with_callback("focusin", listener.unchecked_ref())
+        .unwrap();
     part(&c, "launcher").click();
     until("focusin listener ran", || log.length() >= 1).await;
-    doc.remove_event_listener_with_callback("focusin", listener.unchecked_ref()).unwrap();
+    doc.remove_event_listener_with_callback("focusin", listener.unchecked_ref())
+        .unwrap();
     assert_eq!(joined(&log), "focus-ok");
     c.destroy();
 }

@@ -25,7 +25,9 @@ pub struct Chat {
 
 impl Clone for Chat {
     fn clone(&self) -> Chat {
-        Chat { w: std::cell::RefCell::new(self.w.borrow().clone()) }
+        Chat {
+            w: std::cell::RefCell::new(self.w.borrow().clone()),
+        }
     }
 }
 
@@ -72,7 +74,13 @@ fn registrations(mode: Mode, a: &JsValue, b: JsValue) -> Result<Vec<(Topic, Opti
     if a.as_string().is_some() {
         return Ok(vec![(topic(method, a)?, handler(mode, a, b)?)]);
     }
-    let list = if js_sys::Array::is_array(a) { items(a) } else if a.is_object() { vec![a.clone()] } else { vec![] };
+    let list = if js_sys::Array::is_array(a) {
+        items(a)
+    } else if a.is_object() {
+        vec![a.clone()]
+    } else {
+        vec![]
+    };
     if list.is_empty() {
         return Err(Error::BadRegistration(method));
     }
@@ -115,7 +123,9 @@ impl Chat {
     #[wasm_bindgen(js_name = _create)]
     pub fn create(options: JsValue) -> core::result::Result<Chat, JsValue> {
         let p = opts::parse(&options)?;
-        Ok(Chat { w: std::cell::RefCell::new(Some(Widget::new(p.options, p.element))) })
+        Ok(Chat {
+            w: std::cell::RefCell::new(Some(Widget::new(p.options, p.element))),
+        })
     }
 
     /// Gives the widget the JS object handlers receive as `instance`. Called by `loadChat`.
@@ -148,12 +158,12 @@ impl Chat {
         {
             let mut st = w.st.borrow_mut();
             match &mut st.ready {
-                Ready::Ready => return Ok(js::resolved(&JsValue::UNDEFINED)),
+                Ready::Done => return Ok(js::resolved(&JsValue::UNDEFINED)),
                 Ready::Rendering(ws) => {
                     ws.push(resolve);
                     return Ok(p);
                 }
-                Ready::Idle => st.ready = Ready::Rendering(vec![resolve]),
+                Ready::NotRendered => st.ready = Ready::Rendering(vec![resolve]),
             }
         }
         let doc = js::document().ok_or(Error::NoDocument)?;
@@ -162,7 +172,9 @@ impl Chat {
             let Some(w) = weak.upgrade() else { return };
             match a {
                 dom::Action::Open => run::change_view(&w, Cause::LauncherClicked, Then::Focus),
-                dom::Action::Minimize => run::change_view(&w, Cause::MinimizeClicked, Then::Nothing),
+                dom::Action::Minimize => {
+                    run::change_view(&w, Cause::MinimizeClicked, Then::Nothing)
+                }
                 dom::Action::ToggleMaximize => {
                     let m = !w.st.borrow().views.maximized();
                     run::change_props(&w, m, Then::Nothing)
@@ -184,7 +196,10 @@ impl Chat {
     /// transcript. Resolves after the `send` handlers ran.
     pub fn send(&self, text: JsValue, options: JsValue) -> core::result::Result<Promise, JsValue> {
         let w = &self.live("send")?;
-        let text = text.as_string().filter(|t| !t.trim().is_empty()).ok_or(Error::BadText)?;
+        let text = text
+            .as_string()
+            .filter(|t| !t.trim().is_empty())
+            .ok_or(Error::BadText)?;
         let silent = match options {
             o if o.is_undefined() || o.is_null() => false,
             o if o.is_object() => match get(&o, "silent") {
@@ -210,7 +225,10 @@ impl Chat {
                 if !ok(&l) || !ok(&m) || (l.is_undefined() && m.is_undefined()) {
                     return Err(Error::from(view::Error::BadViewArgument).into());
                 }
-                Cause::Called { launcher: l.as_bool(), main_window: m.as_bool() }
+                Cause::Called {
+                    launcher: l.as_bool(),
+                    main_window: m.as_bool(),
+                }
             }
             None => return Err(Error::from(view::Error::BadViewArgument).into()),
         };
@@ -223,7 +241,9 @@ impl Chat {
     #[wasm_bindgen(js_name = changeViewProperties)]
     pub fn change_view_properties(&self, v: JsValue) -> core::result::Result<Promise, JsValue> {
         let w = &self.live("changeViewProperties")?;
-        let m = get(&v, "maximized").as_bool().ok_or(Error::from(view::Error::BadProperties))?;
+        let m = get(&v, "maximized")
+            .as_bool()
+            .ok_or(Error::from(view::Error::BadProperties))?;
         let (p, resolve) = run::promise();
         run::change_props(w, m, Then::Resolve(resolve));
         Ok(p)
@@ -244,7 +264,9 @@ impl Chat {
     #[wasm_bindgen(js_name = loadThreadById)]
     pub fn load_thread_by_id(&self, id: JsValue) -> core::result::Result<Promise, JsValue> {
         let w = &self.live("loadThreadById")?;
-        let id = id.as_string().ok_or(Error::Thread(thread::Error::BadThreadId))?;
+        let id = id
+            .as_string()
+            .ok_or(Error::Thread(thread::Error::BadThreadId))?;
         thread::check_thread_id(&id).map_err(Error::from)?;
         Ok(thread_loaded(w, id, js_sys::Array::new().into()))
     }
@@ -264,7 +286,10 @@ impl Chat {
     #[wasm_bindgen(js_name = updateLocale)]
     pub fn update_locale(&self, locale: JsValue) -> core::result::Result<(), JsValue> {
         let w = &self.live("updateLocale")?;
-        let l = locale.as_string().and_then(|l| crate::options::locale(&l).ok()).ok_or(Error::BadLocale)?;
+        let l = locale
+            .as_string()
+            .and_then(|l| crate::options::locale(&l).ok())
+            .ok_or(Error::BadLocale)?;
         let mut st = w.st.borrow_mut();
         if let Some(d) = &st.dom {
             d.set_locale(&l);
@@ -284,12 +309,15 @@ impl Chat {
             ("mainWindow", v.main_window.into()),
             ("maximized", st.views.maximized().into()),
         ]);
-        let thread: JsValue = st.thread_id.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+        let thread: JsValue = st
+            .thread_id
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from_str);
         Ok(object(&[
             ("view", view),
             ("threadId", thread),
             ("locale", st.opts.locale.as_str().into()),
-            ("ready", matches!(st.ready, Ready::Ready).into()),
+            ("ready", matches!(st.ready, Ready::Done).into()),
         ]))
     }
 
@@ -311,7 +339,11 @@ impl Chat {
             Topic::One(t) => t,
             Topic::Any => return Err(Error::BadRegistration("_emit").into()),
         };
-        let ev = if event.is_object() { event } else { js::event(t, &[]) };
+        let ev = if event.is_object() {
+            event
+        } else {
+            js::event(t, &[])
+        };
         run::emit(w, t, ev, None, After::Nothing);
         Ok(())
     }
@@ -319,13 +351,28 @@ impl Chat {
 
 fn restart(w: &Rc<Widget>, then: Then) {
     let ev = js::event(EventType::PreRestartConversation, &[]);
-    run::emit(w, EventType::PreRestartConversation, ev, None, After::Restart(then));
+    run::emit(
+        w,
+        EventType::PreRestartConversation,
+        ev,
+        None,
+        After::Restart(then),
+    );
 }
 
 fn thread_loaded(w: &Rc<Widget>, thread_id: String, messages: JsValue) -> Promise {
     let (p, resolve) = run::promise();
     let ev = js::event(EventType::PreThreadLoaded, &[("messages", messages)]);
-    run::emit(w, EventType::PreThreadLoaded, ev, None, After::ThreadLoaded { thread_id, then: Then::Resolve(resolve) });
+    run::emit(
+        w,
+        EventType::PreThreadLoaded,
+        ev,
+        None,
+        After::ThreadLoaded {
+            thread_id,
+            then: Then::Resolve(resolve),
+        },
+    );
     p
 }
 
@@ -362,15 +409,27 @@ impl Chat {
     pub fn auth_token_needed(&self) -> Promise {
         let (p, resolve) = run::promise();
         let Some(w) = self.inner() else { return p };
-        let current: JsValue = w.st.borrow().auth_token.as_deref().map_or(JsValue::NULL, JsValue::from_str);
+        let current: JsValue =
+            w.st.borrow()
+                .auth_token
+                .as_deref()
+                .map_or(JsValue::NULL, JsValue::from_str);
         let ev = js::event(EventType::AuthTokenNeeded, &[("authToken", current)]);
-        run::emit(&w, EventType::AuthTokenNeeded, ev, None, After::Auth(resolve));
+        run::emit(
+            &w,
+            EventType::AuthTokenNeeded,
+            ev,
+            None,
+            After::Auth(resolve),
+        );
         p
     }
 
     /// Takes the messages `send()` accepted, oldest first.
     pub fn drain_outbox(&self) -> Vec<thread::Outgoing> {
-        self.inner().map(|w| w.st.borrow_mut().outbox.drain()).unwrap_or_default()
+        self.inner()
+            .map(|w| w.st.borrow_mut().outbox.drain())
+            .unwrap_or_default()
     }
 
     /// The current auth token.
@@ -380,6 +439,7 @@ impl Chat {
 
     /// The shadow root's host element, once rendered.
     pub fn host(&self) -> Option<web_sys::HtmlElement> {
-        self.inner().and_then(|w| w.st.borrow().dom.as_ref().map(|d| d.host.clone()))
+        self.inner()
+            .and_then(|w| w.st.borrow().dom.as_ref().map(|d| d.host.clone()))
     }
 }

@@ -83,7 +83,11 @@ impl Dom {
         let _ = window.set_attribute("aria-label", s.get("title"));
         let _ = window.set_attribute("lang", &opts.locale);
         part(&root, "[part=title]")?.set_text_content(Some(s.get("title")));
-        for (sel, key) in [("[part=restart]", "restart"), ("[part=maximize]", "maximize"), ("[part=minimize]", "minimize")] {
+        for (sel, key) in [
+            ("[part=restart]", "restart"),
+            ("[part=maximize]", "maximize"),
+            ("[part=minimize]", "minimize"),
+        ] {
             let b = part(&root, sel)?;
             let _ = b.set_attribute("aria-label", s.get(key));
             let _ = b.set_attribute("title", s.get(key));
@@ -98,7 +102,9 @@ impl Dom {
         let act = on_action.clone();
         let click = Listener::new(&root, "click", move |e: Event| {
             let target = e.target().and_then(|t| t.dyn_into::<Element>().ok());
-            let action = target.and_then(|t| t.closest("[data-a]").ok().flatten()).and_then(|b| b.get_attribute("data-a"));
+            let action = target
+                .and_then(|t| t.closest("[data-a]").ok().flatten())
+                .and_then(|b| b.get_attribute("data-a"));
             match action.as_deref() {
                 Some("open") => act(Action::Open),
                 Some("min") => act(Action::Minimize),
@@ -110,7 +116,9 @@ impl Dom {
         let input2 = input.clone();
         let submit = Listener::new(&form, "submit", move |e: Event| {
             e.prevent_default();
-            let text = super::js::get(&input2, "value").as_string().unwrap_or_default();
+            let text = super::js::get(&input2, "value")
+                .as_string()
+                .unwrap_or_default();
             if !text.trim().is_empty() {
                 super::js::set(&input2, "value", &JsValue::from_str(""));
                 on_action(Action::Submit(text));
@@ -126,14 +134,28 @@ impl Dom {
                 body.unchecked_into::<web_sys::Node>().append_child(&host)?
             }
         };
-        Ok(Dom { host, doc: doc.clone(), launcher, window, messages, input, _listeners: [click, submit] })
+        Ok(Dom {
+            host,
+            doc: doc.clone(),
+            launcher,
+            window,
+            messages,
+            input,
+            _listeners: [click, submit],
+        })
     }
 
     /// Shows what `state` says; moves focus into the input when the window opens.
     pub fn show(&self, state: ViewState, maximized: bool) {
-        let _ = self.launcher.toggle_attribute_with_force("hidden", !state.launcher);
-        let _ = self.window.toggle_attribute_with_force("hidden", !state.main_window);
-        let _ = self.host.toggle_attribute_with_force("maximized", maximized);
+        let _ = self
+            .launcher
+            .toggle_attribute_with_force("hidden", !state.launcher);
+        let _ = self
+            .window
+            .toggle_attribute_with_force("hidden", !state.main_window);
+        let _ = self
+            .host
+            .toggle_attribute_with_force("maximized", maximized);
     }
 
     /// Appends a message bubble with plain text; returns it (streaming appends to it).

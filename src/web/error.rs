@@ -17,7 +17,11 @@ pub enum Error {
     #[error(transparent)]
     Thread(#[from] thread::Error),
     #[error("{method}: the handler for \"{event}\" must be a function, not {got}")]
-    NotAFunction { method: &'static str, event: String, got: String },
+    NotAFunction {
+        method: &'static str,
+        event: String,
+        got: String,
+    },
     #[error("{0}: expected (type, handler), {{type, handler}} or an array of those")]
     BadRegistration(&'static str),
     #[error("send: the message must be a non-empty string")]

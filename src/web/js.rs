@@ -2,8 +2,8 @@
 //! calls. Reads never throw: a getter that throws reads as `undefined`.
 
 use js_sys::{Object, Reflect};
-use wasm_bindgen::JsCast;
 use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
 
 #[wasm_bindgen]
 extern "C" {
@@ -23,7 +23,10 @@ extern "C" {
     pub fn console_warn(msg: &str);
     pub type ParentNode;
     #[wasm_bindgen(method, catch, js_name = querySelector)]
-    fn query_selector(this: &ParentNode, selector: &str) -> Result<Option<web_sys::Element>, JsValue>;
+    fn query_selector(
+        this: &ParentNode,
+        selector: &str,
+    ) -> Result<Option<web_sys::Element>, JsValue>;
     /// `globalThis` (cheaper than `web_sys::window()`'s four-way global lookup).
     #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
     static GLOBAL: JsValue;
@@ -48,7 +51,10 @@ pub fn resolved(v: &JsValue) -> js_sys::Promise {
 /// `node.querySelector(selector)` for a document or a shadow root (one import for both);
 /// `None` also when the selector is invalid.
 pub fn query(node: &JsValue, selector: &str) -> Option<web_sys::Element> {
-    node.unchecked_ref::<ParentNode>().query_selector(selector).ok().flatten()
+    node.unchecked_ref::<ParentNode>()
+        .query_selector(selector)
+        .ok()
+        .flatten()
 }
 
 /// `obj[key]`, or `undefined`.

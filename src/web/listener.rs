@@ -14,10 +14,18 @@ pub struct Listener {
 }
 
 impl Listener {
-    pub fn new(target: &EventTarget, kind: &'static str, f: impl FnMut(Event) + 'static) -> Listener {
+    pub fn new(
+        target: &EventTarget,
+        kind: &'static str,
+        f: impl FnMut(Event) + 'static,
+    ) -> Listener {
         let callback = Closure::<dyn FnMut(Event)>::new(f);
         let _ = target.add_event_listener_with_callback(kind, callback.as_ref().unchecked_ref());
-        Listener { target: target.clone(), kind, callback }
+        Listener {
+            target: target.clone(),
+            kind,
+            callback,
+        }
     }
 }
 

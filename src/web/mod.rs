@@ -41,9 +41,10 @@ pub struct Widget {
 
 /// Whether the widget has rendered, and who waits for `chat:ready`.
 pub(crate) enum Ready {
-    Idle,
+    NotRendered,
+    /// `render()` called; these wait for `chat:ready`.
     Rendering(Vec<Function>),
-    Ready,
+    Done,
 }
 
 /// A message whose deltas are being streamed.
@@ -83,7 +84,12 @@ thread_local! {
 
 /// The live widget with that id.
 fn find(id: u32) -> Option<Rc<Widget>> {
-    LIVE.with(|l| l.borrow().iter().find(|(i, _)| *i == id).and_then(|(_, w)| w.upgrade()))
+    LIVE.with(|l| {
+        l.borrow()
+            .iter()
+            .find(|(i, _)| *i == id)
+            .and_then(|(_, w)| w.upgrade())
+    })
 }
 
 fn storage(p: Persistence) -> Option<Storage> {
@@ -93,7 +99,8 @@ fn storage(p: Persistence) -> Option<Storage> {
         Persistence::None => return None,
     };
     let s = js::global(name);
-    s.is_object().then(|| wasm_bindgen::JsCast::unchecked_into(s))
+    s.is_object()
+        .then(|| wasm_bindgen::JsCast::unchecked_into(s))
 }
 
 impl Widget {
@@ -106,7 +113,10 @@ impl Widget {
         let key = crate::thread::storage_key(&opts.server_url, opts.bot.as_deref());
         let thread_id = storage(opts.persistence).and_then(|s| s.get_item(&key).ok().flatten());
         let mut prefix = String::from("c");
-        crate::thread::push_u32(&mut prefix, (js_sys::Math::random() * 4_294_967_295.0) as u32);
+        crate::thread::push_u32(
+            &mut prefix,
+            (js_sys::Math::random() * 4_294_967_295.0) as u32,
+        );
         let w = Rc::new(Widget {
             id,
             st: RefCell::new(State {
@@ -118,7 +128,7 @@ impl Widget {
                 engine: Engine::default(),
                 dom: None,
                 instance: JsValue::UNDEFINED,
-                ready: Ready::Idle,
+                ready: Ready::NotRendered,
                 timers: Vec::new(),
                 thread_id,
                 outbox: Outbox::new(prefix),
@@ -160,7 +170,7 @@ impl Widget {
                 std::mem::replace(&mut st.instance, JsValue::UNDEFINED),
                 std::mem::take(&mut st.bus),
                 std::mem::take(&mut st.streams),
-                std::mem::replace(&mut st.ready, Ready::Idle),
+                std::mem::replace(&mut st.ready, Ready::NotRendered),
             )
         };
         for (_, t) in &timers {

@@ -27,18 +27,34 @@ fn entries(v: &JsValue, what: &'static str) -> Result<Vec<(String, Raw)>> {
         return Ok(Vec::new());
     }
     if !v.is_object() {
-        return Err(Error::WrongType { option: what, expected: "an object", got: super::js::type_name(v) }.into());
+        return Err(Error::WrongType {
+            option: what,
+            expected: "an object",
+            got: super::js::type_name(v),
+        }
+        .into());
     }
     let mut out = Vec::new();
     for e in super::js::items(&js_sys::Object::entries(v.unchecked_ref()).into()) {
-        out.push((get(&e, "0").as_string().unwrap_or_default(), raw(get(&e, "1"))));
+        out.push((
+            get(&e, "0").as_string().unwrap_or_default(),
+            raw(get(&e, "1")),
+        ));
     }
     Ok(out)
 }
 
 /// The scalar options, in [`RawOptions`] field order.
-const KEYS: [&str; 8] =
-    ["serverUrl", "bot", "showLauncher", "openOnLoad", "authToken", "locale", "persistence", "handlerTimeoutMs"];
+const KEYS: [&str; 8] = [
+    "serverUrl",
+    "bot",
+    "showLauncher",
+    "openOnLoad",
+    "authToken",
+    "locale",
+    "persistence",
+    "handlerTimeoutMs",
+];
 
 /// What `loadChat` was given, validated.
 pub struct Parsed {
@@ -85,5 +101,6 @@ fn resolve_element(v: JsValue) -> Result<Element> {
         let doc: JsValue = super::js::document().map_or(JsValue::UNDEFINED, Into::into);
         return super::js::query(&doc, &sel).ok_or_else(|| Error::ElementNotFound(sel).into());
     }
-    v.dyn_into::<Element>().map_err(|_| Error::BadElement.into())
+    v.dyn_into::<Element>()
+        .map_err(|_| Error::BadElement.into())
 }

@@ -64,7 +64,10 @@ thread_local! {
 pub fn promise() -> (Promise, Function) {
     let mut resolve = None;
     let p = Promise::new(&mut |res, _rej| resolve = Some(res));
-    (p, resolve.unwrap_or_else(|| JsValue::UNDEFINED.unchecked_into()))
+    (
+        p,
+        resolve.unwrap_or_else(|| JsValue::UNDEFINED.unchecked_into()),
+    )
 }
 
 fn resolve(f: &Function, v: &JsValue) {
@@ -111,7 +114,9 @@ pub fn emit(w: &Rc<Widget>, ty: EventType, event: JsValue, lane: Option<String>,
                     if st.destroyed {
                         return;
                     }
-                    let id = st.engine.submit(None, rest.collect(), event, Job { ty, after });
+                    let id = st
+                        .engine
+                        .submit(None, rest.collect(), event, Job { ty, after });
                     (st.opts.handler_timeout_ms, st.engine.suspend(id))
                 };
                 if let Some(token) = parked {
@@ -120,7 +125,14 @@ pub fn emit(w: &Rc<Widget>, ty: EventType, event: JsValue, lane: Option<String>,
                 return;
             }
             Ok(_) => {}
-            Err(e) => js::console_error(&say("natter: a \"", ty, "\" handler threw; the next handler runs:"), &e),
+            Err(e) => js::console_error(
+                &say(
+                    "natter: a \"",
+                    ty,
+                    "\" handler threw; the next handler runs:",
+                ),
+                &e,
+            ),
         }
         if w.st.borrow().destroyed {
             return;
@@ -148,12 +160,27 @@ fn drive(w: &Rc<Widget>, mut id: RunId) {
                     }
                     Ok(_) => {}
                     Err(e) => {
-                        let ty = w.st.borrow().engine.payload(id).map_or(EventType::ChatReady, |j| j.ty);
-                        js::console_error(&say("natter: a \"", ty, "\" handler threw; the next handler runs:"), &e);
+                        let ty =
+                            w.st.borrow()
+                                .engine
+                                .payload(id)
+                                .map_or(EventType::ChatReady, |j| j.ty);
+                        js::console_error(
+                            &say(
+                                "natter: a \"",
+                                ty,
+                                "\" handler threw; the next handler runs:",
+                            ),
+                            &e,
+                        );
                     }
                 }
             }
-            Step::Done { event, payload, next } => {
+            Step::Done {
+                event,
+                payload,
+                next,
+            } => {
                 finish(w, event, payload);
                 match next {
                     Some(n) => id = n,
@@ -169,7 +196,8 @@ fn drive(w: &Rc<Widget>, mut id: RunId) {
 fn arm(w: &Widget, token: u32, ms: u32, r: &JsValue) {
     SETTLE.with(|f| {
         let bind = |outcome: u32| -> JsValue {
-            f.bind3(&JsValue::NULL, &w.id.into(), &token.into(), &outcome.into()).into()
+            f.bind3(&JsValue::NULL, &w.id.into(), &token.into(), &outcome.into())
+                .into()
         };
         let _ = js::promise_resolve(r).then2(&bind(FULFILLED), &bind(REJECTED));
         let timer = js::set_timeout(&bind(TIMED_OUT), ms);
@@ -181,10 +209,19 @@ fn settle(widget: u32, token: u32, outcome: u32, value: JsValue) {
     let Some(w) = find(widget) else { return };
     let (run, ty, timer) = {
         let mut st = w.st.borrow_mut();
-        let Some(run) = st.engine.waiting_on(token) else { return };
-        let ty = st.engine.payload(run).map_or(EventType::ChatReady, |j| j.ty);
+        let Some(run) = st.engine.waiting_on(token) else {
+            return;
+        };
+        let ty = st
+            .engine
+            .payload(run)
+            .map_or(EventType::ChatReady, |j| j.ty);
         st.engine.settle(token);
-        let timer = st.timers.iter().position(|(t, _)| *t == token).map(|i| st.timers.swap_remove(i).1);
+        let timer = st
+            .timers
+            .iter()
+            .position(|(t, _)| *t == token)
+            .map(|i| st.timers.swap_remove(i).1);
         (run, ty, timer)
     };
     if let Some(t) = timer {
@@ -193,7 +230,14 @@ fn settle(widget: u32, token: u32, outcome: u32, value: JsValue) {
         }
     }
     match outcome {
-        REJECTED => js::console_error(&say("natter: a \"", ty, "\" handler rejected; the next handler runs:"), &value),
+        REJECTED => js::console_error(
+            &say(
+                "natter: a \"",
+                ty,
+                "\" handler rejected; the next handler runs:",
+            ),
+            &value,
+        ),
         TIMED_OUT => js::console_warn(&say(
             "natter: a \"",
             ty,
@@ -205,14 +249,19 @@ fn settle(widget: u32, token: u32, outcome: u32, value: JsValue) {
 }
 
 fn view_obj(v: ViewState) -> JsValue {
-    object(&[("launcher", v.launcher.into()), ("mainWindow", v.main_window.into())])
+    object(&[
+        ("launcher", v.launcher.into()),
+        ("mainWindow", v.main_window.into()),
+    ])
 }
 
 /// Reads `{launcher, mainWindow}` back; fields that are not booleans keep `fallback`.
 fn read_view(v: &JsValue, fallback: ViewState) -> ViewState {
     ViewState {
         launcher: get(v, "launcher").as_bool().unwrap_or(fallback.launcher),
-        main_window: get(v, "mainWindow").as_bool().unwrap_or(fallback.main_window),
+        main_window: get(v, "mainWindow")
+            .as_bool()
+            .unwrap_or(fallback.main_window),
     }
 }
 
@@ -221,23 +270,51 @@ pub fn change_view(w: &Rc<Widget>, cause: Cause, then: Then) {
     let change = w.st.borrow().views.propose(cause);
     let ev = js::event(
         EventType::ViewPreChange,
-        &[("reason", change.reason.name().into()), ("oldViewState", view_obj(change.old)), ("newViewState", view_obj(change.new))],
+        &[
+            ("reason", change.reason.name().into()),
+            ("oldViewState", view_obj(change.old)),
+            ("newViewState", view_obj(change.new)),
+        ],
     );
-    let after = After::View { proposed: change.new, then };
+    let after = After::View {
+        proposed: change.new,
+        then,
+    };
     emit(w, EventType::ViewPreChange, ev, None, after);
 }
 
 /// Offers `{maximized}` to `view:properties:pre:change`.
 pub fn change_props(w: &Rc<Widget>, maximized: bool, then: Then) {
-    let ev = js::event(EventType::ViewPropertiesPreChange, &[("newViewState", object(&[("maximized", maximized.into())]))]);
-    emit(w, EventType::ViewPropertiesPreChange, ev, None, After::Props { proposed: maximized, then });
+    let ev = js::event(
+        EventType::ViewPropertiesPreChange,
+        &[("newViewState", object(&[("maximized", maximized.into())]))],
+    );
+    emit(
+        w,
+        EventType::ViewPropertiesPreChange,
+        ev,
+        None,
+        After::Props {
+            proposed: maximized,
+            then,
+        },
+    );
 }
 
 /// Offers a message to `pre:send`.
 pub fn send(w: &Rc<Widget>, text: String, silent: bool, then: Then) {
     let message = object(&[("message", object(&[("content", text.into())]))]);
-    let ev = js::event(EventType::PreSend, &[("message", message), ("silent", silent.into())]);
-    emit(w, EventType::PreSend, ev, None, After::Send { silent, then });
+    let ev = js::event(
+        EventType::PreSend,
+        &[("message", message), ("silent", silent.into())],
+    );
+    emit(
+        w,
+        EventType::PreSend,
+        ev,
+        None,
+        After::Send { silent, then },
+    );
 }
 
 /// A streamed delta from the transport: `{messageId, threadId, runId, delta: {role, content}}`.
@@ -249,8 +326,16 @@ pub fn stream_delta(w: &Rc<Widget>, ev: JsValue) {
             Some(s) => s.message.clone(),
             None => {
                 let content = js_sys::Array::new();
-                let message = object(&[("id", mid.as_str().into()), ("content", content.clone().into())]);
-                st.streams.push(Stream { id: mid.clone(), bubble: None, message: message.clone(), message_content: content });
+                let message = object(&[
+                    ("id", mid.as_str().into()),
+                    ("content", content.clone().into()),
+                ]);
+                st.streams.push(Stream {
+                    id: mid.clone(),
+                    bubble: None,
+                    message: message.clone(),
+                    message_content: content,
+                });
                 message
             }
         }
@@ -281,9 +366,13 @@ enum Piece {
 fn pieces(content: &JsValue) -> Vec<(Piece, JsValue)> {
     let mut out = Vec::new();
     for item in items(content) {
-        let kind = get(&item, "response_type").as_string().or_else(|| get(&item, "type").as_string());
+        let kind = get(&item, "response_type")
+            .as_string()
+            .or_else(|| get(&item, "type").as_string());
         let piece = match kind.as_deref() {
-            None | Some("text") => get(&item, "text").as_string().map_or(Piece::Empty, Piece::Text),
+            None | Some("text") => get(&item, "text")
+                .as_string()
+                .map_or(Piece::Empty, Piece::Text),
             // TODO(issue 4+): render option/carousel natively; until then every non-text
             // item goes to userDefinedResponse with a host element.
             Some(_) => Piece::Other,
@@ -299,7 +388,13 @@ fn run_then(w: &Rc<Widget>, then: Then) {
         Then::Ready => {
             let first = matches!(w.st.borrow().ready, Ready::Rendering(_));
             if first {
-                emit(w, EventType::ChatReady, js::event(EventType::ChatReady, &[]), None, After::Ready);
+                emit(
+                    w,
+                    EventType::ChatReady,
+                    js::event(EventType::ChatReady, &[]),
+                    None,
+                    After::Ready,
+                );
             }
         }
         Then::Focus => {
@@ -332,7 +427,11 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                 Some(old) => {
                     let ev = js::event(
                         EventType::ViewChange,
-                        &[("reason", reason), ("oldViewState", view_obj(old)), ("newViewState", view_obj(new))],
+                        &[
+                            ("reason", reason),
+                            ("oldViewState", view_obj(old)),
+                            ("newViewState", view_obj(new)),
+                        ],
                     );
                     emit(w, EventType::ViewChange, ev, None, After::Finally(then));
                 }
@@ -340,19 +439,30 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             }
         }
         After::Props { proposed, then } => {
-            let m = get(&get(&event, "newViewState"), "maximized").as_bool().unwrap_or(proposed);
+            let m = get(&get(&event, "newViewState"), "maximized")
+                .as_bool()
+                .unwrap_or(proposed);
             let changed = w.st.borrow_mut().views.apply_maximized(m);
             show(w);
             if changed {
-                let ev = js::event(EventType::ViewPropertiesChange, &[("newViewState", object(&[("maximized", m.into())]))]);
-                emit(w, EventType::ViewPropertiesChange, ev, None, After::Finally(then));
+                let ev = js::event(
+                    EventType::ViewPropertiesChange,
+                    &[("newViewState", object(&[("maximized", m.into())]))],
+                );
+                emit(
+                    w,
+                    EventType::ViewPropertiesChange,
+                    ev,
+                    None,
+                    After::Finally(then),
+                );
             } else {
                 run_then(w, then);
             }
         }
         After::Finally(then) => run_then(w, then),
         After::Ready => {
-            let waiters = std::mem::replace(&mut w.st.borrow_mut().ready, Ready::Ready);
+            let waiters = std::mem::replace(&mut w.st.borrow_mut().ready, Ready::Done);
             if let Ready::Rendering(ws) = waiters {
                 for f in ws {
                     resolve(&f, &JsValue::UNDEFINED);
@@ -361,7 +471,9 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
         }
         After::Send { silent, then } => {
             let message = get(&event, "message");
-            let content = get(&get(&message, "message"), "content").as_string().unwrap_or_default();
+            let content = get(&get(&message, "message"), "content")
+                .as_string()
+                .unwrap_or_default();
             if content.trim().is_empty() {
                 return run_then(w, then); // a pre:send handler emptied it: not sent
             }
@@ -384,7 +496,9 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             let content = pieces(&get(&get(&event, "delta"), "content"));
             let mut st = w.st.borrow_mut();
             let st = &mut *st;
-            let Some(s) = st.streams.iter_mut().find(|s| s.id == mid) else { return };
+            let Some(s) = st.streams.iter_mut().find(|s| s.id == mid) else {
+                return;
+            };
             let acc: js_sys::Array = s.message_content.clone();
             for (piece, item) in content {
                 if let (Piece::Text(t), Some(d)) = (piece, &st.dom) {
@@ -438,11 +552,21 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             for (item, host) in custom {
                 let ev = js::event(
                     EventType::UserDefinedResponse,
-                    &[("contentItem", item), ("message", message.clone()), ("hostElement", host.into())],
+                    &[
+                        ("contentItem", item),
+                        ("message", message.clone()),
+                        ("hostElement", host.into()),
+                    ],
                 );
                 emit(w, EventType::UserDefinedResponse, ev, None, After::Nothing);
             }
-            emit(w, EventType::Receive, js::event(EventType::Receive, &[("message", message)]), None, After::Nothing);
+            emit(
+                w,
+                EventType::Receive,
+                js::event(EventType::Receive, &[("message", message)]),
+                None,
+                After::Nothing,
+            );
         }
         After::Restart(then) => {
             {
@@ -454,13 +578,21 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             }
             w.set_thread_id(None);
             let ev = js::event(EventType::RestartConversation, &[]);
-            emit(w, EventType::RestartConversation, ev, None, After::Finally(then));
+            emit(
+                w,
+                EventType::RestartConversation,
+                ev,
+                None,
+                After::Finally(then),
+            );
         }
         After::ThreadLoaded { thread_id, then } => {
             // (from the user?, its text items joined)
             let mut shown: Vec<(bool, String)> = Vec::new();
             for m in items(&get(&event, "messages")) {
-                let who = get(&m, "sender").as_string().or_else(|| get(&m, "role").as_string());
+                let who = get(&m, "sender")
+                    .as_string()
+                    .or_else(|| get(&m, "role").as_string());
                 let mut text = String::new();
                 for (piece, _) in pieces(&get(&m, "content")) {
                     if let Piece::Text(t) = piece {
