@@ -7,7 +7,7 @@
 //!   after another per lane, async handlers, timeouts as state), [`view`] (launcher / main
 //!   window / maximized state machine), [`options`], [`theme`], [`strings`] and [`thread`]
 //!   (thread id persistence and the outbox the transport will drain). It builds and is tested
-//!   natively with `cargo test -p natter`;
+//!   natively with `cargo test -p natter`; [`alloc`] is the small allocator the wasm build uses;
 //! * a **thin browser shell** (`web`, wasm32 only) that turns JS values into core values,
 //!   renders the DOM in a shadow root, calls handlers and raises JS `TypeError`s.
 //!
