@@ -2,7 +2,7 @@
 
 Started by the Rust crate natter-python-runtime (embedded there with include_str!) as
 `python3 -u -B -E -s natter_runtime.py CONFIG_JSON`, usually ahead of need (the warm pool):
-it imports what user code usually needs (requests, holidays), says `ready`, and blocks
+it imports what user code usually needs (requests), says `ready`, and blocks
 until its single job arrives.
 
 Invariants:
@@ -52,10 +52,9 @@ try:
     import requests  # noqa: F401  (bot owners use it without thinking about it)
 except Exception:  # pragma: no cover - reported by the job instead, if it imports it
     pass
-try:
-    import holidays as _holidays
-except Exception:  # pragma: no cover
-    _holidays = None
+# `holidays` is imported on first use of is_holiday: importing it ahead would add ~40% to
+# every warm process's start-up cost and memory for the few actions that need it.
+_holidays = None
 
 # A little memory kept aside, released when user code hits MemoryError so that we can
 # still format and send the error.
@@ -214,8 +213,13 @@ def add_google_sheets_row(sheet_id, data):
 def is_holiday(country, state=None, region=None, check_date=None):
     """True if `check_date` (a date, datetime or "YYYY-MM-DD"; default today, UTC) is a
     public holiday in `country` (ISO code, e.g. "US"), optionally in a state or region."""
+    global _holidays
     if _holidays is None:
-        raise HelperError("the 'holidays' package is not installed on this server")
+        try:
+            import holidays as _h
+        except ImportError:
+            raise HelperError("the 'holidays' package is not installed on this server") from None
+        _holidays = _h
     _need_str("country", country)
     _need_str("state", state, allow_none=True)
     _need_str("region", region, allow_none=True)

@@ -43,7 +43,7 @@ pub struct RuntimeConfig {
     /// Warm processes kept per bot folder.
     pub warm_per_folder: usize,
     /// Warm (and starting) processes in total; the least recently used folder gives way.
-    /// A warm process holds about 30 MB of memory (interpreter, requests, holidays).
+    /// A warm process holds about 25 MB of memory (interpreter + requests imported).
     pub max_warm_total: usize,
     /// Runs at once; further calls wait (their wait counts against their time limit).
     pub max_concurrent_runs: usize,

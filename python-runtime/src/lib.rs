@@ -49,6 +49,6 @@ pub use helpers::is_e164;
 pub use host::{ClassifyRequest, ConversationEvent, ConversationRef, HandOffOutcome, HandOffRequest, Host, TagAdded};
 pub use memory_host::{InMemoryHost, MemConversation};
 pub use outcome::{RunOutcome, RunStatus};
-pub use runtime::{Runtime, RUNTIME_PY};
+pub use runtime::{Runtime, RuntimeStats, RUNTIME_PY};
 pub use sandbox::{SandboxMode, SANDBOX_BOT_DIR};
 pub use sheets::{GoogleSheets, ServiceAccountKey, SheetsConfig};

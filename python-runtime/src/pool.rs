@@ -129,6 +129,11 @@ impl Pool {
         self.state.lock().unwrap().folders.get(dir).map(|f| f.ready.len()).unwrap_or(0)
     }
 
+    /// Warm processes ready now, all folders together.
+    pub fn total_ready(&self) -> usize {
+        self.state.lock().unwrap().folders.values().map(|f| f.ready.len()).sum()
+    }
+
     /// Fill `dir`'s share and wait until it is ready (or nothing is starting any more).
     pub async fn prewarm(&self, dir: &Path) {
         self.refill(dir);

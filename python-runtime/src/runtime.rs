@@ -19,6 +19,7 @@ use crate::worker::Worker;
 use crate::{Error, RunKind, RunRequest};
 use serde_json::json;
 use std::path::{Component, Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::sync::Semaphore;
@@ -32,7 +33,34 @@ pub struct Runtime {
     inner: Arc<Inner>,
 }
 
+/// Counters for the server's metrics (monotonic since start, except `warm_ready`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RuntimeStats {
+    pub runs: u64,
+    pub ok: u64,
+    pub timeouts: u64,
+    /// Every other failure (exception, syntax error, crash, ...).
+    pub failed: u64,
+    /// Calls served by a pre-started process.
+    pub warm: u64,
+    /// Calls that had to start their process.
+    pub cold: u64,
+    /// Warm processes ready now, all bots together.
+    pub warm_ready: usize,
+}
+
+#[derive(Default)]
+struct Counters {
+    runs: AtomicU64,
+    ok: AtomicU64,
+    timeouts: AtomicU64,
+    failed: AtomicU64,
+    warm: AtomicU64,
+    cold: AtomicU64,
+}
+
 struct Inner {
+    counters: Counters,
     launcher: Arc<Launcher>,
     pool: Pool,
     host: Arc<dyn Host>,
@@ -85,7 +113,7 @@ impl Runtime {
         let slots = Semaphore::new(launcher.cfg.max_concurrent_runs.max(1));
         let launcher = Arc::new(launcher);
         Ok(Runtime {
-            inner: Arc::new(Inner { pool: Pool::new(launcher.clone()), launcher, host, slots, fallback_reason, runtime_dir }),
+            inner: Arc::new(Inner { counters: Counters::default(), pool: Pool::new(launcher.clone()), launcher, host, slots, fallback_reason, runtime_dir }),
         })
     }
 
@@ -112,9 +140,35 @@ impl Runtime {
         canonical_dir(bot_dir).map(|d| self.inner.pool.ready_count(&d)).unwrap_or(0)
     }
 
+    /// Counters for metrics.
+    pub fn stats(&self) -> RuntimeStats {
+        let c = &self.inner.counters;
+        RuntimeStats {
+            runs: c.runs.load(Relaxed),
+            ok: c.ok.load(Relaxed),
+            timeouts: c.timeouts.load(Relaxed),
+            failed: c.failed.load(Relaxed),
+            warm: c.warm.load(Relaxed),
+            cold: c.cold.load(Relaxed),
+            warm_ready: self.inner.pool.total_ready(),
+        }
+    }
+
     /// Run one action or event handler. Never fails: every failure is an outcome with a
     /// status, `{"error": ...}` as the value, and the details in the log.
     pub async fn run(&self, req: RunRequest) -> RunOutcome {
+        let out = self.run_inner(req).await;
+        let c = &self.inner.counters;
+        c.runs.fetch_add(1, Relaxed);
+        match out.status {
+            RunStatus::Ok => c.ok.fetch_add(1, Relaxed),
+            RunStatus::Timeout => c.timeouts.fetch_add(1, Relaxed),
+            _ => c.failed.fetch_add(1, Relaxed),
+        };
+        out
+    }
+
+    async fn run_inner(&self, req: RunRequest) -> RunOutcome {
         let started = Instant::now();
         let inner = &self.inner;
         let cfg = &inner.launcher.cfg;
@@ -137,11 +191,13 @@ impl Runtime {
         };
         let worker = match inner.pool.take(&dir) {
             Some(w) => {
+                inner.counters.warm.fetch_add(1, Relaxed);
                 log.push(format!("process: warm (started {:.0} ms ago)", w.started.elapsed().as_secs_f64() * 1e3));
                 w
             }
             None => match Worker::start(&inner.launcher, &dir).await {
                 Ok(w) => {
+                    inner.counters.cold.fetch_add(1, Relaxed);
                     log.push(format!("process: cold start ({:.0} ms)", w.started.elapsed().as_secs_f64() * 1e3));
                     w
                 }

@@ -27,8 +27,11 @@ async fn every_call_gets_a_fresh_warm_process() {
         assert_eq!(out.value, json!(0), "{out:#?}");
         assert!(out.log.iter().any(|l| l.starts_with("process: warm")), "{:?}", out.log);
     }
+    let st = rt.stats();
+    assert_eq!((st.runs, st.ok, st.warm, st.cold), (3, 3, 3, 0), "{st:?}");
     rt.shutdown();
     assert_eq!(rt.warm_count(bot.path()), 0);
+    assert_eq!(rt.stats().warm_ready, 0);
     // After shutdown calls still work, each starting its own process.
     let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
     assert_eq!(out.value, json!(0));
