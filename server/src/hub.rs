@@ -15,8 +15,10 @@ use tokio::sync::broadcast;
 
 use crate::store::{EventSink, StoredEvent};
 
-/// Events buffered per thread for slow subscribers before they must re-read the log.
-const CAPACITY: usize = 256;
+/// Events buffered per thread for slow subscribers before they must re-read the log. Small on
+/// purpose: the ring is allocated up front for every watched thread (10,000 idle streams), and
+/// a lagging subscriber loses nothing, it only pays a log read.
+const CAPACITY: usize = 64;
 
 #[derive(Default)]
 pub struct Hub {

@@ -9,12 +9,13 @@
 //! - Status transitions go open → handed_off → closed (or open → closed); each happens at most
 //!   once and is recorded by exactly one event in the same commit.
 //!
-//! [`sqlite::SqliteStore`] is the default (single file, WAL, one writer task doing group
+//! [`sqlite::SqliteStore`] is the default (single file, WAL, one writer thread doing group
 //! commits). A PostgreSQL implementation (`DATABASE_URL=postgres://…`) plugs in behind the same
 //! trait; its sink is fed by LISTEN/NOTIFY so several instances share one log. Issue 6 adds an
 //! outbox table written in the same transaction as [`Store::transition`].
 
 pub mod sqlite;
+mod sqlite_writer;
 
 use std::sync::Arc;
 
@@ -34,8 +35,6 @@ pub enum StoreError {
     ShuttingDown,
     #[error("database: {0}")]
     Db(#[from] sqlx::Error),
-    #[error("migration: {0}")]
-    Migrate(#[from] sqlx::migrate::MigrateError),
     #[error("corrupt row: {0}")]
     Corrupt(String),
 }
