@@ -189,7 +189,7 @@ impl Runtime {
             let msg = format!("no free slot within {} s ({} runs at once)", timeout.as_secs_f64(), cfg.max_concurrent_runs);
             return failed(RunStatus::Timeout, msg, log, started);
         };
-        let worker = match inner.pool.take(&dir) {
+        let worker = match inner.pool.take_or_wait(&dir, cfg.startup_timeout).await {
             Some(w) => {
                 inner.counters.warm.fetch_add(1, Relaxed);
                 log.push(format!("process: warm (started {:.0} ms ago)", w.started.elapsed().as_secs_f64() * 1e3));
