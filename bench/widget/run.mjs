@@ -3,7 +3,7 @@
 // Prints: bytes (raw/gzip/brotli) of natter and of deep-chat 2.4.2; median ms from navigation
 // start to ready over N cold loads of a blank page, natter (script embed, chat:ready) and
 // deep-chat ("render" event), interleaved, on one static server; JS heap and wasm memory after
-// load and after N load/render/destroy cycles; dispatches/s of one event type to one sync
+// load and after N load/render/send/destroy cycles (twice: the second N shows whether it still grows); dispatches/s of one event type to one sync
 // handler through natter's bus vs EventTarget + CustomEvent in the same page.
 import { readFileSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
@@ -75,9 +75,10 @@ try {
   await page.waitForFunction(() => window.wasmReady);
   await page.evaluate(() => window.wasmReady.then((w) => { window.wasmMem = w.memory; }));
   const measure = async () => {
-    await cdp.send("HeapProfiler.collectGarbage");
-    await page.evaluate(() => new Promise((r) => setTimeout(r, 50))); // let finalizers run
-    await cdp.send("HeapProfiler.collectGarbage");
+    for (let i = 0; i < 3; i++) {
+      await cdp.send("HeapProfiler.collectGarbage");
+      await page.evaluate(() => new Promise((r) => setTimeout(r, 100))); // let finalizers run
+    }
     const { usedSize } = await cdp.send("Runtime.getHeapUsage");
     const wasm = await page.evaluate(() => wasmMem.buffer.byteLength);
     const nodes = await page.evaluate(() => document.getElementsByTagName("*").length);
@@ -99,11 +100,14 @@ try {
   const after10 = await measure();
   await cycles(CYCLES);
   const afterN = await measure();
+  await cycles(CYCLES);
+  const after2N = await measure();
   console.log("== memory (after GC)");
   const row = (label, m) => console.log(`  ${label.padEnd(34)} JS heap ${kb(m.heap).padStart(9)}   wasm memory ${kb(m.wasm).padStart(9)}   DOM elements ${m.nodes}`);
   row("after load + render", afterLoad);
   row("after 10 load/render/destroy", after10);
   row(`after ${CYCLES} more load/render/destroy`, afterN);
+  row(`after ${CYCLES} more again`, after2N);
 
   // ---- bus dispatch rate --------------------------------------------------------------------
   const rates = await page.evaluate(async (N) => {
