@@ -14,7 +14,10 @@ use natter_crm::wire::{BotMessage, Button, ChatEvent, PredictedIntent};
 use natter_crm::{new_webhook_id, CrmClient, CrmSettings, Job, Outcome, SigningSecret};
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn pct(sorted: &[Duration], p: f64) -> Duration {
@@ -26,7 +29,11 @@ fn main() {
     let total = env("CRM_BENCH_TOTAL", 20_000);
     let concurrency = env("CRM_BENCH_CONCURRENCY", 1_000).max(1);
     let threads = env("CRM_BENCH_THREADS", 2).max(1);
-    let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(threads).enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(threads)
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(run(total, concurrency, threads));
 }
 
@@ -50,11 +57,19 @@ async fn run(total: usize, concurrency: usize, threads: usize) {
     // A realistic body: a text with two buttons and an intent, about 500 bytes.
     let body = |n: usize| {
         crm.webhook(ChatEvent::SendMessage(
-            BotMessage::text(format!("conv-{n}"), format!("msg-{n}"), "Your order #12345 ships tomorrow. Anything else?")
-                .with_conversation_id(format!("thread-{n}"))
-                .with_reply_id("order-status")
-                .with_buttons(vec![Button::new("Yes"), Button::new("No, thanks")])
-                .with_predicted_intents(vec![PredictedIntent { value: "42".into(), name: "order_status".into(), confidence: 0.93 }]),
+            BotMessage::text(
+                format!("conv-{n}"),
+                format!("msg-{n}"),
+                "Your order #12345 ships tomorrow. Anything else?",
+            )
+            .with_conversation_id(format!("thread-{n}"))
+            .with_reply_id("order-status")
+            .with_buttons(vec![Button::new("Yes"), Button::new("No, thanks")])
+            .with_predicted_intents(vec![PredictedIntent {
+                value: "42".into(),
+                name: "order_status".into(),
+                confidence: 0.93,
+            }]),
         ))
         .to_body()
     };
@@ -68,13 +83,21 @@ async fn run(total: usize, concurrency: usize, threads: usize) {
     let mut lat = deliver_all(&client, &crm, total, concurrency, &body).await;
     let elapsed = started.elapsed();
     let arrived = standin.count() - before;
-    let bad_sig = standin.received().iter().filter(|r| !r.signature_ok).count();
+    let bad_sig = standin
+        .received()
+        .iter()
+        .filter(|r| !r.signature_ok)
+        .count();
 
     lat.sort();
     println!("natter-crm delivery benchmark");
     println!("  webhooks: {total} signed sendMessage bodies of {body_len} bytes, {concurrency} in flight, {threads} runtime threads (client and receiver share them)");
     println!("  receiver: loopback stand-in, verifies every signature; arrived {arrived}, bad signatures {bad_sig}");
-    println!("  throughput: {:.0} webhooks/s ({:.2} s)", total as f64 / elapsed.as_secs_f64(), elapsed.as_secs_f64());
+    println!(
+        "  throughput: {:.0} webhooks/s ({:.2} s)",
+        total as f64 / elapsed.as_secs_f64(),
+        elapsed.as_secs_f64()
+    );
     println!(
         "  latency per delivery: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
         pct(&lat, 0.50).as_secs_f64() * 1e3,
@@ -92,7 +115,13 @@ async fn deliver_all(
     concurrency: usize,
     body: &dyn Fn(usize) -> Vec<u8>,
 ) -> Vec<Duration> {
-    let jobs: Vec<Job> = (0..total).map(|n| Job { id: new_webhook_id(), body: body(n), attempt: 1 }).collect();
+    let jobs: Vec<Job> = (0..total)
+        .map(|n| Job {
+            id: new_webhook_id(),
+            body: body(n),
+            attempt: 1,
+        })
+        .collect();
     let jobs = Arc::new(std::sync::Mutex::new(jobs));
     let mut tasks = Vec::new();
     for _ in 0..concurrency.min(total) {
@@ -100,7 +129,9 @@ async fn deliver_all(
         tasks.push(tokio::spawn(async move {
             let mut lat = Vec::new();
             loop {
-                let Some(job) = jobs.lock().unwrap().pop() else { break };
+                let Some(job) = jobs.lock().unwrap().pop() else {
+                    break;
+                };
                 let t = Instant::now();
                 let o = client.deliver(&crm, &job).await;
                 lat.push(t.elapsed());

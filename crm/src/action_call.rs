@@ -42,7 +42,13 @@ impl CrmClient {
             .as_ref()
             .ok_or_else(|| ActionCallError::NotConfigured(crm.bot_id.clone()))?;
         let a = self
-            .post_signed(url, &crm.secrets, &new_webhook_id(), &request.to_body(), timeout)
+            .post_signed(
+                url,
+                &crm.secrets,
+                &new_webhook_id(),
+                &request.to_body(),
+                timeout,
+            )
             .await
             .map_err(|e| {
                 if e.is_timeout() {
@@ -52,7 +58,10 @@ impl CrmClient {
                 }
             })?;
         if !(200..300).contains(&a.status) {
-            return Err(ActionCallError::Status { status: a.status, body: snippet(&a.body, 200) });
+            return Err(ActionCallError::Status {
+                status: a.status,
+                body: snippet(&a.body, 200),
+            });
         }
         if a.truncated {
             return Err(ActionCallError::TooLarge);

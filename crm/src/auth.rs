@@ -42,7 +42,9 @@ impl ApiKey {
         if key.bytes().any(|b| !(0x21..=0x7e).contains(&b)) {
             return Err(ApiKeyError::NotHeaderSafe);
         }
-        Ok(ApiKey { digest: digest(key) })
+        Ok(ApiKey {
+            digest: digest(key),
+        })
     }
 
     /// Whether the `Authorization` header value carries this key (bare or `Bearer <key>`).

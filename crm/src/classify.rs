@@ -10,8 +10,13 @@ use std::time::{Duration, SystemTime};
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Verdict {
     Done,
-    Retry { after: Option<Duration>, cause: String },
-    Permanent { cause: String },
+    Retry {
+        after: Option<Duration>,
+        cause: String,
+    },
+    Permanent {
+        cause: String,
+    },
 }
 
 pub fn classify_status(status: u16, retry_after: Option<&str>, now: SystemTime) -> Verdict {
@@ -24,7 +29,9 @@ pub fn classify_status(status: u16, retry_after: Option<&str>, now: SystemTime) 
         300..=399 => Verdict::Permanent {
             cause: format!("CRM answered {status} (a redirect); configure the final webhook URL"),
         },
-        _ => Verdict::Permanent { cause: format!("CRM answered {status}") },
+        _ => Verdict::Permanent {
+            cause: format!("CRM answered {status}"),
+        },
     }
 }
 
@@ -32,7 +39,9 @@ pub fn classify_status(status: u16, retry_after: Option<&str>, now: SystemTime) 
 /// built (a bad URL), which will never work.
 pub fn classify_error(e: &reqwest::Error) -> Verdict {
     if e.is_builder() {
-        return Verdict::Permanent { cause: format!("bad webhook request: {e}") };
+        return Verdict::Permanent {
+            cause: format!("bad webhook request: {e}"),
+        };
     }
     let what = if e.is_timeout() {
         "timed out"
@@ -41,7 +50,10 @@ pub fn classify_error(e: &reqwest::Error) -> Verdict {
     } else {
         "request failed"
     };
-    Verdict::Retry { after: None, cause: format!("{what}: {}", error_chain(e)) }
+    Verdict::Retry {
+        after: None,
+        cause: format!("{what}: {}", error_chain(e)),
+    }
 }
 
 /// The error and its sources on one line (reqwest's Display alone hides the useful part).
@@ -76,10 +88,19 @@ mod tests {
         assert_eq!(classify_status(200, None, now), Verdict::Done);
         assert_eq!(classify_status(204, Some("5"), now), Verdict::Done);
         for s in [408, 429, 500, 502, 503, 504] {
-            assert!(matches!(classify_status(s, None, now), Verdict::Retry { after: None, .. }), "{s}");
+            assert!(
+                matches!(
+                    classify_status(s, None, now),
+                    Verdict::Retry { after: None, .. }
+                ),
+                "{s}"
+            );
         }
         for s in [301, 302, 400, 401, 403, 404, 410, 413, 422] {
-            assert!(matches!(classify_status(s, None, now), Verdict::Permanent { .. }), "{s}");
+            assert!(
+                matches!(classify_status(s, None, now), Verdict::Permanent { .. }),
+                "{s}"
+            );
         }
         assert!(matches!(
             classify_status(429, Some("7"), now),
@@ -90,9 +111,15 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         let now = SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000);
-        assert_eq!(parse_retry_after(" 120 ", now), Some(Duration::from_secs(120)));
+        assert_eq!(
+            parse_retry_after(" 120 ", now),
+            Some(Duration::from_secs(120))
+        );
         let later = httpdate::fmt_http_date(now + Duration::from_secs(90));
-        assert_eq!(parse_retry_after(&later, now), Some(Duration::from_secs(90)));
+        assert_eq!(
+            parse_retry_after(&later, now),
+            Some(Duration::from_secs(90))
+        );
         let earlier = httpdate::fmt_http_date(now - Duration::from_secs(90));
         assert_eq!(parse_retry_after(&earlier, now), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon", now), None);

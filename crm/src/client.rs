@@ -75,7 +75,10 @@ impl CrmClient {
                 .http
                 .post(url.clone())
                 .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
-                .header(USER_AGENT, HeaderValue::from_static(concat!("natter-crm/", env!("CARGO_PKG_VERSION"))))
+                .header(
+                    USER_AGENT,
+                    HeaderValue::from_static(concat!("natter-crm/", env!("CARGO_PKG_VERSION"))),
+                )
                 .header(HEADER_ID, id)
                 .header(HEADER_TIMESTAMP, ts.to_string())
                 .header(HEADER_SIGNATURE, sig)
@@ -84,7 +87,11 @@ impl CrmClient {
                 .send()
                 .await?;
             let status = resp.status().as_u16();
-            let retry_after = resp.headers().get(RETRY_AFTER).and_then(|v| v.to_str().ok()).map(str::to_string);
+            let retry_after = resp
+                .headers()
+                .get(RETRY_AFTER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_string);
             let mut out = Vec::new();
             let mut truncated = false;
             while let Some(chunk) = resp.chunk().await? {
@@ -96,14 +103,22 @@ impl CrmClient {
                 }
                 out.extend_from_slice(&chunk);
             }
-            Ok(Answer { status, retry_after, body: out, truncated })
+            Ok(Answer {
+                status,
+                retry_after,
+                body: out,
+                truncated,
+            })
         };
         exchange.await
     }
 }
 
 pub(crate) fn unix_now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs() as i64).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs() as i64)
+        .unwrap_or(0)
 }
 
 /// At most `n` chars of an answer for a log line or a refusal reason.

@@ -71,9 +71,15 @@ pub struct Crm {
 
 fn url(field: &'static str, v: &Option<String>) -> Result<Option<Url>, ConfigError> {
     let Some(s) = v else { return Ok(None) };
-    let u = Url::parse(s).map_err(|e| ConfigError::Invalid { field, cause: format!("`{s}`: {e}") })?;
+    let u = Url::parse(s).map_err(|e| ConfigError::Invalid {
+        field,
+        cause: format!("`{s}`: {e}"),
+    })?;
     if !matches!(u.scheme(), "http" | "https") || u.host().is_none() {
-        return Err(ConfigError::Invalid { field, cause: format!("`{s}` is not an absolute http(s) URL") });
+        return Err(ConfigError::Invalid {
+            field,
+            cause: format!("`{s}` is not an absolute http(s) URL"),
+        });
     }
     Ok(Some(u))
 }
@@ -87,26 +93,45 @@ fn secret_value(
     match (inline, env_name) {
         (Some(_), Some(_)) => Err(ConfigError::Both(field)),
         (Some(v), None) => Ok(Some(v.clone())),
-        (None, Some(var)) => env(var).map(Some).ok_or_else(|| ConfigError::MissingEnv { field, var: var.clone() }),
+        (None, Some(var)) => env(var).map(Some).ok_or_else(|| ConfigError::MissingEnv {
+            field,
+            var: var.clone(),
+        }),
         (None, None) => Ok(None),
     }
 }
 
-fn timeout(field: &'static str, ms: Option<u64>, default: Duration) -> Result<Duration, ConfigError> {
+fn timeout(
+    field: &'static str,
+    ms: Option<u64>,
+    default: Duration,
+) -> Result<Duration, ConfigError> {
     let Some(ms) = ms else { return Ok(default) };
     let d = Duration::from_millis(ms);
     if d.is_zero() || d > MAX_TIMEOUT {
-        return Err(ConfigError::Invalid { field, cause: format!("{ms} ms is not within 1 ms..=120 s") });
+        return Err(ConfigError::Invalid {
+            field,
+            cause: format!("{ms} ms is not within 1 ms..=120 s"),
+        });
     }
     Ok(d)
 }
 
 impl CrmSettings {
     /// Checks and resolves; `env` reads environment variables (`|k| std::env::var(k).ok()`).
-    pub fn resolve(&self, bot_slug: &str, env: &dyn Fn(&str) -> Option<String>) -> Result<Crm, ConfigError> {
+    pub fn resolve(
+        &self,
+        bot_slug: &str,
+        env: &dyn Fn(&str) -> Option<String>,
+    ) -> Result<Crm, ConfigError> {
         let chat_webhook_url = url("chat_webhook_url", &self.chat_webhook_url)?;
         let actions_webhook_url = url("actions_webhook_url", &self.actions_webhook_url)?;
-        let secrets = match secret_value("signing_secret", &self.signing_secret, &self.signing_secret_env, env)? {
+        let secrets = match secret_value(
+            "signing_secret",
+            &self.signing_secret,
+            &self.signing_secret_env,
+            env,
+        )? {
             Some(s) => vec![SigningSecret::parse(&s)?],
             None => Vec::new(),
         };
@@ -118,7 +143,10 @@ impl CrmSettings {
             .transpose()?;
         let bot_id = match &self.bot_id {
             Some(b) if b.trim().is_empty() => {
-                return Err(ConfigError::Invalid { field: "bot_id", cause: "must not be empty".into() })
+                return Err(ConfigError::Invalid {
+                    field: "bot_id",
+                    cause: "must not be empty".into(),
+                })
             }
             Some(b) => b.clone(),
             None => bot_slug.to_string(),
@@ -129,8 +157,16 @@ impl CrmSettings {
             actions_webhook_url,
             api_key,
             secrets,
-            delivery_timeout: timeout("delivery_timeout_ms", self.delivery_timeout_ms, DEFAULT_DELIVERY_TIMEOUT)?,
-            sync_timeout: timeout("sync_timeout_ms", self.sync_timeout_ms, DEFAULT_SYNC_TIMEOUT)?,
+            delivery_timeout: timeout(
+                "delivery_timeout_ms",
+                self.delivery_timeout_ms,
+                DEFAULT_DELIVERY_TIMEOUT,
+            )?,
+            sync_timeout: timeout(
+                "sync_timeout_ms",
+                self.sync_timeout_ms,
+                DEFAULT_SYNC_TIMEOUT,
+            )?,
         })
     }
 }
@@ -165,15 +201,44 @@ mod tests {
         assert_eq!(crm.bot_id, "acme");
         assert_eq!(crm.secrets.len(), 1);
         assert_eq!(crm.sync_timeout, DEFAULT_SYNC_TIMEOUT);
-        assert!(matches!(s.resolve("acme", &no_env), Err(ConfigError::MissingEnv { field: "signing_secret", .. })));
+        assert!(matches!(
+            s.resolve("acme", &no_env),
+            Err(ConfigError::MissingEnv {
+                field: "signing_secret",
+                ..
+            })
+        ));
 
-        let unsigned = CrmSettings { chat_webhook_url: s.chat_webhook_url.clone(), ..Default::default() };
-        assert_eq!(unsigned.resolve("a", &no_env).unwrap_err(), ConfigError::Unsigned);
-        let bad_url = CrmSettings { chat_webhook_url: Some("ftp://x/y".into()), ..Default::default() };
-        assert!(bad_url.resolve("a", &no_env).unwrap_err().to_string().starts_with("crm.chat_webhook_url:"));
-        let both = CrmSettings { api_key: Some("a".into()), api_key_env: Some("B".into()), ..Default::default() };
-        assert_eq!(both.resolve("a", &no_env).unwrap_err(), ConfigError::Both("api_key"));
-        let slow = CrmSettings { sync_timeout_ms: Some(0), ..Default::default() };
+        let unsigned = CrmSettings {
+            chat_webhook_url: s.chat_webhook_url.clone(),
+            ..Default::default()
+        };
+        assert_eq!(
+            unsigned.resolve("a", &no_env).unwrap_err(),
+            ConfigError::Unsigned
+        );
+        let bad_url = CrmSettings {
+            chat_webhook_url: Some("ftp://x/y".into()),
+            ..Default::default()
+        };
+        assert!(bad_url
+            .resolve("a", &no_env)
+            .unwrap_err()
+            .to_string()
+            .starts_with("crm.chat_webhook_url:"));
+        let both = CrmSettings {
+            api_key: Some("a".into()),
+            api_key_env: Some("B".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            both.resolve("a", &no_env).unwrap_err(),
+            ConfigError::Both("api_key")
+        );
+        let slow = CrmSettings {
+            sync_timeout_ms: Some(0),
+            ..Default::default()
+        };
         assert!(slow.resolve("a", &no_env).is_err());
     }
 

@@ -28,36 +28,60 @@ pub struct Job {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Outcome {
-    Delivered { status: u16 },
+    Delivered {
+        status: u16,
+    },
     /// Try again at `at` (`after` from now); `cause` says why this attempt failed.
-    RetryAt { at: SystemTime, after: Duration, cause: String },
+    RetryAt {
+        at: SystemTime,
+        after: Duration,
+        cause: String,
+    },
     /// Never try again.
-    Failed { cause: String },
+    Failed {
+        cause: String,
+    },
 }
 
 impl CrmClient {
     /// Runs attempt `job.attempt` of `job` against the bot's chat webhook URL.
     pub async fn deliver(&self, crm: &Crm, job: &Job) -> Outcome {
         let Some(url) = &crm.chat_webhook_url else {
-            return Outcome::Failed { cause: format!("bot `{}` has no crm.chat_webhook_url", crm.bot_id) };
+            return Outcome::Failed {
+                cause: format!("bot `{}` has no crm.chat_webhook_url", crm.bot_id),
+            };
         };
-        let verdict = match self.post_signed(url, &crm.secrets, &job.id, &job.body, crm.delivery_timeout).await {
+        let verdict = match self
+            .post_signed(url, &crm.secrets, &job.id, &job.body, crm.delivery_timeout)
+            .await
+        {
             Ok(a) => match classify_status(a.status, a.retry_after.as_deref(), SystemTime::now()) {
                 Verdict::Done => return Outcome::Delivered { status: a.status },
-                Verdict::Retry { after, cause } => Verdict::Retry { after, cause: with_body(cause, &a.body) },
-                Verdict::Permanent { cause } => Verdict::Permanent { cause: with_body(cause, &a.body) },
+                Verdict::Retry { after, cause } => Verdict::Retry {
+                    after,
+                    cause: with_body(cause, &a.body),
+                },
+                Verdict::Permanent { cause } => Verdict::Permanent {
+                    cause: with_body(cause, &a.body),
+                },
             },
             Err(e) => classify_error(&e),
         };
         match verdict {
             Verdict::Done => unreachable!("returned above"),
             Verdict::Permanent { cause } => Outcome::Failed { cause },
-            Verdict::Retry { after, cause } => match self.retry.next_delay(job.attempt, after, fastrand::f64()) {
-                Some(wait) => Outcome::RetryAt { at: SystemTime::now() + wait, after: wait, cause },
-                None => Outcome::Failed {
-                    cause: format!("gave up after {} attempts; last: {cause}", job.attempt),
-                },
-            },
+            Verdict::Retry { after, cause } => {
+                match self.retry.next_delay(job.attempt, after, fastrand::f64()) {
+                    Some(wait) => Outcome::RetryAt {
+                        at: SystemTime::now() + wait,
+                        after: wait,
+                        cause,
+                    },
+                    None => Outcome::Failed {
+                        cause: format!("gave up after {} attempts; last: {cause}", job.attempt),
+                    },
+                }
+            }
         }
     }
 }

@@ -39,12 +39,21 @@ impl RetryPolicy {
             .checked_mul(1u32.checked_shl(shift.min(31)).unwrap_or(u32::MAX))
             .unwrap_or(self.cap)
             .min(self.cap);
-        let jitter = if jitter.is_nan() { 0.0 } else { jitter.clamp(0.0, 1.0) };
+        let jitter = if jitter.is_nan() {
+            0.0
+        } else {
+            jitter.clamp(0.0, 1.0)
+        };
         exp / 2 + (exp / 2).mul_f64(jitter)
     }
 
     /// The wait before the next attempt, or `None` when `failed` attempts used the budget.
-    pub fn next_delay(&self, failed: u32, retry_after: Option<Duration>, jitter: f64) -> Option<Duration> {
+    pub fn next_delay(
+        &self,
+        failed: u32,
+        retry_after: Option<Duration>,
+        jitter: f64,
+    ) -> Option<Duration> {
         if failed >= self.max_attempts {
             return None;
         }
@@ -72,8 +81,12 @@ mod tests {
     #[test]
     fn doubles_with_equal_jitter_and_a_cap() {
         let p = p();
-        let lo: Vec<u64> = (1..=8).map(|n| p.backoff(n, 0.0).as_millis() as u64).collect();
-        let hi: Vec<u64> = (1..=8).map(|n| p.backoff(n, 1.0).as_millis() as u64).collect();
+        let lo: Vec<u64> = (1..=8)
+            .map(|n| p.backoff(n, 0.0).as_millis() as u64)
+            .collect();
+        let hi: Vec<u64> = (1..=8)
+            .map(|n| p.backoff(n, 1.0).as_millis() as u64)
+            .collect();
         assert_eq!(lo, [500, 1000, 2000, 4000, 8000, 16000, 30000, 30000]);
         assert_eq!(hi, [1000, 2000, 4000, 8000, 16000, 32000, 60000, 60000]);
         assert_eq!(p.backoff(2, 0.5), Duration::from_millis(1500));
@@ -87,10 +100,19 @@ mod tests {
         let p = p();
         assert!(p.next_delay(4, None, 0.0).is_some());
         assert_eq!(p.next_delay(5, None, 0.0), None);
-        assert_eq!(p.next_delay(1, Some(Duration::from_secs(30)), 0.0), Some(Duration::from_secs(30)));
+        assert_eq!(
+            p.next_delay(1, Some(Duration::from_secs(30)), 0.0),
+            Some(Duration::from_secs(30))
+        );
         // Shorter Retry-After than the backoff: the backoff wins.
-        assert_eq!(p.next_delay(3, Some(Duration::from_secs(1)), 1.0), Some(Duration::from_secs(4)));
+        assert_eq!(
+            p.next_delay(3, Some(Duration::from_secs(1)), 1.0),
+            Some(Duration::from_secs(4))
+        );
         // An absurd Retry-After is cut.
-        assert_eq!(p.next_delay(1, Some(Duration::from_secs(86_400)), 0.0), Some(Duration::from_secs(600)));
+        assert_eq!(
+            p.next_delay(1, Some(Duration::from_secs(86_400)), 0.0),
+            Some(Duration::from_secs(600))
+        );
     }
 }

@@ -62,7 +62,9 @@ impl SigningSecret {
     /// `whsec_<base64>` or the bare base64, as the reference libraries accept.
     pub fn parse(s: &str) -> Result<Self, SecretError> {
         let b64 = s.trim().strip_prefix(PREFIX).unwrap_or(s.trim());
-        let key = STANDARD.decode(b64).map_err(|e| SecretError::NotBase64(e.to_string()))?;
+        let key = STANDARD
+            .decode(b64)
+            .map_err(|e| SecretError::NotBase64(e.to_string()))?;
         if key.len() < MIN_SECRET_BYTES {
             return Err(SecretError::TooShort(key.len()));
         }
@@ -98,8 +100,17 @@ impl SigningSecret {
 }
 
 /// The `webhook-signature` value: one `v1,…` per secret (several while rotating).
-pub fn signature_header(secrets: &[SigningSecret], id: &str, timestamp: i64, body: &[u8]) -> String {
-    secrets.iter().map(|s| s.sign(id, timestamp, body)).collect::<Vec<_>>().join(" ")
+pub fn signature_header(
+    secrets: &[SigningSecret],
+    id: &str,
+    timestamp: i64,
+    body: &[u8],
+) -> String {
+    secrets
+        .iter()
+        .map(|s| s.sign(id, timestamp, body))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The three header values of a received webhook.
@@ -135,7 +146,11 @@ pub fn verify(
     now: i64,
     tolerance: Duration,
 ) -> Result<(), VerifyError> {
-    let ts: i64 = headers.timestamp.trim().parse().map_err(|_| VerifyError::BadHeader(HEADER_TIMESTAMP))?;
+    let ts: i64 = headers
+        .timestamp
+        .trim()
+        .parse()
+        .map_err(|_| VerifyError::BadHeader(HEADER_TIMESTAMP))?;
     let tol = i64::try_from(tolerance.as_secs()).unwrap_or(i64::MAX);
     if now.saturating_sub(ts) > tol {
         return Err(VerifyError::TooOld(now - ts));
@@ -143,11 +158,18 @@ pub fn verify(
     if ts.saturating_sub(now) > tol {
         return Err(VerifyError::TooNew(ts - now));
     }
-    let expected: Vec<[u8; 32]> = secrets.iter().map(|s| s.mac(headers.id, ts, body)).collect();
+    let expected: Vec<[u8; 32]> = secrets
+        .iter()
+        .map(|s| s.mac(headers.id, ts, body))
+        .collect();
     let mut matched = subtle::Choice::from(0u8);
     for candidate in headers.signature.split(' ') {
-        let Some(("v1", b64)) = candidate.split_once(',') else { continue };
-        let Ok(sig) = STANDARD.decode(b64) else { continue };
+        let Some(("v1", b64)) = candidate.split_once(',') else {
+            continue;
+        };
+        let Ok(sig) = STANDARD.decode(b64) else {
+            continue;
+        };
         for e in &expected {
             // ct_eq on slices of different lengths is false without leaking where they differ.
             matched |= sig.as_slice().ct_eq(e.as_slice());
@@ -170,8 +192,14 @@ mod tests {
         let b = SigningSecret::parse("MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw").unwrap();
         assert_eq!(a.0, b.0);
         assert_eq!(a.expose_whsec(), "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw");
-        assert!(matches!(SigningSecret::parse("whsec_not base64!"), Err(SecretError::NotBase64(_))));
-        assert_eq!(SigningSecret::parse("whsec_c2hvcnQ=").unwrap_err(), SecretError::TooShort(5));
+        assert!(matches!(
+            SigningSecret::parse("whsec_not base64!"),
+            Err(SecretError::NotBase64(_))
+        ));
+        assert_eq!(
+            SigningSecret::parse("whsec_c2hvcnQ=").unwrap_err(),
+            SecretError::TooShort(5)
+        );
         assert_eq!(format!("{a:?}"), "SigningSecret([redacted])");
         let g = SigningSecret::generate();
         assert_eq!(SigningSecret::parse(&g.expose_whsec()).unwrap().0, g.0);

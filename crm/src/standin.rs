@@ -103,7 +103,11 @@ impl StandIn {
     pub async fn start(cfg: StandInConfig) -> std::io::Result<StandIn> {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let addr = listener.local_addr()?;
-        let shared = Arc::new(Shared { cfg, log: Mutex::default(), arrived: Notify::new() });
+        let shared = Arc::new(Shared {
+            cfg,
+            log: Mutex::default(),
+            arrived: Notify::new(),
+        });
         let app = Router::new()
             .route(CHAT_PATH, post(chat))
             .route(ACTIONS_PATH, post(action))
@@ -146,13 +150,31 @@ impl StandIn {
     }
 }
 
-fn record(s: &Shared, path: &str, headers: &HeaderMap, body: &[u8], signature_ok: bool, status: u16, try_number: u32) {
-    let h = |n: &str| headers.get(n).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+fn record(
+    s: &Shared,
+    path: &str,
+    headers: &HeaderMap,
+    body: &[u8],
+    signature_ok: bool,
+    status: u16,
+    try_number: u32,
+) {
+    let h = |n: &str| {
+        headers
+            .get(n)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("")
+            .to_string()
+    };
     let r = Received {
         path: path.to_string(),
         id: h(crate::sign::HEADER_ID),
         timestamp: h(crate::sign::HEADER_TIMESTAMP),
-        body: if s.cfg.keep_bodies { serde_json::from_slice(body).ok() } else { None },
+        body: if s.cfg.keep_bodies {
+            serde_json::from_slice(body).ok()
+        } else {
+            None
+        },
         signature_ok,
         try_number,
         status,
@@ -161,29 +183,44 @@ fn record(s: &Shared, path: &str, headers: &HeaderMap, body: &[u8], signature_ok
     s.arrived.notify_waiters();
 }
 
-/// Signature check and try count; `Err` is the 401 already recorded.
-fn admit(s: &Shared, path: &str, headers: &HeaderMap, body: &[u8]) -> Result<u32, Response> {
+/// Signature check and try count; `None` means refused (the 401 is already recorded).
+fn admit(s: &Shared, path: &str, headers: &HeaderMap, body: &[u8]) -> Option<u32> {
     let ok = SignatureHeaders::from_header_map(headers)
-        .and_then(|h| verify(std::slice::from_ref(&s.cfg.secret), &h, body, unix_now(), DEFAULT_TOLERANCE))
+        .and_then(|h| {
+            verify(
+                std::slice::from_ref(&s.cfg.secret),
+                &h,
+                body,
+                unix_now(),
+                DEFAULT_TOLERANCE,
+            )
+        })
         .is_ok();
     if !ok {
         record(s, path, headers, body, false, 401, 0);
-        return Err((StatusCode::UNAUTHORIZED, "bad signature").into_response());
+        return None;
     }
-    let id = headers.get(crate::sign::HEADER_ID).and_then(|v| v.to_str().ok()).unwrap_or("").to_string();
+    let id = headers
+        .get(crate::sign::HEADER_ID)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_string();
     let mut log = s.log.lock().unwrap();
     let n = log.tries.entry(id).or_insert(0);
     *n += 1;
-    Ok(*n)
+    Some(*n)
+}
+
+fn unauthorized() -> Response {
+    (StatusCode::UNAUTHORIZED, "bad signature").into_response()
 }
 
 async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> Response {
     if !s.cfg.delay.is_zero() {
         tokio::time::sleep(s.cfg.delay).await;
     }
-    let try_number = match admit(&s, CHAT_PATH, &headers, &body) {
-        Ok(n) => n,
-        Err(r) => return r,
+    let Some(try_number) = admit(&s, CHAT_PATH, &headers, &body) else {
+        return unauthorized();
     };
     let event_type = serde_json::from_slice::<serde_json::Value>(&body)
         .ok()
@@ -199,10 +236,15 @@ async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> 
         _ => (200, String::new()),
     };
     record(&s, CHAT_PATH, &headers, &body, true, status, try_number);
-    let mut resp = (StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR), answer).into_response();
+    let mut resp = (
+        StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        answer,
+    )
+        .into_response();
     if status == 503 {
         if let Some(ra) = s.cfg.retry_after.as_deref().and_then(|v| v.parse().ok()) {
-            resp.headers_mut().insert(axum::http::header::RETRY_AFTER, ra);
+            resp.headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, ra);
         }
     }
     resp
@@ -212,11 +254,18 @@ async fn action(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -
     if !s.cfg.delay.is_zero() {
         tokio::time::sleep(s.cfg.delay).await;
     }
-    let try_number = match admit(&s, ACTIONS_PATH, &headers, &body) {
-        Ok(n) => n,
-        Err(r) => return r,
+    let Some(try_number) = admit(&s, ACTIONS_PATH, &headers, &body) else {
+        return unauthorized();
     };
-    record(&s, ACTIONS_PATH, &headers, &body, true, s.cfg.action_status, try_number);
+    record(
+        &s,
+        ACTIONS_PATH,
+        &headers,
+        &body,
+        true,
+        s.cfg.action_status,
+        try_number,
+    );
     (
         StatusCode::from_u16(s.cfg.action_status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
         [(axum::http::header::CONTENT_TYPE, "application/json")],

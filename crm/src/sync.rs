@@ -6,17 +6,19 @@
 //! `false` with its cause logged, and the conversation goes on. Each call has its own fresh
 //! `webhook-id`.
 
+use crate::classify::error_chain;
 use crate::client::{snippet, CrmClient};
 use crate::config::Crm;
 use crate::id::new_webhook_id;
-use crate::classify::error_chain;
 use crate::wire::{ChatEvent, Escalate, TeamOnlineAnswer, TeamOnlineQuery};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Escalation {
     Accepted,
     /// `reason` is for the log and the run record; the visitor is told the handoff failed.
-    Refused { reason: String },
+    Refused {
+        reason: String,
+    },
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -67,20 +69,34 @@ impl CrmClient {
 
     /// One signed attempt; the answer body on 2xx.
     async fn call(&self, crm: &Crm, event: ChatEvent) -> Result<Vec<u8>, SyncError> {
-        let url = crm.chat_webhook_url.as_ref().ok_or_else(|| SyncError::NotConfigured(crm.bot_id.clone()))?;
+        let url = crm
+            .chat_webhook_url
+            .as_ref()
+            .ok_or_else(|| SyncError::NotConfigured(crm.bot_id.clone()))?;
         let body = crm.webhook(event).to_body();
         let a = self
-            .post_signed(url, &crm.secrets, &new_webhook_id(), &body, crm.sync_timeout)
+            .post_signed(
+                url,
+                &crm.secrets,
+                &new_webhook_id(),
+                &body,
+                crm.sync_timeout,
+            )
             .await
-            .map_err(|e| SyncError::Transport(if e.is_timeout() {
-                format!("no answer within {:?}", crm.sync_timeout)
-            } else {
-                error_chain(&e)
-            }))?;
+            .map_err(|e| {
+                SyncError::Transport(if e.is_timeout() {
+                    format!("no answer within {:?}", crm.sync_timeout)
+                } else {
+                    error_chain(&e)
+                })
+            })?;
         if (200..300).contains(&a.status) {
             Ok(a.body)
         } else {
-            Err(SyncError::Status { status: a.status, body: snippet(&a.body, 200) })
+            Err(SyncError::Status {
+                status: a.status,
+                body: snippet(&a.body, 200),
+            })
         }
     }
 }

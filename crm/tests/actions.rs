@@ -15,7 +15,10 @@ fn request() -> ActionRequest {
         conversation_id: "t-1".into(),
         platform_conversation_id: "c-1".into(),
         name: "updateCustomerBalance".into(),
-        data: vec![ActionData { save_as: Some("customerId".into()), ..ActionData::new("userId", "123345") }],
+        data: vec![ActionData {
+            save_as: Some("customerId".into()),
+            ..ActionData::new("userId", "123345")
+        }],
     }
 }
 
@@ -28,9 +31,15 @@ async fn posts_and_reads_results() {
     })
     .await;
     let client = CrmClient::new().unwrap();
-    let results = client.call_action(&crm_for(&s, 2_000), &request(), Duration::from_secs(2)).await.unwrap();
+    let results = client
+        .call_action(&crm_for(&s, 2_000), &request(), Duration::from_secs(2))
+        .await
+        .unwrap();
     assert_eq!(results.len(), 3);
-    assert_eq!(results[1].value.expose(), &ResultValue::String("210".into()));
+    assert_eq!(
+        results[1].value.expose(),
+        &ResultValue::String("210".into())
+    );
     assert!(results[1].sanitize());
     assert_eq!(results[2].value.expose(), &ResultValue::Bool(true));
     assert!(!format!("{results:?}").contains("210"));
@@ -53,22 +62,42 @@ async fn failures_are_typed() {
         c.action_answer = "boom".into();
     })
     .await;
-    match client.call_action(&crm_for(&down, 2_000), &request(), Duration::from_secs(2)).await {
+    match client
+        .call_action(&crm_for(&down, 2_000), &request(), Duration::from_secs(2))
+        .await
+    {
         Err(ActionCallError::Status { status: 500, body }) => assert_eq!(body, "boom"),
         other => panic!("{other:?}"),
     }
-    let bad = standin(|c| c.action_answer = r#"{"results": [{"key": "a", "value": null}]}"#.into()).await;
-    match client.call_action(&crm_for(&bad, 2_000), &request(), Duration::from_secs(2)).await {
+    let bad =
+        standin(|c| c.action_answer = r#"{"results": [{"key": "a", "value": null}]}"#.into()).await;
+    match client
+        .call_action(&crm_for(&bad, 2_000), &request(), Duration::from_secs(2))
+        .await
+    {
         Err(e @ ActionCallError::BadAnswer(_)) => {
-            assert_eq!(e.to_string(), "CRM action answer is invalid: results[0].value: is required")
+            assert_eq!(
+                e.to_string(),
+                "CRM action answer is invalid: results[0].value: is required"
+            )
         }
         other => panic!("{other:?}"),
     }
     let slow = standin(|c| c.delay = Duration::from_secs(30)).await;
     assert!(matches!(
-        client.call_action(&crm_for(&slow, 2_000), &request(), Duration::from_millis(200)).await,
+        client
+            .call_action(
+                &crm_for(&slow, 2_000),
+                &request(),
+                Duration::from_millis(200)
+            )
+            .await,
         Err(ActionCallError::Timeout(_))
     ));
     let empty = standin(|c| c.action_answer = String::new()).await;
-    assert!(client.call_action(&crm_for(&empty, 2_000), &request(), Duration::from_secs(2)).await.unwrap().is_empty());
+    assert!(client
+        .call_action(&crm_for(&empty, 2_000), &request(), Duration::from_secs(2))
+        .await
+        .unwrap()
+        .is_empty());
 }

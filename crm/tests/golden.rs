@@ -22,12 +22,22 @@ fn compare(seed: &Value, ours: &Value, path: &str, extra: &mut Vec<String>) {
     match (seed, ours) {
         (Value::Object(s), Value::Object(o)) => {
             for (k, sv) in s {
-                let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
-                let ov = o.get(k).unwrap_or_else(|| panic!("seed field `{p}` missing from ours"));
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                let ov = o
+                    .get(k)
+                    .unwrap_or_else(|| panic!("seed field `{p}` missing from ours"));
                 compare(sv, ov, &p, extra);
             }
             for k in o.keys().filter(|k| !s.contains_key(*k)) {
-                extra.push(if path.is_empty() { k.clone() } else { format!("{path}.{k}") });
+                extra.push(if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                });
             }
         }
         (Value::Array(s), Value::Array(o)) => {
@@ -46,12 +56,19 @@ fn check(name: &str, ours: &impl serde::Serialize, additions: &[&str]) {
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
         std::fs::write(&golden, &text).unwrap();
     }
-    let want = std::fs::read_to_string(&golden).unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
-    assert_eq!(text, want, "{name}: output differs from {}", golden.display());
+    let want =
+        std::fs::read_to_string(&golden).unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
+    assert_eq!(
+        text,
+        want,
+        "{name}: output differs from {}",
+        golden.display()
+    );
 
-    let seed: Value =
-        serde_json::from_str(&std::fs::read_to_string(dir().join("seed").join(format!("{name}.json"))).unwrap())
-            .unwrap();
+    let seed: Value = serde_json::from_str(
+        &std::fs::read_to_string(dir().join("seed").join(format!("{name}.json"))).unwrap(),
+    )
+    .unwrap();
     let ours: Value = serde_json::from_str(&text).unwrap();
     let mut extra = Vec::new();
     compare(&seed, &ours, "", &mut extra);
@@ -62,7 +79,11 @@ fn check(name: &str, ours: &impl serde::Serialize, additions: &[&str]) {
 }
 
 fn intent() -> Vec<PredictedIntent> {
-    vec![PredictedIntent { value: "1234".into(), name: "intent name".into(), confidence: 1.0 }]
+    vec![PredictedIntent {
+        value: "1234".into(),
+        name: "intent name".into(),
+        confidence: 1.0,
+    }]
 }
 
 const MESSAGE_ADDITIONS: &[&str] = &["channel", "data.confidence", "data.messageId"];
@@ -73,7 +94,11 @@ fn send_message_text() {
         .with_conversation_id("CONVERSATION_ID")
         .with_reply_id("REPLY_ID")
         .with_predicted_intents(intent());
-    check("sendMessage-text", &ChatWebhook::new("BOT_ID", ChatEvent::SendMessage(m)), MESSAGE_ADDITIONS);
+    check(
+        "sendMessage-text",
+        &ChatWebhook::new("BOT_ID", ChatEvent::SendMessage(m)),
+        MESSAGE_ADDITIONS,
+    );
 }
 
 #[test]
@@ -83,7 +108,11 @@ fn send_message_buttons() {
         .with_conversation_id("CONVERSATION_ID")
         .with_reply_id("REPLY_ID")
         .with_predicted_intents(intent());
-    check("sendMessage-buttons", &ChatWebhook::new("BOT_ID", ChatEvent::SendMessage(m)), MESSAGE_ADDITIONS);
+    check(
+        "sendMessage-buttons",
+        &ChatWebhook::new("BOT_ID", ChatEvent::SendMessage(m)),
+        MESSAGE_ADDITIONS,
+    );
 }
 
 #[test]
@@ -98,14 +127,29 @@ fn send_message_carousel() {
         .with_conversation_id("CONVERSATION_ID")
         .with_reply_id("REPLY_ID")
         .with_predicted_intents(intent());
-    check("sendMessage-carousel", &ChatWebhook::new("BOT_ID", ChatEvent::SendMessage(m)), MESSAGE_ADDITIONS);
+    check(
+        "sendMessage-carousel",
+        &ChatWebhook::new("BOT_ID", ChatEvent::SendMessage(m)),
+        MESSAGE_ADDITIONS,
+    );
 }
 
 #[test]
 fn escalate_and_widget_escalate() {
-    let e = Escalate { escalate_to: Some("string".into()), ..Escalate::new(PCID) };
-    check("escalate", &ChatWebhook::new("BOT_ID", ChatEvent::Escalate(e.clone())), &["channel"]);
-    check("widgetEscalate", &ChatWebhook::new("BOT_ID", ChatEvent::WidgetEscalate(e)), &["channel"]);
+    let e = Escalate {
+        escalate_to: Some("string".into()),
+        ..Escalate::new(PCID)
+    };
+    check(
+        "escalate",
+        &ChatWebhook::new("BOT_ID", ChatEvent::Escalate(e.clone())),
+        &["channel"],
+    );
+    check(
+        "widgetEscalate",
+        &ChatWebhook::new("BOT_ID", ChatEvent::WidgetEscalate(e)),
+        &["channel"],
+    );
 }
 
 #[test]
@@ -122,16 +166,33 @@ fn is_team_online() {
     );
     let a: TeamOnlineAnswer = serde_json::from_str(r#"{"isOnline": true}"#).unwrap();
     assert!(a.is_online);
-    assert_eq!(serde_json::to_string(&TeamOnlineAnswer { is_online: false }).unwrap(), r#"{"isOnline":false}"#);
+    assert_eq!(
+        serde_json::to_string(&TeamOnlineAnswer { is_online: false }).unwrap(),
+        r#"{"isOnline":false}"#
+    );
 }
 
 #[test]
 fn widget_message_and_end_session() {
-    let mut m = WidgetMessage::new(PCID, "Hello, this is a customer message in an escalated conversation");
+    let mut m = WidgetMessage::new(
+        PCID,
+        "Hello, this is a customer message in an escalated conversation",
+    );
     m.conversation_id = Some("CONVERSATION_ID".into());
-    check("widgetMessage", &ChatWebhook::new("BOT_ID", ChatEvent::WidgetMessage(m)), &["channel"]);
-    let e = EndSession { platform_conversation_id: PCID.into(), conversation_id: None };
-    check("widgetEndSession", &ChatWebhook::new("BOT_ID", ChatEvent::WidgetEndSession(e)), &["channel"]);
+    check(
+        "widgetMessage",
+        &ChatWebhook::new("BOT_ID", ChatEvent::WidgetMessage(m)),
+        &["channel"],
+    );
+    let e = EndSession {
+        platform_conversation_id: PCID.into(),
+        conversation_id: None,
+    };
+    check(
+        "widgetEndSession",
+        &ChatWebhook::new("BOT_ID", ChatEvent::WidgetEndSession(e)),
+        &["channel"],
+    );
 }
 
 #[test]
@@ -158,13 +219,20 @@ fn actions_response_of_the_seed() {
     let results = parse_action_response(&body).unwrap();
     assert_eq!(results.len(), 2);
     assert_eq!(results[0].key, "userId");
-    assert_eq!(results[0].value.expose(), &ResultValue::String("123345".into()));
+    assert_eq!(
+        results[0].value.expose(),
+        &ResultValue::String("123345".into())
+    );
     assert!(!results[0].sanitize());
     assert_eq!(results[1].key, "newBalance");
     assert!(results[1].sanitize());
     assert_eq!(results[1].value.expose().to_string(), "210");
     // Every way a result reaches a log redacts the sanitized value.
-    let logged = format!("{results:?} {} {}", results[1].value, serde_json::to_string(&results).unwrap());
+    let logged = format!(
+        "{results:?} {} {}",
+        results[1].value,
+        serde_json::to_string(&results).unwrap()
+    );
     assert!(!logged.contains("210"), "{logged}");
     assert!(logged.contains("123345"));
 }
@@ -172,10 +240,18 @@ fn actions_response_of_the_seed() {
 #[test]
 fn round_trip_through_the_standin_view() {
     // The stand-in (and a CRM) reads what Natter writes; the seed's examples parse too.
-    for name in ["sendMessage-text", "sendMessage-carousel", "escalate", "isTeamOnline", "widgetMessage", "widgetEndSession"] {
+    for name in [
+        "sendMessage-text",
+        "sendMessage-carousel",
+        "escalate",
+        "isTeamOnline",
+        "widgetMessage",
+        "widgetEndSession",
+    ] {
         for sub in ["seed", "natter"] {
             let t = std::fs::read_to_string(dir().join(sub).join(format!("{name}.json"))).unwrap();
-            let w: ChatWebhook = serde_json::from_str(&t).unwrap_or_else(|e| panic!("{sub}/{name}: {e}"));
+            let w: ChatWebhook =
+                serde_json::from_str(&t).unwrap_or_else(|e| panic!("{sub}/{name}: {e}"));
             assert_eq!(w.channel, "chat");
         }
     }

@@ -16,7 +16,10 @@ pub fn parse_action_response(body: &[u8]) -> Result<Vec<ActionResult>, InboundEr
         return Ok(Vec::new());
     }
     if body.len() > MAX_BODY {
-        return Err(InboundError::new("", format!("body is larger than {MAX_BODY} bytes")));
+        return Err(InboundError::new(
+            "",
+            format!("body is larger than {MAX_BODY} bytes"),
+        ));
     }
     let v: Value = serde_json::from_slice(body)
         .map_err(|e| InboundError::new("", format!("invalid JSON: {e}")))?;
@@ -48,10 +51,16 @@ pub fn parse_action_response(body: &[u8]) -> Result<Vec<ActionResult>, InboundEr
                 Some(Value::String(s)) if s == "true" => true,
                 Some(Value::String(s)) if s == "false" => false,
                 Some(other) => {
-                    return Err(r.err("sanitize", format!("expected a boolean, got {}", kind(other))))
+                    return Err(r.err(
+                        "sanitize",
+                        format!("expected a boolean, got {}", kind(other)),
+                    ))
                 }
             };
-            Ok(ActionResult { key, value: Guarded::new(value, sanitize) })
+            Ok(ActionResult {
+                key,
+                value: Guarded::new(value, sanitize),
+            })
         })
         .collect()
 }

@@ -20,17 +20,28 @@ pub enum AgentEvent {
     /// An agent's text for the visitor.
     Message { text: String },
     /// An agent took the conversation.
-    EscalationSuccess { agent: Option<String>, agent_avatar: Option<String> },
+    EscalationSuccess {
+        agent: Option<String>,
+        agent_avatar: Option<String>,
+    },
     /// No agent will take it; the bot tells the visitor.
     EscalationFailed,
     /// Still waiting: position in the queue and estimated wait, as the CRM words them.
-    EscalationQueueUpdate { queue_position: Option<String>, waiting_time: Option<String> },
+    EscalationQueueUpdate {
+        queue_position: Option<String>,
+        waiting_time: Option<String>,
+    },
     /// The agent left.
     AgentDisconnect,
 }
 
-const EVENTS: &[&str] =
-    &["message", "escalationSuccess", "escalationFailed", "escalationQueueUpdate", "agentDisconnect"];
+const EVENTS: &[&str] = &[
+    "message",
+    "escalationSuccess",
+    "escalationFailed",
+    "escalationQueueUpdate",
+    "agentDisconnect",
+];
 
 pub fn parse_agent_message(body: &[u8]) -> Result<AgentMessage, InboundError> {
     let v = parse_body(body)?;
@@ -38,7 +49,9 @@ pub fn parse_agent_message(body: &[u8]) -> Result<AgentMessage, InboundError> {
     let event_type = o.required_enum("eventType", EVENTS)?;
     let platform_conversation_id = o.required_str("platformConversationId")?;
     let event = match event_type {
-        "message" => AgentEvent::Message { text: o.required_str("text")? },
+        "message" => AgentEvent::Message {
+            text: o.required_str("text")?,
+        },
         "escalationSuccess" => AgentEvent::EscalationSuccess {
             agent: o.optional_str("agent")?,
             // `@IsOptional()` only in the DTO: an empty avatar means none.
@@ -54,5 +67,8 @@ pub fn parse_agent_message(body: &[u8]) -> Result<AgentMessage, InboundError> {
         },
         _ => AgentEvent::AgentDisconnect,
     };
-    Ok(AgentMessage { platform_conversation_id, event })
+    Ok(AgentMessage {
+        platform_conversation_id,
+        event,
+    })
 }

@@ -19,10 +19,17 @@ pub struct ConverseChat {
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum ChatApiEvent {
-    StartSession { metadata: Vec<MetaDatum> },
-    Message { input: UserInput, metadata: Vec<MetaDatum> },
+    StartSession {
+        metadata: Vec<MetaDatum>,
+    },
+    Message {
+        input: UserInput,
+        metadata: Vec<MetaDatum>,
+    },
     EndSession,
-    Metadata { metadata: Vec<MetaDatum> },
+    Metadata {
+        metadata: Vec<MetaDatum>,
+    },
 }
 
 /// What the visitor sent: text (or a button's text), or the index of a carousel card.
@@ -53,19 +60,28 @@ pub fn parse_converse_chat(body: &[u8]) -> Result<ConverseChat, InboundError> {
     let metadata = metadata(&o)?;
     let event = match event_type {
         "startSession" => ChatApiEvent::StartSession { metadata },
-        "message" => ChatApiEvent::Message { input: input(&o)?, metadata },
+        "message" => ChatApiEvent::Message {
+            input: input(&o)?,
+            metadata,
+        },
         "endSession" => {
             o.forbid("metaData", "not allowed when eventType is `endSession`")?;
             ChatApiEvent::EndSession
         }
         _ => {
             if metadata.is_empty() {
-                return Err(o.err("metaData", "a non-empty array is required when eventType is `metadata`"));
+                return Err(o.err(
+                    "metaData",
+                    "a non-empty array is required when eventType is `metadata`",
+                ));
             }
             ChatApiEvent::Metadata { metadata }
         }
     };
-    Ok(ConverseChat { platform_conversation_id, event })
+    Ok(ConverseChat {
+        platform_conversation_id,
+        event,
+    })
 }
 
 fn input(o: &Obj<'_>) -> Result<UserInput, InboundError> {
@@ -74,14 +90,26 @@ fn input(o: &Obj<'_>) -> Result<UserInput, InboundError> {
         None => None,
         Some(Value::Number(n)) => match n.as_u64().and_then(|i| u32::try_from(i).ok()) {
             Some(i) => Some(i),
-            None => return Err(o.err("cardIndex", format!("expected a card index (0 or more), got {n}"))),
+            None => {
+                return Err(o.err(
+                    "cardIndex",
+                    format!("expected a card index (0 or more), got {n}"),
+                ))
+            }
         },
-        Some(other) => return Err(o.err("cardIndex", format!("expected a number, got {}", kind(other)))),
+        Some(other) => {
+            return Err(o.err(
+                "cardIndex",
+                format!("expected a number, got {}", kind(other)),
+            ))
+        }
     };
     match (text, card) {
         (Some(t), None) => Ok(UserInput::Text(t)),
         (None, Some(i)) => Ok(UserInput::CardIndex(i)),
-        (Some(_), Some(_)) => Err(o.err("cardIndex", "give either `text` or `cardIndex`, not both")),
+        (Some(_), Some(_)) => {
+            Err(o.err("cardIndex", "give either `text` or `cardIndex`, not both"))
+        }
         (None, None) => Err(o.err("text", "a message needs `text` or `cardIndex`")),
     }
 }
@@ -100,10 +128,15 @@ fn metadata(o: &Obj<'_>) -> Result<Vec<MetaDatum>, InboundError> {
             let value = match m.get("value") {
                 Some(Value::String(s)) => s.clone(),
                 None => return Err(m.err("value", "is required")),
-                Some(other) => return Err(m.err("value", format!("expected a string, got {}", kind(other)))),
+                Some(other) => {
+                    return Err(m.err("value", format!("expected a string, got {}", kind(other))))
+                }
             };
             let sanitize = m.optional_bool("sanitize")?.unwrap_or(false);
-            Ok(MetaDatum { key, value: Guarded::new(value, sanitize) })
+            Ok(MetaDatum {
+                key,
+                value: Guarded::new(value, sanitize),
+            })
         })
         .collect()
 }

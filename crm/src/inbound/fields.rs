@@ -9,7 +9,10 @@ pub const MAX_BODY: usize = 256 * 1024;
 
 pub fn parse_body(body: &[u8]) -> Result<Value, InboundError> {
     if body.len() > MAX_BODY {
-        return Err(InboundError::new("", format!("body is larger than {MAX_BODY} bytes")));
+        return Err(InboundError::new(
+            "",
+            format!("body is larger than {MAX_BODY} bytes"),
+        ));
     }
     serde_json::from_slice(body).map_err(|e| InboundError::new("", format!("invalid JSON: {e}")))
 }
@@ -34,10 +37,16 @@ impl<'a> Obj<'a> {
     /// `prefix` is the path of this object (`""` for the body, `metaData[0]` below it).
     pub fn new(v: &'a Value, prefix: &str) -> Result<Obj<'a>, InboundError> {
         match v {
-            Value::Object(map) => Ok(Obj { map, prefix: prefix.to_string() }),
+            Value::Object(map) => Ok(Obj {
+                map,
+                prefix: prefix.to_string(),
+            }),
             other => {
                 let what = if prefix.is_empty() { "body" } else { "value" };
-                Err(InboundError::new(prefix, format!("{what} must be a JSON object, got {}", kind(other))))
+                Err(InboundError::new(
+                    prefix,
+                    format!("{what} must be a JSON object, got {}", kind(other)),
+                ))
             }
         }
     }
@@ -64,7 +73,8 @@ impl<'a> Obj<'a> {
     }
 
     pub fn required_str(&self, key: &str) -> Result<String, InboundError> {
-        self.optional_str(key)?.ok_or_else(|| self.err(key, "is required"))
+        self.optional_str(key)?
+            .ok_or_else(|| self.err(key, "is required"))
     }
 
     /// Absent or a non-empty string (the template's `@IsNotEmpty() @IsString()`).
@@ -95,11 +105,17 @@ impl<'a> Obj<'a> {
     }
 
     /// A string that must be one of `allowed`.
-    pub fn required_enum(&self, key: &str, allowed: &[&'static str]) -> Result<&'static str, InboundError> {
+    pub fn required_enum(
+        &self,
+        key: &str,
+        allowed: &[&'static str],
+    ) -> Result<&'static str, InboundError> {
         let s = self.required_str(key)?;
-        allowed.iter().find(|a| **a == s).copied().ok_or_else(|| {
-            self.err(key, format!("`{s}` is not one of {}", allowed.join(", ")))
-        })
+        allowed
+            .iter()
+            .find(|a| **a == s)
+            .copied()
+            .ok_or_else(|| self.err(key, format!("`{s}` is not one of {}", allowed.join(", "))))
     }
 
     pub fn optional_array(&self, key: &str) -> Result<Option<&'a Vec<Value>>, InboundError> {

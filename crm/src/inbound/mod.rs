@@ -27,7 +27,10 @@ pub struct InboundError {
 
 impl InboundError {
     pub(crate) fn new(path: impl Into<String>, cause: impl Into<String>) -> Self {
-        InboundError { path: path.into(), cause: cause.into() }
+        InboundError {
+            path: path.into(),
+            cause: cause.into(),
+        }
     }
 }
 

@@ -42,10 +42,16 @@ pub struct ActionData {
 
 impl ActionData {
     pub fn new(key: impl Into<String>, value: impl Into<String>) -> Self {
-        ActionData { key: key.into(), value: vec![value.into()], save_as: None }
+        ActionData {
+            key: key.into(),
+            value: vec![value.into()],
+            save_as: None,
+        }
     }
     /// From natter-actions' `Action::crm_data()` output (`[{"key","value":[..],"saveAs"?}]`).
-    pub fn from_crm_data(items: Vec<serde_json::Value>) -> Result<Vec<ActionData>, serde_json::Error> {
+    pub fn from_crm_data(
+        items: Vec<serde_json::Value>,
+    ) -> Result<Vec<ActionData>, serde_json::Error> {
         items.into_iter().map(serde_json::from_value).collect()
     }
 }

@@ -26,7 +26,11 @@ pub struct ChatWebhook {
 
 impl ChatWebhook {
     pub fn new(bot_id: impl Into<String>, data: ChatEvent) -> Self {
-        ChatWebhook { bot_id: bot_id.into(), channel: chat(), data }
+        ChatWebhook {
+            bot_id: bot_id.into(),
+            channel: chat(),
+            data,
+        }
     }
     /// The exact bytes to sign, store in the outbox and send (compact JSON).
     pub fn to_body(&self) -> Vec<u8> {
@@ -108,7 +112,10 @@ pub struct Button {
 
 impl Button {
     pub fn new(text: impl Into<String>) -> Self {
-        Button { kind: ButtonType::Button, text: text.into() }
+        Button {
+            kind: ButtonType::Button,
+            text: text.into(),
+        }
     }
 }
 
@@ -214,7 +221,11 @@ impl BotMessage {
     }
     /// Clamped into 0..=1; a NaN becomes 0 (JSON has no NaN).
     pub fn with_confidence(mut self, confidence: f64) -> Self {
-        self.confidence = if confidence.is_nan() { 0.0 } else { confidence.clamp(0.0, 1.0) };
+        self.confidence = if confidence.is_nan() {
+            0.0
+        } else {
+            confidence.clamp(0.0, 1.0)
+        };
         self
     }
 }
