@@ -7,7 +7,8 @@
  * or <script src=".../widget/embed.js" data-server-url="https://chat.example.com" data-bot="acme" async>.
  * It finds its own URL, loads natter.js and the wasm next to it, reads window.natterConfig
  * (data-* attributes fill what it leaves out; serverUrl defaults to this script's origin),
- * then calls onLoad(chat) — or, without onLoad, renders at once. Failures go to console.error.
+ * waits until the document is parsed, then calls onLoad(chat) — or, without onLoad, renders
+ * at once. Failures go to console.error.
  */
 (function () {
   var script = document.currentScript || document.querySelector("script[data-natter],script[src*='embed.js']");
@@ -22,10 +23,16 @@
   document.head.appendChild(link);
   var wasm = fetch(new URL("natter_wasm_bg.wasm", base));
   wasm.catch(function () {});
-  import(new URL("natter.js", base).href)
-    .then(function (m) {
-      m.preload(wasm);
-      return m.loadChat(cfg);
+  // an async script may run before <body> (or options.element) exists: start downloading now,
+  // create the widget once the document is parsed
+  var parsed = new Promise(function (done) {
+    if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", done, { once: true });
+    else done();
+  });
+  Promise.all([import(new URL("natter.js", base).href), parsed])
+    .then(function (loaded) {
+      loaded[0].preload(wasm);
+      return loaded[0].loadChat(cfg);
     })
     .then(function (chat) {
       if (typeof cfg.onLoad !== "function") return chat.render();

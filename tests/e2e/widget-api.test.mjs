@@ -192,3 +192,14 @@ test("embed without onLoad renders by itself from data-* attributes", async () =
   await page.locator("[part=window]").waitFor({ state: "visible" });
   await page.close();
 });
+
+test("embed in <head> waits for the document before resolving element and rendering", async () => {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push(e.message));
+  page.on("console", (m) => m.type() === "error" && !m.text().includes("404") && problems.push(m.text()));
+  await page.goto(`${server.origin}/fixtures/embed-in-head.html`);
+  await page.locator("#later [part=window]").waitFor({ state: "visible" });
+  assert.deepEqual(problems, []);
+  await page.close();
+});

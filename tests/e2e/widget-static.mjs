@@ -28,7 +28,11 @@ const TYPES = {
 /** Starts the server on 127.0.0.1 (a free port); resolves to {origin, close()}. */
 export function serveStatic() {
   const server = createServer(async (req, res) => {
-    const path = decodeURIComponent(new URL(req.url, "http://x").pathname);
+    const url = new URL(req.url, "http://x");
+    const path = decodeURIComponent(url.pathname);
+    // `?delay=ms` holds the response back (fixtures use it to keep the HTML parser blocked)
+    const delay = Number(url.searchParams.get("delay")) || 0;
+    if (delay) await new Promise((r) => setTimeout(r, Math.min(delay, 5000)));
     const [prefix, dir] = MOUNTS.find(([p]) => path.startsWith(p));
     let rel = normalize(path.slice(prefix.length));
     if (rel.startsWith("..")) return end(res, 403);

@@ -1,0 +1,1 @@
+// intentionally empty: loaded with ?delay= to hold the HTML parser
