@@ -45,7 +45,8 @@ pub struct RuntimeConfig {
     /// Warm (and starting) processes in total; the least recently used folder gives way.
     /// A warm process holds about 25 MB of memory (interpreter + requests imported).
     pub max_warm_total: usize,
-    /// Runs at once; further calls wait (their wait counts against their time limit).
+    /// Runs at once; further calls wait (the wait counts against their time limit, as does
+    /// starting a process when none was ready).
     pub max_concurrent_runs: usize,
     /// How long a process may take to start and import before it counts as failed.
     pub startup_timeout: Duration,

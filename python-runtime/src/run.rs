@@ -21,7 +21,10 @@ const LOGGED_HELPER_CALLS: usize = 100;
 pub struct Job<'a> {
     /// The `{"t": "job", ...}` message.
     pub message: Value,
+    /// The call's limit (reported in the error).
     pub timeout: Duration,
+    /// What is left of it when the job is sent.
+    pub remaining: Duration,
     /// `execute_action` or `handle_event`.
     pub function: &'a str,
     /// The runtime's notes so far.
@@ -38,10 +41,10 @@ enum Ended {
 
 /// Run `job` on `worker` within its time limit.
 pub async fn run_job(mut worker: Worker, job: Job<'_>, host: &dyn Host, scope: &RunScope) -> RunOutcome {
-    let Job { message: job, timeout, function, mut log, started } = job;
+    let Job { message: job, timeout, remaining, function, mut log, started } = job;
     let mut effects = Effects::default();
     let mut exit_note = None;
-    let ended = tokio::time::timeout(timeout, drive(&mut worker, &job, host, scope, &mut effects, &mut log)).await;
+    let ended = tokio::time::timeout(remaining, drive(&mut worker, &job, host, scope, &mut effects, &mut log)).await;
 
     let (stdout, stderr) = if matches!(ended, Ok(Ended::Result(_))) {
         // Everything printed was written before the result (stdout is unbuffered), so it is

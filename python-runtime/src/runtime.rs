@@ -222,7 +222,9 @@ impl Runtime {
             "function": function,
             "context": req.context,
         });
-        let job = Job { message: job, timeout, function, log, started };
+        // One wall-clock limit for the whole call: waiting for a slot or a process counts.
+        let remaining = timeout.saturating_sub(started.elapsed());
+        let job = Job { message: job, timeout, remaining, function, log, started };
         run_job(worker, job, inner.host.as_ref(), &scope).await
     }
 

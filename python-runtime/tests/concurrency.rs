@@ -50,3 +50,25 @@ async fn helpers_from_several_threads_do_not_mix_replies() {
     assert_eq!(md.len(), 6);
     assert!(md.values().all(|v| *v == json!(19)));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn runs_at_once_are_bounded_and_waiting_counts_against_the_limit() {
+    let bot = Bot::new();
+    let slow = bot.script("slow.py", "import time\ndef execute_action(context):\n    time.sleep(1.5)\n    return 'slow done'\n");
+    let fast = bot.script("fast.py", "def execute_action(context):\n    return 'fast done'\n");
+    let cfg = RuntimeConfig { max_concurrent_runs: 1, ..test_config() };
+    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new())).await.unwrap();
+    let rt2 = rt.clone();
+    let slow_req = action(&bot, &slow, context(json!({}), None));
+    let first = tokio::spawn(async move { rt2.run(slow_req).await });
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await; // let it take the slot
+    let mut req = action(&bot, &fast, context(json!({}), None));
+    req.timeout = Some(std::time::Duration::from_millis(400));
+    let out = rt.run(req).await;
+    assert_eq!(out.status, RunStatus::Timeout, "{out:#?}");
+    assert!(out.error.as_deref().unwrap().contains("no free slot"), "{:?}", out.error);
+    assert_eq!(first.await.unwrap().value, json!("slow done"));
+    // The slot is free again.
+    let out = rt.run(action(&bot, &fast, context(json!({}), None))).await;
+    assert_eq!(out.value, json!("fast done"));
+}
