@@ -13,6 +13,8 @@
 //! - [`client`] with [`deliver`], [`sync`] and [`action_call`]: the HTTP side — one outbox
 //!   attempt (`deliver(job) -> Outcome`), the synchronous `escalate` / `isTeamOnline`, and the
 //!   actions webhook call.
+//! - [`lanes`]: optional in-process delivery in order per conversation, for callers without
+//!   the server's durable outbox.
 //! - [`config`]: the per-bot `[crm]` settings resolved into a [`Crm`].
 //! - [`standin`]: a CRM stand-in on 127.0.0.1 for tests, benchmarks and demos.
 //!
@@ -29,6 +31,7 @@ pub mod config;
 pub mod deliver;
 pub mod id;
 pub mod inbound;
+pub mod lanes;
 pub mod retry;
 pub mod sensitive;
 pub mod sign;
@@ -42,7 +45,8 @@ pub use client::{ClientError, CrmClient};
 pub use config::{ConfigError, Crm, CrmSettings};
 pub use deliver::{Job, Outcome};
 pub use id::new_webhook_id;
-pub use inbound::{parse_agent_message, parse_converse_chat, InboundError};
+pub use inbound::{parse_agent_message, parse_converse_chat, InboundError, InboundErrorKind};
+pub use lanes::{LaneError, Lanes};
 pub use retry::RetryPolicy;
 pub use sensitive::{Guarded, Sensitive};
 pub use sign::{SignatureHeaders, SigningSecret, VerifyError};

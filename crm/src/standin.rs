@@ -32,6 +32,9 @@ pub struct StandInConfig {
     pub fail_first: u32,
     /// Sent with those 503s as `Retry-After`, when set.
     pub retry_after: Option<String>,
+    /// Once past `fail_first`, answer asynchronous events with this status instead of 200
+    /// (a 3xx comes with a `Location` back to this stand-in, which a client must not follow).
+    pub chat_status: Option<u16>,
     /// The status `escalate` gets (2xx accepts).
     pub escalate_status: u16,
     /// The `isOnline` answer; `None` answers 500.
@@ -51,6 +54,7 @@ impl StandInConfig {
             secret,
             fail_first: 0,
             retry_after: None,
+            chat_status: None,
             escalate_status: 200,
             team_online: Some(true),
             delay: Duration::ZERO,
@@ -233,7 +237,7 @@ async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> 
             None => (500, "team lookup failed".to_string()),
         },
         _ if try_number <= s.cfg.fail_first => (503, "try later".to_string()),
-        _ => (200, String::new()),
+        _ => (s.cfg.chat_status.unwrap_or(200), String::new()),
     };
     record(&s, CHAT_PATH, &headers, &body, true, status, try_number);
     let mut resp = (
@@ -241,6 +245,12 @@ async fn chat(State(s): State<Arc<Shared>>, headers: HeaderMap, body: Bytes) -> 
         answer,
     )
         .into_response();
+    if (300..400).contains(&status) {
+        resp.headers_mut().insert(
+            axum::http::header::LOCATION,
+            axum::http::HeaderValue::from_static(CHAT_PATH),
+        );
+    }
     if status == 503 {
         if let Some(ra) = s.cfg.retry_after.as_deref().and_then(|v| v.parse().ok()) {
             resp.headers_mut()

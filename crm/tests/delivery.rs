@@ -237,3 +237,38 @@ async fn timeouts_and_refused_connections_are_retried() {
         }
     );
 }
+
+#[tokio::test]
+async fn other_4xx_and_redirects_fail_for_good_without_following() {
+    let client = CrmClient::new().unwrap();
+    for (status, want) in [
+        (404, "CRM answered 404"),
+        (422, "CRM answered 422"),
+        (
+            307,
+            "CRM answered 307 (a redirect); configure the final webhook URL",
+        ),
+    ] {
+        let s = standin(|c| c.chat_status = Some(status)).await;
+        let crm = crm_for(&s, 5_000);
+        let body = crm
+            .webhook(ChatEvent::SendMessage(BotMessage::text("c", "m", "x")))
+            .to_body();
+        let o = client
+            .deliver(
+                &crm,
+                &Job {
+                    id: new_webhook_id(),
+                    body,
+                    attempt: 1,
+                },
+            )
+            .await;
+        assert_eq!(o, Outcome::Failed { cause: want.into() });
+        assert_eq!(
+            s.count(),
+            1,
+            "{status}: exactly one request, no redirect followed"
+        );
+    }
+}

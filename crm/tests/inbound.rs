@@ -154,11 +154,14 @@ fn converse_refusals_name_the_field() {
         (e.path.as_str(), e.cause.as_str()),
         ("metaData[0].value", "expected a string, got a number")
     );
+    assert_eq!(chat("{").unwrap_err().kind, InboundErrorKind::Json);
+    assert_eq!(chat("{}").unwrap_err().kind, InboundErrorKind::Field);
     let huge = format!(
         r#"{{"platformConversationId": "p", "eventType": "message", "text": "{}"}}"#,
         "x".repeat(300_000)
     );
     assert_eq!(err(chat(&huge)), "body is larger than 262144 bytes");
+    assert_eq!(chat(&huge).unwrap_err().kind, InboundErrorKind::TooLarge);
 }
 
 #[test]

@@ -16,13 +16,9 @@ pub fn parse_action_response(body: &[u8]) -> Result<Vec<ActionResult>, InboundEr
         return Ok(Vec::new());
     }
     if body.len() > MAX_BODY {
-        return Err(InboundError::new(
-            "",
-            format!("body is larger than {MAX_BODY} bytes"),
-        ));
+        return Err(InboundError::too_large(MAX_BODY));
     }
-    let v: Value = serde_json::from_slice(body)
-        .map_err(|e| InboundError::new("", format!("invalid JSON: {e}")))?;
+    let v: Value = serde_json::from_slice(body).map_err(InboundError::json)?;
     let o = Obj::new(&v, "")?;
     let Some(items) = o.optional_array("results")? else {
         return Ok(Vec::new());

@@ -9,12 +9,9 @@ pub const MAX_BODY: usize = 256 * 1024;
 
 pub fn parse_body(body: &[u8]) -> Result<Value, InboundError> {
     if body.len() > MAX_BODY {
-        return Err(InboundError::new(
-            "",
-            format!("body is larger than {MAX_BODY} bytes"),
-        ));
+        return Err(InboundError::too_large(MAX_BODY));
     }
-    serde_json::from_slice(body).map_err(|e| InboundError::new("", format!("invalid JSON: {e}")))
+    serde_json::from_slice(body).map_err(InboundError::json)
 }
 
 pub fn kind(v: &Value) -> &'static str {

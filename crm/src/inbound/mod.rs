@@ -19,17 +19,44 @@ pub use agent::{parse_agent_message, AgentEvent, AgentMessage};
 pub use converse::{parse_converse_chat, ChatApiEvent, ConverseChat, MetaDatum, UserInput};
 
 /// What is wrong with an inbound payload: where (`path`, empty for the whole body) and why.
+/// The server answers 400 with `to_string()` as the message (413 for [`InboundErrorKind::TooLarge`]).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub struct InboundError {
+    pub kind: InboundErrorKind,
     pub path: String,
     pub cause: String,
+}
+
+/// Which of the server's error codes fits: malformed JSON, an oversized body, or a field.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum InboundErrorKind {
+    Json,
+    TooLarge,
+    Field,
 }
 
 impl InboundError {
     pub(crate) fn new(path: impl Into<String>, cause: impl Into<String>) -> Self {
         InboundError {
+            kind: InboundErrorKind::Field,
             path: path.into(),
             cause: cause.into(),
+        }
+    }
+
+    pub(crate) fn json(e: serde_json::Error) -> Self {
+        InboundError {
+            kind: InboundErrorKind::Json,
+            path: String::new(),
+            cause: format!("invalid JSON: {e}"),
+        }
+    }
+
+    pub(crate) fn too_large(limit: usize) -> Self {
+        InboundError {
+            kind: InboundErrorKind::TooLarge,
+            path: String::new(),
+            cause: format!("body is larger than {limit} bytes"),
         }
     }
 }
