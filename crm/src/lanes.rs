@@ -28,13 +28,15 @@ pub enum LaneError {
     TooManyLanes(usize),
 }
 
+type Queued = (Arc<Crm>, Job);
+
 pub struct Lanes {
     client: CrmClient,
     on_outcome: OnOutcome,
     per_lane: usize,
     max_lanes: usize,
     idle: Duration,
-    lanes: Mutex<HashMap<String, mpsc::Sender<(Arc<Crm>, Job)>>>,
+    lanes: Mutex<HashMap<String, mpsc::Sender<Queued>>>,
 }
 
 impl Lanes {
@@ -84,7 +86,7 @@ impl Lanes {
         self.lanes.lock().unwrap().len()
     }
 
-    async fn run(self: Arc<Self>, key: String, mut rx: mpsc::Receiver<(Arc<Crm>, Job)>) {
+    async fn run(self: Arc<Self>, key: String, mut rx: mpsc::Receiver<Queued>) {
         loop {
             let next = match tokio::time::timeout(self.idle, rx.recv()).await {
                 Ok(Some(item)) => item,
