@@ -35,7 +35,12 @@ pub enum Error {
     BadPersistence(String),
     #[error("loadThreadById: the thread id must be a non-empty string")]
     BadThreadId,
+    #[error("send: 256 messages are already waiting for the server; this one was not queued")]
+    OutboxFull,
 }
+
+/// How many messages may wait for the transport (DESIGN §6: every queue has a bound).
+pub const OUTBOX_LIMIT: usize = 256;
 
 /// The storage key for a widget's thread id.
 pub fn storage_key(server_url: &str, bot: Option<&str>) -> String {
@@ -80,8 +85,12 @@ impl Outbox {
         }
     }
 
-    /// Queues a message; returns its client message id.
-    pub fn push(&mut self, content: String, silent: bool) -> String {
+    /// Queues a message; returns its client message id, or an error when
+    /// [`OUTBOX_LIMIT`] messages are already waiting.
+    pub fn push(&mut self, content: String, silent: bool) -> Result<String, Error> {
+        if self.items.len() >= OUTBOX_LIMIT {
+            return Err(Error::OutboxFull);
+        }
         self.seq += 1;
         let mut id = self.prefix.clone();
         id.push('-');
@@ -91,7 +100,7 @@ impl Outbox {
             content,
             silent,
         });
-        id
+        Ok(id)
     }
 
     /// Hands every queued message to the transport, oldest first.
@@ -146,14 +155,24 @@ mod tests {
     #[test]
     fn outbox_keeps_order_and_ids() {
         let mut o = Outbox::new("p".into());
-        assert_eq!(o.push("a".into(), false), "p-1");
-        assert_eq!(o.push("b".into(), true), "p-2");
+        assert_eq!(o.push("a".into(), false), Ok("p-1".into()));
+        assert_eq!(o.push("b".into(), true), Ok("p-2".into()));
         let d = o.drain();
         assert_eq!(
             d.iter().map(|m| m.content.as_str()).collect::<Vec<_>>(),
             ["a", "b"]
         );
         assert!(d[1].silent && o.is_empty());
+        for _ in 0..OUTBOX_LIMIT {
+            o.push("x".into(), false).unwrap();
+        }
+        assert_eq!(
+            o.push("one too many".into(), false),
+            Err(Error::OutboxFull),
+            "the queue is bounded"
+        );
+        assert_eq!(o.drain().len(), OUTBOX_LIMIT);
+        assert!(o.push("room again".into(), false).is_ok());
         let mut s = String::new();
         push_u32(&mut s, 4_000_000_123);
         assert_eq!(s, "4000000123");

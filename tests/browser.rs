@@ -826,3 +826,26 @@ async fn host_page_listeners_may_call_the_api_from_synchronous_dom_events() {
     assert_eq!(joined(&log), "focus-ok");
     c.destroy();
 }
+
+#[wasm_bindgen_test]
+async fn the_outbox_is_bounded_until_the_transport_drains_it() {
+    let console = capture_console();
+    let (c, _) = new_chat("");
+    let log = Array::new();
+    for _ in 0..natter::thread::OUTBOX_LIMIT {
+        wait(c.send("queued".into(), JsValue::UNDEFINED).unwrap()).await;
+    }
+    on(&c, "send", handler(&log, "log.push('sent')"));
+    wait(c.send("one too many".into(), JsValue::UNDEFINED).unwrap()).await;
+    restore_console();
+    assert_eq!(joined(&log), "", "not queued, so no send event");
+    assert!(
+        joined(&console).contains("warn:send: 256 messages are already waiting"),
+        "{}",
+        joined(&console)
+    );
+    assert_eq!(c.drain_outbox().len(), natter::thread::OUTBOX_LIMIT);
+    wait(c.send("room again".into(), JsValue::UNDEFINED).unwrap()).await;
+    assert_eq!(joined(&log), "sent");
+    c.destroy();
+}

@@ -477,15 +477,20 @@ fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             if content.trim().is_empty() {
                 return run_then(w, then); // a pre:send handler emptied it: not sent
             }
-            {
+            let queued = {
                 let mut st = w.st.borrow_mut();
-                if let (false, Some(d)) = (silent, &st.dom) {
+                // TODO(issue 4): the network transport drains the outbox (POST /messages).
+                let queued = st.outbox.push(content.clone(), silent);
+                if let (Ok(_), false, Some(d)) = (&queued, silent, &st.dom) {
                     if let Some(b) = d.bubble(true) {
                         d.append_text(&b, &content);
                     }
                 }
-                // TODO(issue 4): the network transport drains the outbox (POST /messages).
-                st.outbox.push(content, silent);
+                queued
+            };
+            if let Err(e) = queued {
+                js::console_warn(&e.to_string());
+                return run_then(w, then);
             }
             let ev = js::event(EventType::Send, &[("message", message)]);
             emit(w, EventType::Send, ev, None, After::Finally(then));
