@@ -172,6 +172,24 @@ impl CrmSettings {
 }
 
 impl Crm {
+    /// An actions webhook request of this bot; `data` from natter-actions' `crm_data()` via
+    /// [`ActionData::from_crm_data`](crate::wire::ActionData::from_crm_data).
+    pub fn action_request(
+        &self,
+        conversation_id: impl Into<String>,
+        platform_conversation_id: impl Into<String>,
+        name: impl Into<String>,
+        data: Vec<crate::wire::ActionData>,
+    ) -> crate::wire::ActionRequest {
+        crate::wire::ActionRequest::new(
+            self.bot_id.clone(),
+            conversation_id,
+            platform_conversation_id,
+            name,
+            data,
+        )
+    }
+
     /// A chat webhook of this bot around `data`.
     pub fn webhook(&self, data: crate::wire::ChatEvent) -> crate::wire::ChatWebhook {
         crate::wire::ChatWebhook::new(self.bot_id.clone(), data)

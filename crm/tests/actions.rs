@@ -10,16 +10,16 @@ use natter_crm::{ActionCallError, CrmClient};
 use support::{crm_for, standin};
 
 fn request() -> ActionRequest {
-    ActionRequest {
-        bot_id: "BOT_ID".into(),
-        conversation_id: "t-1".into(),
-        platform_conversation_id: "c-1".into(),
-        name: "updateCustomerBalance".into(),
-        data: vec![ActionData {
+    ActionRequest::new(
+        "BOT_ID",
+        "t-1",
+        "c-1",
+        "updateCustomerBalance",
+        vec![ActionData {
             save_as: Some("customerId".into()),
             ..ActionData::new("userId", "123345")
         }],
-    }
+    )
 }
 
 #[tokio::test]
@@ -49,7 +49,7 @@ async fn posts_and_reads_results() {
     assert_eq!(r.path, "/action-webhook");
     assert_eq!(
         r.body.as_ref().unwrap(),
-        &serde_json::json!({"botId": "BOT_ID", "conversationId": "t-1", "platformConversationId": "c-1",
+        &serde_json::json!({"botId": "BOT_ID", "channel": "chat", "conversationId": "t-1", "platformConversationId": "c-1",
             "name": "updateCustomerBalance", "data": [{"key": "userId", "value": ["123345"], "saveAs": "customerId"}]})
     );
 }

@@ -54,7 +54,10 @@ fn check(name: &str, ours: &impl serde::Serialize, additions: &[&str]) {
     let text = serde_json::to_string_pretty(ours).unwrap() + "\n";
     let golden = dir().join("natter").join(format!("{name}.json"));
     if std::env::var_os("UPDATE_GOLDEN").is_some() {
-        std::fs::write(&golden, &text).unwrap();
+        // Atomic, so a test reading the file meanwhile never sees it half written.
+        let tmp = golden.with_extension("json.tmp");
+        std::fs::write(&tmp, &text).unwrap();
+        std::fs::rename(&tmp, &golden).unwrap();
     }
     let want =
         std::fs::read_to_string(&golden).unwrap_or_else(|e| panic!("{}: {e}", golden.display()));
@@ -203,14 +206,14 @@ fn actions_request_from_natter_actions_data() {
         serde_json::json!({"key": "balance", "value": ["100"]}),
     ])
     .unwrap();
-    let r = ActionRequest {
-        bot_id: "BOT_ID".into(),
-        conversation_id: "CONVERSATION_ID".into(),
-        platform_conversation_id: PCID.into(),
-        name: "updateCustomerBalance".into(),
+    let r = ActionRequest::new(
+        "BOT_ID",
+        "CONVERSATION_ID",
+        PCID,
+        "updateCustomerBalance",
         data,
-    };
-    check("actions-request", &r, &[]);
+    );
+    check("actions-request", &r, &["channel"]);
 }
 
 #[test]

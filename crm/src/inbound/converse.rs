@@ -57,6 +57,12 @@ pub fn parse_converse_chat(body: &[u8]) -> Result<ConverseChat, InboundError> {
         o.forbid("text", "only allowed when eventType is `message`")?;
         o.forbid("cardIndex", "only allowed when eventType is `message`")?;
     }
+    if o.has("metadata") && !o.has("metaData") {
+        return Err(o.err(
+            "metadata",
+            "unknown field; the session parameters field is spelled `metaData`",
+        ));
+    }
     let metadata = metadata(&o)?;
     let event = match event_type {
         "startSession" => ChatApiEvent::StartSession { metadata },

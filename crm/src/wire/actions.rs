@@ -14,6 +14,10 @@ use crate::sensitive::Guarded;
 #[serde(rename_all = "camelCase")]
 pub struct ActionRequest {
     pub bot_id: String,
+    /// Not in the seed's example; the template's swagger.yaml lists `channel` as required for
+    /// the action webhook too, so it is sent, always `chat`.
+    #[serde(default = "super::chat::channel")]
+    pub channel: String,
     /// Natter's own conversation id ("can be ignored" by the CRM).
     pub conversation_id: String,
     pub platform_conversation_id: String,
@@ -23,6 +27,23 @@ pub struct ActionRequest {
 }
 
 impl ActionRequest {
+    pub fn new(
+        bot_id: impl Into<String>,
+        conversation_id: impl Into<String>,
+        platform_conversation_id: impl Into<String>,
+        name: impl Into<String>,
+        data: Vec<ActionData>,
+    ) -> Self {
+        ActionRequest {
+            bot_id: bot_id.into(),
+            channel: super::chat::CHANNEL.to_string(),
+            conversation_id: conversation_id.into(),
+            platform_conversation_id: platform_conversation_id.into(),
+            name: name.into(),
+            data,
+        }
+    }
+
     /// The exact bytes to sign and send.
     pub fn to_body(&self) -> Vec<u8> {
         serde_json::to_vec(self).expect("action request serializes")

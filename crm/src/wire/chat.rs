@@ -11,7 +11,7 @@ use super::number::serialize_compact;
 /// The value of `channel`; the template's DTO requires it and documents it as always `chat`.
 pub const CHANNEL: &str = "chat";
 
-fn chat() -> String {
+pub(crate) fn channel() -> String {
     CHANNEL.to_string()
 }
 
@@ -19,7 +19,7 @@ fn chat() -> String {
 #[serde(rename_all = "camelCase")]
 pub struct ChatWebhook {
     pub bot_id: String,
-    #[serde(default = "chat")]
+    #[serde(default = "channel")]
     pub channel: String,
     pub data: ChatEvent,
 }
@@ -28,7 +28,7 @@ impl ChatWebhook {
     pub fn new(bot_id: impl Into<String>, data: ChatEvent) -> Self {
         ChatWebhook {
             bot_id: bot_id.into(),
-            channel: chat(),
+            channel: channel(),
             data,
         }
     }
