@@ -22,7 +22,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::engine::{Agent, AgentError, Reply, ReplyError, Turn};
 use crate::metrics;
-use crate::store::{RunOutcome, Store};
+use crate::store::{RunItem, RunOutcome, Store};
 use crate::{ids, time::now_rfc3339};
 
 pub struct Runs {
@@ -97,7 +97,7 @@ impl Runs {
             thread_id: &input.thread_id,
             run_id: &input.run_id,
             open: None,
-            pending_start: None,
+            pending: Vec::new(),
             started,
             first_delta: false,
         };
@@ -132,7 +132,10 @@ impl Runs {
                 (RunOutcome::Failed { code: "agent_error".into(), message: "the bot could not answer".into() }, None)
             }
         };
-        if let Err(e) = self.store.finish_run(&input.thread_id, &input.run_id, outcome, state).await {
+        // Whatever the agent left unflushed commits with the run's end, in one job.
+        let mut items = std::mem::take(&mut out.pending);
+        items.push(RunItem::Finish { run_id: input.run_id.clone(), outcome, agent_state: state });
+        if let Err(e) = self.store.run_batch(&input.thread_id, items).await {
             tracing::error!(thread = %input.thread_id, run = %input.run_id, error = %e, "run: cannot record its end");
         }
         m.run_duration.observe(started.elapsed().as_secs_f64());
@@ -153,10 +156,20 @@ struct RunWriter<'a> {
     run_id: &'a str,
     /// The message being streamed: (id, role).
     open: Option<(String, Role)>,
-    /// Its `message.started`, not yet written.
-    pending_start: Option<EventPayload>,
+    /// Writes not yet committed: a `message.started` waiting for its first delta, a completed
+    /// message waiting for the next write or the run's end. Always committed in this order.
+    pending: Vec<RunItem>,
     started: Instant,
     first_delta: bool,
+}
+
+impl RunWriter<'_> {
+    async fn flush(&mut self) -> Result<(), ReplyError> {
+        if !self.pending.is_empty() {
+            self.store.run_batch(self.thread_id, std::mem::take(&mut self.pending)).await?;
+        }
+        Ok(())
+    }
 }
 
 #[async_trait]
@@ -168,20 +181,22 @@ impl Reply for RunWriter<'_> {
         let id = ids::message();
         // `message.started` is written with the first delta (or the completion): one commit
         // less before the first visible text.
-        self.pending_start = Some(EventPayload::MessageStarted { message_id: id.clone(), run_id: Some(self.run_id.into()), role });
+        self.pending.push(RunItem::Event(EventPayload::MessageStarted { message_id: id.clone(), run_id: Some(self.run_id.into()), role }));
         self.open = Some((id.clone(), role));
         Ok(id)
     }
 
     async fn deltas(&mut self, item_id: &str, pieces: &[&str]) -> Result<(), ReplyError> {
         let (id, role) = self.open.clone().ok_or(ReplyError::Misuse("delta without begin"))?;
-        let mut events: Vec<EventPayload> = self.pending_start.take().into_iter().collect();
-        events.extend(pieces.iter().map(|text| EventPayload::MessageDelta {
-            message_id: id.clone(),
-            run_id: Some(self.run_id.into()),
-            delta: Delta { role, content: vec![ContentItem::text(item_id, *text)] },
+        let mut items = std::mem::take(&mut self.pending);
+        items.extend(pieces.iter().map(|text| {
+            RunItem::Event(EventPayload::MessageDelta {
+                message_id: id.clone(),
+                run_id: Some(self.run_id.into()),
+                delta: Delta { role, content: vec![ContentItem::text(item_id, *text)] },
+            })
         }));
-        self.store.append(self.thread_id, events).await?;
+        self.store.run_batch(self.thread_id, items).await?;
         if !self.first_delta && !pieces.is_empty() {
             self.first_delta = true;
             metrics::global().first_delta.observe(self.started.elapsed().as_secs_f64());
@@ -191,9 +206,6 @@ impl Reply for RunWriter<'_> {
 
     async fn complete(&mut self, content: Vec<ContentItem>, options: MessageOptions) -> Result<(), ReplyError> {
         let (id, role) = self.open.take().ok_or(ReplyError::Misuse("complete without begin"))?;
-        if let Some(start) = self.pending_start.take() {
-            self.store.append(self.thread_id, vec![start]).await?;
-        }
         let message = Message {
             id,
             role,
@@ -203,16 +215,18 @@ impl Reply for RunWriter<'_> {
             run_id: Some(self.run_id.into()),
             client_message_id: None,
         };
-        self.store.complete_message(self.thread_id, Some(self.run_id.into()), message).await?;
+        self.pending.push(RunItem::Message { run_id: Some(self.run_id.into()), message });
         Ok(())
     }
 
     async fn hand_off(&mut self, reason: Option<String>) -> Result<bool, ReplyError> {
+        self.flush().await?;
         let ev = EventPayload::ThreadHandedOff { reason };
         Ok(self.store.transition(self.thread_id, ThreadStatus::HandedOff, ev).await?)
     }
 
     async fn close(&mut self, reason: Option<String>) -> Result<bool, ReplyError> {
+        self.flush().await?;
         let ev = EventPayload::ThreadClosed { by: "bot".into(), reason };
         Ok(self.store.transition(self.thread_id, ThreadStatus::Closed, ev).await?)
     }

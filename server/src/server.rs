@@ -91,6 +91,7 @@ impl Server {
             thread_limiter: RateLimiter::new(limits.per_thread),
             config: config.http.clone(),
             shutdown,
+            owners: Default::default(),
         });
         Ok(Server { listener, state, config })
     }

@@ -4,9 +4,10 @@
 //! thread, the message and the agent's saved state, and the agent writes its answer through
 //! the [`Reply`] it is given: [`Reply::begin`] a message, stream [`Reply::delta`]s, then
 //! [`Reply::complete`] it with the full content; or [`Reply::hand_off`] / [`Reply::close`] the
-//! conversation. Every call is committed to the thread's event log before it returns, so what
-//! the agent said is durable and streamed in order. The state the agent returns is saved with
-//! the run's end (`run.completed`), atomically.
+//! conversation. Writes reach the thread's event log in call order: deltas, hand-off and close
+//! are committed before they return; `begin` and `complete` ride along with the next write (at
+//! the latest the run's end), which saves commits without changing what clients see. The state
+//! the agent returns is saved with the run's end (`run.completed`), atomically.
 //!
 //! Implementations: [`scripted::ScriptedAgent`] (workflows from `bot.toml`). Issue 7 adds an
 //! OpenAI-compatible LLM agent (tokens → `delta`, tool calls → actions) behind the same trait;
@@ -52,10 +53,10 @@ pub enum AgentError {
     Failed(String),
 }
 
-/// Where an agent writes its answer. Calls are committed before they return.
+/// Where an agent writes its answer (see the module docs for when each call commits).
 #[async_trait]
 pub trait Reply: Send {
-    /// Starts a message (`message.started`); returns its id.
+    /// Starts a message (`message.started`, written with the first delta); returns its id.
     async fn begin(&mut self, role: Role) -> Result<String, ReplyError>;
     /// Appends `text` to content item `item_id` of the open message (`message.delta`).
     async fn delta(&mut self, item_id: &str, text: &str) -> Result<(), ReplyError> {
@@ -63,7 +64,8 @@ pub trait Reply: Send {
     }
     /// Several deltas at once (one commit, still one event each): for text that is ready now.
     async fn deltas(&mut self, item_id: &str, pieces: &[&str]) -> Result<(), ReplyError>;
-    /// Stores the open message with its full content (`message.completed`).
+    /// Stores the open message with its full content (`message.completed`, written with the
+    /// next write of the run).
     async fn complete(&mut self, content: Vec<ContentItem>, options: MessageOptions) -> Result<(), ReplyError>;
     /// open → handed_off (`thread.handed_off`); `false` if the thread was not open.
     async fn hand_off(&mut self, reason: Option<String>) -> Result<bool, ReplyError>;

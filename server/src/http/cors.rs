@@ -64,7 +64,7 @@ async fn bot_of(st: &AppState, path: &str) -> Option<String> {
     let mut parts = path.trim_start_matches('/').split('/');
     match (parts.next(), parts.next()) {
         (Some("bots"), Some(slug)) => Some(slug.to_string()),
-        (Some("threads"), Some(id)) => st.store.thread(id).await.ok().flatten().map(|t| t.bot),
+        (Some("threads"), Some(id)) => st.owner(id).await.ok().map(|o| o.bot.clone()),
         _ => None,
     }
 }

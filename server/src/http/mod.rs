@@ -82,7 +82,18 @@ pub struct AppState {
     pub thread_limiter: RateLimiter<String>,
     /// Fires at shutdown: open event streams end.
     pub shutdown: CancellationToken,
+    /// Thread id → owner, for authorization without a store read (both never change).
+    pub owners: std::sync::Mutex<HashMap<String, Arc<ThreadOwner>>>,
 }
+
+/// The immutable part of a thread that authorization needs.
+#[derive(Debug, PartialEq, Eq)]
+pub struct ThreadOwner {
+    pub bot: String,
+    pub sub: Option<String>,
+}
+
+const OWNER_CACHE_MAX: usize = 100_000;
 
 /// The whole HTTP application.
 pub fn app(state: Arc<AppState>) -> Router {
@@ -104,16 +115,34 @@ impl AppState {
             .ok_or_else(|| ApiError::NotFound { code: code::BOT_NOT_FOUND, message: format!("no bot `{slug}`") })
     }
 
-    /// Loads a thread the caller may see: authenticated per its bot, owned by the caller's
-    /// `sub`. Another user's thread is "not found", exactly like a missing one.
-    pub async fn authorized_thread(&self, thread_id: &str, headers: &HeaderMap) -> Result<(Thread, Arc<Bot>), ApiError> {
-        let thread = self.store.thread(thread_id).await?.ok_or_else(ApiError::thread_not_found)?;
-        let bot = self.bot(&thread.bot)?.clone();
+    /// Checks that the caller may use this thread: authenticated per its bot, owned by the
+    /// caller's `sub`. Another user's thread is "not found", exactly like a missing one.
+    pub async fn authorized_thread(&self, thread_id: &str, headers: &HeaderMap) -> Result<Arc<Bot>, ApiError> {
+        let owner = self.owner(thread_id).await?;
+        let bot = self.bot(&owner.bot)?.clone();
         let auth = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
         let principal = bot.auth.authenticate(auth)?;
-        if principal.sub != thread.sub {
+        if principal.sub != owner.sub {
             return Err(ApiError::thread_not_found());
         }
-        Ok((thread, bot))
+        Ok(bot)
+    }
+
+    pub async fn owner(&self, thread_id: &str) -> Result<Arc<ThreadOwner>, ApiError> {
+        if let Some(o) = self.owners.lock().unwrap().get(thread_id) {
+            return Ok(o.clone());
+        }
+        let thread = self.store.thread(thread_id).await?.ok_or_else(ApiError::thread_not_found)?;
+        Ok(self.remember(&thread))
+    }
+
+    pub fn remember(&self, thread: &Thread) -> Arc<ThreadOwner> {
+        let owner = Arc::new(ThreadOwner { bot: thread.bot.clone(), sub: thread.sub.clone() });
+        let mut map = self.owners.lock().unwrap();
+        if map.len() >= OWNER_CACHE_MAX {
+            map.clear();
+        }
+        map.insert(thread.id.clone(), owner.clone());
+        owner
     }
 }

@@ -83,12 +83,14 @@ async fn create(
         client_message_id: None,
     });
     let thread = st.store.create_thread(new, greeting).await?;
+    st.remember(&thread);
     tracing::info!(thread = %thread.id, bot = %slug, "thread created");
     Ok((StatusCode::CREATED, axum::Json(CreateThreadResponse { thread_id: thread.id, public_id: thread.public_id })))
 }
 
 async fn history(State(st): S, Path(id): Path<String>, headers: HeaderMap) -> Result<JsonOut<HistoryResponse>, ApiError> {
-    let (thread, _) = st.authorized_thread(&id, &headers).await?;
+    st.authorized_thread(&id, &headers).await?;
+    let thread = st.store.thread(&id).await?.ok_or_else(ApiError::thread_not_found)?;
     let (messages, last_seq) = st.store.history(&id).await?;
     Ok(axum::Json(HistoryResponse { messages, status: thread.status, last_seq }))
 }
@@ -99,7 +101,7 @@ async fn send(
     headers: HeaderMap,
     Json(req): Json<SendMessageRequest>,
 ) -> Result<(StatusCode, JsonOut<SendMessageResponse>), ApiError> {
-    let (thread, bot) = st.authorized_thread(&id, &headers).await?;
+    let bot = st.authorized_thread(&id, &headers).await?;
     let cmid_len = req.client_message_id.chars().count();
     if cmid_len == 0 || cmid_len > MAX_CLIENT_ID || req.client_message_id.chars().any(char::is_control) {
         return Err(ApiError::bad(code::INVALID_REQUEST, format!("clientMessageId must be 1–{MAX_CLIENT_ID} printable characters")));
@@ -143,7 +145,7 @@ async fn send(
             let agent = st.agents.get(&bot.slug).ok_or_else(|| ApiError::Internal(format!("no agent for bot {}", bot.slug)))?;
             st.runs.spawn(
                 agent.clone(),
-                RunInput { thread_id: thread.id.clone(), run_id: run_id.clone(), text: req.content, context: req.context },
+                RunInput { thread_id: id.clone(), run_id: run_id.clone(), text: req.content, context: req.context },
             );
         }
     }
@@ -156,7 +158,7 @@ async fn feedback(
     headers: HeaderMap,
     Json(req): Json<FeedbackRequest>,
 ) -> Result<(StatusCode, JsonOut<FeedbackResponse>), ApiError> {
-    let (_, bot) = st.authorized_thread(&id, &headers).await?;
+    let bot = st.authorized_thread(&id, &headers).await?;
     if req.text.as_ref().is_some_and(|t| t.chars().count() > MAX_FEEDBACK_TEXT) {
         return Err(ApiError::bad(code::INVALID_REQUEST, format!("text longer than {MAX_FEEDBACK_TEXT} characters")));
     }

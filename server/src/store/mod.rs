@@ -91,6 +91,17 @@ pub enum SendOutcome {
     Duplicate { message_id: String, run_id: Option<String> },
 }
 
+/// One write of a run; [`Store::run_batch`] commits several atomically, in order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum RunItem {
+    /// An event that stores no row (`message.started`, `message.delta`, …).
+    Event(EventPayload),
+    /// A completed bot/agent message and its `message.completed` (or `agent.message`) event.
+    Message { run_id: Option<String>, message: Message },
+    /// The run's end: its state and `run.completed` / `run.failed`.
+    Finish { run_id: String, outcome: RunOutcome, agent_state: Option<Value> },
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunOutcome {
     Completed,
@@ -117,6 +128,8 @@ pub trait Store: Send + Sync + 'static {
     async fn append(&self, thread_id: &str, events: Vec<EventPayload>) -> Result<Vec<Arc<StoredEvent>>>;
     /// Stores a bot (or agent) message and its `message.completed` event.
     async fn complete_message(&self, thread_id: &str, run_id: Option<String>, message: Message) -> Result<()>;
+    /// Commits the items in order, atomically (one job: fewer commits per streamed reply).
+    async fn run_batch(&self, thread_id: &str, items: Vec<RunItem>) -> Result<()>;
     /// Ends a run: saves the agent's state and appends `run.completed` / `run.failed`.
     async fn finish_run(&self, thread_id: &str, run_id: &str, outcome: RunOutcome, agent_state: Option<Value>) -> Result<()>;
     /// Moves the thread to `to` if that is a valid transition, appending `event` in the same

@@ -99,6 +99,10 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn run_batch(&self, thread_id: &str, items: Vec<RunItem>) -> Result<()> {
+        self.submit(Op::RunBatch { thread_id: thread_id.into(), items }).await.map(|_| ())
+    }
+
     async fn complete_message(&self, thread_id: &str, run_id: Option<String>, message: Message) -> Result<()> {
         self.submit(Op::Complete { thread_id: thread_id.into(), run_id, message }).await.map(|_| ())
     }

@@ -27,7 +27,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::sqlite::Durability;
-use super::{EventSink, NewThread, Result, RunOutcome, SendOutcome, StoreError, StoredEvent, Thread};
+use super::{EventSink, NewThread, Result, RunItem, RunOutcome, SendOutcome, StoreError, StoredEvent, Thread};
 use crate::ids;
 use crate::time::now_rfc3339;
 
@@ -42,6 +42,7 @@ pub(super) enum Op {
     CreateThread(NewThread, Option<Message>),
     Send { thread_id: String, message: Message, context: Option<Value>, run_id: String },
     Append { thread_id: String, events: Vec<EventPayload> },
+    RunBatch { thread_id: String, items: Vec<RunItem> },
     Complete { thread_id: String, run_id: Option<String>, message: Message },
     FinishRun { thread_id: String, run_id: String, outcome: RunOutcome, state: Option<Value> },
     Transition { thread_id: String, to: ThreadStatus, event: EventPayload },
@@ -281,36 +282,28 @@ impl Writer {
                 }
                 Ok(Done::Events(out))
             }
+            Op::RunBatch { thread_id, items } => {
+                self.status(&thread_id)?;
+                for item in items {
+                    match item {
+                        RunItem::Event(ev) => {
+                            self.append_event(&thread_id, ev, log)?;
+                        }
+                        RunItem::Message { run_id, message } => self.store_message(&thread_id, run_id, message, None, log)?,
+                        RunItem::Finish { run_id, outcome, agent_state } => {
+                            self.finish_run(&thread_id, run_id, outcome, agent_state, log)?;
+                        }
+                    }
+                }
+                Ok(Done::Unit)
+            }
             Op::Complete { thread_id, run_id, message } => {
                 self.status(&thread_id)?;
                 self.store_message(&thread_id, run_id, message, None, log)?;
                 Ok(Done::Unit)
             }
             Op::FinishRun { thread_id, run_id, outcome, state } => {
-                let (status, error, event) = match outcome {
-                    RunOutcome::Completed => ("completed", None, EventPayload::RunCompleted { run_id: run_id.clone() }),
-                    RunOutcome::Failed { code, message } => (
-                        "failed",
-                        Some(code.clone()),
-                        EventPayload::RunFailed { run_id: run_id.clone(), error: ErrorDetail { code, message } },
-                    ),
-                };
-                let now = now_rfc3339();
-                let updated = self
-                    .conn
-                    .prepare_cached("UPDATE runs SET status = ?1, error = ?2, ended_at = ?3 WHERE id = ?4 AND status = 'running'")
-                    .and_then(|mut s| s.execute(params![status, error, now, run_id]))
-                    .map_err(db)?;
-                if updated == 0 {
-                    return Ok(Done::Unit); // already finished: finishing twice writes nothing
-                }
-                if let Some(state) = state {
-                    self.conn
-                        .prepare_cached("UPDATE threads SET agent_state = ?1, updated_at = ?2 WHERE id = ?3")
-                        .and_then(|mut s| s.execute(params![state.to_string(), now, thread_id]))
-                        .map_err(db)?;
-                }
-                self.append_event(&thread_id, event, log)?;
+                self.finish_run(&thread_id, run_id, outcome, state, log)?;
                 Ok(Done::Unit)
             }
             Op::Transition { thread_id, to, event } => {
@@ -379,6 +372,34 @@ impl Writer {
             }
             Op::Shutdown => Ok(Done::Unit),
         }
+    }
+
+    fn finish_run(&mut self, thread_id: &str, run_id: String, outcome: RunOutcome, state: Option<Value>, log: &mut JobLog) -> Result<()> {
+        let (status, error, event) = match outcome {
+            RunOutcome::Completed => ("completed", None, EventPayload::RunCompleted { run_id: run_id.clone() }),
+            RunOutcome::Failed { code, message } => (
+                "failed",
+                Some(code.clone()),
+                EventPayload::RunFailed { run_id: run_id.clone(), error: ErrorDetail { code, message } },
+            ),
+        };
+        let now = now_rfc3339();
+        let updated = self
+            .conn
+            .prepare_cached("UPDATE runs SET status = ?1, error = ?2, ended_at = ?3 WHERE id = ?4 AND status = 'running'")
+            .and_then(|mut s| s.execute(params![status, error, now, run_id]))
+            .map_err(db)?;
+        if updated == 0 {
+            return Ok(()); // already finished: finishing twice writes nothing
+        }
+        if let Some(state) = state {
+            self.conn
+                .prepare_cached("UPDATE threads SET agent_state = ?1, updated_at = ?2 WHERE id = ?3")
+                .and_then(|mut s| s.execute(params![state.to_string(), now, thread_id]))
+                .map_err(db)?;
+        }
+        self.append_event(thread_id, event, log)?;
+        Ok(())
     }
 
     fn status(&mut self, thread_id: &str) -> Result<ThreadStatus> {
