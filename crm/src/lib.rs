@@ -18,6 +18,51 @@
 //! - [`config`]: the per-bot `[crm]` settings resolved into a [`Crm`].
 //! - [`standin`]: a CRM stand-in on 127.0.0.1 for tests, benchmarks and demos.
 //!
+//! How the server uses it (compiled as a doc test):
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use natter_crm::wire::{ActionData, BotMessage, ChatEvent, Escalate, TeamOnlineQuery};
+//! use natter_crm::{new_webhook_id, CrmClient, CrmSettings, Job, Outcome};
+//!
+//! async fn example(settings: CrmSettings, crm_data: Vec<serde_json::Value>) -> anyhow_free::Result {
+//!     // At bot load: `[crm]` of bot.toml → Crm (all checks happen here).
+//!     let crm = settings.resolve("acme", &|k| std::env::var(k).ok())?;
+//!     let client = CrmClient::new()?; // one for the whole server
+//!
+//!     // A bot reply when the CRM is the channel: queue it in the outbox with a stable id ...
+//!     let event = crm.webhook(ChatEvent::SendMessage(BotMessage::text("pcid-1", "msg-9", "Hi!")));
+//!     let mut job = Job { id: new_webhook_id(), body: event.to_body(), attempt: 1 };
+//!     // ... and the outbox worker runs attempts until Delivered or Failed.
+//!     match client.deliver(&crm, &job).await {
+//!         Outcome::Delivered { .. } => {}
+//!         Outcome::RetryAt { at, cause, .. } => { job.attempt += 1; let _ = (at, cause); }
+//!         Outcome::Failed { cause } => { let _ = cause; }
+//!     }
+//!
+//!     // Synchronous: a workflow's handoff step and availability branch.
+//!     let _accepted = client.escalate(&crm, Escalate::new("pcid-1")).await;
+//!     let _online: bool = client.is_team_online(&crm, TeamOnlineQuery {
+//!         platform_conversation_id: "pcid-1".into(), conversation_id: None, team_id: None,
+//!     }).await;
+//!
+//!     // A `kind = "crm"` action: data from natter-actions' `Action::crm_data()`.
+//!     let request = crm.action_request("thread-1", "pcid-1", "updateCustomerBalance",
+//!         ActionData::from_crm_data(crm_data)?);
+//!     for r in client.call_action(&crm, &request, Duration::from_secs(10)).await? {
+//!         // store r.value.expose() under r.key; mark it secret when r.sanitize()
+//!         let _ = (&r.key, r.value.expose(), r.sanitize());
+//!     }
+//!
+//!     // Inbound: check the key, then parse; an Err's Display is the 400 message.
+//!     let authorized = crm.api_key.as_ref().is_some_and(|k| k.matches_authorization(Some("key")));
+//!     let chat = natter_crm::parse_converse_chat(br#"{"platformConversationId":"p","eventType":"endSession"}"#)?;
+//!     let _ = (authorized, chat);
+//!     Ok(())
+//! }
+//! # mod anyhow_free { pub type Result = std::result::Result<(), Box<dyn std::error::Error>>; }
+//! ```
+//!
 //! Invariants: every outbound call has a timeout; every outbound body is signed; a webhook
 //! keeps its `webhook-id` across retries; values the CRM marks `sanitize` live in
 //! [`Sensitive`], whose Debug, Display and Serialize never show them. The durable outbox is the
