@@ -27,7 +27,8 @@ pub struct RuntimeConfig {
     pub action_timeout: Duration,
     /// Default wall-clock limit of an event handler.
     pub handler_timeout: Duration,
-    /// RLIMIT_AS of the sandboxed processes (bytes).
+    /// RLIMIT_AS of each sandboxed process (bytes). Per process: a run's processes together
+    /// may use up to `max_processes` times this (no cgroup limit yet).
     pub memory_limit: u64,
     /// RLIMIT_NPROC inside the sandbox (processes and threads the code may have at once).
     pub max_processes: u64,
@@ -63,8 +64,8 @@ impl Default for RuntimeConfig {
             sandbox: SandboxPolicy::Auto,
             action_timeout: Duration::from_secs(30),
             handler_timeout: Duration::from_secs(60),
-            memory_limit: 1 << 30,
-            max_processes: 64,
+            memory_limit: 512 << 20,
+            max_processes: 32,
             max_file_size: 64 << 20,
             max_output: 64 << 10,
             max_message: 4 << 20,

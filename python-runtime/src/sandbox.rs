@@ -12,6 +12,11 @@
 //!   the bot folder as working directory. Weaker: the code sees the host filesystem as that
 //!   uid sees it, and RLIMIT_NPROC counts every process of that uid.
 //!
+//! As root, bwrap itself runs as the sandbox uid, which may not be able to walk to the
+//! folders it must bind (pyenv under /root, a bot folder under /root). So the child first
+//! bind-mounts them, in a private mount namespace of its own (never visible on the host),
+//! onto empty mount points in the runtime's temp folder, and bwrap binds those.
+//!
 //! In both modes, before exec: a new session (so killpg reaches the tree), RLIMIT_AS,
 //! RLIMIT_FSIZE, RLIMIT_CORE=0, RLIMIT_NOFILE, dropping root, PR_SET_PDEATHSIG, and the
 //! channel pipes moved to fds 3 (in) and 4 (out). The environment is emptied and rebuilt
@@ -161,7 +166,10 @@ impl Launcher {
             .env("HOME", "/tmp")
             .env("TMPDIR", "/tmp")
             .env("LANG", "C.UTF-8")
-            .env("PYTHONIOENCODING", "utf-8");
+            .env("PYTHONIOENCODING", "utf-8")
+            // glibc reserves 64 MiB of address space per thread arena; under RLIMIT_AS that
+            // would make a handful of threads fail to start.
+            .env("MALLOC_ARENA_MAX", "2");
         let mut staged = [(std::ptr::null(), std::ptr::null()); MAX_STAGED];
         for (i, pair) in strings.chunks(2).enumerate() {
             staged[i] = (pair[0].as_ptr(), pair[1].as_ptr());

@@ -86,7 +86,7 @@ async fn code_cannot_write_the_bot_folder_or_read_host_secrets() {
     assert_eq!(v["env_secret"], json!(null));
     // Only what the runtime sets (PWD comes from bwrap --chdir; LC_CTYPE may be added by Python's C.UTF-8 coercion).
     let keys: Vec<&str> = v["env_keys"].as_array().unwrap().iter().filter_map(|k| k.as_str()).filter(|k| *k != "LC_CTYPE").collect();
-    assert_eq!(keys, ["HOME", "LANG", "PATH", "PWD", "PYTHONIOENCODING", "TMPDIR"], "{v}");
+    assert_eq!(keys, ["HOME", "LANG", "MALLOC_ARENA_MAX", "PATH", "PWD", "PYTHONIOENCODING", "TMPDIR"], "{v}");
     assert_eq!(v["tmp"], json!("ALLOWED: 'ok'"));
     assert!(v["host_procs"].as_u64().unwrap() < 10, "pid namespace: only the sandbox's processes: {v}");
     assert!(!std::path::Path::new(&bot.path().join("new.txt")).exists());

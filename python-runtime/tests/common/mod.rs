@@ -44,7 +44,7 @@ pub fn test_config() -> RuntimeConfig {
     RuntimeConfig {
         action_timeout: Duration::from_secs(10),
         handler_timeout: Duration::from_secs(10),
-        memory_limit: 768 << 20,
+        memory_limit: 256 << 20,
         max_processes: 32,
         warm_per_folder: 1,
         max_warm_total: 4,
