@@ -34,6 +34,10 @@ async fn code_cannot_write_the_bot_folder_or_read_host_secrets() {
     std::env::set_var("NATTER_TEST_SECRET", "s3cr3t-env");
     let secret_file = format!("/root/natter-test-secret-{}", std::process::id());
     let wrote_secret = std::fs::write(&secret_file, "s3cr3t-file").is_ok();
+    // Another bot's folder, with its own secret.
+    let other = Bot::new();
+    other.script("keys.py", "API_KEY = 'other-bots-key'\n");
+    let other_file = other.path().join("keys.py").display().to_string();
     let bot = Bot::new();
     let s = bot.script("probe.py", &format!(r##"
         import os
@@ -59,6 +63,7 @@ async fn code_cannot_write_the_bot_folder_or_read_host_secrets() {
                 "write_bot": attempt(write_bot),
                 "overwrite_self": attempt(overwrite_self),
                 "read_secret": attempt(lambda: open({secret_file:?}).read()),
+                "other_bot": attempt(lambda: open({other_file:?}).read()),
                 "list_root": attempt(lambda: [n for n in os.listdir("/root") if not n.startswith(".pyenv")]),
                 "shadow": attempt(lambda: open("/etc/shadow").read()),
                 "env_secret": os.environ.get("NATTER_TEST_SECRET"),
@@ -77,7 +82,7 @@ async fn code_cannot_write_the_bot_folder_or_read_host_secrets() {
     assert_ne!(v["uid"], json!(0), "{v}");
     assert_ne!(v["euid"], json!(0), "{v}");
     assert_eq!(v["cwd"], json!("/bot"));
-    for k in ["write_bot", "overwrite_self", "read_secret", "shadow"] {
+    for k in ["write_bot", "overwrite_self", "read_secret", "other_bot", "shadow"] {
         assert!(v[k].as_str().unwrap().starts_with("denied"), "{k}: {v}");
     }
     // /root is either hidden or holds only the interpreter's bind mount point.
@@ -108,4 +113,28 @@ async fn disabled_sandbox_is_reported_as_fallback() {
         // fallback refuses to start, with a clear error.
         Err(e) => assert!(e.to_string().contains("starting a python worker"), "{e}"),
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn network_can_be_isolated() {
+    if !bwrap_expected() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let bot = Bot::new();
+    let s = bot.script("net.py", &format!(r#"
+        import socket
+        def execute_action(context):
+            try:
+                socket.create_connection(("127.0.0.1", {port}), timeout=2).close()
+                return "connected"
+            except OSError as e:
+                return "refused"
+    "#));
+    let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
+    assert_eq!(rt.run(action(&bot, &s, context(json!({}), None))).await.value, json!("connected"));
+    let cfg = RuntimeConfig { isolate_network: true, ..test_config() };
+    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new())).await.unwrap();
+    assert_eq!(rt.run(action(&bot, &s, context(json!({}), None))).await.value, json!("refused"));
 }
