@@ -5,7 +5,7 @@
 use super::error::{Error, Result};
 use super::js::{self, get, items, object};
 use super::run::{self, After, Then};
-use super::{dom, opts, Ready, Widget};
+use super::{act, dom, opts, Ready, Widget};
 use crate::events::{EventType, Topic};
 use crate::thread;
 use crate::view::{self, Cause};
@@ -171,16 +171,16 @@ impl Chat {
         let on_action = move |a: dom::Action| {
             let Some(w) = weak.upgrade() else { return };
             match a {
-                dom::Action::Open => run::change_view(&w, Cause::LauncherClicked, Then::Focus),
+                dom::Action::Open => act::change_view(&w, Cause::LauncherClicked, Then::Focus),
                 dom::Action::Minimize => {
-                    run::change_view(&w, Cause::MinimizeClicked, Then::Nothing)
+                    act::change_view(&w, Cause::MinimizeClicked, Then::Nothing)
                 }
                 dom::Action::ToggleMaximize => {
                     let m = !w.st.borrow().views.maximized();
-                    run::change_props(&w, m, Then::Nothing)
+                    act::change_props(&w, m, Then::Nothing)
                 }
                 dom::Action::Restart => restart(&w, Then::Nothing),
-                dom::Action::Submit(text) => run::send(&w, text, false, Then::Nothing),
+                dom::Action::Submit(text) => act::send(&w, text, false, Then::Nothing),
             }
         };
         let built = {
@@ -188,7 +188,7 @@ impl Chat {
             dom::Dom::build(&doc, st.container.as_ref(), &st.opts, on_action)
         };
         w.st.borrow_mut().dom = Some(built?);
-        run::change_view(w, Cause::Loaded, Then::Ready);
+        act::change_view(w, Cause::Loaded, Then::Ready);
         Ok(p)
     }
 
@@ -209,7 +209,7 @@ impl Chat {
             _ => return Err(Error::BadSendOptions.into()),
         };
         let (p, resolve) = run::promise();
-        run::send(w, text, silent, Then::Resolve(resolve));
+        act::send(w, text, silent, Then::Resolve(resolve));
         Ok(p)
     }
 
@@ -233,7 +233,7 @@ impl Chat {
             None => return Err(Error::from(view::Error::BadViewArgument).into()),
         };
         let (p, resolve) = run::promise();
-        run::change_view(w, cause, Then::Resolve(resolve));
+        act::change_view(w, cause, Then::Resolve(resolve));
         Ok(p)
     }
 
@@ -245,7 +245,7 @@ impl Chat {
             .as_bool()
             .ok_or(Error::from(view::Error::BadProperties))?;
         let (p, resolve) = run::promise();
-        run::change_props(w, m, Then::Resolve(resolve));
+        act::change_props(w, m, Then::Resolve(resolve));
         Ok(p)
     }
 
@@ -386,14 +386,14 @@ impl Chat {
     /// A `message.delta` event: `{messageId, threadId, runId, delta: {role, content}}`.
     pub fn stream_delta(&self, event: JsValue) {
         if let Some(w) = self.inner() {
-            run::stream_delta(&w, event);
+            act::stream_delta(&w, event);
         }
     }
 
     /// A `message.completed` message: `{id, role, content: [...]}`.
     pub fn receive_message(&self, message: JsValue) {
         if let Some(w) = self.inner() {
-            run::receive(&w, message);
+            act::receive(&w, message);
         }
     }
 

@@ -2,8 +2,9 @@
 //! [`Widget`] per `loadChat()` and turns the core's decisions into calls.
 //!
 //! * [`api`] — the exported `NatterChat` class (the JS surface) and argument checking;
-//! * [`run`] — feeds dispatches to the core [`crate::dispatch::Engine`], calls handlers,
-//!   awaits promises with a timeout, and acts on each event when its handlers are done;
+//! * [`run`] — feeds dispatches to the core [`crate::dispatch::Engine`], calls handlers and
+//!   awaits promises with a timeout;
+//! * [`act`] — acts on each event when its handlers are done (read-back, apply, follow-up);
 //! * [`dom`] — the shadow-root DOM; [`listener`] — owned DOM listeners;
 //! * [`opts`] — JS options → core options; [`js`] — object helpers; [`error`] — JS exceptions.
 //!
@@ -12,6 +13,7 @@
 //! module-wide settle callback, which routes by widget id so a promise that settles after
 //! `destroy()` finds nothing and does nothing.
 
+mod act;
 pub mod api;
 mod dom;
 pub mod error;
