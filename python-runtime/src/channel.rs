@@ -71,10 +71,7 @@ impl Channel {
                 None => (chunk.len(), false),
             };
             if buf.len() + take > self.max_line {
-                return Err(Error::Io(std::io::Error::other(format!(
-                    "message larger than {} bytes",
-                    self.max_line
-                ))));
+                return Err(Error::TooLarge(self.max_line));
             }
             buf.extend_from_slice(&chunk[..take]);
             self.rx.consume(take);

@@ -35,6 +35,9 @@ pub enum Error {
     /// Google Sheets: bad credentials, token endpoint or API refused.
     #[error("google sheets: {0}")]
     Sheets(String),
+    /// A message on the private channel (a result, a helper call) exceeded the limit.
+    #[error("larger than {0} bytes")]
+    TooLarge(usize),
     /// I/O on the runtime's own files or pipes.
     #[error(transparent)]
     Io(#[from] std::io::Error),

@@ -23,7 +23,7 @@ pub enum RunStatus {
     MissingFunction,
     /// The script file could not be read.
     ScriptNotFound,
-    /// The return value is not JSON-serializable (or is too large).
+    /// The return value is not JSON-serializable, or larger than `max_message`.
     NotJson,
     /// The wall-clock limit was hit; the whole process tree was killed.
     Timeout,

@@ -37,6 +37,7 @@ enum Ended {
     Result(Value),
     Eof,
     Broken(String),
+    TooLarge(usize),
 }
 
 /// Run `job` on `worker` within its time limit.
@@ -80,6 +81,7 @@ pub async fn run_job(mut worker: Worker, job: Job<'_>, host: &dyn Host, scope: &
             let secs = timeout.as_secs_f64();
             (RunStatus::Timeout, None, format!("timed out after {secs} s; the process tree was killed"), None)
         }
+        Ok(Ended::TooLarge(n)) => (RunStatus::NotJson, None, format!("the result (or a helper call) is larger than {n} bytes"), None),
         Ok(Ended::Broken(why)) => (RunStatus::Crashed, None, format!("python worker broke the channel protocol: {why}"), None),
         Ok(Ended::Eof) => {
             let why = match exit_note {
@@ -139,7 +141,7 @@ fn bot_error(status: RunStatus, function: &str, error: &str, timeout: Duration) 
         RunStatus::SyntaxError => "The Python code has a syntax error; see the run log.".into(),
         RunStatus::MissingFunction => format!("The Python code does not define {function}(context)."),
         RunStatus::ScriptNotFound => "The Python code's file could not be read.".into(),
-        RunStatus::NotJson => "The Python code returned a value that is not JSON.".into(),
+        RunStatus::NotJson => "The Python code returned a value that is not JSON, or too large.".into(),
         RunStatus::Timeout => format!("The Python code did not finish within {} s.", timeout.as_secs_f64()),
         RunStatus::Crashed => "The Python code was stopped before returning (a limit was hit); see the run log.".into(),
         RunStatus::Internal | RunStatus::Ok => "The Python code could not be run; see the run log.".into(),
@@ -162,6 +164,7 @@ async fn drive(
         let msg = match worker.channel.recv().await {
             Ok(Some(m)) => m,
             Ok(None) => return Ended::Eof,
+            Err(Error::TooLarge(n)) => return Ended::TooLarge(n),
             Err(e) => return Ended::Broken(e.to_string()),
         };
         match msg["t"].as_str() {

@@ -179,3 +179,16 @@ async fn bot_folder_modules_are_importable_and_cwd_is_the_bot_folder() {
     let out = rt().await.run(action(&bot, &s, context(json!({}), None))).await;
     assert_eq!(out.value, json!([42, "from a file"]), "{out:#?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn oversized_result_is_refused_clearly() {
+    let bot = Bot::new();
+    let s = bot.script("big.py", "def execute_action(context):\n    return 'x' * 200000\n");
+    let cfg = RuntimeConfig { max_message: 100_000, ..test_config() };
+    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new())).await.unwrap();
+    let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
+    assert_eq!(out.status, RunStatus::NotJson, "{out:#?}");
+    assert_eq!(out.error.as_deref(), Some("the result (or a helper call) is larger than 100000 bytes"));
+    let s = bot.script("ok.py", "def execute_action(context):\n    return 'x' * 1000\n");
+    assert!(rt.run(action(&bot, &s, context(json!({}), None))).await.is_ok());
+}
