@@ -1,5 +1,5 @@
 //! A small allocator for the wasm build (std's dlmalloc costs ~8 KB of code; this is a few
-//! hundred bytes). Power-of-two size classes from 16 B to 16 MiB, one free list per class,
+//! hundred bytes). Power-of-two size classes from 16 B to 2 GiB, one free list per class,
 //! fresh blocks bumped from pages taken with `memory.grow`.
 //!
 //! Invariants:
@@ -11,13 +11,14 @@
 //!   of each class's high-water mark — fine for a widget, wrong for a general-purpose heap;
 //! * blocks are 16-byte aligned; a layout needing more is bumped at its block size
 //!   (a power of two ≥ its alignment) and never served from a free list;
-//! * requests above 16 MiB (none in the widget) fail with a null pointer (→ `handle_alloc_error`).
+//! * only a request above 2 GiB, or a `memory.grow` the browser refuses, returns null
+//!   (→ `handle_alloc_error`): out of memory, nothing else.
 
 use core::alloc::{GlobalAlloc, Layout};
 use core::cell::UnsafeCell;
 
 const MIN_SHIFT: u32 = 4; // 16 B
-const CLASSES: usize = 21; // 16 B ..= 16 MiB
+const CLASSES: usize = 28; // 16 B ..= 2 GiB
 const PAGE: usize = 65536;
 
 /// The size class (index) of a layout, or `None` when too large.
@@ -155,7 +156,9 @@ mod tests {
         assert_eq!(class(8, 64), Some(2), "alignment widens the class");
         assert_eq!(block_size(class(1000, 8).unwrap()), 1024);
         assert_eq!(class(16 << 20, 8), Some(20));
-        assert_eq!(class((16 << 20) + 1, 8), None);
+        assert_eq!(class((16 << 20) + 1, 8), Some(21), "a 20 MB message still fits a class");
+        assert_eq!(class(1 << 31, 8), Some(27));
+        assert_eq!(class((1 << 31) + 1, 8), None);
         assert_eq!(class(usize::MAX, 8), None);
     }
 }

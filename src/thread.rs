@@ -91,7 +91,7 @@ impl Outbox {
         if self.items.len() >= OUTBOX_LIMIT {
             return Err(Error::OutboxFull);
         }
-        self.seq += 1;
+        self.seq = self.seq.wrapping_add(1);
         let mut id = self.prefix.clone();
         id.push('-');
         push_u32(&mut id, self.seq);

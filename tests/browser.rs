@@ -776,8 +776,10 @@ fn the_allocator_reuses_freed_memory() {
         before,
         "freed blocks are reused, memory does not grow"
     );
-    let big = vec![7u8; 3 << 20]; // above one page, below the 16 MiB class limit
+    let big = vec![7u8; 3 << 20]; // many pages
     assert!(big.iter().all(|&b| b == 7));
+    let huge = vec![9u8; 20 << 20]; // a 20 MB message must not abort
+    assert_eq!((huge.len(), huge[huge.len() - 1]), (20 << 20, 9));
 }
 
 #[wasm_bindgen_test]
