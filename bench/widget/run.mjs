@@ -10,7 +10,7 @@ import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { launch } from "../../tests/e2e/widget-browser.mjs";
-import { sizes } from "./sizes.mjs";
+import { sizes, totals } from "./sizes.mjs";
 
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -22,11 +22,10 @@ const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.le
 
 // ---- bytes ----------------------------------------------------------------------------------
 const ours = sizes("pkg");
-const sum = (k) => ours.reduce((t, r) => t + r[k], 0);
 const dc = readFileSync(new URL("../../node_modules/deep-chat/dist/deepChat.bundle.js", import.meta.url));
 console.log("== bytes a host page downloads");
 for (const r of ours) console.log(`  ${r.file.padEnd(22)} raw ${kb(r.raw).padStart(9)}  gzip ${kb(r.gzip).padStart(8)}  brotli ${kb(r.brotli).padStart(8)}`);
-console.log(`  ${"natter total".padEnd(22)} raw ${kb(sum("raw")).padStart(9)}  gzip ${kb(sum("gzip")).padStart(8)}  brotli ${kb(sum("brotli")).padStart(8)}`);
+for (const t of totals(ours)) console.log(`  ${t.file.padEnd(22)} raw ${kb(t.raw).padStart(9)}  gzip ${kb(t.gzip).padStart(8)}  brotli ${kb(t.brotli).padStart(8)}  (${t.gzip} B gzip)`);
 console.log(`  ${"deep-chat bundle".padEnd(22)} raw ${kb(dc.length).padStart(9)}  gzip ${kb(gzipSync(dc, { level: 9 }).length).padStart(8)}  brotli ${kb(brotliCompressSync(dc, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length).padStart(8)}`);
 
 // The static server runs in its own process so the browser driver does not slow it down.
@@ -65,7 +64,7 @@ try {
     console.log(`  ${name.padEnd(10)} ${m.toFixed(1).padStart(7)} ms   (+${(m - blank).toFixed(1)} ms over blank; min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
   }
   const ph = (k) => median(phases.map((p) => p[k])).toFixed(1);
-  console.log(`  natter phases (medians, ms): script start ${ph("start")}, fetch+eval modules ${ph("modules")}, wasm compile+instantiate ${ph("wasm")}, loadChat ${ph("create")}, render to chat:ready ${ph("render")}`);
+  console.log(`  natter npm-path phases (pages/phases.html, medians, ms): script start ${ph("start")}, fetch+eval modules ${ph("modules")}, wasm compile+instantiate ${ph("wasm")}, loadChat ${ph("create")}, render to chat:ready ${ph("render")}`);
 
   // ---- memory -------------------------------------------------------------------------------
   const ctx = await browser.newContext();

@@ -1,17 +1,21 @@
-// Prints raw, gzip (level 9) and brotli (quality 11) bytes of the files a host page downloads
-// for the widget, and their total.  Usage: node bench/widget/sizes.mjs [pkg-dir]
-// The files: embed.js (the <script> loader), natter.js (ESM entry), natter_wasm.js (wasm-bindgen
-// glue), natter_wasm_bg.wasm (widget + its CSS, which is compiled in).
+// Prints raw, gzip (level 9) and brotli (quality 11) bytes of every file in pkg/ a host page
+// may download, and the totals of the two ways to load the widget:
+//   <script> embed: embed.js (loader + classic glue) + natter_wasm_bg.wasm
+//   npm package:    natter.js (ESM entry) + natter_wasm.js (glue) + natter_wasm_bg.wasm
+// The CSS is compiled into the wasm.  Usage: node bench/widget/sizes.mjs [pkg-dir]
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 
-const dir = process.argv[2] || "pkg";
 export const FILES = ["embed.js", "natter.js", "natter_wasm.js", "natter_wasm_bg.wasm"];
+export const PATHS = {
+  "script embed": ["embed.js", "natter_wasm_bg.wasm"],
+  "npm package": ["natter.js", "natter_wasm.js", "natter_wasm_bg.wasm"],
+};
 
-export function sizes(d = dir) {
+export function sizes(dir = "pkg") {
   return FILES.map((f) => {
-    const b = readFileSync(join(d, f));
+    const b = readFileSync(join(dir, f));
     return {
       file: f,
       raw: b.length,
@@ -21,10 +25,18 @@ export function sizes(d = dir) {
   });
 }
 
+/** Totals per way of loading: [{file: "script embed total", raw, gzip, brotli}, …]. */
+export function totals(rows) {
+  return Object.entries(PATHS).map(([name, files]) =>
+    rows
+      .filter((r) => files.includes(r.file))
+      .reduce((t, r) => ({ file: t.file, raw: t.raw + r.raw, gzip: t.gzip + r.gzip, brotli: t.brotli + r.brotli }), { file: `${name} total`, raw: 0, gzip: 0, brotli: 0 }),
+  );
+}
+
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const rows = sizes();
-  const total = rows.reduce((t, r) => ({ file: "total", raw: t.raw + r.raw, gzip: t.gzip + r.gzip, brotli: t.brotli + r.brotli }), { raw: 0, gzip: 0, brotli: 0 });
+  const rows = sizes(process.argv[2] || "pkg");
   const kb = (n) => (n / 1024).toFixed(1).padStart(7) + " KB";
-  console.log("file                      raw        gzip      brotli");
-  for (const r of [...rows, total]) console.log(r.file.padEnd(22) + kb(r.raw) + kb(r.gzip) + kb(r.brotli));
+  console.log("file                        raw        gzip      brotli   (KB = 1024 bytes)");
+  for (const r of [...rows, ...totals(rows)]) console.log(r.file.padEnd(24) + kb(r.raw) + kb(r.gzip) + kb(r.brotli));
 }
