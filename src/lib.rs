@@ -18,10 +18,12 @@ pub mod alloc;
 pub mod bus;
 pub mod dispatch;
 pub mod events;
+pub mod md;
 pub mod options;
 pub mod strings;
 pub mod theme;
 pub mod thread;
+pub mod transport;
 pub mod view;
 
 #[cfg(target_arch = "wasm32")]
