@@ -58,7 +58,7 @@ pub enum ApiError {
 impl ApiError {
     pub fn is_retryable(&self) -> bool {
         match self {
-            ApiError::Status { status, .. } => *status == 408 || *status == 409 || *status == 429 || *status >= 500,
+            ApiError::Status { status, .. } => *status == 408 || *status == 429 || *status >= 500,
             ApiError::Timeout(_)
             | ApiError::Connect(_)
             | ApiError::Transport(_)
