@@ -99,7 +99,7 @@ async fn run(total: usize, concurrency: usize, threads: usize) {
         elapsed.as_secs_f64()
     );
     println!(
-        "  latency per delivery: p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms",
+        "  latency per delivery: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms",
         pct(&lat, 0.50).as_secs_f64() * 1e3,
         pct(&lat, 0.99).as_secs_f64() * 1e3,
         lat.last().unwrap().as_secs_f64() * 1e3

@@ -22,7 +22,7 @@ pub enum ActionCallError {
     Timeout(Duration),
     #[error("CRM action request failed: {0}")]
     Transport(String),
-    #[error("CRM action answered {status}: {body}")]
+    #[error("CRM action answered {status}{}", crate::client::colon(.body))]
     Status { status: u16, body: String },
     #[error("CRM action answer is invalid: {0}")]
     BadAnswer(InboundError),

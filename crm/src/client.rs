@@ -132,3 +132,12 @@ pub(crate) fn snippet(body: &[u8], n: usize) -> String {
         format!("{cut}…")
     }
 }
+
+/// `": text"`, or nothing for an empty answer (so a cause never ends in a dangling colon).
+pub(crate) fn colon(text: &str) -> String {
+    if text.is_empty() {
+        String::new()
+    } else {
+        format!(": {text}")
+    }
+}

@@ -219,6 +219,13 @@ mod tests {
         assert_eq!(crm.bot_id, "acme");
         assert_eq!(crm.secrets.len(), 1);
         assert_eq!(crm.sync_timeout, DEFAULT_SYNC_TIMEOUT);
+        // Neither secret shows in a debug dump of the resolved config.
+        let dump = format!("{crm:?}");
+        assert!(
+            !dump.contains("MfKQ9r8") && !dump.contains("\"k\""),
+            "{dump}"
+        );
+        assert!(dump.contains("ApiKey([redacted])") && dump.contains("SigningSecret([redacted])"));
         assert!(matches!(
             s.resolve("acme", &no_env),
             Err(ConfigError::MissingEnv {

@@ -27,7 +27,7 @@ pub enum SyncError {
     NotConfigured(String),
     #[error("{0}")]
     Transport(String),
-    #[error("CRM answered {status}: {body}")]
+    #[error("CRM answered {status}{}", crate::client::colon(.body))]
     Status { status: u16, body: String },
     #[error("CRM answer is not {{\"isOnline\": true|false}}: {0}")]
     BadAnswer(String),

@@ -40,7 +40,7 @@ async fn escalate_accepted_and_refused() {
     assert_eq!(
         client.escalate(&crm_for(&no, 2_000), e.clone()).await,
         Escalation::Refused {
-            reason: "CRM answered 409: ".into()
+            reason: "CRM answered 409".into()
         }
     );
 
