@@ -18,7 +18,11 @@ use std::time::{Duration, Instant};
 
 fn stats(name: &str, mut v: Vec<Duration>) {
     v.sort();
-    let pct = |p: f64| v[((v.len() as f64 * p).ceil() as usize).saturating_sub(1).min(v.len() - 1)];
+    let pct = |p: f64| {
+        v[((v.len() as f64 * p).ceil() as usize)
+            .saturating_sub(1)
+            .min(v.len() - 1)]
+    };
     let mean = v.iter().sum::<Duration>() / v.len() as u32;
     println!(
         "{name:<34} n={:<4} p50={:>8.2} ms  p99={:>8.2} ms  mean={:>8.2} ms",
@@ -31,23 +35,53 @@ fn stats(name: &str, mut v: Vec<Duration>) {
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let n: usize = std::env::var("NATTER_BENCH_N").ok().and_then(|s| s.parse().ok()).unwrap_or(200);
-    let dir = tempfile::Builder::new().prefix("natter-bench-").tempdir().unwrap();
+    let n: usize = std::env::var("NATTER_BENCH_N")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(200);
+    let dir = tempfile::Builder::new()
+        .prefix("natter-bench-")
+        .tempdir()
+        .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::write(dir.path().join("empty.py"), "def execute_action(context):\n    return {}\n").unwrap();
-    std::fs::set_permissions(dir.path().join("empty.py"), std::fs::Permissions::from_mode(0o644)).unwrap();
+    std::fs::write(
+        dir.path().join("empty.py"),
+        "def execute_action(context):\n    return {}\n",
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        dir.path().join("empty.py"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
     let req = || RunRequest::action("bench", dir.path(), "empty.py", Context::default());
 
     let host: Arc<dyn Host> = Arc::new(InMemoryHost::new());
-    let rt = Runtime::start(RuntimeConfig { warm_per_folder: 2, ..RuntimeConfig::default() }, host.clone()).await.unwrap();
+    let rt = Runtime::start(
+        RuntimeConfig {
+            warm_per_folder: 2,
+            ..RuntimeConfig::default()
+        },
+        host.clone(),
+    )
+    .await
+    .unwrap();
     let python = rt.python_executable().to_path_buf();
-    println!("python: {}   sandbox: {}", python.display(), rt.sandbox_mode().describe());
+    println!(
+        "python: {}   sandbox: {}",
+        python.display(),
+        rt.sandbox_mode().describe()
+    );
 
     // Bare interpreter.
     let mut bare = Vec::new();
     for _ in 0..n {
         let t = Instant::now();
-        let st = tokio::process::Command::new(&python).args(["-c", "pass"]).status().await.unwrap();
+        let st = tokio::process::Command::new(&python)
+            .args(["-c", "pass"])
+            .status()
+            .await
+            .unwrap();
         assert!(st.success());
         bare.push(t.elapsed());
     }
@@ -59,7 +93,10 @@ async fn main() {
         let t = Instant::now();
         let out = rt.run(req()).await;
         warm.push(t.elapsed());
-        assert!(out.is_ok() && out.log.iter().any(|l| l.starts_with("process: warm")), "{out:#?}");
+        assert!(
+            out.is_ok() && out.log.iter().any(|l| l.starts_with("process: warm")),
+            "{out:#?}"
+        );
     }
 
     // Back to back.
@@ -78,7 +115,15 @@ async fn main() {
     rt.shutdown();
 
     // Cold: no pool.
-    let cold_rt = Runtime::start(RuntimeConfig { warm_per_folder: 0, ..RuntimeConfig::default() }, host).await.unwrap();
+    let cold_rt = Runtime::start(
+        RuntimeConfig {
+            warm_per_folder: 0,
+            ..RuntimeConfig::default()
+        },
+        host,
+    )
+    .await
+    .unwrap();
     let mut cold = Vec::new();
     for _ in 0..(n / 4).max(10) {
         let t = Instant::now();
@@ -96,7 +141,11 @@ async fn main() {
     println!("back-to-back sustained rate: {b2b_rate:.0} calls/s on this machine");
     println!(
         "overhead of a warm-pool call (end to end, fresh process, {} sandbox): p50 {:.2} ms",
-        if rt.sandbox_mode() == SandboxMode::Bubblewrap { "bubblewrap" } else { "fallback" },
+        if rt.sandbox_mode() == SandboxMode::Bubblewrap {
+            "bubblewrap"
+        } else {
+            "fallback"
+        },
         sorted[sorted.len() / 2].as_secs_f64() * 1e3
     );
 }

@@ -41,8 +41,15 @@ impl Channel {
         let tx = pipe::Sender::from_owned_fd(parent_write)?;
         let rx = pipe::Receiver::from_owned_fd(parent_read)?;
         Ok((
-            Channel { tx, rx: BufReader::new(rx), max_line },
-            ChildEnds { read: child_read, write: child_write },
+            Channel {
+                tx,
+                rx: BufReader::new(rx),
+                max_line,
+            },
+            ChildEnds {
+                read: child_read,
+                write: child_write,
+            },
         ))
     }
 
@@ -63,7 +70,9 @@ impl Channel {
                 return if buf.is_empty() {
                     Ok(None)
                 } else {
-                    Err(Error::Io(std::io::Error::other("channel closed mid-message")))
+                    Err(Error::Io(std::io::Error::other(
+                        "channel closed mid-message",
+                    )))
                 };
             }
             let (take, done) = match chunk.iter().position(|&b| b == b'\n') {

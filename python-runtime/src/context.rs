@@ -89,7 +89,12 @@ pub struct RunRequest {
 
 impl RunRequest {
     /// An action call with the default limit.
-    pub fn action(bot: &str, bot_dir: impl Into<PathBuf>, script: impl Into<PathBuf>, context: Context) -> Self {
+    pub fn action(
+        bot: &str,
+        bot_dir: impl Into<PathBuf>,
+        script: impl Into<PathBuf>,
+        context: Context,
+    ) -> Self {
         RunRequest {
             kind: RunKind::Action,
             bot: bot.to_string(),
@@ -109,7 +114,12 @@ impl RunRequest {
         event_type: &str,
         mut context: Context,
     ) -> Self {
-        context.args.insert("event_type".into(), Value::String(event_type.into()));
-        RunRequest { kind: RunKind::EventHandler, ..Self::action(bot, bot_dir, script, context) }
+        context
+            .args
+            .insert("event_type".into(), Value::String(event_type.into()));
+        RunRequest {
+            kind: RunKind::EventHandler,
+            ..Self::action(bot, bot_dir, script, context)
+        }
     }
 }

@@ -6,7 +6,9 @@
 //! call; `hand_off_conversation` is never forwarded in a test run; `phone_destination`
 //! reaches the host only on the "phone" channel.
 
-use crate::host::{ClassifyRequest, ConversationEvent, ConversationRef, HandOffOutcome, HandOffRequest, Host};
+use crate::host::{
+    ClassifyRequest, ConversationEvent, ConversationRef, HandOffOutcome, HandOffRequest, Host,
+};
 use crate::Error;
 use rand::seq::SliceRandom;
 use serde_json::{json, Map, Value};
@@ -43,7 +45,9 @@ fn invalid(msg: impl Into<String>) -> Error {
 }
 
 fn arg_str<'a>(args: &'a Map<String, Value>, name: &str) -> Result<&'a str, Error> {
-    args.get(name).and_then(Value::as_str).ok_or_else(|| invalid(format!("{name} must be a string")))
+    args.get(name)
+        .and_then(Value::as_str)
+        .ok_or_else(|| invalid(format!("{name} must be a string")))
 }
 
 fn opt_str<'a>(args: &'a Map<String, Value>, name: &str) -> Result<Option<&'a str>, Error> {
@@ -55,9 +59,16 @@ fn opt_str<'a>(args: &'a Map<String, Value>, name: &str) -> Result<Option<&'a st
 }
 
 fn str_list(args: &Map<String, Value>, name: &str) -> Result<Vec<String>, Error> {
-    let list = args.get(name).and_then(Value::as_array).ok_or_else(|| invalid(format!("{name} must be a list of strings")))?;
+    let list = args
+        .get(name)
+        .and_then(Value::as_array)
+        .ok_or_else(|| invalid(format!("{name} must be a list of strings")))?;
     list.iter()
-        .map(|v| v.as_str().map(String::from).ok_or_else(|| invalid(format!("{name} must be a list of strings"))))
+        .map(|v| {
+            v.as_str()
+                .map(String::from)
+                .ok_or_else(|| invalid(format!("{name} must be a list of strings")))
+        })
         .collect()
 }
 
@@ -70,7 +81,9 @@ fn check_name(what: &str, s: &str, max: usize) -> Result<(), Error> {
         return Err(invalid(format!("{what} is longer than {max} characters")));
     }
     if s.chars().any(char::is_control) {
-        return Err(invalid(format!("{what} must not contain control characters")));
+        return Err(invalid(format!(
+            "{what} must not contain control characters"
+        )));
     }
     Ok(())
 }
@@ -78,7 +91,11 @@ fn check_name(what: &str, s: &str, max: usize) -> Result<(), Error> {
 /// E.164: '+', a non-zero digit, then at most 14 more digits.
 pub fn is_e164(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() >= 3 && b.len() <= 16 && b[0] == b'+' && (b'1'..=b'9').contains(&b[1]) && b[2..].iter().all(u8::is_ascii_digit)
+    b.len() >= 3
+        && b.len() <= 16
+        && b[0] == b'+'
+        && (b'1'..=b'9').contains(&b[1])
+        && b[2..].iter().all(u8::is_ascii_digit)
 }
 
 fn conv(scope: &RunScope) -> Result<&ConversationRef, Error> {
@@ -97,14 +114,19 @@ pub async fn dispatch(
         "metadata.get" => {
             let key = arg_str(args, "key")?;
             check_name("key", key, MAX_KEY)?;
-            Ok(host.get_metadata(conv(scope)?, key).await?.unwrap_or(Value::Null))
+            Ok(host
+                .get_metadata(conv(scope)?, key)
+                .await?
+                .unwrap_or(Value::Null))
         }
         "metadata.set" => {
             let key = arg_str(args, "key")?;
             check_name("key", key, MAX_KEY)?;
             let value = args.get("value").cloned().unwrap_or(Value::Null);
             if value.to_string().len() > MAX_VALUE_BYTES {
-                return Err(invalid(format!("value is larger than {MAX_VALUE_BYTES} bytes as JSON")));
+                return Err(invalid(format!(
+                    "value is larger than {MAX_VALUE_BYTES} bytes as JSON"
+                )));
             }
             host.set_metadata(conv(scope)?, key, value).await?;
             Ok(json!({"success": true, "message": format!("metadata '{key}' set")}))
@@ -113,31 +135,58 @@ pub async fn dispatch(
             let key = arg_str(args, "key")?;
             check_name("key", key, MAX_KEY)?;
             let existed = host.delete_metadata(conv(scope)?, key).await?;
-            let message = if existed { format!("metadata '{key}' deleted") } else { format!("metadata '{key}' was not set") };
+            let message = if existed {
+                format!("metadata '{key}' deleted")
+            } else {
+                format!("metadata '{key}' was not set")
+            };
             Ok(json!({"success": true, "message": message}))
         }
         "tag.add" => {
             let tag = arg_str(args, "tag")?.trim();
             check_name("tag", tag, MAX_TAG)?;
             let added = host.add_tag(conv(scope)?, tag).await?;
-            let message = if added.already_present { format!("tag '{tag}' was already set") } else { format!("tag '{tag}' added") };
+            let message = if added.already_present {
+                format!("tag '{tag}' was already set")
+            } else {
+                format!("tag '{tag}' added")
+            };
             Ok(json!({"success": true, "message": message, "tagId": added.tag_id}))
         }
         "event.add" => {
             let event = match args.get("event") {
-                Some(Value::String(s)) => ConversationEvent { name: s.clone(), data: None },
+                Some(Value::String(s)) => ConversationEvent {
+                    name: s.clone(),
+                    data: None,
+                },
                 Some(Value::Object(o)) => {
-                    let name = o.get("name").or_else(|| o.get("type")).and_then(Value::as_str);
-                    let name = name.ok_or_else(|| invalid("an event dict needs a \"name\" string"))?.to_string();
+                    let name = o
+                        .get("name")
+                        .or_else(|| o.get("type"))
+                        .and_then(Value::as_str);
+                    let name = name
+                        .ok_or_else(|| invalid("an event dict needs a \"name\" string"))?
+                        .to_string();
                     let mut rest = o.clone();
                     rest.remove("name");
-                    ConversationEvent { name, data: Some(Value::Object(rest)) }
+                    ConversationEvent {
+                        name,
+                        data: Some(Value::Object(rest)),
+                    }
                 }
                 _ => return Err(invalid("event must be a string or a dict")),
             };
             check_name("event name", &event.name, MAX_EVENT_NAME)?;
-            if event.data.as_ref().map(|d| d.to_string().len()).unwrap_or(0) > MAX_EVENT_BYTES {
-                return Err(invalid(format!("event is larger than {MAX_EVENT_BYTES} bytes as JSON")));
+            if event
+                .data
+                .as_ref()
+                .map(|d| d.to_string().len())
+                .unwrap_or(0)
+                > MAX_EVENT_BYTES
+            {
+                return Err(invalid(format!(
+                    "event is larger than {MAX_EVENT_BYTES} bytes as JSON"
+                )));
             }
             let id = host.add_event(conv(scope)?, event).await?;
             Ok(json!({"success": true, "message": "event recorded", "eventId": id}))
@@ -147,25 +196,43 @@ pub async fn dispatch(
             let prompt = arg_str(args, "prompt")?;
             let input = arg_str(args, "input")?;
             if prompt.trim().is_empty() || prompt.chars().count() > MAX_PROMPT {
-                return Err(invalid(format!("prompt must be 1 to {MAX_PROMPT} characters")));
+                return Err(invalid(format!(
+                    "prompt must be 1 to {MAX_PROMPT} characters"
+                )));
             }
             if input.chars().count() > MAX_INPUT {
-                return Err(invalid(format!("input is longer than {MAX_INPUT} characters")));
+                return Err(invalid(format!(
+                    "input is longer than {MAX_INPUT} characters"
+                )));
             }
             let binary = func == "llm.binary";
-            let options = if binary { vec!["true".to_string(), "false".to_string()] } else { str_list(args, "options")? };
+            let options = if binary {
+                vec!["true".to_string(), "false".to_string()]
+            } else {
+                str_list(args, "options")?
+            };
             if options.is_empty() || options.len() > MAX_OPTIONS {
-                return Err(invalid(format!("options must hold 1 to {MAX_OPTIONS} strings")));
+                return Err(invalid(format!(
+                    "options must hold 1 to {MAX_OPTIONS} strings"
+                )));
             }
             for o in &options {
                 check_name("an option", o, 200)?;
             }
-            let req = ClassifyRequest { prompt: prompt.into(), input: input.into(), options: options.clone() };
+            let req = ClassifyRequest {
+                prompt: prompt.into(),
+                input: input.into(),
+                options: options.clone(),
+            };
             let Some(answer) = host.llm_classify(&scope.bot, req).await? else {
                 return Ok(json!({"configured": false}));
             };
             // Tolerate case and surrounding punctuation; anything else is the LLM failing.
-            let norm = |s: &str| s.trim().trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase();
+            let norm = |s: &str| {
+                s.trim()
+                    .trim_matches(|c: char| !c.is_alphanumeric())
+                    .to_lowercase()
+            };
             let mut answer = norm(&answer);
             if binary {
                 // Models asked a yes/no question often answer in those words.
@@ -179,7 +246,9 @@ pub async fn dispatch(
             match picked {
                 Some(p) if binary => Ok(json!({"configured": true, "value": p == "true"})),
                 Some(p) => Ok(json!({"configured": true, "value": p})),
-                None => Err(Error::Host(format!("the LLM answered {answer:?}, which is not one of the options"))),
+                None => Err(Error::Host(format!(
+                    "the LLM answered {answer:?}, which is not one of the options"
+                ))),
             }
         }
         "ab.variant" => {
@@ -192,9 +261,14 @@ pub async fn dispatch(
             for v in &variants {
                 check_name("a variant", v, 100)?;
             }
-            let candidate = variants.choose(&mut rand::thread_rng()).cloned().unwrap_or_default();
+            let candidate = variants
+                .choose(&mut rand::thread_rng())
+                .cloned()
+                .unwrap_or_default();
             match scope.conversation.as_ref() {
-                Some(c) => Ok(Value::String(host.ab_test_variant(c, test, &candidate, &variants).await?)),
+                Some(c) => Ok(Value::String(
+                    host.ab_test_variant(c, test, &candidate, &variants).await?,
+                )),
                 // A test run without a conversation: nothing to stick to.
                 None => Ok(Value::String(candidate)),
             }
@@ -203,9 +277,13 @@ pub async fn dispatch(
             let sheet_id = arg_str(args, "sheet_id")?;
             let ok_id = !sheet_id.is_empty()
                 && sheet_id.len() <= 200
-                && sheet_id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+                && sheet_id
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
             if !ok_id {
-                return Err(invalid("sheet_id must be a spreadsheet id (letters, digits, '-' and '_')"));
+                return Err(invalid(
+                    "sheet_id must be a spreadsheet id (letters, digits, '-' and '_')",
+                ));
             }
             // The Python side sends a dict's values as a list, in the dict's order.
             let cells: Vec<Value> = match args.get("data") {
@@ -216,7 +294,9 @@ pub async fn dispatch(
                 return Err(invalid(format!("data must hold 1 to {MAX_CELLS} values")));
             }
             if cells.iter().any(|c| c.is_object() || c.is_array()) {
-                return Err(invalid("row values must be strings, numbers, booleans or None"));
+                return Err(invalid(
+                    "row values must be strings, numbers, booleans or None",
+                ));
             }
             host.sheets_append(&scope.bot, sheet_id, cells).await
         }
@@ -224,21 +304,33 @@ pub async fn dispatch(
     }
 }
 
-async fn hand_off(host: &dyn Host, scope: &RunScope, effects: &mut Effects, args: &Map<String, Value>) -> Result<Value, Error> {
+async fn hand_off(
+    host: &dyn Host,
+    scope: &RunScope,
+    effects: &mut Effects,
+    args: &Map<String, Value>,
+) -> Result<Value, Error> {
     let reason = opt_str(args, "reason")?;
     let phone = opt_str(args, "phone_destination")?;
     if let Some(r) = reason {
         if r.chars().count() > MAX_REASON {
-            return Err(invalid(format!("reason is longer than {MAX_REASON} characters")));
+            return Err(invalid(format!(
+                "reason is longer than {MAX_REASON} characters"
+            )));
         }
     }
     // The seed: outside the phone channel phone_destination is silently ignored, so the same
     // code works on every channel. A malformed number there is only noted in the run log.
-    let on_phone = scope.conversation.as_ref().is_some_and(|c| c.channel == "phone");
+    let on_phone = scope
+        .conversation
+        .as_ref()
+        .is_some_and(|c| c.channel == "phone");
     if let Some(p) = phone {
         if !is_e164(p) {
             if on_phone {
-                return Err(invalid(format!("phone_destination {p:?} is not in E.164 format (e.g. +15551234567)")));
+                return Err(invalid(format!(
+                    "phone_destination {p:?} is not in E.164 format (e.g. +15551234567)"
+                )));
             }
             effects.notes.push(format!(
                 "note: phone_destination {p:?} is not E.164; ignored here (not the phone channel), refused on a call"
@@ -246,19 +338,27 @@ async fn hand_off(host: &dyn Host, scope: &RunScope, effects: &mut Effects, args
         }
     }
     if scope.test_run {
-        return Ok(json!({"success": true, "message": "skipped: test run, the conversation was not handed off"}));
+        return Ok(
+            json!({"success": true, "message": "skipped: test run, the conversation was not handed off"}),
+        );
     }
     let c = conv(scope)?;
     let request = HandOffRequest {
         reason: reason.map(String::from),
-        phone_destination: if on_phone { phone.map(String::from) } else { None },
+        phone_destination: if on_phone {
+            phone.map(String::from)
+        } else {
+            None
+        },
     };
     let outcome = host.hand_off(c, request).await?;
     effects.handed_off |= outcome != HandOffOutcome::AlreadyHandedOff;
     let message = match outcome {
         HandOffOutcome::HandedOff => "conversation handed off to a human agent".to_string(),
         HandOffOutcome::AlreadyHandedOff => "conversation was already handed off".to_string(),
-        HandOffOutcome::CallTransferred => format!("call transferred to {}", phone.unwrap_or_default()),
+        HandOffOutcome::CallTransferred => {
+            format!("call transferred to {}", phone.unwrap_or_default())
+        }
     };
     Ok(json!({"success": true, "message": message}))
 }

@@ -71,20 +71,38 @@ pub struct ClassifyRequest {
 #[async_trait]
 pub trait Host: Send + Sync + 'static {
     /// A metadata value, `None` when the key is not set.
-    async fn get_metadata(&self, conv: &ConversationRef, key: &str) -> Result<Option<Value>, Error>;
+    async fn get_metadata(&self, conv: &ConversationRef, key: &str)
+        -> Result<Option<Value>, Error>;
     /// Store a metadata value (any JSON value, at most 64 KiB serialized).
-    async fn set_metadata(&self, conv: &ConversationRef, key: &str, value: Value) -> Result<(), Error>;
+    async fn set_metadata(
+        &self,
+        conv: &ConversationRef,
+        key: &str,
+        value: Value,
+    ) -> Result<(), Error>;
     /// Delete a key; `true` if it was set.
     async fn delete_metadata(&self, conv: &ConversationRef, key: &str) -> Result<bool, Error>;
     /// Add a tag (idempotent: an existing tag returns its id with `already_present`).
     async fn add_tag(&self, conv: &ConversationRef, tag: &str) -> Result<TagAdded, Error>;
     /// Record a timeline event; returns its id.
-    async fn add_event(&self, conv: &ConversationRef, event: ConversationEvent) -> Result<String, Error>;
+    async fn add_event(
+        &self,
+        conv: &ConversationRef,
+        event: ConversationEvent,
+    ) -> Result<String, Error>;
     /// Hand the conversation off (never called in test runs). Must be idempotent.
-    async fn hand_off(&self, conv: &ConversationRef, request: HandOffRequest) -> Result<HandOffOutcome, Error>;
+    async fn hand_off(
+        &self,
+        conv: &ConversationRef,
+        request: HandOffRequest,
+    ) -> Result<HandOffOutcome, Error>;
     /// Ask the bot's LLM to pick one of `request.options`. `Ok(None)` means the bot has no
     /// LLM configured (the helper then returns the caller's fallback or raises).
-    async fn llm_classify(&self, bot: &str, request: ClassifyRequest) -> Result<Option<String>, Error>;
+    async fn llm_classify(
+        &self,
+        bot: &str,
+        request: ClassifyRequest,
+    ) -> Result<Option<String>, Error>;
     /// Sticky A/B variant: return the variant stored for (conversation, test) if it is one of
     /// `allowed`; otherwise store `candidate` (chosen at random among `allowed` by the
     /// runtime) and return it. Must be atomic per (conversation, test).
@@ -97,5 +115,10 @@ pub trait Host: Send + Sync + 'static {
     ) -> Result<String, Error>;
     /// Append one row to a Google Sheet with the bot's service-account credentials (see
     /// [`crate::GoogleSheets`]); returns what the helper returns to Python.
-    async fn sheets_append(&self, bot: &str, sheet_id: &str, row: Vec<Value>) -> Result<Value, Error>;
+    async fn sheets_append(
+        &self,
+        bot: &str,
+        sheet_id: &str,
+        row: Vec<Value>,
+    ) -> Result<Value, Error>;
 }

@@ -46,21 +46,36 @@ impl Interpreter {
         }
         let executable = std::fs::canonicalize(exe).unwrap_or_else(|_| PathBuf::from(exe));
         let strings = |k: &str| -> Vec<String> {
-            v[k].as_array().into_iter().flatten().filter_map(|s| s.as_str().map(String::from)).collect()
+            v[k].as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|s| s.as_str().map(String::from))
+                .collect()
         };
         let sys_path: Vec<String> = strings("path");
         let mut paths: Vec<PathBuf> = Vec::new();
         if let Some(dir) = executable.parent() {
             paths.push(dir.to_path_buf());
         }
-        for p in strings("prefixes").into_iter().chain(sys_path.iter().cloned()) {
+        for p in strings("prefixes")
+            .into_iter()
+            .chain(sys_path.iter().cloned())
+        {
             let p = PathBuf::from(p);
             // Zip entries (python311.zip) need their folder; missing entries need nothing.
-            let p = if p.is_file() { p.parent().map(Path::to_path_buf).unwrap_or(p) } else { p };
+            let p = if p.is_file() {
+                p.parent().map(Path::to_path_buf).unwrap_or(p)
+            } else {
+                p
+            };
             if p.is_dir() && !paths.contains(&p) {
                 paths.push(p);
             }
         }
-        Ok(Interpreter { executable, paths, sys_path })
+        Ok(Interpreter {
+            executable,
+            paths,
+            sys_path,
+        })
     }
 }

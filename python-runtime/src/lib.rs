@@ -46,7 +46,10 @@ pub use config::{RuntimeConfig, SandboxPolicy};
 pub use context::{Context, Conversation, Message, RunKind, RunRequest};
 pub use error::Error;
 pub use helpers::is_e164;
-pub use host::{ClassifyRequest, ConversationEvent, ConversationRef, HandOffOutcome, HandOffRequest, Host, TagAdded};
+pub use host::{
+    ClassifyRequest, ConversationEvent, ConversationRef, HandOffOutcome, HandOffRequest, Host,
+    TagAdded,
+};
 pub use memory_host::{InMemoryHost, MemConversation};
 pub use outcome::{RunOutcome, RunStatus};
 pub use runtime::{Runtime, RuntimeStats, RUNTIME_PY};

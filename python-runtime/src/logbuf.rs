@@ -33,11 +33,17 @@ pub struct Capture {
 
 impl Capture {
     /// Start draining `src`, keeping at most `cap` bytes.
-    pub fn start<R: AsyncRead + AsRawFd + Unpin + Send + 'static>(mut src: R, cap: usize) -> Capture {
+    pub fn start<R: AsyncRead + AsRawFd + Unpin + Send + 'static>(
+        mut src: R,
+        cap: usize,
+    ) -> Capture {
         // SAFETY: dup of an fd we own; the copy is owned by the OwnedFd.
         let dup = unsafe { libc::fcntl(src.as_raw_fd(), libc::F_DUPFD_CLOEXEC, 0) };
         let fd = (dup >= 0).then(|| unsafe { OwnedFd::from_raw_fd(dup) });
-        let buf = Arc::new(Mutex::new(Buf { cap, ..Buf::default() }));
+        let buf = Arc::new(Mutex::new(Buf {
+            cap,
+            ..Buf::default()
+        }));
         let b = buf.clone();
         let task = tokio::spawn(async move {
             let mut chunk = vec![0u8; 8192];
@@ -71,7 +77,8 @@ impl Capture {
             let mut chunk = [0u8; 8192];
             loop {
                 // SAFETY: reading into a stack buffer of the given length.
-                let n = unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
+                let n =
+                    unsafe { libc::read(fd.as_raw_fd(), chunk.as_mut_ptr().cast(), chunk.len()) };
                 if n <= 0 {
                     break; // EOF, EAGAIN (empty, non-blocking) or error
                 }
@@ -85,7 +92,10 @@ impl Capture {
         let g = buf.lock().unwrap();
         let mut s = String::from_utf8_lossy(&g.kept).into_owned();
         if g.dropped > 0 {
-            s.push_str(&format!("\n[natter: output truncated, {} more bytes dropped]\n", g.dropped));
+            s.push_str(&format!(
+                "\n[natter: output truncated, {} more bytes dropped]\n",
+                g.dropped
+            ));
         }
         s
     }

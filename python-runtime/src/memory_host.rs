@@ -1,7 +1,10 @@
 //! An in-memory [`Host`]: for this crate's tests, and as the reference for what the server's
 //! store-backed implementation must do (idempotent tags and hand-offs, sticky A/B variants).
 
-use crate::host::{ClassifyRequest, ConversationEvent, ConversationRef, HandOffOutcome, HandOffRequest, Host, TagAdded};
+use crate::host::{
+    ClassifyRequest, ConversationEvent, ConversationRef, HandOffOutcome, HandOffRequest, Host,
+    TagAdded,
+};
 use crate::sheets::GoogleSheets;
 use crate::Error;
 use async_trait::async_trait;
@@ -40,7 +43,10 @@ impl InMemoryHost {
     }
 
     /// Answer LLM classifications with `f` (without it the bot "has no LLM configured").
-    pub fn with_llm(mut self, f: impl Fn(&ClassifyRequest) -> Result<String, Error> + Send + Sync + 'static) -> Self {
+    pub fn with_llm(
+        mut self,
+        f: impl Fn(&ClassifyRequest) -> Result<String, Error> + Send + Sync + 'static,
+    ) -> Self {
         self.llm = Some(Box::new(f));
         self
     }
@@ -53,12 +59,22 @@ impl InMemoryHost {
 
     /// A snapshot of a conversation's state (default when never touched).
     pub fn conversation(&self, id: &str) -> MemConversation {
-        self.conversations.lock().unwrap().get(id).cloned().unwrap_or_default()
+        self.conversations
+            .lock()
+            .unwrap()
+            .get(id)
+            .cloned()
+            .unwrap_or_default()
     }
 
     /// Mark a conversation handed off (to test idempotence).
     pub fn set_handed_off(&self, id: &str) {
-        self.conversations.lock().unwrap().entry(id.to_string()).or_default().handed_off = true;
+        self.conversations
+            .lock()
+            .unwrap()
+            .entry(id.to_string())
+            .or_default()
+            .handed_off = true;
     }
 
     fn id(&self, prefix: &str) -> String {
@@ -75,11 +91,20 @@ impl InMemoryHost {
 
 #[async_trait]
 impl Host for InMemoryHost {
-    async fn get_metadata(&self, conv: &ConversationRef, key: &str) -> Result<Option<Value>, Error> {
+    async fn get_metadata(
+        &self,
+        conv: &ConversationRef,
+        key: &str,
+    ) -> Result<Option<Value>, Error> {
         Ok(self.with(conv, |c| c.metadata.get(key).cloned()))
     }
 
-    async fn set_metadata(&self, conv: &ConversationRef, key: &str, value: Value) -> Result<(), Error> {
+    async fn set_metadata(
+        &self,
+        conv: &ConversationRef,
+        key: &str,
+        value: Value,
+    ) -> Result<(), Error> {
         self.with(conv, |c| c.metadata.insert(key.to_string(), value));
         Ok(())
     }
@@ -90,22 +115,38 @@ impl Host for InMemoryHost {
 
     async fn add_tag(&self, conv: &ConversationRef, tag: &str) -> Result<TagAdded, Error> {
         let fresh = self.id("tag");
-        Ok(self.with(conv, |c| match c.tags.iter().find(|(_, t)| t == tag) {
-            Some((id, _)) => TagAdded { tag_id: id.clone(), already_present: true },
-            None => {
-                c.tags.push((fresh.clone(), tag.to_string()));
-                TagAdded { tag_id: fresh, already_present: false }
-            }
-        }))
+        Ok(
+            self.with(conv, |c| match c.tags.iter().find(|(_, t)| t == tag) {
+                Some((id, _)) => TagAdded {
+                    tag_id: id.clone(),
+                    already_present: true,
+                },
+                None => {
+                    c.tags.push((fresh.clone(), tag.to_string()));
+                    TagAdded {
+                        tag_id: fresh,
+                        already_present: false,
+                    }
+                }
+            }),
+        )
     }
 
-    async fn add_event(&self, conv: &ConversationRef, event: ConversationEvent) -> Result<String, Error> {
+    async fn add_event(
+        &self,
+        conv: &ConversationRef,
+        event: ConversationEvent,
+    ) -> Result<String, Error> {
         let id = self.id("evt");
         self.with(conv, |c| c.events.push((id.clone(), event)));
         Ok(id)
     }
 
-    async fn hand_off(&self, conv: &ConversationRef, request: HandOffRequest) -> Result<HandOffOutcome, Error> {
+    async fn hand_off(
+        &self,
+        conv: &ConversationRef,
+        request: HandOffRequest,
+    ) -> Result<HandOffOutcome, Error> {
         Ok(self.with(conv, |c| {
             c.hand_offs.push(request.clone());
             if c.handed_off {
@@ -121,29 +162,44 @@ impl Host for InMemoryHost {
         }))
     }
 
-    async fn llm_classify(&self, _bot: &str, request: ClassifyRequest) -> Result<Option<String>, Error> {
+    async fn llm_classify(
+        &self,
+        _bot: &str,
+        request: ClassifyRequest,
+    ) -> Result<Option<String>, Error> {
         match &self.llm {
             None => Ok(None),
             Some(f) => f(&request).map(Some),
         }
     }
 
-    async fn ab_test_variant(&self, conv: &ConversationRef, test: &str, candidate: &str, allowed: &[String]) -> Result<String, Error> {
-        Ok(self.with(conv, |c| {
-            match c.ab.get(test) {
-                Some(v) if allowed.contains(v) => v.clone(),
-                _ => {
-                    c.ab.insert(test.to_string(), candidate.to_string());
-                    candidate.to_string()
-                }
+    async fn ab_test_variant(
+        &self,
+        conv: &ConversationRef,
+        test: &str,
+        candidate: &str,
+        allowed: &[String],
+    ) -> Result<String, Error> {
+        Ok(self.with(conv, |c| match c.ab.get(test) {
+            Some(v) if allowed.contains(v) => v.clone(),
+            _ => {
+                c.ab.insert(test.to_string(), candidate.to_string());
+                candidate.to_string()
             }
         }))
     }
 
-    async fn sheets_append(&self, _bot: &str, sheet_id: &str, row: Vec<Value>) -> Result<Value, Error> {
+    async fn sheets_append(
+        &self,
+        _bot: &str,
+        sheet_id: &str,
+        row: Vec<Value>,
+    ) -> Result<Value, Error> {
         match &self.sheets {
             Some(s) => s.append_row(sheet_id, row).await,
-            None => Err(Error::Host("Google Sheets is not configured for this bot".into())),
+            None => Err(Error::Host(
+                "Google Sheets is not configured for this bot".into(),
+            )),
         }
     }
 }

@@ -42,7 +42,11 @@ pub struct Pool {
 
 impl Pool {
     pub fn new(launcher: Arc<Launcher>) -> Pool {
-        Pool { launcher, state: Arc::default(), ready: Arc::new(Notify::new()) }
+        Pool {
+            launcher,
+            state: Arc::default(),
+            ready: Arc::new(Notify::new()),
+        }
     }
 
     /// A ready process for `dir`, if one is warm; refills in the background either way.
@@ -102,7 +106,9 @@ impl Pool {
             }
             let f = st.folders.entry(dir.to_path_buf()).or_default();
             f.last_used.get_or_insert_with(Instant::now);
-            let want = cfg.warm_per_folder.saturating_sub(f.ready.len() + f.starting);
+            let want = cfg
+                .warm_per_folder
+                .saturating_sub(f.ready.len() + f.starting);
             for _ in 0..want {
                 if st.total >= cfg.max_warm_total {
                     match evict_lru(&mut st, dir) {
@@ -146,12 +152,24 @@ impl Pool {
 
     /// Warm processes ready for `dir` now.
     pub fn ready_count(&self, dir: &Path) -> usize {
-        self.state.lock().unwrap().folders.get(dir).map(|f| f.ready.len()).unwrap_or(0)
+        self.state
+            .lock()
+            .unwrap()
+            .folders
+            .get(dir)
+            .map(|f| f.ready.len())
+            .unwrap_or(0)
     }
 
     /// Warm processes ready now, all folders together.
     pub fn total_ready(&self) -> usize {
-        self.state.lock().unwrap().folders.values().map(|f| f.ready.len()).sum()
+        self.state
+            .lock()
+            .unwrap()
+            .folders
+            .values()
+            .map(|f| f.ready.len())
+            .sum()
     }
 
     /// Fill `dir`'s share and wait until it is ready (or nothing is starting any more).

@@ -41,11 +41,27 @@ enum Ended {
 }
 
 /// Run `job` on `worker` within its time limit.
-pub async fn run_job(mut worker: Worker, job: Job<'_>, host: &dyn Host, scope: &RunScope) -> RunOutcome {
-    let Job { message: job, timeout, remaining, function, mut log, started } = job;
+pub async fn run_job(
+    mut worker: Worker,
+    job: Job<'_>,
+    host: &dyn Host,
+    scope: &RunScope,
+) -> RunOutcome {
+    let Job {
+        message: job,
+        timeout,
+        remaining,
+        function,
+        mut log,
+        started,
+    } = job;
     let mut effects = Effects::default();
     let mut exit_note = None;
-    let ended = tokio::time::timeout(remaining, drive(&mut worker, &job, host, scope, &mut effects, &mut log)).await;
+    let ended = tokio::time::timeout(
+        remaining,
+        drive(&mut worker, &job, host, scope, &mut effects, &mut log),
+    )
+    .await;
 
     let (stdout, stderr) = if matches!(ended, Ok(Ended::Result(_))) {
         // Everything printed was written before the result (stdout is unbuffered), so it is
@@ -79,10 +95,25 @@ pub async fn run_job(mut worker: Worker, job: Job<'_>, host: &dyn Host, scope: &
     let (status, value, error, traceback) = match ended {
         Err(_) => {
             let secs = timeout.as_secs_f64();
-            (RunStatus::Timeout, None, format!("timed out after {secs} s; the process tree was killed"), None)
+            (
+                RunStatus::Timeout,
+                None,
+                format!("timed out after {secs} s; the process tree was killed"),
+                None,
+            )
         }
-        Ok(Ended::TooLarge(n)) => (RunStatus::NotJson, None, format!("the result (or a helper call) is larger than {n} bytes"), None),
-        Ok(Ended::Broken(why)) => (RunStatus::Crashed, None, format!("python worker broke the channel protocol: {why}"), None),
+        Ok(Ended::TooLarge(n)) => (
+            RunStatus::NotJson,
+            None,
+            format!("the result (or a helper call) is larger than {n} bytes"),
+            None,
+        ),
+        Ok(Ended::Broken(why)) => (
+            RunStatus::Crashed,
+            None,
+            format!("python worker broke the channel protocol: {why}"),
+            None,
+        ),
         Ok(Ended::Eof) => {
             let why = match exit_note {
                 Some(Ok(code)) => format!("python exited with code {code} before returning a result"),
@@ -96,7 +127,12 @@ pub async fn run_job(mut worker: Worker, job: Job<'_>, host: &dyn Host, scope: &
         }
         Ok(Ended::Result(msg)) => {
             if msg["ok"] == true {
-                (RunStatus::Ok, Some(msg.get("value").cloned().unwrap_or(Value::Null)), String::new(), None)
+                (
+                    RunStatus::Ok,
+                    Some(msg.get("value").cloned().unwrap_or(Value::Null)),
+                    String::new(),
+                    None,
+                )
             } else {
                 let status = match msg["kind"].as_str().unwrap_or("") {
                     "syntax_error" => RunStatus::SyntaxError,
@@ -118,7 +154,10 @@ pub async fn run_job(mut worker: Worker, job: Job<'_>, host: &dyn Host, scope: &
     if status != RunStatus::Ok {
         log.push(format!("error: {error}"));
     }
-    log.push(format!("finished: {status:?} in {:.1} ms", started.elapsed().as_secs_f64() * 1e3));
+    log.push(format!(
+        "finished: {status:?} in {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e3
+    ));
     RunOutcome {
         status,
         value,
@@ -139,12 +178,24 @@ fn bot_error(status: RunStatus, function: &str, error: &str, timeout: Duration) 
     match status {
         RunStatus::Exception => format!("The Python code failed ({exc_type}); see the run log."),
         RunStatus::SyntaxError => "The Python code has a syntax error; see the run log.".into(),
-        RunStatus::MissingFunction => format!("The Python code does not define {function}(context)."),
+        RunStatus::MissingFunction => {
+            format!("The Python code does not define {function}(context).")
+        }
         RunStatus::ScriptNotFound => "The Python code's file could not be read.".into(),
-        RunStatus::NotJson => "The Python code returned a value that is not JSON, or too large.".into(),
-        RunStatus::Timeout => format!("The Python code did not finish within {} s.", timeout.as_secs_f64()),
-        RunStatus::Crashed => "The Python code was stopped before returning (a limit was hit); see the run log.".into(),
-        RunStatus::Internal | RunStatus::Ok => "The Python code could not be run; see the run log.".into(),
+        RunStatus::NotJson => {
+            "The Python code returned a value that is not JSON, or too large.".into()
+        }
+        RunStatus::Timeout => format!(
+            "The Python code did not finish within {} s.",
+            timeout.as_secs_f64()
+        ),
+        RunStatus::Crashed => {
+            "The Python code was stopped before returning (a limit was hit); see the run log."
+                .into()
+        }
+        RunStatus::Internal | RunStatus::Ok => {
+            "The Python code could not be run; see the run log.".into()
+        }
     }
 }
 
@@ -176,7 +227,9 @@ async fn drive(
                 let args = msg["args"].as_object().unwrap_or(&empty);
                 calls += 1;
                 let result = if calls > MAX_HELPER_CALLS {
-                    Err(Error::Host(format!("more than {MAX_HELPER_CALLS} helper calls in one run")))
+                    Err(Error::Host(format!(
+                        "more than {MAX_HELPER_CALLS} helper calls in one run"
+                    )))
                 } else {
                     dispatch(host, scope, effects, &func, args).await
                 };
@@ -187,7 +240,9 @@ async fn drive(
                         Err(e) => log.push(format!("helper {func}: error: {e}")),
                     }
                 } else if calls == LOGGED_HELPER_CALLS + 1 {
-                    log.push(format!("helper calls after the first {LOGGED_HELPER_CALLS} are not logged"));
+                    log.push(format!(
+                        "helper calls after the first {LOGGED_HELPER_CALLS} are not logged"
+                    ));
                 }
                 let reply = match result {
                     Ok(value) => json!({"t": "reply", "id": id, "ok": true, "value": value}),
@@ -203,7 +258,12 @@ async fn drive(
                     return Ended::Broken(format!("replying to a helper call: {e}"));
                 }
             }
-            _ => return Ended::Broken(format!("unexpected message {}", truncate(&msg.to_string(), 200))),
+            _ => {
+                return Ended::Broken(format!(
+                    "unexpected message {}",
+                    truncate(&msg.to_string(), 200)
+                ))
+            }
         }
     }
 }

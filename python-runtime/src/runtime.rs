@@ -89,7 +89,13 @@ impl Runtime {
         let runtime_file = runtime_dir.join("natter_runtime.py");
         // SAFETY: geteuid has no preconditions.
         let is_root = unsafe { libc::geteuid() } == 0;
-        let mut launcher = Launcher { mode: SandboxMode::Bubblewrap, interpreter, runtime_file, cfg, is_root };
+        let mut launcher = Launcher {
+            mode: SandboxMode::Bubblewrap,
+            interpreter,
+            runtime_file,
+            cfg,
+            is_root,
+        };
         launcher.prepare_stage()?;
         let mut fallback_reason = None;
         if launcher.cfg.sandbox == SandboxPolicy::Disable {
@@ -98,7 +104,9 @@ impl Runtime {
         } else if let Err(e) = Worker::start(&launcher, &runtime_dir).await {
             if launcher.cfg.sandbox == SandboxPolicy::Require {
                 let _ = std::fs::remove_dir_all(&runtime_dir);
-                return Err(Error::Spawn(format!("bubblewrap sandbox required but unusable: {e}")));
+                return Err(Error::Spawn(format!(
+                    "bubblewrap sandbox required but unusable: {e}"
+                )));
             }
             tracing::warn!(error = %e, "bubblewrap unusable; python runs WITHOUT the bubblewrap sandbox");
             launcher.mode = SandboxMode::Fallback;
@@ -113,7 +121,15 @@ impl Runtime {
         let slots = Semaphore::new(launcher.cfg.max_concurrent_runs.max(1));
         let launcher = Arc::new(launcher);
         Ok(Runtime {
-            inner: Arc::new(Inner { counters: Counters::default(), pool: Pool::new(launcher.clone()), launcher, host, slots, fallback_reason, runtime_dir }),
+            inner: Arc::new(Inner {
+                counters: Counters::default(),
+                pool: Pool::new(launcher.clone()),
+                launcher,
+                host,
+                slots,
+                fallback_reason,
+                runtime_dir,
+            }),
         })
     }
 
@@ -137,7 +153,9 @@ impl Runtime {
 
     /// Warm processes ready for `bot_dir` right now.
     pub fn warm_count(&self, bot_dir: &Path) -> usize {
-        canonical_dir(bot_dir).map(|d| self.inner.pool.ready_count(&d)).unwrap_or(0)
+        canonical_dir(bot_dir)
+            .map(|d| self.inner.pool.ready_count(&d))
+            .unwrap_or(0)
     }
 
     /// Counters for metrics.
@@ -186,19 +204,29 @@ impl Runtime {
             Err(e) => return failed(RunStatus::Internal, e.to_string(), log, started),
         };
         let Ok(_slot) = tokio::time::timeout(timeout, inner.slots.acquire()).await else {
-            let msg = format!("no free slot within {} s ({} runs at once)", timeout.as_secs_f64(), cfg.max_concurrent_runs);
+            let msg = format!(
+                "no free slot within {} s ({} runs at once)",
+                timeout.as_secs_f64(),
+                cfg.max_concurrent_runs
+            );
             return failed(RunStatus::Timeout, msg, log, started);
         };
         let worker = match inner.pool.take_or_wait(&dir, cfg.startup_timeout).await {
             Some(w) => {
                 inner.counters.warm.fetch_add(1, Relaxed);
-                log.push(format!("process: warm (started {:.0} ms ago)", w.started.elapsed().as_secs_f64() * 1e3));
+                log.push(format!(
+                    "process: warm (started {:.0} ms ago)",
+                    w.started.elapsed().as_secs_f64() * 1e3
+                ));
                 w
             }
             None => match Worker::start(&inner.launcher, &dir).await {
                 Ok(w) => {
                     inner.counters.cold.fetch_add(1, Relaxed);
-                    log.push(format!("process: cold start ({:.0} ms)", w.started.elapsed().as_secs_f64() * 1e3));
+                    log.push(format!(
+                        "process: cold start ({:.0} ms)",
+                        w.started.elapsed().as_secs_f64() * 1e3
+                    ));
                     w
                 }
                 Err(e) => return failed(RunStatus::Internal, e.to_string(), log, started),
@@ -224,7 +252,14 @@ impl Runtime {
         });
         // One wall-clock limit for the whole call: waiting for a slot or a process counts.
         let remaining = timeout.saturating_sub(started.elapsed());
-        let job = Job { message: job, timeout, remaining, function, log, started };
+        let job = Job {
+            message: job,
+            timeout,
+            remaining,
+            function,
+            log,
+            started,
+        };
         run_job(worker, job, inner.host.as_ref(), &scope).await
     }
 
@@ -251,9 +286,13 @@ fn failed(status: RunStatus, error: String, mut log: Vec<String>, started: Insta
 }
 
 fn canonical_dir(dir: &Path) -> Result<PathBuf, Error> {
-    let d = std::fs::canonicalize(dir).map_err(|e| Error::BotDir(dir.display().to_string(), e.to_string()))?;
+    let d = std::fs::canonicalize(dir)
+        .map_err(|e| Error::BotDir(dir.display().to_string(), e.to_string()))?;
     if !d.is_dir() {
-        return Err(Error::BotDir(dir.display().to_string(), "not a directory".into()));
+        return Err(Error::BotDir(
+            dir.display().to_string(),
+            "not a directory".into(),
+        ));
     }
     Ok(d)
 }
@@ -263,8 +302,14 @@ fn canonical_dir(dir: &Path) -> Result<PathBuf, Error> {
 fn check_paths(bot_dir: &Path, script: &Path) -> Result<(PathBuf, PathBuf), Error> {
     let dir = canonical_dir(bot_dir)?;
     let bad = |why: &str| Error::Script(script.display().to_string(), why.to_string());
-    if script.as_os_str().is_empty() || !script.components().all(|c| matches!(c, Component::Normal(_) | Component::CurDir)) {
-        return Err(bad("must be a relative path inside the bot folder, without '..'"));
+    if script.as_os_str().is_empty()
+        || !script
+            .components()
+            .all(|c| matches!(c, Component::Normal(_) | Component::CurDir))
+    {
+        return Err(bad(
+            "must be a relative path inside the bot folder, without '..'",
+        ));
     }
     let real = std::fs::canonicalize(dir.join(script)).map_err(|e| bad(&e.to_string()))?;
     if !real.starts_with(&dir) || !real.is_file() {
@@ -276,8 +321,14 @@ fn check_paths(bot_dir: &Path, script: &Path) -> Result<(PathBuf, PathBuf), Erro
 /// Write the embedded Python file where the sandbox user can read it.
 fn write_runtime_file() -> Result<PathBuf, Error> {
     use std::os::unix::fs::PermissionsExt;
-    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_nanos()).unwrap_or(0);
-    let dir = std::env::temp_dir().join(format!("natter-python-runtime-{}-{nanos}", std::process::id()));
+    let nanos = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0);
+    let dir = std::env::temp_dir().join(format!(
+        "natter-python-runtime-{}-{nanos}",
+        std::process::id()
+    ));
     std::fs::create_dir_all(&dir)?;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
     let file = dir.join("natter_runtime.py");

@@ -128,8 +128,15 @@ impl Launcher {
 
     /// The command for one worker serving `bot_dir`; `chan_in`/`chan_out` are the child's
     /// ends of the channel pipes (they become fds 3 and 4).
-    pub fn command(&self, bot_dir: &Path, chan_in: RawFd, chan_out: RawFd) -> tokio::process::Command {
-        let uid_gid = self.is_root.then_some((self.cfg.sandbox_uid, self.cfg.sandbox_gid));
+    pub fn command(
+        &self,
+        bot_dir: &Path,
+        chan_in: RawFd,
+        chan_out: RawFd,
+    ) -> tokio::process::Command {
+        let uid_gid = self
+            .is_root
+            .then_some((self.cfg.sandbox_uid, self.cfg.sandbox_gid));
         let exe = self.interpreter.executable.as_os_str();
         let stage = self.is_root && self.mode == SandboxMode::Bubblewrap;
         let mut strings = Vec::new();
@@ -148,7 +155,9 @@ impl Launcher {
                 }
                 let mut c = std::process::Command::new(&self.cfg.bwrap);
                 c.args(self.bwrap_args(&binds));
-                c.arg("--").arg(exe).args(["-u", "-B", "-E", "-s", SANDBOX_RUNTIME_FILE]);
+                c.arg("--")
+                    .arg(exe)
+                    .args(["-u", "-B", "-E", "-s", SANDBOX_RUNTIME_FILE]);
                 c.arg(self.worker_config(SANDBOX_BOT_DIR, true));
                 c.current_dir("/");
                 c
@@ -184,7 +193,10 @@ impl Launcher {
             nproc: (self.mode == SandboxMode::Fallback).then_some(self.cfg.max_processes),
             drop_to: uid_gid,
         };
-        let owned = Staging { _strings: strings, setup };
+        let owned = Staging {
+            _strings: strings,
+            setup,
+        };
         // SAFETY: the closure only makes async-signal-safe libc calls (dup/fcntl/setsid/
         // unshare/mount/setrlimit/setgroups/setgid/setuid/prctl) and allocates nothing.
         unsafe {
@@ -216,12 +228,29 @@ impl Launcher {
     fn bwrap_args(&self, binds: &[(String, String)]) -> Vec<String> {
         let mut a: Vec<String> = Vec::new();
         let mut push = |xs: &[&str]| a.extend(xs.iter().map(|s| s.to_string()));
-        push(&["--unshare-user", "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--unshare-cgroup-try"]);
+        push(&[
+            "--unshare-user",
+            "--unshare-pid",
+            "--unshare-ipc",
+            "--unshare-uts",
+            "--unshare-cgroup-try",
+        ]);
         if self.cfg.isolate_network {
             push(&["--unshare-net"]);
         }
-        let (uid, gid) = (self.cfg.sandbox_uid.to_string(), self.cfg.sandbox_gid.to_string());
-        push(&["--die-with-parent", "--uid", &uid, "--gid", &gid, "--hostname", "natter-sandbox"]);
+        let (uid, gid) = (
+            self.cfg.sandbox_uid.to_string(),
+            self.cfg.sandbox_gid.to_string(),
+        );
+        push(&[
+            "--die-with-parent",
+            "--uid",
+            &uid,
+            "--gid",
+            &gid,
+            "--hostname",
+            "natter-sandbox",
+        ]);
         push(&["--ro-bind", "/usr", "/usr"]);
         for top in ["/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32"] {
             let p = Path::new(top);
@@ -233,14 +262,28 @@ impl Launcher {
         }
         // Name resolution, TLS roots, time zone, the loader cache; nothing else of /etc.
         for f in [
-            "/etc/resolv.conf", "/etc/hosts", "/etc/nsswitch.conf", "/etc/host.conf", "/etc/gai.conf",
-            "/etc/ssl", "/etc/ca-certificates", "/etc/pki", "/etc/localtime", "/etc/passwd", "/etc/group",
-            "/etc/ld.so.cache", "/etc/ld.so.conf", "/etc/ld.so.conf.d", "/etc/mime.types",
+            "/etc/resolv.conf",
+            "/etc/hosts",
+            "/etc/nsswitch.conf",
+            "/etc/host.conf",
+            "/etc/gai.conf",
+            "/etc/ssl",
+            "/etc/ca-certificates",
+            "/etc/pki",
+            "/etc/localtime",
+            "/etc/passwd",
+            "/etc/group",
+            "/etc/ld.so.cache",
+            "/etc/ld.so.conf",
+            "/etc/ld.so.conf.d",
+            "/etc/mime.types",
         ] {
             push(&["--ro-bind-try", f, f]);
         }
         let tmp_size = self.cfg.max_file_size.to_string();
-        push(&["--proc", "/proc", "--dev", "/dev", "--size", &tmp_size, "--tmpfs", "/tmp"]);
+        push(&[
+            "--proc", "/proc", "--dev", "/dev", "--size", &tmp_size, "--tmpfs", "/tmp",
+        ]);
         let rt = self.runtime_file.to_string_lossy();
         push(&["--ro-bind", &rt, SANDBOX_RUNTIME_FILE]);
         for (src, dest) in binds {
@@ -260,7 +303,10 @@ fn child_setup(s: ChildSetup) -> std::io::Result<()> {
         }
     }
     fn limit(res: libc::__rlimit_resource_t, v: u64) -> std::io::Result<()> {
-        let rl = libc::rlimit { rlim_cur: v as libc::rlim_t, rlim_max: v as libc::rlim_t };
+        let rl = libc::rlimit {
+            rlim_cur: v as libc::rlim_t,
+            rlim_max: v as libc::rlim_t,
+        };
         // SAFETY: plain syscall with a valid pointer.
         check(unsafe { libc::setrlimit(res, &rl) }).map(|_| ())
     }
@@ -276,9 +322,21 @@ fn child_setup(s: ChildSetup) -> std::io::Result<()> {
         if s.n_staged > 0 {
             // A private mount namespace of this child only: the binds never reach the host.
             check(libc::unshare(libc::CLONE_NEWNS))?;
-            check(libc::mount(std::ptr::null(), c"/".as_ptr(), std::ptr::null(), libc::MS_REC | libc::MS_PRIVATE, std::ptr::null()))?;
+            check(libc::mount(
+                std::ptr::null(),
+                c"/".as_ptr(),
+                std::ptr::null(),
+                libc::MS_REC | libc::MS_PRIVATE,
+                std::ptr::null(),
+            ))?;
             for &(src, dst) in s.staged.iter().take(s.n_staged) {
-                check(libc::mount(src, dst, std::ptr::null(), libc::MS_BIND | libc::MS_REC, std::ptr::null()))?;
+                check(libc::mount(
+                    src,
+                    dst,
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                ))?;
             }
         }
         check(libc::setsid())?;
@@ -300,7 +358,13 @@ fn child_setup(s: ChildSetup) -> std::io::Result<()> {
         // After setuid (which clears it): die with the server rather than outlive it. The
         // signal fires when the *spawning thread* exits, which is why workers are only
         // spawned from tokio tasks (runtime worker threads live as long as the runtime).
-        check(libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL as libc::c_ulong, 0, 0, 0))?;
+        check(libc::prctl(
+            libc::PR_SET_PDEATHSIG,
+            libc::SIGKILL as libc::c_ulong,
+            0,
+            0,
+            0,
+        ))?;
     }
     Ok(())
 }

@@ -28,7 +28,8 @@ pub struct ServiceAccountKey {
 impl ServiceAccountKey {
     /// Parse a service-account key file's JSON.
     pub fn from_json(text: &str) -> Result<Self, Error> {
-        serde_json::from_str(text).map_err(|e| Error::Sheets(format!("invalid service account key: {e}")))
+        serde_json::from_str(text)
+            .map_err(|e| Error::Sheets(format!("invalid service account key: {e}")))
     }
 }
 
@@ -74,16 +75,29 @@ impl GoogleSheets {
             .timeout(cfg.timeout)
             .build()
             .map_err(|e| Error::Sheets(format!("http client: {e}")))?;
-        Ok(GoogleSheets { key, signing_key, cfg, http, token: Mutex::new(None) })
+        Ok(GoogleSheets {
+            key,
+            signing_key,
+            cfg,
+            http,
+            token: Mutex::new(None),
+        })
     }
 
     fn token_url(&self) -> &str {
-        self.cfg.token_url.as_deref().or(self.key.token_uri.as_deref()).unwrap_or(GOOGLE_TOKEN_URL)
+        self.cfg
+            .token_url
+            .as_deref()
+            .or(self.key.token_uri.as_deref())
+            .unwrap_or(GOOGLE_TOKEN_URL)
     }
 
     /// The signed JWT assertion for the token endpoint.
     fn assertion(&self) -> Result<String, Error> {
-        let now = SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+        let now = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0);
         let claims = json!({
             "iss": self.key.client_email,
             "scope": SCOPE,
@@ -93,7 +107,8 @@ impl GoogleSheets {
         });
         let mut header = jsonwebtoken::Header::new(jsonwebtoken::Algorithm::RS256);
         header.kid = self.key.private_key_id.clone();
-        jsonwebtoken::encode(&header, &claims, &self.signing_key).map_err(|e| Error::Sheets(format!("signing: {e}")))
+        jsonwebtoken::encode(&header, &claims, &self.signing_key)
+            .map_err(|e| Error::Sheets(format!("signing: {e}")))
     }
 
     async fn access_token(&self) -> Result<String, Error> {
@@ -104,7 +119,10 @@ impl GoogleSheets {
             }
         }
         // A JWT is base64url and '.', all safe in a form value.
-        let body = format!("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={}", self.assertion()?);
+        let body = format!(
+            "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion={}",
+            self.assertion()?
+        );
         let resp = self
             .http
             .post(self.token_url())
@@ -116,8 +134,13 @@ impl GoogleSheets {
         let status = resp.status();
         let v: Value = resp.json().await.unwrap_or(Value::Null);
         let Some(tok) = v["access_token"].as_str().filter(|_| status.is_success()) else {
-            let why = v["error_description"].as_str().or(v["error"].as_str()).unwrap_or("no access_token");
-            return Err(Error::Sheets(format!("token endpoint refused ({status}): {why}")));
+            let why = v["error_description"]
+                .as_str()
+                .or(v["error"].as_str())
+                .unwrap_or("no access_token");
+            return Err(Error::Sheets(format!(
+                "token endpoint refused ({status}): {why}"
+            )));
         };
         let ttl = v["expires_in"].as_u64().unwrap_or(3600).saturating_sub(60);
         *cached = Some((tok.to_string(), Instant::now() + Duration::from_secs(ttl)));

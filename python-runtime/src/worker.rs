@@ -30,9 +30,13 @@ pub struct Worker {
 
 /// (dev, inode) of a folder.
 pub fn dir_id(dir: &Path) -> Result<(u64, u64), Error> {
-    let m = std::fs::metadata(dir).map_err(|e| Error::BotDir(dir.display().to_string(), e.to_string()))?;
+    let m = std::fs::metadata(dir)
+        .map_err(|e| Error::BotDir(dir.display().to_string(), e.to_string()))?;
     if !m.is_dir() {
-        return Err(Error::BotDir(dir.display().to_string(), "not a directory".into()));
+        return Err(Error::BotDir(
+            dir.display().to_string(),
+            "not a directory".into(),
+        ));
     }
     Ok((m.dev(), m.ino()))
 }
@@ -48,8 +52,14 @@ impl Worker {
         drop((cmd, ends)); // ours must close so EOF means the child is gone
         let mut child = spawned.map_err(|e| Error::Spawn(e.to_string()))?; // the child has its copies; ours must close so EOF means the child is gone
         let pgid = child.id().map(|p| p as i32).unwrap_or(0); // setsid: pgid == pid
-        let stdout = child.stdout.take().map(|s| Capture::start(s, launcher.cfg.max_output));
-        let stderr = child.stderr.take().map(|s| Capture::start(s, launcher.cfg.max_output));
+        let stdout = child
+            .stdout
+            .take()
+            .map(|s| Capture::start(s, launcher.cfg.max_output));
+        let stderr = child
+            .stderr
+            .take()
+            .map(|s| Capture::start(s, launcher.cfg.max_output));
         let mut w = Worker {
             child,
             pgid,
@@ -75,7 +85,14 @@ impl Worker {
                     Some(c) => c.finish(std::time::Duration::from_millis(500)).await,
                     None => String::new(),
                 };
-                let tail: String = err.chars().rev().take(2000).collect::<Vec<_>>().into_iter().rev().collect();
+                let tail: String = err
+                    .chars()
+                    .rev()
+                    .take(2000)
+                    .collect::<Vec<_>>()
+                    .into_iter()
+                    .rev()
+                    .collect();
                 Err(Error::Spawn(format!("{why}; stderr: {}", tail.trim())))
             }
         }
@@ -90,7 +107,9 @@ impl Worker {
                 return false;
             }
         }
-        dir_id(&self.bot_dir).map(|id| id == self.dir_id).unwrap_or(false)
+        dir_id(&self.bot_dir)
+            .map(|id| id == self.dir_id)
+            .unwrap_or(false)
     }
 
     /// SIGKILL the whole process group (idempotent). Only before the leader is reaped: until
@@ -119,12 +138,21 @@ impl Worker {
                 // SAFETY: zeroed siginfo is a valid out-parameter for waitid.
                 let mut info: libc::siginfo_t = unsafe { std::mem::zeroed() };
                 let r = unsafe {
-                    libc::waitid(libc::P_PID, pid as libc::id_t, &mut info, libc::WEXITED | libc::WNOHANG | libc::WNOWAIT)
+                    libc::waitid(
+                        libc::P_PID,
+                        pid as libc::id_t,
+                        &mut info,
+                        libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+                    )
                 };
                 // SAFETY: waitid filled `info` for a child state change (si_pid != 0).
                 if r == 0 && unsafe { info.si_pid() } != 0 {
                     let status = unsafe { info.si_status() };
-                    return Some(if info.si_code == libc::CLD_EXITED { Ok(status) } else { Err(status) });
+                    return Some(if info.si_code == libc::CLD_EXITED {
+                        Ok(status)
+                    } else {
+                        Err(status)
+                    });
                 }
                 r
             };
@@ -138,7 +166,8 @@ impl Worker {
     /// Kill the group, then collect the exit status (bounded wait).
     pub async fn kill_and_reap(&mut self) -> Option<std::process::ExitStatus> {
         self.kill();
-        let status = tokio::time::timeout(std::time::Duration::from_secs(5), self.child.wait()).await;
+        let status =
+            tokio::time::timeout(std::time::Duration::from_secs(5), self.child.wait()).await;
         match status {
             Ok(Ok(s)) => {
                 self.reaped = true;

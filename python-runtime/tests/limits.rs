@@ -24,8 +24,15 @@ async fn endless_loop_is_killed_at_the_time_limit() {
     req.timeout = Some(Duration::from_millis(800));
     let out = rt.run(req).await;
     assert_eq!(out.status, RunStatus::Timeout, "{out:#?}");
-    assert!(out.error.as_deref().unwrap().contains("timed out after 0.8 s"));
-    assert!(out.value["error"].as_str().unwrap().contains("did not finish"));
+    assert!(out
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("timed out after 0.8 s"));
+    assert!(out.value["error"]
+        .as_str()
+        .unwrap()
+        .contains("did not finish"));
     assert_eq!(out.stdout, "looping\n", "output before the kill is kept");
     assert_still_serving(&rt, &bot).await;
 }
@@ -34,11 +41,25 @@ async fn endless_loop_is_killed_at_the_time_limit() {
 async fn event_handler_default_limit_is_separate_from_actions() {
     let bot = Bot::new();
     let s = bot.script("slow.py", "import time\ndef handle_event(context):\n    time.sleep(1.5)\n    return 'slept'\ndef execute_action(context):\n    return handle_event(context)\n");
-    let cfg = RuntimeConfig { action_timeout: Duration::from_millis(500), handler_timeout: Duration::from_secs(10), ..test_config() };
-    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new())).await.unwrap();
+    let cfg = RuntimeConfig {
+        action_timeout: Duration::from_millis(500),
+        handler_timeout: Duration::from_secs(10),
+        ..test_config()
+    };
+    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new()))
+        .await
+        .unwrap();
     let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
     assert_eq!(out.status, RunStatus::Timeout);
-    let out = rt.run(RunRequest::event_handler("acme", bot.path(), &s, "conversation_closed", context(json!({}), None))).await;
+    let out = rt
+        .run(RunRequest::event_handler(
+            "acme",
+            bot.path(),
+            &s,
+            "conversation_closed",
+            context(json!({}), None),
+        ))
+        .await;
     assert_eq!(out.value, json!("slept"), "{out:#?}");
 }
 
@@ -51,7 +72,11 @@ async fn unbounded_allocation_is_stopped_by_the_memory_limit() {
     req.timeout = Some(Duration::from_secs(20)); // generous: the memory limit must stop it first
     let out = rt.run(req).await;
     eprintln!("memory hog: {:?} {:?}", out.status, out.error);
-    assert_ne!(out.status, RunStatus::Timeout, "the memory limit, not the clock, must stop it: {out:#?}");
+    assert_ne!(
+        out.status,
+        RunStatus::Timeout,
+        "the memory limit, not the clock, must stop it: {out:#?}"
+    );
     assert!(
         matches!(out.status, RunStatus::Exception | RunStatus::Crashed),
         "{out:#?}"
@@ -66,7 +91,9 @@ async fn unbounded_allocation_is_stopped_by_the_memory_limit() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fork_bomb_is_contained_and_cleaned_up() {
     let bot = Bot::new();
-    let s = bot.script("bomb.py", r#"
+    let s = bot.script(
+        "bomb.py",
+        r#"
         import os, time
         def execute_action(context):
             made = 0
@@ -81,7 +108,8 @@ async fn fork_bomb_is_contained_and_cleaned_up() {
                     made += 1
                 except OSError as e:
                     return {"refused_after": made, "errno": e.errno}
-    "#);
+    "#,
+    );
     let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
     let mut req = action(&bot, &s, context(json!({}), None));
     req.timeout = Some(Duration::from_secs(5));
@@ -92,7 +120,10 @@ async fn fork_bomb_is_contained_and_cleaned_up() {
     match out.status {
         RunStatus::Ok => {
             assert_eq!(out.value["errno"], json!(11), "{out:#?}");
-            assert!(out.value["refused_after"].as_u64().unwrap() < 64, "{out:#?}");
+            assert!(
+                out.value["refused_after"].as_u64().unwrap() < 64,
+                "{out:#?}"
+            );
         }
         RunStatus::Timeout | RunStatus::Exception | RunStatus::Crashed => {}
         other => panic!("unexpected {other:?}: {out:#?}"),
@@ -112,7 +143,10 @@ async fn background_processes_die_with_the_run() {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
     let bot = Bot::new();
-    let s = bot.script("bg.py", &format!(r#"
+    let s = bot.script(
+        "bg.py",
+        &format!(
+            r#"
         import os, socket, time
         def execute_action(context):
             if os.fork() == 0:
@@ -122,7 +156,9 @@ async fn background_processes_die_with_the_run() {
                 s.sendall(b"survived")
                 os._exit(0)
             return "returned"
-    "#));
+    "#
+        ),
+    );
     let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
     let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
     assert_eq!(out.value, json!("returned"), "{out:#?}");
@@ -141,12 +177,21 @@ async fn process_limit_is_per_sandbox_not_per_uid() {
     // Eight pre-started workers of the same sandbox uid exist; with a per-uid count and a
     // limit of 8 the call below could not fork at all. Inside its own user namespace it can.
     let bots: Vec<Bot> = (0..2).map(|_| Bot::new()).collect();
-    let cfg = RuntimeConfig { max_processes: 8, warm_per_folder: 4, max_warm_total: 8, ..test_config() };
-    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new())).await.unwrap();
+    let cfg = RuntimeConfig {
+        max_processes: 8,
+        warm_per_folder: 4,
+        max_warm_total: 8,
+        ..test_config()
+    };
+    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new()))
+        .await
+        .unwrap();
     for b in &bots {
         rt.prewarm(b.path()).await.unwrap();
     }
-    let s = bots[0].script("five.py", r#"
+    let s = bots[0].script(
+        "five.py",
+        r#"
         import os, time
         def execute_action(context):
             kids, refused = [], 0
@@ -161,7 +206,8 @@ async fn process_limit_is_per_sandbox_not_per_uid() {
                     os._exit(0)
                 kids.append(pid)
             return {"forked": len(kids), "refused": refused}
-    "#);
+    "#,
+    );
     let out = rt.run(action(&bots[0], &s, context(json!({}), None))).await;
     assert_eq!(out.status, RunStatus::Ok, "{out:#?}");
     let forked = out.value["forked"].as_u64().unwrap();

@@ -25,7 +25,11 @@ async fn every_call_gets_a_fresh_warm_process() {
         let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
         // A process that served a call before would answer 1, 2, ...
         assert_eq!(out.value, json!(0), "{out:#?}");
-        assert!(out.log.iter().any(|l| l.starts_with("process: warm")), "{:?}", out.log);
+        assert!(
+            out.log.iter().any(|l| l.starts_with("process: warm")),
+            "{:?}",
+            out.log
+        );
     }
     let st = rt.stats();
     assert_eq!((st.runs, st.ok, st.warm, st.cold), (3, 3, 3, 0), "{st:?}");
@@ -35,24 +39,41 @@ async fn every_call_gets_a_fresh_warm_process() {
     // After shutdown calls still work, each starting its own process.
     let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
     assert_eq!(out.value, json!(0));
-    assert!(out.log.iter().any(|l| l.starts_with("process: cold")), "{:?}", out.log);
+    assert!(
+        out.log.iter().any(|l| l.starts_with("process: cold")),
+        "{:?}",
+        out.log
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn pool_is_bounded_across_bots_and_concurrent_calls_work() {
     let bots: Vec<Bot> = (0..3).map(|_| Bot::new()).collect();
-    let cfg = RuntimeConfig { warm_per_folder: 2, max_warm_total: 3, ..test_config() };
-    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new())).await.unwrap();
+    let cfg = RuntimeConfig {
+        warm_per_folder: 2,
+        max_warm_total: 3,
+        ..test_config()
+    };
+    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new()))
+        .await
+        .unwrap();
     for b in &bots {
         rt.prewarm(b.path()).await.unwrap();
     }
     let total: usize = bots.iter().map(|b| rt.warm_count(b.path())).sum();
     assert!(total <= 3, "warm processes {total} exceed the bound");
-    assert_eq!(rt.warm_count(bots[2].path()), 2, "the newest folder gets its share");
+    assert_eq!(
+        rt.warm_count(bots[2].path()),
+        2,
+        "the newest folder gets its share"
+    );
 
     let mut calls = Vec::new();
     for (i, b) in bots.iter().enumerate() {
-        let s = b.script("echo.py", "def execute_action(context):\n    return context['args']['i']\n");
+        let s = b.script(
+            "echo.py",
+            "def execute_action(context):\n    return context['args']['i']\n",
+        );
         for j in 0..2 {
             let rt = rt.clone();
             let req = action(b, &s, context(json!({"i": i * 10 + j}), None));

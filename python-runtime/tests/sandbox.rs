@@ -18,7 +18,11 @@ async fn bubblewrap_is_used_where_installed_and_named_in_the_log() {
     let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
     if bwrap_expected() {
         assert_eq!(rt.sandbox_mode(), SandboxMode::Bubblewrap);
-        assert!(out.log[0].starts_with("sandbox: bubblewrap"), "{:?}", out.log);
+        assert!(
+            out.log[0].starts_with("sandbox: bubblewrap"),
+            "{:?}",
+            out.log
+        );
     } else {
         assert!(out.log[0].contains("FALLBACK"), "{:?}", out.log);
     }
@@ -82,7 +86,13 @@ async fn code_cannot_write_the_bot_folder_or_read_host_secrets() {
     assert_ne!(v["uid"], json!(0), "{v}");
     assert_ne!(v["euid"], json!(0), "{v}");
     assert_eq!(v["cwd"], json!("/bot"));
-    for k in ["write_bot", "overwrite_self", "read_secret", "other_bot", "shadow"] {
+    for k in [
+        "write_bot",
+        "overwrite_self",
+        "read_secret",
+        "other_bot",
+        "shadow",
+    ] {
         assert!(v[k].as_str().unwrap().starts_with("denied"), "{k}: {v}");
     }
     // /root is either hidden or holds only the interpreter's bind mount point.
@@ -90,10 +100,31 @@ async fn code_cannot_write_the_bot_folder_or_read_host_secrets() {
     assert!(lr.starts_with("denied") || lr == "ALLOWED: []", "{lr}");
     assert_eq!(v["env_secret"], json!(null));
     // Only what the runtime sets (PWD comes from bwrap --chdir; LC_CTYPE may be added by Python's C.UTF-8 coercion).
-    let keys: Vec<&str> = v["env_keys"].as_array().unwrap().iter().filter_map(|k| k.as_str()).filter(|k| *k != "LC_CTYPE").collect();
-    assert_eq!(keys, ["HOME", "LANG", "MALLOC_ARENA_MAX", "PATH", "PWD", "PYTHONIOENCODING", "TMPDIR"], "{v}");
+    let keys: Vec<&str> = v["env_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|k| k.as_str())
+        .filter(|k| *k != "LC_CTYPE")
+        .collect();
+    assert_eq!(
+        keys,
+        [
+            "HOME",
+            "LANG",
+            "MALLOC_ARENA_MAX",
+            "PATH",
+            "PWD",
+            "PYTHONIOENCODING",
+            "TMPDIR"
+        ],
+        "{v}"
+    );
     assert_eq!(v["tmp"], json!("ALLOWED: 'ok'"));
-    assert!(v["host_procs"].as_u64().unwrap() < 10, "pid namespace: only the sandbox's processes: {v}");
+    assert!(
+        v["host_procs"].as_u64().unwrap() < 10,
+        "pid namespace: only the sandbox's processes: {v}"
+    );
     assert!(!std::path::Path::new(&bot.path().join("new.txt")).exists());
 }
 
@@ -101,7 +132,10 @@ async fn code_cannot_write_the_bot_folder_or_read_host_secrets() {
 async fn disabled_sandbox_is_reported_as_fallback() {
     let bot = Bot::new();
     let s = bot.script("a.py", "def execute_action(context):\n    return 1\n");
-    let cfg = RuntimeConfig { sandbox: SandboxPolicy::Disable, ..test_config() };
+    let cfg = RuntimeConfig {
+        sandbox: SandboxPolicy::Disable,
+        ..test_config()
+    };
     match Runtime::start(cfg, Arc::new(InMemoryHost::new())).await {
         Ok(rt) => {
             assert_eq!(rt.sandbox_mode(), SandboxMode::Fallback);
@@ -123,7 +157,10 @@ async fn network_can_be_isolated() {
     let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
     let port = listener.local_addr().unwrap().port();
     let bot = Bot::new();
-    let s = bot.script("net.py", &format!(r#"
+    let s = bot.script(
+        "net.py",
+        &format!(
+            r#"
         import socket
         def execute_action(context):
             try:
@@ -131,10 +168,27 @@ async fn network_can_be_isolated() {
                 return "connected"
             except OSError as e:
                 return "refused"
-    "#));
+    "#
+        ),
+    );
     let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
-    assert_eq!(rt.run(action(&bot, &s, context(json!({}), None))).await.value, json!("connected"));
-    let cfg = RuntimeConfig { isolate_network: true, ..test_config() };
-    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new())).await.unwrap();
-    assert_eq!(rt.run(action(&bot, &s, context(json!({}), None))).await.value, json!("refused"));
+    assert_eq!(
+        rt.run(action(&bot, &s, context(json!({}), None)))
+            .await
+            .value,
+        json!("connected")
+    );
+    let cfg = RuntimeConfig {
+        isolate_network: true,
+        ..test_config()
+    };
+    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new()))
+        .await
+        .unwrap();
+    assert_eq!(
+        rt.run(action(&bot, &s, context(json!({}), None)))
+            .await
+            .value,
+        json!("refused")
+    );
 }

@@ -25,13 +25,21 @@ async fn apis() -> String {
                 }
                 let head = String::from_utf8_lossy(&buf[..n]).to_string();
                 let target = head.split(' ').nth(1).unwrap_or("").to_string();
-                let auth = head.lines().any(|l| l.eq_ignore_ascii_case("authorization: Bearer ERP_KEY"));
+                let auth = head
+                    .lines()
+                    .any(|l| l.eq_ignore_ascii_case("authorization: Bearer ERP_KEY"));
                 let (status, body) = if target == "/orders?id=42&email=a%40b.example" && auth {
-                    ("200 OK", json!({"status": "shipped", "trackingNumber": "TN1", "estimatedDelivery": "2026-01-05"}))
+                    (
+                        "200 OK",
+                        json!({"status": "shipped", "trackingNumber": "TN1", "estimatedDelivery": "2026-01-05"}),
+                    )
                 } else if target.starts_with("/orders") {
                     ("404 Not Found", json!({}))
                 } else if target == "/shipments?tracking_number=TN1" {
-                    ("200 OK", json!({"events": [{"at": "2026-01-02", "what": "picked up"}]}))
+                    (
+                        "200 OK",
+                        json!({"events": [{"at": "2026-01-02", "what": "picked up"}]}),
+                    )
                 } else {
                     ("404 Not Found", json!({}))
                 };
@@ -84,13 +92,28 @@ def execute_action(context):
     .replace("BASE", &base);
     let s = bot.script("getOrderDetails.py", &code);
     let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
-    let out = rt.run(action(&bot, &s, context(json!({"orderId": "42", "email": "a@b.example"}), None))).await;
+    let out = rt
+        .run(action(
+            &bot,
+            &s,
+            context(json!({"orderId": "42", "email": "a@b.example"}), None),
+        ))
+        .await;
     assert_eq!(out.status, RunStatus::Ok, "{out:#?}");
     assert_eq!(
         out.value,
         json!({"orderId": "42", "status": "shipped", "trackingNumber": "TN1",
                "trackingEvents": [{"at": "2026-01-02", "what": "picked up"}], "estimatedDelivery": "2026-01-05"})
     );
-    let out = rt.run(action(&bot, &s, context(json!({"orderId": "43", "email": "a@b.example"}), None))).await;
-    assert_eq!(out.value, json!({"error": "Order not found. Please check the order ID."}));
+    let out = rt
+        .run(action(
+            &bot,
+            &s,
+            context(json!({"orderId": "43", "email": "a@b.example"}), None),
+        ))
+        .await;
+    assert_eq!(
+        out.value,
+        json!({"error": "Order not found. Please check the order ID."})
+    );
 }

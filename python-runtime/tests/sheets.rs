@@ -22,7 +22,10 @@ struct Req {
 
 impl Req {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+        self.headers
+            .iter()
+            .find(|(k, _)| k.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
     }
 }
 
@@ -43,9 +46,15 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Req> {
     let mut lines = head.split("\r\n");
     let mut first = lines.next()?.split(' ');
     let (method, target) = (first.next()?.to_string(), first.next()?.to_string());
-    let headers: Vec<(String, String)> =
-        lines.filter_map(|l| l.split_once(':')).map(|(k, v)| (k.trim().to_string(), v.trim().to_string())).collect();
-    let len: usize = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case("content-length")).and_then(|(_, v)| v.parse().ok()).unwrap_or(0);
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|l| l.split_once(':'))
+        .map(|(k, v)| (k.trim().to_string(), v.trim().to_string()))
+        .collect();
+    let len: usize = headers
+        .iter()
+        .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
+        .and_then(|(_, v)| v.parse().ok())
+        .unwrap_or(0);
     let mut body = buf[head_end + 4..].to_vec();
     while body.len() < len {
         let n = sock.read(&mut chunk).await.ok()?;
@@ -54,7 +63,12 @@ async fn read_request(sock: &mut tokio::net::TcpStream) -> Option<Req> {
         }
         body.extend_from_slice(&chunk[..n]);
     }
-    Some(Req { method, target, headers, body })
+    Some(Req {
+        method,
+        target,
+        headers,
+        body,
+    })
 }
 
 /// The stand-in: checks everything it can and answers like Google does.
@@ -68,7 +82,9 @@ async fn stand_in(seen: Arc<Mutex<Vec<Req>>>) -> String {
             let seen = seen.clone();
             let token_url = token_url.clone();
             tokio::spawn(async move {
-                let Some(req) = read_request(&mut sock).await else { return };
+                let Some(req) = read_request(&mut sock).await else {
+                    return;
+                };
                 seen.lock().unwrap().push(req.clone());
                 let (status, body) = answer(&req, &token_url);
                 let resp = format!(
@@ -85,9 +101,13 @@ async fn stand_in(seen: Arc<Mutex<Vec<Req>>>) -> String {
 fn answer(req: &Req, token_url: &str) -> (&'static str, String) {
     if req.method == "POST" && req.target == "/token" {
         let form = String::from_utf8_lossy(&req.body).to_string();
-        let grant_ok = form.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer");
+        let grant_ok =
+            form.contains("grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer");
         let Some(jwt) = form.split('&').find_map(|kv| kv.strip_prefix("assertion=")) else {
-            return ("400 Bad Request", json!({"error": "invalid_request"}).to_string());
+            return (
+                "400 Bad Request",
+                json!({"error": "invalid_request"}).to_string(),
+            );
         };
         let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
         v.set_audience(&[token_url]);
@@ -101,11 +121,23 @@ fn answer(req: &Req, token_url: &str) -> (&'static str, String) {
         }
     } else if req.method == "POST" && req.target.starts_with("/v4/spreadsheets/") {
         if req.header("authorization") != Some("Bearer ya29.test-token") {
-            return ("401 Unauthorized", json!({"error": {"code": 401, "message": "bad token"}}).to_string());
+            return (
+                "401 Unauthorized",
+                json!({"error": {"code": 401, "message": "bad token"}}).to_string(),
+            );
         }
-        let sheet = req.target.trim_start_matches("/v4/spreadsheets/").split('/').next().unwrap_or("");
+        let sheet = req
+            .target
+            .trim_start_matches("/v4/spreadsheets/")
+            .split('/')
+            .next()
+            .unwrap_or("");
         if sheet == "missing-sheet" {
-            return ("404 Not Found", json!({"error": {"code": 404, "message": "Requested entity was not found."}}).to_string());
+            return (
+                "404 Not Found",
+                json!({"error": {"code": 404, "message": "Requested entity was not found."}})
+                    .to_string(),
+            );
         }
         let body: Value = serde_json::from_slice(&req.body).unwrap_or(Value::Null);
         let rows = body["values"].as_array().map(|a| a.len()).unwrap_or(0);
@@ -124,11 +156,17 @@ async fn appends_a_row_with_a_signed_service_account_assertion() {
                 "token_uri": "https://oauth2.googleapis.com/token"}).to_string(),
     )
     .unwrap();
-    let cfg = SheetsConfig { token_url: Some(format!("{base}/token")), api_base: base.clone(), ..SheetsConfig::default() };
+    let cfg = SheetsConfig {
+        token_url: Some(format!("{base}/token")),
+        api_base: base.clone(),
+        ..SheetsConfig::default()
+    };
     let host = InMemoryHost::new().with_sheets(GoogleSheets::new(key, cfg).unwrap());
     let bot = Bot::new();
     // The seed's handler example.
-    let s = bot.script("log_closed.py", r#"
+    let s = bot.script(
+        "log_closed.py",
+        r#"
         def handle_event(context):
             conversation = context["conversation"]
             messages = conversation["messages"]
@@ -145,20 +183,39 @@ async fn appends_a_row_with_a_signed_service_account_assertion() {
             except HelperError as e:
                 missing = str(e)
             return {"r": r, "second": second, "missing": missing}
-    "#);
+    "#,
+    );
     let rt = runtime_with(Arc::new(host)).await;
     let ctx = context(json!({}), Some(conversation("conv-s", "web")));
-    let out = rt.run(RunRequest::event_handler("acme", bot.path(), &s, "conversation_closed", ctx)).await;
+    let out = rt
+        .run(RunRequest::event_handler(
+            "acme",
+            bot.path(),
+            &s,
+            "conversation_closed",
+            ctx,
+        ))
+        .await;
     assert_eq!(out.status, RunStatus::Ok, "{out:#?}");
-    assert_eq!(out.value["r"], json!({"success": true, "updatedRange": "Sheet1!A2:E2", "updatedRows": 1}));
+    assert_eq!(
+        out.value["r"],
+        json!({"success": true, "updatedRange": "Sheet1!A2:E2", "updatedRows": 1})
+    );
     assert_eq!(out.value["second"]["success"], json!(true));
-    assert!(out.value["missing"].as_str().unwrap().contains("404"), "{}", out.value);
+    assert!(
+        out.value["missing"].as_str().unwrap().contains("404"),
+        "{}",
+        out.value
+    );
 
     let seen = seen.lock().unwrap();
     // One token request (then cached), three appends.
     let tokens: Vec<_> = seen.iter().filter(|r| r.target == "/token").collect();
     assert_eq!(tokens.len(), 1, "{seen:#?}");
-    let appends: Vec<_> = seen.iter().filter(|r| r.target.starts_with("/v4/")).collect();
+    let appends: Vec<_> = seen
+        .iter()
+        .filter(|r| r.target.starts_with("/v4/"))
+        .collect();
     assert_eq!(appends.len(), 3);
     assert_eq!(
         appends[0].target,
@@ -179,20 +236,41 @@ async fn a_wrong_key_is_refused_by_the_token_endpoint_and_reported() {
     let base = stand_in(seen.clone()).await;
     // Another key: the stand-in's signature check must fail.
     let other = std::process::Command::new("openssl")
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048"])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+        ])
         .output();
     let Ok(other) = other else {
         eprintln!("openssl not available; skipping");
         return;
     };
     let pem = String::from_utf8(other.stdout).unwrap();
-    let key = ServiceAccountKey { client_email: EMAIL.into(), private_key: pem, private_key_id: None, token_uri: None };
-    let cfg = SheetsConfig { token_url: Some(format!("{base}/token")), api_base: base, ..SheetsConfig::default() };
+    let key = ServiceAccountKey {
+        client_email: EMAIL.into(),
+        private_key: pem,
+        private_key_id: None,
+        token_uri: None,
+    };
+    let cfg = SheetsConfig {
+        token_url: Some(format!("{base}/token")),
+        api_base: base,
+        ..SheetsConfig::default()
+    };
     let sheets = GoogleSheets::new(key, cfg).unwrap();
     let err = sheets.append_row("abc", vec![json!(1)]).await.unwrap_err();
-    assert!(err.to_string().contains("token endpoint refused (400"), "{err}");
+    assert!(
+        err.to_string().contains("token endpoint refused (400"),
+        "{err}"
+    );
     assert!(err.to_string().contains("InvalidSignature"), "{err}");
-    assert!(seen.lock().unwrap().iter().all(|r| r.target == "/token"), "no append without a token");
+    assert!(
+        seen.lock().unwrap().iter().all(|r| r.target == "/token"),
+        "no append without a token"
+    );
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -201,5 +279,8 @@ async fn without_sheets_configured_the_helper_raises() {
     let s = bot.script("a.py", "def execute_action(context):\n    try:\n        add_google_sheets_row('abc', {'a': 1})\n    except HelperError as e:\n        return str(e)\n");
     let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
     let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
-    assert_eq!(out.value, json!("Google Sheets is not configured for this bot"));
+    assert_eq!(
+        out.value,
+        json!("Google Sheets is not configured for this bot")
+    );
 }

@@ -15,7 +15,10 @@ pub struct Bot {
 
 impl Bot {
     pub fn new() -> Bot {
-        let dir = tempfile::Builder::new().prefix("natter-bot-").tempdir().unwrap();
+        let dir = tempfile::Builder::new()
+            .prefix("natter-bot-")
+            .tempdir()
+            .unwrap();
         std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
         Bot { dir }
     }
@@ -35,8 +38,24 @@ impl Bot {
 
 fn dedent(code: &str) -> String {
     let lines: Vec<&str> = code.lines().collect();
-    let indent = lines.iter().filter(|l| !l.trim().is_empty()).map(|l| l.len() - l.trim_start().len()).min().unwrap_or(0);
-    lines.iter().map(|l| if l.len() >= indent { &l[indent..] } else { l.trim() }).collect::<Vec<_>>().join("\n") + "\n"
+    let indent = lines
+        .iter()
+        .filter(|l| !l.trim().is_empty())
+        .map(|l| l.len() - l.trim_start().len())
+        .min()
+        .unwrap_or(0);
+    lines
+        .iter()
+        .map(|l| {
+            if l.len() >= indent {
+                &l[indent..]
+            } else {
+                l.trim()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
 }
 
 /// Limits short enough for CI.
@@ -53,7 +72,9 @@ pub fn test_config() -> RuntimeConfig {
 }
 
 pub async fn runtime_with(host: Arc<dyn Host>) -> Runtime {
-    Runtime::start(test_config(), host).await.expect("runtime starts")
+    Runtime::start(test_config(), host)
+        .await
+        .expect("runtime starts")
 }
 
 pub fn conversation(id: &str, channel: &str) -> Conversation {
@@ -64,15 +85,29 @@ pub fn conversation(id: &str, channel: &str) -> Conversation {
         business_slug: "acme".into(),
         channel: channel.into(),
         messages: vec![
-            Message { sender: "customer".into(), timestamp: "2026-01-02T10:00:00Z".into(), content: "Hi, order 42?".into(), channel: channel.into() },
-            Message { sender: "bot".into(), timestamp: "2026-01-02T10:00:01Z".into(), content: "Let me check.".into(), channel: channel.into() },
+            Message {
+                sender: "customer".into(),
+                timestamp: "2026-01-02T10:00:00Z".into(),
+                content: "Hi, order 42?".into(),
+                channel: channel.into(),
+            },
+            Message {
+                sender: "bot".into(),
+                timestamp: "2026-01-02T10:00:01Z".into(),
+                content: "Let me check.".into(),
+                channel: channel.into(),
+            },
         ],
         extra: serde_json::Map::new(),
     }
 }
 
 pub fn context(args: Value, conv: Option<Conversation>) -> Context {
-    Context { args: args.as_object().cloned().unwrap_or_default(), conversation: conv, browser_session: None }
+    Context {
+        args: args.as_object().cloned().unwrap_or_default(),
+        conversation: conv,
+        browser_session: None,
+    }
 }
 
 pub fn action(bot: &Bot, script: &Path, ctx: Context) -> RunRequest {
