@@ -138,6 +138,11 @@ impl Runtime {
         self.inner.launcher.mode
     }
 
+    /// Why runs are not in bubblewrap, when they are not (for the server's start-up log).
+    pub fn fallback_reason(&self) -> Option<&str> {
+        self.inner.fallback_reason.as_deref()
+    }
+
     /// The real interpreter in use.
     pub fn python_executable(&self) -> &Path {
         &self.inner.launcher.interpreter.executable
