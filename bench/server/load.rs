@@ -96,7 +96,7 @@ async fn run() {
         );
     }
     let m = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
-    for l in m.lines().filter(|l| l.starts_with("natter_store_commit_seconds_sum") || l.starts_with("natter_store_commit_seconds_count") || l.starts_with("natter_run_first_delta_seconds_sum") || l.starts_with("natter_run_first_delta_seconds_count")) {
+    for l in m.lines().filter(|l| l.starts_with("natter_store_commit_seconds_sum") || l.starts_with("natter_store_commit_seconds_count") || l.starts_with("natter_store_sync_seconds_sum") || l.starts_with("natter_store_jobs_total") || l.starts_with("natter_run_first_delta_seconds_sum") || l.starts_with("natter_run_first_delta_seconds_count")) {
         println!("  {l}");
     }
     shutdown.cancel();

@@ -60,6 +60,9 @@ pub struct Metrics {
     pub run_duration: Histogram,
     pub first_delta: Histogram,
     pub store_commit: Histogram,
+    /// Just the COMMIT statement (the fsync, with full durability).
+    pub store_sync: Histogram,
+    pub store_jobs: AtomicU64,
     pub messages_received: AtomicU64,
     pub rate_limited: AtomicU64,
 }
@@ -76,6 +79,8 @@ pub fn global() -> &'static Metrics {
         run_duration: Histogram::new(),
         first_delta: Histogram::new(),
         store_commit: Histogram::new(),
+        store_sync: Histogram::new(),
+        store_jobs: AtomicU64::new(0),
         messages_received: AtomicU64::new(0),
         rate_limited: AtomicU64::new(0),
     })
@@ -106,7 +111,9 @@ impl Metrics {
         g(&mut out, "natter_rate_limited_total", "counter", "Requests refused with 429.", c(&self.rate_limited));
         self.run_duration.render(&mut out, "natter_run_duration_seconds", "Bot run duration.");
         self.first_delta.render(&mut out, "natter_run_first_delta_seconds", "From run start to its first committed delta.");
-        self.store_commit.render(&mut out, "natter_store_commit_seconds", "Group-commit duration.");
+        self.store_commit.render(&mut out, "natter_store_commit_seconds", "Group-commit duration (BEGIN to COMMIT done).");
+        self.store_sync.render(&mut out, "natter_store_sync_seconds", "The COMMIT statement alone (fsync).");
+        g(&mut out, "natter_store_jobs_total", "counter", "Store write jobs (batch size = jobs / commits).", c(&self.store_jobs));
         out
     }
 }

@@ -14,6 +14,7 @@
 //! trait; its sink is fed by LISTEN/NOTIFY so several instances share one log. Issue 6 adds an
 //! outbox table written in the same transaction as [`Store::transition`].
 
+pub mod actions;
 pub mod sqlite;
 mod sqlite_writer;
 
@@ -147,6 +148,18 @@ pub trait Store: Send + Sync + 'static {
     async fn last_seq(&self, thread_id: &str) -> Result<u64>;
     /// At start: runs left `running` by a crash get `run.failed` (`interrupted`). Returns how many.
     async fn recover_interrupted_runs(&self) -> Result<usize>;
+    /// Sets (`Some`) or deletes (`None`) one metadata key; returns whether it was set before.
+    async fn set_metadata(&self, thread_id: &str, key: &str, value: Option<Value>) -> Result<bool>;
+    /// Adds a tag once; a tag already there keeps its id (`already_present`).
+    async fn add_tag(&self, thread_id: &str, tag: &str) -> Result<actions::TagOutcome>;
+    /// `(tag id, tag)` of a thread, in the order added.
+    async fn tag_ids(&self, thread_id: &str) -> Result<Vec<(String, String)>>;
+    /// The variant stored for (thread, test) if it is in `allowed`, else stores `candidate`.
+    async fn ab_variant(&self, thread_id: &str, test: &str, candidate: &str, allowed: Vec<String>) -> Result<String>;
+    async fn record_action_run(&self, run: actions::ActionRun) -> Result<()>;
+    /// Logged action runs, newest first.
+    async fn action_runs(&self, query: actions::ActionRunQuery) -> Result<Vec<actions::ActionRun>>;
+    async fn thread_by_public_id(&self, public_id: &str) -> Result<Option<Thread>>;
     /// Flushes pending writes and closes. Later calls fail with `ShuttingDown`.
     async fn close(&self);
 }

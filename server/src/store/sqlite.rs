@@ -19,6 +19,8 @@ use tokio::sync::{mpsc, oneshot, Mutex};
 use super::sqlite_writer::{Done, Job, Op, Writer, WriterHandle};
 use super::*;
 
+mod actions;
+
 pub struct SqliteStore {
     read: SqlitePool,
     jobs: mpsc::Sender<Job>,
@@ -189,6 +191,34 @@ impl Store for SqliteStore {
             Done::Count(n) => Ok(n),
             _ => unreachable!(),
         }
+    }
+
+    async fn set_metadata(&self, thread_id: &str, key: &str, value: Option<Value>) -> Result<bool> {
+        self.do_set_metadata(thread_id, key, value).await
+    }
+
+    async fn add_tag(&self, thread_id: &str, tag: &str) -> Result<super::actions::TagOutcome> {
+        self.do_add_tag(thread_id, tag).await
+    }
+
+    async fn tag_ids(&self, thread_id: &str) -> Result<Vec<(String, String)>> {
+        self.do_tag_ids(thread_id).await
+    }
+
+    async fn ab_variant(&self, thread_id: &str, test: &str, candidate: &str, allowed: Vec<String>) -> Result<String> {
+        self.do_ab_variant(thread_id, test, candidate, allowed).await
+    }
+
+    async fn record_action_run(&self, run: super::actions::ActionRun) -> Result<()> {
+        self.do_record_action_run(run).await
+    }
+
+    async fn action_runs(&self, query: super::actions::ActionRunQuery) -> Result<Vec<super::actions::ActionRun>> {
+        self.do_action_runs(query).await
+    }
+
+    async fn thread_by_public_id(&self, public_id: &str) -> Result<Option<Thread>> {
+        self.do_thread_by_public_id(public_id).await
     }
 
     async fn close(&self) {

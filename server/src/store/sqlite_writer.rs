@@ -31,7 +31,10 @@ use super::{EventSink, NewThread, Result, RunItem, RunOutcome, SendOutcome, Stor
 use crate::ids;
 use crate::time::now_rfc3339;
 
-const MIGRATIONS: &[(i64, &str)] = &[(1, include_str!("../../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str)] = &[
+    (1, include_str!("../../migrations/0001_init.sql")),
+    (2, include_str!("../../migrations/0002_action_runs.sql")),
+];
 /// Jobs per group commit; bounds the latency one batch adds.
 const MAX_BATCH: usize = 1024;
 /// Writer queue bound: callers wait (backpressure) rather than growing memory.
@@ -48,6 +51,10 @@ pub(super) enum Op {
     Transition { thread_id: String, to: ThreadStatus, event: EventPayload },
     Feedback { thread_id: String, feedback: FeedbackRequest },
     Recover,
+    /// A write of another store module (store/sqlite/actions.rs: metadata, tags, A/B, action
+    /// runs), run in the job's savepoint. It must append no events and change no thread's
+    /// status: the writer's seq and status caches don't see it.
+    Conn(Box<dyn FnOnce(&Connection) -> Result<Value> + Send>),
     /// Stop after committing this batch.
     Shutdown,
 }
@@ -59,6 +66,7 @@ pub(super) enum Done {
     Bool(bool),
     Id(String),
     Count(usize),
+    Value(Value),
     Unit,
 }
 
@@ -169,8 +177,12 @@ impl Writer {
             }
             results.push((job.reply, res, log));
         }
+        let sync_start = Instant::now();
         let commit = self.exec("COMMIT");
-        crate::metrics::global().store_commit.observe(started.elapsed().as_secs_f64());
+        let m = crate::metrics::global();
+        m.store_sync.observe(sync_start.elapsed().as_secs_f64());
+        m.store_commit.observe(started.elapsed().as_secs_f64());
+        m.store_jobs.fetch_add(results.len() as u64, std::sync::atomic::Ordering::Relaxed);
         match commit {
             Ok(()) => {
                 for (reply, res, log) in results {
@@ -370,6 +382,7 @@ impl Writer {
                 }
                 Ok(Done::Count(n))
             }
+            Op::Conn(f) => f(&self.conn).map(Done::Value),
             Op::Shutdown => Ok(Done::Unit),
         }
     }
