@@ -30,7 +30,7 @@ struct NoopExec;
 
 #[async_trait]
 impl ToolExecutor for NoopExec {
-    async fn execute(&self, _: &ToolCall, _: Map<String, Value>) -> ToolOutput {
+    async fn execute(&self, _: &ToolCall, _: &Map<String, Value>) -> ToolOutput {
         ToolOutput::json(&json!({"status": "shipped", "trackingNumber": "TRK9"}))
     }
 }

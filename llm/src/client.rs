@@ -120,6 +120,7 @@ pub struct ChatClient {
     endpoint: Url,
     key: Option<ApiKey>,
     azure: bool,
+    stream_usage: bool,
     first_byte: Duration,
     stall: Duration,
     request: Duration,
@@ -155,6 +156,7 @@ impl ChatClient {
             endpoint: cfg.endpoint()?,
             key,
             azure: cfg.is_azure(),
+            stream_usage: cfg.stream_usage,
             first_byte: cfg.first_byte_timeout,
             stall: cfg.stall_timeout,
             request: cfg.request_timeout,
@@ -168,7 +170,8 @@ impl ChatClient {
             #[serde(flatten)]
             req: &'a ChatRequest,
             stream: bool,
-            stream_options: serde_json::Value,
+            #[serde(skip_serializing_if = "Option::is_none")]
+            stream_options: Option<serde_json::Value>,
         }
         let started = Instant::now();
         let deadline = started + self.request;
@@ -177,7 +180,7 @@ impl ChatClient {
             .http
             .post(self.endpoint.clone())
             .header("accept", "text/event-stream")
-            .json(&Body { req, stream: true, stream_options: json!({"include_usage": true}) });
+            .json(&Body { req, stream: true, stream_options: self.stream_usage.then(|| json!({"include_usage": true})) });
         if let Some(k) = &self.key {
             rb = if self.azure { rb.header("api-key", k.expose()) } else { rb.bearer_auth(k.expose()) };
         }

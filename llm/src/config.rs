@@ -55,6 +55,10 @@ pub struct LlmConfig {
     /// Cap on the tokens of one model answer (`max_tokens`).
     #[serde(default)]
     pub max_tokens: Option<u32>,
+    /// Ask for token usage in the stream (`stream_options.include_usage`). Default true; turn
+    /// off for servers that reject the field (older Azure API versions).
+    #[serde(default = "d::yes")]
+    pub stream_usage: bool,
     /// Whole deadline of one model call, headers to `[DONE]`. Default 60 s.
     #[serde(default = "d::request", with = "secs")]
     pub request_timeout: Duration,
@@ -97,6 +101,7 @@ pub struct LlmConfig {
 
 mod d {
     use std::time::Duration;
+    pub fn yes() -> bool { true }
     pub fn request() -> Duration { Duration::from_secs(60) }
     pub fn connect() -> Duration { Duration::from_secs(5) }
     pub fn first_byte() -> Duration { Duration::from_secs(30) }
@@ -136,6 +141,7 @@ impl LlmConfig {
             instructions: String::new(),
             temperature: None,
             max_tokens: None,
+            stream_usage: true,
             request_timeout: d::request(),
             connect_timeout: d::connect(),
             first_byte_timeout: d::first_byte(),

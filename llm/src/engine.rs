@@ -65,7 +65,7 @@ impl ToolOutput {
 /// tool itself is an output (`ToolOutput::error`) for the model to read, not a turn error.
 #[async_trait]
 pub trait ToolExecutor: Send + Sync {
-    async fn execute(&self, call: &ToolCall, args: Map<String, Value>) -> ToolOutput;
+    async fn execute(&self, call: &ToolCall, args: &Map<String, Value>) -> ToolOutput;
 }
 
 /// The sink refused a delta (store failure, run cancelled); the turn stops.
@@ -119,10 +119,17 @@ pub struct TurnOutcome {
     pub usage: Usage,
     /// The last round's finish reason (`Length` means the answer was cut by `max_tokens`).
     pub finish: FinishReason,
-    /// The tool whose output ended the turn (e.g. `handOffConversation`).
-    pub ended_by: Option<String>,
+    /// The call whose output ended the turn (e.g. `handOffConversation` and its `reason`).
+    pub ended_by: Option<EndedBy>,
     /// History messages left out of the prompt.
     pub dropped_messages: usize,
+}
+
+/// The tool call that ended a turn, with its validated arguments.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EndedBy {
+    pub tool: String,
+    pub args: Map<String, Value>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -256,11 +263,12 @@ impl TurnEngine {
                 let output = if out.ended_by.is_some() {
                     ToolOutput::error("not run: the conversation was ended by an earlier call")
                 } else {
-                    self.one_call(call, req.tools, exec, sink, &mut out).await?
+                    let (output, args) = self.one_call(call, req.tools, exec, sink, &mut out).await?;
+                    if let (true, Some(args)) = (output.end_turn, args) {
+                        out.ended_by = Some(EndedBy { tool: call.name.clone(), args });
+                    }
+                    output
                 };
-                if output.end_turn && out.ended_by.is_none() {
-                    out.ended_by = Some(call.name.clone());
-                }
                 chat.messages.push(ChatMessage::tool_result(&call.id, cut(output.content, cfg.max_tool_output_chars)));
             }
             if out.ended_by.is_some() {
@@ -271,8 +279,8 @@ impl TurnEngine {
         Ok(out)
     }
 
-    /// Checks one call and runs it if it passes.
-    async fn one_call(&self, call: &ToolCall, tools: &[ToolSpec], exec: &dyn ToolExecutor, sink: &mut dyn Sink, out: &mut TurnOutcome) -> Result<ToolOutput, TurnError> {
+    /// Checks one call and runs it if it passes (then with its arguments).
+    async fn one_call(&self, call: &ToolCall, tools: &[ToolSpec], exec: &dyn ToolExecutor, sink: &mut dyn Sink, out: &mut TurnOutcome) -> Result<(ToolOutput, Option<Map<String, Value>>), TurnError> {
         let checked = match tools.iter().find(|t| t.name == call.name) {
             None => Err(format!("there is no tool named `{}`; call only the tools you were given", call.name)),
             Some(spec) => schema::parse_and_validate(&spec.parameters, &call.arguments).map_err(|e| {
@@ -282,9 +290,9 @@ impl TurnEngine {
         match checked {
             Ok(args) => {
                 out.tool_calls += 1;
-                let output = exec.execute(call, args).await;
+                let output = exec.execute(call, &args).await;
                 sink.note(TurnNote::ToolCalled { call, output: &output });
-                Ok(output)
+                Ok((output, Some(args)))
             }
             Err(reason) => {
                 out.invalid_tool_calls += 1;
@@ -292,7 +300,7 @@ impl TurnEngine {
                 if out.invalid_tool_calls > self.cfg.max_invalid_tool_calls {
                     return Err(TurnError::TooManyInvalidToolCalls(out.invalid_tool_calls));
                 }
-                Ok(ToolOutput::error(reason))
+                Ok((ToolOutput::error(reason), None))
             }
         }
     }

@@ -34,7 +34,7 @@ struct Exec {
 
 #[async_trait]
 impl ToolExecutor for Exec {
-    async fn execute(&self, call: &ToolCall, args: Map<String, Value>) -> ToolOutput {
+    async fn execute(&self, call: &ToolCall, args: &Map<String, Value>) -> ToolOutput {
         self.calls.lock().unwrap().push((call.name.clone(), Value::Object(args.clone())));
         match call.name.as_str() {
             "getOrderDetails" => ToolOutput::json(&json!({"orderId": args["orderId"], "status": "shipped", "trackingNumber": "TRK9"})),
@@ -292,8 +292,9 @@ async fn hand_off_chosen_by_the_model() {
     s.push(Reply::stream(chunks::tool_calls(&[("call_h", HAND_OFF, r#"{"reason":"customer asked for a human"}"#)])));
     let r = turn(config(&s)).await;
     let out = r.result.unwrap();
-    assert_eq!(out.ended_by.as_deref(), Some(HAND_OFF));
+    assert_eq!(out.ended_by.as_ref().map(|e| e.tool.as_str()), Some(HAND_OFF));
     assert_eq!(r.exec.calls.lock().unwrap()[0].1, json!({"reason": "customer asked for a human"}));
+    assert_eq!(Value::Object(out.ended_by.unwrap().args), json!({"reason": "customer asked for a human"}));
     assert_eq!(s.seen().len(), 1);
 }
 
@@ -347,6 +348,7 @@ async fn azure_style_endpoint_gets_api_key_header_and_version() {
     cfg.base_url = s.base_url.replace("/v1", "/openai/deployments/gpt4o");
     cfg.api_version = Some("2024-10-21".into());
     cfg.api_key_env = Some("NATTER_LLM_TEST_AZURE_KEY".into());
+    cfg.stream_usage = false;
     std::env::set_var("NATTER_LLM_TEST_AZURE_KEY", "azure-secret");
     let client = ChatClient::new(&cfg).unwrap();
     assert!(!format!("{client:?}").contains("azure-secret"));
@@ -357,6 +359,7 @@ async fn azure_style_endpoint_gets_api_key_header_and_version() {
     let seen = &s.seen()[0];
     assert_eq!(seen.headers["api-key"], "azure-secret");
     assert!(seen.headers.get("authorization").is_none());
+    assert!(seen.body.get("stream_options").is_none());
     assert_eq!(seen.query.as_deref(), Some("api-version=2024-10-21"));
     assert_eq!((seen.body["temperature"].as_f64().map(|t| (t * 10.0).round()), seen.body["max_tokens"].clone()), (Some(2.0), json!(5)));
 }
