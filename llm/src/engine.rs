@@ -87,6 +87,10 @@ pub enum TurnNote<'a> {
 #[async_trait]
 pub trait Sink: Send {
     async fn delta(&mut self, text: &str) -> Result<(), SinkError>;
+    /// End of one model answer (before its tool calls run): pass on anything held back.
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        Ok(())
+    }
     fn note(&mut self, _note: TurnNote<'_>) {}
 }
 
@@ -352,6 +356,7 @@ impl TurnEngine {
         if !finished {
             return Err(RoundError::Api(ApiError::Truncated));
         }
+        sink.flush().await.map_err(RoundError::Sink)?;
         Ok(round)
     }
 }

@@ -34,6 +34,7 @@ struct Collect {
     deltas: Vec<String>,
     notes: Vec<String>,
     fail_after: Option<usize>,
+    flushes: usize,
 }
 
 #[async_trait]
@@ -43,6 +44,10 @@ impl Sink for Collect {
             return Err(SinkError("cancelled".into()));
         }
         self.deltas.push(text.to_string());
+        Ok(())
+    }
+    async fn flush(&mut self) -> Result<(), SinkError> {
+        self.flushes += 1;
         Ok(())
     }
     fn note(&mut self, note: TurnNote<'_>) {
@@ -103,6 +108,7 @@ async fn tool_result_goes_back_to_the_model() {
     let out = out.unwrap();
     assert_eq!(exec.calls.lock().unwrap().clone(), vec![("getOrderDetails".to_string(), json!({"orderId": "A1"}))]);
     assert_eq!((out.rounds, out.tool_calls, out.text.as_str()), (2, 1, "It shipped."));
+    assert_eq!(sink.flushes, 2); // once per model answer
     let second = &model.requests()[1].messages;
     assert_eq!(second[second.len() - 2].tool_calls[0].id, "c1");
     assert_eq!(second.last().unwrap(), &ChatMessage::tool_result("c1", r#"{"orderId":"A1","status":"shipped"}"#));

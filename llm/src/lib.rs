@@ -8,6 +8,7 @@
 //! - [`TurnEngine`]: the turn loop — stream to a [`Sink`], validate tool calls against their
 //!   schema ([`schema`]), run them through a [`ToolExecutor`], retry where safe, bounded by
 //!   rounds and a deadline; [`TurnError`] otherwise.
+//! - [`Batching`]: a sink wrapper coalescing token deltas (fewer stored events).
 //! - [`context`]: token estimate and trimming to `context_tokens`.
 //! - [`classify`]: `llm_classify_binary` / `llm_classify_category`.
 //! - [`tools`]: the built-in `handOffConversation` and `closeConversation`.
@@ -16,6 +17,7 @@
 //! See docs/llm.md.
 
 pub mod assemble;
+pub mod batch;
 pub mod classify;
 pub mod client;
 pub mod config;
@@ -32,6 +34,7 @@ pub mod wire;
 mod engine_tests;
 
 pub use assemble::StreamEvent;
+pub use batch::Batching;
 pub use classify::{classify_binary, classify_binary_or, classify_category, classify_category_or, ClassifyError};
 pub use client::{ApiError, ChatClient, ChatStream, ClientError, EventStream, Model, TimeoutKind};
 pub use config::{ApiKey, ConfigError, LlmConfig};
