@@ -118,8 +118,8 @@ pub trait EventStream: Send {
 pub struct ChatClient {
     http: reqwest::Client,
     endpoint: Url,
-    key: Option<ApiKey>,
-    azure: bool,
+    /// The ready auth header (name, value marked sensitive so no `Debug` of it shows it).
+    auth: Option<(&'static str, reqwest::header::HeaderValue)>,
     stream_usage: bool,
     first_byte: Duration,
     stall: Duration,
@@ -128,7 +128,7 @@ pub struct ChatClient {
 
 impl std::fmt::Debug for ChatClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatClient").field("endpoint", &self.endpoint.as_str()).field("key", &self.key).finish()
+        f.debug_struct("ChatClient").field("endpoint", &self.endpoint.as_str()).field("key", &self.auth.as_ref().map(|_| "[redacted]")).finish()
     }
 }
 
@@ -151,11 +151,20 @@ impl ChatClient {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .map_err(|e| ClientError::Build(e.to_string()))?;
+        let auth = match key {
+            None => None,
+            Some(k) => {
+                let (name, value) = if cfg.is_azure() { ("api-key", k.expose().to_string()) } else { ("authorization", format!("Bearer {}", k.expose())) };
+                let mut v = reqwest::header::HeaderValue::from_str(&value)
+                    .map_err(|_| ClientError::Build("the API key holds characters not allowed in an HTTP header".into()))?;
+                v.set_sensitive(true);
+                Some((name, v))
+            }
+        };
         Ok(ChatClient {
             http,
             endpoint: cfg.endpoint()?,
-            key,
-            azure: cfg.is_azure(),
+            auth,
             stream_usage: cfg.stream_usage,
             first_byte: cfg.first_byte_timeout,
             stall: cfg.stall_timeout,
@@ -181,8 +190,8 @@ impl ChatClient {
             .post(self.endpoint.clone())
             .header("accept", "text/event-stream")
             .json(&Body { req, stream: true, stream_options: self.stream_usage.then(|| json!({"include_usage": true})) });
-        if let Some(k) = &self.key {
-            rb = if self.azure { rb.header("api-key", k.expose()) } else { rb.bearer_auth(k.expose()) };
+        if let Some((name, value)) = &self.auth {
+            rb = rb.header(*name, value.clone());
         }
         let resp = match timeout_at(first_deadline, rb.send()).await {
             Err(_) => return Err(ApiError::Timeout(if first_deadline < deadline { TimeoutKind::FirstByte } else { TimeoutKind::Request })),

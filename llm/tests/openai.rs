@@ -19,7 +19,9 @@ fn config(s: &StandIn) -> LlmConfig {
     c.instructions = "You are the Acme shop assistant. Step 1: call getOrderDetails.".into();
     c.request_timeout = Duration::from_secs(5);
     c.first_byte_timeout = Duration::from_secs(2);
-    c.stall_timeout = Duration::from_millis(150);
+    // Generous for ordinary tests (a loaded CI machine must not trip it); the stall test
+    // sets its own.
+    c.stall_timeout = Duration::from_secs(2);
     c.turn_timeout = Duration::from_secs(10);
     c.retry_backoff = Duration::from_millis(1);
     c.retry_backoff_max = Duration::from_millis(200);
@@ -237,6 +239,13 @@ async fn server_error_then_success() {
     assert_eq!(s.seen().len(), 1);
 }
 
+#[test]
+fn a_key_that_cannot_be_a_header_is_refused_up_front() {
+    let cfg = LlmConfig::new("http://127.0.0.1:9/v1", "m");
+    let err = ChatClient::with_key(&cfg, Some(ApiKey::new("sk-abc\r\nX-Injected: 1"))).unwrap_err();
+    assert!(matches!(err, ClientError::Build(_)) && !err.to_string().contains("sk-abc"), "{err}");
+}
+
 #[tokio::test]
 async fn stream_that_stops_mid_answer() {
     // Content was already shown: no retry, the turn fails.
@@ -260,7 +269,9 @@ async fn stream_that_stops_mid_answer() {
 async fn stalled_stream_hits_the_stall_timeout() {
     let s = StandIn::start(true).await;
     s.push(Reply::stalling(chunks::partial(&["Let me "]), 2));
-    let r = turn(config(&s)).await;
+    let mut c = config(&s);
+    c.stall_timeout = Duration::from_millis(150);
+    let r = turn(c).await;
     assert_eq!(r.result.unwrap_err(), TurnError::Interrupted(ApiError::Timeout(TimeoutKind::Stall)));
 
     // No byte at all after the headers: first-byte timeout, retried, then given up.
@@ -347,10 +358,10 @@ async fn azure_style_endpoint_gets_api_key_header_and_version() {
     let mut cfg = config(&s);
     cfg.base_url = s.base_url.replace("/v1", "/openai/deployments/gpt4o");
     cfg.api_version = Some("2024-10-21".into());
-    cfg.api_key_env = Some("NATTER_LLM_TEST_AZURE_KEY".into());
     cfg.stream_usage = false;
-    std::env::set_var("NATTER_LLM_TEST_AZURE_KEY", "azure-secret");
-    let client = ChatClient::new(&cfg).unwrap();
+    // (Reading the key from the environment is tested in config.rs; setting variables here,
+    // beside threads that may read the environment, is not safe.)
+    let client = ChatClient::with_key(&cfg, Some(ApiKey::new("azure-secret"))).unwrap();
     assert!(!format!("{client:?}").contains("azure-secret"));
     s.push(Reply::stream(chunks::text(&["hi"])));
     let req = ChatRequest { model: "m".into(), messages: vec![ChatMessage::user("x")], tools: vec![], temperature: Some(0.2), max_tokens: Some(5) };
