@@ -41,6 +41,10 @@ pub struct RuntimeConfig {
     /// Uid/gid the code runs as when the server runs as root.
     pub sandbox_uid: u32,
     pub sandbox_gid: u32,
+    /// Fallback mode as root: workers run as uids `fallback_uid_base .. + 4096` (one each,
+    /// never shared while in use; one range per process, the first runtime's base wins).
+    /// Pick a range no real user or subuid mapping uses; two servers on one host need two.
+    pub fallback_uid_base: u32,
     /// Warm processes kept per bot folder.
     pub warm_per_folder: usize,
     /// Warm (and starting) processes in total; the least recently used folder gives way.
@@ -71,6 +75,7 @@ impl Default for RuntimeConfig {
             max_message: 4 << 20,
             sandbox_uid: 65534,
             sandbox_gid: 65534,
+            fallback_uid_base: 1_000_000_000,
             warm_per_folder: 2,
             max_warm_total: 8,
             max_concurrent_runs: 16,

@@ -40,6 +40,7 @@ mod run;
 mod runtime;
 mod sandbox;
 mod sheets;
+mod uids;
 mod worker;
 
 pub use config::{RuntimeConfig, SandboxPolicy};

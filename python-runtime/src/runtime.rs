@@ -95,6 +95,7 @@ impl Runtime {
             runtime_file,
             cfg,
             is_root,
+            uids: None,
         };
         launcher.prepare_stage()?;
         let mut fallback_reason = None;
@@ -111,6 +112,9 @@ impl Runtime {
             tracing::warn!(error = %e, "bubblewrap unusable; python runs WITHOUT the bubblewrap sandbox");
             launcher.mode = SandboxMode::Fallback;
             fallback_reason = Some(format!("bubblewrap unusable: {e}"));
+        }
+        if launcher.mode == SandboxMode::Fallback && is_root {
+            launcher.uids = Some(crate::uids::UidPool::shared(launcher.cfg.fallback_uid_base));
         }
         if launcher.mode == SandboxMode::Fallback {
             if let Err(e) = Worker::start(&launcher, &runtime_dir).await {

@@ -10,7 +10,9 @@
 //!   pre-started workers of the same uid do not eat into it).
 //! - `Fallback` (no usable bwrap): setsid + rlimits, setuid to the sandbox uid when root,
 //!   the bot folder as working directory. Weaker: the code sees the host filesystem as that
-//!   uid sees it, and RLIMIT_NPROC counts every process of that uid.
+//!   uid sees it. As root each worker gets a uid of its own (`uids`), so RLIMIT_NPROC counts
+//!   only its processes and a sweep as that uid ends any it left behind; not as root, the
+//!   code runs as the server's uid and RLIMIT_NPROC counts all of that uid's processes.
 //!
 //! As root, bwrap itself runs as the sandbox uid, which may not be able to walk to the
 //! folders it must bind (pyenv under /root, a bot folder under /root). So the child first
@@ -57,6 +59,8 @@ pub struct Launcher {
     pub runtime_file: PathBuf,
     pub cfg: RuntimeConfig,
     pub is_root: bool,
+    /// Fallback mode as root: one uid per worker (see `uids`).
+    pub uids: Option<crate::uids::UidPool>,
 }
 /// Most folders staged (interpreter folders + the bot folder).
 pub const MAX_STAGED: usize = 16;
@@ -133,10 +137,14 @@ impl Launcher {
         bot_dir: &Path,
         chan_in: RawFd,
         chan_out: RawFd,
+        own_uid: Option<u32>,
     ) -> tokio::process::Command {
-        let uid_gid = self
-            .is_root
-            .then_some((self.cfg.sandbox_uid, self.cfg.sandbox_gid));
+        let uid_gid = match own_uid {
+            Some(uid) => Some((uid, uid)),
+            None => self
+                .is_root
+                .then_some((self.cfg.sandbox_uid, self.cfg.sandbox_gid)),
+        };
         let exe = self.interpreter.executable.as_os_str();
         let stage = self.is_root && self.mode == SandboxMode::Bubblewrap;
         let mut strings = Vec::new();

@@ -26,6 +26,9 @@ pub struct Worker {
     pub started: Instant,
     /// We collected the exit status: the pid (= pgid) may now belong to someone else.
     pub reaped: bool,
+    /// Fallback as root: this worker's own uid, swept and returned when the worker drops
+    /// (declared last: dropped after the kill in `Drop`).
+    pub _uid: Option<crate::uids::LeasedUid>,
 }
 
 /// (dev, inode) of a folder.
@@ -46,11 +49,23 @@ impl Worker {
     pub async fn start(launcher: &Launcher, bot_dir: &Path) -> Result<Worker, Error> {
         let id = dir_id(bot_dir)?;
         let (channel, ends) = Channel::new(launcher.cfg.max_message)?;
+        let uid = match &launcher.uids {
+            Some(pool) => Some(
+                pool.lease()
+                    .ok_or_else(|| Error::Spawn("no free sandbox uid".into()))?,
+            ),
+            None => None,
+        };
         use std::os::fd::AsRawFd;
-        let mut cmd = launcher.command(bot_dir, ends.read.as_raw_fd(), ends.write.as_raw_fd());
+        let mut cmd = launcher.command(
+            bot_dir,
+            ends.read.as_raw_fd(),
+            ends.write.as_raw_fd(),
+            uid.as_ref().map(|u| u.uid),
+        );
         let spawned = cmd.spawn();
         drop((cmd, ends)); // ours must close so EOF means the child is gone
-        let mut child = spawned.map_err(|e| Error::Spawn(e.to_string()))?; // the child has its copies; ours must close so EOF means the child is gone
+        let mut child = spawned.map_err(|e| Error::Spawn(e.to_string()))?;
         let pgid = child.id().map(|p| p as i32).unwrap_or(0); // setsid: pgid == pid
         let stdout = child
             .stdout
@@ -70,6 +85,7 @@ impl Worker {
             dir_id: id,
             started: Instant::now(),
             reaped: false,
+            _uid: uid,
         };
         let ready = tokio::time::timeout(launcher.cfg.startup_timeout, w.channel.recv()).await;
         match ready {

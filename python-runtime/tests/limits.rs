@@ -27,8 +27,15 @@ async fn endless_loop_is_killed_at_the_time_limit() {
     req.timeout = Some(Duration::from_millis(1500));
     let out = rt.run(req).await;
     assert_eq!(out.status, RunStatus::Timeout, "{out:#?}");
-    assert!(out.error.as_deref().unwrap().contains("timed out after 1.5 s"));
-    assert!(out.value["error"].as_str().unwrap().contains("did not finish"));
+    assert!(out
+        .error
+        .as_deref()
+        .unwrap()
+        .contains("timed out after 1.5 s"));
+    assert!(out.value["error"]
+        .as_str()
+        .unwrap()
+        .contains("did not finish"));
     assert_eq!(out.stdout, "looping\n", "output before the kill is kept");
     assert_still_serving(&rt, &bot).await;
 }
