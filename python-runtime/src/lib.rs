@@ -20,8 +20,9 @@
 //! - the result and helper calls travel over a private pipe pair, never stdout/stderr, which
 //!   are captured (bounded) for the run log;
 //! - helpers act through the [`Host`] at once, always on the run's own conversation;
-//! - every run ends with its whole process tree killed; limits: wall clock, RLIMIT_AS,
-//!   RLIMIT_NPROC (inside the sandbox's user namespace), RLIMIT_FSIZE;
+//! - every run ends with its whole process tree killed (bubblewrap: the pid namespace goes;
+//!   fallback as root: a sweep of the worker's own uid; fallback otherwise: the process group
+//!   only); limits: wall clock, RLIMIT_AS, RLIMIT_NPROC (counted per sandbox), RLIMIT_FSIZE;
 //! - no secret reaches Python: the environment is rebuilt from scratch, credentials stay in
 //!   the Host / [`GoogleSheets`].
 
