@@ -102,7 +102,7 @@ impl Runtime {
         if launcher.cfg.sandbox == SandboxPolicy::Disable {
             launcher.mode = SandboxMode::Fallback;
             fallback_reason = Some("bubblewrap disabled by configuration".to_string());
-        } else if let Err(e) = Worker::start(&launcher, &runtime_dir).await {
+        } else if let Err(e) = trial(&launcher, &runtime_dir).await {
             if launcher.cfg.sandbox == SandboxPolicy::Require {
                 let _ = std::fs::remove_dir_all(&runtime_dir);
                 return Err(Error::Spawn(format!(
@@ -276,6 +276,22 @@ impl Runtime {
     /// limit); later calls still work, each starting its own process.
     pub fn shutdown(&self) {
         self.inner.pool.shutdown();
+    }
+}
+
+/// Start one bubblewrap worker to see whether the sandbox works here. A slow start (a busy
+/// machine) is retried: only a real failure may send every later run to the fallback.
+async fn trial(launcher: &Launcher, dir: &Path) -> Result<(), Error> {
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        match Worker::start(launcher, dir).await {
+            Ok(_) => return Ok(()),
+            Err(e) if attempt < 3 && e.to_string().contains("did not become ready in time") => {
+                tracing::warn!(error = %e, attempt, "bubblewrap trial was slow; trying again");
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
