@@ -2,7 +2,7 @@
 //!
 //! Same client and retry policy as turns, `temperature = 0`, a short answer. The answer is
 //! parsed leniently — case, quotes, punctuation and a surrounding sentence are tolerated as
-//! long as exactly one option is named — and anything else is
+//! long as exactly one option is named; "yes"/"no" for `true`/`false` options — and anything else is
 //! [`ClassifyError::Unrecognized`]. The `*_or` forms return the caller's fallback on any
 //! failure, as the Python helpers do when given one.
 //!
@@ -47,19 +47,22 @@ pub async fn classify_category(model: &dyn Model, cfg: &LlmConfig, prompt: &str,
     pick(&answer, options).map(|i| options[i].clone()).ok_or(ClassifyError::Unrecognized(answer))
 }
 
-/// True or false for `input` as `prompt` asks.
+/// For true/false options, "yes"/"no" (what models say when they ignore the format).
+fn yes_no(answer: &str, options: &[String]) -> Option<usize> {
+    let t = options.iter().position(|o| norm(o) == "true")?;
+    let f = options.iter().position(|o| norm(o) == "false")?;
+    match norm(answer).as_str() {
+        "yes" | "y" => Some(t),
+        "no" | "n" => Some(f),
+        _ => None,
+    }
+}
+
+/// True or false for `input` as `prompt` asks (options `["true", "false"]`, as the Python
+/// runtime sends them).
 pub async fn classify_binary(model: &dyn Model, cfg: &LlmConfig, prompt: &str, input: &str) -> Result<bool, ClassifyError> {
     let options = ["true".to_string(), "false".to_string()];
-    match classify_category(model, cfg, prompt, input, &options).await {
-        Ok(o) => Ok(o == "true"),
-        // "yes"/"no" are what models say when they ignore the format.
-        Err(ClassifyError::Unrecognized(a)) => match norm(&a).as_str() {
-            "yes" | "y" => Ok(true),
-            "no" | "n" => Ok(false),
-            _ => Err(ClassifyError::Unrecognized(a)),
-        },
-        Err(e) => Err(e),
-    }
+    Ok(classify_category(model, cfg, prompt, input, &options).await? == "true")
 }
 
 /// [`classify_category`], or `fallback` on any failure (when one is given).
@@ -137,7 +140,7 @@ pub fn pick(answer: &str, options: &[String]) -> Option<usize> {
         _ => answer.to_string(),
     };
     let a = norm(&answer);
-    if let Some(i) = options.iter().position(|o| norm(o) == a) {
+    if let Some(i) = options.iter().position(|o| norm(o) == a).or_else(|| yes_no(&answer, options)) {
         return Some(i);
     }
     let words = |s: &str| -> Vec<String> {
@@ -176,5 +179,7 @@ mod tests {
         assert_eq!(pick("shipping or billing", &o), None);
         assert_eq!(pick("refunds", &o), None);
         assert_eq!(pick("TRUE", &opts(&["true", "false"])), Some(0));
+        assert_eq!(pick("No.", &opts(&["true", "false"])), Some(1));
+        assert_eq!(pick("no", &o), None);
     }
 }

@@ -15,6 +15,32 @@
 //! - [`scripted::ScriptedModel`]: a [`Model`] for tests, no HTTP.
 //!
 //! See docs/llm.md.
+//!
+//! # Wiring it behind the server's `Agent`
+//!
+//! One [`ChatClient`] + [`TurnEngine`] per bot (built at load: `ChatClient::new(&cfg)` reads
+//! the key). Per turn, the server:
+//!
+//! ```ignore
+//! let history: Vec<ChatMessage> = /* thread messages → user/assistant ChatMessages (oldest
+//!     first, ending with the new user message), plus the tool calls/results kept in the
+//!     agent state from earlier turns (TurnOutcome::messages is serde) */;
+//! let mut tools: Vec<ToolSpec> = workflow_actions.iter().map(|a| ToolSpec::from_openai(&a.tool()).unwrap()).collect();
+//! tools.extend(builtin_tools());
+//! let req = TurnRequest { history: &history, metadata: &visible_metadata, tools: &tools, instructions: Some(&wf.instructions) };
+//! // Sink: begin() the message on the first delta, Reply::delta for each; wrap in Batching.
+//! // Executor: run the named action (natter-actions / python runtime), `{"error": …}` on
+//! //   failure; for HAND_OFF / CLOSE return `ToolOutput::json(..).ending()` and act after.
+//! let res = tokio::select! {
+//!     r = engine.run(req, &executor, &mut Batching::new(sink, Duration::from_millis(50), 200)) => r,
+//!     _ = turn.cancel.cancelled() => /* shutdown */,
+//! };
+//! match res {
+//!     Ok(o) => { /* complete(text); if let Some(e) = o.ended_by { hand_off / close with e.args["reason"] };
+//!                  save o.messages in the state */ }
+//!     Err(e) => { /* fallback message + run.failed with e.code() */ }
+//! }
+//! ```
 
 pub mod assemble;
 pub mod batch;
