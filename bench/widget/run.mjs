@@ -37,13 +37,22 @@ try {
   // ---- time to ready, cold loads ------------------------------------------------------------
   const pages = { blank: "/bench/blank.html", natter: "/bench/natter.html", "deep-chat": "/bench/deep-chat.html" };
   const times = Object.fromEntries(Object.keys(pages).map((k) => [k, []]));
+  // ready minus the end of the main download (natter's .wasm, deep-chat's bundle): start-up work
+  // after the bytes are in, which depends much less on how busy server and network are
+  const PAYLOAD = { natter: "natter_wasm_bg.wasm", "deep-chat": "deepChat.bundle.js" };
+  const afterBytes = Object.fromEntries(Object.keys(pages).map((k) => [k, []]));
   for (let i = 0; i < LOADS; i++) {
     for (const [name, path] of Object.entries(pages)) {
       const ctx = await browser.newContext(); // fresh cache and storage: a cold load
       const page = await ctx.newPage();
       await page.goto(server.origin + path);
       await page.waitForFunction(() => window.readyAt !== undefined, null, { timeout: 30_000 });
-      times[name].push(await page.evaluate(() => window.readyAt));
+      const [ready, payloadEnd] = await page.evaluate((file) => [
+        window.readyAt,
+        performance.getEntriesByType("resource").find((r) => r.name.endsWith(file))?.responseEnd,
+      ], PAYLOAD[name]);
+      times[name].push(ready);
+      if (payloadEnd !== undefined) afterBytes[name].push(ready - payloadEnd);
       await ctx.close();
     }
   }
@@ -62,6 +71,9 @@ try {
   for (const [name, xs] of Object.entries(times)) {
     const m = median(xs);
     console.log(`  ${name.padEnd(10)} ${m.toFixed(1).padStart(7)} ms   (+${(m - blank).toFixed(1)} ms over blank; min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
+  }
+  for (const name of ["natter", "deep-chat"]) {
+    console.log(`  ${name.padEnd(10)} ready ${median(afterBytes[name]).toFixed(1)} ms after ${PAYLOAD[name]} arrived (median)`);
   }
   const ph = (k) => median(phases.map((p) => p[k])).toFixed(1);
   console.log(`  natter npm-path phases (pages/phases.html, medians, ms): script start ${ph("start")}, fetch+eval modules ${ph("modules")}, wasm compile+instantiate ${ph("wasm")}, loadChat ${ph("create")}, render to chat:ready ${ph("render")}`);
