@@ -13,7 +13,8 @@
 //!   never separated from its result;
 //! - units are dropped oldest first; the latest unit is always kept, even over budget (the
 //!   model must see what it is answering);
-//! - a tool result whose call is not in the history is dropped (the API refuses it).
+//! - a tool result whose call is not in the history, and a call missing any of its results,
+//!   are dropped (the API refuses both).
 
 use serde_json::Value;
 
@@ -122,6 +123,9 @@ fn units(history: &[ChatMessage]) -> Vec<Vec<&ChatMessage>> {
             }
         }
     }
+    // A call without all its results (a turn that failed half-way) would be refused by the
+    // API: such a unit is dropped whole.
+    out.retain(|u| u[0].tool_calls.len() == u.len() - 1);
     out
 }
 
@@ -171,6 +175,8 @@ mod tests {
     #[test]
     fn orphan_results_are_dropped_and_metadata_is_shown() {
         let history = vec![ChatMessage::tool_result("gone", "{}"), ChatMessage::user("hi")];
+        let c = build("x", &[], &[call("c1"), ChatMessage::user("hi")], 0, 1000);
+        assert_eq!((c.dropped, c.messages.len()), (1, 2));
         let c = build("Help.", &[("plan".into(), json!("gold")), ("orders".into(), json!(3))], &history, 0, 1000);
         assert_eq!(c.dropped, 1);
         assert_eq!(c.messages.len(), 2);

@@ -246,7 +246,9 @@ impl TurnEngine {
         let mut seen_ids = HashSet::new();
         loop {
             out.rounds += 1;
-            let round = self.round_with_retries(&chat, sink, &mut out, deadline).await?;
+            // Text of a later round starts a new paragraph, not glued to the earlier text.
+            let sep = !out.text.is_empty() && !out.text.ends_with(char::is_whitespace);
+            let round = self.round_with_retries(&chat, sink, &mut out, deadline, sep).await?;
             out.text.push_str(&round.content);
             out.finish = round.finish;
             if round.calls.is_empty() {
@@ -309,12 +311,12 @@ impl TurnEngine {
         }
     }
 
-    async fn round_with_retries(&self, chat: &ChatRequest, sink: &mut dyn Sink, out: &mut TurnOutcome, deadline: Instant) -> Result<Round, TurnError> {
+    async fn round_with_retries(&self, chat: &ChatRequest, sink: &mut dyn Sink, out: &mut TurnOutcome, deadline: Instant, sep: bool) -> Result<Round, TurnError> {
         let policy = RetryPolicy::from_config(&self.cfg);
         let mut retry = 0;
         loop {
             let mut forwarded = false;
-            let err = match self.round(chat, sink, &mut out.usage, &mut forwarded).await {
+            let err = match self.round(chat, sink, &mut out.usage, &mut forwarded, sep).await {
                 Ok(r) => return Ok(r),
                 Err(RoundError::Sink(e)) => return Err(TurnError::Sink(e)),
                 Err(RoundError::Api(e)) => e,
@@ -334,13 +336,16 @@ impl TurnEngine {
         }
     }
 
-    async fn round(&self, chat: &ChatRequest, sink: &mut dyn Sink, usage: &mut Usage, forwarded: &mut bool) -> Result<Round, RoundError> {
+    async fn round(&self, chat: &ChatRequest, sink: &mut dyn Sink, usage: &mut Usage, forwarded: &mut bool, sep: bool) -> Result<Round, RoundError> {
         let mut stream = self.model.start(chat).await?;
         let mut round = Round { content: String::new(), calls: Vec::new(), finish: FinishReason::Stop };
         let mut finished = false;
         while let Some(ev) = stream.next_event().await {
             match ev? {
-                StreamEvent::Content(t) => {
+                StreamEvent::Content(mut t) => {
+                    if sep && round.content.is_empty() {
+                        t.insert_str(0, "\n\n");
+                    }
                     sink.delta(&t).await.map_err(RoundError::Sink)?;
                     *forwarded = true;
                     round.content.push_str(&t);

@@ -116,6 +116,28 @@ async fn tool_result_goes_back_to_the_model() {
 }
 
 #[tokio::test]
+async fn text_of_a_later_round_starts_a_new_paragraph() {
+    let (exec, mut sink) = (Exec::default(), Collect::default());
+    let scripts = vec![
+        Script::Events {
+            events: vec![
+                crate::StreamEvent::Content("Let me check.".into()),
+                crate::StreamEvent::ToolCall(ToolCall { id: "c1".into(), name: "getOrderDetails".into(), arguments: r#"{"orderId":"A1"}"#.into() }),
+                crate::StreamEvent::Finish(FinishReason::ToolCalls),
+            ],
+            error: None,
+        },
+        Script::text(&["It ", "shipped."]),
+    ];
+    let (out, _) = run(scripts, cfg(), &exec, &mut sink).await;
+    let out = out.unwrap();
+    assert_eq!(sink.deltas, ["Let me check.", "\n\nIt ", "shipped."]);
+    assert_eq!(out.text, "Let me check.\n\nIt shipped.");
+    assert_eq!(out.messages[0].content.as_deref(), Some("Let me check."));
+    assert_eq!(out.messages[2].content.as_deref(), Some("\n\nIt shipped."));
+}
+
+#[tokio::test]
 async fn refused_and_invalid_calls_never_run() {
     let (exec, mut sink) = (Exec::default(), Collect::default());
     let scripts = vec![Script::calls(&[("c1", "deleteEverything", "{}")]), Script::text(&["Sorry."])];
