@@ -278,6 +278,19 @@ pub struct ChatStream {
 }
 
 impl ChatStream {
+    /// Reads the body's end after `[DONE]`: a body dropped before its end takes its connection
+    /// with it, and every turn would pay a new connect (and TLS handshake). Bounded, for
+    /// servers that keep the body open after `[DONE]`.
+    async fn drain(&mut self) {
+        let until = (Instant::now() + self.stall.min(Duration::from_millis(250))).min(self.deadline);
+        for _ in 0..8 {
+            match timeout_at(until, self.body.next()).await {
+                Ok(Some(Ok(_))) => {}
+                _ => return,
+            }
+        }
+    }
+
     fn fail(&mut self, e: ApiError) -> Option<Result<StreamEvent, ApiError>> {
         self.ended = true;
         Some(Err(e))
@@ -314,6 +327,7 @@ impl EventStream for ChatStream {
                 if !self.asm.is_finished() {
                     return Some(Err(ApiError::Truncated));
                 }
+                self.drain().await;
                 return None;
             }
             let (at, kind) = if self.next_deadline < self.deadline {

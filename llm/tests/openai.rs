@@ -353,6 +353,20 @@ async fn client_yields_events_and_types_failures() {
 }
 
 #[tokio::test]
+async fn connections_are_reused_across_calls() {
+    let s = StandIn::start(false).await;
+    let cfg = config(&s);
+    s.set_default(Reply::stream(chunks::text(&["a", "b"])));
+    let engine = TurnEngine::new(Arc::new(ChatClient::with_key(&cfg, None).unwrap()), Arc::new(cfg));
+    let history = [ChatMessage::user("x")];
+    for _ in 0..5 {
+        let req = TurnRequest { history: &history, metadata: &[], tools: &[], instructions: None };
+        engine.run(req, &Exec::default(), &mut Collect::default()).await.unwrap();
+    }
+    assert_eq!(s.connections(), 1);
+}
+
+#[tokio::test]
 async fn azure_style_endpoint_gets_api_key_header_and_version() {
     let s = StandIn::start(true).await;
     let mut cfg = config(&s);

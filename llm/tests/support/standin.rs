@@ -68,6 +68,7 @@ struct Shared {
     default: Mutex<Option<Reply>>,
     seen: Mutex<Vec<Seen>>,
     record: bool,
+    connections: std::sync::atomic::AtomicUsize,
 }
 
 pub struct StandIn {
@@ -85,8 +86,10 @@ impl StandIn {
         let addr = listener.local_addr().unwrap();
         // No Nagle: each event goes out at once, as from a real streaming server (otherwise
         // delayed ACKs add ~40 ms stalls between small writes and swamp every measurement).
-        let listener = listener.tap_io(|tcp| {
+        let counter = shared.clone();
+        let listener = listener.tap_io(move |tcp| {
             let _ = tcp.set_nodelay(true);
+            counter.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         });
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
         StandIn { base_url: format!("http://{addr}/v1"), shared }
@@ -99,6 +102,11 @@ impl StandIn {
 
     pub fn set_default(&self, r: Reply) {
         *self.shared.default.lock().unwrap() = Some(r);
+    }
+
+    /// TCP connections accepted so far.
+    pub fn connections(&self) -> usize {
+        self.shared.connections.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn seen(&self) -> Vec<Seen> {
