@@ -107,6 +107,11 @@ fn us(d: Duration) -> String {
     format!("{:.1} µs", d.as_secs_f64() * 1e6)
 }
 
+/// `a - b` in µs, negative when the turn was faster (noise).
+fn signed(a: Duration, b: Duration) -> String {
+    format!("{:+.1} µs", (a.as_secs_f64() - b.as_secs_f64()) * 1e6)
+}
+
 fn report(name: &str, mut engine: Vec<Duration>, mut base: Vec<Duration>) {
     engine.sort();
     base.sort();
@@ -114,7 +119,7 @@ fn report(name: &str, mut engine: Vec<Duration>, mut base: Vec<Duration>) {
     println!(
         "{name:<10} turn p50 {} p99 {} | bare request p50 {} p99 {} | added p50 {} p99 {}",
         us(e50), us(e99), us(b50), us(b99),
-        us(e50.saturating_sub(b50)), us(e99.saturating_sub(b99)),
+        signed(e50, b50), signed(e99, b99),
     );
 }
 
@@ -304,7 +309,35 @@ async fn throughput(s: &StandIn) {
         us(pct(&lat, 0.99)),
     );
 
-    // The same load with bare requests: what the stand-in and HTTP alone allow on this machine.
+    // The same load through the client alone (no engine), then with bare requests: what the
+    // stand-in and HTTP alone allow on this machine.
+    let client = Arc::new(ChatClient::with_key(engine.config(), None).unwrap());
+    let req = Arc::new(ChatRequest {
+        model: "bench-model".into(),
+        messages: history.iter().cloned().collect(),
+        tools: tools.iter().map(ToolSpec::to_openai).collect(),
+        temperature: None,
+        max_tokens: None,
+    });
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..convs)
+        .map(|_| {
+            let (client, req) = (client.clone(), req.clone());
+            tokio::spawn(async move {
+                for _ in 0..per_conv {
+                    let mut st = client.stream(&req).await.unwrap();
+                    while let Some(ev) = st.next_event().await {
+                        ev.unwrap();
+                    }
+                }
+            })
+        })
+        .collect();
+    for t in tasks {
+        t.await.unwrap();
+    }
+    println!("{convs} concurrent conversations x {per_conv} client-only streams: {:.0} streams/s", (convs * per_conv) as f64 / start.elapsed().as_secs_f64());
+
     let http = reqwest::Client::new();
     let url = engine.config().endpoint().unwrap().to_string();
     let body = Arc::new(json!({"model": "bench-model", "messages": history.iter().collect::<Vec<_>>(),
