@@ -266,3 +266,31 @@ async fn a_turn_never_outlives_its_deadline() {
     let err = engine.run(req, &Exec::default(), &mut Collect::default()).await.unwrap_err();
     assert_eq!(err, TurnError::Deadline(Duration::from_millis(30)));
 }
+
+#[tokio::test]
+async fn history_is_trimmed_to_the_budget_before_the_call() {
+    let mut c = cfg();
+    c.context_tokens = 256;
+    let model = Arc::new(ScriptedModel::new([Script::text(&["ok"])]));
+    let engine = TurnEngine::new(model.clone(), Arc::new(c));
+    let mut history: Vec<ChatMessage> = (0..40).map(|i| ChatMessage::user(format!("old message {i} {}", "x".repeat(40)))).collect();
+    history.push(ChatMessage::user("the question"));
+    let mut sink = Collect::default();
+    let req = TurnRequest { history: &history, metadata: &[], tools: &[], instructions: None };
+    let out = engine.run(req, &Exec::default(), &mut sink).await.unwrap();
+    let sent = &model.requests()[0].messages;
+    assert!(out.dropped_messages > 0 && sent.len() < history.len(), "{}", sent.len());
+    assert_eq!(sent.len(), history.len() + 1 - out.dropped_messages);
+    assert_eq!(sent.last().unwrap().content.as_deref(), Some("the question"));
+    assert!(sent.iter().map(crate::context::estimate_message).sum::<usize>() <= 256);
+    assert!(sink.notes[0].starts_with("Trimmed"));
+}
+
+/// The server calls `run` from an `async_trait` method: its future must be `Send`.
+#[allow(dead_code)]
+fn turn_future_is_send(engine: &TurnEngine, exec: &Exec, sink: &mut Collect) {
+    fn is_send<T: Send>(_: &T) {}
+    let req = TurnRequest { history: &[], metadata: &[], tools: &[], instructions: None };
+    is_send(&engine.run(req, exec, sink));
+    is_send(&crate::classify_binary(engine.model().as_ref(), engine.config(), "p", "i"));
+}
