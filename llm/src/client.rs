@@ -200,7 +200,7 @@ impl ChatClient {
         };
         let status = resp.status();
         if !status.is_success() {
-            let retry_after = resp.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after);
+            let retry_after = retry_after(resp.headers());
             // The body explains the failure; read a little of it, briefly.
             let body = match timeout_at(first_deadline.max(Instant::now() + Duration::from_millis(200)), resp.bytes()).await {
                 Ok(Ok(b)) => String::from_utf8_lossy(&b[..b.len().min(500)]).into_owned(),
@@ -254,6 +254,16 @@ fn without_url(e: &reqwest::Error) -> String {
     if msg.is_empty() { e.to_string() } else { msg }
 }
 
+/// The wait a 429/503 asks for: `retry-after-ms` (OpenAI, Azure) if present, else
+/// `Retry-After`.
+pub fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
+    let ms = h.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+    if let Some(ms) = ms.filter(|m| m.is_finite() && *m >= 0.0) {
+        return Some(Duration::from_secs_f64(ms / 1000.0));
+    }
+    h.get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after)
+}
+
 /// `Retry-After`: delta-seconds or an HTTP date.
 pub fn parse_retry_after(v: &str) -> Option<Duration> {
     let v = v.trim();
@@ -278,6 +288,11 @@ pub struct ChatStream {
 }
 
 impl ChatStream {
+    /// The events as a `futures` [`Stream`] (ends after the last event or the first error).
+    pub fn into_stream(self) -> impl Stream<Item = Result<StreamEvent, ApiError>> + Send {
+        futures_util::stream::unfold(self, |mut s| async move { s.next_event().await.map(|ev| (ev, s)) })
+    }
+
     /// Reads the body's end after `[DONE]`: a body dropped before its end takes its connection
     /// with it, and every turn would pay a new connect (and TLS handshake). Bounded, for
     /// servers that keep the body open after `[DONE]`.
@@ -376,6 +391,11 @@ mod tests {
         assert_eq!(parse_retry_after(" 0.25 "), Some(Duration::from_millis(250)));
         assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
         assert_eq!(parse_retry_after("soon"), None);
+        let mut h = reqwest::header::HeaderMap::new();
+        h.insert("retry-after", "3".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(3)));
+        h.insert("retry-after-ms", "150".parse().unwrap());
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(150)));
     }
 
     #[test]

@@ -338,6 +338,12 @@ async fn client_yields_events_and_types_failures() {
     assert!(matches!(st.next_event().await, Some(Err(ApiError::Malformed(_)))));
     assert_eq!(st.next_event().await, None);
 
+    // The same as a futures Stream.
+    s.push(Reply::stream(chunks::text(&["x", "y"])));
+    let evs: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(client.stream(&req).await.unwrap().into_stream()).await;
+    assert_eq!(evs.len(), 4, "{evs:?}"); // x, y, finish, usage
+    assert!(evs.iter().all(|e| e.is_ok()));
+
     // [DONE] without a finish_reason is truncated, not a short answer.
     s.push(Reply::fast(chunks::partial(&["a"])));
     let mut st = client.stream(&req).await.unwrap();
