@@ -147,6 +147,50 @@ impl Assembler {
     }
 }
 
+/// The events of a non-streamed completion (`{"choices":[{"message":…}]}`), for servers or
+/// proxies that answer `stream: true` with one JSON body.
+pub fn from_completion(body: &[u8]) -> Result<Vec<StreamEvent>, AssembleError> {
+    #[derive(serde::Deserialize)]
+    struct Completion {
+        #[serde(default)]
+        choices: Vec<Choice>,
+        #[serde(default)]
+        usage: Option<Usage>,
+        #[serde(default)]
+        error: Option<serde_json::Value>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Choice {
+        #[serde(default)]
+        index: u32,
+        #[serde(default)]
+        message: Option<Message>,
+        #[serde(default)]
+        finish_reason: Option<String>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Message {
+        #[serde(default)]
+        content: Option<String>,
+        #[serde(default)]
+        tool_calls: Vec<ToolCall>,
+    }
+    let c: Completion = serde_json::from_slice(body).map_err(|e| AssembleError::Malformed(format!("{e} in a JSON completion")))?;
+    if let Some(err) = c.error {
+        let msg = err.get("message").and_then(|m| m.as_str()).map(str::to_string).unwrap_or_else(|| err.to_string());
+        return Err(AssembleError::Upstream(msg));
+    }
+    let choice = c.choices.into_iter().find(|ch| ch.index == 0).ok_or_else(|| AssembleError::Malformed("a JSON completion without choices".into()))?;
+    let mut out = Vec::new();
+    if let Some(m) = choice.message {
+        out.extend(m.content.filter(|t| !t.is_empty()).map(StreamEvent::Content));
+        out.extend(m.tool_calls.into_iter().map(StreamEvent::ToolCall));
+    }
+    out.push(StreamEvent::Finish(FinishReason::parse(choice.finish_reason.as_deref().unwrap_or("stop"))));
+    out.extend(c.usage.map(StreamEvent::Usage));
+    Ok(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -182,6 +226,22 @@ mod tests {
                 StreamEvent::Usage(Usage { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 }),
             ]
         );
+    }
+
+    #[test]
+    fn a_plain_json_completion_gives_the_same_events() {
+        let body = br#"{"id":"x","object":"chat.completion","choices":[{"index":0,"message":{"role":"assistant","content":null,
+            "tool_calls":[{"id":"c1","type":"function","function":{"name":"f","arguments":"{}"}}]},"finish_reason":"tool_calls"}],
+            "usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#;
+        assert_eq!(
+            from_completion(body).unwrap(),
+            vec![
+                StreamEvent::ToolCall(ToolCall { id: "c1".into(), name: "f".into(), arguments: "{}".into() }),
+                StreamEvent::Finish(FinishReason::ToolCalls),
+                StreamEvent::Usage(Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 }),
+            ]
+        );
+        assert!(matches!(from_completion(b"{\"choices\":[]}"), Err(AssembleError::Malformed(_))));
     }
 
     #[test]

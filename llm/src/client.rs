@@ -6,7 +6,8 @@
 //! Timeouts, each a typed [`ApiError::Timeout`]: connect (reqwest), first byte (request sent →
 //! first body byte: queueing and time to first token), stall (silence between two chunks once
 //! the body has started), and the whole call (`request_timeout`). A stream that ends without a
-//! `finish_reason` is [`ApiError::Truncated`], never a silent short answer.
+//! `finish_reason` is [`ApiError::Truncated`], never a silent short answer. A server that
+//! answers with one JSON completion (`application/json`) instead of a stream is read as one.
 //!
 //! The API key is sent as `Authorization: Bearer` (or Azure's `api-key` header) and appears in
 //! no error, log or `Debug` output.
@@ -207,6 +208,31 @@ impl ChatClient {
                 _ => String::new(),
             };
             return Err(ApiError::Status { status: status.as_u16(), retry_after, body });
+        }
+        let json = resp
+            .headers()
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.trim_start().starts_with("application/json"));
+        if json {
+            // Not a stream: the whole completion in one body (some proxies and servers).
+            let body = match timeout_at(deadline, resp.bytes()).await {
+                Err(_) => return Err(ApiError::Timeout(TimeoutKind::Request)),
+                Ok(Err(e)) => return Err(ApiError::Transport(without_url(&e))),
+                Ok(Ok(b)) => b,
+            };
+            let events = crate::assemble::from_completion(&body)?;
+            return Ok(ChatStream {
+                body: Box::pin(futures_util::stream::empty()),
+                parser: SseParser::default(),
+                asm: Assembler::default(),
+                pending: events.into(),
+                next_deadline: deadline,
+                next_kind: TimeoutKind::Request,
+                deadline,
+                stall: self.stall,
+                ended: true,
+            });
         }
         Ok(ChatStream {
             body: Box::pin(resp.bytes_stream()),

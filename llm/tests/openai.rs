@@ -344,6 +344,14 @@ async fn client_yields_events_and_types_failures() {
     assert_eq!(evs.len(), 4, "{evs:?}"); // x, y, finish, usage
     assert!(evs.iter().all(|e| e.is_ok()));
 
+    // A server that ignores `stream: true` and answers with one JSON completion.
+    s.push(Reply::Json(
+        json!({"id": "x", "object": "chat.completion", "choices": [{"index": 0, "message": {"role": "assistant", "content": "whole"}, "finish_reason": "stop"}]})
+            .to_string(),
+    ));
+    let evs: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(client.stream(&req).await.unwrap().into_stream()).await;
+    assert_eq!(evs, vec![Ok(StreamEvent::Content("whole".into())), Ok(StreamEvent::Finish(FinishReason::Stop))]);
+
     // [DONE] without a finish_reason is truncated, not a short answer.
     s.push(Reply::fast(chunks::partial(&["a"])));
     let mut st = client.stream(&req).await.unwrap();

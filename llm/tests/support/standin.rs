@@ -34,6 +34,8 @@ pub enum Reply {
         stall_after: Option<usize>,
     },
     Status { status: u16, retry_after: Option<String>, body: String },
+    /// A 200 `application/json` body (a server that ignores `stream: true`).
+    Json(String),
 }
 
 impl Reply {
@@ -129,6 +131,7 @@ async fn handle(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery, headers
             }
             b.body(Body::from(body)).unwrap()
         }
+        Some(Reply::Json(body)) => Response::builder().header("content-type", "application/json").body(Body::from(body)).unwrap(),
         Some(Reply::Stream { datas, split_gap, stop_after, stall_after }) => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
             tokio::spawn(async move {
