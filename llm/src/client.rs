@@ -29,6 +29,11 @@ use crate::config::{ApiKey, ConfigError, LlmConfig};
 use crate::sse::{SseError, SseParser};
 use crate::wire::ChatRequest;
 
+/// Default cap on one response body: far above any real answer (a 4k-token answer streams as
+/// ~1 MB of chunks), low enough that a runaway server cannot exhaust memory before
+/// `request_timeout`.
+pub const MAX_BODY: usize = 16 << 20;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TimeoutKind {
     Connect,
@@ -122,6 +127,7 @@ pub struct ChatClient {
     /// The ready auth header (name, value marked sensitive so no `Debug` of it shows it).
     auth: Option<(&'static str, reqwest::header::HeaderValue)>,
     stream_usage: bool,
+    max_body: usize,
     first_byte: Duration,
     stall: Duration,
     request: Duration,
@@ -167,10 +173,17 @@ impl ChatClient {
             endpoint: cfg.endpoint()?,
             auth,
             stream_usage: cfg.stream_usage,
+            max_body: MAX_BODY,
             first_byte: cfg.first_byte_timeout,
             stall: cfg.stall_timeout,
             request: cfg.request_timeout,
         })
+    }
+
+    /// Caps the bytes of one response body (default [`MAX_BODY`]).
+    pub fn with_max_body(mut self, bytes: usize) -> ChatClient {
+        self.max_body = bytes;
+        self
     }
 
     /// Starts a streamed completion.
@@ -221,6 +234,9 @@ impl ChatClient {
                 Ok(Err(e)) => return Err(ApiError::Transport(without_url(&e))),
                 Ok(Ok(b)) => b,
             };
+            if body.len() > self.max_body {
+                return Err(ApiError::Malformed(format!("the response exceeded {} bytes", self.max_body)));
+            }
             let events = crate::assemble::from_completion(&body)?;
             return Ok(ChatStream {
                 body: Box::pin(futures_util::stream::empty()),
@@ -232,6 +248,8 @@ impl ChatClient {
                 deadline,
                 stall: self.stall,
                 ended: true,
+                read: 0,
+                max_body: self.max_body,
             });
         }
         Ok(ChatStream {
@@ -244,6 +262,8 @@ impl ChatClient {
             deadline,
             stall: self.stall,
             ended: false,
+            read: 0,
+            max_body: self.max_body,
         })
     }
 }
@@ -311,6 +331,9 @@ pub struct ChatStream {
     deadline: Instant,
     stall: Duration,
     ended: bool,
+    /// Body bytes read so far, against `max_body`.
+    read: usize,
+    max_body: usize,
 }
 
 impl ChatStream {
@@ -383,6 +406,10 @@ impl EventStream for ChatStream {
                     return self.fail(e);
                 }
                 Ok(Some(Ok(bytes))) => {
+                    self.read += bytes.len();
+                    if self.read > self.max_body {
+                        return self.fail(ApiError::Malformed(format!("the response exceeded {} bytes", self.max_body)));
+                    }
                     self.next_deadline = Instant::now() + self.stall;
                     self.next_kind = TimeoutKind::Stall;
                     if let Err(e) = self.feed(&bytes) {

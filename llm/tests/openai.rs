@@ -352,6 +352,12 @@ async fn client_yields_events_and_types_failures() {
     let evs: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(client.stream(&req).await.unwrap().into_stream()).await;
     assert_eq!(evs, vec![Ok(StreamEvent::Content("whole".into())), Ok(StreamEvent::Finish(FinishReason::Stop))]);
 
+    // A runaway body is cut off at the cap.
+    let small = ChatClient::with_key(&cfg, None).unwrap().with_max_body(2000);
+    s.push(Reply::fast(chunks::text(&["many tokens "; 40])));
+    let evs: Vec<_> = futures_util::StreamExt::collect::<Vec<_>>(small.stream(&req).await.unwrap().into_stream()).await;
+    assert!(matches!(evs.last(), Some(Err(ApiError::Malformed(m))) if m.contains("exceeded 2000 bytes")), "{evs:?}");
+
     // [DONE] without a finish_reason is truncated, not a short answer.
     s.push(Reply::fast(chunks::partial(&["a"])));
     let mut st = client.stream(&req).await.unwrap();
