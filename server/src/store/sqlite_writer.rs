@@ -110,16 +110,19 @@ fn json_err(e: serde_json::Error) -> StoreError {
 impl Writer {
     /// Opens the database, applies migrations, and starts the thread.
     pub async fn start(path: PathBuf, durability: Durability, sink: Arc<dyn EventSink>) -> Result<(mpsc::Sender<Job>, WriterHandle)> {
+        let checkpoint_path = path.clone();
         let conn = tokio::task::spawn_blocking(move || open(&path, durability))
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done_rx) = oneshot::channel();
+        let checkpointer = Checkpointer::start(checkpoint_path)?;
         let writer = Writer { conn, seq: HashMap::new(), status: HashMap::new(), sink };
         std::thread::Builder::new()
             .name("natter-store-writer".into())
             .spawn(move || {
                 writer.run(rx);
+                checkpointer.stop();
                 let _ = done_tx.send(());
             })
             .map_err(|e| StoreError::Corrupt(format!("spawn writer: {e}")))?;
@@ -493,11 +496,56 @@ fn open(path: &std::path::Path, durability: Durability) -> Result<Connection> {
         Durability::Full => "FULL",
         Durability::Normal => "NORMAL",
     };
-    conn.execute_batch(&format!("PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON;"))
+    // wal_autocheckpoint = 0: the COMMIT that crosses the WAL threshold would otherwise copy
+    // the WAL into the database (and fsync it) while every queued caller waits; the
+    // [`Checkpointer`] thread does that work beside the writer instead.
+    conn.execute_batch(&format!(
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;"
+    ))
         .map_err(db)?;
     conn.set_prepared_statement_cache_capacity(64);
     migrate(&conn)?;
     Ok(conn)
+}
+
+/// Background WAL checkpoints on their own connection, so commits never pay for them.
+/// PASSIVE checkpoints never block the writer or readers; at stop a TRUNCATE checkpoint
+/// folds the WAL into the database and empties it.
+struct Checkpointer {
+    stop: std::sync::mpsc::Sender<()>,
+    thread: std::thread::JoinHandle<()>,
+}
+
+/// Pause between background checkpoints.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+
+impl Checkpointer {
+    fn start(path: PathBuf) -> Result<Self> {
+        let conn = Connection::open(&path).map_err(db)?;
+        conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
+        let (stop, stopped) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("natter-store-checkpoint".into())
+            .spawn(move || {
+                let checkpoint = |mode: &str| {
+                    if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+                        tracing::warn!(error = %e, mode, "WAL checkpoint failed");
+                    }
+                };
+                // Until stop() is called (or the sender is dropped).
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                    checkpoint("PASSIVE");
+                }
+                checkpoint("TRUNCATE");
+            })
+            .map_err(|e| StoreError::Corrupt(format!("spawn checkpointer: {e}")))?;
+        Ok(Checkpointer { stop, thread })
+    }
+
+    fn stop(self) {
+        let _ = self.stop.send(());
+        let _ = self.thread.join();
+    }
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
