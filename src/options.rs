@@ -192,6 +192,7 @@ pub fn parse(raw: RawOptions, inline: bool) -> Result<Options, Error> {
     for (k, v) in raw.strings {
         strings.set(&k, if let Raw::Str(s) = v { Some(s) } else { None })?;
     }
+    strings.set_locale(&locale);
     let mut theme = Vec::new();
     for (k, v) in raw.theme {
         theme.push(theme::property(

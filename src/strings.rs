@@ -6,7 +6,7 @@
 use thiserror::Error;
 
 /// Keys accepted by the `strings` option.
-pub const KEYS: [&str; 7] = [
+pub const KEYS: [&str; N] = [
     "title",
     "placeholder",
     "send",
@@ -14,8 +14,26 @@ pub const KEYS: [&str; 7] = [
     "maximize",
     "minimize",
     "restart",
+    "reconnecting",
+    "typing",
+    "feedbackPositive",
+    "feedbackNegative",
+    "feedbackTitle",
+    "feedbackText",
+    "feedbackSubmit",
+    "feedbackThanks",
+    "close",
+    "handedOff",
+    "agentJoined",
+    "agentLeft",
+    "closed",
+    "sendFailed",
+    "you",
+    "bot",
+    "agent",
 ];
-const DEFAULTS: [&str; 7] = [
+const N: usize = 24;
+const DEFAULTS: [&str; N] = [
     "Chat",
     "Type a message…",
     "Send",
@@ -23,18 +41,64 @@ const DEFAULTS: [&str; 7] = [
     "Maximize",
     "Minimize",
     "Restart conversation",
+    "Connection lost. Reconnecting…",
+    "Typing…",
+    "Helpful",
+    "Not helpful",
+    "Tell us more",
+    "Anything else? (optional)",
+    "Submit",
+    "Thanks for your feedback!",
+    "Close",
+    "You're being connected to a person.",
+    "An agent joined the conversation.",
+    "The agent left the conversation.",
+    "This conversation has ended.",
+    "Not sent. Check the message and try again.",
+    "You said",
+    "Bot",
+    "Agent",
+];
+/// French (`locale` `fr`, `fr-FR`, …).
+const FR: [&str; N] = [
+    "Discussion",
+    "Écrivez un message…",
+    "Envoyer",
+    "Ouvrir la discussion",
+    "Agrandir",
+    "Réduire",
+    "Recommencer la conversation",
+    "Connexion perdue. Reconnexion…",
+    "En train d'écrire…",
+    "Utile",
+    "Pas utile",
+    "Dites-nous en plus",
+    "Autre chose ? (facultatif)",
+    "Envoyer",
+    "Merci pour votre avis !",
+    "Fermer",
+    "Nous vous mettons en relation avec une personne.",
+    "Un conseiller a rejoint la conversation.",
+    "Le conseiller a quitté la conversation.",
+    "Cette conversation est terminée.",
+    "Non envoyé. Vérifiez le message et réessayez.",
+    "Vous avez dit",
+    "Bot",
+    "Conseiller",
 ];
 
-/// Resolved UI strings: the overrides, falling back to the defaults.
+/// Resolved UI strings: the overrides, falling back to the locale's defaults (English, or
+/// French for `fr*` locales).
 #[derive(Clone, Debug, PartialEq, Default)]
 pub struct Strings {
-    overrides: [Option<String>; 7],
+    overrides: [Option<String>; N],
+    french: bool,
 }
 
 /// Errors of this module.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum Error {
-    #[error("options.strings: unknown key \"{0}\"; use title, placeholder, send, launcher, maximize, minimize or restart")]
+    #[error("options.strings: unknown key \"{0}\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, you, bot or agent")]
     UnknownKey(String),
     #[error("options.strings.{0} must be a string")]
     NotAString(String),
@@ -53,9 +117,18 @@ impl Strings {
 
     /// The string for `key` (one of [`KEYS`]); unknown keys give "".
     pub fn get(&self, key: &str) -> &str {
-        KEYS.iter()
-            .position(|k| *k == key)
-            .map_or("", |i| self.overrides[i].as_deref().unwrap_or(DEFAULTS[i]))
+        KEYS.iter().position(|k| *k == key).map_or("", |i| {
+            let table = if self.french { &FR } else { &DEFAULTS };
+            self.overrides[i].as_deref().unwrap_or(table[i])
+        })
+    }
+
+    /// Picks the default table for a locale (`fr…` → French, anything else → English).
+    pub fn set_locale(&mut self, locale: &str) {
+        let l = locale.as_bytes();
+        self.french = l.len() >= 2
+            && l[..2].eq_ignore_ascii_case(b"fr")
+            && (l.len() == 2 || l[2] == b'-' || l[2] == b'_');
     }
 }
 
@@ -80,5 +153,15 @@ mod tests {
         for k in KEYS {
             assert!(!Strings::default().get(k).is_empty());
         }
+        let mut f = Strings::default();
+        f.set_locale("fr-CA");
+        assert_eq!(f.get("send"), "Envoyer");
+        for k in KEYS {
+            assert!(!f.get(k).is_empty());
+        }
+        f.set("send", Some("Go".into())).unwrap();
+        assert_eq!(f.get("send"), "Go", "overrides win over the locale");
+        f.set_locale("fy");
+        assert_eq!(f.get("typing"), "Typing…");
     }
 }

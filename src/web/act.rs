@@ -6,7 +6,7 @@
 //! Invariant: values handlers could have replaced with getters are read before any widget
 //! borrow is taken; only DOM calls that run no page script happen under a borrow.
 
-use super::js::{self, get, items, object, set};
+use super::js::{self, get, object, set};
 use super::run::{emit, resolve, After, Job, Then};
 use super::{Ready, Stream, Widget};
 use crate::events::EventType;
@@ -98,7 +98,6 @@ pub fn stream_delta(w: &Rc<Widget>, ev: JsValue) {
                 ]);
                 st.streams.push(Stream {
                     id: mid.clone(),
-                    bubble: None,
                     message: message.clone(),
                     message_content: content,
                 });
@@ -118,37 +117,7 @@ pub fn receive(w: &Rc<Widget>, message: JsValue) {
     emit(w, EventType::PreReceive, ev, Some(mid), After::Receive);
 }
 
-/// A content item as the widget renders it.
-enum Piece {
-    /// A text item (`response_type` "text" or none) and its text.
-    Text(String),
-    /// A text item without text.
-    Empty,
-    /// Any other item (`userDefinedResponse` for now).
-    Other,
-}
-
-/// Reads content items (running any getters a handler left) before anything is borrowed.
-fn pieces(content: &JsValue) -> Vec<(Piece, JsValue)> {
-    let mut out = Vec::new();
-    for item in items(content) {
-        let kind = get(&item, "response_type")
-            .as_string()
-            .or_else(|| get(&item, "type").as_string());
-        let piece = match kind.as_deref() {
-            None | Some("text") => get(&item, "text")
-                .as_string()
-                .map_or(Piece::Empty, Piece::Text),
-            // TODO(issue 4+): render option/carousel natively; until then every non-text
-            // item goes to userDefinedResponse with a host element.
-            Some(_) => Piece::Other,
-        };
-        out.push((piece, item));
-    }
-    out
-}
-
-fn run_then(w: &Rc<Widget>, then: Then) {
+pub(crate) fn run_then(w: &Rc<Widget>, then: Then) {
     match then {
         Then::Nothing => {}
         Then::Ready => {
@@ -189,6 +158,9 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             let reason = get(&event, "reason");
             let old = w.st.borrow_mut().views.apply(new);
             show(w);
+            if new.main_window {
+                super::chat::opened(w);
+            }
             match old {
                 Some(old) => {
                     let ev = js::event(
@@ -243,103 +215,25 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             if content.trim().is_empty() {
                 return run_then(w, then); // a pre:send handler emptied it: not sent
             }
-            let queued = {
-                let mut st = w.st.borrow_mut();
-                // TODO(issue 4): the network transport drains the outbox (POST /messages).
-                let queued = st.outbox.push(content.clone(), silent);
-                if let (Ok(_), false, Some(d)) = (&queued, silent, &st.dom) {
-                    if let Some(b) = d.bubble(true) {
-                        d.append_text(&b, &content);
+            let queued = w.st.borrow_mut().outbox.push(content.clone(), silent);
+            match queued {
+                Ok(_) => {
+                    // the transport sends it (retrying until acknowledged); `send` fires after the ack
+                    let item = w.st.borrow_mut().outbox.drain().pop();
+                    if let Some(o) = item {
+                        super::chat::queued(w, o.client_message_id, o.content, silent, message, then);
                     }
                 }
-                queued
-            };
-            if let Err(e) = queued {
-                js::console_warn(&e.to_string());
-                return run_then(w, then);
-            }
-            let ev = js::event(EventType::Send, &[("message", message)]);
-            emit(w, EventType::Send, ev, None, After::Finally(then));
-        }
-        After::Delta => {
-            // read everything handlers may have changed (getters run JS) before borrowing
-            let mid = get(&event, "messageId").as_string().unwrap_or_default();
-            let content = pieces(&get(&get(&event, "delta"), "content"));
-            let mut st = w.st.borrow_mut();
-            let st = &mut *st;
-            let Some(s) = st.streams.iter_mut().find(|s| s.id == mid) else {
-                return;
-            };
-            let acc: js_sys::Array = s.message_content.clone();
-            for (piece, item) in content {
-                if let (Piece::Text(t), Some(d)) = (piece, &st.dom) {
-                    if s.bubble.is_none() {
-                        s.bubble = d.bubble(false);
-                    }
-                    if let Some(b) = &s.bubble {
-                        d.append_text(b, &t);
-                    }
-                }
-                acc.push(&item);
-            }
-        }
-        After::Receive => {
-            let message = get(&event, "message");
-            let mid = get(&message, "id").as_string().unwrap_or_default();
-            let content = pieces(&get(&message, "content"));
-            let mut custom = Vec::new();
-            {
-                let mut st = w.st.borrow_mut();
-                let pos = st.streams.iter().position(|s| s.id == mid);
-                let streamed = pos.and_then(|i| st.streams.remove(i).bubble);
-                if let Some(d) = &st.dom {
-                    let bubble = streamed.or_else(|| d.bubble(false));
-                    if let Some(b) = &bubble {
-                        b.set_text_content(None);
-                    }
-                    let mut any_text = false;
-                    for (piece, item) in content {
-                        match piece {
-                            Piece::Text(t) => {
-                                if let Some(b) = &bubble {
-                                    d.append_text(b, &t);
-                                    any_text = true;
-                                }
-                            }
-                            Piece::Other => {
-                                if let Some(host) = d.bubble(false) {
-                                    let _ = host.set_attribute("part", "card");
-                                    custom.push((item, host));
-                                }
-                            }
-                            Piece::Empty => {}
-                        }
-                    }
-                    if let (Some(b), false) = (&bubble, any_text) {
-                        b.remove();
-                    }
+                Err(e) => {
+                    js::console_warn(&e.to_string());
+                    run_then(w, then);
                 }
             }
-            for (item, host) in custom {
-                let ev = js::event(
-                    EventType::UserDefinedResponse,
-                    &[
-                        ("contentItem", item),
-                        ("message", message.clone()),
-                        ("hostElement", host.into()),
-                    ],
-                );
-                emit(w, EventType::UserDefinedResponse, ev, None, After::Nothing);
-            }
-            emit(
-                w,
-                EventType::Receive,
-                js::event(EventType::Receive, &[("message", message)]),
-                None,
-                After::Nothing,
-            );
         }
+        After::Delta => super::chat::delta_done(w, &event),
+        After::Receive => super::chat::receive_done(w, event),
         After::Restart(then) => {
+            super::chat::reset(w);
             {
                 let mut st = w.st.borrow_mut();
                 st.streams.clear();
@@ -356,34 +250,11 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                 None,
                 After::Finally(then),
             );
+            super::chat::fresh(w);
         }
         After::ThreadLoaded { thread_id, then } => {
-            // (from the user?, its text items joined)
-            let mut shown: Vec<(bool, String)> = Vec::new();
-            for m in items(&get(&event, "messages")) {
-                let who = get(&m, "sender")
-                    .as_string()
-                    .or_else(|| get(&m, "role").as_string());
-                let mut text = String::new();
-                for (piece, _) in pieces(&get(&m, "content")) {
-                    if let Piece::Text(t) = piece {
-                        text.push_str(&t);
-                    }
-                }
-                shown.push((who.as_deref() == Some("user"), text));
-            }
-            {
-                let st = w.st.borrow();
-                if let Some(d) = &st.dom {
-                    d.clear_messages();
-                    for (user, text) in shown {
-                        if let Some(b) = d.bubble(user) {
-                            d.append_text(&b, &text);
-                        }
-                    }
-                }
-            }
             w.set_thread_id(Some(thread_id));
+            super::chat::history_done(w, &event);
             run_then(w, then);
         }
         After::Auth(done) => {

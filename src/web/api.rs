@@ -5,7 +5,7 @@
 use super::error::{Error, Result};
 use super::js::{self, get, items, object};
 use super::run::{self, After, Then};
-use super::{act, dom, opts, Ready, Widget};
+use super::{act, chat, dom, opts, Ready, Widget};
 use crate::events::{EventType, Topic};
 use crate::thread;
 use crate::view::{self, Cause};
@@ -181,6 +181,7 @@ impl Chat {
                 }
                 dom::Action::Restart => restart(&w, Then::Nothing),
                 dom::Action::Submit(text) => act::send(&w, text, false, Then::Nothing),
+                dom::Action::Click(el) => chat::click(&w, el),
             }
         };
         let built = {
@@ -188,6 +189,7 @@ impl Chat {
             dom::Dom::build(&doc, st.container.as_ref(), &st.opts, on_action)
         };
         w.st.borrow_mut().dom = Some(built?);
+        chat::attach(w);
         act::change_view(w, Cause::Loaded, Then::Ready);
         Ok(p)
     }
@@ -268,7 +270,9 @@ impl Chat {
             .as_string()
             .ok_or(Error::Thread(thread::Error::BadThreadId))?;
         thread::check_thread_id(&id).map_err(Error::from)?;
-        Ok(thread_loaded(w, id, js_sys::Array::new().into()))
+        let (p, resolve) = run::promise();
+        chat::load_thread(w, id, Then::Resolve(resolve));
+        Ok(p)
     }
 
     /// Replaces the auth token (kept in memory only).
@@ -328,6 +332,22 @@ impl Chat {
         if let Some(w) = w {
             w.destroy();
         }
+    }
+
+    /// Internal (tests and benchmarks): handles `data` (one stream event's JSON) as if it came
+    /// from the server's event stream.
+    #[wasm_bindgen(js_name = _feed)]
+    pub fn feed_raw(&self, data: JsValue) -> core::result::Result<(), JsValue> {
+        let w = &self.live("_feed")?;
+        chat::feed(w, &data.as_string().unwrap_or_default());
+        Ok(())
+    }
+
+    /// Internal (benchmarks): renders pending streamed text now instead of at the next frame.
+    #[wasm_bindgen(js_name = _flush)]
+    pub fn flush_raw(&self) -> core::result::Result<(), JsValue> {
+        chat::flush(&self.live("_flush")?);
+        Ok(())
     }
 
     /// Internal (tests and benchmarks): dispatches `event` to the handlers of `type` with no

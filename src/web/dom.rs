@@ -31,6 +31,8 @@ pub enum Action {
     ToggleMaximize,
     Restart,
     Submit(String),
+    /// Any other `[data-a]` element (message buttons, feedback): handled by `chat::click`.
+    Click(Element),
 }
 
 /// Handles to the rendered widget.
@@ -102,15 +104,19 @@ impl Dom {
         let act = on_action.clone();
         let click = Listener::new(&root, "click", move |e: Event| {
             let target = e.target().and_then(|t| t.dyn_into::<Element>().ok());
-            let action = target
-                .and_then(|t| t.closest("[data-a]").ok().flatten())
-                .and_then(|b| b.get_attribute("data-a"));
+            let el = target.and_then(|t| t.closest("[data-a]").ok().flatten());
+            let action = el.as_ref().and_then(|b| b.get_attribute("data-a"));
             match action.as_deref() {
                 Some("open") => act(Action::Open),
                 Some("min") => act(Action::Minimize),
                 Some("max") => act(Action::ToggleMaximize),
                 Some("restart") => act(Action::Restart),
-                _ => {}
+                Some(_) => {
+                    if let Some(el) = el {
+                        act(Action::Click(el))
+                    }
+                }
+                None => {}
             }
         });
         let input2 = input.clone();

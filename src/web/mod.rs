@@ -15,6 +15,7 @@
 
 mod act;
 pub mod api;
+mod chat;
 mod dom;
 pub mod error;
 mod js;
@@ -52,7 +53,6 @@ pub(crate) enum Ready {
 /// A message whose deltas are being streamed.
 pub(crate) struct Stream {
     id: String,
-    bubble: Option<Element>,
     /// The message so far, as handlers see it in `event.message`.
     message: JsValue,
     /// Our own handle on `message.content` (a handler may replace the property; we keep
@@ -76,6 +76,8 @@ pub(crate) struct State {
     auth_token: Option<String>,
     outbox: Outbox,
     streams: Vec<Stream>,
+    /// The live conversation (transport and rendering, issue 4).
+    chat: chat::Conv,
     destroyed: bool,
 }
 
@@ -135,6 +137,7 @@ impl Widget {
                 thread_id,
                 outbox: Outbox::new(prefix),
                 streams: Vec::new(),
+                chat: chat::Conv::default(),
                 destroyed: false,
             }),
         });
@@ -159,7 +162,7 @@ impl Widget {
     /// (Its `LIVE` entry goes when the `Widget` itself is dropped; until then `settle` finds
     /// no run to resume, since the engine is empty.)
     fn destroy(&self) {
-        let (dom, jobs, timers, instance, bus, streams, ready) = {
+        let (dom, jobs, timers, instance, bus, streams, ready, conv) = {
             let mut st = self.st.borrow_mut();
             if st.destroyed {
                 return;
@@ -173,12 +176,13 @@ impl Widget {
                 std::mem::take(&mut st.bus),
                 std::mem::take(&mut st.streams),
                 std::mem::replace(&mut st.ready, Ready::NotRendered),
+                std::mem::take(&mut st.chat),
             )
         };
         for (_, t) in &timers {
             js::clear_timeout(*t);
         }
-        drop((dom, jobs, instance, bus, streams, ready));
+        drop((conv, dom, jobs, instance, bus, streams, ready));
     }
 }
 

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { existsSync } from "node:fs";
 import { serveStatic } from "./widget-static.mjs";
 import { launch } from "./widget-browser.mjs";
+import { stubServer } from "./chat-stub.mjs";
 
 let server, browser;
 
@@ -24,6 +25,7 @@ after(async () => {
 /** Opens a fixture page and waits for `window.chat`; collects page errors and console errors. */
 async function open(fixture) {
   const page = await browser.newPage();
+  await stubServer(page); // sends are acknowledged by a stand-in for https://chat.example.com
   const problems = [];
   page.on("pageerror", (e) => problems.push("pageerror: " + e.message));
   page.on("console", (m) => m.type() === "error" && !m.text().includes("favicon") && !m.text().includes("404") && problems.push("console.error: " + m.text()));

@@ -1,0 +1,1761 @@
+//! The live conversation: the network transport (fetch + the `natter_protocol::sse` parser,
+//! reconnect with [`Backoff`] and `Last-Event-ID`, sends retried with their
+//! `clientMessageId` until acknowledged, 401 → `authTokenNeeded` → one retry) and rendering
+//! of what the server says (markdown, buttons, cards, custom items, feedback, typing,
+//! connection state, handoff notes).
+//!
+//! Invariants:
+//! * every loop (stream, sends, thread creation) holds only a `Weak` to the widget across an
+//!   `await` and stops when the widget is destroyed or the conversation generation changed
+//!   (restart, another thread loaded);
+//! * a stream event is handled at most once ([`Seq`]); its seq is what `Last-Event-ID` resumes
+//!   from;
+//! * streamed text is appended to the trailing text node of the trailing block, once per
+//!   animation frame ([`split_blocks`] caps block size so layout per frame stays flat);
+//! * server strings reach the DOM only as text nodes or attribute values (hrefs filtered by
+//!   [`md::safe_url`]).
+
+use super::js::{self, get, items, object, set};
+use super::listener::Listener;
+use super::run::{emit, promise, After, Then};
+use super::{act, find, Widget};
+use crate::events::EventType;
+use crate::md::{self, Block, Inline};
+use crate::thread::push_u32;
+use crate::transport::{
+    split_blocks, verdict, Backoff, Conn, Kind, Seq, Verdict, TYPING_TIMEOUT_MS,
+};
+use js_sys::{Function, Promise, Uint8Array};
+use natter_protocol::sse::SseParser;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{Document, Element, Event, Text};
+
+#[wasm_bindgen]
+extern "C" {
+    #[wasm_bindgen(js_name = fetch)]
+    fn fetch(url: &str, init: &JsValue) -> Promise;
+    #[wasm_bindgen(js_name = requestAnimationFrame)]
+    fn request_animation_frame(f: &JsValue) -> i32;
+    pub type AbortController;
+    #[wasm_bindgen(constructor)]
+    fn new() -> AbortController;
+    #[wasm_bindgen(method)]
+    fn abort(this: &AbortController);
+    #[wasm_bindgen(method, getter)]
+    fn signal(this: &AbortController) -> JsValue;
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    fn json_parse(s: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = JSON, js_name = stringify)]
+    fn json_stringify(v: &JsValue) -> JsValue;
+    #[wasm_bindgen(js_name = open)]
+    fn window_open(url: &str, target: &str, features: &str) -> JsValue;
+}
+
+thread_local! {
+    /// One forever rAF callback routed by widget id (a destroyed widget finds nothing).
+    static FLUSH: Function = Closure::<dyn FnMut(u32)>::new(|id: u32| {
+        if let Some(w) = find(id) {
+            flush(&w);
+        }
+    })
+    .into_js_value()
+    .unchecked_into();
+    static TYPING_OFF: Function = Closure::<dyn FnMut(u32, u32)>::new(|id: u32, gen: u32| {
+        if let Some(w) = find(id) {
+            if w.st.borrow().chat.typing_gen == gen {
+                typing(&w, false);
+            }
+        }
+    })
+    .into_js_value()
+    .unchecked_into();
+}
+
+/// A message accepted by `pre:send`, until the server acknowledged it.
+struct Pending {
+    cmid: String,
+    content: String,
+    message: JsValue,
+    then: Option<Then>,
+    bubble: Option<Element>,
+}
+
+/// A reply being streamed into the DOM.
+struct Live {
+    id: String,
+    run: String,
+    bubble: Element,
+    block: Option<Text>,
+    block_len: usize,
+    pending: String,
+}
+
+/// The elements this module adds to the window.
+struct Ui {
+    root: JsValue,
+    window: Element,
+    status: Element,
+    typing: Element,
+    live: Element,
+    popup: Option<Element>,
+    _keys: Listener,
+}
+
+/// Per-widget conversation state.
+#[derive(Default)]
+pub(crate) struct Conv {
+    gen: u32,
+    seq: Seq,
+    conn: Option<Conn>,
+    streaming: bool,
+    sending: bool,
+    creating: bool,
+    pending: Vec<Pending>,
+    /// Client message ids of this page's sends (their `message.created` is not shown twice).
+    mine: Vec<String>,
+    /// Rendered bot/agent messages: (id, message as rendered), index = `data-m`.
+    msgs: Vec<(String, JsValue)>,
+    live: Vec<Live>,
+    raf: bool,
+    abort: Option<AbortController>,
+    typing_gen: u32,
+    ui: Option<Ui>,
+    /// Feedback given: (message id, isPositive).
+    feedback: Vec<(String, bool)>,
+    next_slot: u32,
+    auth_wait: Option<Promise>,
+    warned_bot: bool,
+}
+
+impl Drop for Conv {
+    fn drop(&mut self) {
+        if let Some(a) = &self.abort {
+            a.abort();
+        }
+    }
+}
+
+fn alive(weak: &Weak<Widget>, gen: u32) -> Option<Rc<Widget>> {
+    let w = weak.upgrade()?;
+    let ok = {
+        let st = w.st.borrow();
+        !st.destroyed && st.chat.gen == gen
+    };
+    ok.then_some(w)
+}
+
+fn num(mut s: String, n: u32) -> String {
+    push_u32(&mut s, n);
+    s
+}
+
+async fn sleep(ms: u32) {
+    let p = Promise::new(&mut |res, _| {
+        js::set_timeout(&res, ms);
+    });
+    let _ = JsFuture::from(p).await;
+}
+
+fn call0(obj: &JsValue, name: &str) -> JsValue {
+    get(obj, name)
+        .dyn_into::<Function>()
+        .ok()
+        .and_then(|f| f.call0(obj).ok())
+        .unwrap_or(JsValue::UNDEFINED)
+}
+
+fn base(w: &Widget) -> String {
+    w.st.borrow().opts.server_url.clone()
+}
+
+fn thread_url(w: &Widget, tid: &str, tail: &str) -> String {
+    let mut u = base(w);
+    u.push_str("/v1/threads/");
+    u.push_str(tid);
+    u.push_str(tail);
+    u
+}
+
+// ---- HTTP -------------------------------------------------------------------------------------
+
+/// `authTokenNeeded` (one dispatch at a time, shared by every request that got a 401);
+/// resolves to whether a new token is set.
+async fn refresh_token(weak: &Weak<Widget>) -> bool {
+    let Some(w) = weak.upgrade() else {
+        return false;
+    };
+    let waiting = w.st.borrow().chat.auth_wait.clone();
+    let p = match waiting {
+        Some(p) => p,
+        None => {
+            let (p, resolve) = promise();
+            w.st.borrow_mut().chat.auth_wait = Some(p.clone());
+            let current: JsValue =
+                w.st.borrow()
+                    .auth_token
+                    .as_deref()
+                    .map_or(JsValue::NULL, JsValue::from_str);
+            let ev = js::event(EventType::AuthTokenNeeded, &[("authToken", current)]);
+            emit(
+                &w,
+                EventType::AuthTokenNeeded,
+                ev,
+                None,
+                After::Auth(resolve),
+            );
+            p
+        }
+    };
+    drop(w);
+    let token = JsFuture::from(p).await.unwrap_or(JsValue::NULL);
+    if let Some(w) = weak.upgrade() {
+        w.st.borrow_mut().chat.auth_wait = None;
+    }
+    token.as_string().is_some()
+}
+
+/// One request with the current token; a 401 asks for a new token and retries once.
+/// `Err` is a network failure (or abort); `Ok` carries the `Response`.
+async fn request(
+    weak: &Weak<Widget>,
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    last_event_id: u64,
+    signal: Option<JsValue>,
+) -> Result<JsValue, JsValue> {
+    let mut refreshed = false;
+    loop {
+        let headers = {
+            let w = weak.upgrade().ok_or(JsValue::NULL)?;
+            let st = w.st.borrow();
+            let h = object(&[]);
+            if body.is_some() {
+                set(&h, "content-type", &"application/json".into());
+            }
+            if let Some(t) = &st.auth_token {
+                let mut v = String::from("Bearer ");
+                v.push_str(t);
+                set(&h, "authorization", &v.into());
+            }
+            if last_event_id > 0 {
+                set(
+                    &h,
+                    "last-event-id",
+                    &num(String::new(), last_event_id as u32).into(),
+                );
+            }
+            h
+        };
+        let init = object(&[
+            ("method", method.into()),
+            ("headers", headers),
+            ("cache", "no-store".into()),
+        ]);
+        if let Some(b) = body {
+            set(&init, "body", &b.into());
+        }
+        if let Some(s) = &signal {
+            set(&init, "signal", s);
+        }
+        let resp = JsFuture::from(fetch(url, &init)).await?;
+        if status(&resp) == 401 && !refreshed {
+            refreshed = true;
+            if refresh_token(weak).await {
+                continue;
+            }
+        }
+        return Ok(resp);
+    }
+}
+
+fn status(resp: &JsValue) -> u16 {
+    get(resp, "status").as_f64().unwrap_or(0.0) as u16
+}
+
+async fn json(resp: &JsValue) -> JsValue {
+    match call0(resp, "json").dyn_into::<Promise>() {
+        Ok(p) => JsFuture::from(p).await.unwrap_or(JsValue::UNDEFINED),
+        Err(_) => JsValue::UNDEFINED,
+    }
+}
+
+fn rand() -> f64 {
+    js_sys::Math::random()
+}
+
+// ---- threads ------------------------------------------------------------------------------------
+
+/// Called once the DOM is built: adds this module's elements, then (without delaying
+/// `chat:ready`) loads the stored thread, if any.
+pub(crate) fn attach(w: &Rc<Widget>) {
+    let built = {
+        let st = w.st.borrow();
+        let Some(d) = &st.dom else { return };
+        let Some(root) = d.host.shadow_root() else {
+            return;
+        };
+        let root: JsValue = root.into();
+        build_ui(w, &root, &st.opts.strings, &d.messages)
+    };
+    w.st.borrow_mut().chat.ui = built;
+    let tid = w.st.borrow().thread_id.clone();
+    if let Some(tid) = tid {
+        load_thread(w, tid, Then::Nothing);
+    }
+}
+
+fn build_ui(
+    w: &Rc<Widget>,
+    root: &JsValue,
+    s: &crate::strings::Strings,
+    messages: &Element,
+) -> Option<Ui> {
+    let doc = messages.owner_document()?;
+    let window = js::query(root, "[part=window]")?;
+    let style = doc.create_element("style").ok()?;
+    style.set_text_content(Some(include_str!("chat.css")));
+    let _ = root.unchecked_ref::<web_sys::Node>().append_child(&style);
+    let _ = messages.set_attribute("aria-live", "off");
+    let status = doc.create_element("div").ok()?;
+    let _ = status.set_attribute("part", "status");
+    let _ = status.set_attribute("role", "status");
+    let _ = status.set_attribute("hidden", "");
+    let _ = messages.before_with_node_1(&status);
+    let typing = doc.create_element("div").ok()?;
+    let _ = typing.set_attribute("class", "typing");
+    let _ = typing.set_attribute("role", "status");
+    let _ = typing.set_attribute("aria-label", s.get("typing"));
+    let _ = typing.set_attribute("hidden", "");
+    typing.set_inner_html("<i></i><i></i><i></i>");
+    let _ = messages.after_with_node_1(&typing);
+    let live = doc.create_element("div").ok()?;
+    let _ = live.set_attribute("class", "sr");
+    let _ = live.set_attribute("aria-live", "polite");
+    let _ = live.set_attribute("aria-atomic", "true");
+    let _ = window.append_child(&live);
+    let weak = Rc::downgrade(w);
+    let root2 = root.clone();
+    let win2 = window.clone();
+    let keys = Listener::new(&window, "keydown", move |e: Event| {
+        let Some(w) = weak.upgrade() else { return };
+        let key = get(&e, "key").as_string().unwrap_or_default();
+        if key == "Escape" {
+            e.prevent_default();
+            if !close_popup(&w) {
+                act::change_view(&w, crate::view::Cause::MinimizeClicked, Then::Nothing);
+            }
+        } else if key == "Tab" {
+            trap(&root2, &win2, &e);
+        }
+    });
+    Some(Ui {
+        root: root.clone(),
+        window,
+        status,
+        typing,
+        live,
+        popup: None,
+        _keys: keys,
+    })
+}
+
+/// Keeps Tab / Shift+Tab inside the open window.
+fn trap(root: &JsValue, window: &Element, e: &Event) {
+    let Ok(list) = window.query_selector_all("button:not([hidden]),input,textarea,a[href]") else {
+        return;
+    };
+    let mut first = None;
+    let mut last = None;
+    for i in 0..list.length() {
+        if let Some(n) = list.item(i) {
+            let el: Element = n.unchecked_into();
+            if el.closest("[hidden]").ok().flatten().is_none() {
+                if first.is_none() {
+                    first = Some(el.clone());
+                }
+                last = Some(el);
+            }
+        }
+    }
+    let (Some(first), Some(last)) = (first, last) else {
+        return;
+    };
+    let active = get(root, "activeElement");
+    let shift = get(e, "shiftKey").as_bool() == Some(true);
+    let target = if shift && (active == JsValue::from(first.clone()) || active.is_null()) {
+        Some(last)
+    } else if !shift && active == JsValue::from(last.clone()) {
+        Some(first)
+    } else {
+        None
+    };
+    if let Some(t) = target {
+        e.prevent_default();
+        let _ = t.unchecked_into::<web_sys::HtmlElement>().focus();
+    }
+}
+
+/// The window was opened: make sure there is a thread (the bot's greeting shows).
+pub(crate) fn opened(w: &Rc<Widget>) {
+    let none = w.st.borrow().thread_id.is_none();
+    if none {
+        spawn_thread(w);
+    }
+}
+
+fn spawn_thread(w: &Rc<Widget>) {
+    let (weak, gen) = (Rc::downgrade(w), w.st.borrow().chat.gen);
+    spawn_local(async move {
+        let _ = ensure_thread(&weak, gen).await;
+    });
+}
+
+/// The thread id, creating the thread first if there is none. `None`: gave up (no bot, or the
+/// widget went away).
+async fn ensure_thread(weak: &Weak<Widget>, gen: u32) -> Option<String> {
+    let mut backoff = Backoff::new();
+    loop {
+        let w = alive(weak, gen)?;
+        if let Some(t) = w.st.borrow().thread_id.clone() {
+            return Some(t);
+        }
+        if w.st.borrow().chat.creating {
+            drop(w);
+            sleep(50).await;
+            continue;
+        }
+        let bot = w.st.borrow().opts.bot.clone();
+        let Some(bot) = bot else {
+            let mut st = w.st.borrow_mut();
+            if !st.chat.warned_bot {
+                st.chat.warned_bot = true;
+                js::console_warn("natter: options.bot is not set, so no conversation can start; pass the bot's slug, e.g. loadChat({serverUrl, bot: \"acme\"})");
+            }
+            return None;
+        };
+        let mut url = base(&w);
+        url.push_str("/v1/bots/");
+        url.push_str(&bot);
+        url.push_str("/threads");
+        w.st.borrow_mut().chat.creating = true;
+        drop(w);
+        let r = request(weak, "POST", &url, None, 0, None).await;
+        let w = weak.upgrade()?;
+        w.st.borrow_mut().chat.creating = false;
+        if w.st.borrow().chat.gen != gen || w.st.borrow().destroyed {
+            return None;
+        }
+        if let Ok(resp) = r {
+            if status(&resp) == 201 {
+                let body = json(&resp).await;
+                if let Some(tid) = get(&body, "threadId").as_string() {
+                    w.set_thread_id(Some(tid.clone()));
+                    w.st.borrow_mut().chat.seq = Seq::default();
+                    start_stream(&w);
+                    return Some(tid);
+                }
+            } else if verdict(status(&resp)) == Verdict::GiveUp || status(&resp) == 404 {
+                js::console_warn("natter: the server refused to start a conversation (check options.bot and the server log)");
+                return None;
+            }
+        }
+        drop(w);
+        sleep(backoff.next(rand())).await;
+    }
+}
+
+/// Loads a thread's history (`pre:threadLoaded` → shown), then streams from its `lastSeq`.
+pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
+    let gen = {
+        let mut st = w.st.borrow_mut();
+        st.chat.gen = st.chat.gen.wrapping_add(1);
+        if let Some(a) = st.chat.abort.take() {
+            a.abort();
+        }
+        st.chat.streaming = false;
+        st.chat.seq = Seq::default();
+        st.chat.gen
+    };
+    let weak = Rc::downgrade(w);
+    let url = thread_url(w, &tid, "/messages");
+    spawn_local(async move {
+        let mut backoff = Backoff::new();
+        loop {
+            let r = request(&weak, "GET", &url, None, 0, None).await;
+            let Some(w) = alive(&weak, gen) else { return };
+            let code = r.as_ref().map(status).unwrap_or(0);
+            if code == 200 {
+                let body = json(&r.unwrap_or(JsValue::NULL)).await;
+                let Some(w) = alive(&weak, gen) else { return };
+                let last = get(&body, "lastSeq").as_f64().unwrap_or(0.0) as u64;
+                remember_feedback(&w, &get(&body, "feedback"));
+                w.st.borrow_mut().chat.seq = Seq { last };
+                let messages = get(&body, "messages");
+                for m in items(&messages) {
+                    let user = get(&m, "role").as_string().as_deref() == Some("user");
+                    set(
+                        &m,
+                        "sender",
+                        &(if user { "user" } else { "response" }).into(),
+                    );
+                }
+                let ev = js::event(EventType::PreThreadLoaded, &[("messages", messages)]);
+                emit(
+                    &w,
+                    EventType::PreThreadLoaded,
+                    ev,
+                    None,
+                    After::ThreadLoaded {
+                        thread_id: tid,
+                        then,
+                    },
+                );
+                return;
+            }
+            if code != 0 && verdict(code) != Verdict::Retry {
+                // gone (404) or not ours: forget it; the next open starts a new thread
+                if w.st.borrow().thread_id.as_deref() == Some(tid.as_str()) {
+                    w.set_thread_id(None);
+                }
+                act::run_then(&w, then);
+                return;
+            }
+            drop(w);
+            sleep(backoff.next(rand())).await;
+        }
+    });
+}
+
+/// After `pre:threadLoaded`: shows `event.messages`, then opens the stream.
+pub(crate) fn history_done(w: &Rc<Widget>, event: &JsValue) {
+    let shown = items(&get(event, "messages"));
+    let mut views = Vec::new();
+    for m in &shown {
+        views.push(read_message(m));
+    }
+    {
+        let mut st = w.st.borrow_mut();
+        let st = &mut *st;
+        st.chat.live.clear();
+        st.streams.clear();
+        if let Some(d) = &st.dom {
+            d.clear_messages();
+        }
+    }
+    let mut custom = Vec::new();
+    for (m, v) in shown.into_iter().zip(views) {
+        render_message(w, &m, v, false, &mut custom);
+    }
+    fire_custom(w, custom);
+    scroll(w);
+}
+
+/// Closes the current thread on the server and forgets everything about it (restart).
+pub(crate) fn reset(w: &Rc<Widget>) {
+    let (old, pending) = {
+        let mut st = w.st.borrow_mut();
+        let c = &mut st.chat;
+        c.gen = c.gen.wrapping_add(1);
+        if let Some(a) = c.abort.take() {
+            a.abort();
+        }
+        c.streaming = false;
+        c.sending = false;
+        c.creating = false;
+        c.seq = Seq::default();
+        c.live.clear();
+        c.msgs.clear();
+        c.feedback.clear();
+        (st.thread_id.clone(), std::mem::take(&mut st.chat.pending))
+    };
+    for p in pending {
+        if let Some(t) = p.then {
+            act::run_then(w, t);
+        }
+    }
+    typing(w, false);
+    close_popup(w);
+    set_conn(w, Conn::Idle);
+    if let Some(tid) = old {
+        let url = thread_url(w, &tid, "/close");
+        let weak = Rc::downgrade(w);
+        spawn_local(async move {
+            let _ = request(&weak, "POST", &url, None, 0, None).await;
+        });
+    }
+}
+
+/// After `restartConversation`: a fresh thread.
+pub(crate) fn fresh(w: &Rc<Widget>) {
+    spawn_thread(w);
+}
+
+// ---- the event stream -----------------------------------------------------------------------------
+
+fn start_stream(w: &Rc<Widget>) {
+    let gen = {
+        let mut st = w.st.borrow_mut();
+        if st.chat.streaming || st.thread_id.is_none() {
+            return;
+        }
+        st.chat.streaming = true;
+        st.chat.gen
+    };
+    let weak = Rc::downgrade(w);
+    spawn_local(async move {
+        stream_loop(weak, gen).await;
+    });
+    kick_sends(w);
+}
+
+async fn stream_loop(weak: Weak<Widget>, gen: u32) {
+    let mut backoff = Backoff::new();
+    let mut first = true;
+    loop {
+        let Some(w) = alive(&weak, gen) else { return };
+        let Some(tid) = w.st.borrow().thread_id.clone() else {
+            w.st.borrow_mut().chat.streaming = false;
+            return;
+        };
+        set_conn(
+            &w,
+            if first {
+                Conn::Connecting
+            } else {
+                Conn::Reconnecting
+            },
+        );
+        let ctrl = AbortController::new();
+        let signal = ctrl.signal();
+        let after = {
+            let mut st = w.st.borrow_mut();
+            st.chat.abort = Some(ctrl);
+            st.chat.seq.last
+        };
+        let url = thread_url(&w, &tid, "/events");
+        drop(w);
+        let r = request(&weak, "GET", &url, None, after, Some(signal)).await;
+        let Some(w) = alive(&weak, gen) else { return };
+        match r {
+            Ok(resp) if status(&resp) == 200 => {
+                set_conn(&w, Conn::Online);
+                drop(w);
+                let reader = call0(&get(&resp, "body"), "getReader");
+                let mut parser = SseParser::new();
+                loop {
+                    let Ok(p) = call0(&reader, "read").dyn_into::<Promise>() else {
+                        break;
+                    };
+                    let Ok(chunk) = JsFuture::from(p).await else {
+                        break;
+                    };
+                    let Some(w) = alive(&weak, gen) else {
+                        call0(&reader, "cancel");
+                        return;
+                    };
+                    if get(&chunk, "done").as_bool() == Some(true) {
+                        break;
+                    }
+                    let bytes = Uint8Array::new(&get(&chunk, "value")).to_vec();
+                    let got = !bytes.is_empty();
+                    for ev in parser.feed(&bytes) {
+                        handle(&w, &ev.data);
+                    }
+                    if got {
+                        backoff.reset();
+                    }
+                }
+            }
+            Ok(resp) if status(&resp) == 404 => {
+                // the thread is gone: forget it; the next send starts a new one
+                w.set_thread_id(None);
+                w.st.borrow_mut().chat.streaming = false;
+                set_conn(&w, Conn::Idle);
+                return;
+            }
+            _ => {}
+        }
+        first = false;
+        let Some(w) = alive(&weak, gen) else { return };
+        set_conn(&w, Conn::Reconnecting);
+        typing(&w, false);
+        drop(w);
+        sleep(backoff.next(rand())).await;
+    }
+}
+
+fn set_conn(w: &Widget, c: Conn) {
+    let mut st = w.st.borrow_mut();
+    if st.chat.conn == Some(c) {
+        return;
+    }
+    st.chat.conn = Some(c);
+    let label = c.label().map(|k| st.opts.strings.get(k).to_string());
+    if let Some(ui) = &st.chat.ui {
+        let _ = ui
+            .status
+            .toggle_attribute_with_force("hidden", label.is_none());
+        ui.status.set_text_content(label.as_deref());
+    }
+    if let Some(d) = &st.dom {
+        let _ = d.host.set_attribute(
+            "data-connection",
+            match c {
+                Conn::Idle => "idle",
+                Conn::Connecting => "connecting",
+                Conn::Online => "online",
+                Conn::Reconnecting => "reconnecting",
+            },
+        );
+    }
+}
+
+/// Internal (tests, benchmarks): handle one event's `data` as if it came from the stream.
+pub(crate) fn feed(w: &Rc<Widget>, data: &str) {
+    handle(w, data);
+}
+
+fn handle(w: &Rc<Widget>, data: &str) {
+    let Ok(v) = json_parse(data) else { return };
+    let seq = get(&v, "seq").as_f64().unwrap_or(0.0) as u64;
+    if !w.st.borrow_mut().chat.seq.accept(seq) {
+        return;
+    }
+    let kind = Kind::parse(&get(&v, "type").as_string().unwrap_or_default());
+    if kind.ends_typing() {
+        typing(w, false);
+    }
+    match kind {
+        Kind::MessageCreated => {
+            let m = get(&v, "message");
+            let cmid = get(&m, "client_message_id").as_string();
+            let mine = cmid.is_some_and(|c| w.st.borrow().chat.mine.contains(&c));
+            if !mine {
+                let text = text_of(&m);
+                user_bubble(w, &text, "user");
+                scroll(w);
+            }
+        }
+        Kind::RunStarted => typing(w, true),
+        Kind::AgentTyping => typing(w, get(&v, "typing").as_bool() == Some(true)),
+        Kind::MessageDelta => {
+            let ev = object(&[
+                ("messageId", get(&v, "messageId")),
+                ("threadId", get(&v, "threadId")),
+                ("runId", get(&v, "runId")),
+                ("delta", get(&v, "delta")),
+            ]);
+            let mid = get(&v, "messageId").as_string().unwrap_or_default();
+            let run = get(&v, "runId").as_string().unwrap_or_default();
+            {
+                let mut st = w.st.borrow_mut();
+                if !st.chat.live.iter().any(|l| l.id == mid) {
+                    if let Some(b) = st.dom.as_ref().and_then(|d| d.bubble(false)) {
+                        let _ = b.set_attribute("hidden", "");
+                        st.chat.live.push(Live {
+                            id: mid,
+                            run,
+                            bubble: b,
+                            block: None,
+                            block_len: 0,
+                            pending: String::new(),
+                        });
+                    }
+                }
+            }
+            act::stream_delta(w, ev);
+        }
+        Kind::MessageCompleted | Kind::AgentMessage => act::receive(w, get(&v, "message")),
+        Kind::RunFailed => {
+            // a reply started but not completed in this run is abandoned (protocol §7)
+            let run = get(&v, "runId").as_string().unwrap_or_default();
+            let mut st = w.st.borrow_mut();
+            let st = &mut *st;
+            st.chat.live.retain(|l| {
+                if l.run == run {
+                    l.bubble.remove();
+                    false
+                } else {
+                    true
+                }
+            });
+        }
+        Kind::HandedOff => note(w, "handedOff", None),
+        Kind::AgentJoined => note(w, "agentJoined", get(&v, "agent").as_string()),
+        Kind::AgentLeft => note(w, "agentLeft", get(&v, "agent").as_string()),
+        Kind::Closed => note(w, "closed", None),
+        Kind::MessageStarted | Kind::RunCompleted | Kind::Other => {}
+    }
+}
+
+fn note(w: &Widget, key: &str, who: Option<String>) {
+    let st = w.st.borrow();
+    let Some(d) = &st.dom else { return };
+    let Some(doc) = d.messages.owner_document() else {
+        return;
+    };
+    if let Ok(el) = doc.create_element("div") {
+        let _ = el.set_attribute("class", "note");
+        let _ = el.set_attribute("role", "note");
+        let mut t = String::new();
+        if let Some(n) = who.filter(|n| !n.is_empty()) {
+            t.push_str(&n);
+            t.push_str(": ");
+        }
+        t.push_str(st.opts.strings.get(key));
+        el.set_text_content(Some(&t));
+        let _ = d.messages.append_child(&el);
+    }
+    drop(st);
+    scroll(w);
+}
+
+fn typing(w: &Widget, on: bool) {
+    let (gen, id) = {
+        let mut st = w.st.borrow_mut();
+        st.chat.typing_gen = st.chat.typing_gen.wrapping_add(1);
+        if let Some(ui) = &st.chat.ui {
+            let _ = ui.typing.toggle_attribute_with_force("hidden", !on);
+        }
+        (st.chat.typing_gen, w.id)
+    };
+    if on {
+        // it can never stick: taken down after a while without news
+        TYPING_OFF.with(|f| {
+            let b = f.bind2(&JsValue::NULL, &id.into(), &gen.into());
+            js::set_timeout(&b, TYPING_TIMEOUT_MS);
+        });
+    }
+}
+
+// ---- sending ------------------------------------------------------------------------------------
+
+/// `pre:send` handlers are done and the text is not empty: show it and send it.
+pub(crate) fn queued(
+    w: &Rc<Widget>,
+    cmid: String,
+    content: String,
+    silent: bool,
+    message: JsValue,
+    then: Then,
+) {
+    if w.st.borrow().chat.pending.len() >= crate::thread::OUTBOX_LIMIT {
+        js::console_warn(&crate::thread::Error::OutboxFull.to_string());
+        return act::run_then(w, then);
+    }
+    let bubble = if silent {
+        None
+    } else {
+        user_bubble(w, &content, "user pending")
+    };
+    scroll(w);
+    {
+        let mut st = w.st.borrow_mut();
+        st.chat.mine.push(cmid.clone());
+        st.chat.pending.push(Pending {
+            cmid,
+            content,
+            message,
+            then: Some(then),
+            bubble,
+        });
+    }
+    kick_sends(w);
+}
+
+fn kick_sends(w: &Rc<Widget>) {
+    let gen = {
+        let mut st = w.st.borrow_mut();
+        if st.chat.sending || st.chat.pending.is_empty() {
+            return;
+        }
+        st.chat.sending = true;
+        st.chat.gen
+    };
+    let weak = Rc::downgrade(w);
+    spawn_local(async move { send_loop(weak, gen).await });
+}
+
+async fn send_loop(weak: Weak<Widget>, gen: u32) {
+    let mut backoff = Backoff::new();
+    loop {
+        let Some(w) = alive(&weak, gen) else { return };
+        let next =
+            w.st.borrow()
+                .chat
+                .pending
+                .first()
+                .map(|p| (p.cmid.clone(), p.content.clone()));
+        let Some((cmid, content)) = next else {
+            w.st.borrow_mut().chat.sending = false;
+            return;
+        };
+        drop(w);
+        let Some(tid) = ensure_thread(&weak, gen).await else {
+            if let Some(w) = alive(&weak, gen) {
+                w.st.borrow_mut().chat.sending = false;
+            }
+            return;
+        };
+        let Some(w) = alive(&weak, gen) else { return };
+        let url = thread_url(&w, &tid, "/messages");
+        let body = json_stringify(&object(&[
+            ("clientMessageId", cmid.as_str().into()),
+            ("content", content.as_str().into()),
+        ]))
+        .as_string()
+        .unwrap_or_default();
+        drop(w);
+        let r = request(&weak, "POST", &url, Some(&body), 0, None).await;
+        let Some(w) = alive(&weak, gen) else { return };
+        let code = r.as_ref().map(status).unwrap_or(0);
+        match verdict(code) {
+            Verdict::Done => {
+                backoff.reset();
+                acked(&w, &cmid, true);
+            }
+            Verdict::Retry => {
+                drop(w);
+                sleep(backoff.next(rand())).await;
+            }
+            Verdict::NewThread => {
+                // closed or gone: the message goes to a new thread
+                let mut st = w.st.borrow_mut();
+                st.chat.gen = st.chat.gen.wrapping_add(1);
+                if let Some(a) = st.chat.abort.take() {
+                    a.abort();
+                }
+                st.chat.streaming = false;
+                st.chat.sending = false;
+                drop(st);
+                w.set_thread_id(None);
+                spawn_thread(&w);
+                kick_sends(&w);
+                return;
+            }
+            Verdict::GiveUp => acked(&w, &cmid, false),
+        }
+    }
+}
+
+/// The server acknowledged (or refused for good) a send: `send` fires after an ack.
+fn acked(w: &Rc<Widget>, cmid: &str, ok: bool) {
+    let p = {
+        let mut st = w.st.borrow_mut();
+        let i = st.chat.pending.iter().position(|p| p.cmid == cmid);
+        i.map(|i| st.chat.pending.remove(i))
+    };
+    let Some(mut p) = p else { return };
+    if let Some(b) = &p.bubble {
+        let _ = b.set_attribute("class", if ok { "user" } else { "user failed" });
+        if !ok {
+            let t = w.st.borrow().opts.strings.get("sendFailed").to_string();
+            let _ = b.set_attribute("title", &t);
+        }
+    }
+    let then = p.then.take().unwrap_or(Then::Nothing);
+    if ok {
+        let ev = js::event(EventType::Send, &[("message", p.message.clone())]);
+        emit(w, EventType::Send, ev, None, After::Finally(then));
+    } else {
+        js::console_warn("natter: the server refused a message (400); it was not sent");
+        act::run_then(w, then);
+    }
+}
+
+fn user_bubble(w: &Widget, text: &str, class: &str) -> Option<Element> {
+    let st = w.st.borrow();
+    let d = st.dom.as_ref()?;
+    let b = d.bubble(true)?;
+    let _ = b.set_attribute("class", class);
+    d.append_text(&b, text);
+    Some(b)
+}
+
+fn text_of(m: &JsValue) -> String {
+    let mut s = String::new();
+    for it in items(&get(m, "content")) {
+        if let Some(t) = get(&it, "text").as_string() {
+            if !s.is_empty() {
+                s.push('\n');
+            }
+            s.push_str(&t);
+        }
+    }
+    s
+}
+
+// ---- streaming ---------------------------------------------------------------------------------
+
+/// `pre:stream:delta` handlers are done: queue the text they left for the next frame.
+pub(crate) fn delta_done(w: &Rc<Widget>, event: &JsValue) {
+    let mid = get(event, "messageId").as_string().unwrap_or_default();
+    let mut texts = Vec::new();
+    for item in items(&get(&get(event, "delta"), "content")) {
+        let kind = get(&item, "response_type").as_string();
+        let text = match kind.as_deref() {
+            None | Some("text") => get(&item, "text").as_string(),
+            _ => None,
+        };
+        texts.push((text, item));
+    }
+    let schedule = {
+        let mut st = w.st.borrow_mut();
+        let st = &mut *st;
+        if let Some(s) = st.streams.iter().find(|s| s.id == mid) {
+            for (_, item) in &texts {
+                s.message_content.push(item);
+            }
+        }
+        let Some(l) = st.chat.live.iter_mut().find(|l| l.id == mid) else {
+            return;
+        };
+        for (t, _) in texts {
+            if let Some(t) = t {
+                l.pending.push_str(&t);
+            }
+        }
+        !std::mem::replace(&mut st.chat.raf, true)
+    };
+    if schedule {
+        FLUSH.with(|f| request_animation_frame(&f.bind1(&JsValue::NULL, &w.id.into())));
+    }
+}
+
+/// Appends every pending streamed text (one animation frame's worth).
+pub(crate) fn flush(w: &Rc<Widget>) {
+    let mut any = false;
+    {
+        let mut st = w.st.borrow_mut();
+        st.chat.raf = false;
+        for l in st.chat.live.iter_mut() {
+            if l.pending.is_empty() {
+                continue;
+            }
+            let Some(doc) = l.bubble.owner_document() else {
+                continue;
+            };
+            let text = std::mem::take(&mut l.pending);
+            for (new, piece) in split_blocks(l.block_len, &text) {
+                if new || l.block.is_none() {
+                    let Ok(p) = doc.create_element("div") else {
+                        continue;
+                    };
+                    let t = doc.create_text_node("");
+                    let _ = p.append_child(&t);
+                    let _ = l.bubble.append_child(&p);
+                    l.block = Some(t);
+                    l.block_len = 0;
+                }
+                if let Some(t) = &l.block {
+                    let _ = t.append_data(piece);
+                    l.block_len += piece.len();
+                }
+            }
+            let _ = l.bubble.remove_attribute("hidden");
+            any = true;
+        }
+    }
+    if any {
+        scroll(w);
+    }
+}
+
+/// Keeps the newest message in view.
+fn scroll(w: &Widget) {
+    let st = w.st.borrow();
+    if let Some(d) = &st.dom {
+        d.messages.set_scroll_top(d.messages.scroll_height());
+    }
+}
+
+// ---- messages -----------------------------------------------------------------------------------
+
+/// What the widget renders of one content item, read before any borrow (getters run JS).
+enum Item {
+    Text(Vec<Block>),
+    Buttons(Option<Vec<Block>>, Vec<String>),
+    Cards(Option<Vec<Block>>, Vec<Card>),
+    Custom(Option<Vec<Block>>, JsValue),
+}
+
+struct Card {
+    title: String,
+    desc: Option<String>,
+    image: Option<String>,
+    buttons: Vec<String>,
+}
+
+struct View {
+    role: String,
+    id: String,
+    items: Vec<Item>,
+    feedback: bool,
+}
+
+fn labels(v: &JsValue) -> Vec<String> {
+    items(v)
+        .iter()
+        .map(|b| get(b, "label").as_string().unwrap_or_default())
+        .collect()
+}
+
+fn read_message(m: &JsValue) -> View {
+    let role = get(m, "role")
+        .as_string()
+        .or_else(|| {
+            get(m, "sender")
+                .as_string()
+                .map(|s| if s == "user" { s } else { "assistant".into() })
+        })
+        .unwrap_or_else(|| "assistant".into());
+    let mut out = Vec::new();
+    for it in items(&get(m, "content")) {
+        let kind = get(&it, "response_type")
+            .as_string()
+            .or_else(|| get(&it, "type").as_string());
+        let text = get(&it, "text")
+            .as_string()
+            .filter(|t| !t.is_empty())
+            .map(|t| md::parse(&t));
+        out.push(match kind.as_deref() {
+            None | Some("text") => Item::Text(text.unwrap_or_default()),
+            Some("option") => Item::Buttons(text, labels(&get(&it, "options"))),
+            Some("carousel") => {
+                let mut cards = Vec::new();
+                for c in items(&get(&it, "cards")) {
+                    cards.push(Card {
+                        title: get(&c, "title").as_string().unwrap_or_default(),
+                        desc: get(&c, "description").as_string(),
+                        image: get(&c, "image_url").as_string(),
+                        buttons: labels(&get(&c, "buttons")),
+                    });
+                }
+                Item::Cards(text, cards)
+            }
+            _ => Item::Custom(text, it.clone()),
+        });
+    }
+    let fb = get(&get(m, "message_options"), "feedback");
+    View {
+        role,
+        id: get(m, "id").as_string().unwrap_or_default(),
+        items: out,
+        feedback: get(&fb, "enabled").as_bool() == Some(true),
+    }
+}
+
+/// `pre:receive` handlers are done: render `event.message`, announce it, then
+/// `userDefinedResponse` for its custom items and `receive`.
+pub(crate) fn receive_done(w: &Rc<Widget>, event: JsValue) {
+    let message = get(&event, "message");
+    let view = read_message(&message);
+    let mut custom = Vec::new();
+    let announce = render_message(w, &message, view, true, &mut custom);
+    if let Some(text) = announce {
+        let st = w.st.borrow();
+        if let Some(ui) = &st.chat.ui {
+            ui.live.set_text_content(Some(&text));
+        }
+    }
+    scroll(w);
+    fire_custom(w, custom);
+    emit(
+        w,
+        EventType::Receive,
+        js::event(EventType::Receive, &[("message", message)]),
+        None,
+        After::Nothing,
+    );
+}
+
+fn fire_custom(w: &Rc<Widget>, custom: Vec<(JsValue, JsValue, Element)>) {
+    for (item, message, host) in custom {
+        let ev = js::event(
+            EventType::UserDefinedResponse,
+            &[
+                ("contentItem", item),
+                ("message", message),
+                ("hostElement", host.into()),
+            ],
+        );
+        emit(w, EventType::UserDefinedResponse, ev, None, After::Nothing);
+    }
+}
+
+fn el(doc: &Document, tag: &str, parent: &Element, class: Option<&str>) -> Option<Element> {
+    let e = doc.create_element(tag).ok()?;
+    if let Some(c) = class {
+        let _ = e.set_attribute("class", c);
+    }
+    let _ = parent.append_child(&e);
+    Some(e)
+}
+
+fn render_inline(doc: &Document, parent: &Element, v: &[Inline]) {
+    for n in v {
+        match n {
+            Inline::Text(t) => {
+                let _ = parent.append_child(&doc.create_text_node(t));
+            }
+            Inline::Break => {
+                el(doc, "br", parent, None);
+            }
+            Inline::Code(t) => {
+                if let Some(c) = el(doc, "code", parent, None) {
+                    c.set_text_content(Some(t));
+                }
+            }
+            Inline::Bold(c) | Inline::Italic(c) => {
+                let tag = if matches!(n, Inline::Bold(_)) {
+                    "strong"
+                } else {
+                    "em"
+                };
+                if let Some(e) = el(doc, tag, parent, None) {
+                    render_inline(doc, &e, c);
+                }
+            }
+            Inline::Link { href, children } => {
+                if let Some(a) = el(doc, "a", parent, None) {
+                    let _ = a.set_attribute("href", href);
+                    let _ = a.set_attribute("target", "_blank");
+                    let _ = a.set_attribute("rel", "noopener noreferrer");
+                    render_inline(doc, &a, children);
+                }
+            }
+        }
+    }
+}
+
+fn render_blocks(doc: &Document, parent: &Element, blocks: &[Block]) {
+    for b in blocks {
+        match b {
+            Block::Para(v) => {
+                if let Some(p) = el(doc, "p", parent, None) {
+                    render_inline(doc, &p, v);
+                }
+            }
+            Block::List { ordered, items } => {
+                if let Some(l) = el(doc, if *ordered { "ol" } else { "ul" }, parent, None) {
+                    for it in items {
+                        if let Some(li) = el(doc, "li", &l, None) {
+                            render_inline(doc, &li, it);
+                        }
+                    }
+                }
+            }
+            Block::Code(c) => {
+                if let Some(p) = el(doc, "pre", parent, None) {
+                    if let Some(code) = el(doc, "code", &p, None) {
+                        code.set_text_content(Some(c));
+                    }
+                }
+            }
+        }
+    }
+}
+
+fn button(doc: &Document, parent: &Element, label: &str, m: u32, i: u32, c: Option<u32>, b: u32) {
+    if let Some(e) = el(doc, "button", parent, None) {
+        let _ = e.set_attribute("type", "button");
+        let _ = e.set_attribute("part", "button");
+        let _ = e.set_attribute("data-a", "btn");
+        let _ = e.set_attribute("data-m", &num(String::new(), m));
+        let _ = e.set_attribute("data-i", &num(String::new(), i));
+        if let Some(c) = c {
+            let _ = e.set_attribute("data-c", &num(String::new(), c));
+        }
+        let _ = e.set_attribute("data-b", &num(String::new(), b));
+        e.set_text_content(Some(label));
+    }
+}
+
+/// Renders one bot/agent/user message (reusing its streamed bubble); returns the text to
+/// announce. Custom items get a host element each, collected in `custom`.
+fn render_message(
+    w: &Rc<Widget>,
+    message: &JsValue,
+    view: View,
+    live: bool,
+    custom: &mut Vec<(JsValue, JsValue, Element)>,
+) -> Option<String> {
+    let mut st = w.st.borrow_mut();
+    let st = &mut *st;
+    let d = st.dom.as_ref()?;
+    if view.role == "user" {
+        let mut t = String::new();
+        for it in &view.items {
+            if let Item::Text(b) = it {
+                md::plain(b, &mut t);
+            }
+        }
+        let b = d.bubble(true)?;
+        d.append_text(&b, &t);
+        return None;
+    }
+    let streamed = st
+        .chat
+        .live
+        .iter()
+        .position(|l| l.id == view.id)
+        .map(|i| st.chat.live.remove(i).bubble);
+    if let Some(i) = st.streams.iter().position(|s| s.id == view.id) {
+        st.streams.remove(i);
+    }
+    let bubble = match streamed {
+        Some(b) => {
+            b.set_text_content(None);
+            let _ = b.remove_attribute("hidden");
+            b
+        }
+        None => d.bubble(false)?,
+    };
+    let doc = bubble.owner_document()?;
+    let _ = bubble.set_attribute("class", if view.role == "agent" { "agent" } else { "bot" });
+    let m = st.chat.msgs.len() as u32;
+    st.chat.msgs.push((view.id.clone(), message.clone()));
+    let mut said = String::new();
+    let mut wide = false;
+    for (i, it) in view.items.iter().enumerate() {
+        let i = i as u32;
+        let text = match it {
+            Item::Text(b) => Some(b),
+            Item::Buttons(t, _) | Item::Cards(t, _) | Item::Custom(t, _) => t.as_ref(),
+        };
+        if let Some(b) = text {
+            render_blocks(&doc, &bubble, b);
+            md::plain(b, &mut said);
+        }
+        match it {
+            Item::Buttons(_, labels) => {
+                if let Some(row) = el(&doc, "div", &bubble, Some("btns")) {
+                    for (b, l) in labels.iter().enumerate() {
+                        button(&doc, &row, l, m, i, None, b as u32);
+                    }
+                }
+            }
+            Item::Cards(_, cards) => {
+                wide = true;
+                if let Some(row) = el(&doc, "div", &bubble, Some("cards")) {
+                    let _ = row.set_attribute("role", "list");
+                    for (c, card) in cards.iter().enumerate() {
+                        let Some(ce) = el(&doc, "div", &row, None) else {
+                            continue;
+                        };
+                        let _ = ce.set_attribute("part", "card");
+                        let _ = ce.set_attribute("role", "listitem");
+                        if let Some(src) =
+                            card.image.as_deref().and_then(md::safe_url).filter(|u| {
+                                !u.get(..7)
+                                    .is_some_and(|p| p.eq_ignore_ascii_case("mailto:"))
+                            })
+                        {
+                            if let Some(img) = el(&doc, "img", &ce, None) {
+                                let _ = img.set_attribute("src", src);
+                                let _ = img.set_attribute("alt", &card.title);
+                                let _ = img.set_attribute("loading", "lazy");
+                            }
+                        }
+                        if let Some(t) = el(&doc, "strong", &ce, None) {
+                            t.set_text_content(Some(&card.title));
+                        }
+                        if let Some(p) = card
+                            .desc
+                            .as_deref()
+                            .and_then(|x| el(&doc, "p", &ce, None).map(|p| (p, x)))
+                        {
+                            p.0.set_text_content(Some(p.1));
+                        }
+                        if let Some(row2) = el(&doc, "div", &ce, Some("btns")) {
+                            for (b, l) in card.buttons.iter().enumerate() {
+                                button(&doc, &row2, l, m, i, Some(c as u32), b as u32);
+                            }
+                        }
+                    }
+                }
+            }
+            Item::Custom(_, item) => {
+                let n = st.chat.next_slot;
+                st.chat.next_slot = n.wrapping_add(1);
+                let name = num(String::from("n"), n);
+                if let (Some(slot), Ok(host)) =
+                    (el(&doc, "slot", &bubble, None), doc.create_element("div"))
+                {
+                    let _ = slot.set_attribute("name", &name);
+                    let _ = host.set_attribute("slot", &name);
+                    let _ = d.host.append_child(&host);
+                    custom.push((item.clone(), message.clone(), host));
+                }
+                wide = true;
+            }
+            Item::Text(_) => {}
+        }
+    }
+    if wide {
+        let _ = bubble.set_attribute(
+            "class",
+            if view.role == "agent" {
+                "agent x"
+            } else {
+                "bot x"
+            },
+        );
+    }
+    if view.feedback && !view.id.is_empty() {
+        let given = st
+            .chat
+            .feedback
+            .iter()
+            .find(|f| f.0 == view.id)
+            .map(|f| f.1);
+        if let Some(row) = el(&doc, "div", &bubble, Some("fb")) {
+            let _ = row.set_attribute("part", "feedback");
+            for (positive, glyph, key) in [
+                (true, "\u{1F44D}", "feedbackPositive"),
+                (false, "\u{1F44E}", "feedbackNegative"),
+            ] {
+                if let Some(b) = el(&doc, "button", &row, None) {
+                    let _ = b.set_attribute("type", "button");
+                    let _ = b.set_attribute("data-a", if positive { "up" } else { "down" });
+                    let _ = b.set_attribute("data-m", &num(String::new(), m));
+                    let _ = b.set_attribute("aria-label", st.opts.strings.get(key));
+                    let _ = b.set_attribute("title", st.opts.strings.get(key));
+                    let _ = b.set_attribute(
+                        "aria-pressed",
+                        if given == Some(positive) {
+                            "true"
+                        } else {
+                            "false"
+                        },
+                    );
+                    b.set_text_content(Some(glyph));
+                }
+            }
+        }
+    }
+    (live && !said.is_empty()).then_some(said)
+}
+
+// ---- clicks ---------------------------------------------------------------------------------------
+
+fn attr_u32(e: &Element, name: &str) -> Option<u32> {
+    e.get_attribute(name)?.parse().ok()
+}
+
+/// A click on an element with a `data-a` the view layer does not handle.
+pub(crate) fn click(w: &Rc<Widget>, e: Element) {
+    let action = e.get_attribute("data-a").unwrap_or_default();
+    match action.as_str() {
+        "btn" => button_click(w, &e),
+        "up" | "down" => thumbs(w, &e, action == "up"),
+        "fbsend" => details_submit(w),
+        "fbclose" => {
+            close_popup(w);
+        }
+        _ => {}
+    }
+}
+
+fn message_at(w: &Widget, m: u32) -> Option<JsValue> {
+    w.st.borrow().chat.msgs.get(m as usize).map(|x| x.1.clone())
+}
+
+fn button_click(w: &Rc<Widget>, e: &Element) {
+    let (Some(m), Some(i), Some(b)) = (
+        attr_u32(e, "data-m"),
+        attr_u32(e, "data-i"),
+        attr_u32(e, "data-b"),
+    ) else {
+        return;
+    };
+    let Some(message) = message_at(w, m) else {
+        return;
+    };
+    let item = js_sys::Array::from(&get(&message, "content")).get(i);
+    let button = match attr_u32(e, "data-c") {
+        Some(c) => js_sys::Array::from(&get(
+            &js_sys::Array::from(&get(&item, "cards")).get(c),
+            "buttons",
+        ))
+        .get(b),
+        None => js_sys::Array::from(&get(&item, "options")).get(b),
+    };
+    let ev = js::event(
+        EventType::CustomEvent,
+        &[
+            ("customEventName", "buttonItemClicked".into()),
+            ("contentItem", item),
+            ("message", message),
+            ("button", button.clone()),
+        ],
+    );
+    // the default runs after the handlers
+    emit(w, EventType::CustomEvent, ev, None, After::Nothing);
+    let url = get(&button, "url").as_string();
+    match url {
+        Some(u) => {
+            if let Some(safe) = md::safe_url(&u) {
+                window_open(safe, "_blank", "noopener,noreferrer");
+            }
+        }
+        None => {
+            let v = get(&button, "value")
+                .as_string()
+                .or_else(|| get(&button, "label").as_string());
+            if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
+                act::send(w, v, false, Then::Nothing);
+            }
+        }
+    }
+}
+
+fn feedback_event(
+    message: &JsValue,
+    positive: bool,
+    kind: &str,
+    extra: &[(&str, JsValue)],
+) -> JsValue {
+    let item = js_sys::Array::from(&get(message, "content")).get(0);
+    let ev = js::event(
+        EventType::Feedback,
+        &[
+            ("messageItem", item),
+            ("message", message.clone()),
+            ("isPositive", positive.into()),
+            ("interactionType", kind.into()),
+        ],
+    );
+    for (k, v) in extra {
+        set(&ev, k, v);
+    }
+    ev
+}
+
+fn post_feedback(w: &Rc<Widget>, body: JsValue) {
+    let Some(tid) = w.st.borrow().thread_id.clone() else {
+        return;
+    };
+    let url = thread_url(w, &tid, "/feedback");
+    let body = json_stringify(&body).as_string().unwrap_or_default();
+    let weak = Rc::downgrade(w);
+    spawn_local(async move {
+        let mut backoff = Backoff::new();
+        for _ in 0..5 {
+            let r = request(&weak, "POST", &url, Some(&body), 0, None).await;
+            if verdict(r.as_ref().map(status).unwrap_or(0)) != Verdict::Retry {
+                return;
+            }
+            sleep(backoff.next(rand())).await;
+        }
+    });
+}
+
+fn thumbs(w: &Rc<Widget>, e: &Element, positive: bool) {
+    let Some(m) = attr_u32(e, "data-m") else {
+        return;
+    };
+    let Some(message) = message_at(w, m) else {
+        return;
+    };
+    let mid = get(&message, "id").as_string().unwrap_or_default();
+    if let Some(row) = e.parent_element() {
+        if let Ok(list) = row.query_selector_all("button") {
+            for k in 0..list.length() {
+                if let Some(b) = list.item(k) {
+                    let b: Element = b.unchecked_into();
+                    let _ = b.set_attribute("aria-pressed", if b == *e { "true" } else { "false" });
+                }
+            }
+        }
+    }
+    {
+        let mut st = w.st.borrow_mut();
+        st.chat.feedback.retain(|f| f.0 != mid);
+        st.chat.feedback.push((mid.clone(), positive));
+    }
+    emit(
+        w,
+        EventType::Feedback,
+        feedback_event(&message, positive, "button", &[]),
+        None,
+        After::Nothing,
+    );
+    post_feedback(
+        w,
+        object(&[
+            ("messageId", mid.as_str().into()),
+            ("isPositive", positive.into()),
+            ("interactionType", "button".into()),
+        ]),
+    );
+    open_popup(w, m, &message, positive);
+}
+
+fn open_popup(w: &Rc<Widget>, m: u32, message: &JsValue, positive: bool) {
+    close_popup(w);
+    let fb = get(&get(message, "message_options"), "feedback");
+    let cats: Vec<String> = items(&get(
+        &fb,
+        if positive {
+            "positive_categories"
+        } else {
+            "negative_categories"
+        },
+    ))
+    .iter()
+    .filter_map(|c| c.as_string())
+    .collect();
+    let mut st = w.st.borrow_mut();
+    let s = st.opts.strings.clone();
+    let Some(ui) = &mut st.chat.ui else { return };
+    let Some(doc) = ui.window.owner_document() else {
+        return;
+    };
+    let Some(pop) = el(&doc, "div", &ui.window, Some("pop")) else {
+        return;
+    };
+    let _ = pop.set_attribute("part", "feedback-details");
+    let _ = pop.set_attribute("role", "dialog");
+    let _ = pop.set_attribute("aria-label", s.get("feedbackTitle"));
+    let _ = pop.set_attribute("data-m", &num(String::new(), m));
+    let _ = pop.set_attribute("data-v", if positive { "1" } else { "0" });
+    if let Some(h) = el(&doc, "h2", &pop, None) {
+        h.set_text_content(Some(s.get("feedbackTitle")));
+    }
+    for c in &cats {
+        if let Some(l) = el(&doc, "label", &pop, None) {
+            if let Some(i) = el(&doc, "input", &l, None) {
+                let _ = i.set_attribute("type", "checkbox");
+                let _ = i.set_attribute("value", c);
+            }
+            let _ = l.append_child(&doc.create_text_node(c));
+        }
+    }
+    if let Some(t) = el(&doc, "textarea", &pop, None) {
+        let _ = t.set_attribute("aria-label", s.get("feedbackText"));
+        let _ = t.set_attribute("placeholder", s.get("feedbackText"));
+        let _ = t.set_attribute("maxlength", "2000");
+    }
+    if let Some(row) = el(&doc, "div", &pop, Some("row")) {
+        for (a, key) in [("fbclose", "close"), ("fbsend", "feedbackSubmit")] {
+            if let Some(b) = el(&doc, "button", &row, None) {
+                let _ = b.set_attribute("type", "button");
+                let _ = b.set_attribute("data-a", a);
+                b.set_text_content(Some(s.get(key)));
+            }
+        }
+    }
+    let first = js::query(&pop.clone().into(), "input,textarea");
+    ui.popup = Some(pop);
+    drop(st);
+    if let Some(f) = first {
+        let _ = f.unchecked_into::<web_sys::HtmlElement>().focus();
+    }
+}
+
+/// Closes the details popup; whether one was open.
+fn close_popup(w: &Widget) -> bool {
+    let pop =
+        w.st.borrow_mut()
+            .chat
+            .ui
+            .as_mut()
+            .and_then(|u| u.popup.take());
+    match pop {
+        Some(p) => {
+            p.remove();
+            true
+        }
+        None => false,
+    }
+}
+
+fn details_submit(w: &Rc<Widget>) {
+    let pop = w.st.borrow().chat.ui.as_ref().and_then(|u| u.popup.clone());
+    let Some(pop) = pop else { return };
+    let (Some(m), positive) = (
+        attr_u32(&pop, "data-m"),
+        pop.get_attribute("data-v").as_deref() == Some("1"),
+    ) else {
+        return;
+    };
+    let Some(message) = message_at(w, m) else {
+        return;
+    };
+    let cats = js_sys::Array::new();
+    if let Ok(list) = pop.query_selector_all("input:checked") {
+        for k in 0..list.length() {
+            if let Some(n) = list.item(k) {
+                cats.push(&get(&n, "value"));
+            }
+        }
+    }
+    let text = js::query(&pop.clone().into(), "textarea")
+        .map(|t| get(&t, "value"))
+        .unwrap_or(JsValue::UNDEFINED);
+    let text = if text.as_string().is_some() {
+        text
+    } else {
+        JsValue::from_str("")
+    };
+    let mid = get(&message, "id");
+    emit(
+        w,
+        EventType::Feedback,
+        feedback_event(
+            &message,
+            positive,
+            "details",
+            &[("text", text.clone()), ("categories", cats.clone().into())],
+        ),
+        None,
+        After::Nothing,
+    );
+    let body = object(&[
+        ("messageId", mid),
+        ("isPositive", positive.into()),
+        ("interactionType", "details".into()),
+        ("categories", cats.into()),
+    ]);
+    if text.as_string().is_some_and(|t| !t.is_empty()) {
+        set(&body, "text", &text);
+    }
+    post_feedback(w, body);
+    close_popup(w);
+    let thanks = w.st.borrow().opts.strings.get("feedbackThanks").to_string();
+    let st = w.st.borrow();
+    if let Some(ui) = &st.chat.ui {
+        ui.live.set_text_content(Some(&thanks));
+    }
+}
+
+/// History says which feedback this visitor gave (server `feedback` list): remembered so the
+/// thumbs show pressed.
+pub(crate) fn remember_feedback(w: &Widget, list: &JsValue) {
+    let mut st = w.st.borrow_mut();
+    for f in items(list) {
+        if let (Some(id), Some(p)) = (
+            get(&f, "messageId").as_string(),
+            get(&f, "isPositive").as_bool(),
+        ) {
+            st.chat.feedback.retain(|x| x.0 != id);
+            st.chat.feedback.push((id, p));
+        }
+    }
+}
+
+/// The root of the shadow DOM (tests).
+#[allow(dead_code)]
+pub(crate) fn root(w: &Widget) -> JsValue {
+    w.st.borrow()
+        .chat
+        .ui
+        .as_ref()
+        .map(|u| u.root.clone())
+        .unwrap_or(JsValue::UNDEFINED)
+}
