@@ -552,6 +552,7 @@ pub(crate) fn history_done(w: &Rc<Widget>, event: &JsValue) {
     }
     fire_custom(w, custom);
     scroll(w);
+    start_stream(w);
 }
 
 /// Closes the current thread on the server and forgets everything about it (restart).
