@@ -55,7 +55,9 @@ async fn stream(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     st.authorized_thread(&id, &headers).await?;
-    let after = match (headers.get("last-event-id"), &q.after) {
+    // An empty Last-Event-ID means "no id yet" (as in EventSource), not an error.
+    let last_event_id = headers.get("last-event-id").filter(|h| !h.as_bytes().iter().all(u8::is_ascii_whitespace));
+    let after = match (last_event_id, &q.after) {
         (Some(h), _) => parse_seq(h.to_str().unwrap_or("x"), "Last-Event-ID")?,
         (None, Some(a)) => parse_seq(a, "after")?,
         (None, None) => 0,

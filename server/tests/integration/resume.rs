@@ -79,6 +79,9 @@ async fn after_query_from_every_seq_gives_the_exact_tail() {
     // Last-Event-ID wins over ?after= (it is what a reconnecting client knows best).
     let r = s.client.get(s.url(&format!("/v1/threads/{t}/events?after=0"))).header("Last-Event-ID", "3").send().await.unwrap();
     assert_eq!(SseReader::new(r).next().await.unwrap().id.as_deref(), Some("4"));
+    // An empty Last-Event-ID is "no id yet": ?after= applies.
+    let r = s.client.get(s.url(&format!("/v1/threads/{t}/events?after=5"))).header("Last-Event-ID", "").send().await.unwrap();
+    assert_eq!(SseReader::new(r).next().await.unwrap().id.as_deref(), Some("6"));
     let bad = s.client.get(s.url(&format!("/v1/threads/{t}/events?after=-1"))).send().await.unwrap();
     assert_eq!(error_code(bad).await, (400, "invalid_request".into()));
     s.stop().await;
