@@ -1,0 +1,170 @@
+//! The Python helpers' [`Host`], over the real store: what `set_conversation_metadata`,
+//! `add_conversation_tag`, `hand_off_conversation`, … do on the server.
+//!
+//! Used by actions (`crate::actions`) and by event handlers (issue 6): build one
+//! [`StoreHost`] per server and hand it to the python runtime.
+//!
+//! Invariants:
+//! - Every method is one store job answered after its commit, so a later helper call of the
+//!   same run (and the rest of the server) sees the change at once.
+//! - A hand-off is the same transition as the workflow `handoff` step: open → handed_off once,
+//!   with one `thread.handed_off` event; after it no run starts for the thread. The runtime
+//!   never calls it in a test run.
+//! - Credentials (Google service accounts, LLM keys) stay here; store failures are logged and
+//!   reach Python only as "the conversation store failed".
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use natter_protocol::{EventPayload, ThreadStatus};
+use natter_python_runtime::{
+    ClassifyRequest, ConversationEvent, ConversationRef, Error, GoogleSheets, HandOffOutcome, HandOffRequest, Host,
+    ServiceAccountKey, SheetsConfig, TagAdded,
+};
+use serde_json::Value;
+
+use crate::bots::{BotRegistry, SheetsSettings};
+use crate::store::{Store, StoreError};
+
+/// `llm_classify_*` behind a seam: the bot's `[llm]` endpoint when it has one.
+#[async_trait]
+pub trait Classifier: Send + Sync + 'static {
+    /// `Ok(None)`: this bot has no LLM configured (the helper returns its fallback or raises).
+    async fn classify(&self, bot: &str, request: ClassifyRequest) -> Result<Option<String>, Error>;
+}
+
+/// No LLM for any bot.
+pub struct NoLlm;
+
+#[async_trait]
+impl Classifier for NoLlm {
+    async fn classify(&self, _bot: &str, _request: ClassifyRequest) -> Result<Option<String>, Error> {
+        Ok(None)
+    }
+}
+
+/// The helpers' host over a [`Store`].
+pub struct StoreHost {
+    store: Arc<dyn Store>,
+    bots: Arc<BotRegistry>,
+    classifier: Arc<dyn Classifier>,
+    /// One Sheets client per bot (its token cache lives inside), built on first use.
+    sheets: Mutex<HashMap<String, Arc<GoogleSheets>>>,
+}
+
+impl StoreHost {
+    pub fn new(store: Arc<dyn Store>, bots: Arc<BotRegistry>, classifier: Arc<dyn Classifier>) -> StoreHost {
+        StoreHost { store, bots, classifier, sheets: Mutex::default() }
+    }
+
+    fn sheets_client(&self, bot: &str) -> Result<Arc<GoogleSheets>, Error> {
+        if let Some(c) = self.sheets.lock().unwrap().get(bot) {
+            return Ok(c.clone());
+        }
+        let settings = self
+            .bots
+            .get(bot)
+            .and_then(|b| b.sheets.clone())
+            .ok_or_else(|| Error::Host("Google Sheets is not configured for this bot ([sheets] in bot.toml)".into()))?;
+        let client = Arc::new(build_sheets(&settings)?);
+        self.sheets.lock().unwrap().insert(bot.to_string(), client.clone());
+        Ok(client)
+    }
+}
+
+fn build_sheets(s: &SheetsSettings) -> Result<GoogleSheets, Error> {
+    // Read at first use, not at load: a rotated key file is picked up after a restart only,
+    // but a missing one doesn't stop bots that never append rows.
+    let text = match (&s.service_account_env, &s.service_account_file) {
+        (Some(var), _) => std::env::var(var)
+            .map_err(|_| Error::Sheets(format!("environment variable `{var}` (the service account key) is not set")))?,
+        (None, Some(file)) => std::fs::read_to_string(file)
+            .map_err(|e| Error::Sheets(format!("can't read the service account key {}: {e}", file.display())))?,
+        (None, None) => return Err(Error::Sheets("no service account configured".into())),
+    };
+    let key = ServiceAccountKey::from_json(&text)?;
+    let mut cfg = SheetsConfig::default();
+    if let Some(u) = &s.token_url {
+        cfg.token_url = Some(u.clone());
+    }
+    if let Some(u) = &s.api_base {
+        cfg.api_base = u.clone();
+    }
+    if let Some(r) = &s.range {
+        cfg.range = r.clone();
+    }
+    GoogleSheets::new(key, cfg)
+}
+
+/// Store failures: the cause goes to the log, Python gets a plain message.
+fn store_err(e: StoreError) -> Error {
+    match e {
+        StoreError::ThreadNotFound => Error::Host("the conversation does not exist".into()),
+        other => {
+            tracing::error!(error = %other, "python helper: store failed");
+            Error::Host("the conversation store failed".into())
+        }
+    }
+}
+
+#[async_trait]
+impl Host for StoreHost {
+    async fn get_metadata(&self, conv: &ConversationRef, key: &str) -> Result<Option<Value>, Error> {
+        let thread = self.store.thread(&conv.conversation_id).await.map_err(store_err)?;
+        let thread = thread.ok_or_else(|| store_err(StoreError::ThreadNotFound))?;
+        Ok(thread.metadata.get(key).cloned())
+    }
+
+    async fn set_metadata(&self, conv: &ConversationRef, key: &str, value: Value) -> Result<(), Error> {
+        self.store.set_metadata(&conv.conversation_id, key, Some(value)).await.map_err(store_err)?;
+        Ok(())
+    }
+
+    async fn delete_metadata(&self, conv: &ConversationRef, key: &str) -> Result<bool, Error> {
+        self.store.set_metadata(&conv.conversation_id, key, None).await.map_err(store_err)
+    }
+
+    async fn add_tag(&self, conv: &ConversationRef, tag: &str) -> Result<TagAdded, Error> {
+        let t = self.store.add_tag(&conv.conversation_id, tag).await.map_err(store_err)?;
+        Ok(TagAdded { tag_id: t.tag_id, already_present: t.already_present })
+    }
+
+    async fn add_event(&self, conv: &ConversationRef, event: ConversationEvent) -> Result<String, Error> {
+        let ev = EventPayload::ThreadEvent { name: event.name, data: event.data.unwrap_or(Value::Null) };
+        let stored = self.store.append(&conv.conversation_id, vec![ev]).await.map_err(store_err)?;
+        // The event's seq in the thread's log is its identity.
+        Ok(format!("evt_{}", stored.first().map_or(0, |e| e.seq)))
+    }
+
+    async fn hand_off(&self, conv: &ConversationRef, request: HandOffRequest) -> Result<HandOffOutcome, Error> {
+        let ev = EventPayload::ThreadHandedOff { reason: request.reason.clone() };
+        let changed = self.store.transition(&conv.conversation_id, ThreadStatus::HandedOff, ev).await.map_err(store_err)?;
+        if changed {
+            // The runtime passes a phone destination only on the phone channel; Natter has no
+            // telephony yet, so a transfer is recorded as the hand-off it falls back to.
+            return Ok(match request.phone_destination {
+                Some(_) => HandOffOutcome::CallTransferred,
+                None => HandOffOutcome::HandedOff,
+            });
+        }
+        let thread = self.store.thread(&conv.conversation_id).await.map_err(store_err)?;
+        match thread.map(|t| t.status) {
+            Some(ThreadStatus::HandedOff) => Ok(HandOffOutcome::AlreadyHandedOff),
+            Some(ThreadStatus::Closed) => Err(Error::Host("the conversation is closed; it can't be handed off".into())),
+            _ => Err(store_err(StoreError::ThreadNotFound)),
+        }
+    }
+
+    async fn llm_classify(&self, bot: &str, request: ClassifyRequest) -> Result<Option<String>, Error> {
+        self.classifier.classify(bot, request).await
+    }
+
+    async fn ab_test_variant(&self, conv: &ConversationRef, test_name: &str, candidate: &str, allowed: &[String]) -> Result<String, Error> {
+        self.store.ab_variant(&conv.conversation_id, test_name, candidate, allowed.to_vec()).await.map_err(store_err)
+    }
+
+    async fn sheets_append(&self, bot: &str, sheet_id: &str, row: Vec<Value>) -> Result<Value, Error> {
+        self.sheets_client(bot)?.append_row(sheet_id, row).await
+    }
+}
