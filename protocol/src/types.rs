@@ -58,6 +58,18 @@ pub struct HistoryResponse {
     /// Seq of the last event in the thread's log; open the stream with `?after=` this.
     #[serde(rename = "lastSeq")]
     pub last_seq: u64,
+    /// The latest feedback choice on each message that has feedback (so a reloaded widget
+    /// shows the thumbs as the visitor left them).
+    #[serde(default)]
+    pub feedback: Vec<FeedbackChoice>,
+}
+
+/// One message's latest feedback (`HistoryResponse::feedback`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedbackChoice {
+    pub message_id: String,
+    pub is_positive: bool,
 }
 
 /// `POST /v1/threads/{id}/feedback` body.

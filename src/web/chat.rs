@@ -1417,8 +1417,8 @@ fn render_message(
         if let Some(row) = el(&doc, "div", &bubble, Some("fb")) {
             let _ = row.set_attribute("part", "feedback");
             for (positive, glyph, key) in [
-                (true, "\u{1F44D}", "feedbackPositive"),
-                (false, "\u{1F44E}", "feedbackNegative"),
+                (true, THUMB, "feedbackPositive"),
+                (false, THUMB, "feedbackNegative"),
             ] {
                 if let Some(b) = el(&doc, "button", &row, None) {
                     let _ = b.set_attribute("type", "button");
@@ -1434,13 +1434,16 @@ fn render_message(
                             "false"
                         },
                     );
-                    b.set_text_content(Some(glyph));
+                    b.set_inner_html(glyph); // a static icon, no message data
                 }
             }
         }
     }
     (live && !said.is_empty()).then_some(said)
 }
+
+/// A thumb icon (turned over for "not helpful" by the stylesheet).
+const THUMB: &str = r#"<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L14.2 1 7.6 7.6C7.2 8 7 8.5 7 9v10c0 1.1.9 2 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7c.1-.3.2-.5.2-.8v-2z"/></svg>"#;
 
 // ---- clicks ---------------------------------------------------------------------------------------
 

@@ -92,7 +92,8 @@ async fn history(State(st): S, Path(id): Path<String>, headers: HeaderMap) -> Re
     st.authorized_thread(&id, &headers).await?;
     let thread = st.store.thread(&id).await?.ok_or_else(ApiError::thread_not_found)?;
     let (messages, last_seq) = st.store.history(&id).await?;
-    Ok(axum::Json(HistoryResponse { messages, status: thread.status, last_seq }))
+    let feedback = st.store.feedback_choices(&id).await?;
+    Ok(axum::Json(HistoryResponse { messages, status: thread.status, last_seq, feedback }))
 }
 
 async fn send(

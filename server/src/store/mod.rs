@@ -143,6 +143,10 @@ pub trait Store: Send + Sync + 'static {
     /// The first result of a send with this `clientMessageId`, if there was one.
     async fn find_client_message(&self, thread_id: &str, client_message_id: &str) -> Result<Option<SendOutcome>>;
     async fn message(&self, thread_id: &str, message_id: &str) -> Result<Option<Message>>;
+    /// The latest feedback choice per message of a thread, in message order of first feedback.
+    async fn feedback_choices(&self, _thread_id: &str) -> Result<Vec<natter_protocol::FeedbackChoice>> {
+        Ok(Vec::new())
+    }
     /// Up to `limit` events with seq > `after`, in order.
     async fn events_after(&self, thread_id: &str, after: u64, limit: u32) -> Result<Vec<Arc<StoredEvent>>>;
     async fn last_seq(&self, thread_id: &str) -> Result<u64>;

@@ -143,6 +143,22 @@ impl Store for SqliteStore {
         Ok((messages, last))
     }
 
+    async fn feedback_choices(&self, thread_id: &str) -> Result<Vec<natter_protocol::FeedbackChoice>> {
+        let rows: Vec<(String, i64)> =
+            sqlx::query_as("SELECT message_id, is_positive FROM feedback WHERE thread_id = ? ORDER BY created_at, rowid")
+                .bind(thread_id)
+                .fetch_all(&self.read)
+                .await?;
+        let mut out: Vec<natter_protocol::FeedbackChoice> = Vec::new();
+        for (message_id, positive) in rows {
+            match out.iter_mut().find(|c| c.message_id == message_id) {
+                Some(c) => c.is_positive = positive != 0,
+                None => out.push(natter_protocol::FeedbackChoice { message_id, is_positive: positive != 0 }),
+            }
+        }
+        Ok(out)
+    }
+
     async fn find_client_message(&self, thread_id: &str, cmid: &str) -> Result<Option<SendOutcome>> {
         let row: Option<(String, String)> = sqlx::query_as("SELECT id, body FROM messages WHERE thread_id = ? AND client_message_id = ?")
             .bind(thread_id)
