@@ -67,6 +67,14 @@ pub enum EventPayload {
     /// A conversation-timeline entry (e.g. `add_conversation_event`); informational.
     #[serde(rename = "thread.event")]
     ThreadEvent { name: String, data: Value },
+    /// The bot called an action during run `runId`. Only names and ids: arguments and results
+    /// can hold personal data or keys and stay in the server's action-run log.
+    #[serde(rename = "action.started")]
+    ActionStarted { run_id: Option<String>, action: String, action_run_id: String },
+    /// The action ended. `status`: `ok`, `error` (it answered `{"error": …}`), or a runtime
+    /// failure (`timeout`, `exception`, `crashed`, `refused`, …). Informational.
+    #[serde(rename = "action.completed")]
+    ActionCompleted { run_id: Option<String>, action: String, action_run_id: String, status: String, duration_ms: u64 },
 }
 
 impl EventPayload {
@@ -87,6 +95,8 @@ impl EventPayload {
             EventPayload::AgentMessage { .. } => "agent.message",
             EventPayload::AgentLeft { .. } => "agent.left",
             EventPayload::ThreadEvent { .. } => "thread.event",
+            EventPayload::ActionStarted { .. } => "action.started",
+            EventPayload::ActionCompleted { .. } => "action.completed",
         }
     }
 }

@@ -9,7 +9,10 @@
 //! - [`engine`]: the `Agent` seam and the scripted workflow engine.
 //! - [`bots`]: `bots/<slug>/bot.toml` loading and validation.
 //! - [`auth`]: per-bot JWT checks.
+//! - [`actions`]: calling bot actions (workflow steps, Run Test, admin API); [`python_host`]:
+//!   the Python helpers' host over the store (actions and event handlers).
 
+pub mod actions;
 pub mod auth;
 pub mod bots;
 pub mod engine;
@@ -17,6 +20,7 @@ pub mod http;
 pub mod hub;
 pub mod ids;
 pub mod metrics;
+pub mod python_host;
 pub mod runs;
 pub mod server;
 pub mod store;

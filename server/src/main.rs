@@ -30,6 +30,30 @@ enum Command {
         #[arg(required = true)]
         bots: Vec<PathBuf>,
     },
+    /// A bot's actions: list them, or run one as a test ("Run Test").
+    #[command(subcommand)]
+    Action(ActionCommand),
+}
+
+#[derive(Subcommand)]
+enum ActionCommand {
+    /// List the actions of a bot folder with their arguments.
+    List { bot: PathBuf },
+    /// Run one action and print its result, stdout and stderr (logged as a test run).
+    Test {
+        /// The bot's folder (holding bot.toml).
+        bot: PathBuf,
+        action: String,
+        /// An argument, `name=value` (typed by the action's declared argument types).
+        #[arg(long = "arg", value_name = "NAME=VALUE")]
+        args: Vec<String>,
+        /// A conversation id or public id: fills `context["conversation"]` (else None).
+        #[arg(long)]
+        conversation: Option<String>,
+        /// Data directory of the store the run is logged in.
+        #[arg(long, env = "NATTER_DATA", default_value = "data")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -85,12 +109,16 @@ struct ServeArgs {
     durability: DurabilityArg,
     #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Bearer token of the admin API (/admin/v1); unset: the admin API refuses every request.
+    #[arg(long, env = "NATTER_ADMIN_TOKEN", hide_env_values = true)]
+    admin_token: Option<String>,
 }
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Check { bots } => check(&bots),
+        Command::Action(cmd) => action(cmd),
         Command::Serve(args) => {
             init_logs(args.log_format);
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
@@ -110,7 +138,13 @@ fn check(dirs: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for dir in dirs {
         match natter_server::bots::load_bot(dir) {
-            Ok(bot) => println!("{}: ok ({} workflows)", dir.join("bot.toml").display(), bot.workflows.len()),
+            Ok(bot) => {
+                println!("{}: ok ({} workflows, {} actions)", dir.join("bot.toml").display(), bot.workflows.len(), bot.actions.len());
+                // Not an error: the secret may be set where the server runs.
+                for (action, var) in bot.actions.missing_env(&natter_actions::ProcessEnv) {
+                    eprintln!("warning: action `{action}`: environment variable `{var}` is not set here");
+                }
+            }
             Err(errs) => {
                 failed = true;
                 for e in errs {
@@ -120,6 +154,27 @@ fn check(dirs: &[PathBuf]) -> ExitCode {
         }
     }
     if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+}
+
+fn action(cmd: ActionCommand) -> ExitCode {
+    use natter_server::actions::cli;
+    let result = match cmd {
+        ActionCommand::List { bot } => cli::list(&bot).map(|out| (out, true)),
+        ActionCommand::Test { bot, action, args, conversation, data } => {
+            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            rt.block_on(cli::test(&bot, &data, &action, &args, conversation.as_deref()))
+        }
+    };
+    match result {
+        Ok((out, ok)) => {
+            print!("{out}");
+            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(e) => {
+            eprintln!("natter: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 fn init_logs(format: LogFormat) {
@@ -152,6 +207,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     http.limits.per_ip = Rate { per_sec: args.rate_per_ip, burst: (args.rate_per_ip * 3.0).max(1.0) };
     http.limits.per_thread = Rate { per_sec: args.rate_per_thread, burst: 10.0 };
     http.sse_keepalive = Duration::from_secs_f64(args.sse_keepalive.max(0.01));
+    http.admin_token = args.admin_token.filter(|t| !t.is_empty()).map(natter_server::actions::admin::AdminToken);
 
     let shutdown = CancellationToken::new();
     let server = Server::start(config, shutdown.clone()).await?;

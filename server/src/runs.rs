@@ -104,6 +104,7 @@ impl Runs {
         let result = if thread.status == ThreadStatus::Open {
             let turn = Turn {
                 thread: &thread,
+                run_id: &input.run_id,
                 input: &input.text,
                 context: input.context.as_ref(),
                 state: thread.agent_state.clone(),
@@ -229,5 +230,10 @@ impl Reply for RunWriter<'_> {
         self.flush().await?;
         let ev = EventPayload::ThreadClosed { by: "bot".into(), reason };
         Ok(self.store.transition(self.thread_id, ThreadStatus::Closed, ev).await?)
+    }
+
+    async fn event(&mut self, event: EventPayload) -> Result<(), ReplyError> {
+        self.pending.push(RunItem::Event(event));
+        self.flush().await
     }
 }

@@ -40,6 +40,8 @@ pub struct ServerConfig {
     /// How long in-flight requests may take to finish at shutdown.
     pub grace: Duration,
     pub http: HttpConfig,
+    /// Python limits of actions (issue 5).
+    pub actions: crate::actions::ActionsConfig,
 }
 
 impl Default for ServerConfig {
@@ -52,6 +54,7 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             grace: Duration::from_secs(10),
             http: HttpConfig::default(),
+            actions: Default::default(),
         }
     }
 }
@@ -78,13 +81,18 @@ impl Server {
         if recovered > 0 {
             tracing::warn!(recovered, "marked runs interrupted by the last stop as failed");
         }
-        let agents = agents_for(&bots);
+        let bots = Arc::new(bots);
+        let host = Arc::new(crate::python_host::StoreHost::new(store.clone(), bots.clone(), Arc::new(crate::python_host::NoLlm)));
+        let actions = crate::actions::ActionRunner::new(store.clone(), bots.clone(), host, config.actions.clone())?;
+        actions.prewarm().await;
+        let agents = agents_for(&bots, &actions);
         let listener = TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
         let limits = &config.http.limits;
         let state = Arc::new(AppState {
             runs: Runs::new(store.clone(), shutdown.child_token()),
             store,
-            bots: Arc::new(bots),
+            actions,
+            bots,
             agents,
             hub,
             ip_limiter: RateLimiter::new(limits.per_ip),
@@ -145,12 +153,12 @@ impl Server {
     }
 }
 
-fn agents_for(bots: &BotRegistry) -> HashMap<String, Arc<dyn Agent>> {
+fn agents_for(bots: &BotRegistry, actions: &Arc<crate::actions::ActionRunner>) -> HashMap<String, Arc<dyn Agent>> {
     bots.slugs()
         .filter_map(|s| bots.get(s))
         .map(|b| {
             let agent: Arc<dyn Agent> = match b.agent {
-                AgentKind::Scripted => Arc::new(ScriptedAgent::new(b.clone())),
+                AgentKind::Scripted => Arc::new(ScriptedAgent::new(b.clone()).with_actions(actions.clone())),
             };
             (b.slug.clone(), agent)
         })

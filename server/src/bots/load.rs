@@ -20,7 +20,7 @@ use crate::auth::{Auth, JwtAuth};
 use crate::text::{strip_accents, words};
 
 /// Step kinds known to this version (the key that names a step's kind).
-pub const STEP_KINDS: &[&str] = &["say", "ask", "buttons", "carousel", "branch", "goto", "handoff", "close", "user_defined"];
+pub const STEP_KINDS: &[&str] = &["say", "ask", "buttons", "carousel", "branch", "goto", "handoff", "close", "user_defined", "action"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -37,6 +37,10 @@ struct RawBot {
     feedback: RawFeedback,
     #[serde(default)]
     workflows: Vec<Spanned<RawWorkflow>>,
+    /// The outbound-address policy of API actions (natter-actions' `NetPolicy`).
+    #[serde(default)]
+    network: natter_actions::NetPolicy,
+    sheets: Option<Spanned<SheetsSettings>>,
 }
 
 #[derive(Deserialize)]
@@ -206,6 +210,17 @@ struct HandOffStep {
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
+struct ActionStep {
+    #[allow(dead_code)]
+    id: Option<String>,
+    action: String,
+    #[serde(default)]
+    args: toml::Table,
+    save_as: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
 struct CloseStep {
     #[allow(dead_code)]
     id: Option<String>,
@@ -313,6 +328,9 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         workflows.push(parse_workflow(&mut cx, w, &span));
     }
 
+    let sheets = raw.sheets.as_ref().map(|s| (s.get_ref(), cx.line(&s.span())));
+    let actions = super::actions::check(dir, &file, &raw.network, sheets, &workflows, &mut cx.errors);
+
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
@@ -328,6 +346,9 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         stream,
         feedback,
         workflows,
+        actions,
+        network: raw.network,
+        sheets: raw.sheets.map(Spanned::into_inner),
     })
 }
 
@@ -608,6 +629,18 @@ fn parse_step(cx: &mut Ctx, what: &str, span: &Range<usize>, t: &toml::Table, id
         "close" => {
             let s = shape!(CloseStep);
             Step::Close { text: (!s.close.is_empty()).then_some(s.close) }
+        }
+        "action" => {
+            let s = shape!(ActionStep);
+            let save_as = s.save_as.unwrap_or_else(|| "result".into());
+            if !valid_var(&save_as) {
+                cx.err(Some(span), format!("{what}: save_as `{save_as}` must be letters, digits and _"));
+            }
+            let args = match serde_json::to_value(&s.args) {
+                Ok(serde_json::Value::Object(m)) => m,
+                _ => serde_json::Map::new(),
+            };
+            Step::Action { name: s.action, args, save_as, line: cx.line(span) }
         }
         "user_defined" => {
             let s = shape!(UserDefinedStep);

@@ -5,6 +5,7 @@
 //! it can so `natter check` reports them all at once. A loaded [`Bot`] is immutable; the
 //! server holds them in a [`BotRegistry`].
 
+mod actions;
 mod load;
 pub mod model;
 

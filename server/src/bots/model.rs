@@ -8,6 +8,7 @@ use natter_protocol::{Button, Card};
 use regex::Regex;
 
 use crate::auth::Auth;
+pub use super::actions::SheetsSettings;
 
 #[derive(Debug)]
 pub struct Bot {
@@ -24,6 +25,12 @@ pub struct Bot {
     pub stream: StreamConfig,
     pub feedback: FeedbackConfig,
     pub workflows: Vec<Workflow>,
+    /// `actions/*.toml`, each enabled in the workflows it names (issue 5).
+    pub actions: natter_actions::ActionSet,
+    /// `[network]`: where the bot's API actions may connect.
+    pub network: natter_actions::NetPolicy,
+    /// `[sheets]`: the service account of `add_google_sheets_row`.
+    pub sheets: Option<SheetsSettings>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -107,6 +114,10 @@ pub enum Step {
     Branch { var: String, cases: Vec<(Condition, Target)>, default: Option<Target> },
     Goto(Target),
     HandOff { text: Option<String>, reason: Option<String> },
+    /// Calls action `name` (enabled in this workflow; checked at load) with `args`, whose
+    /// string values are `$variable` templates, and stores the result in `save_as`. `line`:
+    /// where the step is in bot.toml, for errors.
+    Action { name: String, args: serde_json::Map<String, serde_json::Value>, save_as: String, line: usize },
     Close { text: Option<String> },
     UserDefined { text: Option<String>, data: serde_json::Value },
 }

@@ -25,6 +25,8 @@ use crate::store::Thread;
 /// One user turn handed to an agent.
 pub struct Turn<'a> {
     pub thread: &'a Thread,
+    /// The run this turn belongs to (action runs are logged under it).
+    pub run_id: &'a str,
     /// The user's message text.
     pub input: &'a str,
     /// The host page's `context` sent with the message, if any.
@@ -71,6 +73,9 @@ pub trait Reply: Send {
     async fn hand_off(&mut self, reason: Option<String>) -> Result<bool, ReplyError>;
     /// → closed by the bot (`thread.closed`); `false` if already closed.
     async fn close(&mut self, reason: Option<String>) -> Result<bool, ReplyError>;
+    /// Appends an informational event (`action.started`, `action.completed`) after
+    /// everything written so far, committed before it returns.
+    async fn event(&mut self, event: natter_protocol::EventPayload) -> Result<(), ReplyError>;
 }
 
 #[async_trait]

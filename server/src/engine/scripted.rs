@@ -12,6 +12,11 @@
 //!
 //! Text is rendered with `{{var}}` templates, then streamed as deltas cut and paced by the
 //! bot's `[stream]` config; buttons and cards arrive with `message.completed`.
+//!
+//! An `action` step calls one of the bot's actions through [`ActionRunner`] (arguments from
+//! `$variables`, see `actions::args`) and stores what the bot gets — the result or
+//! `{"error": …}` — in its `save_as` variable, for `{{result.status}}` and `branch`. An action
+//! that hands the conversation off ends the workflow: the bot says nothing more.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -23,6 +28,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 use super::{Agent, AgentError, Reply, ReplyError, Turn};
+use crate::actions::args::render_args;
+use crate::actions::{ActionRunner, CallSite};
 use crate::bots::{Ask, Bot, Condition, Step, Target, Validation, Workflow};
 use crate::store::Thread;
 use crate::text::{chunks, contains_words, lookup, normalize, render, strip_accents, value_text, words};
@@ -32,11 +39,18 @@ const MAX_STEPS_PER_TURN: usize = 200;
 
 pub struct ScriptedAgent {
     bot: Arc<Bot>,
+    /// `None`: `action` steps answer `{"error": …}` (a bot loaded without a server).
+    actions: Option<Arc<ActionRunner>>,
 }
 
 impl ScriptedAgent {
     pub fn new(bot: Arc<Bot>) -> Self {
-        ScriptedAgent { bot }
+        ScriptedAgent { bot, actions: None }
+    }
+
+    pub fn with_actions(mut self, actions: Arc<ActionRunner>) -> Self {
+        self.actions = Some(actions);
+        self
     }
 }
 
@@ -60,6 +74,10 @@ pub struct Waiting {
 
 struct Run<'a> {
     bot: &'a Bot,
+    actions: Option<&'a ActionRunner>,
+    thread: &'a Thread,
+    run_id: &'a str,
+    context: Option<&'a Value>,
     out: &'a mut dyn Reply,
     cancel: tokio_util::sync::CancellationToken,
     st: State,
@@ -74,7 +92,16 @@ impl Agent for ScriptedAgent {
 
     async fn turn(&self, turn: Turn<'_>, out: &mut dyn Reply) -> Result<Value, AgentError> {
         let st: State = serde_json::from_value(turn.state).unwrap_or_default();
-        let mut run = Run { bot: &self.bot, out, cancel: turn.cancel, st };
+        let mut run = Run {
+            bot: &self.bot,
+            actions: self.actions.as_deref(),
+            thread: turn.thread,
+            run_id: turn.run_id,
+            context: turn.context,
+            out,
+            cancel: turn.cancel,
+            st,
+        };
         let input = turn.input.trim();
         run.st.vars.insert("last_message".into(), Value::String(input.to_string()));
         if let Some(ctx) = turn.context {
@@ -223,6 +250,14 @@ impl<'a> Run<'a> {
                     }
                 }
                 Step::Goto(t) => self.jump(*t),
+                Step::Action { name, args, save_as, .. } => {
+                    let handed_off = self.call_action(&wf.name, name, args, save_as).await;
+                    if handed_off {
+                        self.end_workflow();
+                        return Ok(());
+                    }
+                    self.st.step += 1;
+                }
                 Step::HandOff { text, reason } => {
                     if let Some(t) = text {
                         self.say(t, vec![], false).await?;
@@ -255,6 +290,22 @@ impl<'a> Run<'a> {
         let name = self.st.workflow.clone().unwrap_or_default();
         self.end_workflow();
         Err(AgentError::Failed(format!("workflow `{name}` ran {MAX_STEPS_PER_TURN} steps in one turn (a goto loop?)")))
+    }
+
+    /// Runs an `action` step; `true` when the action handed the conversation off.
+    async fn call_action(&mut self, workflow: &str, name: &str, args: &Map<String, Value>, save_as: &str) -> bool {
+        let bot = self.bot;
+        let (value, handed_off) = match (self.actions, bot.actions.get(name)) {
+            (Some(runner), Some(action)) => {
+                let args = render_args(action, args, &self.st.vars);
+                let site = CallSite { thread: Some(self.thread), run_id: Some(self.run_id), browser_session: self.context, test: false };
+                let called = runner.call_in_workflow(bot, workflow, name, args, site, Some(&mut *self.out)).await;
+                (called.value, called.handed_off)
+            }
+            _ => (serde_json::json!({"error": format!("action `{name}` is not available")}), false),
+        };
+        self.st.vars.insert(save_as.to_string(), value);
+        handed_off
     }
 
     fn jump(&mut self, t: Target) {

@@ -44,6 +44,8 @@ pub struct HttpConfig {
     /// Static files served at `/` and `/widget/`.
     pub www_dir: PathBuf,
     pub widget_dir: PathBuf,
+    /// Bearer token of `/admin/v1` (`NATTER_ADMIN_TOKEN`); `None`: the admin API refuses all.
+    pub admin_token: Option<crate::actions::admin::AdminToken>,
 }
 
 #[derive(Debug, Clone)]
@@ -67,6 +69,7 @@ impl Default for HttpConfig {
             sse_retry_ms: 2000,
             www_dir: "www".into(),
             widget_dir: "pkg".into(),
+            admin_token: None,
         }
     }
 }
@@ -77,6 +80,8 @@ pub struct AppState {
     pub agents: HashMap<String, Arc<dyn Agent>>,
     pub hub: Arc<Hub>,
     pub runs: Arc<Runs>,
+    /// Bot actions: workflow calls, Run Test, the admin API (issue 5).
+    pub actions: Arc<crate::actions::ActionRunner>,
     pub config: HttpConfig,
     pub ip_limiter: RateLimiter<IpAddr>,
     pub thread_limiter: RateLimiter<String>,
@@ -104,7 +109,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::per_ip))
         .layer(axum::middleware::from_fn_with_state(state.clone(), cors::cors));
-    let router = Router::new().nest("/v1", api).merge(ops::router());
+    let admin = crate::actions::admin::router(state.clone());
+    let router = Router::new().nest("/v1", api).nest("/admin/v1", admin).merge(ops::router());
     assets::mount(router, &state.config).layer(axum::middleware::from_fn(ops::track)).with_state(state)
 }
 

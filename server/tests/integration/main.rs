@@ -4,6 +4,11 @@
 
 mod common;
 
+mod actions;
+mod actions_admin;
+mod actions_bot;
+mod actions_limits;
+mod actions_standin;
 mod auth;
 mod config_errors;
 mod crash;
