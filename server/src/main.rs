@@ -208,6 +208,8 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     http.limits.per_thread = Rate { per_sec: args.rate_per_thread, burst: 10.0 };
     http.sse_keepalive = Duration::from_secs_f64(args.sse_keepalive.max(0.01));
     http.admin_token = args.admin_token.filter(|t| !t.is_empty()).map(natter_server::actions::admin::AdminToken);
+    // Python actions: start the runtime and each bot's warm processes now, not on the first call.
+    config.actions.prewarm = true;
 
     let shutdown = CancellationToken::new();
     let server = Server::start(config, shutdown.clone()).await?;
