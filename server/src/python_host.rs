@@ -27,6 +27,9 @@ use serde_json::Value;
 use crate::bots::{BotRegistry, SheetsSettings};
 use crate::store::{Store, StoreError};
 
+/// All of a conversation's metadata together, serialized.
+pub const MAX_METADATA_BYTES: usize = 1024 * 1024;
+
 /// `llm_classify_*` behind a seam: the bot's `[llm]` endpoint when it has one.
 #[async_trait]
 pub trait Classifier: Send + Sync + 'static {
@@ -117,6 +120,14 @@ impl Host for StoreHost {
     }
 
     async fn set_metadata(&self, conv: &ConversationRef, key: &str, value: Value) -> Result<(), Error> {
+        // Each value is capped by the runtime (64 KiB); the whole object is capped here, so a
+        // loop of sets can't grow a conversation row without bound.
+        let thread = self.store.thread(&conv.conversation_id).await.map_err(store_err)?;
+        let mut meta = thread.ok_or_else(|| store_err(StoreError::ThreadNotFound))?.metadata;
+        meta.insert(key.to_string(), value.clone());
+        if Value::Object(meta).to_string().len() > MAX_METADATA_BYTES {
+            return Err(Error::InvalidArgument(format!("the conversation's metadata would exceed {} KiB", MAX_METADATA_BYTES / 1024)));
+        }
         self.store.set_metadata(&conv.conversation_id, key, Some(value)).await.map_err(store_err)?;
         Ok(())
     }
