@@ -23,6 +23,23 @@ export interface Strings {
   maximize?: string;
   minimize?: string;
   restart?: string;
+  reconnecting?: string;
+  typing?: string;
+  feedbackPositive?: string;
+  feedbackNegative?: string;
+  feedbackTitle?: string;
+  feedbackText?: string;
+  feedbackSubmit?: string;
+  feedbackThanks?: string;
+  close?: string;
+  handedOff?: string;
+  agentJoined?: string;
+  agentLeft?: string;
+  closed?: string;
+  sendFailed?: string;
+  you?: string;
+  bot?: string;
+  agent?: string;
 }
 
 export interface LoadChatOptions {

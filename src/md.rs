@@ -13,7 +13,10 @@
 #[derive(Debug, Clone, PartialEq)]
 pub enum Block {
     Para(Vec<Inline>),
-    List { ordered: bool, items: Vec<Vec<Inline>> },
+    List {
+        ordered: bool,
+        items: Vec<Vec<Inline>>,
+    },
     Code(String),
 }
 
@@ -32,7 +35,7 @@ pub enum Inline {
 /// control characters (browsers strip those inside schemes: `java\tscript:`).
 pub fn safe_url(url: &str) -> Option<&str> {
     let u = url.trim();
-    if u.is_empty() || u.chars().any(|c| c.is_control() || c.is_whitespace() || c == '"') {
+    if u.is_empty() || u.bytes().any(|b| b <= b' ' || b == 0x7f || b == b'"') {
         return None;
     }
     let lower = |n: usize| u.get(..n).map(|p| p.to_ascii_lowercase());
@@ -124,7 +127,7 @@ fn find(s: &str, from: usize, pat: &str) -> Option<usize> {
 }
 
 fn word_char(c: Option<char>) -> bool {
-    c.is_some_and(|c| c.is_alphanumeric())
+    c.is_some_and(|c| c.is_ascii_alphanumeric())
 }
 
 /// Parses inline markdown.
@@ -162,7 +165,8 @@ pub fn inline(s: &str) -> Vec<Inline> {
             b'*' | b'_' => {
                 let before = s[..i].chars().next_back();
                 let after = s[i + 1..].chars().next();
-                let opens = after.is_some_and(|a| !a.is_whitespace()) && (c == b'*' || !word_char(before));
+                let opens = after.is_some_and(|a| !a.is_ascii_whitespace())
+                    && (c == b'*' || !word_char(before));
                 if opens {
                     let delim = &s[i..i + 1];
                     let mut from = i + 1;
@@ -170,7 +174,7 @@ pub fn inline(s: &str) -> Vec<Inline> {
                         let next_c = s[end + 1..].chars().next();
                         let prev_c = s[..end].chars().next_back();
                         let closes = end > i + 1
-                            && !prev_c.is_some_and(char::is_whitespace)
+                            && !prev_c.is_some_and(|c| c.is_ascii_whitespace())
                             && (c == b'*' || !word_char(next_c))
                             && !(next_c == Some(c as char));
                         if closes {
@@ -187,7 +191,12 @@ pub fn inline(s: &str) -> Vec<Inline> {
                     if let Some(end) = find(s, close + 2, ")") {
                         let label = inline(&s[i + 1..close]);
                         match safe_url(&s[close + 2..end]) {
-                            Some(u) => node = Some(Inline::Link { href: u.into(), children: label }),
+                            Some(u) => {
+                                node = Some(Inline::Link {
+                                    href: u.into(),
+                                    children: label,
+                                })
+                            }
                             None => {
                                 // an unsafe link keeps its label as plain inline content
                                 if !text.is_empty() {
@@ -232,7 +241,9 @@ pub fn plain(blocks: &[Block], out: &mut String) {
             match n {
                 Inline::Text(t) | Inline::Code(t) => out.push_str(t),
                 Inline::Break => out.push(' '),
-                Inline::Bold(c) | Inline::Italic(c) | Inline::Link { children: c, .. } => inl(c, out),
+                Inline::Bold(c) | Inline::Italic(c) | Inline::Link { children: c, .. } => {
+                    inl(c, out)
+                }
             }
         }
     }
@@ -287,8 +298,14 @@ mod tests {
         assert_eq!(
             b,
             vec![
-                Block::List { ordered: false, items: vec![vec![t("a")], vec![Bold(vec![t("b")])]] },
-                Block::List { ordered: true, items: vec![vec![t("one")], vec![t("two")]] },
+                Block::List {
+                    ordered: false,
+                    items: vec![vec![t("a")], vec![Bold(vec![t("b")])]]
+                },
+                Block::List {
+                    ordered: true,
+                    items: vec![vec![t("one")], vec![t("two")]]
+                },
                 Block::Code("<b>raw</b>".into()),
             ]
         );
@@ -306,11 +323,17 @@ mod tests {
     fn links_only_http_https_mailto() {
         assert_eq!(
             inline("[site](https://a.example/x?y=1)"),
-            vec![Link { href: "https://a.example/x?y=1".into(), children: vec![t("site")] }]
+            vec![Link {
+                href: "https://a.example/x?y=1".into(),
+                children: vec![t("site")]
+            }]
         );
         assert_eq!(
             inline("[m](MAILTO:a@b.c)"),
-            vec![Link { href: "MAILTO:a@b.c".into(), children: vec![t("m")] }]
+            vec![Link {
+                href: "MAILTO:a@b.c".into(),
+                children: vec![t("m")]
+            }]
         );
         for bad in [
             "javascript:alert(1)",
@@ -341,6 +364,9 @@ mod tests {
 
     #[test]
     fn multibyte_text_survives() {
-        assert_eq!(inline("héllo *wörld* 🎉"), vec![t("héllo "), Italic(vec![t("wörld")]), t(" 🎉")]);
+        assert_eq!(
+            inline("héllo *wörld* 🎉"),
+            vec![t("héllo "), Italic(vec![t("wörld")]), t(" 🎉")]
+        );
     }
 }

@@ -128,6 +128,37 @@ pub(crate) struct Conv {
     next_slot: u32,
     auth_wait: Option<Promise>,
     warned_bot: bool,
+    /// The group the next message goes into, and how many it holds (see [`bubble`]).
+    group: Option<Element>,
+    group_n: u32,
+}
+
+/// Messages per group: the transcript is a column of groups with `content-visibility: auto`,
+/// so appending a message lays out one group however long the conversation is.
+const GROUP: u32 = 50;
+
+/// A new message bubble (the shell's `Dom::bubble`), moved into the current group.
+fn bubble(c: &mut Conv, d: &super::dom::Dom, user: bool) -> Option<Element> {
+    let b = d.bubble(user)?;
+    place(c, d, &b);
+    Some(b)
+}
+
+fn place(c: &mut Conv, d: &super::dom::Dom, el: &Element) {
+    let full = c.group_n >= GROUP || !c.group.as_ref().is_some_and(|g| g.is_connected());
+    if full {
+        let doc = d.messages.owner_document();
+        if let Some(g) = doc.and_then(|doc| doc.create_element("div").ok()) {
+            let _ = g.set_attribute("class", "g");
+            let _ = d.messages.append_child(&g);
+            c.group = Some(g);
+            c.group_n = 0;
+        }
+    }
+    if let Some(g) = &c.group {
+        let _ = g.append_child(el);
+        c.group_n += 1;
+    }
 }
 
 impl Drop for Conv {
@@ -754,8 +785,9 @@ fn handle(w: &Rc<Widget>, data: &str) {
             let run = get(&v, "runId").as_string().unwrap_or_default();
             {
                 let mut st = w.st.borrow_mut();
+                let st = &mut *st;
                 if !st.chat.live.iter().any(|l| l.id == mid) {
-                    if let Some(b) = st.dom.as_ref().and_then(|d| d.bubble(false)) {
+                    if let Some(b) = st.dom.as_ref().and_then(|d| bubble(&mut st.chat, d, false)) {
                         let _ = b.set_attribute("hidden", "");
                         st.chat.live.push(Live {
                             id: mid,
@@ -794,7 +826,13 @@ fn handle(w: &Rc<Widget>, data: &str) {
 }
 
 fn note(w: &Widget, key: &str, who: Option<String>) {
-    let st = w.st.borrow();
+    note_el(w, key, who);
+    scroll(w);
+}
+
+fn note_el(w: &Widget, key: &str, who: Option<String>) {
+    let mut st = w.st.borrow_mut();
+    let st = &mut *st;
     let Some(d) = &st.dom else { return };
     let Some(doc) = d.messages.owner_document() else {
         return;
@@ -809,10 +847,8 @@ fn note(w: &Widget, key: &str, who: Option<String>) {
         }
         t.push_str(st.opts.strings.get(key));
         el.set_text_content(Some(&t));
-        let _ = d.messages.append_child(&el);
+        place(&mut st.chat, d, &el);
     }
-    drop(st);
-    scroll(w);
 }
 
 fn typing(w: &Widget, on: bool) {
@@ -969,9 +1005,10 @@ fn acked(w: &Rc<Widget>, cmid: &str, ok: bool) {
 }
 
 fn user_bubble(w: &Widget, text: &str, class: &str) -> Option<Element> {
-    let st = w.st.borrow();
+    let mut st = w.st.borrow_mut();
+    let st = &mut *st;
     let d = st.dom.as_ref()?;
-    let b = d.bubble(true)?;
+    let b = bubble(&mut st.chat, d, true)?;
     let _ = b.set_attribute("class", class);
     d.append_text(&b, text);
     Some(b)
@@ -1295,7 +1332,7 @@ fn render_message(
                 md::plain(b, &mut t);
             }
         }
-        let b = d.bubble(true)?;
+        let b = bubble(&mut st.chat, d, true)?;
         d.append_text(&b, &t);
         return None;
     }
@@ -1314,7 +1351,7 @@ fn render_message(
             let _ = b.remove_attribute("hidden");
             b
         }
-        None => d.bubble(false)?,
+        None => bubble(&mut st.chat, d, false)?,
     };
     let doc = bubble.owner_document()?;
     let _ = bubble.set_attribute("class", if view.role == "agent" { "agent" } else { "bot" });
