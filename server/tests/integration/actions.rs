@@ -186,6 +186,7 @@ async fn seed_examples_from_workflows_and_every_helper() {
     assert_eq!(out["business"], "shop");
     assert_eq!(out["senders"], json!(["customer"]));
     assert_eq!(out["browser"], json!({"pageUrl": "https://shop.example/cart"}));
+    assert!(out["cap"].as_str().unwrap().contains("metadata would exceed 1024 KiB"), "{out:#}");
     let appends = apis.seen("sheets.append");
     assert_eq!(appends.len(), 1);
     assert_eq!(appends[0]["path"], "SHEET-1/values/Sheet1!A1:append");

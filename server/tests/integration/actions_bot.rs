@@ -301,6 +301,16 @@ def execute_action(context):
     out["senders"] = [m["sender"] for m in context["conversation"]["messages"]]
     out["business"] = context["conversation"]["businessSlug"]
     out["browser"] = context["browser_session"]
+    # A conversation's metadata is capped in total (1 MiB): a loop of big values is refused.
+    big = "x" * 60000
+    try:
+        for i in range(40):
+            set_conversation_metadata(context, f"big{i}", big)
+        out["cap"] = "not refused"
+    except ValueError as e:
+        out["cap"] = str(e)
+    for i in range(40):
+        delete_conversation_metadata(context, f"big{i}")
     print("tour done")
     return out
 "#;
