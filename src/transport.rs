@@ -34,7 +34,11 @@ impl Backoff {
     pub fn next(&mut self, rand: f64) -> u32 {
         let d = BASE_MS.saturating_mul(1 << self.attempt.min(8)).min(CAP_MS);
         self.attempt = self.attempt.saturating_add(1);
-        let r = if rand.is_finite() { rand.clamp(0.0, 1.0) } else { 0.5 };
+        let r = if rand.is_finite() {
+            rand.clamp(0.0, 1.0)
+        } else {
+            0.5
+        };
         d / 2 + (f64::from(d / 2) * r) as u32
     }
 
@@ -262,7 +266,10 @@ mod tests {
         // a small piece into a block with room stays in it
         assert_eq!(split_blocks(10, "hello"), vec![(false, "hello")]);
         // a full block and a piece with a break: new block after the break
-        assert_eq!(split_blocks(BLOCK_BYTES, "ab cd"), vec![(false, "ab "), (true, "cd")]);
+        assert_eq!(
+            split_blocks(BLOCK_BYTES, "ab cd"),
+            vec![(false, "ab "), (true, "cd")]
+        );
         // no break point: stays in the open block
         assert_eq!(split_blocks(BLOCK_BYTES, "abcd"), vec![(false, "abcd")]);
         // multibyte text

@@ -933,8 +933,20 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
         };
         drop(w);
         let Some(tid) = ensure_thread(&weak, gen).await else {
+            // no conversation can start (no `bot` option, or the server refuses it): the
+            // waiting messages are marked failed and their send() promises resolve, no `send`
             if let Some(w) = alive(&weak, gen) {
                 w.st.borrow_mut().chat.sending = false;
+                let ids: Vec<String> =
+                    w.st.borrow()
+                        .chat
+                        .pending
+                        .iter()
+                        .map(|p| p.cmid.clone())
+                        .collect();
+                for id in ids {
+                    acked(&w, &id, false);
+                }
             }
             return;
         };
@@ -999,7 +1011,7 @@ fn acked(w: &Rc<Widget>, cmid: &str, ok: bool) {
         let ev = js::event(EventType::Send, &[("message", p.message.clone())]);
         emit(w, EventType::Send, ev, None, After::Finally(then));
     } else {
-        js::console_warn("natter: the server refused a message (400); it was not sent");
+        js::console_warn("natter: a message was not sent: the server refused it, or no conversation could start (see the warning before)");
         act::run_then(w, then);
     }
 }
