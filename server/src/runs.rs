@@ -130,7 +130,11 @@ impl Runs {
             Err(e) => {
                 m.runs_failed.fetch_add(1, Ordering::Relaxed);
                 tracing::error!(thread = %input.thread_id, run = %input.run_id, error = %e, "run failed");
-                (RunOutcome::Failed { code: "agent_error".into(), message: "the bot could not answer".into() }, None)
+                let code = match &e {
+                    AgentError::Coded { code, .. } => code,
+                    _ => "agent_error",
+                };
+                (RunOutcome::Failed { code: code.to_string(), message: "the bot could not answer".into() }, None)
             }
         };
         // Whatever the agent left unflushed commits with the run's end, in one job.

@@ -22,6 +22,7 @@ use tokio_util::sync::CancellationToken;
 use tower::ServiceExt;
 
 use crate::bots::{self, AgentKind, BotRegistry};
+use crate::engine::llm::{LlmAgent, LlmModels, RunnerActions};
 use crate::engine::{scripted::ScriptedAgent, Agent};
 use crate::http::limits::RateLimiter;
 use crate::http::{app, AppState, HttpConfig};
@@ -82,10 +83,12 @@ impl Server {
             tracing::warn!(recovered, "marked runs interrupted by the last stop as failed");
         }
         let bots = Arc::new(bots);
-        let host = Arc::new(crate::python_host::StoreHost::new(store.clone(), bots.clone(), Arc::new(crate::python_host::NoLlm)));
+        // One model client per LLM bot, shared by its agent and its llm_classify_* calls.
+        let llm_models = Arc::new(LlmModels::for_bots(&bots).context("building the LLM clients")?);
+        let host = Arc::new(crate::python_host::StoreHost::new(store.clone(), bots.clone(), llm_models.clone()));
         let actions = crate::actions::ActionRunner::new(store.clone(), bots.clone(), host, config.actions.clone())?;
         actions.prewarm().await;
-        let agents = agents_for(&bots, &actions);
+        let agents = agents_for(&bots, &store, &actions, &llm_models)?;
         let listener = TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
         let limits = &config.http.limits;
         let state = Arc::new(AppState {
@@ -153,14 +156,24 @@ impl Server {
     }
 }
 
-fn agents_for(bots: &BotRegistry, actions: &Arc<crate::actions::ActionRunner>) -> HashMap<String, Arc<dyn Agent>> {
+fn agents_for(
+    bots: &BotRegistry,
+    store: &Arc<dyn Store>,
+    actions: &Arc<crate::actions::ActionRunner>,
+    llm_models: &LlmModels,
+) -> anyhow::Result<HashMap<String, Arc<dyn Agent>>> {
     bots.slugs()
         .filter_map(|s| bots.get(s))
         .map(|b| {
             let agent: Arc<dyn Agent> = match b.agent {
                 AgentKind::Scripted => Arc::new(ScriptedAgent::new(b.clone()).with_actions(actions.clone())),
+                AgentKind::Llm => {
+                    let model = llm_models.model(&b.slug).with_context(|| format!("bot `{}`: no LLM client", b.slug))?;
+                    let actions = Arc::new(RunnerActions { bot: b.clone(), runner: actions.clone() });
+                    Arc::new(LlmAgent::with_model(b.clone(), store.clone(), actions, model).with_context(|| format!("bot `{}`", b.slug))?)
+                }
             };
-            (b.slug.clone(), agent)
+            Ok((b.slug.clone(), agent))
         })
         .collect()
 }

@@ -41,6 +41,8 @@ struct RawBot {
     #[serde(default)]
     network: natter_actions::NetPolicy,
     sheets: Option<Spanned<SheetsSettings>>,
+    /// `agent = "llm"`: natter-llm's config plus the server's keys (see `bots::llm`).
+    llm: Option<Spanned<toml::Table>>,
 }
 
 #[derive(Deserialize)]
@@ -92,6 +94,8 @@ struct RawWorkflow {
     triggers: RawTriggers,
     #[serde(default)]
     steps: Vec<Spanned<toml::Table>>,
+    /// LLM bots: what the model is told while this workflow is active.
+    instructions: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -275,8 +279,9 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
 
     let agent = match raw.agent.as_ref().map(|a| a.get_ref().as_str()) {
         None | Some("scripted") => AgentKind::Scripted,
+        Some("llm") => AgentKind::Llm,
         Some(other) => {
-            cx.err(Some(&raw.agent.as_ref().unwrap().span()), format!("unknown agent `{other}` (expected `scripted`)"));
+            cx.err(Some(&raw.agent.as_ref().unwrap().span()), format!("unknown agent `{other}` (expected `scripted` or `llm`)"));
             AgentKind::Scripted
         }
     };
@@ -325,8 +330,29 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         if let Some(prev) = names.insert(w.name.clone(), cx.line(&span)) {
             cx.err(Some(&span), format!("workflow `{}` defined twice (first at line {prev})", w.name));
         }
-        workflows.push(parse_workflow(&mut cx, w, &span));
+        workflows.push(parse_workflow(&mut cx, w, &span, agent == AgentKind::Llm));
     }
+    let llm = match (agent, &raw.llm) {
+        (AgentKind::Llm, Some(t)) => {
+            let names: Vec<&str> = workflows.iter().map(|w: &Workflow| w.name.as_str()).collect();
+            match super::llm::parse(&file, &src, &t.span(), t.get_ref(), &names) {
+                Ok(l) => Some(l),
+                Err(errs) => {
+                    cx.errors.extend(errs);
+                    None
+                }
+            }
+        }
+        (AgentKind::Llm, None) => {
+            cx.err(raw.agent.as_ref().map(|a| a.span()).as_ref(), "agent = \"llm\" needs an [llm] table (base_url, model, …; see docs/llm.md)");
+            None
+        }
+        (AgentKind::Scripted, Some(t)) => {
+            cx.err(Some(&t.span()), "[llm] is only used with agent = \"llm\"");
+            None
+        }
+        (AgentKind::Scripted, None) => None,
+    };
 
     let sheets = raw.sheets.as_ref().map(|s| (s.get_ref(), cx.line(&s.span())));
     let actions = super::actions::check(dir, &file, &raw.network, sheets, &workflows, &mut cx.errors);
@@ -349,6 +375,7 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         actions,
         network: raw.network,
         sheets: raw.sheets.map(Spanned::into_inner),
+        llm,
     })
 }
 
@@ -430,7 +457,8 @@ fn regex(cx: &mut Ctx, span: &Range<usize>, what: &str, pattern: &str) -> Option
     }
 }
 
-fn parse_workflow(cx: &mut Ctx, w: RawWorkflow, span: &Range<usize>) -> Workflow {
+/// `llm`: the bot is an LLM bot, whose workflows may have instructions instead of steps.
+fn parse_workflow(cx: &mut Ctx, w: RawWorkflow, span: &Range<usize>, llm: bool) -> Workflow {
     let mut triggers = Triggers::default();
     for k in &w.triggers.keywords {
         let ws = words(k);
@@ -463,10 +491,16 @@ fn parse_workflow(cx: &mut Ctx, w: RawWorkflow, span: &Range<usize>) -> Workflow
             steps.push(step);
         }
     }
-    if w.steps.is_empty() {
+    if w.steps.is_empty() && !llm {
         cx.err(Some(span), format!("workflow `{}` has no steps", w.name));
     }
-    Workflow { name: w.name, triggers, interrupts: w.interrupts, steps }
+    if llm && !w.steps.is_empty() {
+        cx.err(Some(span), format!("workflow `{}`: an LLM bot's workflows have `instructions`, not steps", w.name));
+    }
+    if !llm && w.instructions.is_some() {
+        cx.err(Some(span), format!("workflow `{}`: `instructions` are for LLM bots (agent = \"llm\"); scripted workflows have steps", w.name));
+    }
+    Workflow { name: w.name, triggers, interrupts: w.interrupts, steps, instructions: w.instructions }
 }
 
 fn target(cx: &mut Ctx, span: &Range<usize>, what: &str, name: &str, ids: &StepIds) -> Target {

@@ -6,6 +6,7 @@
 //! server holds them in a [`BotRegistry`].
 
 mod actions;
+mod llm;
 mod load;
 pub mod model;
 

@@ -31,12 +31,29 @@ pub struct Bot {
     pub network: natter_actions::NetPolicy,
     /// `[sheets]`: the service account of `add_google_sheets_row`.
     pub sheets: Option<SheetsSettings>,
+    /// `agent = "llm"`: the `[llm]` table (always `Some` for LLM bots, `None` otherwise).
+    pub llm: Option<LlmBot>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum AgentKind {
     /// The workflow engine of `engine::scripted`.
     Scripted,
+    /// An OpenAI-compatible model (`engine::llm`), configured by [`LlmBot`].
+    Llm,
+}
+
+/// An LLM bot's `[llm]` table: natter-llm's [`natter_llm::LlmConfig`] plus the server's keys.
+#[derive(Debug, Clone)]
+pub struct LlmBot {
+    pub config: std::sync::Arc<natter_llm::LlmConfig>,
+    /// Read from `api_key_env` at load (never from the bot folder); prints as `[redacted]`.
+    pub api_key: Option<natter_llm::ApiKey>,
+    /// Conversation metadata keys the model may see (in the system message), in this order.
+    pub visible_metadata: Vec<String>,
+    /// The workflow active when no trigger has selected one (`[llm] workflow`); `None`: the
+    /// first workflow, if any.
+    pub default_workflow: Option<String>,
 }
 
 /// How replies are cut into `message.delta` events and paced.
@@ -79,6 +96,8 @@ pub struct Workflow {
     /// May start while another workflow waits for an answer (e.g. "talk to a human").
     pub interrupts: bool,
     pub steps: Vec<Step>,
+    /// LLM bots: the workflow's instructions for the model (after `[llm] instructions`).
+    pub instructions: Option<String>,
 }
 
 #[derive(Debug, Default)]

@@ -13,6 +13,7 @@
 //! OpenAI-compatible LLM agent (tokens → `delta`, tool calls → actions) behind the same trait;
 //! issue 5's actions are called from inside a turn (a workflow step, or an LLM tool call).
 
+pub mod llm;
 pub mod scripted;
 
 use async_trait::async_trait;
@@ -53,6 +54,10 @@ pub enum AgentError {
     Reply(#[from] ReplyError),
     #[error("{0}")]
     Failed(String),
+    /// A failure with a stable code for `run.failed` (e.g. `llm_unavailable`); `message` is
+    /// logged, never sent to clients. The agent has already said its fallback message.
+    #[error("{code}: {message}")]
+    Coded { code: &'static str, message: String },
 }
 
 /// Where an agent writes its answer (see the module docs for when each call commits).

@@ -13,6 +13,8 @@ mod auth;
 mod config_errors;
 mod crash;
 mod limits;
+mod llm;
+mod llm_failures;
 mod ops;
 mod resume;
 mod send;
