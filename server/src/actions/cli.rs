@@ -10,7 +10,7 @@ use std::sync::Arc;
 
 use super::{ActionRunner, ActionsConfig};
 use crate::bots::{load_bot, BotRegistry};
-use crate::python_host::{NoLlm, StoreHost};
+use crate::python_host::StoreHost;
 use crate::store::sqlite::{Durability, SqliteStore};
 use crate::store::{EventSink, Store, StoredEvent};
 
@@ -76,7 +76,9 @@ pub async fn test(dir: &Path, data: &Path, action: &str, pairs: &[String], conve
     let mut reg = BotRegistry::default();
     reg.insert(bot);
     let bots = Arc::new(reg);
-    let host = Arc::new(StoreHost::new(store.clone(), bots.clone(), Arc::new(NoLlm)));
+    // A Run Test classifies with the bot's own [llm] model, like a live run.
+    let llm = crate::engine::llm::LlmModels::for_bots(&bots).map_err(|e| CliError::Run(format!("LLM client: {e}")))?;
+    let host = Arc::new(StoreHost::new(store.clone(), bots.clone(), Arc::new(llm)));
     let runner = ActionRunner::new(store.clone(), bots, host, ActionsConfig::default()).map_err(|e| CliError::Run(e.to_string()))?;
     let run = runner.test(&slug, action, args, conversation).await.map_err(|e| CliError::Run(e.to_string()));
     store.close().await;
