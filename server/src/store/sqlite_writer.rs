@@ -54,10 +54,13 @@ pub(super) enum Op {
     /// A write of another store module (store/sqlite/actions.rs: metadata, tags, A/B, action
     /// runs), run in the job's savepoint. It must append no events and change no thread's
     /// status: the writer's seq and status caches don't see it.
-    Conn(Box<dyn FnOnce(&Connection) -> Result<Value> + Send>),
+    Conn(ConnJob),
     /// Stop after committing this batch.
     Shutdown,
 }
+
+/// The closure of an [`Op::Conn`] job.
+pub(super) type ConnJob = Box<dyn FnOnce(&Connection) -> Result<Value> + Send>;
 
 pub(super) enum Done {
     Thread(Box<Thread>),
