@@ -64,6 +64,10 @@ pub enum EventPayload {
     AgentMessage { message: Message },
     #[serde(rename = "agent.left")]
     AgentLeft { agent: Option<String> },
+    /// Waiting for a human agent after a hand-off: the CRM's queue position and estimated
+    /// wait, as the CRM words them (either may be absent).
+    #[serde(rename = "agent.queue")]
+    AgentQueue { queue_position: Option<String>, waiting_time: Option<String> },
     /// A conversation-timeline entry (e.g. `add_conversation_event`); informational.
     #[serde(rename = "thread.event")]
     ThreadEvent { name: String, data: Value },
@@ -94,6 +98,7 @@ impl EventPayload {
             EventPayload::AgentTyping { .. } => "agent.typing",
             EventPayload::AgentMessage { .. } => "agent.message",
             EventPayload::AgentLeft { .. } => "agent.left",
+            EventPayload::AgentQueue { .. } => "agent.queue",
             EventPayload::ThreadEvent { .. } => "thread.event",
             EventPayload::ActionStarted { .. } => "action.started",
             EventPayload::ActionCompleted { .. } => "action.completed",

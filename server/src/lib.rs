@@ -11,15 +11,20 @@
 //! - [`auth`]: per-bot JWT checks.
 //! - [`actions`]: calling bot actions (workflow steps, Run Test, admin API); [`python_host`]:
 //!   the Python helpers' host over the store (actions and event handlers).
+//! - [`lifecycle`]: close / hand-off from every path, event handlers, inactivity timeout;
+//!   [`outbox`]: the durable job queue they feed; [`crm`]: the CRM connector wired in.
 
 pub mod actions;
 pub mod auth;
 pub mod bots;
+pub mod crm;
 pub mod engine;
 pub mod http;
 pub mod hub;
 pub mod ids;
+pub mod lifecycle;
 pub mod metrics;
+pub mod outbox;
 pub mod python_host;
 pub mod runs;
 pub mod server;

@@ -33,6 +33,37 @@ enum Command {
     /// A bot's actions: list them, or run one as a test ("Run Test").
     #[command(subcommand)]
     Action(ActionCommand),
+    /// A bot's event handlers: list them, list their runs, or run one as a test ("Run Test").
+    #[command(subcommand)]
+    Handler(HandlerCommand),
+}
+
+#[derive(Subcommand)]
+enum HandlerCommand {
+    /// List the event handlers of a bot folder.
+    List { bot: PathBuf },
+    /// The bot's latest handler runs (result, stdout, stderr, traceback, duration, status).
+    Runs {
+        /// The bot's folder (its name is the slug).
+        bot: PathBuf,
+        #[arg(long, default_value_t = 20)]
+        limit: u32,
+        #[arg(long, env = "NATTER_DATA", default_value = "data")]
+        data: PathBuf,
+    },
+    /// Run one handler against a conversation without the event firing (logged as a test).
+    Test {
+        bot: PathBuf,
+        handler: String,
+        /// Conversation id or public id.
+        #[arg(long)]
+        conversation: String,
+        /// `conversation_closed` or `conversation_handed_off` (default: the handler's own).
+        #[arg(long)]
+        event: Option<String>,
+        #[arg(long, env = "NATTER_DATA", default_value = "data")]
+        data: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -119,6 +150,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Check { bots } => check(&bots),
         Command::Action(cmd) => action(cmd),
+        Command::Handler(cmd) => handler(cmd),
         Command::Serve(args) => {
             init_logs(args.log_format);
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
@@ -163,6 +195,28 @@ fn action(cmd: ActionCommand) -> ExitCode {
         ActionCommand::Test { bot, action, args, conversation, data } => {
             let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
             rt.block_on(cli::test(&bot, &data, &action, &args, conversation.as_deref()))
+        }
+    };
+    match result {
+        Ok((out, ok)) => {
+            print!("{out}");
+            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+        }
+        Err(e) => {
+            eprintln!("natter: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+fn handler(cmd: HandlerCommand) -> ExitCode {
+    use natter_server::lifecycle::cli;
+    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let result = match cmd {
+        HandlerCommand::List { bot } => cli::list(&bot).map(|o| (o, true)),
+        HandlerCommand::Runs { bot, limit, data } => rt.block_on(cli::runs(&bot, &data, limit)).map(|o| (o, true)),
+        HandlerCommand::Test { bot, handler, conversation, event, data } => {
+            rt.block_on(cli::test(&bot, &data, &handler, &conversation, event.as_deref()))
         }
     };
     match result {

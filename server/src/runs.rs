@@ -31,6 +31,8 @@ pub struct Runs {
     queues: Mutex<HashMap<String, mpsc::UnboundedSender<(Arc<dyn Agent>, RunInput)>>>,
     tracker: TaskTracker,
     cancel: CancellationToken,
+    /// The CRM's synchronous calls (`escalate`, `isTeamOnline`) for workflow steps (issue 6).
+    lifecycle: std::sync::OnceLock<Arc<crate::lifecycle::Lifecycle>>,
 }
 
 /// What a run answers.
@@ -43,7 +45,12 @@ pub struct RunInput {
 
 impl Runs {
     pub fn new(store: Arc<dyn Store>, cancel: CancellationToken) -> Arc<Self> {
-        Arc::new(Runs { store, queues: Mutex::default(), tracker: TaskTracker::new(), cancel })
+        Arc::new(Runs { store, queues: Mutex::default(), tracker: TaskTracker::new(), cancel, lifecycle: Default::default() })
+    }
+
+    /// Gives runs the lifecycle (set once at start, before the first run).
+    pub fn set_lifecycle(&self, lifecycle: Arc<crate::lifecycle::Lifecycle>) {
+        let _ = self.lifecycle.set(lifecycle);
     }
 
     /// Queues a run; runs of one thread execute one after another in queue order.
@@ -100,6 +107,7 @@ impl Runs {
             pending: Vec::new(),
             started,
             first_delta: false,
+            lifecycle: self.lifecycle.get().map(|l| (&**l, thread.bot.as_str())),
         };
         let result = if thread.status == ThreadStatus::Open {
             let turn = Turn {
@@ -166,6 +174,8 @@ struct RunWriter<'a> {
     pending: Vec<RunItem>,
     started: Instant,
     first_delta: bool,
+    /// The lifecycle and this thread's bot, for the CRM's synchronous calls.
+    lifecycle: Option<(&'a crate::lifecycle::Lifecycle, &'a str)>,
 }
 
 impl RunWriter<'_> {
@@ -239,5 +249,17 @@ impl Reply for RunWriter<'_> {
     async fn event(&mut self, event: EventPayload) -> Result<(), ReplyError> {
         self.pending.push(RunItem::Event(event));
         self.flush().await
+    }
+
+    async fn escalate(&mut self) -> Result<Option<bool>, ReplyError> {
+        // The visitor sees what was said before the CRM is asked (it may take seconds).
+        self.flush().await?;
+        let Some((lc, bot)) = self.lifecycle else { return Ok(None) };
+        Ok(lc.escalate(bot, self.thread_id).await)
+    }
+
+    async fn team_online(&mut self, team: Option<String>) -> Result<Option<bool>, ReplyError> {
+        let Some((lc, bot)) = self.lifecycle else { return Ok(None) };
+        Ok(lc.team_online(bot, self.thread_id, team).await)
     }
 }

@@ -41,6 +41,8 @@ pub struct ServerConfig {
     /// How long in-flight requests may take to finish at shutdown.
     pub grace: Duration,
     pub http: HttpConfig,
+    /// Outbox, CRM retries, inactivity sweep, handlers' python (issue 6).
+    pub lifecycle: crate::lifecycle::LifecycleOptions,
     /// Python limits of actions (issue 5).
     pub actions: crate::actions::ActionsConfig,
 }
@@ -55,6 +57,7 @@ impl Default for ServerConfig {
             header_read_timeout: Duration::from_secs(10),
             grace: Duration::from_secs(10),
             http: HttpConfig::default(),
+            lifecycle: Default::default(),
             actions: Default::default(),
         }
     }
@@ -73,8 +76,10 @@ impl Server {
             anyhow::anyhow!("bot configuration errors:\n{}", list.join("\n"))
         })?;
         let hub = Arc::new(Hub::default());
+        // Event handlers are found first: the store enqueues their jobs with each transition.
+        let plan = crate::lifecycle::plan::Plan::prepare(&bots)?;
         let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open(&config.data_dir, config.durability, hub.clone() as Arc<dyn EventSink>)
+            SqliteStore::open_with_planner(&config.data_dir, config.durability, hub.clone() as Arc<dyn EventSink>, plan.clone())
                 .await
                 .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
         );
@@ -86,15 +91,21 @@ impl Server {
         // One model client per LLM bot, shared by its agent and its llm_classify_* calls.
         let llm_models = Arc::new(LlmModels::for_bots(&bots).context("building the LLM clients")?);
         let host = Arc::new(crate::python_host::StoreHost::new(store.clone(), bots.clone(), llm_models.clone()));
-        let actions = crate::actions::ActionRunner::new(store.clone(), bots.clone(), host, config.actions.clone())?;
+        let actions = crate::actions::ActionRunner::new(store.clone(), bots.clone(), host.clone(), config.actions.clone())?;
         actions.prewarm().await;
         let agents = agents_for(&bots, &store, &actions, &llm_models)?;
         let listener = TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
         let limits = &config.http.limits;
+        let lifecycle =
+            crate::lifecycle::Lifecycle::start(store.clone(), bots.clone(), plan, listener.local_addr()?, config.lifecycle.clone(), host.clone())?;
+        let runs = Runs::new(store.clone(), shutdown.child_token());
+        runs.set_lifecycle(lifecycle.clone());
+        actions.set_crm(lifecycle.clone());
         let state = Arc::new(AppState {
-            runs: Runs::new(store.clone(), shutdown.child_token()),
-            store,
             actions,
+            runs,
+            lifecycle,
+            store,
             bots,
             agents,
             hub,
@@ -118,6 +129,7 @@ impl Server {
         let mut http = hyper::server::conn::http1::Builder::new();
         http.timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout).keep_alive(true);
         tracing::info!(addr = %listener.local_addr()?, bots = ?state.bots.slugs().collect::<Vec<_>>(), "natter listening");
+        let background = crate::lifecycle::BackgroundTasks::spawn(state.lifecycle.clone(), state.shutdown.child_token());
         loop {
             let (stream, peer) = tokio::select! {
                 _ = state.shutdown.cancelled() => break,
@@ -147,6 +159,8 @@ impl Server {
         drop(listener);
         tracing::info!("shutting down: ending streams and runs");
         state.runs.shutdown().await;
+        // The outbox worker and the inactivity sweep saw the token too; wait for them.
+        background.stop().await;
         if tokio::time::timeout(config.grace, graceful.shutdown()).await.is_err() {
             tracing::warn!("grace period over; dropping remaining connections");
         }

@@ -97,6 +97,8 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/bots/{bot}/actions/{action}/test", post(run_test))
         .route("/action-runs", get(runs))
         .route("/threads/{id}", get(thread))
+        // Event handlers (issue 6), behind the same admin-token check.
+        .merge(crate::lifecycle::admin::router())
         .fallback(|| async { AdminError::NotFound("no such endpoint".into()) })
         .layer(axum::middleware::from_fn_with_state(state, authenticate))
 }

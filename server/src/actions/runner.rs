@@ -72,6 +72,8 @@ pub struct ActionRunner {
     config: ActionsConfig,
     /// Started on first use: bots without Python actions never need python3.
     python: OnceCell<Result<Runtime, String>>,
+    /// `kind = "crm"` actions (issue 6's CRM connector), set once at start.
+    crm: std::sync::OnceLock<crate::crm::actions::SharedCrmActions>,
 }
 
 impl ActionRunner {
@@ -83,7 +85,12 @@ impl ActionRunner {
                 .map_err(|e| anyhow::anyhow!("bot `{slug}`: action HTTP client: {e}"))?;
             clients.insert(slug.to_string(), client);
         }
-        Ok(Arc::new(ActionRunner { store, bots, clients, host, config, python: OnceCell::new() }))
+        Ok(Arc::new(ActionRunner { store, bots, clients, host, config, python: OnceCell::new(), crm: Default::default() }))
+    }
+
+    /// Connects `kind = "crm"` actions to the CRM actions webhook.
+    pub fn set_crm(&self, crm: crate::crm::actions::SharedCrmActions) {
+        let _ = self.crm.set(crm);
     }
 
     pub fn bots(&self) -> &BotRegistry {
@@ -278,13 +285,21 @@ impl ActionRunner {
                     }
                 },
             },
-            ActionKind::Crm(_) => {
-                // The CRM actions webhook is issue 6's (crate natter-crm); until it is wired
-                // here, a CRM action answers an error the bot can relay.
-                run.status = "unsupported".into();
-                run.error = Some("CRM actions are not connected to this server yet".into());
-                run.result = json!({"error": "The action is not available"});
-            }
+            ActionKind::Crm(c) => match self.crm.get() {
+                // The CRM actions webhook (crate::crm::actions): results go to the conversation's
+                // metadata; sanitized values never reach the result or this log.
+                Some(crm) => {
+                    let call = crm.call(&bot.slug, action, &args, site.thread, c.timeout).await;
+                    run.status = call.status.into();
+                    run.result = call.result;
+                    run.error = call.error;
+                }
+                None => {
+                    run.status = "unsupported".into();
+                    run.error = Some("CRM actions are not connected to this server".into());
+                    run.result = json!({"error": "The action is not available"});
+                }
+            },
         }
         if run.status == "ok" && run.result.get("error").is_some() {
             run.status = "error".into();

@@ -20,7 +20,7 @@ use crate::auth::{Auth, JwtAuth};
 use crate::text::{strip_accents, words};
 
 /// Step kinds known to this version (the key that names a step's kind).
-pub const STEP_KINDS: &[&str] = &["say", "ask", "buttons", "carousel", "branch", "goto", "handoff", "close", "user_defined", "action"];
+pub const STEP_KINDS: &[&str] = &["say", "ask", "buttons", "carousel", "branch", "goto", "handoff", "close", "user_defined", "action", "team_online"];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -43,6 +43,10 @@ struct RawBot {
     sheets: Option<Spanned<SheetsSettings>>,
     /// `agent = "llm"`: natter-llm's config plus the server's keys (see `bots::llm`).
     llm: Option<Spanned<toml::Table>>,
+    /// The CRM connection (issue 6, `crate::crm::CrmBotSettings`).
+    crm: Option<Spanned<toml::Table>>,
+    /// Automatic close after inactivity (issue 6).
+    lifecycle: Option<Spanned<crate::lifecycle::LifecycleConfig>>,
 }
 
 #[derive(Deserialize)]
@@ -223,6 +227,16 @@ struct ActionStep {
     save_as: Option<String>,
 }
 
+/// `team_online = "var"`: asks the CRM `isTeamOnline` and stores "true"/"false" (issue 6).
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TeamOnlineStep {
+    #[allow(dead_code)]
+    id: Option<String>,
+    team_online: String,
+    team: Option<String>,
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct CloseStep {
@@ -357,6 +371,22 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
     let sheets = raw.sheets.as_ref().map(|s| (s.get_ref(), cx.line(&s.span())));
     let actions = super::actions::check(dir, &file, &raw.network, sheets, &workflows, &mut cx.errors);
 
+    let crm = raw.crm.as_ref().and_then(|t| match crate::crm::CrmBotSettings::parse(&slug, t.get_ref()) {
+        Ok(c) => Some(c),
+        Err(e) => {
+            cx.err(Some(&t.span()), e);
+            None
+        }
+    });
+    let lifecycle = raw.lifecycle.map(|l| {
+        let span = l.span();
+        let l = l.into_inner();
+        if let Err(e) = l.check() {
+            cx.err(Some(&span), e);
+        }
+        l
+    });
+
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
@@ -372,10 +402,12 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         stream,
         feedback,
         workflows,
+        llm,
         actions,
         network: raw.network,
         sheets: raw.sheets.map(Spanned::into_inner),
-        llm,
+        crm,
+        lifecycle: lifecycle.unwrap_or_default(),
     })
 }
 
@@ -659,6 +691,13 @@ fn parse_step(cx: &mut Ctx, what: &str, span: &Range<usize>, t: &toml::Table, id
         "handoff" => {
             let s = shape!(HandOffStep);
             Step::HandOff { text: (!s.handoff.is_empty()).then_some(s.handoff), reason: s.reason }
+        }
+        "team_online" => {
+            let s = shape!(TeamOnlineStep);
+            if !valid_var(&s.team_online) {
+                cx.err(Some(span), format!("{what}: `{}` must be a variable name (letters, digits and _)", s.team_online));
+            }
+            Step::TeamOnline { var: s.team_online, team: s.team }
         }
         "close" => {
             let s = shape!(CloseStep);

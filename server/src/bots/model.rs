@@ -33,6 +33,10 @@ pub struct Bot {
     pub sheets: Option<SheetsSettings>,
     /// `agent = "llm"`: the `[llm]` table (always `Some` for LLM bots, `None` otherwise).
     pub llm: Option<LlmBot>,
+    /// `[crm]`: the CRM connection (issue 6), resolved at server start.
+    pub crm: Option<crate::crm::CrmBotSettings>,
+    /// `[lifecycle]`: inactivity timeout (issue 6).
+    pub lifecycle: crate::lifecycle::LifecycleConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -138,6 +142,9 @@ pub enum Step {
     /// where the step is in bot.toml, for errors.
     Action { name: String, args: serde_json::Map<String, serde_json::Value>, save_as: String, line: usize },
     Close { text: Option<String> },
+    /// Asks the CRM whether agents are online (`isTeamOnline`); stores "true" or "false" in
+    /// `var` for a `branch` (no CRM, or any failure: "false").
+    TeamOnline { var: String, team: Option<String> },
     UserDefined { text: Option<String>, data: serde_json::Value },
 }
 

@@ -2,6 +2,7 @@
 //! natter-crm's).
 //!
 //! - [`config`]: a bot's `[crm]` table.
+//! - [`actions`]: `kind = "crm"` actions (the actions webhook), for the action runner.
 //! - [`payloads`]: the chat webhook bodies the outbox delivers (`sendMessage`,
 //!   `widgetEscalate`, `widgetMessage`, `widgetEndSession`), built from stored messages.
 //! - [`local`]: the built-in local CRM the agent console uses (`[crm] local = true`).
@@ -13,6 +14,7 @@
 //! a conversation whose channel is the CRM it is the CRM's own id, mapped to a thread in the
 //! store (`crm_conversations`).
 
+pub mod actions;
 pub mod config;
 pub mod local;
 pub mod payloads;

@@ -81,6 +81,15 @@ pub trait Reply: Send {
     /// Appends an informational event (`action.started`, `action.completed`) after
     /// everything written so far, committed before it returns.
     async fn event(&mut self, event: natter_protocol::EventPayload) -> Result<(), ReplyError>;
+    /// Asks the bot's CRM to take the conversation (`escalate`, synchronous): `Some(accepted)`,
+    /// or `None` when the bot has no CRM (the hand-off just happens).
+    async fn escalate(&mut self) -> Result<Option<bool>, ReplyError> {
+        Ok(None)
+    }
+    /// `isTeamOnline` for `team`: `None` when the bot has no CRM.
+    async fn team_online(&mut self, _team: Option<String>) -> Result<Option<bool>, ReplyError> {
+        Ok(None)
+    }
 }
 
 #[async_trait]

@@ -259,6 +259,13 @@ impl<'a> Run<'a> {
                     self.st.step += 1;
                 }
                 Step::HandOff { text, reason } => {
+                    // With a CRM, `escalate` first: a refusal is told and the workflow goes on.
+                    if self.out.escalate().await? == Some(false) {
+                        let refused = self.bot.crm.as_ref().map(|c| c.escalation_refused.clone()).unwrap_or_default();
+                        self.say(&refused, vec![], false).await?;
+                        self.st.step += 1;
+                        continue;
+                    }
                     if let Some(t) = text {
                         self.say(t, vec![], false).await?;
                     }
@@ -266,6 +273,11 @@ impl<'a> Run<'a> {
                     self.end_workflow();
                     self.out.hand_off(reason).await?;
                     return Ok(());
+                }
+                Step::TeamOnline { var, team } => {
+                    let online = self.out.team_online(team.clone()).await?.unwrap_or(false);
+                    self.st.vars.insert(var.clone(), Value::String(online.to_string()));
+                    self.st.step += 1;
                 }
                 Step::Close { text } => {
                     if let Some(t) = text {

@@ -8,6 +8,7 @@
 pub mod assets;
 pub mod body;
 pub mod cors;
+pub mod crm;
 pub mod error;
 pub mod events;
 pub mod limits;
@@ -82,6 +83,8 @@ pub struct AppState {
     pub runs: Arc<Runs>,
     /// Bot actions: workflow calls, Run Test, the admin API (issue 5).
     pub actions: Arc<crate::actions::ActionRunner>,
+    /// Transitions, handlers, CRM (issue 6).
+    pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
     pub config: HttpConfig,
     pub ip_limiter: RateLimiter<IpAddr>,
     pub thread_limiter: RateLimiter<String>,
@@ -110,7 +113,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .layer(axum::middleware::from_fn_with_state(state.clone(), limits::per_ip))
         .layer(axum::middleware::from_fn_with_state(state.clone(), cors::cors));
     let admin = crate::actions::admin::router(state.clone());
-    let router = Router::new().nest("/v1", api).nest("/admin/v1", admin).merge(ops::router());
+    let router = Router::new().nest("/v1", api).nest("/admin/v1", admin).merge(ops::router()).merge(crm::router());
     assets::mount(router, &state.config).layer(axum::middleware::from_fn(ops::track)).with_state(state)
 }
 

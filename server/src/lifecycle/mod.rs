@@ -128,7 +128,7 @@ impl Lifecycle {
     }
 
     /// The CRM's id for a conversation: its own for CRM-channel ones, else the thread id.
-    async fn platform_id(&self, _bot: &str, thread_id: &str) -> String {
+    pub(crate) async fn platform_id(&self, _bot: &str, thread_id: &str) -> String {
         if thread_id.starts_with(crate::outbox::CRM_THREAD_PREFIX) {
             if let Ok(Some(t)) = self.store.thread(thread_id).await {
                 if let Some(p) = t.sub.as_deref().and_then(|s| s.strip_prefix(CRM_SUB_PREFIX)) {

@@ -16,7 +16,6 @@ use super::{exec, inactivity, Lifecycle};
 use crate::bots::BotRegistry;
 use crate::crm::local::LocalCrm;
 use crate::outbox::worker::{OutboxWorker, WorkerConfig};
-use crate::python_host::{NoLlm, StoreHost};
 use crate::store::Store;
 
 /// Tunables of the lifecycle (tests shorten them).
@@ -44,13 +43,15 @@ impl Default for LifecycleOptions {
 
 impl Lifecycle {
     /// Resolves every bot's CRM (the local CRM's URL is this server's `addr`) and builds the
-    /// services. `plan` is the one the store was opened with.
+    /// services. `plan` is the one the store was opened with; `py_host` the Python helpers'
+    /// host the actions use too (`crate::python_host::StoreHost`).
     pub fn start(
         store: Arc<dyn Store>,
         bots: Arc<BotRegistry>,
         plan: Arc<Plan>,
         addr: SocketAddr,
         options: LifecycleOptions,
+        py_host: Arc<dyn natter_python_runtime::Host>,
     ) -> anyhow::Result<Arc<Lifecycle>> {
         let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
         let base = match addr {
@@ -67,7 +68,6 @@ impl Lifecycle {
         }
         let _ = plan.crm.set(crm);
         let client = CrmClient::with_policy(options.crm_retry).map_err(|e| anyhow::anyhow!("CRM client: {e}"))?;
-        let py_host = Arc::new(StoreHost::new(store.clone(), bots.clone(), Arc::new(NoLlm)));
         let handlers = HandlerRunner::new(store.clone(), bots.clone(), py_host, options.python.clone());
         Ok(Arc::new(Lifecycle { store, bots, plan, client, handlers, local: Arc::new(LocalCrm::default()), options }))
     }

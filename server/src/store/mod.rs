@@ -164,6 +164,26 @@ pub trait Store: Send + Sync + 'static {
     /// Logged action runs, newest first.
     async fn action_runs(&self, query: actions::ActionRunQuery) -> Result<Vec<actions::ActionRun>>;
     async fn thread_by_public_id(&self, public_id: &str) -> Result<Option<Thread>>;
+    /// Outbox (issue 6, see [`crate::outbox`]): leases up to `limit` due jobs whose lane has no
+    /// earlier pending job, counting the attempt.
+    async fn claim_jobs(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<crate::outbox::ClaimedJob>>;
+    /// Records a claimed job's attempt; a handler job's run is stored in the same commit.
+    async fn finish_job(&self, id: &str, result: crate::outbox::JobResult, run: Option<crate::outbox::HandlerRun>) -> Result<()>;
+    /// Stores a handler run that no job caused (a Run Test).
+    async fn record_handler_run(&self, run: crate::outbox::HandlerRun) -> Result<()>;
+    /// A bot's handler runs, newest first.
+    async fn handler_runs(&self, bot: &str, limit: u32) -> Result<Vec<crate::outbox::HandlerRun>>;
+    /// At start: leases of a previous process are void (one SQLite file has one server).
+    async fn release_leases(&self) -> Result<usize>;
+    /// A thread's outbox jobs in queue order (tests, admin).
+    async fn outbox_jobs(&self, thread_id: &str) -> Result<Vec<crate::outbox::JobRow>>;
+    /// The thread a CRM-channel conversation maps to.
+    async fn crm_thread(&self, bot: &str, platform_conversation_id: &str) -> Result<Option<String>>;
+    /// Creates a CRM-channel thread and its mapping atomically (`new.id` must start with
+    /// [`crate::outbox::CRM_THREAD_PREFIX`]); an existing mapping wins and is returned.
+    async fn create_crm_thread(&self, new: NewThread, platform_conversation_id: &str, greeting: Option<Message>) -> Result<Thread>;
+    /// Threads of `bot` not closed whose last event is older than `idle_before` (RFC 3339).
+    async fn idle_threads(&self, bot: &str, idle_before: &str, limit: u32) -> Result<Vec<String>>;
     /// Flushes pending writes and closes. Later calls fail with `ShuttingDown`.
     async fn close(&self);
 }

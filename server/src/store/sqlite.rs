@@ -20,6 +20,7 @@ use super::sqlite_writer::{Done, Job, Op, Writer, WriterHandle};
 use super::*;
 
 mod actions;
+mod outbox;
 
 pub struct SqliteStore {
     read: SqlitePool,
@@ -38,9 +39,19 @@ pub enum Durability {
 impl SqliteStore {
     /// Opens (creating if needed) `dir/natter.db`, runs migrations, starts the writer.
     pub async fn open(dir: &Path, durability: Durability, sink: Arc<dyn EventSink>) -> Result<Self> {
+        Self::open_with_planner(dir, durability, sink, Arc::new(crate::outbox::NoJobs)).await
+    }
+
+    /// Like [`SqliteStore::open`], with the planner that decides each change's outbox jobs.
+    pub async fn open_with_planner(
+        dir: &Path,
+        durability: Durability,
+        sink: Arc<dyn EventSink>,
+        planner: Arc<dyn crate::outbox::Planner>,
+    ) -> Result<Self> {
         std::fs::create_dir_all(dir).map_err(|e| StoreError::Corrupt(format!("create {}: {e}", dir.display())))?;
         let path = dir.join("natter.db");
-        let (jobs, writer) = Writer::start(path.clone(), durability, sink).await?;
+        let (jobs, writer) = Writer::start(path.clone(), durability, sink, planner).await?;
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10))
@@ -235,6 +246,42 @@ impl Store for SqliteStore {
 
     async fn thread_by_public_id(&self, public_id: &str) -> Result<Option<Thread>> {
         self.do_thread_by_public_id(public_id).await
+    }
+
+    async fn claim_jobs(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<crate::outbox::ClaimedJob>> {
+        self.do_claim_jobs(now_ms, lease_ms, limit).await
+    }
+
+    async fn finish_job(&self, id: &str, result: crate::outbox::JobResult, run: Option<crate::outbox::HandlerRun>) -> Result<()> {
+        self.do_finish_job(id, result, run).await
+    }
+
+    async fn record_handler_run(&self, run: crate::outbox::HandlerRun) -> Result<()> {
+        self.do_finish_job("", crate::outbox::JobResult::Done, Some(run)).await
+    }
+
+    async fn handler_runs(&self, bot: &str, limit: u32) -> Result<Vec<crate::outbox::HandlerRun>> {
+        self.do_handler_runs(bot, limit).await
+    }
+
+    async fn release_leases(&self) -> Result<usize> {
+        self.do_release_leases().await
+    }
+
+    async fn outbox_jobs(&self, thread_id: &str) -> Result<Vec<crate::outbox::JobRow>> {
+        self.do_outbox_jobs(thread_id).await
+    }
+
+    async fn crm_thread(&self, bot: &str, platform_conversation_id: &str) -> Result<Option<String>> {
+        self.do_crm_thread(bot, platform_conversation_id).await
+    }
+
+    async fn create_crm_thread(&self, new: NewThread, platform_conversation_id: &str, greeting: Option<Message>) -> Result<Thread> {
+        self.do_create_crm_thread(new, platform_conversation_id, greeting).await
+    }
+
+    async fn idle_threads(&self, bot: &str, idle_before: &str, limit: u32) -> Result<Vec<String>> {
+        self.do_idle_threads(bot, idle_before, limit).await
     }
 
     async fn close(&self) {

@@ -29,11 +29,13 @@ use tokio::sync::{mpsc, oneshot};
 use super::sqlite::Durability;
 use super::{EventSink, NewThread, Result, RunItem, RunOutcome, SendOutcome, StoreError, StoredEvent, Thread};
 use crate::ids;
+use crate::outbox::{NewJob, PlanThread, Planner, CRM_THREAD_PREFIX};
 use crate::time::now_rfc3339;
 
 const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_action_runs.sql")),
+    (3, include_str!("../../migrations/0003_outbox.sql")),
 ];
 /// Jobs per group commit; bounds the latency one batch adds.
 const MAX_BATCH: usize = 1024;
@@ -92,6 +94,10 @@ pub(super) struct Writer {
     seq: HashMap<String, u64>,
     status: HashMap<String, ThreadStatus>,
     sink: Arc<dyn EventSink>,
+    /// Decides the outbox jobs of transitions and CRM traffic (see [`crate::outbox`]).
+    planner: Arc<dyn Planner>,
+    /// Jobs were inserted in the batch being built: wake the outbox worker after the COMMIT.
+    enqueued: bool,
 }
 
 /// Per-job scratch: events to publish and the cache entries to restore on rollback.
@@ -112,7 +118,12 @@ fn json_err(e: serde_json::Error) -> StoreError {
 
 impl Writer {
     /// Opens the database, applies migrations, and starts the thread.
-    pub async fn start(path: PathBuf, durability: Durability, sink: Arc<dyn EventSink>) -> Result<(mpsc::Sender<Job>, WriterHandle)> {
+    pub async fn start(
+        path: PathBuf,
+        durability: Durability,
+        sink: Arc<dyn EventSink>,
+        planner: Arc<dyn Planner>,
+    ) -> Result<(mpsc::Sender<Job>, WriterHandle)> {
         let checkpoint_path = path.clone();
         let conn = tokio::task::spawn_blocking(move || open(&path, durability))
             .await
@@ -120,7 +131,7 @@ impl Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done_rx) = oneshot::channel();
         let checkpointer = Checkpointer::start(checkpoint_path)?;
-        let writer = Writer { conn, seq: HashMap::new(), status: HashMap::new(), sink };
+        let writer = Writer { conn, seq: HashMap::new(), status: HashMap::new(), sink, planner, enqueued: false };
         std::thread::Builder::new()
             .name("natter-store-writer".into())
             .spawn(move || {
@@ -194,6 +205,9 @@ impl Writer {
                 for (reply, res, log) in results {
                     publish(&*self.sink, log.events);
                     let _ = reply.send(res);
+                }
+                if std::mem::take(&mut self.enqueued) {
+                    self.planner.enqueued();
                 }
             }
             Err(e) => {
@@ -283,6 +297,14 @@ impl Writer {
                 let ctx = context.map(|c| c.to_string());
                 let ev = self.append_event(&thread_id, EventPayload::MessageCreated { message: message.clone() }, log)?;
                 self.insert_message_row(&thread_id, ev.seq, &message, ctx)?;
+                if status == ThreadStatus::HandedOff {
+                    // The human side gets the visitor's words (widgetMessage), with this commit.
+                    let text = message.content.iter().filter_map(|c| c.text.as_deref()).collect::<Vec<_>>().join("\n");
+                    let (bot, pcid) = self.plan_thread(&thread_id)?;
+                    let pt = PlanThread { id: &thread_id, bot: &bot, crm_channel: pcid.as_deref() };
+                    let jobs = self.planner.on_visitor_message(&pt, &text);
+                    self.insert_jobs(&thread_id, &bot, jobs)?;
+                }
                 if let Some(run) = &run_id {
                     self.conn
                         .prepare_cached("INSERT INTO runs (id, thread_id, message_id, status, started_at) VALUES (?1, ?2, ?3, 'running', ?4)")
@@ -338,6 +360,11 @@ impl Writer {
                     .and_then(|mut s| s.execute(params![to.as_str(), now_rfc3339(), thread_id]))
                     .map_err(db)?;
                 self.set_status(&thread_id, to, log);
+                // The transition's outbox jobs (handlers, CRM webhooks) commit with it.
+                let (bot, pcid) = self.plan_thread(&thread_id)?;
+                let pt = PlanThread { id: &thread_id, bot: &bot, crm_channel: pcid.as_deref() };
+                let jobs = self.planner.on_transition(&pt, from, to, &event);
+                self.insert_jobs(&thread_id, &bot, jobs)?;
                 self.append_event(&thread_id, event, log)?;
                 Ok(Done::Bool(true))
             }
@@ -450,7 +477,51 @@ impl Writer {
             EventPayload::MessageCompleted { run_id, message: message.clone() }
         };
         let ev = self.append_event(thread_id, payload, log)?;
-        self.insert_message_row(thread_id, ev.seq, &message, ctx)
+        self.insert_message_row(thread_id, ev.seq, &message, ctx)?;
+        if message.role == Role::Assistant && thread_id.starts_with(CRM_THREAD_PREFIX) {
+            // The CRM is this conversation's channel: the reply goes out as `sendMessage`.
+            let (bot, pcid) = self.plan_thread(thread_id)?;
+            let pt = PlanThread { id: thread_id, bot: &bot, crm_channel: pcid.as_deref() };
+            let jobs = self.planner.on_bot_message(&pt, &message);
+            self.insert_jobs(thread_id, &bot, jobs)?;
+        }
+        Ok(())
+    }
+
+    /// The thread's bot and, for a CRM-channel conversation, the CRM's id for it.
+    fn plan_thread(&self, thread_id: &str) -> Result<(String, Option<String>)> {
+        let bot: String = self
+            .conn
+            .prepare_cached("SELECT bot FROM threads WHERE id = ?1")
+            .and_then(|mut s| s.query_row([thread_id], |r| r.get(0)))
+            .map_err(db)?;
+        let pcid = if thread_id.starts_with(CRM_THREAD_PREFIX) {
+            self.conn
+                .prepare_cached("SELECT platform_conversation_id FROM crm_conversations WHERE thread_id = ?1")
+                .and_then(|mut s| s.query_row([thread_id], |r| r.get(0)).optional())
+                .map_err(db)?
+        } else {
+            None
+        };
+        Ok((bot, pcid))
+    }
+
+    fn insert_jobs(&mut self, thread_id: &str, bot: &str, jobs: Vec<NewJob>) -> Result<()> {
+        if jobs.is_empty() {
+            return Ok(());
+        }
+        let now = crate::outbox::now_ms();
+        for j in jobs {
+            self.conn
+                .prepare_cached(
+                    "INSERT INTO outbox (id, thread_id, bot, kind, lane, target, event_type, body, status, due_at, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?9)",
+                )
+                .and_then(|mut s| s.execute(params![j.id, thread_id, bot, j.kind.as_str(), j.lane, j.target, j.event_type, j.body, now]))
+                .map_err(db)?;
+        }
+        self.enqueued = true;
+        Ok(())
     }
 
     fn insert_message_row(&self, thread_id: &str, seq: u64, m: &Message, ctx: Option<String>) -> Result<()> {
@@ -554,8 +625,13 @@ impl Checkpointer {
 fn migrate(conn: &Connection) -> Result<()> {
     conn.execute_batch("CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at TEXT NOT NULL)")
         .map_err(db)?;
-    let current: i64 = conn.query_row("SELECT COALESCE(MAX(version), 0) FROM schema_version", [], |r| r.get(0)).map_err(db)?;
-    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| *v > current) {
+    // Every version not applied yet, in order (not only those above the highest: migrations
+    // written in parallel may land in a database out of order).
+    let applied: Vec<i64> = conn
+        .prepare("SELECT version FROM schema_version")
+        .and_then(|mut s| s.query_map([], |r| r.get(0))?.collect())
+        .map_err(db)?;
+    for (version, sql) in MIGRATIONS.iter().filter(|(v, _)| !applied.contains(v)) {
         conn.execute_batch(&format!(
             "BEGIN IMMEDIATE; {sql}; INSERT INTO schema_version (version, applied_at) VALUES ({version}, '{}'); COMMIT;",
             now_rfc3339()

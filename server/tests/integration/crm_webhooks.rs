@@ -245,3 +245,53 @@ async fn the_crm_as_channel_gets_the_bots_answers_as_send_message() {
     assert!(meta.get("token").is_none(), "{meta}");
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_crm_action_posts_the_actions_webhook_and_stores_results_without_sanitized_values() {
+    let secret = SigningSecret::generate();
+    let mut c = StandInConfig::new(secret.clone());
+    c.action_answer = r#"{"results": [{"key": "newBalance", "value": 210}, {"key": "token", "value": "s3cr3t-value", "sanitize": true}]}"#.into();
+    let standin = StandIn::start(c).await.unwrap();
+    let toml = bot(&standin.chat_url(), &secret).replace(
+        "api_key = ",
+        &format!("actions_webhook_url = \"{}\"\napi_key = ", standin.actions_url()),
+    ) + r#"
+[[workflows]]
+name = "balance"
+triggers = { keywords = ["balance"] }
+steps = [
+  { ask = "uid", prompt = "Your id?" },
+  { action = "updateCustomerBalance", args = { userId = "$uid", balance = "100" }, save_as = "r" },
+  { say = "New balance {{r.results.newBalance}}, token {{r.results.token}}." },
+]
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let bots = tmp.path().join("bots");
+    write_bot(&bots, "c", &toml);
+    write_file(
+        &bots,
+        "c/actions/updateCustomerBalance.toml",
+        "description = \"d\"\nkind = \"crm\"\nworkflows = [\"balance\"]\n[[args]]\nname = \"userId\"\nsave_as = \"customerId\"\n[[args]]\nname = \"balance\"\n",
+    );
+    let mut config = test_config(&tmp.path().join("data"), &bots);
+    fast(&mut config);
+    let mut s = TestServer::launch(config).await;
+    s._tmp = Some(tmp);
+    let thread = s.create_thread("c").await;
+    s.turn(&thread, "balance").await;
+    let evs = s.turn(&thread, "123345").await;
+    assert_eq!(replies(&evs), vec!["New balance 210, token [redacted]."]);
+    let req = standin.received().into_iter().find(|r| r.path.contains("action")).expect("actions webhook called");
+    assert!(req.signature_ok);
+    let body = req.body.unwrap();
+    assert_eq!(body["name"], "updateCustomerBalance");
+    assert_eq!(body["botId"], "BOT_ID");
+    assert_eq!(body["platformConversationId"], thread.as_str());
+    assert_eq!(body["data"], json!([{"key": "userId", "value": ["123345"], "saveAs": "customerId"}, {"key": "balance", "value": ["100"]}]));
+    let t = admin_get(&s.client, &s.base, &format!("/threads/{thread}")).await;
+    assert_eq!(t["metadata"]["newBalance"], 210);
+    assert!(t["metadata"].get("token").is_none());
+    let runs = admin_get(&s.client, &s.base, "/action-runs?bot=c").await;
+    assert!(!runs.to_string().contains("s3cr3t-value"), "a sanitized value in the run log: {runs}");
+    s.stop().await;
+}
