@@ -151,7 +151,10 @@ fn natter_check_reports_actions_with_file_and_line() {
     write(&bot, "l.py", "def execute_action(context):\n    return {}\n");
     // Malformed: a method that doesn't exist.
     write(&bot, "actions/broken.toml", "description = \"d\"\nkind = \"api\"\n[api]\nbase_url = \"https://api.example.com\"\nmethod = \"PATCH\"\n");
+    // Loopback, but the bot has no `[network]` allowing it.
+    write(&bot, "actions/local.toml", "description = \"d\"\nkind = \"api\"\nworkflows = [\"b\"]\n[api]\nbase_url = \"http://127.0.0.1:9\"\nmethod = \"GET\"\n");
     let errs: Vec<String> = load_bot(&bot).unwrap_err().iter().map(|e| e.to_string()).collect();
+    assert!(errs.iter().any(|e| e.starts_with(&format!("{}/local.toml:5:", bot.join("actions").display())) && e.contains("base_url")), "{errs:#?}");
     let bot_toml = bot.join("bot.toml").display().to_string();
     let actions = bot.join("actions").display().to_string();
     assert!(errs.iter().any(|e| e.starts_with(&format!("{actions}/broken.toml:5:")) && e.contains("PATCH")), "{errs:#?}");
@@ -169,6 +172,7 @@ fn natter_check_reports_actions_with_file_and_line() {
     // Fixed: enabled in `a`, the bot loads and `natter check` says so.
     write(&bot, "actions/lookup.toml", "description = \"d\"\nkind = \"python\"\nworkflows = [\"a\"]\n[python]\nfile = \"l.py\"\n[[args]]\nname = \"q\"\n");
     std::fs::remove_file(bot.join("actions/broken.toml")).unwrap();
+    std::fs::remove_file(bot.join("actions/local.toml")).unwrap();
     let out = Command::new(NATTER).arg("check").arg(&bot).output().unwrap();
     assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     assert!(String::from_utf8_lossy(&out.stdout).contains("ok (2 workflows, 1 actions)"));
