@@ -312,3 +312,21 @@ async fn llm_classify_helpers_in_a_python_action_use_the_bots_model() {
     assert_eq!(result, json!({"category": "billing", "upset": true}));
     t.server.stop().await;
 }
+
+#[tokio::test]
+async fn llm_close_chosen_by_the_model_closes_the_thread_after_its_message() {
+    let t = start().await;
+    let mut datas = chunks::partial(&["Glad I could help. Goodbye!"]);
+    datas.extend(chunks::tool_calls(&[("x1", "closeConversation", r#"{"reason":"resolved"}"#)]));
+    t.model.push(Reply::stream(datas));
+    let thread = t.thread().await;
+    let events = t.server.turn(&thread, "that's all, thanks").await;
+    let ty = types(&events);
+    let done = ty.iter().position(|t| t == "message.completed").expect("the goodbye is stored");
+    let closed = ty.iter().position(|t| t == "thread.closed").expect("closed");
+    assert!(done < closed, "{ty:?}");
+    assert_eq!((events[closed]["by"].as_str(), events[closed]["reason"].as_str()), (Some("bot"), Some("resolved")));
+    assert_eq!(ty.last().unwrap(), "run.completed");
+    assert_eq!(replies(&events), ["Glad I could help. Goodbye!"]);
+    t.server.stop().await;
+}
