@@ -62,10 +62,34 @@ async fn wait(p: Promise) -> JsValue {
     JsFuture::from(p).await.unwrap()
 }
 
+/// Replaces `fetch` (once) with a stand-in Natter server: threads are created, sends
+/// acknowledged (recorded in `__natterStub.posts`; held while `__natterStub.hold`), history is
+/// empty and the event stream stays open without events. The chat-*.test.mjs e2e tests use the
+/// real server.
+fn stub_fetch() {
+    eval(
+        "if (!globalThis.__natterStub) { const S = globalThis.__natterStub = {posts: [], hold: false, held: []};
+        globalThis.fetch = async (url, init = {}) => {
+          const u = String(url), m = init.method || 'GET';
+          const json = (s, b) => new Response(JSON.stringify(b), {status: s, headers: {'content-type': 'application/json'}});
+          if (m === 'POST' && u.endsWith('/threads')) return json(201, {threadId: 'thr_stub', publicId: 'P'});
+          if (m === 'POST' && u.endsWith('/messages')) {
+            S.posts.push(JSON.parse(init.body));
+            if (S.hold) await new Promise((r) => S.held.push(r));
+            return json(202, {messageId: 'msg_' + S.posts.length, runId: null});
+          }
+          if (u.includes('/events')) return new Response(new ReadableStream({start() {}}), {status: 200});
+          if (m === 'GET') return json(200, {messages: [], status: 'open', lastSeq: 0});
+          return json(200, {});
+        }; }",
+    );
+}
+
 /// A widget plus its JS wrapper (what handlers get as `instance`), like `loadChat` makes.
 fn new_chat(extra: &str) -> (Chat, JsValue) {
+    stub_fetch();
     let o = eval(&format!(
-        "return {{serverUrl: 'https://chat.example.com', persistence: 'none', handlerTimeoutMs: 60, {extra}}}"
+        "return {{serverUrl: 'https://chat.example.com', bot: 'demo', persistence: 'none', handlerTimeoutMs: 60, {extra}}}"
     ));
     let chat = Chat::create(o).unwrap();
     let instance: JsValue = chat.clone().into();
@@ -371,8 +395,18 @@ async fn deltas_wait_in_order_behind_a_pending_handler_and_are_read_back() {
         "<b>Edited</b>",
         "text, never HTML"
     );
-    assert_eq!(msgs[0].child_element_count(), 0);
-    assert_eq!(parts(&c, "card")[0].text_content().unwrap(), "custom:7");
+    assert!(
+        msgs[0].query_selector("b").unwrap().is_none(),
+        "markup in a message is text, not elements"
+    );
+    // the user_defined item's host element: light DOM, slotted into the bubble
+    let host = c.host().unwrap().query_selector("[slot]").unwrap().unwrap();
+    assert_eq!(host.text_content().unwrap(), "custom:7");
+    let slot_name = host.get_attribute("slot").unwrap();
+    assert!(msgs[0]
+        .query_selector(&format!("slot[name={slot_name}]"))
+        .unwrap()
+        .is_some());
     assert!(joined(&log).ends_with("ud,received m1"), "{}", joined(&log));
     c.destroy();
 }
@@ -395,16 +429,13 @@ async fn pre_send_is_read_back_and_can_cancel() {
     )
     .await;
     wait(c.send("drop".into(), JsValue::UNDEFINED).unwrap()).await;
-    assert_eq!(joined(&log), "hi!,quiet!");
-    let out: Vec<(String, bool)> = c
-        .drain_outbox()
-        .into_iter()
-        .map(|m| (m.content, m.silent))
-        .collect();
     assert_eq!(
-        out,
-        vec![("hi!".to_string(), false), ("quiet!".to_string(), true)]
+        joined(&log),
+        "hi!,quiet!",
+        "send fires after the server acknowledged"
     );
+    let posted = eval("return __natterStub.posts.slice(-2).map((p) => p.content).join()");
+    assert_eq!(posted.as_string().as_deref(), Some("hi!,quiet!"));
     let shown: Vec<String> = parts(&c, "message")
         .iter()
         .map(|m| m.text_content().unwrap())
@@ -580,7 +611,13 @@ async fn thread_id_persists_per_option() {
     );
     wait(c2.restart_conversation().unwrap()).await;
     let (c3, _) = new_chat("persistence: 'local', bot: 'p'");
-    assert!(get(&c3.get_state().unwrap(), "threadId").is_null());
+    assert_ne!(
+        get(&c3.get_state().unwrap(), "threadId")
+            .as_string()
+            .as_deref(),
+        Some("t9"),
+        "restart forgets the thread (a fresh one follows)"
+    );
     for x in [c2, other, c3] {
         x.destroy();
     }
@@ -834,8 +871,10 @@ async fn the_outbox_is_bounded_until_the_transport_drains_it() {
     let console = capture_console();
     let (c, _) = new_chat("");
     let log = Array::new();
+    eval("__natterStub.hold = true");
+    let mut queued = Vec::new();
     for _ in 0..natter::thread::OUTBOX_LIMIT {
-        wait(c.send("queued".into(), JsValue::UNDEFINED).unwrap()).await;
+        queued.push(c.send("queued".into(), JsValue::UNDEFINED).unwrap());
     }
     on(&c, "send", handler(&log, "log.push('sent')"));
     wait(c.send("one too many".into(), JsValue::UNDEFINED).unwrap()).await;
@@ -846,8 +885,13 @@ async fn the_outbox_is_bounded_until_the_transport_drains_it() {
         "{}",
         joined(&console)
     );
-    assert_eq!(c.drain_outbox().len(), natter::thread::OUTBOX_LIMIT);
+    // the server answers: every waiting message is sent, then there is room again
+    eval("__natterStub.hold = false; __natterStub.held.splice(0).forEach((r) => r())");
+    for p in queued {
+        wait(p).await;
+    }
+    assert_eq!(log.length() as usize, natter::thread::OUTBOX_LIMIT);
     wait(c.send("room again".into(), JsValue::UNDEFINED).unwrap()).await;
-    assert_eq!(joined(&log), "sent");
+    assert_eq!(log.length() as usize, natter::thread::OUTBOX_LIMIT + 1);
     c.destroy();
 }

@@ -783,23 +783,8 @@ fn handle(w: &Rc<Widget>, data: &str) {
             ]);
             let mid = get(&v, "messageId").as_string().unwrap_or_default();
             let run = get(&v, "runId").as_string().unwrap_or_default();
-            {
-                let mut st = w.st.borrow_mut();
-                let st = &mut *st;
-                if !st.chat.live.iter().any(|l| l.id == mid) {
-                    if let Some(b) = st.dom.as_ref().and_then(|d| bubble(&mut st.chat, d, false)) {
-                        let _ = b.set_attribute("hidden", "");
-                        st.chat.live.push(Live {
-                            id: mid,
-                            run,
-                            bubble: b,
-                            block: None,
-                            block_len: 0,
-                            pending: String::new(),
-                        });
-                    }
-                }
-            }
+            // the bubble takes its place in the transcript now, whatever handlers do
+            ensure_live(w, mid, run);
             act::stream_delta(w, ev);
         }
         Kind::MessageCompleted | Kind::AgentMessage => act::receive(w, get(&v, "message")),
@@ -1041,9 +1026,32 @@ fn text_of(m: &JsValue) -> String {
 
 // ---- streaming ---------------------------------------------------------------------------------
 
+fn ensure_live(w: &Widget, mid: String, run: String) {
+    let mut st = w.st.borrow_mut();
+    if !st.chat.live.iter().any(|l| l.id == mid) {
+        live_bubble(&mut st, mid, run);
+    }
+}
+
+/// A hidden bubble for a reply whose deltas are coming (shown at its first text).
+fn live_bubble(st: &mut super::State, id: String, run: String) {
+    if let Some(b) = st.dom.as_ref().and_then(|d| bubble(&mut st.chat, d, false)) {
+        let _ = b.set_attribute("hidden", "");
+        st.chat.live.push(Live {
+            id,
+            run,
+            bubble: b,
+            block: None,
+            block_len: 0,
+            pending: String::new(),
+        });
+    }
+}
+
 /// `pre:stream:delta` handlers are done: queue the text they left for the next frame.
 pub(crate) fn delta_done(w: &Rc<Widget>, event: &JsValue) {
     let mid = get(event, "messageId").as_string().unwrap_or_default();
+    let run = get(event, "runId").as_string().unwrap_or_default();
     let mut texts = Vec::new();
     for item in items(&get(&get(event, "delta"), "content")) {
         let kind = get(&item, "response_type").as_string();
@@ -1060,6 +1068,9 @@ pub(crate) fn delta_done(w: &Rc<Widget>, event: &JsValue) {
             for (_, item) in &texts {
                 s.message_content.push(item);
             }
+        }
+        if !st.chat.live.iter().any(|l| l.id == mid) {
+            live_bubble(st, mid.clone(), run);
         }
         let Some(l) = st.chat.live.iter_mut().find(|l| l.id == mid) else {
             return;

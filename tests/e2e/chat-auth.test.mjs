@@ -30,13 +30,13 @@ test("auth: an expired JWT is refreshed through authTokenNeeded mid-conversation
   }, fresh);
   await page.locator("[part=message].bot").first().waitFor();
   await page.evaluate(() => chat.send("first"));
-  await until(page, () => /Reply to/.test(document.querySelector("[data-natter]").shadowRoot.textContent));
+  await until(page, () => events.some((e) => e.type === "receive" && /^Reply/.test(e.message.content[0].text)));
   // let the token expire, and cut the open stream (it reconnects with the expired token)
   await page.waitForFunction((exp) => Date.now() / 1000 > exp + 2, JSON.parse(Buffer.from(short.split(".")[1], "base64url")).exp, { timeout: 10_000 });
   await env.server.kill("SIGKILL");
   await env.server.start();
   await page.evaluate(() => chat.send("second"));
-  await until(page, () => (document.querySelector("[data-natter]").shadowRoot.textContent.match(/Reply to/g) || []).length === 2, null, 20_000);
+  await until(page, () => events.filter((e) => e.type === "receive" && /^Reply/.test(e.message.content[0].text)).length === 2, null, 20_000);
   const asked = await page.evaluate(() => asked);
   assert.deepEqual(asked, [short], "one authTokenNeeded, carrying the expired token");
   const tid = await page.evaluate(() => chat.getState().threadId);

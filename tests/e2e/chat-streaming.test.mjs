@@ -32,10 +32,11 @@ test("streaming: deltas in order; [] suppresses; pre:receive rewrite is rendered
   await page.locator("[part=message].bot").first().waitFor();
   await page.evaluate(() => {
     const root = document.querySelector("[data-natter]").shadowRoot;
-    new MutationObserver(() => {
+    new MutationObserver((records) => {
       for (const m of root.querySelectorAll("[part=message].bot,[part=message]:not(.user)")) if (/twenty/.test(m.textContent) && !/REWRITTEN/.test(m.textContent)) seen.push(m.textContent);
-      if (!root.querySelector(".typing").hidden) typingSeen = true;
-    }).observe(root, { subtree: true, childList: true, characterData: true, attributes: true });
+      // a change of .typing's `hidden` from present (oldValue "") means it was shown
+      for (const r of records) if (r.target.classList?.contains("typing") && r.attributeName === "hidden" && r.oldValue !== null) typingSeen = true;
+    }).observe(root, { subtree: true, childList: true, characterData: true, attributes: true, attributeOldValue: true });
     window.receivedBefore = events.filter((e) => e.type === "receive").length;
     chat.send("long");
   });

@@ -41,7 +41,7 @@ test("transport: kill -9 mid-reply, restart — state shown, nothing lost or dup
   await page.locator("[part=input]").fill("while down");
   await page.locator("[part=input]").press("Enter");
   await env.server.start();
-  await until(page, () => /complete/.test(document.querySelector("[data-natter]").shadowRoot.querySelector("[part=messages]").textContent), null, 30_000);
+  await until(page, () => events.some((e) => e.type === "receive" && /complete/.test(e.message.content[0].text)), null, 30_000);
   await until(page, () => document.querySelector("[data-natter]").getAttribute("data-connection") === "online");
   assert.equal(await page.locator("[part=status]").isVisible(), false);
   const tid = await page.evaluate(() => chat.getState().threadId);
