@@ -12,7 +12,7 @@ use natter_python_runtime::RuntimeConfig;
 use super::handlers::{Catalog, HandlerRunner};
 use crate::bots::{load_bot, BotRegistry};
 use crate::outbox::HandlerRun;
-use crate::python_host::{NoLlm, StoreHost};
+use crate::python_host::StoreHost;
 use crate::store::sqlite::{Durability, SqliteStore};
 use crate::store::{EventSink, Store, StoredEvent};
 
@@ -100,7 +100,9 @@ pub async fn test(dir: &Path, data: &Path, handler: &str, conversation: &str, ev
     // The form's event type is what the handler sees (the seed's Run Test), defaulting to its own.
     let event = event.unwrap_or(def.event);
     let store = open(data).await?;
-    let host = Arc::new(StoreHost::new(store.clone(), bots.clone(), Arc::new(NoLlm)));
+    // A Run Test classifies with the bot's own [llm] model, like a live run.
+    let llm = crate::engine::llm::LlmModels::for_bots(&bots).map_err(|e| format!("LLM client: {e}"))?;
+    let host = Arc::new(StoreHost::new(store.clone(), bots.clone(), Arc::new(llm)));
     let runner = HandlerRunner::new(store.clone(), bots, host, RuntimeConfig::default());
     let result = runner.run(&slug, def, conversation, event, None, true).await;
     runner.shutdown();
