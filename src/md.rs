@@ -176,7 +176,7 @@ pub fn inline(s: &str) -> Vec<Inline> {
                         let closes = end > i + 1
                             && !prev_c.is_some_and(|c| c.is_ascii_whitespace())
                             && (c == b'*' || !word_char(next_c))
-                            && !(next_c == Some(c as char));
+                            && next_c != Some(c as char);
                         if closes {
                             node = Some(Inline::Italic(inline(&s[i + 1..end])));
                             next = end + 1;
