@@ -56,6 +56,22 @@ async fn llm_invalid_arguments_are_rejected_before_the_action_and_the_model_retr
 }
 
 #[tokio::test]
+async fn llm_too_many_invalid_calls_end_the_turn_with_the_fallback() {
+    let t = start().await;
+    // max_invalid_tool_calls = 3 (default): the 4th invalid call ends the turn.
+    for i in 0..4 {
+        t.model.push(Reply::fast(chunks::tool_calls(&[(&format!("bad{i}"), "getOrderDetails", r#"{"orderId": 42}"#)])));
+    }
+    let thread = t.thread().await;
+    let events = t.server.turn(&thread, "order 42?").await;
+    assert_eq!(run_failed_code(&events), "llm_invalid_tool_calls");
+    assert_eq!(replies(&events), ["Sorry, I can't answer right now."]);
+    assert_eq!(t.api.hits("/orders/42"), 0);
+    assert_eq!(t.model.seen().len(), 4);
+    t.server.stop().await;
+}
+
+#[tokio::test]
 async fn llm_429_is_retried_after_retry_after_then_answers() {
     let t = start().await;
     t.model.push(Reply::status(429, Some("0")));
