@@ -1037,6 +1037,8 @@ fn ensure_live(w: &Widget, mid: String, run: String) {
 fn live_bubble(st: &mut super::State, id: String, run: String) {
     if let Some(b) = st.dom.as_ref().and_then(|d| bubble(&mut st.chat, d, false)) {
         let _ = b.set_attribute("hidden", "");
+        // a fixed width while streaming: no intrinsic sizing over the whole reply per frame
+        let _ = b.set_attribute("class", "bot live");
         st.chat.live.push(Live {
             id,
             run,
