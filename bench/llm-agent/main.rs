@@ -9,8 +9,10 @@
 //! 2. **Throughput**: the whole server over HTTP, 500 concurrent conversations, each looping
 //!    POST message → its SSE stream until `run.completed`; turns per second and turn latency.
 //!
-//!     cargo bench -p natter-server --bench llm_agent
-//!     BENCH_TURNS=2000 BENCH_USERS=500 BENCH_SECS=10 BENCH_DURABILITY=full cargo bench -p natter-server --bench llm_agent
+//! ```text
+//! cargo bench -p natter-server --bench llm_agent
+//! BENCH_TURNS=2000 BENCH_USERS=500 BENCH_SECS=10 BENCH_DURABILITY=full cargo bench -p natter-server --bench llm_agent
+//! ```
 
 #[path = "../server/common.rs"]
 mod common;
