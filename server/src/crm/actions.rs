@@ -44,7 +44,7 @@ impl CrmActions for Lifecycle {
             Ok(m) => m,
             Err(e) => return failed("invalid_args", e.to_string(), &e.to_string()),
         };
-        let data = match action.crm_data(&map).map_err(|e| e.to_string()).and_then(|d| ActionData::from_crm_data(d).map_err(|e| e.to_string())) {
+        let data = match action.crm_data(map).map_err(|e| e.to_string()).and_then(|d| ActionData::from_crm_data(d).map_err(|e| e.to_string())) {
             Ok(d) => d,
             Err(e) => return failed("invalid_args", e.clone(), &e),
         };

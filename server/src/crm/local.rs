@@ -70,7 +70,7 @@ impl LocalCrm {
         if g.seen.len() > 4 * MAX_CONVERSATIONS {
             g.seen.pop_front();
         }
-        let Some(pcid) = data["platformConversationId"].as_str() else { return None };
+        let pcid = data["platformConversationId"].as_str()?;
         let text = data["text"].as_str().unwrap_or_default().to_string();
         match event {
             "widgetEscalate" => {

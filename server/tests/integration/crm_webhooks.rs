@@ -65,8 +65,11 @@ async fn setup(cfg: impl FnOnce(&mut StandInConfig)) -> (TestServer, StandIn) {
     (s, standin)
 }
 
+/// Statuses answered to each webhook id, try by try.
+type Tries = std::collections::HashMap<String, Vec<u16>>;
+
 /// The first delivered body of each webhook id, in arrival order, and the tries per id.
-fn deliveries(standin: &StandIn) -> (Vec<(String, Value)>, std::collections::HashMap<String, Vec<u16>>) {
+fn deliveries(standin: &StandIn) -> (Vec<(String, Value)>, Tries) {
     let mut first_ok = Vec::new();
     let mut tries: std::collections::HashMap<String, Vec<u16>> = Default::default();
     for r in standin.received() {
