@@ -46,11 +46,17 @@ fn bot_toml(base: &str) -> String {
 }
 
 fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(run());
 }
 
@@ -64,9 +70,19 @@ async fn run() {
     let secs: u64 = env("BENCH_SECS", 10);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
-    println!("natter LLM agent bench: {cores} cores, load {}, durability {durability:?}", load.split_whitespace().take(3).collect::<Vec<_>>().join(" "));
+    println!(
+        "natter LLM agent bench: {cores} cores, load {}, durability {durability:?}",
+        load.split_whitespace()
+            .take(3)
+            .collect::<Vec<_>>()
+            .join(" ")
+    );
     let model = StandIn::start(false).await;
-    model.set_default(StandInReply::fast(chunks::text(&["Your order", " has shipped", " and arrives tomorrow."])));
+    model.set_default(StandInReply::fast(chunks::text(&[
+        "Your order",
+        " has shipped",
+        " and arrives tomorrow.",
+    ])));
     overhead(&model, durability, turns).await;
     throughput(&model, durability, users, secs).await;
 }
@@ -92,8 +108,13 @@ impl Model for TimedModel {
     async fn start(&self, req: &ChatRequest) -> Result<Box<dyn EventStream>, ApiError> {
         let t = Instant::now();
         let r = self.inner.start(req).await;
-        self.clock.0.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
-        Ok(Box::new(TimedStream { inner: r?, clock: self.clock.clone() }))
+        self.clock
+            .0
+            .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        Ok(Box::new(TimedStream {
+            inner: r?,
+            clock: self.clock.clone(),
+        }))
     }
 }
 
@@ -102,7 +123,9 @@ impl EventStream for TimedStream {
     async fn next_event(&mut self) -> Option<Result<StreamEvent, ApiError>> {
         let t = Instant::now();
         let r = self.inner.next_event().await;
-        self.clock.0.fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
+        self.clock
+            .0
+            .fetch_add(t.elapsed().as_nanos() as u64, Ordering::Relaxed);
         r
     }
 }
@@ -141,13 +164,25 @@ async fn overhead(model: &StandIn, durability: Durability, turns: usize) {
     std::fs::create_dir_all(&bot_dir).unwrap();
     std::fs::write(bot_dir.join("bot.toml"), bot_toml(&model.base_url)).unwrap();
     let bot = Arc::new(natter_server::bots::load_bot(&bot_dir).unwrap());
-    let store: Arc<dyn Store> = Arc::new(SqliteStore::open(&tmp.path().join("data"), durability, Arc::new(NoSink)).await.unwrap());
+    let store: Arc<dyn Store> = Arc::new(
+        SqliteStore::open(&tmp.path().join("data"), durability, Arc::new(NoSink))
+            .await
+            .unwrap(),
+    );
     let clock = Arc::new(ModelClock::default());
     let client = ChatClient::new(bot.llm.as_ref().unwrap().config.as_ref()).unwrap();
-    let timed: Arc<dyn Model> = Arc::new(TimedModel { inner: client, clock: clock.clone() });
-    let inner = LlmAgent::with_model(bot.clone(), store.clone(), Arc::new(NoActions), timed).unwrap();
+    let timed: Arc<dyn Model> = Arc::new(TimedModel {
+        inner: client,
+        clock: clock.clone(),
+    });
+    let inner =
+        LlmAgent::with_model(bot.clone(), store.clone(), Arc::new(NoActions), timed).unwrap();
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let agent: Arc<dyn Agent> = Arc::new(TimedAgent { inner, clock, done: tx });
+    let agent: Arc<dyn Agent> = Arc::new(TimedAgent {
+        inner,
+        clock,
+        done: tx,
+    });
     let runs = Runs::new(store.clone(), CancellationToken::new());
     let (mut over, mut totals, mut models) = (Vec::new(), Vec::new(), Vec::new());
     let mut thread = String::new();
@@ -155,7 +190,14 @@ async fn overhead(model: &StandIn, durability: Durability, turns: usize) {
     for i in 0..turns + warmup {
         if i % 10 == 0 {
             thread = format!("t{i}");
-            let new = NewThread { id: thread.clone(), public_id: format!("p{i}"), bot: "bench".into(), sub: None, subject: None, metadata: Default::default() };
+            let new = NewThread {
+                id: thread.clone(),
+                public_id: format!("p{i}"),
+                bot: "bench".into(),
+                sub: None,
+                subject: None,
+                metadata: Default::default(),
+            };
             store.create_thread(new, None).await.unwrap();
         }
         let msg = Message {
@@ -168,8 +210,24 @@ async fn overhead(model: &StandIn, durability: Durability, turns: usize) {
             client_message_id: Some(format!("c{i}")),
         };
         let run_id = format!("r{i}");
-        let SendOutcome::Created { run_id: Some(_), .. } = store.send_user_message(&thread, msg, None, run_id.clone()).await.unwrap() else { panic!("send") };
-        runs.spawn(agent.clone(), RunInput { thread_id: thread.clone(), run_id, text: "Where is my order?".into(), context: None });
+        let SendOutcome::Created {
+            run_id: Some(_), ..
+        } = store
+            .send_user_message(&thread, msg, None, run_id.clone())
+            .await
+            .unwrap()
+        else {
+            panic!("send")
+        };
+        runs.spawn(
+            agent.clone(),
+            RunInput {
+                thread_id: thread.clone(),
+                run_id,
+                text: "Where is my order?".into(),
+                context: None,
+            },
+        );
         let (total, model) = rx.recv().await.unwrap();
         if i >= warmup {
             totals.push(total);
@@ -200,26 +258,58 @@ async fn throughput(model: &StandIn, durability: Durability, users: usize, secs:
     let bots = tmp.path().join("bots");
     std::fs::create_dir_all(bots.join("bench")).unwrap();
     std::fs::write(bots.join("bench/bot.toml"), bot_toml(&model.base_url)).unwrap();
-    let mut config = ServerConfig { addr: "127.0.0.1:0".into(), data_dir: tmp.path().join("data"), bots_dir: bots, durability, ..ServerConfig::default() };
-    config.http.limits.per_ip = Rate { per_sec: 0.0, burst: 0.0 };
-    config.http.limits.per_thread = Rate { per_sec: 0.0, burst: 0.0 };
+    let mut config = ServerConfig {
+        addr: "127.0.0.1:0".into(),
+        data_dir: tmp.path().join("data"),
+        bots_dir: bots,
+        durability,
+        ..ServerConfig::default()
+    };
+    config.http.limits.per_ip = Rate {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
+    config.http.limits.per_thread = Rate {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
     let shutdown = CancellationToken::new();
     let server = Server::start(config, shutdown.clone()).await.unwrap();
     let base = format!("http://{}", server.local_addr());
     let server = tokio::spawn(server.run());
-    let client = reqwest::Client::builder().pool_max_idle_per_host(4096).tcp_nodelay(true).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(4096)
+        .tcp_nodelay(true)
+        .build()
+        .unwrap();
     let mut sessions = Vec::new();
     for _ in 0..users {
-        let v: Value = client.post(format!("{base}/v1/bots/bench/threads")).send().await.unwrap().json().await.unwrap();
+        let v: Value = client
+            .post(format!("{base}/v1/bots/bench/threads"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let t = v["threadId"].as_str().unwrap().to_string();
-        let r = client.get(format!("{base}/v1/threads/{t}/events")).send().await.unwrap();
+        let r = client
+            .get(format!("{base}/v1/threads/{t}/events"))
+            .send()
+            .await
+            .unwrap();
         sessions.push((t, Sse::new(r)));
     }
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for (i, (thread, mut sse)) in sessions.into_iter().enumerate() {
-        let (client, base, stop, measuring) = (client.clone(), base.clone(), stop.clone(), measuring.clone());
+        let (client, base, stop, measuring) = (
+            client.clone(),
+            base.clone(),
+            stop.clone(),
+            measuring.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let (mut lat, mut failed, mut errors) = (Vec::new(), 0usize, 0usize);
             let url = format!("{base}/v1/threads/{thread}/messages");

@@ -46,7 +46,10 @@ impl Sink for Drain {
 }
 
 fn env(name: &str, default: usize) -> usize {
-    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+    std::env::var(name)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(default)
 }
 
 fn pieces() -> Vec<&'static str> {
@@ -59,8 +62,12 @@ fn pieces() -> Vec<&'static str> {
 fn history() -> Vec<ChatMessage> {
     let mut h = Vec::new();
     for i in 0..4 {
-        h.push(ChatMessage::user(format!("Question number {i} about my order and its delivery?")));
-        h.push(ChatMessage::assistant(format!("Answer number {i}: it is being prepared and will ship soon.")));
+        h.push(ChatMessage::user(format!(
+            "Question number {i} about my order and its delivery?"
+        )));
+        h.push(ChatMessage::assistant(format!(
+            "Answer number {i}: it is being prepared and will ship soon."
+        )));
     }
     h.push(ChatMessage::user("Where is my order A1?"));
     h
@@ -69,7 +76,9 @@ fn history() -> Vec<ChatMessage> {
 fn tools() -> Vec<ToolSpec> {
     let mut t = vec![ToolSpec {
         name: "getOrderDetails".into(),
-        description: "Retrieves the customer's order status, items, and tracking link given an order ID.".into(),
+        description:
+            "Retrieves the customer's order status, items, and tracking link given an order ID."
+                .into(),
         parameters: json!({"type": "object", "properties": {"orderId": {"type": "string"}},
                            "required": ["orderId"], "additionalProperties": false}),
     }];
@@ -85,8 +94,16 @@ fn config(base_url: &str) -> LlmConfig {
 }
 
 async fn turn(engine: &TurnEngine, history: &[ChatMessage], tools: &[ToolSpec]) -> TurnOutcome {
-    let req = TurnRequest { history, metadata: &[], tools, instructions: None };
-    engine.run(req, &NoopExec, &mut Drain(0)).await.expect("turn failed")
+    let req = TurnRequest {
+        history,
+        metadata: &[],
+        tools,
+        instructions: None,
+    };
+    engine
+        .run(req, &NoopExec, &mut Drain(0))
+        .await
+        .expect("turn failed")
 }
 
 /// The same request as the engine's first round, posted and read to the end with plain reqwest.
@@ -115,11 +132,20 @@ fn signed(a: Duration, b: Duration) -> String {
 fn report(name: &str, mut engine: Vec<Duration>, mut base: Vec<Duration>) {
     engine.sort();
     base.sort();
-    let (e50, e99, b50, b99) = (pct(&engine, 0.5), pct(&engine, 0.99), pct(&base, 0.5), pct(&base, 0.99));
+    let (e50, e99, b50, b99) = (
+        pct(&engine, 0.5),
+        pct(&engine, 0.99),
+        pct(&base, 0.5),
+        pct(&base, 0.99),
+    );
     println!(
         "{name:<10} turn p50 {} p99 {} | bare request p50 {} p99 {} | added p50 {} p99 {}",
-        us(e50), us(e99), us(b50), us(b99),
-        signed(e50, b50), signed(e99, b99),
+        us(e50),
+        us(e99),
+        us(b50),
+        us(b99),
+        signed(e50, b50),
+        signed(e99, b99),
     );
 }
 
@@ -129,8 +155,15 @@ fn standin_thread(workers: usize) -> StandIn {
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         let rt = match workers {
-            1 => tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap(),
-            n => tokio::runtime::Builder::new_multi_thread().worker_threads(n).enable_all().build().unwrap(),
+            1 => tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap(),
+            n => tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(n)
+                .enable_all()
+                .build()
+                .unwrap(),
         };
         rt.block_on(async move {
             tx.send(StandIn::start(false).await).unwrap();
@@ -144,15 +177,26 @@ fn main() {
     // Latency: one client thread against a one-thread stand-in (no cross-thread wake-ups in the
     // measurement). Throughput: multi-thread runtimes on both sides, as the server runs.
     let s = standin_thread(1);
-    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap().block_on(latency(&s));
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(latency(&s));
     let s = standin_thread(2);
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap().block_on(throughput(&s));
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap()
+        .block_on(throughput(&s));
 }
 
 async fn latency(s: &StandIn) {
     let iters = env("BENCH_ITERS", 2000);
     let cfg = config(&s.base_url);
-    let engine = TurnEngine::new(Arc::new(ChatClient::with_key(&cfg, None).unwrap()), Arc::new(cfg.clone()));
+    let engine = TurnEngine::new(
+        Arc::new(ChatClient::with_key(&cfg, None).unwrap()),
+        Arc::new(cfg.clone()),
+    );
     let (history, tools) = (history(), tools());
     let url = cfg.endpoint().unwrap().to_string();
     let http = reqwest::Client::new();
@@ -164,8 +208,15 @@ async fn latency(s: &StandIn) {
         "stream": true, "stream_options": {"include_usage": true},
     });
     let text = chunks::text(&pieces());
-    let call = chunks::tool_calls(&[("call_1", "getOrderDetails", r#"{"orderId": "A1-2024-000123"}"#)]);
-    println!("natter-llm bench: {iters} turns per shape, stand-in on {}", s.base_url);
+    let call = chunks::tool_calls(&[(
+        "call_1",
+        "getOrderDetails",
+        r#"{"orderId": "A1-2024-000123"}"#,
+    )]);
+    println!(
+        "natter-llm bench: {iters} turns per shape, stand-in on {}",
+        s.base_url
+    );
 
     // 1a. Text turns.
     s.set_default(Reply::fast(text.clone()));
@@ -181,7 +232,11 @@ async fn latency(s: &StandIn) {
         temperature: None,
         max_tokens: None,
     };
-    let (mut e, mut b, mut c) = (Vec::with_capacity(iters), Vec::with_capacity(iters), Vec::with_capacity(iters));
+    let (mut e, mut b, mut c) = (
+        Vec::with_capacity(iters),
+        Vec::with_capacity(iters),
+        Vec::with_capacity(iters),
+    );
     for i in 0..iters * 3 {
         // Rotate the order so no side always runs right after another.
         match (i + i / 3) % 3 {
@@ -250,14 +305,25 @@ async fn latency(s: &StandIn) {
         e.push(t.elapsed());
     }
     e.sort();
-    println!("engine alone (scripted model, text turn): p50 {} p99 {}", us(pct(&e, 0.5)), us(pct(&e, 0.99)));
+    println!(
+        "engine alone (scripted model, text turn): p50 {} p99 {}",
+        us(pct(&e, 0.5)),
+        us(pct(&e, 0.99))
+    );
 
     // 2b. Parsing alone: the text answer's bytes through the SSE parser and the assembler.
-    let bytes: String = text.iter().map(|d| format!("data: {d}\n\n")).chain(["data: [DONE]\n\n".to_string()]).collect();
+    let bytes: String = text
+        .iter()
+        .map(|d| format!("data: {d}\n\n"))
+        .chain(["data: [DONE]\n\n".to_string()])
+        .collect();
     let mut e = Vec::with_capacity(iters);
     for _ in 0..iters {
         let t = Instant::now();
-        let (mut p, mut a) = (natter_llm::sse::SseParser::default(), natter_llm::assemble::Assembler::default());
+        let (mut p, mut a) = (
+            natter_llm::sse::SseParser::default(),
+            natter_llm::assemble::Assembler::default(),
+        );
         let (mut datas, mut evs) = (Vec::new(), Vec::new());
         p.feed(bytes.as_bytes(), &mut datas).unwrap();
         for d in &datas {
@@ -267,8 +333,13 @@ async fn latency(s: &StandIn) {
         e.push(t.elapsed());
     }
     e.sort();
-    println!("SSE parse + assemble of that answer ({} bytes, {} events): p50 {} p99 {}", bytes.len(), text.len() + 1, us(pct(&e, 0.5)), us(pct(&e, 0.99)));
-
+    println!(
+        "SSE parse + assemble of that answer ({} bytes, {} events): p50 {} p99 {}",
+        bytes.len(),
+        text.len() + 1,
+        us(pct(&e, 0.5)),
+        us(pct(&e, 0.99))
+    );
 }
 
 /// 3. Throughput with `BENCH_CONVS` concurrent conversations sharing one engine (one per bot).
@@ -277,7 +348,10 @@ async fn throughput(s: &StandIn) {
     let per_conv = 10;
     let cfg = config(&s.base_url);
     s.set_default(Reply::fast(chunks::text(&pieces())));
-    let engine = Arc::new(TurnEngine::new(Arc::new(ChatClient::with_key(&cfg, None).unwrap()), Arc::new(cfg)));
+    let engine = Arc::new(TurnEngine::new(
+        Arc::new(ChatClient::with_key(&cfg, None).unwrap()),
+        Arc::new(cfg),
+    ));
     let (history, tools) = (Arc::new(history()), Arc::new(tools()));
     let start = Instant::now();
     let tasks: Vec<_> = (0..convs)
@@ -336,12 +410,17 @@ async fn throughput(s: &StandIn) {
     for t in tasks {
         t.await.unwrap();
     }
-    println!("{convs} concurrent conversations x {per_conv} client-only streams: {:.0} streams/s", (convs * per_conv) as f64 / start.elapsed().as_secs_f64());
+    println!(
+        "{convs} concurrent conversations x {per_conv} client-only streams: {:.0} streams/s",
+        (convs * per_conv) as f64 / start.elapsed().as_secs_f64()
+    );
 
     let http = reqwest::Client::new();
     let url = engine.config().endpoint().unwrap().to_string();
-    let body = Arc::new(json!({"model": "bench-model", "messages": history.iter().collect::<Vec<_>>(),
-        "tools": tools.iter().map(ToolSpec::to_openai).collect::<Vec<_>>(), "stream": true}));
+    let body = Arc::new(
+        json!({"model": "bench-model", "messages": history.iter().collect::<Vec<_>>(),
+        "tools": tools.iter().map(ToolSpec::to_openai).collect::<Vec<_>>(), "stream": true}),
+    );
     let start = Instant::now();
     let tasks: Vec<_> = (0..convs)
         .map(|_| {

@@ -38,7 +38,10 @@ struct Arrivals {
 }
 
 fn env_num(k: &str, d: usize) -> usize {
-    std::env::var(k).ok().and_then(|v| v.parse().ok()).unwrap_or(d)
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
 }
 
 fn pct(sorted: &[f64], p: f64) -> f64 {
@@ -49,14 +52,21 @@ fn pct(sorted: &[f64], p: f64) -> f64 {
 }
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(run());
 }
 
 async fn run() {
     let n = env_num("BENCH_CONVERSATIONS", 1000);
     let concurrency = env_num("BENCH_CONCURRENCY", 32);
-    let durability = if std::env::var("BENCH_DURABILITY").as_deref() == Ok("normal") { Durability::Normal } else { Durability::Full };
+    let durability = if std::env::var("BENCH_DURABILITY").as_deref() == Ok("normal") {
+        Durability::Normal
+    } else {
+        Durability::Full
+    };
     let secret = SigningSecret::generate();
 
     // The receiver: checks signatures, records first arrivals.
@@ -71,14 +81,29 @@ async fn run() {
             async move {
                 let ok = SignatureHeaders::from_header_map(&headers)
                     .ok()
-                    .map(|h| verify(std::slice::from_ref(&secret), &h, &body, now_secs(), Duration::from_secs(300)).is_ok())
+                    .map(|h| {
+                        verify(
+                            std::slice::from_ref(&secret),
+                            &h,
+                            &body,
+                            now_secs(),
+                            Duration::from_secs(300),
+                        )
+                        .is_ok()
+                    })
                     .unwrap_or(false);
                 if !ok {
                     *a.bad_signatures.lock().unwrap() += 1;
                     return axum::http::StatusCode::UNAUTHORIZED;
                 }
                 let v: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
-                let key = (v["data"]["eventType"].as_str().unwrap_or("").to_string(), v["data"]["platformConversationId"].as_str().unwrap_or("").to_string());
+                let key = (
+                    v["data"]["eventType"].as_str().unwrap_or("").to_string(),
+                    v["data"]["platformConversationId"]
+                        .as_str()
+                        .unwrap_or("")
+                        .to_string(),
+                );
                 a.at.lock().unwrap().entry(key).or_insert_with(Instant::now);
                 a.notify.notify_waiters();
                 axum::http::StatusCode::OK
@@ -105,14 +130,23 @@ async fn run() {
         durability,
         ..ServerConfig::default()
     };
-    config.http.limits.per_ip = Rate { per_sec: 0.0, burst: 0.0 };
-    config.http.limits.per_thread = Rate { per_sec: 0.0, burst: 0.0 };
+    config.http.limits.per_ip = Rate {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
+    config.http.limits.per_thread = Rate {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
     config.lifecycle.outbox.concurrency = concurrency;
     let shutdown = CancellationToken::new();
     let server = Server::start(config, shutdown.clone()).await.unwrap();
     let base = format!("http://{}", server.local_addr());
     let handle = tokio::spawn(server.run());
-    let client = reqwest::Client::builder().pool_max_idle_per_host(256).build().unwrap();
+    let client = reqwest::Client::builder()
+        .pool_max_idle_per_host(256)
+        .build()
+        .unwrap();
 
     // N handed-off conversations (their widgetEscalate delivered before measuring).
     let mut threads = Vec::with_capacity(n);
@@ -120,8 +154,15 @@ async fn run() {
         let futs = chunk.iter().map(|_| {
             let (client, base) = (client.clone(), base.clone());
             async move {
-                let r = client.post(format!("{base}/v1/bots/b/threads")).send().await.unwrap();
-                let t = r.json::<Value>().await.unwrap()["threadId"].as_str().unwrap().to_string();
+                let r = client
+                    .post(format!("{base}/v1/bots/b/threads"))
+                    .send()
+                    .await
+                    .unwrap();
+                let t = r.json::<Value>().await.unwrap()["threadId"]
+                    .as_str()
+                    .unwrap()
+                    .to_string();
                 let r = client
                     .post(format!("{base}/agent/converse/send-message-to-widget"))
                     .header("Authorization", "bench-key")
@@ -143,7 +184,11 @@ async fn run() {
         let (client, base, t) = (client.clone(), base.clone(), t.clone());
         async move {
             let at = Instant::now();
-            let r = client.post(format!("{base}/v1/threads/{t}/close")).send().await.unwrap();
+            let r = client
+                .post(format!("{base}/v1/threads/{t}/close"))
+                .send()
+                .await
+                .unwrap();
             assert_eq!(r.status(), 200);
             (t, at)
         }
@@ -154,14 +199,31 @@ async fn run() {
     let at = arrivals.at.lock().unwrap().clone();
     let mut lat: Vec<f64> = sent
         .iter()
-        .map(|(t, s)| at[&("widgetEndSession".to_string(), t.clone())].duration_since(*s).as_secs_f64() * 1000.0)
+        .map(|(t, s)| {
+            at[&("widgetEndSession".to_string(), t.clone())]
+                .duration_since(*s)
+                .as_secs_f64()
+                * 1000.0
+        })
         .collect();
     lat.sort_by(|a, b| a.partial_cmp(b).unwrap());
-    let last = sent.iter().map(|(t, _)| at[&("widgetEndSession".to_string(), t.clone())]).max().unwrap();
+    let last = sent
+        .iter()
+        .map(|(t, _)| at[&("widgetEndSession".to_string(), t.clone())])
+        .max()
+        .unwrap();
     let span = last.duration_since(started).as_secs_f64();
     println!("outbox bench: {n} conversations closing at once, outbox concurrency {concurrency}, durability {durability:?}");
-    println!("  all {n} close requests answered in {:.0} ms", closes_done.as_secs_f64() * 1000.0);
-    println!("  webhooks delivered: {n} in {:.0} ms = {:.0} webhooks/s (signatures checked, {} bad)", span * 1000.0, n as f64 / span, arrivals.bad_signatures.lock().unwrap());
+    println!(
+        "  all {n} close requests answered in {:.0} ms",
+        closes_done.as_secs_f64() * 1000.0
+    );
+    println!(
+        "  webhooks delivered: {n} in {:.0} ms = {:.0} webhooks/s (signatures checked, {} bad)",
+        span * 1000.0,
+        n as f64 / span,
+        arrivals.bad_signatures.lock().unwrap()
+    );
     println!(
         "  transition -> delivery latency: p50 {:.0} ms, p99 {:.0} ms, max {:.0} ms",
         pct(&lat, 0.5),
@@ -176,7 +238,12 @@ async fn wait_for(a: &Arrivals, event: &str, n: usize) {
     let deadline = Instant::now() + Duration::from_secs(300);
     loop {
         let notified = a.notify.notified();
-        let got = a.at.lock().unwrap().keys().filter(|(e, _)| e == event).count();
+        let got =
+            a.at.lock()
+                .unwrap()
+                .keys()
+                .filter(|(e, _)| e == event)
+                .count();
         if got >= n {
             return;
         }
@@ -186,5 +253,8 @@ async fn wait_for(a: &Arrivals, event: &str, n: usize) {
 }
 
 fn now_secs() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_secs() as i64
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }

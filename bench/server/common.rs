@@ -15,7 +15,11 @@ pub struct Sse {
 
 impl Sse {
     pub fn new(resp: reqwest::Response) -> Self {
-        Sse { body: resp.bytes_stream().boxed(), parser: SseParser::new(), pending: Default::default() }
+        Sse {
+            body: resp.bytes_stream().boxed(),
+            parser: SseParser::new(),
+            pending: Default::default(),
+        }
     }
     pub async fn next(&mut self) -> Option<SseEvent> {
         loop {

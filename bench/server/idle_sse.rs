@@ -20,7 +20,10 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 fn raise_nofile(want: u64) -> u64 {
     unsafe {
-        let mut r = libc::rlimit { rlim_cur: 0, rlim_max: 0 };
+        let mut r = libc::rlimit {
+            rlim_cur: 0,
+            rlim_max: 0,
+        };
         libc::getrlimit(libc::RLIMIT_NOFILE, &mut r);
         let target = want.min(r.rlim_max);
         if r.rlim_cur < target {
@@ -33,17 +36,32 @@ fn raise_nofile(want: u64) -> u64 {
 }
 
 fn main() {
-    let n: usize = std::env::var("BENCH_STREAMS").ok().and_then(|s| s.parse().ok()).unwrap_or(10_000);
+    let n: usize = std::env::var("BENCH_STREAMS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10_000);
     let limit = raise_nofile(n as u64 * 2 + 1024);
     println!("idle SSE bench: {n} streams, open-files limit {limit} (inherited by the server)");
     let tmp = tempfile::tempdir().unwrap();
     let bots = tmp.path().join("bots");
     std::fs::create_dir_all(bots.join("b")).unwrap();
     std::fs::write(bots.join("b/bot.toml"), "greeting = \"Hi\"\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let addr = format!("127.0.0.1:{port}");
     let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
-        .args(["serve", "--addr", &addr, "--rate-per-ip", "0", "--durability", "normal"])
+        .args([
+            "serve",
+            "--addr",
+            &addr,
+            "--rate-per-ip",
+            "0",
+            "--durability",
+            "normal",
+        ])
         .arg("--data")
         .arg(tmp.path().join("data"))
         .arg("--bots")
@@ -53,7 +71,10 @@ fn main() {
         .spawn()
         .unwrap();
     let pid = child.id();
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(async {
         let client = reqwest::Client::new();
         let base = format!("http://{addr}");

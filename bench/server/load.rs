@@ -37,22 +37,35 @@ steps = [ { say = "Thanks! Your message was received and is handled." } ]
 "#;
 
 fn main() {
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().unwrap();
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     rt.block_on(run());
 }
 
 fn env_list(name: &str, default: &str) -> Vec<usize> {
-    std::env::var(name).unwrap_or_else(|_| default.into()).split(',').filter_map(|s| s.trim().parse().ok()).collect()
+    std::env::var(name)
+        .unwrap_or_else(|_| default.into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect()
 }
 
 async fn run() {
     let users = env_list("BENCH_USERS", "100,1000");
-    let secs: u64 = std::env::var("BENCH_SECS").ok().and_then(|s| s.parse().ok()).unwrap_or(10);
+    let secs: u64 = std::env::var("BENCH_SECS")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(10);
     let durability = match std::env::var("BENCH_DURABILITY").as_deref() {
         Ok("normal") => Durability::Normal,
         _ => Durability::Full,
     };
-    println!("natter server load bench: {} cores, {secs}s per point, durability {durability:?}", std::thread::available_parallelism().map_or(0, |n| n.get()));
+    println!(
+        "natter server load bench: {} cores, {secs}s per point, durability {durability:?}",
+        std::thread::available_parallelism().map_or(0, |n| n.get())
+    );
 
     // The ceiling: hello world on axum, same runtime.
     let hello = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -73,8 +86,14 @@ async fn run() {
         durability,
         ..ServerConfig::default()
     };
-    config.http.limits.per_ip = Rate { per_sec: 0.0, burst: 0.0 };
-    config.http.limits.per_thread = Rate { per_sec: 0.0, burst: 0.0 };
+    config.http.limits.per_ip = Rate {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
+    config.http.limits.per_thread = Rate {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
     let shutdown = CancellationToken::new();
     let server = Server::start(config, shutdown.clone()).await.unwrap();
     let base = format!("http://{}", server.local_addr());
@@ -82,7 +101,11 @@ async fn run() {
 
     for &n in &users {
         let (rps, p50, p99) = hello_world(&hello_url, n, secs).await;
-        println!("hello-world axum  users={n:5}  {rps:9.0} req/s   latency p50 {}  p99 {}", ms(p50), ms(p99));
+        println!(
+            "hello-world axum  users={n:5}  {rps:9.0} req/s   latency p50 {}  p99 {}",
+            ms(p50),
+            ms(p99)
+        );
         let r = natter(&base, n, secs).await;
         println!(
             "natter turns      users={n:5}  {:9.0} turns/s  first delta p50 {}  p99 {}   turn p50 {}  p99 {}   ({} turns, {} errors)",
@@ -95,8 +118,20 @@ async fn run() {
             r.errors
         );
     }
-    let m = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
-    for l in m.lines().filter(|l| l.starts_with("natter_store_commit_seconds_sum") || l.starts_with("natter_store_commit_seconds_count") || l.starts_with("natter_store_sync_seconds_sum") || l.starts_with("natter_store_jobs_total") || l.starts_with("natter_run_first_delta_seconds_sum") || l.starts_with("natter_run_first_delta_seconds_count")) {
+    let m = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    for l in m.lines().filter(|l| {
+        l.starts_with("natter_store_commit_seconds_sum")
+            || l.starts_with("natter_store_commit_seconds_count")
+            || l.starts_with("natter_store_sync_seconds_sum")
+            || l.starts_with("natter_store_jobs_total")
+            || l.starts_with("natter_run_first_delta_seconds_sum")
+            || l.starts_with("natter_run_first_delta_seconds_count")
+    }) {
         println!("  {l}");
     }
     shutdown.cancel();
@@ -104,7 +139,11 @@ async fn run() {
 }
 
 fn client() -> reqwest::Client {
-    reqwest::Client::builder().pool_max_idle_per_host(4096).tcp_nodelay(true).build().unwrap()
+    reqwest::Client::builder()
+        .pool_max_idle_per_host(4096)
+        .tcp_nodelay(true)
+        .build()
+        .unwrap()
 }
 
 async fn hello_world(url: &str, users: usize, secs: u64) -> (f64, Duration, Duration) {
@@ -132,7 +171,11 @@ async fn hello_world(url: &str, users: usize, secs: u64) -> (f64, Duration, Dura
         all.extend(t.await.unwrap());
     }
     all.sort();
-    (all.len() as f64 / secs as f64, pct(&all, 0.5), pct(&all, 0.99))
+    (
+        all.len() as f64 / secs as f64,
+        pct(&all, 0.5),
+        pct(&all, 0.99),
+    )
 }
 
 struct Result {
@@ -147,16 +190,32 @@ async fn natter(base: &str, users: usize, secs: u64) -> Result {
     // Setup (not measured): a thread and an open event stream per user.
     let mut sessions = Vec::new();
     for _ in 0..users {
-        let v: Value = client.post(format!("{base}/v1/bots/bench/threads")).send().await.unwrap().json().await.unwrap();
+        let v: Value = client
+            .post(format!("{base}/v1/bots/bench/threads"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
         let t = v["threadId"].as_str().unwrap().to_string();
-        let r = client.get(format!("{base}/v1/threads/{t}/events")).send().await.unwrap();
+        let r = client
+            .get(format!("{base}/v1/threads/{t}/events"))
+            .send()
+            .await
+            .unwrap();
         sessions.push((t, Sse::new(r)));
     }
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for (i, (thread, mut sse)) in sessions.into_iter().enumerate() {
-        let (client, base, stop, measuring) = (client.clone(), base.to_string(), stop.clone(), measuring.clone());
+        let (client, base, stop, measuring) = (
+            client.clone(),
+            base.to_string(),
+            stop.clone(),
+            measuring.clone(),
+        );
         tasks.push(tokio::spawn(async move {
             let (mut first, mut turn, mut errors) = (Vec::new(), Vec::new(), 0);
             let url = format!("{base}/v1/threads/{thread}/messages");
@@ -165,9 +224,16 @@ async fn natter(base: &str, users: usize, secs: u64) -> Result {
                 k += 1;
                 let counted = measuring.load(Ordering::Relaxed);
                 let t0 = Instant::now();
-                let r = client.post(&url).json(&json!({"clientMessageId": format!("{i}-{k}"), "content": "ping"})).send().await;
+                let r = client
+                    .post(&url)
+                    .json(&json!({"clientMessageId": format!("{i}-{k}"), "content": "ping"}))
+                    .send()
+                    .await;
                 let run = match r {
-                    Ok(r) if r.status() == 202 => r.json::<Value>().await.unwrap()["runId"].as_str().unwrap().to_string(),
+                    Ok(r) if r.status() == 202 => r.json::<Value>().await.unwrap()["runId"]
+                        .as_str()
+                        .unwrap()
+                        .to_string(),
                     _ => {
                         errors += 1;
                         continue;
@@ -175,7 +241,9 @@ async fn natter(base: &str, users: usize, secs: u64) -> Result {
                 };
                 let mut fd = None;
                 loop {
-                    let Some(ev) = sse.next().await else { return (first, turn, errors + 1) };
+                    let Some(ev) = sse.next().await else {
+                        return (first, turn, errors + 1);
+                    };
                     if !ev.data.contains(&run) {
                         continue;
                     }
@@ -199,7 +267,12 @@ async fn natter(base: &str, users: usize, secs: u64) -> Result {
     measuring.store(true, Ordering::Relaxed);
     tokio::time::sleep(Duration::from_secs(secs)).await;
     stop.store(true, Ordering::Relaxed);
-    let mut res = Result { turns: 0, errors: 0, first: vec![], turn: vec![] };
+    let mut res = Result {
+        turns: 0,
+        errors: 0,
+        first: vec![],
+        turn: vec![],
+    };
     for t in tasks {
         let (f, tt, e) = t.await.unwrap();
         res.first.extend(f);

@@ -74,7 +74,11 @@ impl Assembler {
             AssembleError::Malformed(format!("{e} in {shown}"))
         })?;
         if let Some(err) = chunk.error {
-            let msg = err.get("message").and_then(|m| m.as_str()).map(str::to_string).unwrap_or_else(|| err.to_string());
+            let msg = err
+                .get("message")
+                .and_then(|m| m.as_str())
+                .map(str::to_string)
+                .unwrap_or_else(|| err.to_string());
             return Err(AssembleError::Upstream(msg));
         }
         for choice in chunk.choices.into_iter().filter(|c| c.index == 0) {
@@ -126,7 +130,11 @@ impl Assembler {
         Ok(())
     }
 
-    fn finish(&mut self, reason: FinishReason, out: &mut Vec<StreamEvent>) -> Result<(), AssembleError> {
+    fn finish(
+        &mut self,
+        reason: FinishReason,
+        out: &mut Vec<StreamEvent>,
+    ) -> Result<(), AssembleError> {
         if self.finished {
             return Ok(());
         }
@@ -139,8 +147,16 @@ impl Assembler {
             if c.name.is_empty() {
                 return Err(AssembleError::NamelessToolCall(i));
             }
-            let id = if c.id.is_empty() { format!("call_{i}") } else { c.id };
-            out.push(StreamEvent::ToolCall(ToolCall { id, name: c.name, arguments: c.arguments }));
+            let id = if c.id.is_empty() {
+                format!("call_{i}")
+            } else {
+                c.id
+            };
+            out.push(StreamEvent::ToolCall(ToolCall {
+                id,
+                name: c.name,
+                arguments: c.arguments,
+            }));
         }
         out.push(StreamEvent::Finish(reason));
         Ok(())
@@ -175,18 +191,33 @@ pub fn from_completion(body: &[u8]) -> Result<Vec<StreamEvent>, AssembleError> {
         #[serde(default)]
         tool_calls: Vec<ToolCall>,
     }
-    let c: Completion = serde_json::from_slice(body).map_err(|e| AssembleError::Malformed(format!("{e} in a JSON completion")))?;
+    let c: Completion = serde_json::from_slice(body)
+        .map_err(|e| AssembleError::Malformed(format!("{e} in a JSON completion")))?;
     if let Some(err) = c.error {
-        let msg = err.get("message").and_then(|m| m.as_str()).map(str::to_string).unwrap_or_else(|| err.to_string());
+        let msg = err
+            .get("message")
+            .and_then(|m| m.as_str())
+            .map(str::to_string)
+            .unwrap_or_else(|| err.to_string());
         return Err(AssembleError::Upstream(msg));
     }
-    let choice = c.choices.into_iter().find(|ch| ch.index == 0).ok_or_else(|| AssembleError::Malformed("a JSON completion without choices".into()))?;
+    let choice = c
+        .choices
+        .into_iter()
+        .find(|ch| ch.index == 0)
+        .ok_or_else(|| AssembleError::Malformed("a JSON completion without choices".into()))?;
     let mut out = Vec::new();
     if let Some(m) = choice.message {
-        out.extend(m.content.filter(|t| !t.is_empty()).map(StreamEvent::Content));
+        out.extend(
+            m.content
+                .filter(|t| !t.is_empty())
+                .map(StreamEvent::Content),
+        );
         out.extend(m.tool_calls.into_iter().map(StreamEvent::ToolCall));
     }
-    out.push(StreamEvent::Finish(FinishReason::parse(choice.finish_reason.as_deref().unwrap_or("stop"))));
+    out.push(StreamEvent::Finish(FinishReason::parse(
+        choice.finish_reason.as_deref().unwrap_or("stop"),
+    )));
     out.extend(c.usage.map(StreamEvent::Usage));
     Ok(out)
 }
@@ -220,10 +251,22 @@ mod tests {
         assert_eq!(
             ev,
             vec![
-                StreamEvent::ToolCall(ToolCall { id: "call_a".into(), name: "getOrder".into(), arguments: r#"{"orderId":"A1"}"#.into() }),
-                StreamEvent::ToolCall(ToolCall { id: "call_b".into(), name: "getStock".into(), arguments: r#"{"sku":"S"}"#.into() }),
+                StreamEvent::ToolCall(ToolCall {
+                    id: "call_a".into(),
+                    name: "getOrder".into(),
+                    arguments: r#"{"orderId":"A1"}"#.into()
+                }),
+                StreamEvent::ToolCall(ToolCall {
+                    id: "call_b".into(),
+                    name: "getStock".into(),
+                    arguments: r#"{"sku":"S"}"#.into()
+                }),
                 StreamEvent::Finish(FinishReason::ToolCalls),
-                StreamEvent::Usage(Usage { prompt_tokens: 5, completion_tokens: 7, total_tokens: 12 }),
+                StreamEvent::Usage(Usage {
+                    prompt_tokens: 5,
+                    completion_tokens: 7,
+                    total_tokens: 12
+                }),
             ]
         );
     }
@@ -236,12 +279,23 @@ mod tests {
         assert_eq!(
             from_completion(body).unwrap(),
             vec![
-                StreamEvent::ToolCall(ToolCall { id: "c1".into(), name: "f".into(), arguments: "{}".into() }),
+                StreamEvent::ToolCall(ToolCall {
+                    id: "c1".into(),
+                    name: "f".into(),
+                    arguments: "{}".into()
+                }),
                 StreamEvent::Finish(FinishReason::ToolCalls),
-                StreamEvent::Usage(Usage { prompt_tokens: 1, completion_tokens: 2, total_tokens: 3 }),
+                StreamEvent::Usage(Usage {
+                    prompt_tokens: 1,
+                    completion_tokens: 2,
+                    total_tokens: 3
+                }),
             ]
         );
-        assert!(matches!(from_completion(b"{\"choices\":[]}"), Err(AssembleError::Malformed(_))));
+        assert!(matches!(
+            from_completion(b"{\"choices\":[]}"),
+            Err(AssembleError::Malformed(_))
+        ));
     }
 
     #[test]
@@ -252,10 +306,19 @@ mod tests {
             r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
             "[DONE]",
         ]);
-        assert_eq!(ev, vec![StreamEvent::Content("Hi".into()), StreamEvent::Finish(FinishReason::Stop)]);
+        assert_eq!(
+            ev,
+            vec![
+                StreamEvent::Content("Hi".into()),
+                StreamEvent::Finish(FinishReason::Stop)
+            ]
+        );
         let mut a = Assembler::default();
         let mut out = Vec::new();
-        assert!(matches!(a.push("{\"choices\":[", &mut out), Err(AssembleError::Malformed(_))));
+        assert!(matches!(
+            a.push("{\"choices\":[", &mut out),
+            Err(AssembleError::Malformed(_))
+        ));
         assert_eq!(
             a.push(r#"{"error":{"message":"overloaded"}}"#, &mut out),
             Err(AssembleError::Upstream("overloaded".into()))

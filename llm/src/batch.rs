@@ -24,7 +24,13 @@ pub struct Batching<S> {
 impl<S: Sink> Batching<S> {
     /// E.g. `Batching::new(sink, Duration::from_millis(50), 200)`.
     pub fn new(inner: S, interval: Duration, max_chars: usize) -> Batching<S> {
-        Batching { inner, buf: String::new(), last: None, interval, max_chars }
+        Batching {
+            inner,
+            buf: String::new(),
+            last: None,
+            interval,
+            max_chars,
+        }
     }
     pub fn inner(&self) -> &S {
         &self.inner

@@ -31,9 +31,19 @@ pub enum ClassifyError {
 const MAX_ANSWER_TOKENS: u32 = 20;
 
 /// Picks one of `options` for `input` as `prompt` asks. Returns the option as given.
-pub async fn classify_category(model: &dyn Model, cfg: &LlmConfig, prompt: &str, input: &str, options: &[String]) -> Result<String, ClassifyError> {
+pub async fn classify_category(
+    model: &dyn Model,
+    cfg: &LlmConfig,
+    prompt: &str,
+    input: &str,
+    options: &[String],
+) -> Result<String, ClassifyError> {
     let mut seen = std::collections::HashSet::new();
-    if options.is_empty() || options.iter().any(|o| o.trim().is_empty() || !seen.insert(norm(o))) {
+    if options.is_empty()
+        || options
+            .iter()
+            .any(|o| o.trim().is_empty() || !seen.insert(norm(o)))
+    {
         return Err(ClassifyError::BadOptions);
     }
     let listed: Vec<String> = options.iter().map(|o| format!("- {o}")).collect();
@@ -44,7 +54,9 @@ pub async fn classify_category(model: &dyn Model, cfg: &LlmConfig, prompt: &str,
     );
     let user = format!("Task: {prompt}\n\nInput:\n{input}");
     let answer = ask(model, cfg, system, user).await?;
-    pick(&answer, options).map(|i| options[i].clone()).ok_or(ClassifyError::Unrecognized(answer))
+    pick(&answer, options)
+        .map(|i| options[i].clone())
+        .ok_or(ClassifyError::Unrecognized(answer))
 }
 
 /// For true/false options, "yes"/"no" (what models say when they ignore the format).
@@ -60,14 +72,29 @@ fn yes_no(answer: &str, options: &[String]) -> Option<usize> {
 
 /// True or false for `input` as `prompt` asks (options `["true", "false"]`, as the Python
 /// runtime sends them).
-pub async fn classify_binary(model: &dyn Model, cfg: &LlmConfig, prompt: &str, input: &str) -> Result<bool, ClassifyError> {
+pub async fn classify_binary(
+    model: &dyn Model,
+    cfg: &LlmConfig,
+    prompt: &str,
+    input: &str,
+) -> Result<bool, ClassifyError> {
     let options = ["true".to_string(), "false".to_string()];
     Ok(classify_category(model, cfg, prompt, input, &options).await? == "true")
 }
 
 /// [`classify_category`], or `fallback` on any failure (when one is given).
-pub async fn classify_category_or(model: &dyn Model, cfg: &LlmConfig, prompt: &str, input: &str, options: &[String], fallback: Option<&str>) -> Result<String, ClassifyError> {
-    match (classify_category(model, cfg, prompt, input, options).await, fallback) {
+pub async fn classify_category_or(
+    model: &dyn Model,
+    cfg: &LlmConfig,
+    prompt: &str,
+    input: &str,
+    options: &[String],
+    fallback: Option<&str>,
+) -> Result<String, ClassifyError> {
+    match (
+        classify_category(model, cfg, prompt, input, options).await,
+        fallback,
+    ) {
         (Ok(v), _) => Ok(v),
         (Err(_), Some(f)) => Ok(f.to_string()),
         (Err(e), None) => Err(e),
@@ -75,7 +102,13 @@ pub async fn classify_category_or(model: &dyn Model, cfg: &LlmConfig, prompt: &s
 }
 
 /// [`classify_binary`], or `fallback` on any failure (when one is given).
-pub async fn classify_binary_or(model: &dyn Model, cfg: &LlmConfig, prompt: &str, input: &str, fallback: Option<bool>) -> Result<bool, ClassifyError> {
+pub async fn classify_binary_or(
+    model: &dyn Model,
+    cfg: &LlmConfig,
+    prompt: &str,
+    input: &str,
+    fallback: Option<bool>,
+) -> Result<bool, ClassifyError> {
     match (classify_binary(model, cfg, prompt, input).await, fallback) {
         (Ok(v), _) => Ok(v),
         (Err(_), Some(f)) => Ok(f),
@@ -85,7 +118,12 @@ pub async fn classify_binary_or(model: &dyn Model, cfg: &LlmConfig, prompt: &str
 
 /// One short completion, retried like a turn's round, within `request_timeout` per attempt
 /// and `turn_timeout` overall.
-async fn ask(model: &dyn Model, cfg: &LlmConfig, system: String, user: String) -> Result<String, ClassifyError> {
+async fn ask(
+    model: &dyn Model,
+    cfg: &LlmConfig,
+    system: String,
+    user: String,
+) -> Result<String, ClassifyError> {
     let req = ChatRequest {
         model: cfg.model.clone(),
         messages: vec![ChatMessage::system(system), ChatMessage::user(user)],
@@ -108,7 +146,9 @@ async fn ask(model: &dyn Model, cfg: &LlmConfig, system: String, user: String) -
             }
         }
     };
-    tokio::time::timeout(cfg.turn_timeout, attempts).await.map_err(|_| ClassifyError::Deadline(cfg.turn_timeout))?
+    tokio::time::timeout(cfg.turn_timeout, attempts)
+        .await
+        .map_err(|_| ClassifyError::Deadline(cfg.turn_timeout))?
 }
 
 async fn once(model: &dyn Model, req: &ChatRequest) -> Result<String, ApiError> {
@@ -129,7 +169,9 @@ async fn once(model: &dyn Model, req: &ChatRequest) -> Result<String, ApiError> 
 }
 
 fn norm(s: &str) -> String {
-    s.trim().trim_matches(|c: char| !c.is_alphanumeric()).to_lowercase()
+    s.trim()
+        .trim_matches(|c: char| !c.is_alphanumeric())
+        .to_lowercase()
 }
 
 /// The index of the one option the answer names: exactly (after normalising), or else as the
@@ -140,11 +182,18 @@ pub fn pick(answer: &str, options: &[String]) -> Option<usize> {
         _ => answer.to_string(),
     };
     let a = norm(&answer);
-    if let Some(i) = options.iter().position(|o| norm(o) == a).or_else(|| yes_no(&answer, options)) {
+    if let Some(i) = options
+        .iter()
+        .position(|o| norm(o) == a)
+        .or_else(|| yes_no(&answer, options))
+    {
         return Some(i);
     }
     let words = |s: &str| -> Vec<String> {
-        s.split(|c: char| !c.is_alphanumeric()).filter(|w| !w.is_empty()).map(str::to_lowercase).collect()
+        s.split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .map(str::to_lowercase)
+            .collect()
     };
     let aw = words(&answer);
     let named: Vec<usize> = options

@@ -46,7 +46,11 @@ pub enum TimeoutKind {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ApiError {
     #[error("the model endpoint answered HTTP {status}: {body}")]
-    Status { status: u16, retry_after: Option<Duration>, body: String },
+    Status {
+        status: u16,
+        retry_after: Option<Duration>,
+        body: String,
+    },
     #[error("timed out ({0:?})")]
     Timeout(TimeoutKind),
     #[error("could not reach the model endpoint: {0}")]
@@ -135,7 +139,10 @@ pub struct ChatClient {
 
 impl std::fmt::Debug for ChatClient {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ChatClient").field("endpoint", &self.endpoint.as_str()).field("key", &self.auth.as_ref().map(|_| "[redacted]")).finish()
+        f.debug_struct("ChatClient")
+            .field("endpoint", &self.endpoint.as_str())
+            .field("key", &self.auth.as_ref().map(|_| "[redacted]"))
+            .finish()
     }
 }
 
@@ -161,9 +168,16 @@ impl ChatClient {
         let auth = match key {
             None => None,
             Some(k) => {
-                let (name, value) = if cfg.is_azure() { ("api-key", k.expose().to_string()) } else { ("authorization", format!("Bearer {}", k.expose())) };
-                let mut v = reqwest::header::HeaderValue::from_str(&value)
-                    .map_err(|_| ClientError::Build("the API key holds characters not allowed in an HTTP header".into()))?;
+                let (name, value) = if cfg.is_azure() {
+                    ("api-key", k.expose().to_string())
+                } else {
+                    ("authorization", format!("Bearer {}", k.expose()))
+                };
+                let mut v = reqwest::header::HeaderValue::from_str(&value).map_err(|_| {
+                    ClientError::Build(
+                        "the API key holds characters not allowed in an HTTP header".into(),
+                    )
+                })?;
                 v.set_sensitive(true);
                 Some((name, v))
             }
@@ -203,12 +217,22 @@ impl ChatClient {
             .http
             .post(self.endpoint.clone())
             .header("accept", "text/event-stream")
-            .json(&Body { req, stream: true, stream_options: self.stream_usage.then(|| json!({"include_usage": true})) });
+            .json(&Body {
+                req,
+                stream: true,
+                stream_options: self.stream_usage.then(|| json!({"include_usage": true})),
+            });
         if let Some((name, value)) = &self.auth {
             rb = rb.header(*name, value.clone());
         }
         let resp = match timeout_at(first_deadline, rb.send()).await {
-            Err(_) => return Err(ApiError::Timeout(if first_deadline < deadline { TimeoutKind::FirstByte } else { TimeoutKind::Request })),
+            Err(_) => {
+                return Err(ApiError::Timeout(if first_deadline < deadline {
+                    TimeoutKind::FirstByte
+                } else {
+                    TimeoutKind::Request
+                }))
+            }
             Ok(Err(e)) => return Err(send_error(e)),
             Ok(Ok(r)) => r,
         };
@@ -216,11 +240,20 @@ impl ChatClient {
         if !status.is_success() {
             let retry_after = retry_after(resp.headers());
             // The body explains the failure; read a little of it, briefly.
-            let body = match timeout_at(first_deadline.max(Instant::now() + Duration::from_millis(200)), resp.bytes()).await {
+            let body = match timeout_at(
+                first_deadline.max(Instant::now() + Duration::from_millis(200)),
+                resp.bytes(),
+            )
+            .await
+            {
                 Ok(Ok(b)) => String::from_utf8_lossy(&b[..b.len().min(500)]).into_owned(),
                 _ => String::new(),
             };
-            return Err(ApiError::Status { status: status.as_u16(), retry_after, body });
+            return Err(ApiError::Status {
+                status: status.as_u16(),
+                retry_after,
+                body,
+            });
         }
         let json = resp
             .headers()
@@ -235,7 +268,10 @@ impl ChatClient {
                 Ok(Ok(b)) => b,
             };
             if body.len() > self.max_body {
-                return Err(ApiError::Malformed(format!("the response exceeded {} bytes", self.max_body)));
+                return Err(ApiError::Malformed(format!(
+                    "the response exceeded {} bytes",
+                    self.max_body
+                )));
             }
             let events = crate::assemble::from_completion(&body)?;
             return Ok(ChatStream {
@@ -297,17 +333,26 @@ fn without_url(e: &reqwest::Error) -> String {
         msg.push_str(&s.to_string());
         src = s.source();
     }
-    if msg.is_empty() { e.to_string() } else { msg }
+    if msg.is_empty() {
+        e.to_string()
+    } else {
+        msg
+    }
 }
 
 /// The wait a 429/503 asks for: `retry-after-ms` (OpenAI, Azure) if present, else
 /// `Retry-After`.
 pub fn retry_after(h: &reqwest::header::HeaderMap) -> Option<Duration> {
-    let ms = h.get("retry-after-ms").and_then(|v| v.to_str().ok()).and_then(|v| v.trim().parse::<f64>().ok());
+    let ms = h
+        .get("retry-after-ms")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<f64>().ok());
     if let Some(ms) = ms.filter(|m| m.is_finite() && *m >= 0.0) {
         return Some(Duration::from_secs_f64(ms / 1000.0));
     }
-    h.get("retry-after").and_then(|v| v.to_str().ok()).and_then(parse_retry_after)
+    h.get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(parse_retry_after)
 }
 
 /// `Retry-After`: delta-seconds or an HTTP date.
@@ -317,7 +362,10 @@ pub fn parse_retry_after(v: &str) -> Option<Duration> {
         return Duration::try_from_secs_f64(secs.max(0.0)).ok();
     }
     let when = httpdate::parse_http_date(v).ok()?;
-    Some(when.duration_since(std::time::SystemTime::now()).unwrap_or(Duration::ZERO))
+    Some(
+        when.duration_since(std::time::SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
 }
 
 /// The events of one streamed answer, read with [`EventStream::next_event`].
@@ -339,14 +387,17 @@ pub struct ChatStream {
 impl ChatStream {
     /// The events as a `futures` [`Stream`] (ends after the last event or the first error).
     pub fn into_stream(self) -> impl Stream<Item = Result<StreamEvent, ApiError>> + Send {
-        futures_util::stream::unfold(self, |mut s| async move { s.next_event().await.map(|ev| (ev, s)) })
+        futures_util::stream::unfold(self, |mut s| async move {
+            s.next_event().await.map(|ev| (ev, s))
+        })
     }
 
     /// Reads the body's end after `[DONE]`: a body dropped before its end takes its connection
     /// with it, and every turn would pay a new connect (and TLS handshake). Bounded, for
     /// servers that keep the body open after `[DONE]`.
     async fn drain(&mut self) {
-        let until = (Instant::now() + self.stall.min(Duration::from_millis(250))).min(self.deadline);
+        let until =
+            (Instant::now() + self.stall.min(Duration::from_millis(250))).min(self.deadline);
         for _ in 0..8 {
             match timeout_at(until, self.body.next()).await {
                 Ok(Some(Ok(_))) => {}
@@ -402,13 +453,20 @@ impl EventStream for ChatStream {
             match timeout_at(at, self.body.next()).await {
                 Err(_) => return self.fail(ApiError::Timeout(kind)),
                 Ok(Some(Err(e))) => {
-                    let e = if e.is_timeout() { ApiError::Timeout(kind) } else { ApiError::Transport(without_url(&e)) };
+                    let e = if e.is_timeout() {
+                        ApiError::Timeout(kind)
+                    } else {
+                        ApiError::Transport(without_url(&e))
+                    };
                     return self.fail(e);
                 }
                 Ok(Some(Ok(bytes))) => {
                     self.read += bytes.len();
                     if self.read > self.max_body {
-                        return self.fail(ApiError::Malformed(format!("the response exceeded {} bytes", self.max_body)));
+                        return self.fail(ApiError::Malformed(format!(
+                            "the response exceeded {} bytes",
+                            self.max_body
+                        )));
                     }
                     self.next_deadline = Instant::now() + self.stall;
                     self.next_kind = TimeoutKind::Stall;
@@ -441,8 +499,14 @@ mod tests {
     #[test]
     fn retry_after_forms() {
         assert_eq!(parse_retry_after("2"), Some(Duration::from_secs(2)));
-        assert_eq!(parse_retry_after(" 0.25 "), Some(Duration::from_millis(250)));
-        assert_eq!(parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"), Some(Duration::ZERO));
+        assert_eq!(
+            parse_retry_after(" 0.25 "),
+            Some(Duration::from_millis(250))
+        );
+        assert_eq!(
+            parse_retry_after("Wed, 21 Oct 2015 07:28:00 GMT"),
+            Some(Duration::ZERO)
+        );
         assert_eq!(parse_retry_after("soon"), None);
         let mut h = reqwest::header::HeaderMap::new();
         h.insert("retry-after", "3".parse().unwrap());
@@ -453,7 +517,11 @@ mod tests {
 
     #[test]
     fn which_errors_are_retried() {
-        let st = |s| ApiError::Status { status: s, retry_after: None, body: String::new() };
+        let st = |s| ApiError::Status {
+            status: s,
+            retry_after: None,
+            body: String::new(),
+        };
         assert!(st(429).is_retryable() && st(503).is_retryable());
         assert!(!st(400).is_retryable() && !st(401).is_retryable() && !st(404).is_retryable());
         assert!(ApiError::Timeout(TimeoutKind::Stall).is_retryable());

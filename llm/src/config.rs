@@ -19,13 +19,19 @@ use url::Url;
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ConfigError {
     #[error("llm.{field}: {message}")]
-    Invalid { field: &'static str, message: String },
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
     #[error("llm.api_key_env: environment variable `{0}` is not set")]
     KeyMissing(String),
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { field, message: message.into() }
+    ConfigError::Invalid {
+        field,
+        message: message.into(),
+    }
 }
 
 /// The bot's model endpoint and limits. Field docs give the TOML key and default.
@@ -101,19 +107,45 @@ pub struct LlmConfig {
 
 mod d {
     use std::time::Duration;
-    pub fn yes() -> bool { true }
-    pub fn request() -> Duration { Duration::from_secs(60) }
-    pub fn connect() -> Duration { Duration::from_secs(5) }
-    pub fn first_byte() -> Duration { Duration::from_secs(30) }
-    pub fn stall() -> Duration { Duration::from_secs(20) }
-    pub fn turn() -> Duration { Duration::from_secs(120) }
-    pub fn retries() -> u32 { 2 }
-    pub fn backoff() -> Duration { Duration::from_millis(500) }
-    pub fn backoff_max() -> Duration { Duration::from_secs(10) }
-    pub fn rounds() -> u32 { 5 }
-    pub fn invalid() -> u32 { 3 }
-    pub fn tool_output() -> usize { 16_000 }
-    pub fn context() -> usize { 8_000 }
+    pub fn yes() -> bool {
+        true
+    }
+    pub fn request() -> Duration {
+        Duration::from_secs(60)
+    }
+    pub fn connect() -> Duration {
+        Duration::from_secs(5)
+    }
+    pub fn first_byte() -> Duration {
+        Duration::from_secs(30)
+    }
+    pub fn stall() -> Duration {
+        Duration::from_secs(20)
+    }
+    pub fn turn() -> Duration {
+        Duration::from_secs(120)
+    }
+    pub fn retries() -> u32 {
+        2
+    }
+    pub fn backoff() -> Duration {
+        Duration::from_millis(500)
+    }
+    pub fn backoff_max() -> Duration {
+        Duration::from_secs(10)
+    }
+    pub fn rounds() -> u32 {
+        5
+    }
+    pub fn invalid() -> u32 {
+        3
+    }
+    pub fn tool_output() -> usize {
+        16_000
+    }
+    pub fn context() -> usize {
+        8_000
+    }
 }
 
 /// Durations as (fractional) seconds, the unit bot owners think in.
@@ -126,7 +158,8 @@ mod secs {
     }
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
         let v = f64::deserialize(d)?;
-        Duration::try_from_secs_f64(v).map_err(|_| D::Error::custom(format!("{v} is not a duration in seconds")))
+        Duration::try_from_secs_f64(v)
+            .map_err(|_| D::Error::custom(format!("{v} is not a duration in seconds")))
     }
 }
 
@@ -179,8 +212,15 @@ impl LlmConfig {
             }
         }
         if let Some(v) = &self.api_version {
-            if v.is_empty() || !v.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.') {
-                errs.push(invalid("api_version", format!("{v:?} is not an API version like \"2024-10-21\"")));
+            if v.is_empty()
+                || !v
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'.')
+            {
+                errs.push(invalid(
+                    "api_version",
+                    format!("{v:?} is not an API version like \"2024-10-21\""),
+                ));
             }
         }
         if let Some(t) = self.temperature {
@@ -203,10 +243,16 @@ impl LlmConfig {
             }
         }
         if self.turn_timeout < self.request_timeout {
-            errs.push(invalid("turn_timeout", "must be at least request_timeout (a turn holds one or more model calls)"));
+            errs.push(invalid(
+                "turn_timeout",
+                "must be at least request_timeout (a turn holds one or more model calls)",
+            ));
         }
         if self.retry_backoff > self.retry_backoff_max {
-            errs.push(invalid("retry_backoff", "must not exceed retry_backoff_max"));
+            errs.push(invalid(
+                "retry_backoff",
+                "must not exceed retry_backoff_max",
+            ));
         }
         if self.max_retries > 10 {
             errs.push(invalid("max_retries", "at most 10"));
@@ -220,7 +266,11 @@ impl LlmConfig {
         if self.context_tokens < 256 {
             errs.push(invalid("context_tokens", "must be at least 256"));
         }
-        if errs.is_empty() { Ok(()) } else { Err(errs) }
+        if errs.is_empty() {
+            Ok(())
+        } else {
+            Err(errs)
+        }
     }
 
     /// The chat-completions URL: `base_url` + `/chat/completions` (+ `?api-version=`).
@@ -231,10 +281,16 @@ impl LlmConfig {
             return Err(invalid("base_url", "must be an http:// or https:// URL"));
         }
         if !url.username().is_empty() || url.password().is_some() {
-            return Err(invalid("base_url", "must not carry credentials; use api_key_env"));
+            return Err(invalid(
+                "base_url",
+                "must not carry credentials; use api_key_env",
+            ));
         }
         if url.query().is_some() || url.fragment().is_some() {
-            return Err(invalid("base_url", "must not have a query or fragment (Azure: set api_version)"));
+            return Err(invalid(
+                "base_url",
+                "must not have a query or fragment (Azure: set api_version)",
+            ));
         }
         let path = url.path().trim_end_matches('/').to_string();
         if !path.ends_with("/chat/completions") {
@@ -249,7 +305,9 @@ impl LlmConfig {
     /// The key from the environment (None when `api_key_env` is unset). A named variable
     /// that is missing or empty is an error: better a clear start-up failure than 401s.
     pub fn api_key(&self) -> Result<Option<ApiKey>, ConfigError> {
-        let Some(name) = &self.api_key_env else { return Ok(None) };
+        let Some(name) = &self.api_key_env else {
+            return Ok(None);
+        };
         match std::env::var(name) {
             Ok(v) if !v.trim().is_empty() => Ok(Some(ApiKey(v.trim().to_string()))),
             _ => Err(ConfigError::KeyMissing(name.clone())),
@@ -320,7 +378,10 @@ mod tests {
     fn minimal_table_gets_defaults_and_endpoint() {
         let c = parse("base_url = \"http://127.0.0.1:11434/v1/\"\nmodel = \"llama3\"");
         assert!(c.validate().is_ok());
-        assert_eq!(c.endpoint().unwrap().as_str(), "http://127.0.0.1:11434/v1/chat/completions");
+        assert_eq!(
+            c.endpoint().unwrap().as_str(),
+            "http://127.0.0.1:11434/v1/chat/completions"
+        );
         assert_eq!(c.max_tool_rounds, 5);
         assert_eq!(c.api_key().unwrap(), None);
     }
@@ -348,15 +409,23 @@ mod tests {
         let text: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
         assert_eq!(errs.len(), 6, "{text:?}");
         assert!(text.iter().any(|t| t.starts_with("llm.base_url")));
-        assert!(text.iter().any(|t| t.contains("not an environment variable name")));
-        assert!(toml::from_str::<LlmConfig>("base_url = \"x\"\nmodel = \"m\"\napi_key = \"sk\"").is_err());
+        assert!(text
+            .iter()
+            .any(|t| t.contains("not an environment variable name")));
+        assert!(
+            toml::from_str::<LlmConfig>("base_url = \"x\"\nmodel = \"m\"\napi_key = \"sk\"")
+                .is_err()
+        );
     }
 
     #[test]
     fn key_is_read_from_the_environment_and_never_printed() {
         let mut c = LlmConfig::new("http://127.0.0.1:1/v1", "m");
         c.api_key_env = Some("NATTER_LLM_TEST_KEY_CFG".into());
-        assert_eq!(c.api_key(), Err(ConfigError::KeyMissing("NATTER_LLM_TEST_KEY_CFG".into())));
+        assert_eq!(
+            c.api_key(),
+            Err(ConfigError::KeyMissing("NATTER_LLM_TEST_KEY_CFG".into()))
+        );
         // Only this test touches this variable.
         std::env::set_var("NATTER_LLM_TEST_KEY_CFG", "sk-secret-value");
         let key = c.api_key().unwrap().unwrap();

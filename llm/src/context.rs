@@ -30,20 +30,31 @@ pub fn estimate_text(s: &str) -> usize {
     let mut ascii = 0usize;
     let mut other = 0usize;
     for c in s.chars() {
-        if c.is_ascii() { ascii += 1 } else { other += 1 }
+        if c.is_ascii() {
+            ascii += 1
+        } else {
+            other += 1
+        }
     }
     ascii.div_ceil(4) + other
 }
 
 /// Estimated tokens of a message.
 pub fn estimate_message(m: &ChatMessage) -> usize {
-    let calls: usize = m.tool_calls.iter().map(|c| estimate_text(&c.name) + estimate_text(&c.arguments) + 8).sum();
+    let calls: usize = m
+        .tool_calls
+        .iter()
+        .map(|c| estimate_text(&c.name) + estimate_text(&c.arguments) + 8)
+        .sum();
     MESSAGE_OVERHEAD + m.content.as_deref().map_or(0, estimate_text) + calls
 }
 
 /// Estimated tokens the tool definitions take in the prompt.
 pub fn estimate_tools(tools: &[ToolSpec]) -> usize {
-    tools.iter().map(|t| estimate_text(&t.to_openai().to_string())).sum()
+    tools
+        .iter()
+        .map(|t| estimate_text(&t.to_openai().to_string()))
+        .sum()
 }
 
 /// The messages to send and what was left out.
@@ -77,7 +88,13 @@ pub fn system_message(instructions: &str, metadata: &[(String, Value)]) -> ChatM
 
 /// Builds the prompt: system message first, then as much recent history as fits in `budget`
 /// tokens after `reserved` (the tool definitions).
-pub fn build(instructions: &str, metadata: &[(String, Value)], history: &[ChatMessage], reserved: usize, budget: usize) -> Context {
+pub fn build(
+    instructions: &str,
+    metadata: &[(String, Value)],
+    history: &[ChatMessage],
+    reserved: usize,
+    budget: usize,
+) -> Context {
     let system = system_message(instructions, metadata);
     let mut used = reserved + estimate_message(&system);
     let units = units(history);
@@ -97,7 +114,11 @@ pub fn build(instructions: &str, metadata: &[(String, Value)], history: &[ChatMe
     for u in &units[keep_from..] {
         messages.extend(u.iter().map(|m| (*m).clone()));
     }
-    Context { messages, dropped, estimated_tokens: used }
+    Context {
+        messages,
+        dropped,
+        estimated_tokens: used,
+    }
 }
 
 /// Cuts history into keep-or-drop-whole units; leaves out orphan tool results and system
@@ -136,7 +157,14 @@ mod tests {
     use serde_json::json;
 
     fn call(id: &str) -> ChatMessage {
-        ChatMessage::tool_calls(None, vec![ToolCall { id: id.into(), name: "getOrder".into(), arguments: "{}".into() }])
+        ChatMessage::tool_calls(
+            None,
+            vec![ToolCall {
+                id: id.into(),
+                name: "getOrder".into(),
+                arguments: "{}".into(),
+            }],
+        )
     }
 
     #[test]
@@ -166,7 +194,10 @@ mod tests {
         assert_eq!(c.dropped, 3);
         assert_eq!(c.messages[0].role, Role::System);
         assert_eq!(c.messages[1].content.as_deref(), Some("done"));
-        assert_eq!(c.messages.last().unwrap().content.as_deref(), Some("and now?"));
+        assert_eq!(
+            c.messages.last().unwrap().content.as_deref(),
+            Some("and now?")
+        );
         // The latest unit stays even when nothing fits.
         let tiny = build("Be nice.", &[], &history, 1000, 10);
         assert_eq!(tiny.messages.len(), 2);
@@ -174,13 +205,25 @@ mod tests {
 
     #[test]
     fn orphan_results_are_dropped_and_metadata_is_shown() {
-        let history = vec![ChatMessage::tool_result("gone", "{}"), ChatMessage::user("hi")];
+        let history = vec![
+            ChatMessage::tool_result("gone", "{}"),
+            ChatMessage::user("hi"),
+        ];
         let c = build("x", &[], &[call("c1"), ChatMessage::user("hi")], 0, 1000);
         assert_eq!((c.dropped, c.messages.len()), (1, 2));
-        let c = build("Help.", &[("plan".into(), json!("gold")), ("orders".into(), json!(3))], &history, 0, 1000);
+        let c = build(
+            "Help.",
+            &[("plan".into(), json!("gold")), ("orders".into(), json!(3))],
+            &history,
+            0,
+            1000,
+        );
         assert_eq!(c.dropped, 1);
         assert_eq!(c.messages.len(), 2);
         let sys = c.messages[0].content.as_deref().unwrap();
-        assert!(sys.starts_with("Help.") && sys.contains("- plan: gold") && sys.contains("- orders: 3"), "{sys}");
+        assert!(
+            sys.starts_with("Help.") && sys.contains("- plan: gold") && sys.contains("- orders: 3"),
+            "{sys}"
+        );
     }
 }

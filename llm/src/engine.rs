@@ -46,10 +46,16 @@ pub struct ToolOutput {
 
 impl ToolOutput {
     pub fn json(v: &Value) -> ToolOutput {
-        ToolOutput { content: v.to_string(), end_turn: false }
+        ToolOutput {
+            content: v.to_string(),
+            end_turn: false,
+        }
     }
     pub fn text(s: impl Into<String>) -> ToolOutput {
-        ToolOutput { content: s.into(), end_turn: false }
+        ToolOutput {
+            content: s.into(),
+            end_turn: false,
+        }
     }
     /// `{"error": msg}`, the shape actions use for failures the model can relay.
     pub fn error(msg: impl std::fmt::Display) -> ToolOutput {
@@ -77,10 +83,23 @@ pub struct SinkError(pub String);
 #[derive(Debug, Clone, PartialEq)]
 pub enum TurnNote<'a> {
     /// History left out to fit `context_tokens`.
-    Trimmed { dropped: usize, estimated_tokens: usize },
-    Retrying { retry: u32, delay: Duration, error: &'a ApiError },
-    ToolCalled { call: &'a ToolCall, output: &'a ToolOutput },
-    ToolRefused { call: &'a ToolCall, reason: &'a str },
+    Trimmed {
+        dropped: usize,
+        estimated_tokens: usize,
+    },
+    Retrying {
+        retry: u32,
+        delay: Duration,
+        error: &'a ApiError,
+    },
+    ToolCalled {
+        call: &'a ToolCall,
+        output: &'a ToolOutput,
+    },
+    ToolRefused {
+        call: &'a ToolCall,
+        reason: &'a str,
+    },
 }
 
 /// Where the answer goes while it streams.
@@ -207,7 +226,12 @@ impl TurnEngine {
     }
 
     /// Runs one turn within `turn_timeout`.
-    pub async fn run(&self, req: TurnRequest<'_>, exec: &dyn ToolExecutor, sink: &mut dyn Sink) -> Result<TurnOutcome, TurnError> {
+    pub async fn run(
+        &self,
+        req: TurnRequest<'_>,
+        exec: &dyn ToolExecutor,
+        sink: &mut dyn Sink,
+    ) -> Result<TurnOutcome, TurnError> {
         let deadline = Instant::now() + self.cfg.turn_timeout;
         match tokio::time::timeout_at(deadline, self.run_inner(req, exec, sink, deadline)).await {
             Ok(r) => r,
@@ -215,12 +239,27 @@ impl TurnEngine {
         }
     }
 
-    async fn run_inner(&self, req: TurnRequest<'_>, exec: &dyn ToolExecutor, sink: &mut dyn Sink, deadline: Instant) -> Result<TurnOutcome, TurnError> {
+    async fn run_inner(
+        &self,
+        req: TurnRequest<'_>,
+        exec: &dyn ToolExecutor,
+        sink: &mut dyn Sink,
+        deadline: Instant,
+    ) -> Result<TurnOutcome, TurnError> {
         let cfg = &*self.cfg;
         let instructions = req.instructions.unwrap_or(&cfg.instructions);
-        let ctx = context::build(instructions, req.metadata, req.history, context::estimate_tools(req.tools), cfg.context_tokens);
+        let ctx = context::build(
+            instructions,
+            req.metadata,
+            req.history,
+            context::estimate_tools(req.tools),
+            cfg.context_tokens,
+        );
         if ctx.dropped > 0 {
-            sink.note(TurnNote::Trimmed { dropped: ctx.dropped, estimated_tokens: ctx.estimated_tokens });
+            sink.note(TurnNote::Trimmed {
+                dropped: ctx.dropped,
+                estimated_tokens: ctx.estimated_tokens,
+            });
         }
         let mut chat = ChatRequest {
             model: cfg.model.clone(),
@@ -248,7 +287,9 @@ impl TurnEngine {
             out.rounds += 1;
             // Text of a later round starts a new paragraph, not glued to the earlier text.
             let sep = !out.text.is_empty() && !out.text.ends_with(char::is_whitespace);
-            let round = self.round_with_retries(&chat, sink, &mut out, deadline, sep).await?;
+            let round = self
+                .round_with_retries(&chat, sink, &mut out, deadline, sep)
+                .await?;
             out.text.push_str(&round.content);
             out.finish = round.finish;
             if round.calls.is_empty() {
@@ -264,18 +305,26 @@ impl TurnEngine {
             }
             let calls = unique_ids(round.calls, out.rounds, &mut seen_ids);
             let text = (!round.content.is_empty()).then_some(round.content);
-            chat.messages.push(ChatMessage::tool_calls(text, calls.clone()));
+            chat.messages
+                .push(ChatMessage::tool_calls(text, calls.clone()));
             for call in &calls {
                 let output = if out.ended_by.is_some() {
                     ToolOutput::error("not run: the conversation was ended by an earlier call")
                 } else {
-                    let (output, args) = self.one_call(call, req.tools, exec, sink, &mut out).await?;
+                    let (output, args) =
+                        self.one_call(call, req.tools, exec, sink, &mut out).await?;
                     if let (true, Some(args)) = (output.end_turn, args) {
-                        out.ended_by = Some(EndedBy { tool: call.name.clone(), args });
+                        out.ended_by = Some(EndedBy {
+                            tool: call.name.clone(),
+                            args,
+                        });
                     }
                     output
                 };
-                chat.messages.push(ChatMessage::tool_result(&call.id, cut(output.content, cfg.max_tool_output_chars)));
+                chat.messages.push(ChatMessage::tool_result(
+                    &call.id,
+                    cut(output.content, cfg.max_tool_output_chars),
+                ));
             }
             if out.ended_by.is_some() {
                 break;
@@ -286,7 +335,14 @@ impl TurnEngine {
     }
 
     /// Checks one call and runs it if it passes (then with its arguments).
-    async fn one_call(&self, call: &ToolCall, tools: &[ToolSpec], exec: &dyn ToolExecutor, sink: &mut dyn Sink, out: &mut TurnOutcome) -> Result<(ToolOutput, Option<Map<String, Value>>), TurnError> {
+    async fn one_call(
+        &self,
+        call: &ToolCall,
+        tools: &[ToolSpec],
+        exec: &dyn ToolExecutor,
+        sink: &mut dyn Sink,
+        out: &mut TurnOutcome,
+    ) -> Result<(ToolOutput, Option<Map<String, Value>>), TurnError> {
         let checked = match tools.iter().find(|t| t.name == call.name) {
             None => Err(format!("there is no tool named `{}`; call only the tools you were given", call.name)),
             Some(spec) => schema::parse_and_validate(&spec.parameters, &call.arguments).map_err(|e| {
@@ -297,12 +353,18 @@ impl TurnEngine {
             Ok(args) => {
                 out.tool_calls += 1;
                 let output = exec.execute(call, &args).await;
-                sink.note(TurnNote::ToolCalled { call, output: &output });
+                sink.note(TurnNote::ToolCalled {
+                    call,
+                    output: &output,
+                });
                 Ok((output, Some(args)))
             }
             Err(reason) => {
                 out.invalid_tool_calls += 1;
-                sink.note(TurnNote::ToolRefused { call, reason: &reason });
+                sink.note(TurnNote::ToolRefused {
+                    call,
+                    reason: &reason,
+                });
                 if out.invalid_tool_calls > self.cfg.max_invalid_tool_calls {
                     return Err(TurnError::TooManyInvalidToolCalls(out.invalid_tool_calls));
                 }
@@ -311,12 +373,22 @@ impl TurnEngine {
         }
     }
 
-    async fn round_with_retries(&self, chat: &ChatRequest, sink: &mut dyn Sink, out: &mut TurnOutcome, deadline: Instant, sep: bool) -> Result<Round, TurnError> {
+    async fn round_with_retries(
+        &self,
+        chat: &ChatRequest,
+        sink: &mut dyn Sink,
+        out: &mut TurnOutcome,
+        deadline: Instant,
+        sep: bool,
+    ) -> Result<Round, TurnError> {
         let policy = RetryPolicy::from_config(&self.cfg);
         let mut retry = 0;
         loop {
             let mut forwarded = false;
-            let err = match self.round(chat, sink, &mut out.usage, &mut forwarded, sep).await {
+            let err = match self
+                .round(chat, sink, &mut out.usage, &mut forwarded, sep)
+                .await
+            {
                 Ok(r) => return Ok(r),
                 Err(RoundError::Sink(e)) => return Err(TurnError::Sink(e)),
                 Err(RoundError::Api(e)) => e,
@@ -327,18 +399,38 @@ impl TurnEngine {
             retry += 1;
             match policy.delay(retry, &err) {
                 Some(d) if Instant::now() + d < deadline => {
-                    sink.note(TurnNote::Retrying { retry, delay: d, error: &err });
+                    sink.note(TurnNote::Retrying {
+                        retry,
+                        delay: d,
+                        error: &err,
+                    });
                     out.retries += 1;
                     tokio::time::sleep(d).await;
                 }
-                _ => return Err(TurnError::Model { error: err, attempts: retry }),
+                _ => {
+                    return Err(TurnError::Model {
+                        error: err,
+                        attempts: retry,
+                    })
+                }
             }
         }
     }
 
-    async fn round(&self, chat: &ChatRequest, sink: &mut dyn Sink, usage: &mut Usage, forwarded: &mut bool, sep: bool) -> Result<Round, RoundError> {
+    async fn round(
+        &self,
+        chat: &ChatRequest,
+        sink: &mut dyn Sink,
+        usage: &mut Usage,
+        forwarded: &mut bool,
+        sep: bool,
+    ) -> Result<Round, RoundError> {
         let mut stream = self.model.start(chat).await?;
-        let mut round = Round { content: String::new(), calls: Vec::new(), finish: FinishReason::Stop };
+        let mut round = Round {
+            content: String::new(),
+            calls: Vec::new(),
+            finish: FinishReason::Stop,
+        };
         let mut finished = false;
         while let Some(ev) = stream.next_event().await {
             match ev? {

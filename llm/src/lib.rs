@@ -61,9 +61,16 @@ mod engine_tests;
 
 pub use assemble::StreamEvent;
 pub use batch::Batching;
-pub use classify::{classify_binary, classify_binary_or, classify_category, classify_category_or, ClassifyError};
-pub use client::{ApiError, ChatClient, ChatStream, ClientError, EventStream, Model, TimeoutKind, MAX_BODY};
+pub use classify::{
+    classify_binary, classify_binary_or, classify_category, classify_category_or, ClassifyError,
+};
+pub use client::{
+    ApiError, ChatClient, ChatStream, ClientError, EventStream, Model, TimeoutKind, MAX_BODY,
+};
 pub use config::{ApiKey, ConfigError, LlmConfig};
-pub use engine::{EndedBy, Sink, SinkError, ToolExecutor, ToolOutput, TurnEngine, TurnError, TurnNote, TurnOutcome, TurnRequest};
+pub use engine::{
+    EndedBy, Sink, SinkError, ToolExecutor, ToolOutput, TurnEngine, TurnError, TurnNote,
+    TurnOutcome, TurnRequest,
+};
 pub use tools::{builtin_tools, close_tool, hand_off_tool, CLOSE, HAND_OFF};
 pub use wire::{ChatMessage, ChatRequest, FinishReason, Role, ToolCall, ToolSpec, Usage};

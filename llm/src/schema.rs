@@ -15,8 +15,15 @@ use serde_json::{Map, Value};
 pub struct SchemaError(pub Vec<String>);
 
 /// Parses the call's `arguments` text (empty means `{}`) and validates it.
-pub fn parse_and_validate(schema: &Value, arguments: &str) -> Result<Map<String, Value>, SchemaError> {
-    let text = if arguments.trim().is_empty() { "{}" } else { arguments };
+pub fn parse_and_validate(
+    schema: &Value,
+    arguments: &str,
+) -> Result<Map<String, Value>, SchemaError> {
+    let text = if arguments.trim().is_empty() {
+        "{}"
+    } else {
+        arguments
+    };
     let v: Value = serde_json::from_str(text)
         .map_err(|e| SchemaError(vec![format!("arguments are not valid JSON ({e})")]))?;
     let mut problems = Vec::new();
@@ -24,7 +31,10 @@ pub fn parse_and_validate(schema: &Value, arguments: &str) -> Result<Map<String,
     match v {
         Value::Object(m) if problems.is_empty() => Ok(m),
         Value::Object(_) => Err(SchemaError(problems)),
-        other => Err(SchemaError(vec![format!("arguments must be a JSON object, not {}", kind(&other))])),
+        other => Err(SchemaError(vec![format!(
+            "arguments must be a JSON object, not {}",
+            kind(&other)
+        )])),
     }
 }
 
@@ -38,7 +48,11 @@ pub fn check(schema: &Value, v: &Value, path: &str, out: &mut Vec<String>) {
         }
         Some(Value::Array(ts)) if !ts.iter().filter_map(Value::as_str).any(|t| fits(t, v)) => {
             let names: Vec<&str> = ts.iter().filter_map(Value::as_str).collect();
-            out.push(format!("`{path}` must be one of the types {}, not {}", names.join(", "), kind(v)));
+            out.push(format!(
+                "`{path}` must be one of the types {}, not {}",
+                names.join(", "),
+                kind(v)
+            ));
             return;
         }
         _ => {}
@@ -51,10 +65,18 @@ pub fn check(schema: &Value, v: &Value, path: &str, out: &mut Vec<String>) {
     }
     if let Some(text) = v.as_str() {
         let n = text.chars().count() as u64;
-        if let Some(min) = s.get("minLength").and_then(Value::as_u64).filter(|&m| n < m) {
+        if let Some(min) = s
+            .get("minLength")
+            .and_then(Value::as_u64)
+            .filter(|&m| n < m)
+        {
             out.push(format!("`{path}` must be at least {min} characters"));
         }
-        if let Some(max) = s.get("maxLength").and_then(Value::as_u64).filter(|&m| n > m) {
+        if let Some(max) = s
+            .get("maxLength")
+            .and_then(Value::as_u64)
+            .filter(|&m| n > m)
+        {
             out.push(format!("`{path}` must be at most {max} characters"));
         }
     }
@@ -133,20 +155,43 @@ mod tests {
 
     #[test]
     fn valid_arguments_pass() {
-        let m = parse_and_validate(&schema(), r#"{"orderId":"A1","qty":2.0,"tags":["x"],"mode":"fast"}"#).unwrap();
+        let m = parse_and_validate(
+            &schema(),
+            r#"{"orderId":"A1","qty":2.0,"tags":["x"],"mode":"fast"}"#,
+        )
+        .unwrap();
         assert_eq!(m["orderId"], "A1");
         assert!(parse_and_validate(&json!({"type": "object", "properties": {}}), "").is_ok());
     }
 
     #[test]
     fn every_problem_is_named() {
-        let e = parse_and_validate(&schema(), r#"{"orderId":"","qty":2.5,"tags":[1],"mode":"x","extra":true}"#).unwrap_err();
+        let e = parse_and_validate(
+            &schema(),
+            r#"{"orderId":"","qty":2.5,"tags":[1],"mode":"x","extra":true}"#,
+        )
+        .unwrap_err();
         assert_eq!(e.0.len(), 5, "{e}");
-        for want in ["`orderId` must be at least 1", "`qty` must be an integer", "`tags[0]` must be a string", "`mode` must be one of", "unknown argument `extra`"] {
+        for want in [
+            "`orderId` must be at least 1",
+            "`qty` must be an integer",
+            "`tags[0]` must be a string",
+            "`mode` must be one of",
+            "unknown argument `extra`",
+        ] {
             assert!(e.to_string().contains(want), "{want}: {e}");
         }
-        assert!(parse_and_validate(&schema(), r#"{"qty":1}"#).unwrap_err().to_string().contains("missing argument `orderId`"));
-        assert!(parse_and_validate(&schema(), "{\"orderId\":").unwrap_err().to_string().contains("not valid JSON"));
-        assert!(parse_and_validate(&schema(), "[1]").unwrap_err().to_string().contains("must be a JSON object"));
+        assert!(parse_and_validate(&schema(), r#"{"qty":1}"#)
+            .unwrap_err()
+            .to_string()
+            .contains("missing argument `orderId`"));
+        assert!(parse_and_validate(&schema(), "{\"orderId\":")
+            .unwrap_err()
+            .to_string()
+            .contains("not valid JSON"));
+        assert!(parse_and_validate(&schema(), "[1]")
+            .unwrap_err()
+            .to_string()
+            .contains("must be a JSON object"));
     }
 }

@@ -19,28 +19,52 @@ pub enum Script {
     /// `start` fails with this error.
     Fail(ApiError),
     /// These events, then (if `error` is set) that error instead of the end.
-    Events { events: Vec<StreamEvent>, error: Option<ApiError> },
+    Events {
+        events: Vec<StreamEvent>,
+        error: Option<ApiError>,
+    },
 }
 
 impl Script {
     /// A plain answer in the given pieces, finished with `stop`.
     pub fn text(pieces: &[&str]) -> Script {
-        let mut events: Vec<StreamEvent> = pieces.iter().map(|p| StreamEvent::Content(p.to_string())).collect();
+        let mut events: Vec<StreamEvent> = pieces
+            .iter()
+            .map(|p| StreamEvent::Content(p.to_string()))
+            .collect();
         events.push(StreamEvent::Finish(FinishReason::Stop));
-        Script::Events { events, error: None }
+        Script::Events {
+            events,
+            error: None,
+        }
     }
     /// Tool calls `(id, name, arguments)`, finished with `tool_calls`.
     pub fn calls(calls: &[(&str, &str, &str)]) -> Script {
         let mut events: Vec<StreamEvent> = calls
             .iter()
-            .map(|(id, name, args)| StreamEvent::ToolCall(ToolCall { id: id.to_string(), name: name.to_string(), arguments: args.to_string() }))
+            .map(|(id, name, args)| {
+                StreamEvent::ToolCall(ToolCall {
+                    id: id.to_string(),
+                    name: name.to_string(),
+                    arguments: args.to_string(),
+                })
+            })
             .collect();
         events.push(StreamEvent::Finish(FinishReason::ToolCalls));
-        Script::Events { events, error: None }
+        Script::Events {
+            events,
+            error: None,
+        }
     }
     /// Content pieces, then the stream breaks with `error`.
     pub fn broken(pieces: &[&str], error: ApiError) -> Script {
-        Script::Events { events: pieces.iter().map(|p| StreamEvent::Content(p.to_string())).collect(), error: Some(error) }
+        Script::Events {
+            events: pieces
+                .iter()
+                .map(|p| StreamEvent::Content(p.to_string()))
+                .collect(),
+            error: Some(error),
+        }
     }
 }
 
@@ -52,7 +76,10 @@ pub struct ScriptedModel {
 
 impl ScriptedModel {
     pub fn new(scripts: impl IntoIterator<Item = Script>) -> ScriptedModel {
-        ScriptedModel { scripts: Mutex::new(scripts.into_iter().collect()), requests: Mutex::default() }
+        ScriptedModel {
+            scripts: Mutex::new(scripts.into_iter().collect()),
+            requests: Mutex::default(),
+        }
     }
     /// The requests received so far.
     pub fn requests(&self) -> Vec<ChatRequest> {
@@ -75,7 +102,11 @@ impl Model for ScriptedModel {
         self.requests.lock().unwrap().push(req.clone());
         let script = self.scripts.lock().unwrap().pop_front();
         match script {
-            None => Err(ApiError::Status { status: 500, retry_after: None, body: "script exhausted".into() }),
+            None => Err(ApiError::Status {
+                status: 500,
+                retry_after: None,
+                body: "script exhausted".into(),
+            }),
             Some(Script::Fail(e)) => Err(e),
             Some(Script::Events { events, error }) => {
                 let mut q: VecDeque<_> = events.into_iter().map(Ok).collect();

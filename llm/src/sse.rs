@@ -40,7 +40,15 @@ impl Default for SseParser {
 
 impl SseParser {
     pub fn new(max_line: usize) -> SseParser {
-        SseParser { buf: Vec::new(), scanned: 0, data: String::new(), has_data: false, skip_lf: false, started: false, max_line }
+        SseParser {
+            buf: Vec::new(),
+            scanned: 0,
+            data: String::new(),
+            has_data: false,
+            skip_lf: false,
+            started: false,
+            max_line,
+        }
     }
 
     /// Feeds bytes; pushes the `data` of each event completed by them onto `out`.
@@ -154,11 +162,18 @@ mod tests {
     #[test]
     fn every_split_point_gives_the_same_events() {
         let bytes = STREAM.as_bytes();
-        let want = vec!["{\"a\":\"é\"}".to_string(), "line1\nline2".into(), "[DONE]".into()];
+        let want = vec![
+            "{\"a\":\"é\"}".to_string(),
+            "line1\nline2".into(),
+            "[DONE]".into(),
+        ];
         assert_eq!(all(&mut SseParser::default(), &[bytes]), want);
         for i in 0..=bytes.len() {
             for j in i..=bytes.len() {
-                let got = all(&mut SseParser::default(), &[&bytes[..i], &bytes[i..j], &bytes[j..]]);
+                let got = all(
+                    &mut SseParser::default(),
+                    &[&bytes[..i], &bytes[i..j], &bytes[j..]],
+                );
                 assert_eq!(got, want, "split at {i},{j}");
             }
         }
@@ -168,13 +183,22 @@ mod tests {
 
     #[test]
     fn cr_only_line_ends_and_unterminated_last_event() {
-        assert_eq!(all(&mut SseParser::default(), &[b"\xEF\xBB\xBFdata: a\r\rdata: b"]), vec!["a", "b"]);
+        assert_eq!(
+            all(
+                &mut SseParser::default(),
+                &[b"\xEF\xBB\xBFdata: a\r\rdata: b"]
+            ),
+            vec!["a", "b"]
+        );
     }
 
     #[test]
     fn a_line_without_end_is_bounded() {
         let mut p = SseParser::new(16);
         let mut out = Vec::new();
-        assert_eq!(p.feed(&[b'x'; 17], &mut out), Err(SseError::LineTooLong(16)));
+        assert_eq!(
+            p.feed(&[b'x'; 17], &mut out),
+            Err(SseError::LineTooLong(16))
+        );
     }
 }

@@ -41,14 +41,29 @@ impl ChatMessage {
         Self::text(Role::Assistant, text)
     }
     pub fn text(role: Role, text: impl Into<String>) -> Self {
-        ChatMessage { role, content: Some(text.into()), tool_calls: Vec::new(), tool_call_id: None }
+        ChatMessage {
+            role,
+            content: Some(text.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
     }
     /// An assistant message that calls tools (with whatever text came with the calls).
     pub fn tool_calls(text: Option<String>, calls: Vec<ToolCall>) -> Self {
-        ChatMessage { role: Role::Assistant, content: text, tool_calls: calls, tool_call_id: None }
+        ChatMessage {
+            role: Role::Assistant,
+            content: text,
+            tool_calls: calls,
+            tool_call_id: None,
+        }
     }
     pub fn tool_result(call_id: impl Into<String>, content: impl Into<String>) -> Self {
-        ChatMessage { role: Role::Tool, content: Some(content.into()), tool_calls: Vec::new(), tool_call_id: Some(call_id.into()) }
+        ChatMessage {
+            role: Role::Tool,
+            content: Some(content.into()),
+            tool_calls: Vec::new(),
+            tool_call_id: Some(call_id.into()),
+        }
     }
 }
 
@@ -82,7 +97,11 @@ impl<'de> Deserialize<'de> for ToolCall {
             arguments: String,
         }
         let w = W::deserialize(d)?;
-        Ok(ToolCall { id: w.id, name: w.function.name, arguments: w.function.arguments })
+        Ok(ToolCall {
+            id: w.id,
+            name: w.function.name,
+            arguments: w.function.arguments,
+        })
     }
 }
 
@@ -106,8 +125,15 @@ impl ToolSpec {
         let f = tool.get("function")?;
         Some(ToolSpec {
             name: f.get("name")?.as_str()?.to_string(),
-            description: f.get("description").and_then(Value::as_str).unwrap_or_default().to_string(),
-            parameters: f.get("parameters").cloned().unwrap_or_else(|| json!({"type": "object", "properties": {}})),
+            description: f
+                .get("description")
+                .and_then(Value::as_str)
+                .unwrap_or_default()
+                .to_string(),
+            parameters: f
+                .get("parameters")
+                .cloned()
+                .unwrap_or_else(|| json!({"type": "object", "properties": {}})),
         })
     }
 }
@@ -221,7 +247,14 @@ mod tests {
 
     #[test]
     fn messages_serialize_as_openai_expects() {
-        let m = ChatMessage::tool_calls(None, vec![ToolCall { id: "c1".into(), name: "f".into(), arguments: "{}".into() }]);
+        let m = ChatMessage::tool_calls(
+            None,
+            vec![ToolCall {
+                id: "c1".into(),
+                name: "f".into(),
+                arguments: "{}".into(),
+            }],
+        );
         assert_eq!(
             serde_json::to_value(&m).unwrap(),
             json!({"role": "assistant", "content": null, "tool_calls": [

@@ -31,7 +31,13 @@ pub struct JwtAuth {
 }
 
 impl JwtAuth {
-    pub fn new(alg: Algorithm, key: DecodingKey, issuer: Option<String>, audience: Option<String>, leeway_secs: u64) -> Self {
+    pub fn new(
+        alg: Algorithm,
+        key: DecodingKey,
+        issuer: Option<String>,
+        audience: Option<String>,
+        leeway_secs: u64,
+    ) -> Self {
         let mut v = Validation::new(alg);
         v.algorithms = vec![alg];
         v.leeway = leeway_secs;
@@ -73,7 +79,9 @@ struct Claims {
 impl Auth {
     /// Checks the `Authorization` header value (if any) against this bot's rules.
     pub fn authenticate(&self, header: Option<&str>) -> Result<Principal, AuthError> {
-        let Auth::Jwt(jwt) = self else { return Ok(Principal { sub: None }) };
+        let Auth::Jwt(jwt) = self else {
+            return Ok(Principal { sub: None });
+        };
         let header = header.ok_or(AuthError::Missing)?;
         let token = header
             .strip_prefix("Bearer ")
@@ -82,16 +90,22 @@ impl Auth {
             .trim();
         use jsonwebtoken::errors::ErrorKind;
         match decode::<Claims>(token, &jwt.key, &jwt.validation) {
-            Ok(data) if !data.claims.sub.is_empty() => Ok(Principal { sub: Some(data.claims.sub) }),
+            Ok(data) if !data.claims.sub.is_empty() => Ok(Principal {
+                sub: Some(data.claims.sub),
+            }),
             Ok(_) => Err(AuthError::Invalid("empty sub".into())),
             Err(e) => Err(match e.kind() {
                 ErrorKind::ExpiredSignature => AuthError::Expired,
-                ErrorKind::ImmatureSignature => AuthError::Invalid("token not valid yet (nbf)".into()),
+                ErrorKind::ImmatureSignature => {
+                    AuthError::Invalid("token not valid yet (nbf)".into())
+                }
                 ErrorKind::InvalidIssuer => AuthError::Invalid("wrong issuer".into()),
                 ErrorKind::InvalidAudience => AuthError::Invalid("wrong audience".into()),
                 ErrorKind::InvalidAlgorithm => AuthError::Invalid("algorithm not allowed".into()),
                 ErrorKind::InvalidSignature => AuthError::Invalid("bad signature".into()),
-                ErrorKind::MissingRequiredClaim(c) => AuthError::Invalid(format!("missing claim `{c}`")),
+                ErrorKind::MissingRequiredClaim(c) => {
+                    AuthError::Invalid(format!("missing claim `{c}`"))
+                }
                 _ => AuthError::Invalid("malformed token".into()),
             }),
         }

@@ -39,7 +39,11 @@ impl Hub {
             .entry(thread_id.to_string())
             .or_insert_with(|| broadcast::channel(CAPACITY).0)
             .subscribe();
-        Subscription { rx, hub: self.clone(), thread_id: thread_id.to_string() }
+        Subscription {
+            rx,
+            hub: self.clone(),
+            thread_id: thread_id.to_string(),
+        }
     }
 
     pub fn open_channels(&self) -> usize {
@@ -51,7 +55,10 @@ impl Drop for Subscription {
     fn drop(&mut self) {
         let mut map = self.hub.channels.lock().unwrap();
         // Our receiver is still alive here, so "1" means we are the last one.
-        if map.get(&self.thread_id).is_some_and(|tx| tx.receiver_count() <= 1) {
+        if map
+            .get(&self.thread_id)
+            .is_some_and(|tx| tx.receiver_count() <= 1)
+        {
             map.remove(&self.thread_id);
         }
     }

@@ -25,5 +25,7 @@ pub fn feedback() -> String {
 pub fn public_id() -> String {
     const ALPHABET: &[u8] = b"0123456789ABCDEFGHJKMNPQRSTVWXYZ";
     let bits = Uuid::new_v4().as_u128();
-    (0..10).map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char).collect()
+    (0..10)
+        .map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char)
+        .collect()
 }

@@ -15,7 +15,11 @@ use natter_server::store::sqlite::Durability;
 use tokio_util::sync::CancellationToken;
 
 #[derive(Parser)]
-#[command(name = "natter", version, about = "Natter: self-hostable web chat server")]
+#[command(
+    name = "natter",
+    version,
+    about = "Natter: self-hostable web chat server"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -153,7 +157,10 @@ fn main() -> ExitCode {
         Command::Handler(cmd) => handler(cmd),
         Command::Serve(args) => {
             init_logs(args.log_format);
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
             match rt.block_on(serve(args)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
@@ -171,10 +178,17 @@ fn check(dirs: &[PathBuf]) -> ExitCode {
     for dir in dirs {
         match natter_server::bots::load_bot(dir) {
             Ok(bot) => {
-                println!("{}: ok ({} workflows, {} actions)", dir.join("bot.toml").display(), bot.workflows.len(), bot.actions.len());
+                println!(
+                    "{}: ok ({} workflows, {} actions)",
+                    dir.join("bot.toml").display(),
+                    bot.workflows.len(),
+                    bot.actions.len()
+                );
                 // Not an error: the secret may be set where the server runs.
                 for (action, var) in bot.actions.missing_env(&natter_actions::ProcessEnv) {
-                    eprintln!("warning: action `{action}`: environment variable `{var}` is not set here");
+                    eprintln!(
+                        "warning: action `{action}`: environment variable `{var}` is not set here"
+                    );
                 }
             }
             Err(errs) => {
@@ -185,22 +199,45 @@ fn check(dirs: &[PathBuf]) -> ExitCode {
             }
         }
     }
-    if failed { ExitCode::FAILURE } else { ExitCode::SUCCESS }
+    if failed {
+        ExitCode::FAILURE
+    } else {
+        ExitCode::SUCCESS
+    }
 }
 
 fn action(cmd: ActionCommand) -> ExitCode {
     use natter_server::actions::cli;
     let result = match cmd {
         ActionCommand::List { bot } => cli::list(&bot).map(|out| (out, true)),
-        ActionCommand::Test { bot, action, args, conversation, data } => {
-            let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
-            rt.block_on(cli::test(&bot, &data, &action, &args, conversation.as_deref()))
+        ActionCommand::Test {
+            bot,
+            action,
+            args,
+            conversation,
+            data,
+        } => {
+            let rt = tokio::runtime::Builder::new_multi_thread()
+                .enable_all()
+                .build()
+                .expect("tokio runtime");
+            rt.block_on(cli::test(
+                &bot,
+                &data,
+                &action,
+                &args,
+                conversation.as_deref(),
+            ))
         }
     };
     match result {
         Ok((out, ok)) => {
             print!("{out}");
-            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("natter: {e}");
@@ -211,18 +248,37 @@ fn action(cmd: ActionCommand) -> ExitCode {
 
 fn handler(cmd: HandlerCommand) -> ExitCode {
     use natter_server::lifecycle::cli;
-    let rt = tokio::runtime::Builder::new_multi_thread().enable_all().build().expect("tokio runtime");
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let result = match cmd {
         HandlerCommand::List { bot } => cli::list(&bot).map(|o| (o, true)),
-        HandlerCommand::Runs { bot, limit, data } => rt.block_on(cli::runs(&bot, &data, limit)).map(|o| (o, true)),
-        HandlerCommand::Test { bot, handler, conversation, event, data } => {
-            rt.block_on(cli::test(&bot, &data, &handler, &conversation, event.as_deref()))
-        }
+        HandlerCommand::Runs { bot, limit, data } => rt
+            .block_on(cli::runs(&bot, &data, limit))
+            .map(|o| (o, true)),
+        HandlerCommand::Test {
+            bot,
+            handler,
+            conversation,
+            event,
+            data,
+        } => rt.block_on(cli::test(
+            &bot,
+            &data,
+            &handler,
+            &conversation,
+            event.as_deref(),
+        )),
     };
     match result {
         Ok((out, ok)) => {
             print!("{out}");
-            if ok { ExitCode::SUCCESS } else { ExitCode::FAILURE }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
         }
         Err(e) => {
             eprintln!("natter: {e}");
@@ -234,7 +290,9 @@ fn handler(cmd: HandlerCommand) -> ExitCode {
 fn init_logs(format: LogFormat) {
     let filter = tracing_subscriber::EnvFilter::try_from_env("NATTER_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
     match format {
         LogFormat::Text => builder.init(),
         LogFormat::Json => builder.json().init(),
@@ -258,10 +316,19 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     http.widget_dir = args.widget;
     http.limits.max_body_bytes = args.max_body_bytes;
     http.limits.max_message_chars = args.max_message_chars;
-    http.limits.per_ip = Rate { per_sec: args.rate_per_ip, burst: (args.rate_per_ip * 3.0).max(1.0) };
-    http.limits.per_thread = Rate { per_sec: args.rate_per_thread, burst: 10.0 };
+    http.limits.per_ip = Rate {
+        per_sec: args.rate_per_ip,
+        burst: (args.rate_per_ip * 3.0).max(1.0),
+    };
+    http.limits.per_thread = Rate {
+        per_sec: args.rate_per_thread,
+        burst: 10.0,
+    };
     http.sse_keepalive = Duration::from_secs_f64(args.sse_keepalive.max(0.01));
-    http.admin_token = args.admin_token.filter(|t| !t.is_empty()).map(natter_server::actions::admin::AdminToken);
+    http.admin_token = args
+        .admin_token
+        .filter(|t| !t.is_empty())
+        .map(natter_server::actions::admin::AdminToken);
     // Python actions: start the runtime and each bot's warm processes now, not on the first call.
     config.actions.prewarm = true;
 
@@ -279,7 +346,8 @@ async fn wait_for_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).expect("SIGTERM handler");
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+            .expect("SIGTERM handler");
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::sync::{Mutex, OnceLock};
 
 /// Latency buckets in seconds.
-const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
+const BUCKETS: [f64; 14] = [
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0,
+];
 
 pub struct Histogram {
     counts: [AtomicU64; BUCKETS.len()],
@@ -33,7 +35,8 @@ impl Histogram {
             self.counts[i].fetch_add(1, Ordering::Relaxed);
         }
         self.count.fetch_add(1, Ordering::Relaxed);
-        self.sum_us.fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
+        self.sum_us
+            .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
     }
 
     fn render(&self, out: &mut String, name: &str, help: &str) {
@@ -45,7 +48,11 @@ impl Histogram {
         }
         let count = self.count.load(Ordering::Relaxed);
         let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {count}");
-        let _ = writeln!(out, "{name}_sum {}", self.sum_us.load(Ordering::Relaxed) as f64 / 1e6);
+        let _ = writeln!(
+            out,
+            "{name}_sum {}",
+            self.sum_us.load(Ordering::Relaxed) as f64 / 1e6
+        );
         let _ = writeln!(out, "{name}_count {count}");
     }
 }
@@ -88,7 +95,12 @@ pub fn global() -> &'static Metrics {
 
 impl Metrics {
     pub fn request(&self, method: &str, route: &str, status: u16, seconds: f64) {
-        *self.requests.lock().unwrap().entry((method.to_string(), route.to_string(), status)).or_default() += 1;
+        *self
+            .requests
+            .lock()
+            .unwrap()
+            .entry((method.to_string(), route.to_string(), status))
+            .or_default() += 1;
         self.request_duration.observe(seconds);
     }
 
@@ -96,24 +108,89 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP natter_http_requests_total HTTP requests by method, route and status.\n# TYPE natter_http_requests_total counter\n");
         for ((m, r, s), n) in self.requests.lock().unwrap().iter() {
-            let _ = writeln!(out, "natter_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{s}\"}} {n}");
+            let _ = writeln!(
+                out,
+                "natter_http_requests_total{{method=\"{m}\",route=\"{r}\",status=\"{s}\"}} {n}"
+            );
         }
-        self.request_duration.render(&mut out, "natter_http_request_duration_seconds", "Time to response headers.");
+        self.request_duration.render(
+            &mut out,
+            "natter_http_request_duration_seconds",
+            "Time to response headers.",
+        );
         let g = |out: &mut String, name: &str, kind: &str, help: &str, v: i64| {
-            let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}");
+            let _ = writeln!(
+                out,
+                "# HELP {name} {help}\n# TYPE {name} {kind}\n{name} {v}"
+            );
         };
-        g(&mut out, "natter_sse_streams_open", "gauge", "Open event streams.", self.sse_open.load(Ordering::Relaxed));
+        g(
+            &mut out,
+            "natter_sse_streams_open",
+            "gauge",
+            "Open event streams.",
+            self.sse_open.load(Ordering::Relaxed),
+        );
         let c = |a: &AtomicU64| a.load(Ordering::Relaxed) as i64;
-        g(&mut out, "natter_runs_started_total", "counter", "Bot runs started.", c(&self.runs_started));
-        g(&mut out, "natter_runs_completed_total", "counter", "Bot runs completed.", c(&self.runs_completed));
-        g(&mut out, "natter_runs_failed_total", "counter", "Bot runs failed or interrupted.", c(&self.runs_failed));
-        g(&mut out, "natter_messages_received_total", "counter", "User messages stored.", c(&self.messages_received));
-        g(&mut out, "natter_rate_limited_total", "counter", "Requests refused with 429.", c(&self.rate_limited));
-        self.run_duration.render(&mut out, "natter_run_duration_seconds", "Bot run duration.");
-        self.first_delta.render(&mut out, "natter_run_first_delta_seconds", "From run start to its first committed delta.");
-        self.store_commit.render(&mut out, "natter_store_commit_seconds", "Group-commit duration (BEGIN to COMMIT done).");
-        self.store_sync.render(&mut out, "natter_store_sync_seconds", "The COMMIT statement alone (fsync).");
-        g(&mut out, "natter_store_jobs_total", "counter", "Store write jobs (batch size = jobs / commits).", c(&self.store_jobs));
+        g(
+            &mut out,
+            "natter_runs_started_total",
+            "counter",
+            "Bot runs started.",
+            c(&self.runs_started),
+        );
+        g(
+            &mut out,
+            "natter_runs_completed_total",
+            "counter",
+            "Bot runs completed.",
+            c(&self.runs_completed),
+        );
+        g(
+            &mut out,
+            "natter_runs_failed_total",
+            "counter",
+            "Bot runs failed or interrupted.",
+            c(&self.runs_failed),
+        );
+        g(
+            &mut out,
+            "natter_messages_received_total",
+            "counter",
+            "User messages stored.",
+            c(&self.messages_received),
+        );
+        g(
+            &mut out,
+            "natter_rate_limited_total",
+            "counter",
+            "Requests refused with 429.",
+            c(&self.rate_limited),
+        );
+        self.run_duration
+            .render(&mut out, "natter_run_duration_seconds", "Bot run duration.");
+        self.first_delta.render(
+            &mut out,
+            "natter_run_first_delta_seconds",
+            "From run start to its first committed delta.",
+        );
+        self.store_commit.render(
+            &mut out,
+            "natter_store_commit_seconds",
+            "Group-commit duration (BEGIN to COMMIT done).",
+        );
+        self.store_sync.render(
+            &mut out,
+            "natter_store_sync_seconds",
+            "The COMMIT statement alone (fsync).",
+        );
+        g(
+            &mut out,
+            "natter_store_jobs_total",
+            "counter",
+            "Store write jobs (batch size = jobs / commits).",
+            c(&self.store_jobs),
+        );
         out
     }
 }

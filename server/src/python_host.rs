@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use natter_protocol::{EventPayload, ThreadStatus};
 use natter_python_runtime::{
-    ClassifyRequest, ConversationEvent, ConversationRef, Error, GoogleSheets, HandOffOutcome, HandOffRequest, Host,
-    ServiceAccountKey, SheetsConfig, TagAdded,
+    ClassifyRequest, ConversationEvent, ConversationRef, Error, GoogleSheets, HandOffOutcome,
+    HandOffRequest, Host, ServiceAccountKey, SheetsConfig, TagAdded,
 };
 use serde_json::Value;
 
@@ -42,7 +42,11 @@ pub struct NoLlm;
 
 #[async_trait]
 impl Classifier for NoLlm {
-    async fn classify(&self, _bot: &str, _request: ClassifyRequest) -> Result<Option<String>, Error> {
+    async fn classify(
+        &self,
+        _bot: &str,
+        _request: ClassifyRequest,
+    ) -> Result<Option<String>, Error> {
         Ok(None)
     }
 }
@@ -57,8 +61,17 @@ pub struct StoreHost {
 }
 
 impl StoreHost {
-    pub fn new(store: Arc<dyn Store>, bots: Arc<BotRegistry>, classifier: Arc<dyn Classifier>) -> StoreHost {
-        StoreHost { store, bots, classifier, sheets: Mutex::default() }
+    pub fn new(
+        store: Arc<dyn Store>,
+        bots: Arc<BotRegistry>,
+        classifier: Arc<dyn Classifier>,
+    ) -> StoreHost {
+        StoreHost {
+            store,
+            bots,
+            classifier,
+            sheets: Mutex::default(),
+        }
     }
 
     fn sheets_client(&self, bot: &str) -> Result<Arc<GoogleSheets>, Error> {
@@ -69,9 +82,16 @@ impl StoreHost {
             .bots
             .get(bot)
             .and_then(|b| b.sheets.clone())
-            .ok_or_else(|| Error::Host("Google Sheets is not configured for this bot ([sheets] in bot.toml)".into()))?;
+            .ok_or_else(|| {
+                Error::Host(
+                    "Google Sheets is not configured for this bot ([sheets] in bot.toml)".into(),
+                )
+            })?;
         let client = Arc::new(build_sheets(&settings)?);
-        self.sheets.lock().unwrap().insert(bot.to_string(), client.clone());
+        self.sheets
+            .lock()
+            .unwrap()
+            .insert(bot.to_string(), client.clone());
         Ok(client)
     }
 }
@@ -80,10 +100,17 @@ fn build_sheets(s: &SheetsSettings) -> Result<GoogleSheets, Error> {
     // Read at first use, not at load: a rotated key file is picked up after a restart only,
     // but a missing one doesn't stop bots that never append rows.
     let text = match (&s.service_account_env, &s.service_account_file) {
-        (Some(var), _) => std::env::var(var)
-            .map_err(|_| Error::Sheets(format!("environment variable `{var}` (the service account key) is not set")))?,
-        (None, Some(file)) => std::fs::read_to_string(file)
-            .map_err(|e| Error::Sheets(format!("can't read the service account key {}: {e}", file.display())))?,
+        (Some(var), _) => std::env::var(var).map_err(|_| {
+            Error::Sheets(format!(
+                "environment variable `{var}` (the service account key) is not set"
+            ))
+        })?,
+        (None, Some(file)) => std::fs::read_to_string(file).map_err(|e| {
+            Error::Sheets(format!(
+                "can't read the service account key {}: {e}",
+                file.display()
+            ))
+        })?,
         (None, None) => return Err(Error::Sheets("no service account configured".into())),
     };
     let key = ServiceAccountKey::from_json(&text)?;
@@ -113,44 +140,100 @@ fn store_err(e: StoreError) -> Error {
 
 #[async_trait]
 impl Host for StoreHost {
-    async fn get_metadata(&self, conv: &ConversationRef, key: &str) -> Result<Option<Value>, Error> {
-        let thread = self.store.thread(&conv.conversation_id).await.map_err(store_err)?;
+    async fn get_metadata(
+        &self,
+        conv: &ConversationRef,
+        key: &str,
+    ) -> Result<Option<Value>, Error> {
+        let thread = self
+            .store
+            .thread(&conv.conversation_id)
+            .await
+            .map_err(store_err)?;
         let thread = thread.ok_or_else(|| store_err(StoreError::ThreadNotFound))?;
         Ok(thread.metadata.get(key).cloned())
     }
 
-    async fn set_metadata(&self, conv: &ConversationRef, key: &str, value: Value) -> Result<(), Error> {
+    async fn set_metadata(
+        &self,
+        conv: &ConversationRef,
+        key: &str,
+        value: Value,
+    ) -> Result<(), Error> {
         // Each value is capped by the runtime (64 KiB); the whole object is capped here, so a
         // loop of sets can't grow a conversation row without bound.
-        let thread = self.store.thread(&conv.conversation_id).await.map_err(store_err)?;
-        let mut meta = thread.ok_or_else(|| store_err(StoreError::ThreadNotFound))?.metadata;
+        let thread = self
+            .store
+            .thread(&conv.conversation_id)
+            .await
+            .map_err(store_err)?;
+        let mut meta = thread
+            .ok_or_else(|| store_err(StoreError::ThreadNotFound))?
+            .metadata;
         meta.insert(key.to_string(), value.clone());
         if Value::Object(meta).to_string().len() > MAX_METADATA_BYTES {
-            return Err(Error::InvalidArgument(format!("the conversation's metadata would exceed {} KiB", MAX_METADATA_BYTES / 1024)));
+            return Err(Error::InvalidArgument(format!(
+                "the conversation's metadata would exceed {} KiB",
+                MAX_METADATA_BYTES / 1024
+            )));
         }
-        self.store.set_metadata(&conv.conversation_id, key, Some(value)).await.map_err(store_err)?;
+        self.store
+            .set_metadata(&conv.conversation_id, key, Some(value))
+            .await
+            .map_err(store_err)?;
         Ok(())
     }
 
     async fn delete_metadata(&self, conv: &ConversationRef, key: &str) -> Result<bool, Error> {
-        self.store.set_metadata(&conv.conversation_id, key, None).await.map_err(store_err)
+        self.store
+            .set_metadata(&conv.conversation_id, key, None)
+            .await
+            .map_err(store_err)
     }
 
     async fn add_tag(&self, conv: &ConversationRef, tag: &str) -> Result<TagAdded, Error> {
-        let t = self.store.add_tag(&conv.conversation_id, tag).await.map_err(store_err)?;
-        Ok(TagAdded { tag_id: t.tag_id, already_present: t.already_present })
+        let t = self
+            .store
+            .add_tag(&conv.conversation_id, tag)
+            .await
+            .map_err(store_err)?;
+        Ok(TagAdded {
+            tag_id: t.tag_id,
+            already_present: t.already_present,
+        })
     }
 
-    async fn add_event(&self, conv: &ConversationRef, event: ConversationEvent) -> Result<String, Error> {
-        let ev = EventPayload::ThreadEvent { name: event.name, data: event.data.unwrap_or(Value::Null) };
-        let stored = self.store.append(&conv.conversation_id, vec![ev]).await.map_err(store_err)?;
+    async fn add_event(
+        &self,
+        conv: &ConversationRef,
+        event: ConversationEvent,
+    ) -> Result<String, Error> {
+        let ev = EventPayload::ThreadEvent {
+            name: event.name,
+            data: event.data.unwrap_or(Value::Null),
+        };
+        let stored = self
+            .store
+            .append(&conv.conversation_id, vec![ev])
+            .await
+            .map_err(store_err)?;
         // The event's seq in the thread's log is its identity.
         Ok(format!("evt_{}", stored.first().map_or(0, |e| e.seq)))
     }
 
-    async fn hand_off(&self, conv: &ConversationRef, request: HandOffRequest) -> Result<HandOffOutcome, Error> {
-        let ev = EventPayload::ThreadHandedOff { reason: request.reason.clone() };
-        let changed = self.store.transition(&conv.conversation_id, ThreadStatus::HandedOff, ev).await.map_err(store_err)?;
+    async fn hand_off(
+        &self,
+        conv: &ConversationRef,
+        request: HandOffRequest,
+    ) -> Result<HandOffOutcome, Error> {
+        let ev = EventPayload::ThreadHandedOff {
+            reason: request.reason.clone(),
+        };
+        let changed = self
+            .store
+            .transition(&conv.conversation_id, ThreadStatus::HandedOff, ev)
+            .await
+            .map_err(store_err)?;
         if changed {
             // The runtime passes a phone destination only on the phone channel; Natter has no
             // telephony yet, so a transfer is recorded as the hand-off it falls back to.
@@ -159,23 +242,52 @@ impl Host for StoreHost {
                 None => HandOffOutcome::HandedOff,
             });
         }
-        let thread = self.store.thread(&conv.conversation_id).await.map_err(store_err)?;
+        let thread = self
+            .store
+            .thread(&conv.conversation_id)
+            .await
+            .map_err(store_err)?;
         match thread.map(|t| t.status) {
             Some(ThreadStatus::HandedOff) => Ok(HandOffOutcome::AlreadyHandedOff),
-            Some(ThreadStatus::Closed) => Err(Error::Host("the conversation is closed; it can't be handed off".into())),
+            Some(ThreadStatus::Closed) => Err(Error::Host(
+                "the conversation is closed; it can't be handed off".into(),
+            )),
             _ => Err(store_err(StoreError::ThreadNotFound)),
         }
     }
 
-    async fn llm_classify(&self, bot: &str, request: ClassifyRequest) -> Result<Option<String>, Error> {
+    async fn llm_classify(
+        &self,
+        bot: &str,
+        request: ClassifyRequest,
+    ) -> Result<Option<String>, Error> {
         self.classifier.classify(bot, request).await
     }
 
-    async fn ab_test_variant(&self, conv: &ConversationRef, test_name: &str, candidate: &str, allowed: &[String]) -> Result<String, Error> {
-        self.store.ab_variant(&conv.conversation_id, test_name, candidate, allowed.to_vec()).await.map_err(store_err)
+    async fn ab_test_variant(
+        &self,
+        conv: &ConversationRef,
+        test_name: &str,
+        candidate: &str,
+        allowed: &[String],
+    ) -> Result<String, Error> {
+        self.store
+            .ab_variant(
+                &conv.conversation_id,
+                test_name,
+                candidate,
+                allowed.to_vec(),
+            )
+            .await
+            .map_err(store_err)
     }
 
-    async fn sheets_append(&self, bot: &str, sheet_id: &str, row: Vec<Value>) -> Result<Value, Error> {
+    async fn sheets_append(
+        &self,
+        bot: &str,
+        sheet_id: &str,
+        row: Vec<Value>,
+    ) -> Result<Value, Error> {
         self.sheets_client(bot)?.append_row(sheet_id, row).await
     }
 }

@@ -15,7 +15,9 @@ use std::sync::{Arc, Mutex};
 use std::time::Instant;
 
 use async_trait::async_trait;
-use natter_protocol::{ContentItem, Delta, EventPayload, Message, MessageOptions, Role, ThreadStatus};
+use natter_protocol::{
+    ContentItem, Delta, EventPayload, Message, MessageOptions, Role, ThreadStatus,
+};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -45,7 +47,13 @@ pub struct RunInput {
 
 impl Runs {
     pub fn new(store: Arc<dyn Store>, cancel: CancellationToken) -> Arc<Self> {
-        Arc::new(Runs { store, queues: Mutex::default(), tracker: TaskTracker::new(), cancel, lifecycle: Default::default() })
+        Arc::new(Runs {
+            store,
+            queues: Mutex::default(),
+            tracker: TaskTracker::new(),
+            cancel,
+            lifecycle: Default::default(),
+        })
     }
 
     /// Gives runs the lifecycle (set once at start, before the first run).
@@ -133,7 +141,13 @@ impl Runs {
             }
             Err(AgentError::Reply(ReplyError::Cancelled)) => {
                 m.runs_failed.fetch_add(1, Ordering::Relaxed);
-                (RunOutcome::Failed { code: "interrupted".into(), message: "the server is shutting down".into() }, None)
+                (
+                    RunOutcome::Failed {
+                        code: "interrupted".into(),
+                        message: "the server is shutting down".into(),
+                    },
+                    None,
+                )
             }
             Err(e) => {
                 m.runs_failed.fetch_add(1, Ordering::Relaxed);
@@ -142,12 +156,22 @@ impl Runs {
                     AgentError::Coded { code, .. } => code,
                     _ => "agent_error",
                 };
-                (RunOutcome::Failed { code: code.to_string(), message: "the bot could not answer".into() }, None)
+                (
+                    RunOutcome::Failed {
+                        code: code.to_string(),
+                        message: "the bot could not answer".into(),
+                    },
+                    None,
+                )
             }
         };
         // Whatever the agent left unflushed commits with the run's end, in one job.
         let mut items = std::mem::take(&mut out.pending);
-        items.push(RunItem::Finish { run_id: input.run_id.clone(), outcome, agent_state: state });
+        items.push(RunItem::Finish {
+            run_id: input.run_id.clone(),
+            outcome,
+            agent_state: state,
+        });
         if let Err(e) = self.store.run_batch(&input.thread_id, items).await {
             tracing::error!(thread = %input.thread_id, run = %input.run_id, error = %e, "run: cannot record its end");
         }
@@ -181,7 +205,9 @@ struct RunWriter<'a> {
 impl RunWriter<'_> {
     async fn flush(&mut self) -> Result<(), ReplyError> {
         if !self.pending.is_empty() {
-            self.store.run_batch(self.thread_id, std::mem::take(&mut self.pending)).await?;
+            self.store
+                .run_batch(self.thread_id, std::mem::take(&mut self.pending))
+                .await?;
         }
         Ok(())
     }
@@ -196,31 +222,51 @@ impl Reply for RunWriter<'_> {
         let id = ids::message();
         // `message.started` is written with the first delta (or the completion): one commit
         // less before the first visible text.
-        self.pending.push(RunItem::Event(EventPayload::MessageStarted { message_id: id.clone(), run_id: Some(self.run_id.into()), role }));
+        self.pending
+            .push(RunItem::Event(EventPayload::MessageStarted {
+                message_id: id.clone(),
+                run_id: Some(self.run_id.into()),
+                role,
+            }));
         self.open = Some((id.clone(), role));
         Ok(id)
     }
 
     async fn deltas(&mut self, item_id: &str, pieces: &[&str]) -> Result<(), ReplyError> {
-        let (id, role) = self.open.clone().ok_or(ReplyError::Misuse("delta without begin"))?;
+        let (id, role) = self
+            .open
+            .clone()
+            .ok_or(ReplyError::Misuse("delta without begin"))?;
         let mut items = std::mem::take(&mut self.pending);
         items.extend(pieces.iter().map(|text| {
             RunItem::Event(EventPayload::MessageDelta {
                 message_id: id.clone(),
                 run_id: Some(self.run_id.into()),
-                delta: Delta { role, content: vec![ContentItem::text(item_id, *text)] },
+                delta: Delta {
+                    role,
+                    content: vec![ContentItem::text(item_id, *text)],
+                },
             })
         }));
         self.store.run_batch(self.thread_id, items).await?;
         if !self.first_delta && !pieces.is_empty() {
             self.first_delta = true;
-            metrics::global().first_delta.observe(self.started.elapsed().as_secs_f64());
+            metrics::global()
+                .first_delta
+                .observe(self.started.elapsed().as_secs_f64());
         }
         Ok(())
     }
 
-    async fn complete(&mut self, content: Vec<ContentItem>, options: MessageOptions) -> Result<(), ReplyError> {
-        let (id, role) = self.open.take().ok_or(ReplyError::Misuse("complete without begin"))?;
+    async fn complete(
+        &mut self,
+        content: Vec<ContentItem>,
+        options: MessageOptions,
+    ) -> Result<(), ReplyError> {
+        let (id, role) = self
+            .open
+            .take()
+            .ok_or(ReplyError::Misuse("complete without begin"))?;
         let message = Message {
             id,
             role,
@@ -230,20 +276,32 @@ impl Reply for RunWriter<'_> {
             run_id: Some(self.run_id.into()),
             client_message_id: None,
         };
-        self.pending.push(RunItem::Message { run_id: Some(self.run_id.into()), message });
+        self.pending.push(RunItem::Message {
+            run_id: Some(self.run_id.into()),
+            message,
+        });
         Ok(())
     }
 
     async fn hand_off(&mut self, reason: Option<String>) -> Result<bool, ReplyError> {
         self.flush().await?;
         let ev = EventPayload::ThreadHandedOff { reason };
-        Ok(self.store.transition(self.thread_id, ThreadStatus::HandedOff, ev).await?)
+        Ok(self
+            .store
+            .transition(self.thread_id, ThreadStatus::HandedOff, ev)
+            .await?)
     }
 
     async fn close(&mut self, reason: Option<String>) -> Result<bool, ReplyError> {
         self.flush().await?;
-        let ev = EventPayload::ThreadClosed { by: "bot".into(), reason };
-        Ok(self.store.transition(self.thread_id, ThreadStatus::Closed, ev).await?)
+        let ev = EventPayload::ThreadClosed {
+            by: "bot".into(),
+            reason,
+        };
+        Ok(self
+            .store
+            .transition(self.thread_id, ThreadStatus::Closed, ev)
+            .await?)
     }
 
     async fn event(&mut self, event: EventPayload) -> Result<(), ReplyError> {
@@ -254,12 +312,16 @@ impl Reply for RunWriter<'_> {
     async fn escalate(&mut self) -> Result<Option<bool>, ReplyError> {
         // The visitor sees what was said before the CRM is asked (it may take seconds).
         self.flush().await?;
-        let Some((lc, bot)) = self.lifecycle else { return Ok(None) };
+        let Some((lc, bot)) = self.lifecycle else {
+            return Ok(None);
+        };
         Ok(lc.escalate(bot, self.thread_id).await)
     }
 
     async fn team_online(&mut self, team: Option<String>) -> Result<Option<bool>, ReplyError> {
-        let Some((lc, bot)) = self.lifecycle else { return Ok(None) };
+        let Some((lc, bot)) = self.lifecycle else {
+            return Ok(None);
+        };
         Ok(lc.team_online(bot, self.thread_id, team).await)
     }
 }

@@ -70,7 +70,10 @@ pub struct Server {
 }
 
 impl Server {
-    pub async fn start(config: ServerConfig, shutdown: CancellationToken) -> anyhow::Result<Server> {
+    pub async fn start(
+        config: ServerConfig,
+        shutdown: CancellationToken,
+    ) -> anyhow::Result<Server> {
         let bots = bots::load_dir(&config.bots_dir).map_err(|errs| {
             let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
             anyhow::anyhow!("bot configuration errors:\n{}", list.join("\n"))
@@ -79,25 +82,50 @@ impl Server {
         // Event handlers are found first: the store enqueues their jobs with each transition.
         let plan = crate::lifecycle::plan::Plan::prepare(&bots)?;
         let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open_with_planner(&config.data_dir, config.durability, hub.clone() as Arc<dyn EventSink>, plan.clone())
-                .await
-                .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
+            SqliteStore::open_with_planner(
+                &config.data_dir,
+                config.durability,
+                hub.clone() as Arc<dyn EventSink>,
+                plan.clone(),
+            )
+            .await
+            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
         );
         let recovered = store.recover_interrupted_runs().await?;
         if recovered > 0 {
-            tracing::warn!(recovered, "marked runs interrupted by the last stop as failed");
+            tracing::warn!(
+                recovered,
+                "marked runs interrupted by the last stop as failed"
+            );
         }
         let bots = Arc::new(bots);
         // One model client per LLM bot, shared by its agent and its llm_classify_* calls.
         let llm_models = Arc::new(LlmModels::for_bots(&bots).context("building the LLM clients")?);
-        let host = Arc::new(crate::python_host::StoreHost::new(store.clone(), bots.clone(), llm_models.clone()));
-        let actions = crate::actions::ActionRunner::new(store.clone(), bots.clone(), host.clone(), config.actions.clone())?;
+        let host = Arc::new(crate::python_host::StoreHost::new(
+            store.clone(),
+            bots.clone(),
+            llm_models.clone(),
+        ));
+        let actions = crate::actions::ActionRunner::new(
+            store.clone(),
+            bots.clone(),
+            host.clone(),
+            config.actions.clone(),
+        )?;
         actions.prewarm().await;
         let agents = agents_for(&bots, &store, &actions, &llm_models)?;
-        let listener = TcpListener::bind(&config.addr).await.with_context(|| format!("binding {}", config.addr))?;
+        let listener = TcpListener::bind(&config.addr)
+            .await
+            .with_context(|| format!("binding {}", config.addr))?;
         let limits = &config.http.limits;
-        let lifecycle =
-            crate::lifecycle::Lifecycle::start(store.clone(), bots.clone(), plan, listener.local_addr()?, config.lifecycle.clone(), host.clone())?;
+        let lifecycle = crate::lifecycle::Lifecycle::start(
+            store.clone(),
+            bots.clone(),
+            plan,
+            listener.local_addr()?,
+            config.lifecycle.clone(),
+            host.clone(),
+        )?;
         let runs = Runs::new(store.clone(), shutdown.child_token());
         runs.set_lifecycle(lifecycle.clone());
         actions.set_crm(lifecycle.clone());
@@ -115,21 +143,36 @@ impl Server {
             shutdown,
             owners: Default::default(),
         });
-        Ok(Server { listener, state, config })
+        Ok(Server {
+            listener,
+            state,
+            config,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {
-        self.listener.local_addr().expect("bound listener has an address")
+        self.listener
+            .local_addr()
+            .expect("bound listener has an address")
     }
 
     pub async fn run(self) -> anyhow::Result<()> {
-        let Server { listener, state, config } = self;
+        let Server {
+            listener,
+            state,
+            config,
+        } = self;
         let router = app(state.clone());
         let graceful = hyper_util::server::graceful::GracefulShutdown::new();
         let mut http = hyper::server::conn::http1::Builder::new();
-        http.timer(TokioTimer::new()).header_read_timeout(config.header_read_timeout).keep_alive(true);
+        http.timer(TokioTimer::new())
+            .header_read_timeout(config.header_read_timeout)
+            .keep_alive(true);
         tracing::info!(addr = %listener.local_addr()?, bots = ?state.bots.slugs().collect::<Vec<_>>(), "natter listening");
-        let background = crate::lifecycle::BackgroundTasks::spawn(state.lifecycle.clone(), state.shutdown.child_token());
+        let background = crate::lifecycle::BackgroundTasks::spawn(
+            state.lifecycle.clone(),
+            state.shutdown.child_token(),
+        );
         loop {
             let (stream, peer) = tokio::select! {
                 _ = state.shutdown.cancelled() => break,
@@ -145,10 +188,13 @@ impl Server {
             };
             let _ = stream.set_nodelay(true);
             let router = router.clone();
-            let svc = hyper::service::service_fn(move |mut req: hyper::Request<hyper::body::Incoming>| {
-                req.extensions_mut().insert(axum::extract::ConnectInfo(peer));
-                router.clone().oneshot(req.map(axum::body::Body::new))
-            });
+            let svc = hyper::service::service_fn(
+                move |mut req: hyper::Request<hyper::body::Incoming>| {
+                    req.extensions_mut()
+                        .insert(axum::extract::ConnectInfo(peer));
+                    router.clone().oneshot(req.map(axum::body::Body::new))
+                },
+            );
             let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), svc));
             tokio::spawn(async move {
                 if let Err(e) = conn.await {
@@ -161,7 +207,10 @@ impl Server {
         state.runs.shutdown().await;
         // The outbox worker and the inactivity sweep saw the token too; wait for them.
         background.stop().await;
-        if tokio::time::timeout(config.grace, graceful.shutdown()).await.is_err() {
+        if tokio::time::timeout(config.grace, graceful.shutdown())
+            .await
+            .is_err()
+        {
             tracing::warn!("grace period over; dropping remaining connections");
         }
         state.store.close().await;
@@ -180,11 +229,21 @@ fn agents_for(
         .filter_map(|s| bots.get(s))
         .map(|b| {
             let agent: Arc<dyn Agent> = match b.agent {
-                AgentKind::Scripted => Arc::new(ScriptedAgent::new(b.clone()).with_actions(actions.clone())),
+                AgentKind::Scripted => {
+                    Arc::new(ScriptedAgent::new(b.clone()).with_actions(actions.clone()))
+                }
                 AgentKind::Llm => {
-                    let model = llm_models.model(&b.slug).with_context(|| format!("bot `{}`: no LLM client", b.slug))?;
-                    let actions = Arc::new(RunnerActions { bot: b.clone(), runner: actions.clone() });
-                    Arc::new(LlmAgent::with_model(b.clone(), store.clone(), actions, model).with_context(|| format!("bot `{}`", b.slug))?)
+                    let model = llm_models
+                        .model(&b.slug)
+                        .with_context(|| format!("bot `{}`: no LLM client", b.slug))?;
+                    let actions = Arc::new(RunnerActions {
+                        bot: b.clone(),
+                        runner: actions.clone(),
+                    });
+                    Arc::new(
+                        LlmAgent::with_model(b.clone(), store.clone(), actions, model)
+                            .with_context(|| format!("bot `{}`", b.slug))?,
+                    )
                 }
             };
             Ok((b.slug.clone(), agent))

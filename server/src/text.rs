@@ -37,7 +37,9 @@ pub fn render(template: &str, vars: &serde_json::Map<String, Value>) -> String {
     let mut out = String::with_capacity(template.len());
     let mut rest = template;
     while let Some(start) = rest.find("{{") {
-        let Some(len) = rest[start + 2..].find("}}") else { break };
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
         out.push_str(&rest[..start]);
         let path = rest[start + 2..start + 2 + len].trim();
         out.push_str(&lookup(vars, path).map(value_text).unwrap_or_default());
@@ -73,11 +75,24 @@ pub fn value_text(v: &Value) -> String {
 pub fn chunks(text: &str, how: Chunking, size: usize) -> Vec<String> {
     let size = size.max(1);
     let units: Vec<&str> = match how {
-        Chunking::Whole => return if text.is_empty() { vec![] } else { vec![text.to_string()] },
-        Chunking::Char => text.char_indices().map(|(i, c)| &text[i..i + c.len_utf8()]).collect(),
-        Chunking::Word => split_after(text, |_, prev, c| prev.is_whitespace() && !c.is_whitespace()),
+        Chunking::Whole => {
+            return if text.is_empty() {
+                vec![]
+            } else {
+                vec![text.to_string()]
+            }
+        }
+        Chunking::Char => text
+            .char_indices()
+            .map(|(i, c)| &text[i..i + c.len_utf8()])
+            .collect(),
+        Chunking::Word => split_after(text, |_, prev, c| {
+            prev.is_whitespace() && !c.is_whitespace()
+        }),
         Chunking::Sentence => split_after(text, |last, prev, c| {
-            prev.is_whitespace() && !c.is_whitespace() && (matches!(last, Some('.' | '!' | '?')) || prev == '\n')
+            prev.is_whitespace()
+                && !c.is_whitespace()
+                && (matches!(last, Some('.' | '!' | '?')) || prev == '\n')
         }),
     };
     units.chunks(size).map(|c| c.concat()).collect()
@@ -114,27 +129,45 @@ mod tests {
     #[test]
     fn normalize_strips_accents_and_case() {
         assert_eq!(normalize("Crème BRÛLÉE"), "creme brulee");
-        assert!(contains_words(&words("Où est ma COMMANDE ?"), &words("ma commande")));
+        assert!(contains_words(
+            &words("Où est ma COMMANDE ?"),
+            &words("ma commande")
+        ));
         assert!(!contains_words(&words("recommander"), &words("commande")));
     }
 
     #[test]
     fn render_paths_and_missing() {
-        let vars = serde_json::json!({"order": "123", "result": {"status": "shipped", "items": [1, 2]}});
+        let vars =
+            serde_json::json!({"order": "123", "result": {"status": "shipped", "items": [1, 2]}});
         let vars = vars.as_object().unwrap();
-        assert_eq!(render("#{{order}} is {{ result.status }} ({{result.items.1}}){{nope}}", vars), "#123 is shipped (2)");
+        assert_eq!(
+            render(
+                "#{{order}} is {{ result.status }} ({{result.items.1}}){{nope}}",
+                vars
+            ),
+            "#123 is shipped (2)"
+        );
         assert_eq!(render("{{x", vars), "{{x");
     }
 
     #[test]
     fn chunks_round_trip() {
         let t = "Hello  wörld. How are you?\nFine! 🎉";
-        for how in [Chunking::Char, Chunking::Word, Chunking::Sentence, Chunking::Whole] {
+        for how in [
+            Chunking::Char,
+            Chunking::Word,
+            Chunking::Sentence,
+            Chunking::Whole,
+        ] {
             for size in 1..4 {
                 assert_eq!(chunks(t, how, size).concat(), t, "{how:?} {size}");
             }
         }
         assert_eq!(chunks("a b c", Chunking::Word, 1), vec!["a ", "b ", "c"]);
-        assert_eq!(chunks("Hi. Yo! Ok", Chunking::Sentence, 1), vec!["Hi. ", "Yo! ", "Ok"]);
+        assert_eq!(
+            chunks("Hi. Yo! Ok", Chunking::Sentence, 1),
+            vec!["Hi. ", "Yo! ", "Ok"]
+        );
     }
 }

@@ -5,6 +5,7 @@ use time::macros::format_description;
 use time::OffsetDateTime;
 
 pub fn now_rfc3339() -> String {
-    let fmt = format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
+    let fmt =
+        format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
     OffsetDateTime::now_utc().format(&fmt).unwrap_or_default()
 }

@@ -33,26 +33,54 @@ pub enum Reply {
         /// After this many events, go silent (the connection stays open).
         stall_after: Option<usize>,
     },
-    Status { status: u16, retry_after: Option<String>, body: String },
+    Status {
+        status: u16,
+        retry_after: Option<String>,
+        body: String,
+    },
     /// A 200 `application/json` body (a server that ignores `stream: true`).
     Json(String),
 }
 
 impl Reply {
     pub fn stream(datas: Vec<String>) -> Reply {
-        Reply::Stream { datas, split_gap: Some(Duration::from_millis(1)), stop_after: None, stall_after: None }
+        Reply::Stream {
+            datas,
+            split_gap: Some(Duration::from_millis(1)),
+            stop_after: None,
+            stall_after: None,
+        }
     }
     pub fn fast(datas: Vec<String>) -> Reply {
-        Reply::Stream { datas, split_gap: None, stop_after: None, stall_after: None }
+        Reply::Stream {
+            datas,
+            split_gap: None,
+            stop_after: None,
+            stall_after: None,
+        }
     }
     pub fn stopping(datas: Vec<String>, after: usize) -> Reply {
-        Reply::Stream { datas, split_gap: None, stop_after: Some(after), stall_after: None }
+        Reply::Stream {
+            datas,
+            split_gap: None,
+            stop_after: Some(after),
+            stall_after: None,
+        }
     }
     pub fn stalling(datas: Vec<String>, after: usize) -> Reply {
-        Reply::Stream { datas, split_gap: None, stop_after: None, stall_after: Some(after) }
+        Reply::Stream {
+            datas,
+            split_gap: None,
+            stop_after: None,
+            stall_after: Some(after),
+        }
     }
     pub fn status(status: u16, retry_after: Option<&str>) -> Reply {
-        Reply::Status { status, retry_after: retry_after.map(str::to_string), body: json!({"error": {"message": format!("stand-in {status}")}}).to_string() }
+        Reply::Status {
+            status,
+            retry_after: retry_after.map(str::to_string),
+            body: json!({"error": {"message": format!("stand-in {status}")}}).to_string(),
+        }
     }
 }
 
@@ -82,7 +110,10 @@ pub struct StandIn {
 impl StandIn {
     /// Starts on an ephemeral port; `record` keeps every request for inspection.
     pub async fn start(record: bool) -> StandIn {
-        let shared = Arc::new(Shared { record, ..Default::default() });
+        let shared = Arc::new(Shared {
+            record,
+            ..Default::default()
+        });
         let app = Router::new().fallback(handle).with_state(shared.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
@@ -91,10 +122,15 @@ impl StandIn {
         let counter = shared.clone();
         let listener = listener.tap_io(move |tcp| {
             let _ = tcp.set_nodelay(true);
-            counter.connections.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            counter
+                .connections
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         });
         tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        StandIn { base_url: format!("http://{addr}/v1"), shared }
+        StandIn {
+            base_url: format!("http://{addr}/v1"),
+            shared,
+        }
     }
 
     pub fn push(&self, r: Reply) -> &Self {
@@ -108,7 +144,9 @@ impl StandIn {
 
     /// TCP connections accepted so far.
     pub fn connections(&self) -> usize {
-        self.shared.connections.load(std::sync::atomic::Ordering::Relaxed)
+        self.shared
+            .connections
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     pub fn seen(&self) -> Vec<Seen> {
@@ -116,26 +154,58 @@ impl StandIn {
     }
 }
 
-async fn handle(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery, headers: HeaderMap, body: Bytes) -> Response {
+async fn handle(
+    State(s): State<Arc<Shared>>,
+    RawQuery(query): RawQuery,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if s.record {
-        s.seen.lock().unwrap().push(Seen { body, headers, query });
+        s.seen.lock().unwrap().push(Seen {
+            body,
+            headers,
+            query,
+        });
     }
-    let reply = s.queue.lock().unwrap().pop_front().or_else(|| s.default.lock().unwrap().clone());
+    let reply = s
+        .queue
+        .lock()
+        .unwrap()
+        .pop_front()
+        .or_else(|| s.default.lock().unwrap().clone());
     match reply {
-        None => Response::builder().status(500).body(Body::from("no reply queued")).unwrap(),
-        Some(Reply::Status { status, retry_after, body }) => {
-            let mut b = Response::builder().status(StatusCode::from_u16(status).unwrap()).header("content-type", "application/json");
+        None => Response::builder()
+            .status(500)
+            .body(Body::from("no reply queued"))
+            .unwrap(),
+        Some(Reply::Status {
+            status,
+            retry_after,
+            body,
+        }) => {
+            let mut b = Response::builder()
+                .status(StatusCode::from_u16(status).unwrap())
+                .header("content-type", "application/json");
             if let Some(ra) = retry_after {
                 b = b.header("retry-after", ra);
             }
             b.body(Body::from(body)).unwrap()
         }
-        Some(Reply::Json(body)) => Response::builder().header("content-type", "application/json").body(Body::from(body)).unwrap(),
-        Some(Reply::Stream { datas, split_gap, stop_after, stall_after }) => {
+        Some(Reply::Json(body)) => Response::builder()
+            .header("content-type", "application/json")
+            .body(Body::from(body))
+            .unwrap(),
+        Some(Reply::Stream {
+            datas,
+            split_gap,
+            stop_after,
+            stall_after,
+        }) => {
             let (tx, rx) = tokio::sync::mpsc::channel::<Bytes>(8);
             tokio::spawn(async move {
-                let mut events: Vec<String> = datas.iter().map(|d| format!("data: {d}\n\n")).collect();
+                let mut events: Vec<String> =
+                    datas.iter().map(|d| format!("data: {d}\n\n")).collect();
                 events.push("data: [DONE]\n\n".into());
                 for (i, ev) in events.into_iter().enumerate() {
                     if stop_after == Some(i) {
@@ -166,7 +236,9 @@ async fn handle(State(s): State<Arc<Shared>>, RawQuery(query): RawQuery, headers
                     }
                 }
             });
-            let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx)) });
+            let stream = futures_util::stream::unfold(rx, |mut rx| async move {
+                rx.recv().await.map(|b| (Ok::<_, Infallible>(b), rx))
+            });
             Response::builder()
                 .header("content-type", "text/event-stream")
                 .header("cache-control", "no-cache")
@@ -191,7 +263,10 @@ pub mod chunks {
     }
 
     fn role() -> String {
-        chunk(json!({"role": "assistant", "content": "", "refusal": null}), None)
+        chunk(
+            json!({"role": "assistant", "content": "", "refusal": null}),
+            None,
+        )
     }
 
     fn usage() -> String {
@@ -234,7 +309,10 @@ pub mod chunks {
             let bytes: Vec<char> = args.chars().collect();
             for piece in bytes.chunks(7) {
                 let s: String = piece.iter().collect();
-                v.push(chunk(json!({"tool_calls": [{"index": i, "function": {"arguments": s}}]}), None));
+                v.push(chunk(
+                    json!({"tool_calls": [{"index": i, "function": {"arguments": s}}]}),
+                    None,
+                ));
             }
         }
         v.push(chunk(json!({}), Some("tool_calls")));

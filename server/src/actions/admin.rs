@@ -52,7 +52,9 @@ impl From<StoreError> for AdminError {
 impl From<RunTestError> for AdminError {
     fn from(e: RunTestError) -> Self {
         match e {
-            RunTestError::NoBot(_) | RunTestError::NoAction { .. } | RunTestError::NoConversation(_) => AdminError::NotFound(e.to_string()),
+            RunTestError::NoBot(_)
+            | RunTestError::NoAction { .. }
+            | RunTestError::NoConversation(_) => AdminError::NotFound(e.to_string()),
             RunTestError::Args(a) => AdminError::BadRequest(a.to_string()),
             RunTestError::Store(s) => s.into(),
         }
@@ -75,7 +77,16 @@ impl IntoResponse for AdminError {
             AdminError::Internal(_) => "internal error".to_string(),
             other => other.to_string(),
         };
-        (status, Json(ErrorBody { error: ErrorDetail { code: code.into(), message } })).into_response()
+        (
+            status,
+            Json(ErrorBody {
+                error: ErrorDetail {
+                    code: code.into(),
+                    message,
+                },
+            }),
+        )
+            .into_response()
     }
 }
 
@@ -109,10 +120,20 @@ fn same(a: &[u8], b: &[u8]) -> bool {
 }
 
 async fn authenticate(State(st): S, req: Request, next: Next) -> Response {
-    let Some(token) = st.config.admin_token.as_ref().map(|t| t.0.as_str()).filter(|t| !t.is_empty()) else {
+    let Some(token) = st
+        .config
+        .admin_token
+        .as_ref()
+        .map(|t| t.0.as_str())
+        .filter(|t| !t.is_empty())
+    else {
         return AdminError::Disabled.into_response();
     };
-    let given = req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
+    let given = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "));
     match given {
         Some(g) if same(g.trim().as_bytes(), token.as_bytes()) => next.run(req).await,
         _ => AdminError::Unauthorized.into_response(),
@@ -120,7 +141,11 @@ async fn authenticate(State(st): S, req: Request, next: Next) -> Response {
 }
 
 async fn list(State(st): S, Path(bot): Path<String>) -> Result<Json<Value>, AdminError> {
-    let b = st.actions.bots().get(&bot).ok_or_else(|| AdminError::NotFound(format!("no bot `{bot}`")))?;
+    let b = st
+        .actions
+        .bots()
+        .get(&bot)
+        .ok_or_else(|| AdminError::NotFound(format!("no bot `{bot}`")))?;
     let actions: Vec<Value> = b
         .actions
         .iter()
@@ -151,7 +176,10 @@ async fn run_test(
     body: Result<Json<TestRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let Json(req) = body.map_err(|e| AdminError::BadRequest(e.body_text()))?;
-    let run = st.actions.test(&bot, &action, req.args, req.conversation_id.as_deref()).await?;
+    let run = st
+        .actions
+        .test(&bot, &action, req.args, req.conversation_id.as_deref())
+        .await?;
     Ok(Json(json!({ "run": run })))
 }
 
@@ -164,9 +192,17 @@ struct RunsQuery {
     limit: Option<u32>,
 }
 
-async fn runs(State(st): S, q: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, AdminError> {
+async fn runs(
+    State(st): S,
+    q: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, AdminError> {
     let Query(q) = q.map_err(|e| AdminError::BadRequest(e.body_text()))?;
-    let query = ActionRunQuery { bot: q.bot, action: q.action, thread_id: q.conversation_id, limit: q.limit.unwrap_or(50) };
+    let query = ActionRunQuery {
+        bot: q.bot,
+        action: q.action,
+        thread_id: q.conversation_id,
+        limit: q.limit.unwrap_or(50),
+    };
     let runs = st.store.action_runs(query).await?;
     Ok(Json(json!({ "runs": runs })))
 }
@@ -174,9 +210,19 @@ async fn runs(State(st): S, q: Result<Query<RunsQuery>, axum::extract::rejection
 async fn thread(State(st): S, Path(id): Path<String>) -> Result<Json<Value>, AdminError> {
     let t = match st.store.thread(&id).await? {
         Some(t) => t,
-        None => st.store.thread_by_public_id(&id).await?.ok_or_else(|| AdminError::NotFound("no such thread".into()))?,
+        None => st
+            .store
+            .thread_by_public_id(&id)
+            .await?
+            .ok_or_else(|| AdminError::NotFound("no such thread".into()))?,
     };
-    let tags: Vec<Value> = st.store.tag_ids(&t.id).await?.into_iter().map(|(id, tag)| json!({"id": id, "tag": tag})).collect();
+    let tags: Vec<Value> = st
+        .store
+        .tag_ids(&t.id)
+        .await?
+        .into_iter()
+        .map(|(id, tag)| json!({"id": id, "tag": tag}))
+        .collect();
     Ok(Json(json!({
         "id": t.id,
         "publicId": t.public_id,

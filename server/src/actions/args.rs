@@ -13,10 +13,16 @@ use serde_json::{Map, Value};
 use crate::text::{lookup, value_text};
 
 /// Renders `template` (the step's `args`) with `vars`, typed for `action`.
-pub fn render_args(action: &Action, template: &Map<String, Value>, vars: &Map<String, Value>) -> Value {
+pub fn render_args(
+    action: &Action,
+    template: &Map<String, Value>,
+    vars: &Map<String, Value>,
+) -> Value {
     let mut out = Map::new();
     for (k, v) in template {
-        let Some(mut v) = render(v, vars) else { continue };
+        let Some(mut v) = render(v, vars) else {
+            continue;
+        };
         let ty = action.args.iter().find(|a| &a.name == k).map(|a| a.ty);
         if let (Some(ty), Value::String(s)) = (ty, &v) {
             if !matches!(ty, ArgType::String | ArgType::Any) {
@@ -32,7 +38,8 @@ pub fn render_args(action: &Action, template: &Map<String, Value>, vars: &Map<St
 
 fn is_path(s: &str) -> bool {
     !s.is_empty()
-        && s.split('.').all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        && s.split('.')
+            .all(|p| !p.is_empty() && p.chars().all(|c| c.is_alphanumeric() || c == '_'))
         && !s.starts_with(|c: char| c.is_ascii_digit())
 }
 
@@ -40,14 +47,23 @@ fn is_path(s: &str) -> bool {
 fn render(v: &Value, vars: &Map<String, Value>) -> Option<Value> {
     match v {
         Value::String(s) => {
-            let whole = s.strip_prefix("${").and_then(|r| r.strip_suffix('}')).or_else(|| s.strip_prefix('$'));
+            let whole = s
+                .strip_prefix("${")
+                .and_then(|r| r.strip_suffix('}'))
+                .or_else(|| s.strip_prefix('$'));
             if let Some(path) = whole.filter(|p| is_path(p)) {
                 return lookup(vars, path).cloned();
             }
             Some(Value::String(interpolate(s, vars)))
         }
-        Value::Array(a) => Some(Value::Array(a.iter().filter_map(|x| render(x, vars)).collect())),
-        Value::Object(m) => Some(Value::Object(m.iter().filter_map(|(k, x)| Some((k.clone(), render(x, vars)?))).collect())),
+        Value::Array(a) => Some(Value::Array(
+            a.iter().filter_map(|x| render(x, vars)).collect(),
+        )),
+        Value::Object(m) => Some(Value::Object(
+            m.iter()
+                .filter_map(|(k, x)| Some((k.clone(), render(x, vars)?)))
+                .collect(),
+        )),
         other => Some(other.clone()),
     }
 }
@@ -66,12 +82,18 @@ fn interpolate(s: &str, vars: &Map<String, Value>) -> String {
             out.push_str(&lookup(vars, name).map(value_text).unwrap_or_default());
             rest = &after[end + 2..];
         } else {
-            let len = after.find(|c: char| !(c.is_alphanumeric() || c == '_')).unwrap_or(after.len());
+            let len = after
+                .find(|c: char| !(c.is_alphanumeric() || c == '_'))
+                .unwrap_or(after.len());
             if len == 0 || after.starts_with(|c: char| c.is_ascii_digit()) {
                 out.push('$');
                 rest = after;
             } else {
-                out.push_str(&lookup(vars, &after[..len]).map(value_text).unwrap_or_default());
+                out.push_str(
+                    &lookup(vars, &after[..len])
+                        .map(value_text)
+                        .unwrap_or_default(),
+                );
                 rest = &after[len..];
             }
         }
@@ -96,7 +118,10 @@ mod tests {
     #[test]
     fn whole_values_keep_their_type_and_text_is_inserted_once() {
         let a = action("[[args]]\nname = \"n\"\ntype = \"integer\"\n[[args]]\nname = \"s\"\n[[args]]\nname = \"o\"\ntype = \"any\"\n");
-        let vars = json!({"n": "42", "name": "$o", "r": {"id": 7}}).as_object().unwrap().clone();
+        let vars = json!({"n": "42", "name": "$o", "r": {"id": 7}})
+            .as_object()
+            .unwrap()
+            .clone();
         let t = json!({"n": "$n", "s": "hi ${name}! $$5 $9 $", "o": "$r.id", "missing": "$nope"});
         let out = render_args(&a, t.as_object().unwrap(), &vars);
         assert_eq!(out, json!({"n": 42, "s": "hi $o! $5 $9 $", "o": 7}));

@@ -26,7 +26,14 @@ pub enum CliError {
 }
 
 fn load(dir: &Path) -> Result<crate::bots::Bot, CliError> {
-    load_bot(dir).map_err(|errs| CliError::Config(errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n")))
+    load_bot(dir).map_err(|errs| {
+        CliError::Config(
+            errs.iter()
+                .map(|e| e.to_string())
+                .collect::<Vec<_>>()
+                .join("\n"),
+        )
+    })
 }
 
 /// The bot's actions, one line each: name, kind, required arguments, workflows.
@@ -40,14 +47,29 @@ pub fn list(dir: &Path) -> Result<String, CliError> {
         let args: Vec<String> = a
             .args
             .iter()
-            .map(|s| format!("{}{}: {}", s.name, if s.required { "" } else { "?" }, s.ty.schema_type().unwrap_or("any")))
+            .map(|s| {
+                format!(
+                    "{}{}: {}",
+                    s.name,
+                    if s.required { "" } else { "?" },
+                    s.ty.schema_type().unwrap_or("any")
+                )
+            })
             .collect();
         out.push_str(&format!(
             "{}  [{}]  args: {}  workflows: {}\n    {}\n",
             a.name,
             a.kind.as_str(),
-            if args.is_empty() { "(none)".into() } else { args.join(", ") },
-            if a.workflows.is_empty() { "(none)".into() } else { a.workflows.join(", ") },
+            if args.is_empty() {
+                "(none)".into()
+            } else {
+                args.join(", ")
+            },
+            if a.workflows.is_empty() {
+                "(none)".into()
+            } else {
+                a.workflows.join(", ")
+            },
             a.description
         ));
     }
@@ -60,32 +82,59 @@ impl EventSink for NoSink {
 }
 
 /// Runs `action` once as a test; returns the report and whether it ended `ok`.
-pub async fn test(dir: &Path, data: &Path, action: &str, pairs: &[String], conversation: Option<&str>) -> Result<(String, bool), CliError> {
+pub async fn test(
+    dir: &Path,
+    data: &Path,
+    action: &str,
+    pairs: &[String],
+    conversation: Option<&str>,
+) -> Result<(String, bool), CliError> {
     let bot = load(dir)?;
     let slug = bot.slug.clone();
-    let a = bot.actions.get(action).ok_or_else(|| CliError::Run(format!("bot `{slug}` has no action `{action}` (see `natter action list`)")))?;
+    let a = bot.actions.get(action).ok_or_else(|| {
+        CliError::Run(format!(
+            "bot `{slug}` has no action `{action}` (see `natter action list`)"
+        ))
+    })?;
     let mut kv = Vec::new();
     for p in pairs {
-        let (k, v) = p.split_once('=').ok_or_else(|| CliError::BadArg(p.clone()))?;
+        let (k, v) = p
+            .split_once('=')
+            .ok_or_else(|| CliError::BadArg(p.clone()))?;
         kv.push((k, v));
     }
-    let args = a.args_from_strings(kv.iter().map(|(k, v)| (*k, *v))).map_err(|e| CliError::Run(format!("arguments: {e}")))?;
+    let args = a
+        .args_from_strings(kv.iter().map(|(k, v)| (*k, *v)))
+        .map_err(|e| CliError::Run(format!("arguments: {e}")))?;
     let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(data, Durability::Full, Arc::new(NoSink)).await.map_err(|e| CliError::Run(format!("store in {}: {e}", data.display())))?,
+        SqliteStore::open(data, Durability::Full, Arc::new(NoSink))
+            .await
+            .map_err(|e| CliError::Run(format!("store in {}: {e}", data.display())))?,
     );
     let mut reg = BotRegistry::default();
     reg.insert(bot);
     let bots = Arc::new(reg);
     // A Run Test classifies with the bot's own [llm] model, like a live run.
-    let llm = crate::engine::llm::LlmModels::for_bots(&bots).map_err(|e| CliError::Run(format!("LLM client: {e}")))?;
+    let llm = crate::engine::llm::LlmModels::for_bots(&bots)
+        .map_err(|e| CliError::Run(format!("LLM client: {e}")))?;
     let host = Arc::new(StoreHost::new(store.clone(), bots.clone(), Arc::new(llm)));
-    let runner = ActionRunner::new(store.clone(), bots, host, ActionsConfig::default()).map_err(|e| CliError::Run(e.to_string()))?;
-    let run = runner.test(&slug, action, args, conversation).await.map_err(|e| CliError::Run(e.to_string()));
+    let runner = ActionRunner::new(store.clone(), bots, host, ActionsConfig::default())
+        .map_err(|e| CliError::Run(e.to_string()))?;
+    let run = runner
+        .test(&slug, action, args, conversation)
+        .await
+        .map_err(|e| CliError::Run(e.to_string()));
     store.close().await;
     let run = run?;
     let mut out = String::new();
-    out.push_str(&format!("status: {} ({} ms, run {})\n", run.status, run.duration_ms, run.id));
-    out.push_str(&format!("result:\n{}\n", serde_json::to_string_pretty(&run.result).unwrap_or_default()));
+    out.push_str(&format!(
+        "status: {} ({} ms, run {})\n",
+        run.status, run.duration_ms, run.id
+    ));
+    out.push_str(&format!(
+        "result:\n{}\n",
+        serde_json::to_string_pretty(&run.result).unwrap_or_default()
+    ));
     if let Some(e) = &run.error {
         out.push_str(&format!("error: {e}\n"));
     }
@@ -108,4 +157,3 @@ fn section(s: &str) -> String {
         t
     }
 }
-

@@ -19,7 +19,12 @@ fn sender(role: Role) -> &'static str {
 }
 
 fn text(m: &Message) -> String {
-    m.content.iter().filter_map(|c| c.text.as_deref()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n")
+    m.content
+        .iter()
+        .filter_map(|c| c.text.as_deref())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The conversation as the seed describes it: id, publicId, subject, businessSlug, channel,
@@ -28,7 +33,12 @@ pub async fn conversation(store: &dyn Store, thread: &Thread) -> Result<Conversa
     let (messages, _) = store.history(&thread.id).await?;
     let messages = messages
         .iter()
-        .map(|m| PyMessage { sender: sender(m.role).into(), timestamp: m.created_at.clone(), content: text(m), channel: WEB.into() })
+        .map(|m| PyMessage {
+            sender: sender(m.role).into(),
+            timestamp: m.created_at.clone(),
+            content: text(m),
+            channel: WEB.into(),
+        })
         .collect();
     let mut extra = Map::new();
     extra.insert("status".into(), json!(thread.status.as_str()));

@@ -77,7 +77,12 @@ pub struct ActionRunner {
 }
 
 impl ActionRunner {
-    pub fn new(store: Arc<dyn Store>, bots: Arc<BotRegistry>, host: Arc<dyn Host>, config: ActionsConfig) -> anyhow::Result<Arc<Self>> {
+    pub fn new(
+        store: Arc<dyn Store>,
+        bots: Arc<BotRegistry>,
+        host: Arc<dyn Host>,
+        config: ActionsConfig,
+    ) -> anyhow::Result<Arc<Self>> {
         let mut clients = HashMap::new();
         for slug in bots.slugs() {
             let bot = bots.get(slug).expect("listed slug");
@@ -85,7 +90,15 @@ impl ActionRunner {
                 .map_err(|e| anyhow::anyhow!("bot `{slug}`: action HTTP client: {e}"))?;
             clients.insert(slug.to_string(), client);
         }
-        Ok(Arc::new(ActionRunner { store, bots, clients, host, config, python: OnceCell::new(), crm: Default::default() }))
+        Ok(Arc::new(ActionRunner {
+            store,
+            bots,
+            clients,
+            host,
+            config,
+            python: OnceCell::new(),
+            crm: Default::default(),
+        }))
     }
 
     /// Connects `kind = "crm"` actions to the CRM actions webhook.
@@ -110,7 +123,11 @@ impl ActionRunner {
             .bots
             .slugs()
             .filter_map(|s| self.bots.get(s))
-            .filter(|b| b.actions.iter().any(|a| matches!(a.kind, ActionKind::Python(_))))
+            .filter(|b| {
+                b.actions
+                    .iter()
+                    .any(|a| matches!(a.kind, ActionKind::Python(_)))
+            })
             .collect();
         if py_bots.is_empty() {
             return;
@@ -141,18 +158,33 @@ impl ActionRunner {
     /// (`{"error": …}`, logged) when the workflow doesn't enable it. `action.started` and
     /// `action.completed` go to the thread through `out` when given (in order with the run's
     /// messages), else straight to the store.
-    pub async fn call_in_workflow(&self, bot: &Bot, workflow: &str, name: &str, args: Value, site: CallSite<'_>, mut out: Option<&mut dyn Reply>) -> Called {
+    pub async fn call_in_workflow(
+        &self,
+        bot: &Bot,
+        workflow: &str,
+        name: &str,
+        args: Value,
+        site: CallSite<'_>,
+        mut out: Option<&mut dyn Reply>,
+    ) -> Called {
         let action = match bot.actions.callable(workflow, name) {
             Ok(a) => a,
             Err(e) => {
                 tracing::warn!(bot = %bot.slug, workflow, action = name, "{e}");
-                return Called { value: json!({"error": e.to_string()}), handed_off: false };
+                return Called {
+                    value: json!({"error": e.to_string()}),
+                    handed_off: false,
+                };
             }
         };
         let id = new_run_id();
         let kind = action.kind.as_str();
         if let Some(thread) = site.thread {
-            let ev = EventPayload::ActionStarted { run_id: site.run_id.map(Into::into), action: name.into(), action_run_id: id.clone() };
+            let ev = EventPayload::ActionStarted {
+                run_id: site.run_id.map(Into::into),
+                action: name.into(),
+                action_run_id: id.clone(),
+            };
             self.emit(&thread.id, ev, &mut out).await;
         }
         let (run, handed_off) = self.execute(bot, action, args, site, id).await;
@@ -167,13 +199,21 @@ impl ActionRunner {
             };
             self.emit(&thread.id, ev, &mut out).await;
         }
-        Called { value: run.result, handed_off }
+        Called {
+            value: run.result,
+            handed_off,
+        }
     }
 
     async fn emit(&self, thread_id: &str, ev: EventPayload, out: &mut Option<&mut dyn Reply>) {
         let r = match out {
             Some(out) => out.event(ev).await.map_err(|e| e.to_string()),
-            None => self.store.append(thread_id, vec![ev]).await.map(|_| ()).map_err(|e| e.to_string()),
+            None => self
+                .store
+                .append(thread_id, vec![ev])
+                .await
+                .map(|_| ())
+                .map_err(|e| e.to_string()),
         };
         if let Err(e) = r {
             tracing::warn!(thread = thread_id, error = %e, "action event not written");
@@ -183,9 +223,25 @@ impl ActionRunner {
     /// "Run Test": `action` of `bot` with `args`, against conversation `conversation` (its id
     /// or public id) if given. Every workflow's gate is skipped (the dashboard tests any
     /// action), hand-offs are skipped, and the run is logged with `test = true`.
-    pub async fn test(&self, bot: &str, action: &str, args: Value, conversation: Option<&str>) -> Result<ActionRun, RunTestError> {
-        let b = self.bots.get(bot).ok_or_else(|| RunTestError::NoBot(bot.into()))?.clone();
-        let a = b.actions.get(action).ok_or_else(|| RunTestError::NoAction { bot: bot.into(), action: action.into() })?;
+    pub async fn test(
+        &self,
+        bot: &str,
+        action: &str,
+        args: Value,
+        conversation: Option<&str>,
+    ) -> Result<ActionRun, RunTestError> {
+        let b = self
+            .bots
+            .get(bot)
+            .ok_or_else(|| RunTestError::NoBot(bot.into()))?
+            .clone();
+        let a = b
+            .actions
+            .get(action)
+            .ok_or_else(|| RunTestError::NoAction {
+                bot: bot.into(),
+                action: action.into(),
+            })?;
         a.validate_args(&args)?;
         let thread = match conversation {
             None => None,
@@ -194,16 +250,31 @@ impl ActionRunner {
                     Some(t) => Some(t),
                     None => self.store.thread_by_public_id(id).await?,
                 };
-                Some(t.filter(|t| t.bot == bot).ok_or_else(|| RunTestError::NoConversation(id.into()))?)
+                Some(
+                    t.filter(|t| t.bot == bot)
+                        .ok_or_else(|| RunTestError::NoConversation(id.into()))?,
+                )
             }
         };
-        let site = CallSite { thread: thread.as_ref(), run_id: None, browser_session: None, test: true };
+        let site = CallSite {
+            thread: thread.as_ref(),
+            run_id: None,
+            browser_session: None,
+            test: true,
+        };
         Ok(self.execute(&b, a, args, site, new_run_id()).await.0)
     }
 
     /// Runs the action and logs the run. Never fails: a failure is a logged run whose result
     /// is `{"error": …}`.
-    async fn execute(&self, bot: &Bot, action: &Action, args: Value, site: CallSite<'_>, id: String) -> (ActionRun, bool) {
+    async fn execute(
+        &self,
+        bot: &Bot,
+        action: &Action,
+        args: Value,
+        site: CallSite<'_>,
+        id: String,
+    ) -> (ActionRun, bool) {
         let started = Instant::now();
         let mut run = ActionRun {
             id,
@@ -232,7 +303,10 @@ impl ActionRunner {
                 match &result {
                     Ok(ok) => {
                         run.status = "ok".into();
-                        run.log.push(format!("HTTP {} after {} redirect(s)", ok.status, ok.redirects));
+                        run.log.push(format!(
+                            "HTTP {} after {} redirect(s)",
+                            ok.status, ok.redirects
+                        ));
                     }
                     Err(e) => {
                         run.status = api_status(e).into();
@@ -263,14 +337,22 @@ impl ActionRunner {
                             },
                             None => None,
                         };
-                        let context = Context { args: map.clone(), conversation, browser_session: site.browser_session.cloned() };
+                        let context = Context {
+                            args: map.clone(),
+                            conversation,
+                            browser_session: site.browser_session.cloned(),
+                        };
                         let mut req = RunRequest::action(&bot.slug, &bot.dir, &p.file, context);
                         req.test_run = site.test;
                         req.timeout = Some(p.timeout);
                         let out = rt.run(req).await;
                         handed_off = out.handed_off;
                         run.status = match serde_json::to_value(out.status) {
-                            Ok(Value::String(s)) if s == "ok" && out.value.get("error").is_some() => "error".into(),
+                            Ok(Value::String(s))
+                                if s == "ok" && out.value.get("error").is_some() =>
+                            {
+                                "error".into()
+                            }
                             Ok(Value::String(s)) => s,
                             _ => "internal".into(),
                         };
@@ -289,7 +371,9 @@ impl ActionRunner {
                 // The CRM actions webhook (crate::crm::actions): results go to the conversation's
                 // metadata; sanitized values never reach the result or this log.
                 Some(crm) => {
-                    let call = crm.call(&bot.slug, action, &args, site.thread, c.timeout).await;
+                    let call = crm
+                        .call(&bot.slug, action, &args, site.thread, c.timeout)
+                        .await;
                     run.status = call.status.into();
                     run.result = call.result;
                     run.error = call.error;

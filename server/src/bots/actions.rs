@@ -41,22 +41,39 @@ pub(super) fn check(
     workflows: &[Workflow],
     errors: &mut Vec<ConfigError>,
 ) -> ActionSet {
-    let at = |file: &Path, line: usize, message: String| ConfigError { file: file.to_path_buf(), line: Some(line), message };
+    let at = |file: &Path, line: usize, message: String| ConfigError {
+        file: file.to_path_buf(),
+        line: Some(line),
+        message,
+    };
     // Names whose definition file is broken: steps naming them are already reported.
     let mut broken: Vec<String> = Vec::new();
     let actions = match ActionSet::load(dir) {
         Ok(a) => a,
         Err(errs) => {
             for e in errs {
-                broken.extend(e.file.file_stem().and_then(|s| s.to_str()).map(str::to_string));
-                errors.push(at(&e.file, e.line, format!("{} (column {})", e.message, e.column)));
+                broken.extend(
+                    e.file
+                        .file_stem()
+                        .and_then(|s| s.to_str())
+                        .map(str::to_string),
+                );
+                errors.push(at(
+                    &e.file,
+                    e.line,
+                    format!("{} (column {})", e.message, e.column),
+                ));
             }
             // Keep checking what did parse, so one bad file doesn't hide the others' problems.
             partial(dir)
         }
     };
     let known = |w: &str| workflows.iter().any(|x| x.name == w);
-    for e in actions.unknown_workflows(known).into_iter().chain(actions.policy_refusals(network)) {
+    for e in actions
+        .unknown_workflows(known)
+        .into_iter()
+        .chain(actions.policy_refusals(network))
+    {
         errors.push(at(&e.file, e.line, e.message));
     }
     for w in workflows {
@@ -68,11 +85,20 @@ pub(super) fn check(
                 if let Err(e) = actions.callable(&w.name, name) {
                     let hint = match e {
                         natter_actions::CallableError::NotEnabled { .. } => {
-                            format!(" (add \"{}\" to `workflows` in actions/{name}.toml)", w.name)
+                            format!(
+                                " (add \"{}\" to `workflows` in actions/{name}.toml)",
+                                w.name
+                            )
                         }
-                        natter_actions::CallableError::Unknown(_) => format!(" (no actions/{name}.toml)"),
+                        natter_actions::CallableError::Unknown(_) => {
+                            format!(" (no actions/{name}.toml)")
+                        }
                     };
-                    errors.push(at(bot_file, *line, format!("workflow `{}`: {e}{hint}", w.name)));
+                    errors.push(at(
+                        bot_file,
+                        *line,
+                        format!("workflow `{}`: {e}{hint}", w.name),
+                    ));
                 }
             }
         }
@@ -85,7 +111,10 @@ pub(super) fn check(
                 "[sheets] needs exactly one of service_account_env or service_account_file".into(),
             )),
             (None, Some(f)) => {
-                let inside = std::fs::canonicalize(f).ok().zip(std::fs::canonicalize(dir).ok()).is_some_and(|(f, d)| f.starts_with(d));
+                let inside = std::fs::canonicalize(f)
+                    .ok()
+                    .zip(std::fs::canonicalize(dir).ok())
+                    .is_some_and(|(f, d)| f.starts_with(d));
                 if inside {
                     errors.push(at(
                         bot_file,
@@ -102,7 +131,11 @@ pub(super) fn check(
 
 /// The definitions of `dir/actions/` that parse on their own (errors already reported).
 fn partial(dir: &Path) -> ActionSet {
-    let files = std::fs::read_dir(dir.join("actions")).into_iter().flatten().flatten().map(|e| e.path());
+    let files = std::fs::read_dir(dir.join("actions"))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path());
     let parsed = files
         .filter(|p| p.extension().and_then(|e| e.to_str()) == Some("toml"))
         .filter_map(|p| natter_actions::parse_action(&p, &std::fs::read_to_string(&p).ok()?).ok());

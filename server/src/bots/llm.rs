@@ -16,8 +16,18 @@ use super::model::LlmBot;
 use super::ConfigError;
 
 /// Parses the table at `span` of `src`; `workflows` are the bot's workflow names.
-pub(super) fn parse(file: &Path, src: &str, span: &Range<usize>, table: &toml::Table, workflows: &[&str]) -> Result<LlmBot, Vec<ConfigError>> {
-    let at = |key: Option<&str>, message: String| ConfigError { file: file.to_path_buf(), line: Some(key_line(src, span, key)), message };
+pub(super) fn parse(
+    file: &Path,
+    src: &str,
+    span: &Range<usize>,
+    table: &toml::Table,
+    workflows: &[&str],
+) -> Result<LlmBot, Vec<ConfigError>> {
+    let at = |key: Option<&str>, message: String| ConfigError {
+        file: file.to_path_buf(),
+        line: Some(key_line(src, span, key)),
+        message,
+    };
     let mut errors = Vec::new();
     let mut rest = table.clone();
     let mut visible_metadata = Vec::new();
@@ -31,17 +41,27 @@ pub(super) fn parse(file: &Path, src: &str, span: &Range<usize>, table: &toml::T
                 }
             }
         }
-        Some(_) => errors.push(at(Some("visible_metadata"), "llm.visible_metadata: expected a list of metadata keys, e.g. [\"plan\", \"locale\"]".into())),
+        Some(_) => errors.push(at(
+            Some("visible_metadata"),
+            "llm.visible_metadata: expected a list of metadata keys, e.g. [\"plan\", \"locale\"]"
+                .into(),
+        )),
     }
     let default_workflow = match rest.remove("workflow") {
         None => None,
         Some(toml::Value::String(w)) if workflows.contains(&w.as_str()) => Some(w),
         Some(toml::Value::String(w)) => {
-            errors.push(at(Some("workflow"), format!("llm.workflow: no workflow named `{w}` in this bot")));
+            errors.push(at(
+                Some("workflow"),
+                format!("llm.workflow: no workflow named `{w}` in this bot"),
+            ));
             None
         }
         Some(_) => {
-            errors.push(at(Some("workflow"), "llm.workflow: expected a workflow name".into()));
+            errors.push(at(
+                Some("workflow"),
+                "llm.workflow: expected a workflow name".into(),
+            ));
             None
         }
     };
@@ -51,7 +71,11 @@ pub(super) fn parse(file: &Path, src: &str, span: &Range<usize>, table: &toml::T
             let msg = e.message().trim().to_string();
             // serde names the offending key in backquotes ("unknown field `api_key`").
             let key = msg.split('`').nth(1).map(str::to_string);
-            let hint = if key.as_deref() == Some("api_key") { " (put the key in an environment variable and name it in api_key_env)" } else { "" };
+            let hint = if key.as_deref() == Some("api_key") {
+                " (put the key in an environment variable and name it in api_key_env)"
+            } else {
+                ""
+            };
             errors.push(at(key.as_deref(), format!("llm: {msg}{hint}")));
             return Err(errors);
         }
@@ -75,7 +99,12 @@ pub(super) fn parse(file: &Path, src: &str, span: &Range<usize>, table: &toml::T
     if !errors.is_empty() {
         return Err(errors);
     }
-    Ok(LlmBot { config: Arc::new(config), api_key, visible_metadata, default_workflow })
+    Ok(LlmBot {
+        config: Arc::new(config),
+        api_key,
+        visible_metadata,
+        default_workflow,
+    })
 }
 
 /// The 1-based line of `key = …` inside the table at `span`, or of the table itself.
@@ -87,7 +116,9 @@ fn key_line(src: &str, span: &Range<usize>, key: Option<&str>) -> usize {
         let mut offset = start;
         for line in src[start..end].split_inclusive('\n') {
             let t = line.trim_start();
-            if t.strip_prefix(key).is_some_and(|r| r.trim_start().starts_with('=')) {
+            if t.strip_prefix(key)
+                .is_some_and(|r| r.trim_start().starts_with('='))
+            {
                 at = offset;
                 break;
             }

@@ -20,7 +20,19 @@ use crate::auth::{Auth, JwtAuth};
 use crate::text::{strip_accents, words};
 
 /// Step kinds known to this version (the key that names a step's kind).
-pub const STEP_KINDS: &[&str] = &["say", "ask", "buttons", "carousel", "branch", "goto", "handoff", "close", "user_defined", "action", "team_online"];
+pub const STEP_KINDS: &[&str] = &[
+    "say",
+    "ask",
+    "buttons",
+    "carousel",
+    "branch",
+    "goto",
+    "handoff",
+    "close",
+    "user_defined",
+    "action",
+    "team_online",
+];
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -268,20 +280,45 @@ impl Ctx<'_> {
     }
     fn err(&mut self, span: Option<&Range<usize>>, message: impl Into<String>) {
         let line = span.map(|s| self.line(s));
-        self.errors.push(ConfigError { file: self.file.clone(), line, message: message.into() });
+        self.errors.push(ConfigError {
+            file: self.file.clone(),
+            line,
+            message: message.into(),
+        });
     }
 }
 
 /// Loads and validates the bot in folder `dir` (its slug is the folder name).
 pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
     let file = dir.join("bot.toml");
-    let one = |line, message: String| vec![ConfigError { file: file.clone(), line, message }];
-    let slug = dir.file_name().and_then(|s| s.to_str()).unwrap_or_default().to_string();
-    if slug.is_empty() || !slug.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_') {
-        return Err(one(None, format!("bot folder name `{slug}` is not a valid slug (use a-z, 0-9, - and _)")));
+    let one = |line, message: String| {
+        vec![ConfigError {
+            file: file.clone(),
+            line,
+            message,
+        }]
+    };
+    let slug = dir
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
+    if slug.is_empty()
+        || !slug
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-' || c == '_')
+    {
+        return Err(one(
+            None,
+            format!("bot folder name `{slug}` is not a valid slug (use a-z, 0-9, - and _)"),
+        ));
     }
     let src = std::fs::read_to_string(&file).map_err(|e| one(None, format!("cannot read: {e}")))?;
-    let mut cx = Ctx { file: file.clone(), src: &src, errors: vec![] };
+    let mut cx = Ctx {
+        file: file.clone(),
+        src: &src,
+        errors: vec![],
+    };
     let raw: RawBot = match toml::from_str(&src) {
         Ok(r) => r,
         Err(e) => {
@@ -295,7 +332,10 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         None | Some("scripted") => AgentKind::Scripted,
         Some("llm") => AgentKind::Llm,
         Some(other) => {
-            cx.err(Some(&raw.agent.as_ref().unwrap().span()), format!("unknown agent `{other}` (expected `scripted` or `llm`)"));
+            cx.err(
+                Some(&raw.agent.as_ref().unwrap().span()),
+                format!("unknown agent `{other}` (expected `scripted` or `llm`)"),
+            );
             AgentKind::Scripted
         }
     };
@@ -306,7 +346,9 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
     let mut cors_origins = Vec::new();
     for o in &raw.cors.allowed_origins {
         let v = o.get_ref();
-        let ok = (v.starts_with("http://") || v.starts_with("https://")) && !v.ends_with('/') && v.matches('/').count() == 2;
+        let ok = (v.starts_with("http://") || v.starts_with("https://"))
+            && !v.ends_with('/')
+            && v.matches('/').count() == 2;
         if ok {
             cors_origins.push(v.clone());
         } else {
@@ -323,7 +365,10 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
                 Some("sentence") => Chunking::Sentence,
                 Some("whole") => Chunking::Whole,
                 Some(other) => {
-                    cx.err(Some(&s.span()), format!("stream.chunk `{other}`: expected char, word, sentence or whole"));
+                    cx.err(
+                        Some(&s.span()),
+                        format!("stream.chunk `{other}`: expected char, word, sentence or whole"),
+                    );
                     Chunking::Word
                 }
             };
@@ -331,10 +376,18 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
             if chunk_size == 0 {
                 cx.err(Some(&s.span()), "stream.chunk_size must be at least 1");
             }
-            StreamConfig { chunk, chunk_size: chunk_size.max(1), delay_ms: s.get_ref().delay_ms.unwrap_or(d.delay_ms) }
+            StreamConfig {
+                chunk,
+                chunk_size: chunk_size.max(1),
+                delay_ms: s.get_ref().delay_ms.unwrap_or(d.delay_ms),
+            }
         }
     };
-    let feedback = FeedbackConfig { all_messages: raw.feedback.all_messages, positive: raw.feedback.positive, negative: raw.feedback.negative };
+    let feedback = FeedbackConfig {
+        all_messages: raw.feedback.all_messages,
+        positive: raw.feedback.positive,
+        negative: raw.feedback.negative,
+    };
 
     let mut workflows = Vec::new();
     let mut names = HashMap::new();
@@ -342,13 +395,19 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         let span = wf.span();
         let w = wf.into_inner();
         if let Some(prev) = names.insert(w.name.clone(), cx.line(&span)) {
-            cx.err(Some(&span), format!("workflow `{}` defined twice (first at line {prev})", w.name));
+            cx.err(
+                Some(&span),
+                format!("workflow `{}` defined twice (first at line {prev})", w.name),
+            );
         }
         workflows.push(parse_workflow(&mut cx, w, &span, agent == AgentKind::Llm));
     }
     let llm = match (agent, &raw.llm) {
         (AgentKind::Llm, Some(t)) => {
-            let names: Vec<&str> = workflows.iter().map(|w: &Workflow| w.name.as_str()).collect();
+            let names: Vec<&str> = workflows
+                .iter()
+                .map(|w: &Workflow| w.name.as_str())
+                .collect();
             match super::llm::parse(&file, &src, &t.span(), t.get_ref(), &names) {
                 Ok(l) => Some(l),
                 Err(errs) => {
@@ -358,7 +417,10 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
             }
         }
         (AgentKind::Llm, None) => {
-            cx.err(raw.agent.as_ref().map(|a| a.span()).as_ref(), "agent = \"llm\" needs an [llm] table (base_url, model, …; see docs/llm.md)");
+            cx.err(
+                raw.agent.as_ref().map(|a| a.span()).as_ref(),
+                "agent = \"llm\" needs an [llm] table (base_url, model, …; see docs/llm.md)",
+            );
             None
         }
         (AgentKind::Scripted, Some(t)) => {
@@ -368,14 +430,20 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         (AgentKind::Scripted, None) => None,
     };
 
-    let sheets = raw.sheets.as_ref().map(|s| (s.get_ref(), cx.line(&s.span())));
-    let actions = super::actions::check(dir, &file, &raw.network, sheets, &workflows, &mut cx.errors);
+    let sheets = raw
+        .sheets
+        .as_ref()
+        .map(|s| (s.get_ref(), cx.line(&s.span())));
+    let actions =
+        super::actions::check(dir, &file, &raw.network, sheets, &workflows, &mut cx.errors);
 
-    let crm = raw.crm.as_ref().and_then(|t| match crate::crm::CrmBotSettings::parse(&slug, t.get_ref()) {
-        Ok(c) => Some(c),
-        Err(e) => {
-            cx.err(Some(&t.span()), e);
-            None
+    let crm = raw.crm.as_ref().and_then(|t| {
+        match crate::crm::CrmBotSettings::parse(&slug, t.get_ref()) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                cx.err(Some(&t.span()), e);
+                None
+            }
         }
     });
     let lifecycle = raw.lifecycle.map(|l| {
@@ -396,7 +464,9 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         dir: dir.to_path_buf(),
         agent,
         greeting: raw.greeting,
-        fallback: raw.fallback.unwrap_or_else(|| "Sorry, I didn't understand that.".into()),
+        fallback: raw
+            .fallback
+            .unwrap_or_else(|| "Sorry, I didn't understand that.".into()),
         auth,
         cors_origins,
         stream,
@@ -422,15 +492,20 @@ fn parse_auth(cx: &mut Ctx, dir: &Path, a: &Spanned<RawAuth>) -> Auth {
                 Some("HS256") => {
                     let secret = match (&a.secret, &a.secret_env) {
                         (Some(s), None) => Some(s.clone()),
-                        (None, Some(var)) => match std::env::var(var) {
-                            Ok(v) if !v.is_empty() => Some(v),
-                            _ => {
-                                cx.err(Some(&span), format!("auth.secret_env: environment variable `{var}` is not set"));
-                                None
+                        (None, Some(var)) => {
+                            match std::env::var(var) {
+                                Ok(v) if !v.is_empty() => Some(v),
+                                _ => {
+                                    cx.err(Some(&span), format!("auth.secret_env: environment variable `{var}` is not set"));
+                                    None
+                                }
                             }
-                        },
+                        }
                         _ => {
-                            cx.err(Some(&span), "HS256 needs exactly one of auth.secret or auth.secret_env");
+                            cx.err(
+                                Some(&span),
+                                "HS256 needs exactly one of auth.secret or auth.secret_env",
+                            );
                             None
                         }
                     };
@@ -452,27 +527,48 @@ fn parse_auth(cx: &mut Ctx, dir: &Path, a: &Spanned<RawAuth>) -> Auth {
                     let pem = match std::fs::read(&path) {
                         Ok(p) => p,
                         Err(e) => {
-                            cx.err(Some(&span), format!("auth.public_key_file {}: {e}", path.display()));
+                            cx.err(
+                                Some(&span),
+                                format!("auth.public_key_file {}: {e}", path.display()),
+                            );
                             return Auth::None;
                         }
                     };
                     match DecodingKey::from_rsa_pem(&pem) {
                         Ok(k) => (Algorithm::RS256, k),
                         Err(e) => {
-                            cx.err(Some(&span), format!("auth.public_key_file {}: not an RSA public key in PEM: {e}", path.display()));
+                            cx.err(
+                                Some(&span),
+                                format!(
+                                    "auth.public_key_file {}: not an RSA public key in PEM: {e}",
+                                    path.display()
+                                ),
+                            );
                             return Auth::None;
                         }
                     }
                 }
                 other => {
-                    cx.err(Some(&span), format!("auth.algorithm {other:?}: expected \"HS256\" or \"RS256\""));
+                    cx.err(
+                        Some(&span),
+                        format!("auth.algorithm {other:?}: expected \"HS256\" or \"RS256\""),
+                    );
                     return Auth::None;
                 }
             };
-            Auth::Jwt(Box::new(JwtAuth::new(alg, key, a.issuer.clone(), a.audience.clone(), leeway)))
+            Auth::Jwt(Box::new(JwtAuth::new(
+                alg,
+                key,
+                a.issuer.clone(),
+                a.audience.clone(),
+                leeway,
+            )))
         }
         other => {
-            cx.err(Some(&span), format!("auth.mode `{other}`: expected \"none\" or \"jwt\""));
+            cx.err(
+                Some(&span),
+                format!("auth.mode `{other}`: expected \"none\" or \"jwt\""),
+            );
             Auth::None
         }
     }
@@ -480,10 +576,20 @@ fn parse_auth(cx: &mut Ctx, dir: &Path, a: &Spanned<RawAuth>) -> Auth {
 
 fn regex(cx: &mut Ctx, span: &Range<usize>, what: &str, pattern: &str) -> Option<Regex> {
     // Accents are stripped from the pattern like from the input; case is ignored by the flag.
-    match RegexBuilder::new(&strip_accents(pattern)).case_insensitive(true).size_limit(1 << 20).build() {
+    match RegexBuilder::new(&strip_accents(pattern))
+        .case_insensitive(true)
+        .size_limit(1 << 20)
+        .build()
+    {
         Ok(r) => Some(r),
         Err(e) => {
-            cx.err(Some(span), format!("{what}: invalid regex `{pattern}`: {}", e.to_string().lines().last().unwrap_or("")));
+            cx.err(
+                Some(span),
+                format!(
+                    "{what}: invalid regex `{pattern}`: {}",
+                    e.to_string().lines().last().unwrap_or("")
+                ),
+            );
             None
         }
     }
@@ -495,13 +601,21 @@ fn parse_workflow(cx: &mut Ctx, w: RawWorkflow, span: &Range<usize>, llm: bool) 
     for k in &w.triggers.keywords {
         let ws = words(k);
         if ws.is_empty() {
-            cx.err(Some(span), format!("workflow `{}`: keyword `{k}` has no words", w.name));
+            cx.err(
+                Some(span),
+                format!("workflow `{}`: keyword `{k}` has no words", w.name),
+            );
         } else {
             triggers.keywords.push(ws);
         }
     }
     for r in &w.triggers.regex {
-        if let Some(re) = regex(cx, &r.span(), &format!("workflow `{}` trigger", w.name), r.get_ref()) {
+        if let Some(re) = regex(
+            cx,
+            &r.span(),
+            &format!("workflow `{}` trigger", w.name),
+            r.get_ref(),
+        ) {
             triggers.regex.push(re);
         }
     }
@@ -510,9 +624,15 @@ fn parse_workflow(cx: &mut Ctx, w: RawWorkflow, span: &Range<usize>, llm: bool) 
     for (i, s) in w.steps.iter().enumerate() {
         if let Some(toml::Value::String(id)) = s.get_ref().get("id") {
             if id == "end" {
-                cx.err(Some(&s.span()), "step id `end` is reserved (it means: end the workflow)");
+                cx.err(
+                    Some(&s.span()),
+                    "step id `end` is reserved (it means: end the workflow)",
+                );
             } else if ids.insert(id.clone(), i).is_some() {
-                cx.err(Some(&s.span()), format!("workflow `{}`: step id `{id}` used twice", w.name));
+                cx.err(
+                    Some(&s.span()),
+                    format!("workflow `{}`: step id `{id}` used twice", w.name),
+                );
             }
         }
     }
@@ -527,12 +647,24 @@ fn parse_workflow(cx: &mut Ctx, w: RawWorkflow, span: &Range<usize>, llm: bool) 
         cx.err(Some(span), format!("workflow `{}` has no steps", w.name));
     }
     if llm && !w.steps.is_empty() {
-        cx.err(Some(span), format!("workflow `{}`: an LLM bot's workflows have `instructions`, not steps", w.name));
+        cx.err(
+            Some(span),
+            format!(
+                "workflow `{}`: an LLM bot's workflows have `instructions`, not steps",
+                w.name
+            ),
+        );
     }
     if !llm && w.instructions.is_some() {
         cx.err(Some(span), format!("workflow `{}`: `instructions` are for LLM bots (agent = \"llm\"); scripted workflows have steps", w.name));
     }
-    Workflow { name: w.name, triggers, interrupts: w.interrupts, steps, instructions: w.instructions }
+    Workflow {
+        name: w.name,
+        triggers,
+        interrupts: w.interrupts,
+        steps,
+        instructions: w.instructions,
+    }
 }
 
 fn target(cx: &mut Ctx, span: &Range<usize>, what: &str, name: &str, ids: &StepIds) -> Target {
@@ -542,33 +674,60 @@ fn target(cx: &mut Ctx, span: &Range<usize>, what: &str, name: &str, ids: &StepI
     match ids.get(name) {
         Some(i) => Target::Step(*i),
         None => {
-            cx.err(Some(span), format!("{what}: goto `{name}`: no step with that id in this workflow (or use `end`)"));
+            cx.err(
+                Some(span),
+                format!(
+                    "{what}: goto `{name}`: no step with that id in this workflow (or use `end`)"
+                ),
+            );
             Target::End
         }
     }
 }
 
 fn button(b: RawButton) -> Button {
-    Button { value: b.value.unwrap_or_else(|| b.label.clone()), label: b.label, url: b.url }
+    Button {
+        value: b.value.unwrap_or_else(|| b.label.clone()),
+        label: b.label,
+        url: b.url,
+    }
 }
 
 /// Interprets one step table; `None` after reporting an error.
-fn parse_step(cx: &mut Ctx, what: &str, span: &Range<usize>, t: &toml::Table, ids: &StepIds) -> Option<Step> {
+fn parse_step(
+    cx: &mut Ctx,
+    what: &str,
+    span: &Range<usize>,
+    t: &toml::Table,
+    ids: &StepIds,
+) -> Option<Step> {
     // `buttons = true` on an `ask` is an option of that step, not the `buttons` kind.
-    let kinds: Vec<&str> =
-        STEP_KINDS.iter().copied().filter(|k| t.get(*k).is_some_and(|v| !(*k == "buttons" && v.is_bool()))).collect();
+    let kinds: Vec<&str> = STEP_KINDS
+        .iter()
+        .copied()
+        .filter(|k| t.get(*k).is_some_and(|v| !(*k == "buttons" && v.is_bool())))
+        .collect();
     let kind = match kinds.as_slice() {
         [k] => *k,
         [] => {
             let keys: Vec<&String> = t.keys().filter(|k| *k != "id").collect();
             cx.err(
                 Some(span),
-                format!("{what}: unknown step kind (keys: {keys:?}); a step has exactly one of: {}", STEP_KINDS.join(", ")),
+                format!(
+                    "{what}: unknown step kind (keys: {keys:?}); a step has exactly one of: {}",
+                    STEP_KINDS.join(", ")
+                ),
             );
             return None;
         }
         many => {
-            cx.err(Some(span), format!("{what}: a step has exactly one kind, found {}", many.join(" and ")));
+            cx.err(
+                Some(span),
+                format!(
+                    "{what}: a step has exactly one kind, found {}",
+                    many.join(" and ")
+                ),
+            );
             return None;
         }
     };
@@ -587,7 +746,10 @@ fn parse_step(cx: &mut Ctx, what: &str, span: &Range<usize>, t: &toml::Table, id
     Some(match kind {
         "say" => {
             let s = shape!(SayStep);
-            Step::Say { text: s.say, feedback: s.feedback }
+            Step::Say {
+                text: s.say,
+                feedback: s.feedback,
+            }
         }
         "ask" => {
             let s = shape!(AskStep);
@@ -595,8 +757,12 @@ fn parse_step(cx: &mut Ctx, what: &str, span: &Range<usize>, t: &toml::Table, id
                 (None | Some("any"), None, None) => Validation::Any,
                 (Some("number"), None, None) => Validation::Number,
                 (Some("email"), None, None) => Validation::Email,
-                (None | Some("regex"), Some(p), None) => Validation::Regex(regex(cx, span, &what, p)?),
-                (None | Some("choice"), None, Some(c)) if !c.is_empty() => Validation::Choice(c.clone()),
+                (None | Some("regex"), Some(p), None) => {
+                    Validation::Regex(regex(cx, span, &what, p)?)
+                }
+                (None | Some("choice"), None, Some(c)) if !c.is_empty() => {
+                    Validation::Choice(c.clone())
+                }
                 (v, p, c) => {
                     cx.err(
                         Some(span),
@@ -611,20 +777,34 @@ fn parse_step(cx: &mut Ctx, what: &str, span: &Range<usize>, t: &toml::Table, id
                 }
             };
             if s.buttons && !matches!(validate, Validation::Choice(_)) {
-                cx.err(Some(span), format!("{what}: `buttons = true` needs `choices`"));
+                cx.err(
+                    Some(span),
+                    format!("{what}: `buttons = true` needs `choices`"),
+                );
             }
             if s.max_attempts == Some(0) {
-                cx.err(Some(span), format!("{what}: max_attempts must be at least 1"));
+                cx.err(
+                    Some(span),
+                    format!("{what}: max_attempts must be at least 1"),
+                );
             }
             if !valid_var(&s.ask) {
-                cx.err(Some(span), format!("{what}: variable name `{}` must be letters, digits and _", s.ask));
+                cx.err(
+                    Some(span),
+                    format!(
+                        "{what}: variable name `{}` must be letters, digits and _",
+                        s.ask
+                    ),
+                );
             }
             Step::Ask(Ask {
                 var: s.ask,
                 prompt: s.prompt,
                 validate,
                 buttons: s.buttons,
-                retry: s.retry.unwrap_or_else(|| "Sorry, that doesn't look right.".into()),
+                retry: s
+                    .retry
+                    .unwrap_or_else(|| "Sorry, that doesn't look right.".into()),
                 max_attempts: s.max_attempts.unwrap_or(3).max(1),
                 on_fail: s.on_fail,
             })
@@ -636,10 +816,18 @@ fn parse_step(cx: &mut Ctx, what: &str, span: &Range<usize>, t: &toml::Table, id
             }
             if let Some(v) = &s.save {
                 if !valid_var(v) {
-                    cx.err(Some(span), format!("{what}: variable name `{v}` must be letters, digits and _"));
+                    cx.err(
+                        Some(span),
+                        format!("{what}: variable name `{v}` must be letters, digits and _"),
+                    );
                 }
             }
-            Step::Buttons { text: s.buttons, options: s.options.into_iter().map(button).collect(), save: s.save, retry: s.retry }
+            Step::Buttons {
+                text: s.buttons,
+                options: s.options.into_iter().map(button).collect(),
+                save: s.save,
+                retry: s.retry,
+            }
         }
         "carousel" => {
             let s = shape!(CarouselStep);
@@ -656,15 +844,31 @@ fn parse_step(cx: &mut Ctx, what: &str, span: &Range<usize>, t: &toml::Table, id
                     buttons: c.buttons.into_iter().map(button).collect(),
                 })
                 .collect();
-            Step::Carousel { text: (!s.carousel.is_empty()).then_some(s.carousel), cards }
+            Step::Carousel {
+                text: (!s.carousel.is_empty()).then_some(s.carousel),
+                cards,
+            }
         }
         "branch" => {
             let s = shape!(BranchStep);
             let mut cases = Vec::new();
             for c in s.cases {
-                let n = [c.equals.is_some(), c.in_.is_some(), c.matches.is_some(), c.present.is_some()].iter().filter(|b| **b).count();
+                let n = [
+                    c.equals.is_some(),
+                    c.in_.is_some(),
+                    c.matches.is_some(),
+                    c.present.is_some(),
+                ]
+                .iter()
+                .filter(|b| **b)
+                .count();
                 if n != 1 {
-                    cx.err(Some(span), format!("{what}: each case needs exactly one of equals, in, matches, present"));
+                    cx.err(
+                        Some(span),
+                        format!(
+                            "{what}: each case needs exactly one of equals, in, matches, present"
+                        ),
+                    );
                     continue;
                 }
                 let cond = if let Some(e) = c.equals {
@@ -682,7 +886,11 @@ fn parse_step(cx: &mut Ctx, what: &str, span: &Range<usize>, t: &toml::Table, id
                 cases.push((cond, target(cx, span, &what, &c.goto, ids)));
             }
             let default = s.default.map(|d| target(cx, span, &what, &d, ids));
-            Step::Branch { var: s.branch, cases, default }
+            Step::Branch {
+                var: s.branch,
+                cases,
+                default,
+            }
         }
         "goto" => {
             let s = shape!(GotoStep);
@@ -690,30 +898,52 @@ fn parse_step(cx: &mut Ctx, what: &str, span: &Range<usize>, t: &toml::Table, id
         }
         "handoff" => {
             let s = shape!(HandOffStep);
-            Step::HandOff { text: (!s.handoff.is_empty()).then_some(s.handoff), reason: s.reason }
+            Step::HandOff {
+                text: (!s.handoff.is_empty()).then_some(s.handoff),
+                reason: s.reason,
+            }
         }
         "team_online" => {
             let s = shape!(TeamOnlineStep);
             if !valid_var(&s.team_online) {
-                cx.err(Some(span), format!("{what}: `{}` must be a variable name (letters, digits and _)", s.team_online));
+                cx.err(
+                    Some(span),
+                    format!(
+                        "{what}: `{}` must be a variable name (letters, digits and _)",
+                        s.team_online
+                    ),
+                );
             }
-            Step::TeamOnline { var: s.team_online, team: s.team }
+            Step::TeamOnline {
+                var: s.team_online,
+                team: s.team,
+            }
         }
         "close" => {
             let s = shape!(CloseStep);
-            Step::Close { text: (!s.close.is_empty()).then_some(s.close) }
+            Step::Close {
+                text: (!s.close.is_empty()).then_some(s.close),
+            }
         }
         "action" => {
             let s = shape!(ActionStep);
             let save_as = s.save_as.unwrap_or_else(|| "result".into());
             if !valid_var(&save_as) {
-                cx.err(Some(span), format!("{what}: save_as `{save_as}` must be letters, digits and _"));
+                cx.err(
+                    Some(span),
+                    format!("{what}: save_as `{save_as}` must be letters, digits and _"),
+                );
             }
             let args = match serde_json::to_value(&s.args) {
                 Ok(serde_json::Value::Object(m)) => m,
                 _ => serde_json::Map::new(),
             };
-            Step::Action { name: s.action, args, save_as, line: cx.line(span) }
+            Step::Action {
+                name: s.action,
+                args,
+                save_as,
+                line: cx.line(span),
+            }
         }
         "user_defined" => {
             let s = shape!(UserDefinedStep);
@@ -725,5 +955,7 @@ fn parse_step(cx: &mut Ctx, what: &str, span: &Range<usize>, t: &toml::Table, id
 }
 
 fn valid_var(v: &str) -> bool {
-    !v.is_empty() && v.chars().all(|c| c.is_alphanumeric() || c == '_') && !v.starts_with(|c: char| c.is_ascii_digit())
+    !v.is_empty()
+        && v.chars().all(|c| c.is_alphanumeric() || c == '_')
+        && !v.starts_with(|c: char| c.is_ascii_digit())
 }

@@ -65,10 +65,18 @@ pub fn load_dir(dir: &Path) -> Result<BotRegistry, Vec<ConfigError>> {
         Ok(e) => e,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(reg),
         Err(e) => {
-            return Err(vec![ConfigError { file: dir.to_path_buf(), line: None, message: format!("cannot read: {e}") }])
+            return Err(vec![ConfigError {
+                file: dir.to_path_buf(),
+                line: None,
+                message: format!("cannot read: {e}"),
+            }])
         }
     };
-    let mut dirs: Vec<PathBuf> = entries.filter_map(|e| e.ok()).map(|e| e.path()).filter(|p| p.join("bot.toml").is_file()).collect();
+    let mut dirs: Vec<PathBuf> = entries
+        .filter_map(|e| e.ok())
+        .map(|e| e.path())
+        .filter(|p| p.join("bot.toml").is_file())
+        .collect();
     dirs.sort();
     for d in dirs {
         match load_bot(&d) {
@@ -76,5 +84,9 @@ pub fn load_dir(dir: &Path) -> Result<BotRegistry, Vec<ConfigError>> {
             Err(errs) => errors.extend(errs),
         }
     }
-    if errors.is_empty() { Ok(reg) } else { Err(errors) }
+    if errors.is_empty() {
+        Ok(reg)
+    } else {
+        Err(errors)
+    }
 }

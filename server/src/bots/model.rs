@@ -7,8 +7,8 @@ use std::path::PathBuf;
 use natter_protocol::{Button, Card};
 use regex::Regex;
 
-use crate::auth::Auth;
 pub use super::actions::SheetsSettings;
+use crate::auth::Auth;
 
 #[derive(Debug)]
 pub struct Bot {
@@ -72,7 +72,11 @@ pub struct StreamConfig {
 
 impl Default for StreamConfig {
     fn default() -> Self {
-        StreamConfig { chunk: Chunking::Word, chunk_size: 1, delay_ms: 30 }
+        StreamConfig {
+            chunk: Chunking::Word,
+            chunk_size: 1,
+            delay_ms: 30,
+        }
     }
 }
 
@@ -128,24 +132,55 @@ pub enum Target {
 /// `Branch` can test it).
 #[derive(Debug)]
 pub enum Step {
-    Say { text: String, feedback: bool },
+    Say {
+        text: String,
+        feedback: bool,
+    },
     Ask(Ask),
     /// Buttons; with `save`, waits for the choice like an `Ask` restricted to the options.
-    Buttons { text: String, options: Vec<Button>, save: Option<String>, retry: Option<String> },
-    Carousel { text: Option<String>, cards: Vec<Card> },
+    Buttons {
+        text: String,
+        options: Vec<Button>,
+        save: Option<String>,
+        retry: Option<String>,
+    },
+    Carousel {
+        text: Option<String>,
+        cards: Vec<Card>,
+    },
     /// First matching case wins; no match goes to `default`, or to the next step when `None`.
-    Branch { var: String, cases: Vec<(Condition, Target)>, default: Option<Target> },
+    Branch {
+        var: String,
+        cases: Vec<(Condition, Target)>,
+        default: Option<Target>,
+    },
     Goto(Target),
-    HandOff { text: Option<String>, reason: Option<String> },
+    HandOff {
+        text: Option<String>,
+        reason: Option<String>,
+    },
     /// Calls action `name` (enabled in this workflow; checked at load) with `args`, whose
     /// string values are `$variable` templates, and stores the result in `save_as`. `line`:
     /// where the step is in bot.toml, for errors.
-    Action { name: String, args: serde_json::Map<String, serde_json::Value>, save_as: String, line: usize },
-    Close { text: Option<String> },
+    Action {
+        name: String,
+        args: serde_json::Map<String, serde_json::Value>,
+        save_as: String,
+        line: usize,
+    },
+    Close {
+        text: Option<String>,
+    },
     /// Asks the CRM whether agents are online (`isTeamOnline`); stores "true" or "false" in
     /// `var` for a `branch` (no CRM, or any failure: "false").
-    TeamOnline { var: String, team: Option<String> },
-    UserDefined { text: Option<String>, data: serde_json::Value },
+    TeamOnline {
+        var: String,
+        team: Option<String>,
+    },
+    UserDefined {
+        text: Option<String>,
+        data: serde_json::Value,
+    },
 }
 
 #[derive(Debug)]

@@ -27,24 +27,50 @@ pub struct CrmCall {
 
 #[async_trait]
 pub trait CrmActions: Send + Sync + 'static {
-    async fn call(&self, bot: &str, action: &Action, args: &Value, thread: Option<&Thread>, timeout: Duration) -> CrmCall;
+    async fn call(
+        &self,
+        bot: &str,
+        action: &Action,
+        args: &Value,
+        thread: Option<&Thread>,
+        timeout: Duration,
+    ) -> CrmCall;
 }
 
 fn failed(status: &'static str, error: String, said: &str) -> CrmCall {
-    CrmCall { status, result: json!({"error": said}), error: Some(error) }
+    CrmCall {
+        status,
+        result: json!({"error": said}),
+        error: Some(error),
+    }
 }
 
 #[async_trait]
 impl CrmActions for Lifecycle {
-    async fn call(&self, bot: &str, action: &Action, args: &Value, thread: Option<&Thread>, timeout: Duration) -> CrmCall {
+    async fn call(
+        &self,
+        bot: &str,
+        action: &Action,
+        args: &Value,
+        thread: Option<&Thread>,
+        timeout: Duration,
+    ) -> CrmCall {
         let Some(crm) = self.crm(bot).cloned() else {
-            return failed("failed", format!("bot `{bot}` has no [crm] table"), "The action is not available");
+            return failed(
+                "failed",
+                format!("bot `{bot}` has no [crm] table"),
+                "The action is not available",
+            );
         };
         let map = match action.validate_args(args) {
             Ok(m) => m,
             Err(e) => return failed("invalid_args", e.to_string(), &e.to_string()),
         };
-        let data = match action.crm_data(map).map_err(|e| e.to_string()).and_then(|d| ActionData::from_crm_data(d).map_err(|e| e.to_string())) {
+        let data = match action
+            .crm_data(map)
+            .map_err(|e| e.to_string())
+            .and_then(|d| ActionData::from_crm_data(d).map_err(|e| e.to_string()))
+        {
             Ok(d) => d,
             Err(e) => return failed("invalid_args", e.clone(), &e),
         };
@@ -52,11 +78,17 @@ impl CrmActions for Lifecycle {
             Some(t) => (t.id.clone(), self.platform_id(bot, &t.id).await),
             None => ("test".to_string(), "test".to_string()),
         };
-        let request = crm.crm.action_request(conversation_id, pcid, action.name.clone(), data);
+        let request = crm
+            .crm
+            .action_request(conversation_id, pcid, action.name.clone(), data);
         let results = match self.client.call_action(&crm.crm, &request, timeout).await {
             Ok(r) => r,
             Err(e) => {
-                let status = if matches!(e, natter_crm::ActionCallError::Timeout(_)) { "timeout" } else { "failed" };
+                let status = if matches!(e, natter_crm::ActionCallError::Timeout(_)) {
+                    "timeout"
+                } else {
+                    "failed"
+                };
                 return failed(status, e.to_string(), "The action failed");
             }
         };
@@ -68,13 +100,25 @@ impl CrmActions for Lifecycle {
             }
             let v = r.value.expose().to_json();
             if let Some(t) = thread {
-                if let Err(e) = self.store.set_metadata(&t.id, &r.key, Some(v.clone())).await {
-                    return failed("failed", format!("storing result `{}`: {e}", r.key), "The action failed");
+                if let Err(e) = self
+                    .store
+                    .set_metadata(&t.id, &r.key, Some(v.clone()))
+                    .await
+                {
+                    return failed(
+                        "failed",
+                        format!("storing result `{}`: {e}", r.key),
+                        "The action failed",
+                    );
                 }
             }
             shown.insert(r.key.clone(), v);
         }
-        CrmCall { status: "ok", result: json!({ "results": shown }), error: None }
+        CrmCall {
+            status: "ok",
+            result: json!({ "results": shown }),
+            error: None,
+        }
     }
 }
 

@@ -8,7 +8,8 @@
 
 use natter_crm::{Crm, CrmSettings, SigningSecret};
 
-pub const DEFAULT_REFUSED: &str = "Sorry, no one from our team can take this conversation right now. I'm still here to help.";
+pub const DEFAULT_REFUSED: &str =
+    "Sorry, no one from our team can take this conversation right now. I'm still here to help.";
 
 /// `[crm]` as loaded; [`CrmBotSettings::resolve`] makes the [`Crm`] once the server knows its
 /// own address.
@@ -45,18 +46,30 @@ impl CrmBotSettings {
             Some(toml::Value::String(s)) if !s.trim().is_empty() => s,
             Some(_) => return Err("crm.escalation_refused must be a non-empty string".into()),
         };
-        let settings: CrmSettings = toml::Value::Table(t).try_into().map_err(|e: toml::de::Error| format!("crm: {}", e.message().trim()))?;
+        let settings: CrmSettings = toml::Value::Table(t)
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("crm: {}", e.message().trim()))?;
         if local && settings.chat_webhook_url.is_some() {
             return Err("crm.local = true and crm.chat_webhook_url are both set; keep one".into());
         }
-        let out = CrmBotSettings { settings, local, escalation_refused };
+        let out = CrmBotSettings {
+            settings,
+            local,
+            escalation_refused,
+        };
         // Check everything now (URLs, secrets, env vars) with a placeholder local address.
-        out.resolve(slug, "http://127.0.0.1:1", None).map(|_| out.clone())
+        out.resolve(slug, "http://127.0.0.1:1", None)
+            .map(|_| out.clone())
     }
 
     /// The connection; `base` is this server's own URL (for `local`), `secret` the signing
     /// secret generated for a local CRM without one.
-    pub fn resolve(&self, slug: &str, base: &str, secret: Option<&SigningSecret>) -> Result<CrmBot, String> {
+    pub fn resolve(
+        &self,
+        slug: &str,
+        base: &str,
+        secret: Option<&SigningSecret>,
+    ) -> Result<CrmBot, String> {
         let mut s = self.settings.clone();
         if self.local {
             s.chat_webhook_url = Some(format!("{base}{}", super::local::WEBHOOK_PATH));
@@ -66,6 +79,10 @@ impl CrmBotSettings {
             }
         }
         let crm = s.resolve(slug, &env).map_err(|e| e.to_string())?;
-        Ok(CrmBot { crm, local: self.local, escalation_refused: self.escalation_refused.clone() })
+        Ok(CrmBot {
+            crm,
+            local: self.local,
+            escalation_refused: self.escalation_refused.clone(),
+        })
     }
 }

@@ -60,7 +60,9 @@ impl LocalCrm {
         let data = &body["data"];
         let event = data["eventType"].as_str().unwrap_or_default();
         if event == "isTeamOnline" {
-            let online = g.console_seen.is_some_and(|t| t.elapsed() < Duration::from_secs(60));
+            let online = g
+                .console_seen
+                .is_some_and(|t| t.elapsed() < Duration::from_secs(60));
             return Some(serde_json::json!({ "isOnline": online }));
         }
         if g.seen.contains(&webhook_id.to_string()) {
@@ -90,7 +92,14 @@ impl LocalCrm {
     }
 
     /// An agent's action through the inbound API, for the console's view.
-    pub fn note_agent(&self, bot: &str, pcid: &str, from: &str, text: String, status: Option<&str>) {
+    pub fn note_agent(
+        &self,
+        bot: &str,
+        pcid: &str,
+        from: &str,
+        text: String,
+        status: Option<&str>,
+    ) {
         let mut g = self.inner.lock().unwrap();
         let c = g.conv(bot, pcid);
         if let Some(s) = status {
@@ -103,7 +112,13 @@ impl LocalCrm {
     pub fn list(&self, bot: &str) -> Vec<Conversation> {
         let mut g = self.inner.lock().unwrap();
         g.console_seen = Some(Instant::now());
-        g.order.iter().rev().filter_map(|id| g.convs.get(id)).filter(|c| c.bot == bot).cloned().collect()
+        g.order
+            .iter()
+            .rev()
+            .filter_map(|id| g.convs.get(id))
+            .filter(|c| c.bot == bot)
+            .cloned()
+            .collect()
     }
 }
 
@@ -117,7 +132,12 @@ impl Inner {
                 }
             }
             self.order.push_back(key.clone());
-            let c = Conversation { platform_conversation_id: pcid.into(), bot: bot.into(), status: "waiting".into(), lines: vec![] };
+            let c = Conversation {
+                platform_conversation_id: pcid.into(),
+                bot: bot.into(),
+                status: "waiting".into(),
+                lines: vec![],
+            };
             self.convs.insert(key.clone(), c);
         }
         self.convs.get_mut(&key).expect("inserted")
@@ -129,6 +149,9 @@ impl Conversation {
         if self.lines.len() >= MAX_LINES {
             self.lines.remove(0);
         }
-        self.lines.push(Line { from: from.into(), text });
+        self.lines.push(Line {
+            from: from.into(),
+            text,
+        });
     }
 }

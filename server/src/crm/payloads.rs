@@ -1,7 +1,9 @@
 //! Chat webhook bodies, built when a job is enqueued (inside the store transaction), so
 //! every retry sends the same bytes under the same `webhook-id`.
 
-use natter_crm::wire::{BotMessage, Button, CarouselCard, ChatEvent, EndSession, Escalate, WidgetMessage};
+use natter_crm::wire::{
+    BotMessage, Button, CarouselCard, ChatEvent, EndSession, Escalate, WidgetMessage,
+};
 use natter_protocol::{response_type, ContentItem, Message};
 
 use super::CrmBot;
@@ -13,15 +15,29 @@ pub fn send_message(crm: &CrmBot, pcid: &str, thread_id: &str, m: &Message) -> V
     let mut buttons = Vec::new();
     let mut cards = Vec::new();
     for item in &m.content {
-        if let Some(opts) = item.options.as_ref().filter(|_| item.response_type == response_type::OPTION) {
+        if let Some(opts) = item
+            .options
+            .as_ref()
+            .filter(|_| item.response_type == response_type::OPTION)
+        {
             buttons.extend(opts.iter().map(|b| Button::new(b.label.clone())));
         }
-        if let Some(cs) = item.cards.as_ref().filter(|_| item.response_type == response_type::CAROUSEL) {
-            cards.extend(cs.iter().map(|c| CarouselCard {
-                title: c.title.clone(),
-                description: c.description.clone(),
-                image_url: c.image_url.clone(),
-                buttons: c.buttons.iter().map(|b| Button::new(b.label.clone())).collect(),
+        if let Some(cs) = item
+            .cards
+            .as_ref()
+            .filter(|_| item.response_type == response_type::CAROUSEL)
+        {
+            cards.extend(cs.iter().map(|c| {
+                CarouselCard {
+                    title: c.title.clone(),
+                    description: c.description.clone(),
+                    image_url: c.image_url.clone(),
+                    buttons: c
+                        .buttons
+                        .iter()
+                        .map(|b| Button::new(b.label.clone()))
+                        .collect(),
+                }
             }));
         }
     }
@@ -30,12 +46,16 @@ pub fn send_message(crm: &CrmBot, pcid: &str, thread_id: &str, m: &Message) -> V
     } else {
         BotMessage::carousel(pcid, m.id.clone(), text, cards)
     };
-    let msg = msg.with_conversation_id(thread_id).with_reply_id(m.id.clone());
+    let msg = msg
+        .with_conversation_id(thread_id)
+        .with_reply_id(m.id.clone());
     crm.crm.webhook(ChatEvent::SendMessage(msg)).to_body()
 }
 
 pub fn widget_escalate(crm: &CrmBot, thread_id: &str) -> Vec<u8> {
-    crm.crm.webhook(ChatEvent::WidgetEscalate(Escalate::new(thread_id))).to_body()
+    crm.crm
+        .webhook(ChatEvent::WidgetEscalate(Escalate::new(thread_id)))
+        .to_body()
 }
 
 pub fn widget_message(crm: &CrmBot, thread_id: &str, text: &str) -> Vec<u8> {
@@ -45,10 +65,18 @@ pub fn widget_message(crm: &CrmBot, thread_id: &str, text: &str) -> Vec<u8> {
 }
 
 pub fn widget_end_session(crm: &CrmBot, thread_id: &str) -> Vec<u8> {
-    let e = EndSession { platform_conversation_id: thread_id.to_string(), conversation_id: None };
+    let e = EndSession {
+        platform_conversation_id: thread_id.to_string(),
+        conversation_id: None,
+    };
     crm.crm.webhook(ChatEvent::WidgetEndSession(e)).to_body()
 }
 
 fn join_text(content: &[ContentItem]) -> String {
-    content.iter().filter_map(|c| c.text.as_deref()).filter(|t| !t.is_empty()).collect::<Vec<_>>().join("\n")
+    content
+        .iter()
+        .filter_map(|c| c.text.as_deref())
+        .filter(|t| !t.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
 }

@@ -73,7 +73,11 @@ pub trait Reply: Send {
     async fn deltas(&mut self, item_id: &str, pieces: &[&str]) -> Result<(), ReplyError>;
     /// Stores the open message with its full content (`message.completed`, written with the
     /// next write of the run).
-    async fn complete(&mut self, content: Vec<ContentItem>, options: MessageOptions) -> Result<(), ReplyError>;
+    async fn complete(
+        &mut self,
+        content: Vec<ContentItem>,
+        options: MessageOptions,
+    ) -> Result<(), ReplyError>;
     /// open → handed_off (`thread.handed_off`); `false` if the thread was not open.
     async fn hand_off(&mut self, reason: Option<String>) -> Result<bool, ReplyError>;
     /// → closed by the bot (`thread.closed`); `false` if already closed.

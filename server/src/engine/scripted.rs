@@ -32,7 +32,9 @@ use crate::actions::args::render_args;
 use crate::actions::{ActionRunner, CallSite};
 use crate::bots::{Ask, Bot, Condition, Step, Target, Validation, Workflow};
 use crate::store::Thread;
-use crate::text::{chunks, contains_words, lookup, normalize, render, strip_accents, value_text, words};
+use crate::text::{
+    chunks, contains_words, lookup, normalize, render, strip_accents, value_text, words,
+};
 
 /// A workflow that jumps more than this many steps in one turn is looping.
 const MAX_STEPS_PER_TURN: usize = 200;
@@ -87,7 +89,10 @@ struct Run<'a> {
 impl Agent for ScriptedAgent {
     fn greeting(&self, _thread: &Thread) -> Option<(Vec<ContentItem>, MessageOptions)> {
         let g = self.bot.greeting.as_ref()?;
-        Some((vec![ContentItem::text("c0", render(g, &Map::new()))], MessageOptions::default()))
+        Some((
+            vec![ContentItem::text("c0", render(g, &Map::new()))],
+            MessageOptions::default(),
+        ))
     }
 
     async fn turn(&self, turn: Turn<'_>, out: &mut dyn Reply) -> Result<Value, AgentError> {
@@ -103,7 +108,9 @@ impl Agent for ScriptedAgent {
             st,
         };
         let input = turn.input.trim();
-        run.st.vars.insert("last_message".into(), Value::String(input.to_string()));
+        run.st
+            .vars
+            .insert("last_message".into(), Value::String(input.to_string()));
         if let Some(ctx) = turn.context {
             run.st.vars.insert("context".into(), ctx.clone());
         }
@@ -168,11 +175,24 @@ impl<'a> Run<'a> {
         let wf = self.current().expect("pending implies a workflow");
         let step = &wf.steps[self.st.step];
         let (var, value, retry, max, on_fail) = match step {
-            Step::Ask(a) => (a.var.clone(), validate(&a.validate, input), a.retry.clone(), a.max_attempts, a.on_fail.clone()),
-            Step::Buttons { options, save: Some(var), retry, .. } => (
+            Step::Ask(a) => (
+                a.var.clone(),
+                validate(&a.validate, input),
+                a.retry.clone(),
+                a.max_attempts,
+                a.on_fail.clone(),
+            ),
+            Step::Buttons {
+                options,
+                save: Some(var),
+                retry,
+                ..
+            } => (
                 var.clone(),
                 choose(options, input),
-                retry.clone().unwrap_or_else(|| "Please choose one of the options.".into()),
+                retry
+                    .clone()
+                    .unwrap_or_else(|| "Please choose one of the options.".into()),
                 3,
                 None,
             ),
@@ -207,7 +227,9 @@ impl<'a> Run<'a> {
     /// Runs steps from `st.step` until one waits or the workflow ends.
     async fn execute(&mut self) -> Result<(), AgentError> {
         for _ in 0..MAX_STEPS_PER_TURN {
-            let Some(wf) = self.current() else { return Ok(()) };
+            let Some(wf) = self.current() else {
+                return Ok(());
+            };
             let Some(step) = wf.steps.get(self.st.step) else {
                 self.end_workflow();
                 return Ok(());
@@ -221,7 +243,12 @@ impl<'a> Run<'a> {
                     self.ask(a).await?;
                     return Ok(());
                 }
-                Step::Buttons { text, options, save, .. } => {
+                Step::Buttons {
+                    text,
+                    options,
+                    save,
+                    ..
+                } => {
                     let item = option_item(options.clone());
                     self.say(text, vec![item], false).await?;
                     if save.is_some() {
@@ -238,19 +265,32 @@ impl<'a> Run<'a> {
                         cards: Some(cards.clone()),
                         ..Default::default()
                     };
-                    self.say(text.as_deref().unwrap_or(""), vec![item], false).await?;
+                    self.say(text.as_deref().unwrap_or(""), vec![item], false)
+                        .await?;
                     self.st.step += 1;
                 }
-                Step::Branch { var, cases, default } => {
+                Step::Branch {
+                    var,
+                    cases,
+                    default,
+                } => {
                     let value = lookup(&self.st.vars, var).map(value_text);
-                    let hit = cases.iter().find(|(c, _)| condition(c, value.as_deref())).map(|(_, t)| *t);
+                    let hit = cases
+                        .iter()
+                        .find(|(c, _)| condition(c, value.as_deref()))
+                        .map(|(_, t)| *t);
                     match hit.or(*default) {
                         Some(t) => self.jump(t),
                         None => self.st.step += 1,
                     }
                 }
                 Step::Goto(t) => self.jump(*t),
-                Step::Action { name, args, save_as, .. } => {
+                Step::Action {
+                    name,
+                    args,
+                    save_as,
+                    ..
+                } => {
                     let handed_off = self.call_action(&wf.name, name, args, save_as).await;
                     if handed_off {
                         self.end_workflow();
@@ -261,7 +301,12 @@ impl<'a> Run<'a> {
                 Step::HandOff { text, reason } => {
                     // With a CRM, `escalate` first: a refusal is told and the workflow goes on.
                     if self.out.escalate().await? == Some(false) {
-                        let refused = self.bot.crm.as_ref().map(|c| c.escalation_refused.clone()).unwrap_or_default();
+                        let refused = self
+                            .bot
+                            .crm
+                            .as_ref()
+                            .map(|c| c.escalation_refused.clone())
+                            .unwrap_or_default();
                         self.say(&refused, vec![], false).await?;
                         self.st.step += 1;
                         continue;
@@ -276,7 +321,9 @@ impl<'a> Run<'a> {
                 }
                 Step::TeamOnline { var, team } => {
                     let online = self.out.team_online(team.clone()).await?.unwrap_or(false);
-                    self.st.vars.insert(var.clone(), Value::String(online.to_string()));
+                    self.st
+                        .vars
+                        .insert(var.clone(), Value::String(online.to_string()));
                     self.st.step += 1;
                 }
                 Step::Close { text } => {
@@ -294,27 +341,46 @@ impl<'a> Run<'a> {
                         user_defined: Some(data.clone()),
                         ..Default::default()
                     };
-                    self.say(text.as_deref().unwrap_or(""), vec![item], false).await?;
+                    self.say(text.as_deref().unwrap_or(""), vec![item], false)
+                        .await?;
                     self.st.step += 1;
                 }
             }
         }
         let name = self.st.workflow.clone().unwrap_or_default();
         self.end_workflow();
-        Err(AgentError::Failed(format!("workflow `{name}` ran {MAX_STEPS_PER_TURN} steps in one turn (a goto loop?)")))
+        Err(AgentError::Failed(format!(
+            "workflow `{name}` ran {MAX_STEPS_PER_TURN} steps in one turn (a goto loop?)"
+        )))
     }
 
     /// Runs an `action` step; `true` when the action handed the conversation off.
-    async fn call_action(&mut self, workflow: &str, name: &str, args: &Map<String, Value>, save_as: &str) -> bool {
+    async fn call_action(
+        &mut self,
+        workflow: &str,
+        name: &str,
+        args: &Map<String, Value>,
+        save_as: &str,
+    ) -> bool {
         let bot = self.bot;
         let (value, handed_off) = match (self.actions, bot.actions.get(name)) {
             (Some(runner), Some(action)) => {
                 let args = render_args(action, args, &self.st.vars);
-                let site = CallSite { thread: Some(self.thread), run_id: Some(self.run_id), browser_session: self.context, test: false };
-                let called = runner.call_in_workflow(bot, workflow, name, args, site, Some(&mut *self.out)).await;
+                let site = CallSite {
+                    thread: Some(self.thread),
+                    run_id: Some(self.run_id),
+                    browser_session: self.context,
+                    test: false,
+                };
+                let called = runner
+                    .call_in_workflow(bot, workflow, name, args, site, Some(&mut *self.out))
+                    .await;
                 (called.value, called.handed_off)
             }
-            _ => (serde_json::json!({"error": format!("action `{name}` is not available")}), false),
+            _ => (
+                serde_json::json!({"error": format!("action `{name}` is not available")}),
+                false,
+            ),
         };
         self.st.vars.insert(save_as.to_string(), value);
         handed_off
@@ -330,7 +396,15 @@ impl<'a> Run<'a> {
     async fn ask(&mut self, a: &Ask) -> Result<(), AgentError> {
         let extra = match (&a.validate, a.buttons) {
             (Validation::Choice(c), true) => {
-                vec![option_item(c.iter().map(|c| Button { label: c.clone(), value: c.clone(), url: None }).collect())]
+                vec![option_item(
+                    c.iter()
+                        .map(|c| Button {
+                            label: c.clone(),
+                            value: c.clone(),
+                            url: None,
+                        })
+                        .collect(),
+                )]
             }
             _ => vec![],
         };
@@ -341,7 +415,12 @@ impl<'a> Run<'a> {
     }
 
     /// One bot message: `text` (templated, streamed) then `extra` items.
-    async fn say(&mut self, text: &str, extra: Vec<ContentItem>, feedback: bool) -> Result<(), AgentError> {
+    async fn say(
+        &mut self,
+        text: &str,
+        extra: Vec<ContentItem>,
+        feedback: bool,
+    ) -> Result<(), AgentError> {
         let text = render(text, &self.st.vars);
         let cfg = &self.bot.stream;
         self.out.begin(Role::Assistant).await?;
@@ -382,7 +461,12 @@ impl<'a> Run<'a> {
 }
 
 fn option_item(options: Vec<Button>) -> ContentItem {
-    ContentItem { id: "c1".into(), response_type: response_type::OPTION.into(), options: Some(options), ..Default::default() }
+    ContentItem {
+        id: "c1".into(),
+        response_type: response_type::OPTION.into(),
+        options: Some(options),
+        ..Default::default()
+    }
 }
 
 fn email_re() -> &'static Regex {
@@ -398,7 +482,12 @@ pub fn validate(v: &Validation, input: &str) -> Option<String> {
     }
     match v {
         Validation::Any => Some(input.to_string()),
-        Validation::Number => input.replace(',', ".").parse::<f64>().ok().filter(|f| f.is_finite()).map(|_| input.to_string()),
+        Validation::Number => input
+            .replace(',', ".")
+            .parse::<f64>()
+            .ok()
+            .filter(|f| f.is_finite())
+            .map(|_| input.to_string()),
         Validation::Email => email_re().is_match(input).then(|| input.to_string()),
         Validation::Regex(re) => {
             let stripped = strip_accents(input);
@@ -414,7 +503,10 @@ pub fn validate(v: &Validation, input: &str) -> Option<String> {
 
 fn choose(options: &[Button], input: &str) -> Option<String> {
     let n = normalize(input.trim());
-    options.iter().find(|o| normalize(&o.value) == n || normalize(&o.label) == n).map(|o| o.value.clone())
+    options
+        .iter()
+        .find(|o| normalize(&o.value) == n || normalize(&o.label) == n)
+        .map(|o| o.value.clone())
 }
 
 fn condition(c: &Condition, value: Option<&str>) -> bool {

@@ -13,20 +13,32 @@ use tower_http::set_header::SetResponseHeaderLayer;
 
 use super::HttpConfig;
 
-fn dir(path: &std::path::Path, cache: &'static str) -> impl tower::Service<
+fn dir(
+    path: &std::path::Path,
+    cache: &'static str,
+) -> impl tower::Service<
     axum::http::Request<axum::body::Body>,
     Response = impl axum::response::IntoResponse,
     Error = std::convert::Infallible,
     Future = impl Send,
-> + Clone + Send + Sync + 'static {
+> + Clone
+       + Send
+       + Sync
+       + 'static {
     ServiceBuilder::new()
-        .layer(SetResponseHeaderLayer::overriding(header::CACHE_CONTROL, HeaderValue::from_static(cache)))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::CACHE_CONTROL,
+            HeaderValue::from_static(cache),
+        ))
         .layer(CompressionLayer::new().br(true).gzip(true))
         .service(ServeDir::new(path).precompressed_br().precompressed_gzip())
 }
 
 /// Adds `/widget/` and the `/` fallback to `router`.
-pub fn mount<S: Clone + Send + Sync + 'static>(router: axum::Router<S>, cfg: &HttpConfig) -> axum::Router<S> {
+pub fn mount<S: Clone + Send + Sync + 'static>(
+    router: axum::Router<S>,
+    cfg: &HttpConfig,
+) -> axum::Router<S> {
     router
         .nest_service("/widget", dir(&cfg.widget_dir, "public, max-age=300"))
         .fallback_service(dir(&cfg.www_dir, "no-cache"))

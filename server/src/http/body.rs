@@ -18,10 +18,21 @@ pub struct OptionalJson<T>(pub T);
 async fn read(req: Request<Body>, state: &AppState) -> Result<bytes::Bytes, ApiError> {
     let limit = state.config.limits.max_body_bytes;
     let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, limit).await.map_err(|_| ApiError::PayloadTooLarge(limit))?;
+    let bytes = axum::body::to_bytes(body, limit)
+        .await
+        .map_err(|_| ApiError::PayloadTooLarge(limit))?;
     if !bytes.is_empty() {
-        let ct = parts.headers.get(CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
-        let mime = ct.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+        let ct = parts
+            .headers
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or("");
+        let mime = ct
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase();
         if mime != "application/json" {
             return Err(ApiError::UnsupportedMediaType);
         }
@@ -41,7 +52,10 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
 
 impl<T: DeserializeOwned> FromRequest<std::sync::Arc<AppState>> for Json<T> {
     type Rejection = ApiError;
-    async fn from_request(req: Request<Body>, state: &std::sync::Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request(
+        req: Request<Body>,
+        state: &std::sync::Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         let bytes = read(req, state).await?;
         if bytes.is_empty() {
             return Err(ApiError::bad(code::INVALID_JSON, "a JSON body is required"));
@@ -52,7 +66,10 @@ impl<T: DeserializeOwned> FromRequest<std::sync::Arc<AppState>> for Json<T> {
 
 impl<T: DeserializeOwned + Default> FromRequest<std::sync::Arc<AppState>> for OptionalJson<T> {
     type Rejection = ApiError;
-    async fn from_request(req: Request<Body>, state: &std::sync::Arc<AppState>) -> Result<Self, ApiError> {
+    async fn from_request(
+        req: Request<Body>,
+        state: &std::sync::Arc<AppState>,
+    ) -> Result<Self, ApiError> {
         let bytes = read(req, state).await?;
         if bytes.iter().all(|b| b.is_ascii_whitespace()) {
             return Ok(OptionalJson(T::default()));

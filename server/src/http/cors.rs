@@ -22,10 +22,19 @@ const ALLOW_HEADERS: &str = "authorization, content-type, last-event-id";
 const EXPOSE_HEADERS: &str = "retry-after";
 
 pub async fn cors(State(st): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let Some(origin) = req.headers().get(header::ORIGIN).and_then(|o| o.to_str().ok()).map(str::to_string) else {
+    let Some(origin) = req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+        .map(str::to_string)
+    else {
         return next.run(req).await;
     };
-    let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .unwrap_or("");
     let origin_host = origin.split_once("://").map(|(_, h)| h).unwrap_or("");
     if !host.is_empty() && origin_host == host {
         return next.run(req).await;
@@ -34,17 +43,32 @@ pub async fn cors(State(st): State<Arc<AppState>>, req: Request, next: Next) -> 
         // Unknown bot or thread: let the handler answer 404 (without CORS headers).
         return next.run(req).await;
     };
-    let allowed = st.bots.get(&bot).is_some_and(|b| b.cors_origins.iter().any(|o| *o == origin));
+    let allowed = st
+        .bots
+        .get(&bot)
+        .is_some_and(|b| b.cors_origins.iter().any(|o| *o == origin));
     if !allowed {
         return ApiError::OriginNotAllowed.into_response();
     }
-    let preflight = req.method() == Method::OPTIONS && req.headers().contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
+    let preflight = req.method() == Method::OPTIONS
+        && req
+            .headers()
+            .contains_key(header::ACCESS_CONTROL_REQUEST_METHOD);
     let mut resp = if preflight {
         let mut r = StatusCode::NO_CONTENT.into_response();
         let h = r.headers_mut();
-        h.insert(header::ACCESS_CONTROL_ALLOW_METHODS, HeaderValue::from_static(ALLOW_METHODS));
-        h.insert(header::ACCESS_CONTROL_ALLOW_HEADERS, HeaderValue::from_static(ALLOW_HEADERS));
-        h.insert(header::ACCESS_CONTROL_MAX_AGE, HeaderValue::from_static("600"));
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_METHODS,
+            HeaderValue::from_static(ALLOW_METHODS),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_ALLOW_HEADERS,
+            HeaderValue::from_static(ALLOW_HEADERS),
+        );
+        h.insert(
+            header::ACCESS_CONTROL_MAX_AGE,
+            HeaderValue::from_static("600"),
+        );
         r
     } else {
         next.run(req).await
@@ -53,7 +77,10 @@ pub async fn cors(State(st): State<Arc<AppState>>, req: Request, next: Next) -> 
     if let Ok(v) = HeaderValue::from_str(&origin) {
         h.insert(header::ACCESS_CONTROL_ALLOW_ORIGIN, v);
     }
-    h.insert(header::ACCESS_CONTROL_EXPOSE_HEADERS, HeaderValue::from_static(EXPOSE_HEADERS));
+    h.insert(
+        header::ACCESS_CONTROL_EXPOSE_HEADERS,
+        HeaderValue::from_static(EXPOSE_HEADERS),
+    );
     h.append(header::VARY, HeaderValue::from_static("Origin"));
     resp
 }

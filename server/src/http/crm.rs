@@ -43,24 +43,41 @@ type S = State<Arc<AppState>>;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
-        .route("/agent/converse/send-message-to-widget", post(agent_message))
+        .route(
+            "/agent/converse/send-message-to-widget",
+            post(agent_message),
+        )
         .route("/converse/chat", post(channel::converse_chat))
         .route(crate::crm::local::WEBHOOK_PATH, post(local_webhook))
         .route("/local-crm/api/conversations", get(local_list))
 }
 
 /// The bot whose CRM API key the request carries.
-pub(super) fn authorized_bot(st: &AppState, headers: &HeaderMap) -> Result<(Arc<Bot>, Arc<CrmBot>), ApiError> {
-    let auth = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
-    let Some(auth) = auth else { return Err(ApiError::Auth(AuthError::Missing)) };
+pub(super) fn authorized_bot(
+    st: &AppState,
+    headers: &HeaderMap,
+) -> Result<(Arc<Bot>, Arc<CrmBot>), ApiError> {
+    let auth = headers
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok());
+    let Some(auth) = auth else {
+        return Err(ApiError::Auth(AuthError::Missing));
+    };
     // Every key is checked (no early exit), so timing doesn't tell which bot matched.
     let mut found = None;
     for (slug, crm) in st.lifecycle.crms() {
-        if crm.crm.api_key.as_ref().is_some_and(|k| k.matches_authorization(Some(auth))) && found.is_none() {
+        if crm
+            .crm
+            .api_key
+            .as_ref()
+            .is_some_and(|k| k.matches_authorization(Some(auth)))
+            && found.is_none()
+        {
             found = Some((slug.clone(), crm.clone()));
         }
     }
-    let (slug, crm) = found.ok_or_else(|| ApiError::Auth(AuthError::Invalid("not a CRM API key of any bot".into())))?;
+    let (slug, crm) = found
+        .ok_or_else(|| ApiError::Auth(AuthError::Invalid("not a CRM API key of any bot".into())))?;
     Ok((st.bot(&slug)?.clone(), crm))
 }
 
@@ -74,7 +91,12 @@ pub(super) fn bad(e: InboundError, limit: usize) -> ApiError {
 
 /// A widget conversation of `bot` (the thread id is its `platformConversationId`).
 async fn widget_thread(st: &AppState, bot: &Bot, pcid: &str) -> Result<Thread, ApiError> {
-    let t = st.store.thread(pcid).await?.filter(|t| t.bot == bot.slug).ok_or_else(ApiError::thread_not_found)?;
+    let t = st
+        .store
+        .thread(pcid)
+        .await?
+        .filter(|t| t.bot == bot.slug)
+        .ok_or_else(ApiError::thread_not_found)?;
     Ok(t)
 }
 
@@ -90,7 +112,11 @@ fn text_message(role: Role, text: String) -> Message {
     }
 }
 
-async fn agent_message(State(st): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn agent_message(
+    State(st): S,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let (bot, crm) = authorized_bot(&st, &headers)?;
     if body.len() > st.config.limits.max_body_bytes {
         return Err(ApiError::PayloadTooLarge(st.config.limits.max_body_bytes));
@@ -98,7 +124,8 @@ async fn agent_message(State(st): S, headers: HeaderMap, body: Bytes) -> Result<
     if let Some(resp) = typing(&st, &bot, &body).await? {
         return Ok(resp);
     }
-    let msg = natter_crm::parse_agent_message(&body).map_err(|e| bad(e, st.config.limits.max_body_bytes))?;
+    let msg = natter_crm::parse_agent_message(&body)
+        .map_err(|e| bad(e, st.config.limits.max_body_bytes))?;
     let thread = widget_thread(&st, &bot, &msg.platform_conversation_id).await?;
     if thread.status == ThreadStatus::Closed {
         return Err(ApiError::ThreadClosed);
@@ -109,34 +136,89 @@ async fn agent_message(State(st): S, headers: HeaderMap, body: Bytes) -> Result<
     match msg.event {
         E::Message { text } => {
             if thread.status != ThreadStatus::HandedOff {
-                return Err(ApiError::bad("not_handed_off", "the conversation is not handed off; send escalationSuccess first"));
+                return Err(ApiError::bad(
+                    "not_handed_off",
+                    "the conversation is not handed off; send escalationSuccess first",
+                ));
             }
             if let Some(l) = local {
                 l.note_agent(&bot.slug, id, "agent", text.clone(), Some("active"));
             }
-            st.store.complete_message(id, None, text_message(Role::Agent, text)).await?;
+            st.store
+                .complete_message(id, None, text_message(Role::Agent, text))
+                .await?;
         }
-        E::EscalationSuccess { agent, agent_avatar } => {
+        E::EscalationSuccess {
+            agent,
+            agent_avatar,
+        } => {
             // On the CRM's request: an open conversation is handed off now (once).
-            st.lifecycle.hand_off(id, Some("accepted by the CRM".into())).await?;
+            st.lifecycle
+                .hand_off(id, Some("accepted by the CRM".into()))
+                .await?;
             if let Some(l) = local {
                 let who = agent.clone().unwrap_or_else(|| "An agent".into());
-                l.note_agent(&bot.slug, id, "system", format!("{who} joined."), Some("active"));
+                l.note_agent(
+                    &bot.slug,
+                    id,
+                    "system",
+                    format!("{who} joined."),
+                    Some("active"),
+                );
             }
-            st.store.append(id, vec![EventPayload::AgentJoined { agent, agent_avatar }]).await?;
+            st.store
+                .append(
+                    id,
+                    vec![EventPayload::AgentJoined {
+                        agent,
+                        agent_avatar,
+                    }],
+                )
+                .await?;
         }
-        E::EscalationQueueUpdate { queue_position, waiting_time } => {
-            st.store.append(id, vec![EventPayload::AgentQueue { queue_position, waiting_time }]).await?;
+        E::EscalationQueueUpdate {
+            queue_position,
+            waiting_time,
+        } => {
+            st.store
+                .append(
+                    id,
+                    vec![EventPayload::AgentQueue {
+                        queue_position,
+                        waiting_time,
+                    }],
+                )
+                .await?;
         }
         E::EscalationFailed => {
-            st.store.complete_message(id, None, text_message(Role::Assistant, crm.escalation_refused.clone())).await?;
+            st.store
+                .complete_message(
+                    id,
+                    None,
+                    text_message(Role::Assistant, crm.escalation_refused.clone()),
+                )
+                .await?;
         }
         E::AgentDisconnect => {
             if let Some(l) = local {
-                l.note_agent(&bot.slug, id, "system", "The agent left.".into(), Some("ended"));
+                l.note_agent(
+                    &bot.slug,
+                    id,
+                    "system",
+                    "The agent left.".into(),
+                    Some("ended"),
+                );
             }
-            st.store.append(id, vec![EventPayload::AgentLeft { agent: None }]).await?;
-            st.lifecycle.close(id, ClosedBy::Agent, Some("the agent ended the conversation".into())).await?;
+            st.store
+                .append(id, vec![EventPayload::AgentLeft { agent: None }])
+                .await?;
+            st.lifecycle
+                .close(
+                    id,
+                    ClosedBy::Agent,
+                    Some("the agent ended the conversation".into()),
+                )
+                .await?;
         }
     }
     Ok((StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response())
@@ -144,37 +226,74 @@ async fn agent_message(State(st): S, headers: HeaderMap, body: Bytes) -> Result<
 
 /// Natter's `typing` extension of the agent API (the template has no typing event).
 async fn typing(st: &AppState, bot: &Bot, body: &[u8]) -> Result<Option<Response>, ApiError> {
-    let Ok(v) = serde_json::from_slice::<Value>(body) else { return Ok(None) };
+    let Ok(v) = serde_json::from_slice::<Value>(body) else {
+        return Ok(None);
+    };
     if v.get("eventType").and_then(Value::as_str) != Some("typing") {
         return Ok(None);
     }
-    let pcid = v.get("platformConversationId").and_then(Value::as_str).ok_or_else(|| {
-        ApiError::bad(code::INVALID_REQUEST, "platformConversationId: required, a non-empty string")
-    })?;
-    let typing = v.get("typing").and_then(Value::as_bool).ok_or_else(|| ApiError::bad(code::INVALID_REQUEST, "typing: required, true or false"))?;
+    let pcid = v
+        .get("platformConversationId")
+        .and_then(Value::as_str)
+        .ok_or_else(|| {
+            ApiError::bad(
+                code::INVALID_REQUEST,
+                "platformConversationId: required, a non-empty string",
+            )
+        })?;
+    let typing = v
+        .get("typing")
+        .and_then(Value::as_bool)
+        .ok_or_else(|| ApiError::bad(code::INVALID_REQUEST, "typing: required, true or false"))?;
     let thread = widget_thread(st, bot, pcid).await?;
     if thread.status != ThreadStatus::HandedOff {
-        return Err(ApiError::bad("not_handed_off", "the conversation is not handed off"));
+        return Err(ApiError::bad(
+            "not_handed_off",
+            "the conversation is not handed off",
+        ));
     }
-    st.store.append(&thread.id, vec![EventPayload::AgentTyping { typing }]).await?;
-    Ok(Some((StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response()))
+    st.store
+        .append(&thread.id, vec![EventPayload::AgentTyping { typing }])
+        .await?;
+    Ok(Some(
+        (StatusCode::OK, axum::Json(json!({ "status": "ok" }))).into_response(),
+    ))
 }
 
 /// The local CRM's webhook receiver: signature checked with the bot's secrets.
-async fn local_webhook(State(st): S, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
-    let v: Value = serde_json::from_slice(&body).map_err(|e| ApiError::bad(code::INVALID_JSON, e.to_string()))?;
+async fn local_webhook(
+    State(st): S,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let v: Value = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::bad(code::INVALID_JSON, e.to_string()))?;
     let bot_id = v.get("botId").and_then(Value::as_str).unwrap_or_default();
     let (slug, crm) = st
         .lifecycle
         .crms()
         .iter()
         .find(|(_, c)| c.local && c.crm.bot_id == bot_id)
-        .ok_or_else(|| ApiError::NotFound { code: code::BOT_NOT_FOUND, message: "no bot with a local CRM has this botId".into() })?;
-    let sig = natter_crm::SignatureHeaders::from_header_map(&headers).map_err(|e| ApiError::Auth(AuthError::Invalid(e.to_string())))?;
-    natter_crm::sign::verify(&crm.crm.secrets, &sig, &body, crate::outbox::now_ms() / 1000, std::time::Duration::from_secs(300))
+        .ok_or_else(|| ApiError::NotFound {
+            code: code::BOT_NOT_FOUND,
+            message: "no bot with a local CRM has this botId".into(),
+        })?;
+    let sig = natter_crm::SignatureHeaders::from_header_map(&headers)
         .map_err(|e| ApiError::Auth(AuthError::Invalid(e.to_string())))?;
+    natter_crm::sign::verify(
+        &crm.crm.secrets,
+        &sig,
+        &body,
+        crate::outbox::now_ms() / 1000,
+        std::time::Duration::from_secs(300),
+    )
+    .map_err(|e| ApiError::Auth(AuthError::Invalid(e.to_string())))?;
     let answer = st.lifecycle.local.receive(slug, sig.id, &v);
-    Ok((StatusCode::OK, axum::Json(answer.unwrap_or_else(|| json!({})))).into_response())
+    Ok((
+        StatusCode::OK,
+        axum::Json(answer.unwrap_or_else(|| json!({}))),
+    )
+        .into_response())
 }
 
 #[derive(serde::Deserialize)]
@@ -183,10 +302,17 @@ struct ListQuery {
 }
 
 /// The agent console's list: conversations the local CRM heard of, for the key's bot.
-async fn local_list(State(st): S, headers: HeaderMap, Query(q): Query<ListQuery>) -> Result<Response, ApiError> {
+async fn local_list(
+    State(st): S,
+    headers: HeaderMap,
+    Query(q): Query<ListQuery>,
+) -> Result<Response, ApiError> {
     let (bot, crm) = authorized_bot(&st, &headers)?;
     if q.bot.as_deref().is_some_and(|b| b != bot.slug) || !crm.local {
-        return Err(ApiError::NotFound { code: code::NOT_FOUND, message: "this bot has no local CRM".into() });
+        return Err(ApiError::NotFound {
+            code: code::NOT_FOUND,
+            message: "this bot has no local CRM".into(),
+        });
     }
     let list = st.lifecycle.local.list(&bot.slug);
     Ok(axum::Json(json!({ "bot": bot.slug, "conversations": list })).into_response())

@@ -25,7 +25,11 @@ use crate::runs::RunInput;
 use crate::store::{NewThread, SendOutcome, Thread};
 use crate::{ids, time::now_rfc3339};
 
-pub(super) async fn converse_chat(State(st): State<Arc<AppState>>, headers: HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+pub(super) async fn converse_chat(
+    State(st): State<Arc<AppState>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let (bot, _crm) = authorized_bot(&st, &headers)?;
     let limit = st.config.limits.max_body_bytes;
     if body.len() > limit {
@@ -38,7 +42,9 @@ pub(super) async fn converse_chat(State(st): State<Arc<AppState>>, headers: Head
         None => None,
     };
     let thread = match (chat.event, existing) {
-        (ChatApiEvent::StartSession { metadata }, None) => start(&st, &bot.slug, &pcid, metadata).await?,
+        (ChatApiEvent::StartSession { metadata }, None) => {
+            start(&st, &bot.slug, &pcid, metadata).await?
+        }
         (ChatApiEvent::StartSession { metadata }, Some(t)) => {
             save_metadata(&st, &t, metadata).await?;
             t
@@ -57,7 +63,13 @@ pub(super) async fn converse_chat(State(st): State<Arc<AppState>>, headers: Head
             t
         }
         (ChatApiEvent::EndSession, Some(t)) => {
-            st.lifecycle.close(&t.id, ClosedBy::Visitor, Some("the CRM ended the session".into())).await?;
+            st.lifecycle
+                .close(
+                    &t.id,
+                    ClosedBy::Visitor,
+                    Some("the CRM ended the session".into()),
+                )
+                .await?;
             t
         }
         (ChatApiEvent::Metadata { metadata }, Some(t)) => {
@@ -65,10 +77,19 @@ pub(super) async fn converse_chat(State(st): State<Arc<AppState>>, headers: Head
             t
         }
     };
-    Ok((StatusCode::OK, axum::Json(json!({ "platformConversationId": pcid, "conversationId": thread.id }))).into_response())
+    Ok((
+        StatusCode::OK,
+        axum::Json(json!({ "platformConversationId": pcid, "conversationId": thread.id })),
+    )
+        .into_response())
 }
 
-async fn start(st: &AppState, bot: &str, pcid: &str, metadata: Vec<MetaDatum>) -> Result<Thread, ApiError> {
+async fn start(
+    st: &AppState,
+    bot: &str,
+    pcid: &str,
+    metadata: Vec<MetaDatum>,
+) -> Result<Thread, ApiError> {
     let new = NewThread {
         id: format!("{CRM_THREAD_PREFIX}{}", uuid::Uuid::new_v4().simple()),
         public_id: ids::public_id(),
@@ -77,7 +98,10 @@ async fn start(st: &AppState, bot: &str, pcid: &str, metadata: Vec<MetaDatum>) -
         subject: None,
         metadata: plain(metadata),
     };
-    let agent = st.agents.get(bot).ok_or_else(|| ApiError::Internal(format!("no agent for bot {bot}")))?;
+    let agent = st
+        .agents
+        .get(bot)
+        .ok_or_else(|| ApiError::Internal(format!("no agent for bot {bot}")))?;
     let probe = Thread {
         id: new.id.clone(),
         public_id: new.public_id.clone(),
@@ -106,10 +130,18 @@ async fn start(st: &AppState, bot: &str, pcid: &str, metadata: Vec<MetaDatum>) -
 
 /// Values the CRM did not mark `sanitize`.
 fn plain(metadata: Vec<MetaDatum>) -> Map<String, Value> {
-    metadata.into_iter().filter(|m| !m.value.is_sanitized()).map(|m| (m.key, Value::String(m.value.expose().clone()))).collect()
+    metadata
+        .into_iter()
+        .filter(|m| !m.value.is_sanitized())
+        .map(|m| (m.key, Value::String(m.value.expose().clone())))
+        .collect()
 }
 
-async fn save_metadata(st: &AppState, t: &Thread, metadata: Vec<MetaDatum>) -> Result<(), ApiError> {
+async fn save_metadata(
+    st: &AppState,
+    t: &Thread,
+    metadata: Vec<MetaDatum>,
+) -> Result<(), ApiError> {
     for (k, v) in plain(metadata) {
         st.store.set_metadata(&t.id, &k, Some(v)).await?;
     }
@@ -119,11 +151,21 @@ async fn save_metadata(st: &AppState, t: &Thread, metadata: Vec<MetaDatum>) -> R
 /// The visitor picked card `i` of the last carousel: its first button's value, else its title.
 async fn card_text(st: &AppState, thread_id: &str, i: u32) -> Result<String, ApiError> {
     let (messages, _) = st.store.history(thread_id).await?;
-    let cards = messages.iter().rev().find_map(|m| m.content.iter().find_map(|c| c.cards.clone()));
+    let cards = messages
+        .iter()
+        .rev()
+        .find_map(|m| m.content.iter().find_map(|c| c.cards.clone()));
     let card = cards.and_then(|cs| cs.into_iter().nth(i as usize));
     match card {
-        Some(c) => Ok(c.buttons.first().map(|b| b.value.clone()).unwrap_or(c.title)),
-        None => Err(ApiError::bad("invalid_request", format!("cardIndex: {i} is not a card of the last carousel"))),
+        Some(c) => Ok(c
+            .buttons
+            .first()
+            .map(|b| b.value.clone())
+            .unwrap_or(c.title)),
+        None => Err(ApiError::bad(
+            "invalid_request",
+            format!("cardIndex: {i} is not a card of the last carousel"),
+        )),
     }
 }
 
@@ -138,9 +180,27 @@ async fn visitor_message(st: &AppState, t: &Thread, text: String) -> Result<(), 
         // The Chat API has no message id: each request is one message.
         client_message_id: Some(uuid::Uuid::new_v4().to_string()),
     };
-    if let SendOutcome::Created { run_id: Some(run_id), .. } = st.store.send_user_message(&t.id, message, None, ids::run()).await? {
-        let agent = st.agents.get(&t.bot).ok_or_else(|| ApiError::Internal(format!("no agent for bot {}", t.bot)))?;
-        st.runs.spawn(agent.clone(), RunInput { thread_id: t.id.clone(), run_id, text, context: None });
+    if let SendOutcome::Created {
+        run_id: Some(run_id),
+        ..
+    } = st
+        .store
+        .send_user_message(&t.id, message, None, ids::run())
+        .await?
+    {
+        let agent = st
+            .agents
+            .get(&t.bot)
+            .ok_or_else(|| ApiError::Internal(format!("no agent for bot {}", t.bot)))?;
+        st.runs.spawn(
+            agent.clone(),
+            RunInput {
+                thread_id: t.id.clone(),
+                run_id,
+                text,
+                context: None,
+            },
+        );
     }
     Ok(())
 }

@@ -37,10 +37,16 @@ pub enum ApiError {
 
 impl ApiError {
     pub fn bad(code: &'static str, message: impl Into<String>) -> Self {
-        ApiError::BadRequest { code, message: message.into() }
+        ApiError::BadRequest {
+            code,
+            message: message.into(),
+        }
     }
     pub fn thread_not_found() -> Self {
-        ApiError::NotFound { code: code::THREAD_NOT_FOUND, message: "no such thread".into() }
+        ApiError::NotFound {
+            code: code::THREAD_NOT_FOUND,
+            message: "no such thread".into(),
+        }
     }
 }
 
@@ -49,9 +55,10 @@ impl From<StoreError> for ApiError {
         match e {
             StoreError::ThreadNotFound => ApiError::thread_not_found(),
             StoreError::ThreadClosed => ApiError::ThreadClosed,
-            StoreError::MessageNotFound => {
-                ApiError::NotFound { code: code::MESSAGE_NOT_FOUND, message: "no such bot message in this thread".into() }
-            }
+            StoreError::MessageNotFound => ApiError::NotFound {
+                code: code::MESSAGE_NOT_FOUND,
+                message: "no such bot message in this thread".into(),
+            },
             StoreError::ShuttingDown => ApiError::ShuttingDown,
             other => ApiError::Internal(other.to_string()),
         }
@@ -61,31 +68,80 @@ impl From<StoreError> for ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, c, message) = match &self {
-            ApiError::BadRequest { code, message } => (StatusCode::BAD_REQUEST, *code, message.clone()),
+            ApiError::BadRequest { code, message } => {
+                (StatusCode::BAD_REQUEST, *code, message.clone())
+            }
             ApiError::NotFound { code, message } => (StatusCode::NOT_FOUND, *code, message.clone()),
-            ApiError::Auth(AuthError::Missing) => (StatusCode::UNAUTHORIZED, code::AUTH_REQUIRED, self.to_string()),
-            ApiError::Auth(AuthError::Expired) => (StatusCode::UNAUTHORIZED, code::TOKEN_EXPIRED, self.to_string()),
-            ApiError::Auth(AuthError::Invalid(_)) => (StatusCode::UNAUTHORIZED, code::INVALID_TOKEN, self.to_string()),
-            ApiError::OriginNotAllowed => (StatusCode::FORBIDDEN, code::ORIGIN_NOT_ALLOWED, self.to_string()),
-            ApiError::PayloadTooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, code::PAYLOAD_TOO_LARGE, self.to_string()),
-            ApiError::UnsupportedMediaType => (StatusCode::UNSUPPORTED_MEDIA_TYPE, code::UNSUPPORTED_MEDIA_TYPE, self.to_string()),
-            ApiError::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, code::RATE_LIMITED, self.to_string()),
+            ApiError::Auth(AuthError::Missing) => (
+                StatusCode::UNAUTHORIZED,
+                code::AUTH_REQUIRED,
+                self.to_string(),
+            ),
+            ApiError::Auth(AuthError::Expired) => (
+                StatusCode::UNAUTHORIZED,
+                code::TOKEN_EXPIRED,
+                self.to_string(),
+            ),
+            ApiError::Auth(AuthError::Invalid(_)) => (
+                StatusCode::UNAUTHORIZED,
+                code::INVALID_TOKEN,
+                self.to_string(),
+            ),
+            ApiError::OriginNotAllowed => (
+                StatusCode::FORBIDDEN,
+                code::ORIGIN_NOT_ALLOWED,
+                self.to_string(),
+            ),
+            ApiError::PayloadTooLarge(_) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                code::PAYLOAD_TOO_LARGE,
+                self.to_string(),
+            ),
+            ApiError::UnsupportedMediaType => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code::UNSUPPORTED_MEDIA_TYPE,
+                self.to_string(),
+            ),
+            ApiError::RateLimited { .. } => (
+                StatusCode::TOO_MANY_REQUESTS,
+                code::RATE_LIMITED,
+                self.to_string(),
+            ),
             ApiError::ThreadClosed => (StatusCode::CONFLICT, code::THREAD_CLOSED, self.to_string()),
-            ApiError::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, code::METHOD_NOT_ALLOWED, self.to_string()),
-            ApiError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, code::SHUTTING_DOWN, self.to_string()),
+            ApiError::MethodNotAllowed => (
+                StatusCode::METHOD_NOT_ALLOWED,
+                code::METHOD_NOT_ALLOWED,
+                self.to_string(),
+            ),
+            ApiError::ShuttingDown => (
+                StatusCode::SERVICE_UNAVAILABLE,
+                code::SHUTTING_DOWN,
+                self.to_string(),
+            ),
             ApiError::Internal(cause) => {
                 tracing::error!(%cause, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, code::INTERNAL, "internal error".to_string())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    code::INTERNAL,
+                    "internal error".to_string(),
+                )
             }
         };
-        let body = ErrorBody { error: ErrorDetail { code: c.to_string(), message } };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: c.to_string(),
+                message,
+            },
+        };
         let mut resp = (status, Json(body)).into_response();
         match &self {
             ApiError::RateLimited { retry_after_secs } => {
-                resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
+                resp.headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_secs));
             }
             ApiError::Auth(_) => {
-                resp.headers_mut().insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+                resp.headers_mut()
+                    .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             _ => {}
         }

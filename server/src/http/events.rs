@@ -45,7 +45,12 @@ struct Resume {
 }
 
 fn parse_seq(s: &str, what: &str) -> Result<u64, ApiError> {
-    s.trim().parse().map_err(|_| ApiError::bad(code::INVALID_REQUEST, format!("{what} must be a non-negative integer")))
+    s.trim().parse().map_err(|_| {
+        ApiError::bad(
+            code::INVALID_REQUEST,
+            format!("{what} must be a non-negative integer"),
+        )
+    })
 }
 
 async fn stream(
@@ -56,7 +61,9 @@ async fn stream(
 ) -> Result<Response, ApiError> {
     st.authorized_thread(&id, &headers).await?;
     // An empty Last-Event-ID means "no id yet" (as in EventSource), not an error.
-    let last_event_id = headers.get("last-event-id").filter(|h| !h.as_bytes().iter().all(u8::is_ascii_whitespace));
+    let last_event_id = headers
+        .get("last-event-id")
+        .filter(|h| !h.as_bytes().iter().all(u8::is_ascii_whitespace));
     let after = match (last_event_id, &q.after) {
         (Some(h), _) => parse_seq(h.to_str().unwrap_or("x"), "Last-Event-ID")?,
         (None, Some(a)) => parse_seq(a, "after")?,
@@ -78,8 +85,14 @@ async fn stream(
     let body = Body::from_stream(futures_util::stream::unfold(state, next_chunk));
     let mut resp = Response::new(body);
     let h = resp.headers_mut();
-    h.insert(header::CONTENT_TYPE, HeaderValue::from_static("text/event-stream"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache, no-store"));
+    h.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("text/event-stream"),
+    );
+    h.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("no-cache, no-store"),
+    );
     // Tell reverse proxies (nginx) not to buffer the stream.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
     Ok(resp)

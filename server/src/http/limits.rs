@@ -34,7 +34,10 @@ pub struct RateLimiter<K> {
 
 impl<K: Hash + Eq + Clone> RateLimiter<K> {
     pub fn new(rate: Rate) -> Self {
-        RateLimiter { rate, buckets: Mutex::new(HashMap::new()) }
+        RateLimiter {
+            rate,
+            buckets: Mutex::new(HashMap::new()),
+        }
     }
 
     /// Takes one token, or says how long until one is available.
@@ -46,10 +49,13 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
         let mut map = self.buckets.lock().unwrap();
         if map.len() >= MAX_KEYS && !map.contains_key(key) {
             let (rate, burst) = (self.rate.per_sec, self.rate.burst);
-            map.retain(|_, (tokens, at)| *tokens + now.duration_since(*at).as_secs_f64() * rate < burst);
+            map.retain(|_, (tokens, at)| {
+                *tokens + now.duration_since(*at).as_secs_f64() * rate < burst
+            });
         }
         let (tokens, at) = map.entry(key.clone()).or_insert((self.rate.burst, now));
-        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate.per_sec).min(self.rate.burst);
+        *tokens = (*tokens + now.duration_since(*at).as_secs_f64() * self.rate.per_sec)
+            .min(self.rate.burst);
         *at = now;
         if *tokens >= 1.0 {
             *tokens -= 1.0;
@@ -61,13 +67,20 @@ impl<K: Hash + Eq + Clone> RateLimiter<K> {
 }
 
 pub fn refused(wait: Duration) -> ApiError {
-    crate::metrics::global().rate_limited.fetch_add(1, Ordering::Relaxed);
-    ApiError::RateLimited { retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64 }
+    crate::metrics::global()
+        .rate_limited
+        .fetch_add(1, Ordering::Relaxed);
+    ApiError::RateLimited {
+        retry_after_secs: wait.as_secs_f64().ceil().max(1.0) as u64,
+    }
 }
 
 /// Middleware: per-IP limit on the API.
 pub async fn per_ip(State(state): State<Arc<AppState>>, req: Request, next: Next) -> Response {
-    let ip = req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip());
+    let ip = req
+        .extensions()
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0.ip());
     if let Some(ip) = ip {
         if let Err(wait) = state.ip_limiter.check(&ip) {
             return refused(wait).into_response();

@@ -63,8 +63,14 @@ impl Default for HttpConfig {
             limits: Limits {
                 max_body_bytes: 64 * 1024,
                 max_message_chars: 4000,
-                per_ip: Rate { per_sec: 20.0, burst: 60.0 },
-                per_thread: Rate { per_sec: 1.0, burst: 10.0 },
+                per_ip: Rate {
+                    per_sec: 20.0,
+                    burst: 60.0,
+                },
+                per_thread: Rate {
+                    per_sec: 1.0,
+                    burst: 10.0,
+                },
             },
             sse_keepalive: Duration::from_secs(15),
             sse_retry_ms: 2000,
@@ -108,28 +114,52 @@ pub fn app(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .merge(threads::router())
         .merge(events::router())
-        .fallback(|| async { ApiError::NotFound { code: code::NOT_FOUND, message: "no such endpoint".into() } })
+        .fallback(|| async {
+            ApiError::NotFound {
+                code: code::NOT_FOUND,
+                message: "no such endpoint".into(),
+            }
+        })
         .method_not_allowed_fallback(|| async { ApiError::MethodNotAllowed })
-        .layer(axum::middleware::from_fn_with_state(state.clone(), limits::per_ip))
-        .layer(axum::middleware::from_fn_with_state(state.clone(), cors::cors));
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            limits::per_ip,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            cors::cors,
+        ));
     let admin = crate::actions::admin::router(state.clone());
-    let router = Router::new().nest("/v1", api).nest("/admin/v1", admin).merge(ops::router()).merge(crm::router());
-    assets::mount(router, &state.config).layer(axum::middleware::from_fn(ops::track)).with_state(state)
+    let router = Router::new()
+        .nest("/v1", api)
+        .nest("/admin/v1", admin)
+        .merge(ops::router())
+        .merge(crm::router());
+    assets::mount(router, &state.config)
+        .layer(axum::middleware::from_fn(ops::track))
+        .with_state(state)
 }
 
 impl AppState {
     pub fn bot(&self, slug: &str) -> Result<&Arc<Bot>, ApiError> {
-        self.bots
-            .get(slug)
-            .ok_or_else(|| ApiError::NotFound { code: code::BOT_NOT_FOUND, message: format!("no bot `{slug}`") })
+        self.bots.get(slug).ok_or_else(|| ApiError::NotFound {
+            code: code::BOT_NOT_FOUND,
+            message: format!("no bot `{slug}`"),
+        })
     }
 
     /// Checks that the caller may use this thread: authenticated per its bot, owned by the
     /// caller's `sub`. Another user's thread is "not found", exactly like a missing one.
-    pub async fn authorized_thread(&self, thread_id: &str, headers: &HeaderMap) -> Result<Arc<Bot>, ApiError> {
+    pub async fn authorized_thread(
+        &self,
+        thread_id: &str,
+        headers: &HeaderMap,
+    ) -> Result<Arc<Bot>, ApiError> {
         let owner = self.owner(thread_id).await?;
         let bot = self.bot(&owner.bot)?.clone();
-        let auth = headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+        let auth = headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok());
         let principal = bot.auth.authenticate(auth)?;
         if principal.sub != owner.sub {
             return Err(ApiError::thread_not_found());
@@ -141,12 +171,19 @@ impl AppState {
         if let Some(o) = self.owners.lock().unwrap().get(thread_id) {
             return Ok(o.clone());
         }
-        let thread = self.store.thread(thread_id).await?.ok_or_else(ApiError::thread_not_found)?;
+        let thread = self
+            .store
+            .thread(thread_id)
+            .await?
+            .ok_or_else(ApiError::thread_not_found)?;
         Ok(self.remember(&thread))
     }
 
     pub fn remember(&self, thread: &Thread) -> Arc<ThreadOwner> {
-        let owner = Arc::new(ThreadOwner { bot: thread.bot.clone(), sub: thread.sub.clone() });
+        let owner = Arc::new(ThreadOwner {
+            bot: thread.bot.clone(),
+            sub: thread.sub.clone(),
+        });
         let mut map = self.owners.lock().unwrap();
         if map.len() >= OWNER_CACHE_MAX {
             map.clear();

@@ -8,9 +8,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::Router;
 use natter_protocol::{
-    error_code as code, CloseRequest, CloseResponse, CreateThreadRequest, CreateThreadResponse, EventPayload,
-    FeedbackRequest, FeedbackResponse, HistoryResponse, Message, Role, SendMessageRequest, SendMessageResponse,
-    ThreadStatus,
+    error_code as code, CloseRequest, CloseResponse, CreateThreadRequest, CreateThreadResponse,
+    EventPayload, FeedbackRequest, FeedbackResponse, HistoryResponse, Message, Role,
+    SendMessageRequest, SendMessageResponse, ThreadStatus,
 };
 
 use super::body::{Json, OptionalJson};
@@ -44,13 +44,27 @@ async fn create(
     OptionalJson(req): OptionalJson<CreateThreadRequest>,
 ) -> Result<(StatusCode, JsonOut<CreateThreadResponse>), ApiError> {
     let bot = st.bot(&slug)?.clone();
-    let principal = bot.auth.authenticate(headers.get(axum::http::header::AUTHORIZATION).and_then(|v| v.to_str().ok()))?;
-    if req.subject.as_ref().is_some_and(|s| s.chars().count() > MAX_SUBJECT) {
-        return Err(ApiError::bad(code::INVALID_REQUEST, format!("subject longer than {MAX_SUBJECT} characters")));
+    let principal = bot.auth.authenticate(
+        headers
+            .get(axum::http::header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok()),
+    )?;
+    if req
+        .subject
+        .as_ref()
+        .is_some_and(|s| s.chars().count() > MAX_SUBJECT)
+    {
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            format!("subject longer than {MAX_SUBJECT} characters"),
+        ));
     }
     let metadata = req.metadata.unwrap_or_default();
     if serde_json::to_string(&metadata).map_or(0, |s| s.len()) > MAX_METADATA_BYTES {
-        return Err(ApiError::bad(code::INVALID_REQUEST, format!("metadata larger than {MAX_METADATA_BYTES} bytes")));
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            format!("metadata larger than {MAX_METADATA_BYTES} bytes"),
+        ));
     }
     let new = NewThread {
         id: ids::thread(),
@@ -60,7 +74,10 @@ async fn create(
         subject: req.subject,
         metadata,
     };
-    let agent = st.agents.get(&slug).ok_or_else(|| ApiError::Internal(format!("no agent for bot {slug}")))?;
+    let agent = st
+        .agents
+        .get(&slug)
+        .ok_or_else(|| ApiError::Internal(format!("no agent for bot {slug}")))?;
     let probe = crate::store::Thread {
         id: new.id.clone(),
         public_id: new.public_id.clone(),
@@ -85,15 +102,34 @@ async fn create(
     let thread = st.store.create_thread(new, greeting).await?;
     st.remember(&thread);
     tracing::info!(thread = %thread.id, bot = %slug, "thread created");
-    Ok((StatusCode::CREATED, axum::Json(CreateThreadResponse { thread_id: thread.id, public_id: thread.public_id })))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(CreateThreadResponse {
+            thread_id: thread.id,
+            public_id: thread.public_id,
+        }),
+    ))
 }
 
-async fn history(State(st): S, Path(id): Path<String>, headers: HeaderMap) -> Result<JsonOut<HistoryResponse>, ApiError> {
+async fn history(
+    State(st): S,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+) -> Result<JsonOut<HistoryResponse>, ApiError> {
     st.authorized_thread(&id, &headers).await?;
-    let thread = st.store.thread(&id).await?.ok_or_else(ApiError::thread_not_found)?;
+    let thread = st
+        .store
+        .thread(&id)
+        .await?
+        .ok_or_else(ApiError::thread_not_found)?;
     let (messages, last_seq) = st.store.history(&id).await?;
     let feedback = st.store.feedback_choices(&id).await?;
-    Ok(axum::Json(HistoryResponse { messages, status: thread.status, last_seq, feedback }))
+    Ok(axum::Json(HistoryResponse {
+        messages,
+        status: thread.status,
+        last_seq,
+        feedback,
+    }))
 }
 
 async fn send(
@@ -104,53 +140,92 @@ async fn send(
 ) -> Result<(StatusCode, JsonOut<SendMessageResponse>), ApiError> {
     let bot = st.authorized_thread(&id, &headers).await?;
     let cmid_len = req.client_message_id.chars().count();
-    if cmid_len == 0 || cmid_len > MAX_CLIENT_ID || req.client_message_id.chars().any(char::is_control) {
-        return Err(ApiError::bad(code::INVALID_REQUEST, format!("clientMessageId must be 1–{MAX_CLIENT_ID} printable characters")));
+    if cmid_len == 0
+        || cmid_len > MAX_CLIENT_ID
+        || req.client_message_id.chars().any(char::is_control)
+    {
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            format!("clientMessageId must be 1–{MAX_CLIENT_ID} printable characters"),
+        ));
     }
     if req.content.trim().is_empty() {
-        return Err(ApiError::bad(code::INVALID_REQUEST, "content must not be empty"));
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            "content must not be empty",
+        ));
     }
     let max = st.config.limits.max_message_chars;
     if req.content.chars().count() > max {
-        return Err(ApiError::bad(code::MESSAGE_TOO_LONG, format!("content longer than {max} characters")));
+        return Err(ApiError::bad(
+            code::MESSAGE_TOO_LONG,
+            format!("content longer than {max} characters"),
+        ));
     }
     if req.context.as_ref().is_some_and(|c| !c.is_object()) {
-        return Err(ApiError::bad(code::INVALID_REQUEST, "context must be a JSON object"));
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            "context must be a JSON object",
+        ));
     }
     if let Err(wait) = st.thread_limiter.check(&id) {
         // A retry of an already stored message still gets its first result.
-        return match st.store.find_client_message(&id, &req.client_message_id).await? {
-            Some(SendOutcome::Duplicate { message_id, run_id }) => {
-                Ok((StatusCode::ACCEPTED, axum::Json(SendMessageResponse { message_id, run_id })))
-            }
+        return match st
+            .store
+            .find_client_message(&id, &req.client_message_id)
+            .await?
+        {
+            Some(SendOutcome::Duplicate { message_id, run_id }) => Ok((
+                StatusCode::ACCEPTED,
+                axum::Json(SendMessageResponse { message_id, run_id }),
+            )),
             _ => Err(refused(wait)),
         };
     }
     let message = Message {
         id: ids::message(),
         role: Role::User,
-        content: vec![natter_protocol::ContentItem::text("c0", req.content.clone())],
+        content: vec![natter_protocol::ContentItem::text(
+            "c0",
+            req.content.clone(),
+        )],
         message_options: Default::default(),
         created_at: now_rfc3339(),
         run_id: None,
         client_message_id: Some(req.client_message_id.clone()),
     };
-    let outcome = st.store.send_user_message(&id, message, req.context.clone(), ids::run()).await?;
+    let outcome = st
+        .store
+        .send_user_message(&id, message, req.context.clone(), ids::run())
+        .await?;
     let (message_id, run_id, fresh) = match outcome {
         SendOutcome::Created { message_id, run_id } => (message_id, run_id, true),
         SendOutcome::Duplicate { message_id, run_id } => (message_id, run_id, false),
     };
     if fresh {
-        metrics::global().messages_received.fetch_add(1, Ordering::Relaxed);
+        metrics::global()
+            .messages_received
+            .fetch_add(1, Ordering::Relaxed);
         if let Some(run_id) = &run_id {
-            let agent = st.agents.get(&bot.slug).ok_or_else(|| ApiError::Internal(format!("no agent for bot {}", bot.slug)))?;
+            let agent = st
+                .agents
+                .get(&bot.slug)
+                .ok_or_else(|| ApiError::Internal(format!("no agent for bot {}", bot.slug)))?;
             st.runs.spawn(
                 agent.clone(),
-                RunInput { thread_id: id.clone(), run_id: run_id.clone(), text: req.content, context: req.context },
+                RunInput {
+                    thread_id: id.clone(),
+                    run_id: run_id.clone(),
+                    text: req.content,
+                    context: req.context,
+                },
             );
         }
     }
-    Ok((StatusCode::ACCEPTED, axum::Json(SendMessageResponse { message_id, run_id })))
+    Ok((
+        StatusCode::ACCEPTED,
+        axum::Json(SendMessageResponse { message_id, run_id }),
+    ))
 }
 
 async fn feedback(
@@ -160,17 +235,34 @@ async fn feedback(
     Json(req): Json<FeedbackRequest>,
 ) -> Result<(StatusCode, JsonOut<FeedbackResponse>), ApiError> {
     let bot = st.authorized_thread(&id, &headers).await?;
-    if req.text.as_ref().is_some_and(|t| t.chars().count() > MAX_FEEDBACK_TEXT) {
-        return Err(ApiError::bad(code::INVALID_REQUEST, format!("text longer than {MAX_FEEDBACK_TEXT} characters")));
+    if req
+        .text
+        .as_ref()
+        .is_some_and(|t| t.chars().count() > MAX_FEEDBACK_TEXT)
+    {
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            format!("text longer than {MAX_FEEDBACK_TEXT} characters"),
+        ));
     }
     if let Some(cats) = &req.categories {
-        let allowed = if req.is_positive { &bot.feedback.positive } else { &bot.feedback.negative };
+        let allowed = if req.is_positive {
+            &bot.feedback.positive
+        } else {
+            &bot.feedback.negative
+        };
         if let Some(bad) = cats.iter().find(|c| !allowed.contains(c)) {
-            return Err(ApiError::bad(code::INVALID_REQUEST, format!("category `{bad}` is not offered for this feedback")));
+            return Err(ApiError::bad(
+                code::INVALID_REQUEST,
+                format!("category `{bad}` is not offered for this feedback"),
+            ));
         }
     }
     let feedback_id = st.store.add_feedback(&id, req).await?;
-    Ok((StatusCode::CREATED, axum::Json(FeedbackResponse { feedback_id })))
+    Ok((
+        StatusCode::CREATED,
+        axum::Json(FeedbackResponse { feedback_id }),
+    ))
 }
 
 async fn close(
@@ -181,9 +273,18 @@ async fn close(
 ) -> Result<JsonOut<CloseResponse>, ApiError> {
     st.authorized_thread(&id, &headers).await?;
     if req.reason.as_ref().is_some_and(|r| r.chars().count() > 500) {
-        return Err(ApiError::bad(code::INVALID_REQUEST, "reason longer than 500 characters"));
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            "reason longer than 500 characters",
+        ));
     }
-    let ev = EventPayload::ThreadClosed { by: "visitor".into(), reason: req.reason };
+    let ev = EventPayload::ThreadClosed {
+        by: "visitor".into(),
+        reason: req.reason,
+    };
     let changed = st.store.transition(&id, ThreadStatus::Closed, ev).await?;
-    Ok(axum::Json(CloseResponse { status: ThreadStatus::Closed, changed }))
+    Ok(axum::Json(CloseResponse {
+        status: ThreadStatus::Closed,
+        changed,
+    }))
 }

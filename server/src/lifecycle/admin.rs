@@ -30,9 +30,17 @@ pub fn router() -> Router<Arc<AppState>> {
 }
 
 async fn list(State(st): S, Path(bot): Path<String>) -> Result<Json<Value>, AdminError> {
-    st.bots.get(&bot).ok_or_else(|| AdminError::NotFound(format!("no bot `{bot}`")))?;
-    let hs: Vec<Value> =
-        st.lifecycle.plan.handlers.list(&bot).iter().map(|h| json!({"name": h.name, "eventType": h.event, "file": h.script})).collect();
+    st.bots
+        .get(&bot)
+        .ok_or_else(|| AdminError::NotFound(format!("no bot `{bot}`")))?;
+    let hs: Vec<Value> = st
+        .lifecycle
+        .plan
+        .handlers
+        .list(&bot)
+        .iter()
+        .map(|h| json!({"name": h.name, "eventType": h.event, "file": h.script}))
+        .collect();
     Ok(Json(json!({ "bot": bot, "handlers": hs })))
 }
 
@@ -50,9 +58,14 @@ async fn test(
 ) -> Result<Json<Value>, AdminError> {
     let Json(req) = body.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     if let Some(e) = req.event_type.as_deref().filter(|e| !EVENTS.contains(e)) {
-        return Err(AdminError::BadRequest(format!("eventType `{e}`: expected one of {}", EVENTS.join(", "))));
+        return Err(AdminError::BadRequest(format!(
+            "eventType `{e}`: expected one of {}",
+            EVENTS.join(", ")
+        )));
     }
-    st.bots.get(&bot).ok_or_else(|| AdminError::NotFound(format!("no bot `{bot}`")))?;
+    st.bots
+        .get(&bot)
+        .ok_or_else(|| AdminError::NotFound(format!("no bot `{bot}`")))?;
     let lc = &st.lifecycle;
     let def = lc
         .plan
@@ -60,10 +73,16 @@ async fn test(
         .find(&bot, &handler, req.event_type.as_deref())
         .ok_or_else(|| AdminError::NotFound(format!("bot `{bot}` has no handler `{handler}`")))?;
     let event = req.event_type.as_deref().unwrap_or(def.event);
-    let run = lc.handlers.run(&bot, def, &req.conversation_id, event, None, true).await.map_err(|e| match e {
-        HandlerError::NoBot(_) | HandlerError::NoConversation(_) => AdminError::NotFound(e.to_string()),
-        other => AdminError::Internal(other.to_string()),
-    })?;
+    let run = lc
+        .handlers
+        .run(&bot, def, &req.conversation_id, event, None, true)
+        .await
+        .map_err(|e| match e {
+            HandlerError::NoBot(_) | HandlerError::NoConversation(_) => {
+                AdminError::NotFound(e.to_string())
+            }
+            other => AdminError::Internal(other.to_string()),
+        })?;
     st.store.record_handler_run(run.clone()).await?;
     Ok(Json(json!(run)))
 }
@@ -74,7 +93,10 @@ struct RunsQuery {
     limit: Option<u32>,
 }
 
-async fn runs(State(st): S, q: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>) -> Result<Json<Value>, AdminError> {
+async fn runs(
+    State(st): S,
+    q: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<Json<Value>, AdminError> {
     let Query(q) = q.map_err(|e| AdminError::BadRequest(e.body_text()))?;
     let runs = st.store.handler_runs(&q.bot, q.limit.unwrap_or(50)).await?;
     Ok(Json(json!({ "runs": runs })))

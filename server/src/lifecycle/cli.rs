@@ -22,7 +22,12 @@ impl EventSink for NoSink {
 }
 
 fn registry(dir: &Path) -> Result<(Arc<BotRegistry>, String), String> {
-    let bot = load_bot(dir).map_err(|errs| errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n"))?;
+    let bot = load_bot(dir).map_err(|errs| {
+        errs.iter()
+            .map(|e| e.to_string())
+            .collect::<Vec<_>>()
+            .join("\n")
+    })?;
     let slug = bot.slug.clone();
     let mut reg = BotRegistry::default();
     reg.insert(bot);
@@ -30,7 +35,9 @@ fn registry(dir: &Path) -> Result<(Arc<BotRegistry>, String), String> {
 }
 
 async fn open(data: &Path) -> Result<Arc<dyn Store>, String> {
-    let s = SqliteStore::open(data, Durability::Full, Arc::new(NoSink)).await.map_err(|e| format!("store in {}: {e}", data.display()))?;
+    let s = SqliteStore::open(data, Durability::Full, Arc::new(NoSink))
+        .await
+        .map_err(|e| format!("store in {}: {e}", data.display()))?;
     Ok(Arc::new(s))
 }
 
@@ -40,10 +47,17 @@ pub fn list(dir: &Path) -> Result<String, String> {
     let cat = Catalog::discover(&bots).map_err(|e| e.join("\n"))?;
     let mut out = String::new();
     for h in cat.list(&slug) {
-        out.push_str(&format!("{}  {}  ({})\n", h.event, h.name, h.script.display()));
+        out.push_str(&format!(
+            "{}  {}  ({})\n",
+            h.event,
+            h.name,
+            h.script.display()
+        ));
     }
     if out.is_empty() {
-        out = format!("bot `{slug}` has no event handlers (bots/{slug}/handlers/<event_type>/*.py)\n");
+        out = format!(
+            "bot `{slug}` has no event handlers (bots/{slug}/handlers/<event_type>/*.py)\n"
+        );
     }
     Ok(out)
 }
@@ -74,14 +88,25 @@ pub fn render(r: &HandlerRun) -> String {
 }
 
 fn indent(t: &str) -> String {
-    t.trim_end().lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n")
+    t.trim_end()
+        .lines()
+        .map(|l| format!("    {l}"))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The bot's latest handler runs, newest first.
 pub async fn runs(dir: &Path, data: &Path, limit: u32) -> Result<String, String> {
-    let slug = dir.file_name().and_then(|s| s.to_str()).unwrap_or_default().to_string();
+    let slug = dir
+        .file_name()
+        .and_then(|s| s.to_str())
+        .unwrap_or_default()
+        .to_string();
     let store = open(data).await?;
-    let runs = store.handler_runs(&slug, limit).await.map_err(|e| e.to_string())?;
+    let runs = store
+        .handler_runs(&slug, limit)
+        .await
+        .map_err(|e| e.to_string())?;
     store.close().await;
     if runs.is_empty() {
         return Ok(format!("no handler runs for bot `{slug}`\n"));
@@ -90,25 +115,42 @@ pub async fn runs(dir: &Path, data: &Path, limit: u32) -> Result<String, String>
 }
 
 /// Runs one handler as a test; returns the report and whether it ended `ok`.
-pub async fn test(dir: &Path, data: &Path, handler: &str, conversation: &str, event: Option<&str>) -> Result<(String, bool), String> {
+pub async fn test(
+    dir: &Path,
+    data: &Path,
+    handler: &str,
+    conversation: &str,
+    event: Option<&str>,
+) -> Result<(String, bool), String> {
     let (bots, slug) = registry(dir)?;
     let cat = Catalog::discover(&bots).map_err(|e| e.join("\n"))?;
     if let Some(e) = event.filter(|e| !super::handlers::EVENTS.contains(e)) {
-        return Err(format!("--event `{e}`: expected one of {}", super::handlers::EVENTS.join(", ")));
+        return Err(format!(
+            "--event `{e}`: expected one of {}",
+            super::handlers::EVENTS.join(", ")
+        ));
     }
-    let def = cat.find(&slug, handler, event).ok_or_else(|| format!("bot `{slug}` has no handler `{handler}` (see `natter handler list`)"))?;
+    let def = cat.find(&slug, handler, event).ok_or_else(|| {
+        format!("bot `{slug}` has no handler `{handler}` (see `natter handler list`)")
+    })?;
     // The form's event type is what the handler sees (the seed's Run Test), defaulting to its own.
     let event = event.unwrap_or(def.event);
     let store = open(data).await?;
     // A Run Test classifies with the bot's own [llm] model, like a live run.
-    let llm = crate::engine::llm::LlmModels::for_bots(&bots).map_err(|e| format!("LLM client: {e}"))?;
+    let llm =
+        crate::engine::llm::LlmModels::for_bots(&bots).map_err(|e| format!("LLM client: {e}"))?;
     let host = Arc::new(StoreHost::new(store.clone(), bots.clone(), Arc::new(llm)));
     let runner = HandlerRunner::new(store.clone(), bots, host, RuntimeConfig::default());
-    let result = runner.run(&slug, def, conversation, event, None, true).await;
+    let result = runner
+        .run(&slug, def, conversation, event, None, true)
+        .await;
     runner.shutdown();
     let out = match result {
         Ok(run) => {
-            store.record_handler_run(run.clone()).await.map_err(|e| e.to_string())?;
+            store
+                .record_handler_run(run.clone())
+                .await
+                .map_err(|e| e.to_string())?;
             Ok((render(&run), run.status == "ok"))
         }
         Err(e) => Err(e.to_string()),

@@ -46,18 +46,33 @@ impl Catalog {
         for slug in bots.slugs() {
             let bot = bots.get(slug).expect("listed");
             let root = bot.dir.join("handlers");
-            let Ok(entries) = std::fs::read_dir(&root) else { continue };
+            let Ok(entries) = std::fs::read_dir(&root) else {
+                continue;
+            };
             let mut defs = Vec::new();
             for e in entries.flatten() {
                 let name = e.file_name().to_string_lossy().to_string();
                 let Some(event) = EVENTS.iter().find(|ev| **ev == name) else {
-                    errors.push(format!("{}: unknown event folder `{name}` (expected one of: {})", root.display(), EVENTS.join(", ")));
+                    errors.push(format!(
+                        "{}: unknown event folder `{name}` (expected one of: {})",
+                        root.display(),
+                        EVENTS.join(", ")
+                    ));
                     continue;
                 };
-                let mut files: Vec<_> = std::fs::read_dir(e.path()).into_iter().flatten().flatten().map(|f| f.path()).collect();
+                let mut files: Vec<_> = std::fs::read_dir(e.path())
+                    .into_iter()
+                    .flatten()
+                    .flatten()
+                    .map(|f| f.path())
+                    .collect();
                 files.sort();
                 for f in files {
-                    let fname = f.file_name().unwrap_or_default().to_string_lossy().to_string();
+                    let fname = f
+                        .file_name()
+                        .unwrap_or_default()
+                        .to_string_lossy()
+                        .to_string();
                     match fname.strip_suffix(".py") {
                         Some(stem) if !stem.is_empty() => defs.push(HandlerDef {
                             name: stem.to_string(),
@@ -72,14 +87,22 @@ impl Catalog {
             defs.sort_by(|a, b| (a.event, &a.name).cmp(&(b.event, &b.name)));
             by_bot.insert(slug.to_string(), defs);
         }
-        if errors.is_empty() { Ok(Catalog { by_bot }) } else { Err(errors) }
+        if errors.is_empty() {
+            Ok(Catalog { by_bot })
+        } else {
+            Err(errors)
+        }
     }
 
     pub fn list(&self, bot: &str) -> &[HandlerDef] {
         self.by_bot.get(bot).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    pub fn for_event<'a>(&'a self, bot: &str, event: &'a str) -> impl Iterator<Item = &'a HandlerDef> + 'a {
+    pub fn for_event<'a>(
+        &'a self,
+        bot: &str,
+        event: &'a str,
+    ) -> impl Iterator<Item = &'a HandlerDef> + 'a {
         self.list(bot).iter().filter(move |h| h.event == event)
     }
 
@@ -89,7 +112,10 @@ impl Catalog {
     pub fn find(&self, bot: &str, name: &str, event: Option<&str>) -> Option<&HandlerDef> {
         let hits: Vec<&HandlerDef> = self.list(bot).iter().filter(|h| h.name == name).collect();
         let want = event.unwrap_or(EVENT_CLOSED);
-        hits.iter().find(|h| h.event == want).or(hits.first()).copied()
+        hits.iter()
+            .find(|h| h.event == want)
+            .or(hits.first())
+            .copied()
     }
 }
 
@@ -115,24 +141,56 @@ pub struct HandlerRunner {
 }
 
 impl HandlerRunner {
-    pub fn new(store: Arc<dyn Store>, bots: Arc<BotRegistry>, host: Arc<dyn Host>, config: RuntimeConfig) -> Self {
-        HandlerRunner { store, bots, host, config, python: OnceCell::new() }
+    pub fn new(
+        store: Arc<dyn Store>,
+        bots: Arc<BotRegistry>,
+        host: Arc<dyn Host>,
+        config: RuntimeConfig,
+    ) -> Self {
+        HandlerRunner {
+            store,
+            bots,
+            host,
+            config,
+            python: OnceCell::new(),
+        }
     }
 
     async fn runtime(&self) -> Result<&Runtime, HandlerError> {
-        let r = self.python.get_or_init(|| async { Runtime::start(self.config.clone(), self.host.clone()).await.map_err(|e| e.to_string()) }).await;
+        let r = self
+            .python
+            .get_or_init(|| async {
+                Runtime::start(self.config.clone(), self.host.clone())
+                    .await
+                    .map_err(|e| e.to_string())
+            })
+            .await;
         r.as_ref().map_err(|e| HandlerError::Runtime(e.clone()))
     }
 
     /// Runs `def` of `bot` for conversation `conversation` (id or public id). `test`: a Run
     /// Test (hand-offs skipped, recorded as a test).
-    pub async fn run(&self, bot: &str, def: &HandlerDef, conversation: &str, event: &str, job_id: Option<String>, test: bool) -> Result<HandlerRun, HandlerError> {
-        let b = self.bots.get(bot).ok_or_else(|| HandlerError::NoBot(bot.into()))?.clone();
+    pub async fn run(
+        &self,
+        bot: &str,
+        def: &HandlerDef,
+        conversation: &str,
+        event: &str,
+        job_id: Option<String>,
+        test: bool,
+    ) -> Result<HandlerRun, HandlerError> {
+        let b = self
+            .bots
+            .get(bot)
+            .ok_or_else(|| HandlerError::NoBot(bot.into()))?
+            .clone();
         let thread = match self.store.thread(conversation).await? {
             Some(t) => Some(t),
             None => self.store.thread_by_public_id(conversation).await?,
         };
-        let thread = thread.filter(|t| t.bot == bot).ok_or_else(|| HandlerError::NoConversation(conversation.into()))?;
+        let thread = thread
+            .filter(|t| t.bot == bot)
+            .ok_or_else(|| HandlerError::NoConversation(conversation.into()))?;
         let conv = crate::actions::context::conversation(&*self.store, &thread).await?;
         let web = !thread.id.starts_with(crate::outbox::CRM_THREAD_PREFIX);
         let context = Context {
@@ -144,7 +202,10 @@ impl HandlerRunner {
         req.test_run = test;
         let started_at = now_rfc3339();
         let out = self.runtime().await?.run(req).await;
-        let status = serde_json::to_value(out.status).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_else(|| "internal".into());
+        let status = serde_json::to_value(out.status)
+            .ok()
+            .and_then(|v| v.as_str().map(String::from))
+            .unwrap_or_else(|| "internal".into());
         Ok(HandlerRun {
             id: format!("hr_{}", uuid::Uuid::new_v4().simple()),
             job_id,

@@ -15,8 +15,12 @@ const BATCH: u32 = 500;
 
 /// Sweeps every `every` until `cancel` fires. Returns at once when no bot has a timeout.
 pub async fn run(lc: Arc<Lifecycle>, every: Duration, cancel: CancellationToken) {
-    let bots: Vec<(String, Duration)> =
-        lc.bots.slugs().filter_map(|s| lc.bots.get(s)).filter_map(|b| Some((b.slug.clone(), b.lifecycle.inactivity_timeout()?))).collect();
+    let bots: Vec<(String, Duration)> = lc
+        .bots
+        .slugs()
+        .filter_map(|s| lc.bots.get(s))
+        .filter_map(|b| Some((b.slug.clone(), b.lifecycle.inactivity_timeout()?)))
+        .collect();
     if bots.is_empty() {
         return;
     }
@@ -33,8 +37,12 @@ pub async fn run(lc: Arc<Lifecycle>, every: Duration, cancel: CancellationToken)
 
 async fn sweep(lc: &Lifecycle, bot: &str, timeout: Duration) {
     let cutoff = OffsetDateTime::now_utc() - timeout;
-    let fmt = time::macros::format_description!("[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z");
-    let Ok(before) = cutoff.format(&fmt) else { return };
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    let Ok(before) = cutoff.format(&fmt) else {
+        return;
+    };
     let ids = match lc.store.idle_threads(bot, &before, BATCH).await {
         Ok(ids) => ids,
         Err(e) => {
@@ -43,7 +51,10 @@ async fn sweep(lc: &Lifecycle, bot: &str, timeout: Duration) {
         }
     };
     for id in ids {
-        match lc.close(&id, ClosedBy::Automation, Some("inactivity".into())).await {
+        match lc
+            .close(&id, ClosedBy::Automation, Some("inactivity".into()))
+            .await
+        {
             Ok(true) => tracing::info!(bot, thread = %id, "closed after inactivity"),
             Ok(false) => {}
             Err(e) => tracing::warn!(bot, thread = %id, error = %e, "inactivity close failed"),

@@ -98,14 +98,34 @@ impl Lifecycle {
     }
 
     /// Closes the conversation; `false` when it already was (nothing written).
-    pub async fn close(&self, thread_id: &str, by: ClosedBy, reason: Option<String>) -> Result<bool, StoreError> {
-        let ev = EventPayload::ThreadClosed { by: by.as_str().into(), reason };
-        self.store.transition(thread_id, ThreadStatus::Closed, ev).await
+    pub async fn close(
+        &self,
+        thread_id: &str,
+        by: ClosedBy,
+        reason: Option<String>,
+    ) -> Result<bool, StoreError> {
+        let ev = EventPayload::ThreadClosed {
+            by: by.as_str().into(),
+            reason,
+        };
+        self.store
+            .transition(thread_id, ThreadStatus::Closed, ev)
+            .await
     }
 
     /// Hands the conversation off; `false` when it was not open (nothing written).
-    pub async fn hand_off(&self, thread_id: &str, reason: Option<String>) -> Result<bool, StoreError> {
-        self.store.transition(thread_id, ThreadStatus::HandedOff, EventPayload::ThreadHandedOff { reason }).await
+    pub async fn hand_off(
+        &self,
+        thread_id: &str,
+        reason: Option<String>,
+    ) -> Result<bool, StoreError> {
+        self.store
+            .transition(
+                thread_id,
+                ThreadStatus::HandedOff,
+                EventPayload::ThreadHandedOff { reason },
+            )
+            .await
     }
 
     /// `escalate` to the bot's CRM: `None` without a CRM webhook, else whether it accepted.
@@ -115,15 +135,27 @@ impl Lifecycle {
         let pcid = self.platform_id(bot, thread_id).await;
         let mut e = Escalate::new(pcid);
         e.conversation_id = Some(thread_id.to_string());
-        Some(matches!(self.client.escalate(&crm.crm, e).await, Escalation::Accepted))
+        Some(matches!(
+            self.client.escalate(&crm.crm, e).await,
+            Escalation::Accepted
+        ))
     }
 
     /// `isTeamOnline`: `None` without a CRM webhook; failures count as offline (logged).
-    pub async fn team_online(&self, bot: &str, thread_id: &str, team: Option<String>) -> Option<bool> {
+    pub async fn team_online(
+        &self,
+        bot: &str,
+        thread_id: &str,
+        team: Option<String>,
+    ) -> Option<bool> {
         let crm = self.crm(bot)?;
         crm.crm.chat_webhook_url.as_ref()?;
         let pcid = self.platform_id(bot, thread_id).await;
-        let q = TeamOnlineQuery { platform_conversation_id: pcid, conversation_id: Some(thread_id.to_string()), team_id: team };
+        let q = TeamOnlineQuery {
+            platform_conversation_id: pcid,
+            conversation_id: Some(thread_id.to_string()),
+            team_id: team,
+        };
         Some(self.client.is_team_online(&crm.crm, q).await)
     }
 
@@ -131,7 +163,11 @@ impl Lifecycle {
     pub(crate) async fn platform_id(&self, _bot: &str, thread_id: &str) -> String {
         if thread_id.starts_with(crate::outbox::CRM_THREAD_PREFIX) {
             if let Ok(Some(t)) = self.store.thread(thread_id).await {
-                if let Some(p) = t.sub.as_deref().and_then(|s| s.strip_prefix(CRM_SUB_PREFIX)) {
+                if let Some(p) = t
+                    .sub
+                    .as_deref()
+                    .and_then(|s| s.strip_prefix(CRM_SUB_PREFIX))
+                {
                     return p.to_string();
                 }
             }

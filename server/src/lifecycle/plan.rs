@@ -17,7 +17,10 @@ use tokio::sync::Notify;
 
 use super::handlers::Catalog;
 use crate::crm::{payloads, CrmBot};
-use crate::outbox::{JobKind, NewJob, PlanThread, Planner, EVENT_BOT_MESSAGE, EVENT_CLOSED, EVENT_HANDED_OFF, EVENT_VISITOR_MESSAGE};
+use crate::outbox::{
+    JobKind, NewJob, PlanThread, Planner, EVENT_BOT_MESSAGE, EVENT_CLOSED, EVENT_HANDED_OFF,
+    EVENT_VISITOR_MESSAGE,
+};
 
 pub struct Plan {
     pub handlers: Catalog,
@@ -45,22 +48,39 @@ fn webhook(thread_id: &str, event_type: &str, target: &str, body: Vec<u8>) -> Ne
 impl Plan {
     /// Finds every bot's handlers; the CRM connections are set later ([`Plan::crm`]).
     pub fn prepare(bots: &crate::bots::BotRegistry) -> anyhow::Result<Arc<Plan>> {
-        let handlers = Catalog::discover(bots).map_err(|errs| anyhow::anyhow!("event handler errors:\n{}", errs.join("\n")))?;
-        Ok(Arc::new(Plan { handlers, crm: Default::default(), notify: Arc::new(Notify::new()) }))
+        let handlers = Catalog::discover(bots)
+            .map_err(|errs| anyhow::anyhow!("event handler errors:\n{}", errs.join("\n")))?;
+        Ok(Arc::new(Plan {
+            handlers,
+            crm: Default::default(),
+            notify: Arc::new(Notify::new()),
+        }))
     }
 
     pub fn crm(&self) -> &HashMap<String, Arc<CrmBot>> {
-        static EMPTY: std::sync::OnceLock<HashMap<String, Arc<CrmBot>>> = std::sync::OnceLock::new();
-        self.crm.get().unwrap_or_else(|| EMPTY.get_or_init(HashMap::new))
+        static EMPTY: std::sync::OnceLock<HashMap<String, Arc<CrmBot>>> =
+            std::sync::OnceLock::new();
+        self.crm
+            .get()
+            .unwrap_or_else(|| EMPTY.get_or_init(HashMap::new))
     }
 
     fn crm_with_webhook(&self, bot: &str) -> Option<&CrmBot> {
-        self.crm().get(bot).map(|c| &**c).filter(|c| c.crm.chat_webhook_url.is_some())
+        self.crm()
+            .get(bot)
+            .map(|c| &**c)
+            .filter(|c| c.crm.chat_webhook_url.is_some())
     }
 }
 
 impl Planner for Plan {
-    fn on_transition(&self, t: &PlanThread<'_>, from: ThreadStatus, to: ThreadStatus, _event: &EventPayload) -> Vec<NewJob> {
+    fn on_transition(
+        &self,
+        t: &PlanThread<'_>,
+        from: ThreadStatus,
+        to: ThreadStatus,
+        _event: &EventPayload,
+    ) -> Vec<NewJob> {
         let event_type = match to {
             ThreadStatus::Closed => EVENT_CLOSED,
             ThreadStatus::HandedOff => EVENT_HANDED_OFF,
@@ -81,10 +101,20 @@ impl Planner for Plan {
         if let (Some(crm), None) = (self.crm_with_webhook(t.bot), t.crm_channel) {
             match to {
                 ThreadStatus::HandedOff => {
-                    jobs.push(webhook(t.id, event_type, "widgetEscalate", payloads::widget_escalate(crm, t.id)));
+                    jobs.push(webhook(
+                        t.id,
+                        event_type,
+                        "widgetEscalate",
+                        payloads::widget_escalate(crm, t.id),
+                    ));
                 }
                 ThreadStatus::Closed if from == ThreadStatus::HandedOff => {
-                    jobs.push(webhook(t.id, event_type, "widgetEndSession", payloads::widget_end_session(crm, t.id)));
+                    jobs.push(webhook(
+                        t.id,
+                        event_type,
+                        "widgetEndSession",
+                        payloads::widget_end_session(crm, t.id),
+                    ));
                 }
                 _ => {}
             }
@@ -95,7 +125,12 @@ impl Planner for Plan {
     fn on_visitor_message(&self, t: &PlanThread<'_>, text: &str) -> Vec<NewJob> {
         match (self.crm_with_webhook(t.bot), t.crm_channel) {
             (Some(crm), None) => {
-                vec![webhook(t.id, EVENT_VISITOR_MESSAGE, "widgetMessage", payloads::widget_message(crm, t.id, text))]
+                vec![webhook(
+                    t.id,
+                    EVENT_VISITOR_MESSAGE,
+                    "widgetMessage",
+                    payloads::widget_message(crm, t.id, text),
+                )]
             }
             _ => Vec::new(),
         }
@@ -104,7 +139,12 @@ impl Planner for Plan {
     fn on_bot_message(&self, t: &PlanThread<'_>, m: &Message) -> Vec<NewJob> {
         match (self.crm_with_webhook(t.bot), t.crm_channel) {
             (Some(crm), Some(pcid)) => {
-                vec![webhook(t.id, EVENT_BOT_MESSAGE, "sendMessage", payloads::send_message(crm, pcid, t.id, m))]
+                vec![webhook(
+                    t.id,
+                    EVENT_BOT_MESSAGE,
+                    "sendMessage",
+                    payloads::send_message(crm, pcid, t.id, m),
+                )]
             }
             _ => Vec::new(),
         }

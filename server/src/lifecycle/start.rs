@@ -53,23 +53,41 @@ impl Lifecycle {
         options: LifecycleOptions,
         py_host: Arc<dyn natter_python_runtime::Host>,
     ) -> anyhow::Result<Arc<Lifecycle>> {
-        let host = if addr.ip().is_unspecified() { "127.0.0.1".to_string() } else { addr.ip().to_string() };
+        let host = if addr.ip().is_unspecified() {
+            "127.0.0.1".to_string()
+        } else {
+            addr.ip().to_string()
+        };
         let base = match addr {
-            SocketAddr::V6(_) if !addr.ip().is_unspecified() => format!("http://[{host}]:{}", addr.port()),
+            SocketAddr::V6(_) if !addr.ip().is_unspecified() => {
+                format!("http://[{host}]:{}", addr.port())
+            }
             _ => format!("http://{host}:{}", addr.port()),
         };
         let mut crm = HashMap::new();
         for slug in bots.slugs() {
             let bot = bots.get(slug).expect("listed");
             if let Some(s) = &bot.crm {
-                let c = s.resolve(slug, &base, None).map_err(|e| anyhow::anyhow!("bot `{slug}`: {e}"))?;
+                let c = s
+                    .resolve(slug, &base, None)
+                    .map_err(|e| anyhow::anyhow!("bot `{slug}`: {e}"))?;
                 crm.insert(slug.to_string(), Arc::new(c));
             }
         }
         let _ = plan.crm.set(crm);
-        let client = CrmClient::with_policy(options.crm_retry).map_err(|e| anyhow::anyhow!("CRM client: {e}"))?;
-        let handlers = HandlerRunner::new(store.clone(), bots.clone(), py_host, options.python.clone());
-        Ok(Arc::new(Lifecycle { store, bots, plan, client, handlers, local: Arc::new(LocalCrm::default()), options }))
+        let client = CrmClient::with_policy(options.crm_retry)
+            .map_err(|e| anyhow::anyhow!("CRM client: {e}"))?;
+        let handlers =
+            HandlerRunner::new(store.clone(), bots.clone(), py_host, options.python.clone());
+        Ok(Arc::new(Lifecycle {
+            store,
+            bots,
+            plan,
+            client,
+            handlers,
+            local: Arc::new(LocalCrm::default()),
+            options,
+        }))
     }
 }
 
@@ -83,12 +101,24 @@ impl BackgroundTasks {
     /// Starts the outbox worker and the inactivity sweep; both end when `cancel` fires.
     pub fn spawn(lc: Arc<Lifecycle>, cancel: CancellationToken) -> BackgroundTasks {
         let exec = Arc::new(exec::Exec(lc.clone()));
-        let worker = OutboxWorker::new(lc.store.clone(), exec, lc.plan.notify.clone(), lc.options.outbox.clone());
+        let worker = OutboxWorker::new(
+            lc.store.clone(),
+            exec,
+            lc.plan.notify.clone(),
+            lc.options.outbox.clone(),
+        );
         let tasks = vec![
             tokio::spawn(worker.run(cancel.clone())),
-            tokio::spawn(inactivity::run(lc.clone(), lc.options.inactivity_every, cancel)),
+            tokio::spawn(inactivity::run(
+                lc.clone(),
+                lc.options.inactivity_every,
+                cancel,
+            )),
         ];
-        BackgroundTasks { tasks, lifecycle: lc }
+        BackgroundTasks {
+            tasks,
+            lifecycle: lc,
+        }
     }
 
     /// Waits for the tasks (call after the shutdown token fired), then stops Python.

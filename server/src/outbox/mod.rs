@@ -101,8 +101,13 @@ pub struct JobRow {
 pub enum JobResult {
     Done,
     /// Due again at `due_ms` (unix ms).
-    Retry { due_ms: i64, error: String },
-    Failed { error: String },
+    Retry {
+        due_ms: i64,
+        error: String,
+    },
+    Failed {
+        error: String,
+    },
 }
 
 /// One event handler run, as stored.
@@ -138,7 +143,13 @@ pub struct PlanThread<'a> {
 /// must be fast and must not touch the store.
 pub trait Planner: Send + Sync + 'static {
     /// A status transition `from → to` that is being committed.
-    fn on_transition(&self, thread: &PlanThread<'_>, from: ThreadStatus, to: ThreadStatus, event: &EventPayload) -> Vec<NewJob>;
+    fn on_transition(
+        &self,
+        thread: &PlanThread<'_>,
+        from: ThreadStatus,
+        to: ThreadStatus,
+        event: &EventPayload,
+    ) -> Vec<NewJob>;
     /// A visitor message stored while the conversation is handed off.
     fn on_visitor_message(&self, thread: &PlanThread<'_>, text: &str) -> Vec<NewJob>;
     /// A bot message stored in a conversation whose channel is the CRM.
@@ -151,7 +162,13 @@ pub trait Planner: Send + Sync + 'static {
 pub struct NoJobs;
 
 impl Planner for NoJobs {
-    fn on_transition(&self, _: &PlanThread<'_>, _: ThreadStatus, _: ThreadStatus, _: &EventPayload) -> Vec<NewJob> {
+    fn on_transition(
+        &self,
+        _: &PlanThread<'_>,
+        _: ThreadStatus,
+        _: ThreadStatus,
+        _: &EventPayload,
+    ) -> Vec<NewJob> {
         Vec::new()
     }
     fn on_visitor_message(&self, _: &PlanThread<'_>, _: &str) -> Vec<NewJob> {
@@ -167,5 +184,8 @@ impl Planner for NoJobs {
 pub const CRM_THREAD_PREFIX: &str = "crm_";
 
 pub fn now_ms() -> i64 {
-    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
 }

@@ -39,7 +39,11 @@ pub struct WorkerConfig {
 
 impl Default for WorkerConfig {
     fn default() -> Self {
-        WorkerConfig { concurrency: 32, lease: Duration::from_secs(180), poll: Duration::from_secs(1) }
+        WorkerConfig {
+            concurrency: 32,
+            lease: Duration::from_secs(180),
+            poll: Duration::from_secs(1),
+        }
     }
 }
 
@@ -51,15 +55,28 @@ pub struct OutboxWorker {
 }
 
 impl OutboxWorker {
-    pub fn new(store: Arc<dyn Store>, exec: Arc<dyn Executor>, notify: Arc<Notify>, config: WorkerConfig) -> Self {
-        OutboxWorker { store, exec, notify, config }
+    pub fn new(
+        store: Arc<dyn Store>,
+        exec: Arc<dyn Executor>,
+        notify: Arc<Notify>,
+        config: WorkerConfig,
+    ) -> Self {
+        OutboxWorker {
+            store,
+            exec,
+            notify,
+            config,
+        }
     }
 
     /// Runs until `cancel` fires; returns once every job task has ended.
     pub async fn run(self, cancel: CancellationToken) {
         match self.store.release_leases().await {
             Ok(0) => {}
-            Ok(n) => tracing::warn!(jobs = n, "outbox: jobs interrupted by the last stop will run again"),
+            Ok(n) => tracing::warn!(
+                jobs = n,
+                "outbox: jobs interrupted by the last stop will run again"
+            ),
             Err(e) => tracing::error!(error = %e, "outbox: cannot release old leases"),
         }
         let slots = Arc::new(Semaphore::new(self.config.concurrency.max(1)));
@@ -75,7 +92,11 @@ impl OutboxWorker {
             let jobs = if free == 0 {
                 Vec::new()
             } else {
-                match this.store.claim_jobs(now_ms(), this.config.lease.as_millis() as i64, free).await {
+                match this
+                    .store
+                    .claim_jobs(now_ms(), this.config.lease.as_millis() as i64, free)
+                    .await
+                {
                     Ok(j) => j,
                     Err(e) => {
                         tracing::error!(error = %e, "outbox: claim failed");
@@ -85,7 +106,9 @@ impl OutboxWorker {
             };
             let full = !jobs.is_empty() && jobs.len() == free;
             for job in jobs {
-                let Ok(permit) = slots.clone().acquire_owned().await else { break };
+                let Ok(permit) = slots.clone().acquire_owned().await else {
+                    break;
+                };
                 let (this, cancel, next_retry) = (this.clone(), cancel.clone(), next_retry.clone());
                 tracker.spawn(async move {
                     let outcome = tokio::select! {
@@ -136,7 +159,9 @@ impl OutboxWorker {
 fn log_outcome(job: &ClaimedJob, r: &JobResult) {
     let kind = job.kind.as_str();
     match r {
-        JobResult::Done => tracing::debug!(job = %job.id, kind, target = %job.target, attempt = job.attempt, "outbox: done"),
+        JobResult::Done => {
+            tracing::debug!(job = %job.id, kind, target = %job.target, attempt = job.attempt, "outbox: done")
+        }
         JobResult::Retry { error, .. } => {
             tracing::warn!(job = %job.id, kind, target = %job.target, attempt = job.attempt, %error, "outbox: will retry")
         }

@@ -87,9 +87,15 @@ pub struct NewThread {
 #[derive(Debug, Clone, PartialEq)]
 pub enum SendOutcome {
     /// Stored now; `run_id` is `None` when the bot must not answer (handed off).
-    Created { message_id: String, run_id: Option<String> },
+    Created {
+        message_id: String,
+        run_id: Option<String>,
+    },
     /// This `clientMessageId` was stored before: the first result, nothing written.
-    Duplicate { message_id: String, run_id: Option<String> },
+    Duplicate {
+        message_id: String,
+        run_id: Option<String>,
+    },
 }
 
 /// One write of a run; [`Store::run_batch`] commits several atomically, in order.
@@ -98,9 +104,16 @@ pub enum RunItem {
     /// An event that stores no row (`message.started`, `message.delta`, …).
     Event(EventPayload),
     /// A completed bot/agent message and its `message.completed` (or `agent.message`) event.
-    Message { run_id: Option<String>, message: Message },
+    Message {
+        run_id: Option<String>,
+        message: Message,
+    },
     /// The run's end: its state and `run.completed` / `run.failed`.
-    Finish { run_id: String, outcome: RunOutcome, agent_state: Option<Value> },
+    Finish {
+        run_id: String,
+        outcome: RunOutcome,
+        agent_state: Option<Value>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -126,29 +139,61 @@ pub trait Store: Send + Sync + 'static {
         run_id: String,
     ) -> Result<SendOutcome>;
     /// Appends events that store no row (`message.started`, `message.delta`, `agent.typing`…).
-    async fn append(&self, thread_id: &str, events: Vec<EventPayload>) -> Result<Vec<Arc<StoredEvent>>>;
+    async fn append(
+        &self,
+        thread_id: &str,
+        events: Vec<EventPayload>,
+    ) -> Result<Vec<Arc<StoredEvent>>>;
     /// Stores a bot (or agent) message and its `message.completed` event.
-    async fn complete_message(&self, thread_id: &str, run_id: Option<String>, message: Message) -> Result<()>;
+    async fn complete_message(
+        &self,
+        thread_id: &str,
+        run_id: Option<String>,
+        message: Message,
+    ) -> Result<()>;
     /// Commits the items in order, atomically (one job: fewer commits per streamed reply).
     async fn run_batch(&self, thread_id: &str, items: Vec<RunItem>) -> Result<()>;
     /// Ends a run: saves the agent's state and appends `run.completed` / `run.failed`.
-    async fn finish_run(&self, thread_id: &str, run_id: &str, outcome: RunOutcome, agent_state: Option<Value>) -> Result<()>;
+    async fn finish_run(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        outcome: RunOutcome,
+        agent_state: Option<Value>,
+    ) -> Result<()>;
     /// Moves the thread to `to` if that is a valid transition, appending `event` in the same
     /// commit. Returns `false` (and writes nothing) when it is not (e.g. already closed).
-    async fn transition(&self, thread_id: &str, to: ThreadStatus, event: EventPayload) -> Result<bool>;
+    async fn transition(
+        &self,
+        thread_id: &str,
+        to: ThreadStatus,
+        event: EventPayload,
+    ) -> Result<bool>;
     async fn add_feedback(&self, thread_id: &str, feedback: FeedbackRequest) -> Result<String>;
     /// History, oldest first, and the seq of the last event it reflects: every message stored
     /// by an event with seq ≤ that value, and none after (a consistent point to stream from).
     async fn history(&self, thread_id: &str) -> Result<(Vec<Message>, u64)>;
     /// The first result of a send with this `clientMessageId`, if there was one.
-    async fn find_client_message(&self, thread_id: &str, client_message_id: &str) -> Result<Option<SendOutcome>>;
+    async fn find_client_message(
+        &self,
+        thread_id: &str,
+        client_message_id: &str,
+    ) -> Result<Option<SendOutcome>>;
     async fn message(&self, thread_id: &str, message_id: &str) -> Result<Option<Message>>;
     /// The latest feedback choice per message of a thread, in message order of first feedback.
-    async fn feedback_choices(&self, _thread_id: &str) -> Result<Vec<natter_protocol::FeedbackChoice>> {
+    async fn feedback_choices(
+        &self,
+        _thread_id: &str,
+    ) -> Result<Vec<natter_protocol::FeedbackChoice>> {
         Ok(Vec::new())
     }
     /// Up to `limit` events with seq > `after`, in order.
-    async fn events_after(&self, thread_id: &str, after: u64, limit: u32) -> Result<Vec<Arc<StoredEvent>>>;
+    async fn events_after(
+        &self,
+        thread_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Arc<StoredEvent>>>;
     async fn last_seq(&self, thread_id: &str) -> Result<u64>;
     /// At start: runs left `running` by a crash get `run.failed` (`interrupted`). Returns how many.
     async fn recover_interrupted_runs(&self) -> Result<usize>;
@@ -159,16 +204,32 @@ pub trait Store: Send + Sync + 'static {
     /// `(tag id, tag)` of a thread, in the order added.
     async fn tag_ids(&self, thread_id: &str) -> Result<Vec<(String, String)>>;
     /// The variant stored for (thread, test) if it is in `allowed`, else stores `candidate`.
-    async fn ab_variant(&self, thread_id: &str, test: &str, candidate: &str, allowed: Vec<String>) -> Result<String>;
+    async fn ab_variant(
+        &self,
+        thread_id: &str,
+        test: &str,
+        candidate: &str,
+        allowed: Vec<String>,
+    ) -> Result<String>;
     async fn record_action_run(&self, run: actions::ActionRun) -> Result<()>;
     /// Logged action runs, newest first.
     async fn action_runs(&self, query: actions::ActionRunQuery) -> Result<Vec<actions::ActionRun>>;
     async fn thread_by_public_id(&self, public_id: &str) -> Result<Option<Thread>>;
     /// Outbox (issue 6, see [`crate::outbox`]): leases up to `limit` due jobs whose lane has no
     /// earlier pending job, counting the attempt.
-    async fn claim_jobs(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<crate::outbox::ClaimedJob>>;
+    async fn claim_jobs(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::outbox::ClaimedJob>>;
     /// Records a claimed job's attempt; a handler job's run is stored in the same commit.
-    async fn finish_job(&self, id: &str, result: crate::outbox::JobResult, run: Option<crate::outbox::HandlerRun>) -> Result<()>;
+    async fn finish_job(
+        &self,
+        id: &str,
+        result: crate::outbox::JobResult,
+        run: Option<crate::outbox::HandlerRun>,
+    ) -> Result<()>;
     /// Stores a handler run that no job caused (a Run Test).
     async fn record_handler_run(&self, run: crate::outbox::HandlerRun) -> Result<()>;
     /// A bot's handler runs, newest first.
@@ -178,10 +239,16 @@ pub trait Store: Send + Sync + 'static {
     /// A thread's outbox jobs in queue order (tests, admin).
     async fn outbox_jobs(&self, thread_id: &str) -> Result<Vec<crate::outbox::JobRow>>;
     /// The thread a CRM-channel conversation maps to.
-    async fn crm_thread(&self, bot: &str, platform_conversation_id: &str) -> Result<Option<String>>;
+    async fn crm_thread(&self, bot: &str, platform_conversation_id: &str)
+        -> Result<Option<String>>;
     /// Creates a CRM-channel thread and its mapping atomically (`new.id` must start with
     /// [`crate::outbox::CRM_THREAD_PREFIX`]); an existing mapping wins and is returned.
-    async fn create_crm_thread(&self, new: NewThread, platform_conversation_id: &str, greeting: Option<Message>) -> Result<Thread>;
+    async fn create_crm_thread(
+        &self,
+        new: NewThread,
+        platform_conversation_id: &str,
+        greeting: Option<Message>,
+    ) -> Result<Thread>;
     /// Threads of `bot` not closed whose last event is older than `idle_before` (RFC 3339).
     async fn idle_threads(&self, bot: &str, idle_before: &str, limit: u32) -> Result<Vec<String>>;
     /// Flushes pending writes and closes. Later calls fail with `ShuttingDown`.

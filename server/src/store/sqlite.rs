@@ -38,7 +38,11 @@ pub enum Durability {
 
 impl SqliteStore {
     /// Opens (creating if needed) `dir/natter.db`, runs migrations, starts the writer.
-    pub async fn open(dir: &Path, durability: Durability, sink: Arc<dyn EventSink>) -> Result<Self> {
+    pub async fn open(
+        dir: &Path,
+        durability: Durability,
+        sink: Arc<dyn EventSink>,
+    ) -> Result<Self> {
         Self::open_with_planner(dir, durability, sink, Arc::new(crate::outbox::NoJobs)).await
     }
 
@@ -49,20 +53,31 @@ impl SqliteStore {
         sink: Arc<dyn EventSink>,
         planner: Arc<dyn crate::outbox::Planner>,
     ) -> Result<Self> {
-        std::fs::create_dir_all(dir).map_err(|e| StoreError::Corrupt(format!("create {}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| StoreError::Corrupt(format!("create {}: {e}", dir.display())))?;
         let path = dir.join("natter.db");
         let (jobs, writer) = Writer::start(path.clone(), durability, sink, planner).await?;
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10))
             .read_only(true);
-        let read = SqlitePoolOptions::new().max_connections(4).connect_with(opts).await?;
-        Ok(SqliteStore { read, jobs, writer: Mutex::new(Some(writer)) })
+        let read = SqlitePoolOptions::new()
+            .max_connections(4)
+            .connect_with(opts)
+            .await?;
+        Ok(SqliteStore {
+            read,
+            jobs,
+            writer: Mutex::new(Some(writer)),
+        })
     }
 
     async fn submit(&self, op: Op) -> Result<Done> {
         let (reply, rx) = oneshot::channel();
-        self.jobs.send(Job { op, reply }).await.map_err(|_| StoreError::ShuttingDown)?;
+        self.jobs
+            .send(Job { op, reply })
+            .await
+            .map_err(|_| StoreError::ShuttingDown)?;
         rx.await.map_err(|_| StoreError::ShuttingDown)?
     }
 }
@@ -94,45 +109,119 @@ impl Store for SqliteStore {
     }
 
     async fn thread(&self, id: &str) -> Result<Option<Thread>> {
-        let row = sqlx::query("SELECT * FROM threads WHERE id = ?").bind(id).fetch_optional(&self.read).await?;
+        let row = sqlx::query("SELECT * FROM threads WHERE id = ?")
+            .bind(id)
+            .fetch_optional(&self.read)
+            .await?;
         row.as_ref().map(thread_from_row).transpose()
     }
 
-    async fn send_user_message(&self, thread_id: &str, message: Message, context: Option<Value>, run_id: String) -> Result<SendOutcome> {
-        match self.submit(Op::Send { thread_id: thread_id.into(), message, context, run_id }).await? {
+    async fn send_user_message(
+        &self,
+        thread_id: &str,
+        message: Message,
+        context: Option<Value>,
+        run_id: String,
+    ) -> Result<SendOutcome> {
+        match self
+            .submit(Op::Send {
+                thread_id: thread_id.into(),
+                message,
+                context,
+                run_id,
+            })
+            .await?
+        {
             Done::Send(s) => Ok(s),
             _ => unreachable!(),
         }
     }
 
-    async fn append(&self, thread_id: &str, events: Vec<EventPayload>) -> Result<Vec<Arc<StoredEvent>>> {
-        match self.submit(Op::Append { thread_id: thread_id.into(), events }).await? {
+    async fn append(
+        &self,
+        thread_id: &str,
+        events: Vec<EventPayload>,
+    ) -> Result<Vec<Arc<StoredEvent>>> {
+        match self
+            .submit(Op::Append {
+                thread_id: thread_id.into(),
+                events,
+            })
+            .await?
+        {
             Done::Events(e) => Ok(e),
             _ => unreachable!(),
         }
     }
 
     async fn run_batch(&self, thread_id: &str, items: Vec<RunItem>) -> Result<()> {
-        self.submit(Op::RunBatch { thread_id: thread_id.into(), items }).await.map(|_| ())
+        self.submit(Op::RunBatch {
+            thread_id: thread_id.into(),
+            items,
+        })
+        .await
+        .map(|_| ())
     }
 
-    async fn complete_message(&self, thread_id: &str, run_id: Option<String>, message: Message) -> Result<()> {
-        self.submit(Op::Complete { thread_id: thread_id.into(), run_id, message }).await.map(|_| ())
+    async fn complete_message(
+        &self,
+        thread_id: &str,
+        run_id: Option<String>,
+        message: Message,
+    ) -> Result<()> {
+        self.submit(Op::Complete {
+            thread_id: thread_id.into(),
+            run_id,
+            message,
+        })
+        .await
+        .map(|_| ())
     }
 
-    async fn finish_run(&self, thread_id: &str, run_id: &str, outcome: RunOutcome, state: Option<Value>) -> Result<()> {
-        self.submit(Op::FinishRun { thread_id: thread_id.into(), run_id: run_id.into(), outcome, state }).await.map(|_| ())
+    async fn finish_run(
+        &self,
+        thread_id: &str,
+        run_id: &str,
+        outcome: RunOutcome,
+        state: Option<Value>,
+    ) -> Result<()> {
+        self.submit(Op::FinishRun {
+            thread_id: thread_id.into(),
+            run_id: run_id.into(),
+            outcome,
+            state,
+        })
+        .await
+        .map(|_| ())
     }
 
-    async fn transition(&self, thread_id: &str, to: ThreadStatus, event: EventPayload) -> Result<bool> {
-        match self.submit(Op::Transition { thread_id: thread_id.into(), to, event }).await? {
+    async fn transition(
+        &self,
+        thread_id: &str,
+        to: ThreadStatus,
+        event: EventPayload,
+    ) -> Result<bool> {
+        match self
+            .submit(Op::Transition {
+                thread_id: thread_id.into(),
+                to,
+                event,
+            })
+            .await?
+        {
             Done::Bool(b) => Ok(b),
             _ => unreachable!(),
         }
     }
 
     async fn add_feedback(&self, thread_id: &str, feedback: FeedbackRequest) -> Result<String> {
-        match self.submit(Op::Feedback { thread_id: thread_id.into(), feedback }).await? {
+        match self
+            .submit(Op::Feedback {
+                thread_id: thread_id.into(),
+                feedback,
+            })
+            .await?
+        {
             Done::Id(id) => Ok(id),
             _ => unreachable!(),
         }
@@ -142,11 +231,13 @@ impl Store for SqliteStore {
         // Seq first, then only messages at or below it: a message committed in between shows
         // up in the stream after `lastSeq`, not twice.
         let last = self.last_seq(thread_id).await?;
-        let rows: Vec<String> = sqlx::query_scalar("SELECT body FROM messages WHERE thread_id = ? AND seq <= ? ORDER BY seq")
-            .bind(thread_id)
-            .bind(last as i64)
-            .fetch_all(&self.read)
-            .await?;
+        let rows: Vec<String> = sqlx::query_scalar(
+            "SELECT body FROM messages WHERE thread_id = ? AND seq <= ? ORDER BY seq",
+        )
+        .bind(thread_id)
+        .bind(last as i64)
+        .fetch_all(&self.read)
+        .await?;
         let messages = rows
             .iter()
             .map(|b| serde_json::from_str(b).map_err(|e| StoreError::Corrupt(e.to_string())))
@@ -154,7 +245,10 @@ impl Store for SqliteStore {
         Ok((messages, last))
     }
 
-    async fn feedback_choices(&self, thread_id: &str) -> Result<Vec<natter_protocol::FeedbackChoice>> {
+    async fn feedback_choices(
+        &self,
+        thread_id: &str,
+    ) -> Result<Vec<natter_protocol::FeedbackChoice>> {
         let rows: Vec<(String, i64)> =
             sqlx::query_as("SELECT message_id, is_positive FROM feedback WHERE thread_id = ? ORDER BY created_at, rowid")
                 .bind(thread_id)
@@ -164,35 +258,55 @@ impl Store for SqliteStore {
         for (message_id, positive) in rows {
             match out.iter_mut().find(|c| c.message_id == message_id) {
                 Some(c) => c.is_positive = positive != 0,
-                None => out.push(natter_protocol::FeedbackChoice { message_id, is_positive: positive != 0 }),
+                None => out.push(natter_protocol::FeedbackChoice {
+                    message_id,
+                    is_positive: positive != 0,
+                }),
             }
         }
         Ok(out)
     }
 
-    async fn find_client_message(&self, thread_id: &str, cmid: &str) -> Result<Option<SendOutcome>> {
-        let row: Option<(String, String)> = sqlx::query_as("SELECT id, body FROM messages WHERE thread_id = ? AND client_message_id = ?")
-            .bind(thread_id)
-            .bind(cmid)
-            .fetch_optional(&self.read)
-            .await?;
+    async fn find_client_message(
+        &self,
+        thread_id: &str,
+        cmid: &str,
+    ) -> Result<Option<SendOutcome>> {
+        let row: Option<(String, String)> = sqlx::query_as(
+            "SELECT id, body FROM messages WHERE thread_id = ? AND client_message_id = ?",
+        )
+        .bind(thread_id)
+        .bind(cmid)
+        .fetch_optional(&self.read)
+        .await?;
         row.map(|(id, body)| {
-            let m: Message = serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
-            Ok(SendOutcome::Duplicate { message_id: id, run_id: m.run_id })
+            let m: Message =
+                serde_json::from_str(&body).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+            Ok(SendOutcome::Duplicate {
+                message_id: id,
+                run_id: m.run_id,
+            })
         })
         .transpose()
     }
 
     async fn message(&self, thread_id: &str, message_id: &str) -> Result<Option<Message>> {
-        let row: Option<String> = sqlx::query_scalar("SELECT body FROM messages WHERE thread_id = ? AND id = ?")
-            .bind(thread_id)
-            .bind(message_id)
-            .fetch_optional(&self.read)
-            .await?;
-        row.map(|b| serde_json::from_str(&b).map_err(|e| StoreError::Corrupt(e.to_string()))).transpose()
+        let row: Option<String> =
+            sqlx::query_scalar("SELECT body FROM messages WHERE thread_id = ? AND id = ?")
+                .bind(thread_id)
+                .bind(message_id)
+                .fetch_optional(&self.read)
+                .await?;
+        row.map(|b| serde_json::from_str(&b).map_err(|e| StoreError::Corrupt(e.to_string())))
+            .transpose()
     }
 
-    async fn events_after(&self, thread_id: &str, after: u64, limit: u32) -> Result<Vec<Arc<StoredEvent>>> {
+    async fn events_after(
+        &self,
+        thread_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> Result<Vec<Arc<StoredEvent>>> {
         let rows = sqlx::query("SELECT seq, type, data FROM events WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?")
             .bind(thread_id)
             .bind(after as i64)
@@ -201,15 +315,22 @@ impl Store for SqliteStore {
             .await?;
         Ok(rows
             .into_iter()
-            .map(|r| Arc::new(StoredEvent { seq: r.get::<i64, _>(0) as u64, event_type: r.get(1), json: r.get(2) }))
+            .map(|r| {
+                Arc::new(StoredEvent {
+                    seq: r.get::<i64, _>(0) as u64,
+                    event_type: r.get(1),
+                    json: r.get(2),
+                })
+            })
             .collect())
     }
 
     async fn last_seq(&self, thread_id: &str) -> Result<u64> {
-        let v: i64 = sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events WHERE thread_id = ?")
-            .bind(thread_id)
-            .fetch_one(&self.read)
-            .await?;
+        let v: i64 =
+            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events WHERE thread_id = ?")
+                .bind(thread_id)
+                .fetch_one(&self.read)
+                .await?;
         Ok(v as u64)
     }
 
@@ -232,15 +353,25 @@ impl Store for SqliteStore {
         self.do_tag_ids(thread_id).await
     }
 
-    async fn ab_variant(&self, thread_id: &str, test: &str, candidate: &str, allowed: Vec<String>) -> Result<String> {
-        self.do_ab_variant(thread_id, test, candidate, allowed).await
+    async fn ab_variant(
+        &self,
+        thread_id: &str,
+        test: &str,
+        candidate: &str,
+        allowed: Vec<String>,
+    ) -> Result<String> {
+        self.do_ab_variant(thread_id, test, candidate, allowed)
+            .await
     }
 
     async fn record_action_run(&self, run: super::actions::ActionRun) -> Result<()> {
         self.do_record_action_run(run).await
     }
 
-    async fn action_runs(&self, query: super::actions::ActionRunQuery) -> Result<Vec<super::actions::ActionRun>> {
+    async fn action_runs(
+        &self,
+        query: super::actions::ActionRunQuery,
+    ) -> Result<Vec<super::actions::ActionRun>> {
         self.do_action_runs(query).await
     }
 
@@ -248,16 +379,27 @@ impl Store for SqliteStore {
         self.do_thread_by_public_id(public_id).await
     }
 
-    async fn claim_jobs(&self, now_ms: i64, lease_ms: i64, limit: usize) -> Result<Vec<crate::outbox::ClaimedJob>> {
+    async fn claim_jobs(
+        &self,
+        now_ms: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<crate::outbox::ClaimedJob>> {
         self.do_claim_jobs(now_ms, lease_ms, limit).await
     }
 
-    async fn finish_job(&self, id: &str, result: crate::outbox::JobResult, run: Option<crate::outbox::HandlerRun>) -> Result<()> {
+    async fn finish_job(
+        &self,
+        id: &str,
+        result: crate::outbox::JobResult,
+        run: Option<crate::outbox::HandlerRun>,
+    ) -> Result<()> {
         self.do_finish_job(id, result, run).await
     }
 
     async fn record_handler_run(&self, run: crate::outbox::HandlerRun) -> Result<()> {
-        self.do_finish_job("", crate::outbox::JobResult::Done, Some(run)).await
+        self.do_finish_job("", crate::outbox::JobResult::Done, Some(run))
+            .await
     }
 
     async fn handler_runs(&self, bot: &str, limit: u32) -> Result<Vec<crate::outbox::HandlerRun>> {
@@ -272,12 +414,22 @@ impl Store for SqliteStore {
         self.do_outbox_jobs(thread_id).await
     }
 
-    async fn crm_thread(&self, bot: &str, platform_conversation_id: &str) -> Result<Option<String>> {
+    async fn crm_thread(
+        &self,
+        bot: &str,
+        platform_conversation_id: &str,
+    ) -> Result<Option<String>> {
         self.do_crm_thread(bot, platform_conversation_id).await
     }
 
-    async fn create_crm_thread(&self, new: NewThread, platform_conversation_id: &str, greeting: Option<Message>) -> Result<Thread> {
-        self.do_create_crm_thread(new, platform_conversation_id, greeting).await
+    async fn create_crm_thread(
+        &self,
+        new: NewThread,
+        platform_conversation_id: &str,
+        greeting: Option<Message>,
+    ) -> Result<Thread> {
+        self.do_create_crm_thread(new, platform_conversation_id, greeting)
+            .await
     }
 
     async fn idle_threads(&self, bot: &str, idle_before: &str, limit: u32) -> Result<Vec<String>> {

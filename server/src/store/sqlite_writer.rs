@@ -21,13 +21,17 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use natter_protocol::{ErrorDetail, EventEnvelope, EventPayload, FeedbackRequest, Message, Role, ThreadStatus};
+use natter_protocol::{
+    ErrorDetail, EventEnvelope, EventPayload, FeedbackRequest, Message, Role, ThreadStatus,
+};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::sqlite::Durability;
-use super::{EventSink, NewThread, Result, RunItem, RunOutcome, SendOutcome, StoreError, StoredEvent, Thread};
+use super::{
+    EventSink, NewThread, Result, RunItem, RunOutcome, SendOutcome, StoreError, StoredEvent, Thread,
+};
 use crate::ids;
 use crate::outbox::{NewJob, PlanThread, Planner, CRM_THREAD_PREFIX};
 use crate::time::now_rfc3339;
@@ -45,13 +49,40 @@ const CACHE_MAX: usize = 200_000;
 
 pub(super) enum Op {
     CreateThread(NewThread, Option<Message>),
-    Send { thread_id: String, message: Message, context: Option<Value>, run_id: String },
-    Append { thread_id: String, events: Vec<EventPayload> },
-    RunBatch { thread_id: String, items: Vec<RunItem> },
-    Complete { thread_id: String, run_id: Option<String>, message: Message },
-    FinishRun { thread_id: String, run_id: String, outcome: RunOutcome, state: Option<Value> },
-    Transition { thread_id: String, to: ThreadStatus, event: EventPayload },
-    Feedback { thread_id: String, feedback: FeedbackRequest },
+    Send {
+        thread_id: String,
+        message: Message,
+        context: Option<Value>,
+        run_id: String,
+    },
+    Append {
+        thread_id: String,
+        events: Vec<EventPayload>,
+    },
+    RunBatch {
+        thread_id: String,
+        items: Vec<RunItem>,
+    },
+    Complete {
+        thread_id: String,
+        run_id: Option<String>,
+        message: Message,
+    },
+    FinishRun {
+        thread_id: String,
+        run_id: String,
+        outcome: RunOutcome,
+        state: Option<Value>,
+    },
+    Transition {
+        thread_id: String,
+        to: ThreadStatus,
+        event: EventPayload,
+    },
+    Feedback {
+        thread_id: String,
+        feedback: FeedbackRequest,
+    },
     Recover,
     /// A write of another store module (store/sqlite/actions.rs: metadata, tags, A/B, action
     /// runs), run in the job's savepoint. It must append no events and change no thread's
@@ -131,7 +162,14 @@ impl Writer {
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done_rx) = oneshot::channel();
         let checkpointer = Checkpointer::start(checkpoint_path)?;
-        let writer = Writer { conn, seq: HashMap::new(), status: HashMap::new(), sink, planner, enqueued: false };
+        let writer = Writer {
+            conn,
+            seq: HashMap::new(),
+            status: HashMap::new(),
+            sink,
+            planner,
+            enqueued: false,
+        };
         std::thread::Builder::new()
             .name("natter-store-writer".into())
             .spawn(move || {
@@ -167,14 +205,20 @@ impl Writer {
     }
 
     fn exec(&self, sql: &str) -> Result<()> {
-        self.conn.prepare_cached(sql).and_then(|mut s| s.execute([])).map(|_| ()).map_err(db)
+        self.conn
+            .prepare_cached(sql)
+            .and_then(|mut s| s.execute([]))
+            .map(|_| ())
+            .map_err(db)
     }
 
     fn commit_batch(&mut self, batch: &mut Vec<Job>) {
         let started = Instant::now();
         if let Err(e) = self.exec("BEGIN IMMEDIATE") {
             for job in batch.drain(..) {
-                let _ = job.reply.send(Err(StoreError::Corrupt(format!("begin failed: {e}"))));
+                let _ = job
+                    .reply
+                    .send(Err(StoreError::Corrupt(format!("begin failed: {e}"))));
             }
             return;
         }
@@ -199,7 +243,8 @@ impl Writer {
         let m = crate::metrics::global();
         m.store_sync.observe(sync_start.elapsed().as_secs_f64());
         m.store_commit.observe(started.elapsed().as_secs_f64());
-        m.store_jobs.fetch_add(results.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        m.store_jobs
+            .fetch_add(results.len() as u64, std::sync::atomic::Ordering::Relaxed);
         match commit {
             Ok(()) => {
                 for (reply, res, log) in results {
@@ -274,7 +319,12 @@ impl Writer {
                     created_at: now,
                 })))
             }
-            Op::Send { thread_id, message, context, run_id } => {
+            Op::Send {
+                thread_id,
+                message,
+                context,
+                run_id,
+            } => {
                 let status = self.status(&thread_id)?;
                 if let Some(cmid) = &message.client_message_id {
                     let prior: Option<(String, String)> = self
@@ -284,7 +334,10 @@ impl Writer {
                         .map_err(db)?;
                     if let Some((id, body)) = prior {
                         let m: Message = serde_json::from_str(&body).map_err(json_err)?;
-                        return Ok(Done::Send(SendOutcome::Duplicate { message_id: id, run_id: m.run_id }));
+                        return Ok(Done::Send(SendOutcome::Duplicate {
+                            message_id: id,
+                            run_id: m.run_id,
+                        }));
                     }
                 }
                 if status == ThreadStatus::Closed {
@@ -295,13 +348,28 @@ impl Writer {
                 message.run_id = run_id.clone();
                 let message_id = message.id.clone();
                 let ctx = context.map(|c| c.to_string());
-                let ev = self.append_event(&thread_id, EventPayload::MessageCreated { message: message.clone() }, log)?;
+                let ev = self.append_event(
+                    &thread_id,
+                    EventPayload::MessageCreated {
+                        message: message.clone(),
+                    },
+                    log,
+                )?;
                 self.insert_message_row(&thread_id, ev.seq, &message, ctx)?;
                 if status == ThreadStatus::HandedOff {
                     // The human side gets the visitor's words (widgetMessage), with this commit.
-                    let text = message.content.iter().filter_map(|c| c.text.as_deref()).collect::<Vec<_>>().join("\n");
+                    let text = message
+                        .content
+                        .iter()
+                        .filter_map(|c| c.text.as_deref())
+                        .collect::<Vec<_>>()
+                        .join("\n");
                     let (bot, pcid) = self.plan_thread(&thread_id)?;
-                    let pt = PlanThread { id: &thread_id, bot: &bot, crm_channel: pcid.as_deref() };
+                    let pt = PlanThread {
+                        id: &thread_id,
+                        bot: &bot,
+                        crm_channel: pcid.as_deref(),
+                    };
                     let jobs = self.planner.on_visitor_message(&pt, &text);
                     self.insert_jobs(&thread_id, &bot, jobs)?;
                 }
@@ -310,7 +378,14 @@ impl Writer {
                         .prepare_cached("INSERT INTO runs (id, thread_id, message_id, status, started_at) VALUES (?1, ?2, ?3, 'running', ?4)")
                         .and_then(|mut s| s.execute(params![run, thread_id, message_id, now_rfc3339()]))
                         .map_err(db)?;
-                    self.append_event(&thread_id, EventPayload::RunStarted { run_id: run.clone(), message_id: message_id.clone() }, log)?;
+                    self.append_event(
+                        &thread_id,
+                        EventPayload::RunStarted {
+                            run_id: run.clone(),
+                            message_id: message_id.clone(),
+                        },
+                        log,
+                    )?;
                 }
                 Ok(Done::Send(SendOutcome::Created { message_id, run_id }))
             }
@@ -329,28 +404,49 @@ impl Writer {
                         RunItem::Event(ev) => {
                             self.append_event(&thread_id, ev, log)?;
                         }
-                        RunItem::Message { run_id, message } => self.store_message(&thread_id, run_id, message, None, log)?,
-                        RunItem::Finish { run_id, outcome, agent_state } => {
+                        RunItem::Message { run_id, message } => {
+                            self.store_message(&thread_id, run_id, message, None, log)?
+                        }
+                        RunItem::Finish {
+                            run_id,
+                            outcome,
+                            agent_state,
+                        } => {
                             self.finish_run(&thread_id, run_id, outcome, agent_state, log)?;
                         }
                     }
                 }
                 Ok(Done::Unit)
             }
-            Op::Complete { thread_id, run_id, message } => {
+            Op::Complete {
+                thread_id,
+                run_id,
+                message,
+            } => {
                 self.status(&thread_id)?;
                 self.store_message(&thread_id, run_id, message, None, log)?;
                 Ok(Done::Unit)
             }
-            Op::FinishRun { thread_id, run_id, outcome, state } => {
+            Op::FinishRun {
+                thread_id,
+                run_id,
+                outcome,
+                state,
+            } => {
                 self.finish_run(&thread_id, run_id, outcome, state, log)?;
                 Ok(Done::Unit)
             }
-            Op::Transition { thread_id, to, event } => {
+            Op::Transition {
+                thread_id,
+                to,
+                event,
+            } => {
                 let from = self.status(&thread_id)?;
                 let valid = matches!(
                     (from, to),
-                    (ThreadStatus::Open, ThreadStatus::HandedOff) | (ThreadStatus::Open, ThreadStatus::Closed) | (ThreadStatus::HandedOff, ThreadStatus::Closed)
+                    (ThreadStatus::Open, ThreadStatus::HandedOff)
+                        | (ThreadStatus::Open, ThreadStatus::Closed)
+                        | (ThreadStatus::HandedOff, ThreadStatus::Closed)
                 );
                 if !valid {
                     return Ok(Done::Bool(false));
@@ -362,13 +458,20 @@ impl Writer {
                 self.set_status(&thread_id, to, log);
                 // The transition's outbox jobs (handlers, CRM webhooks) commit with it.
                 let (bot, pcid) = self.plan_thread(&thread_id)?;
-                let pt = PlanThread { id: &thread_id, bot: &bot, crm_channel: pcid.as_deref() };
+                let pt = PlanThread {
+                    id: &thread_id,
+                    bot: &bot,
+                    crm_channel: pcid.as_deref(),
+                };
                 let jobs = self.planner.on_transition(&pt, from, to, &event);
                 self.insert_jobs(&thread_id, &bot, jobs)?;
                 self.append_event(&thread_id, event, log)?;
                 Ok(Done::Bool(true))
             }
-            Op::Feedback { thread_id, feedback } => {
+            Op::Feedback {
+                thread_id,
+                feedback,
+            } => {
                 self.status(&thread_id)?;
                 let exists = self
                     .conn
@@ -383,7 +486,8 @@ impl Writer {
                     natter_protocol::InteractionType::Button => "button",
                     natter_protocol::InteractionType::Details => "details",
                 };
-                let cats = serde_json::to_string(&feedback.categories.unwrap_or_default()).map_err(json_err)?;
+                let cats = serde_json::to_string(&feedback.categories.unwrap_or_default())
+                    .map_err(json_err)?;
                 self.conn
                     .prepare_cached(
                         "INSERT INTO feedback (id, thread_id, message_id, is_positive, interaction_type, text, categories, created_at) \
@@ -409,7 +513,10 @@ impl Writer {
                         .map_err(db)?;
                     let event = EventPayload::RunFailed {
                         run_id,
-                        error: ErrorDetail { code: "interrupted".into(), message: "the server stopped during this run".into() },
+                        error: ErrorDetail {
+                            code: "interrupted".into(),
+                            message: "the server stopped during this run".into(),
+                        },
                     };
                     self.append_event(&thread_id, event, log)?;
                 }
@@ -420,13 +527,29 @@ impl Writer {
         }
     }
 
-    fn finish_run(&mut self, thread_id: &str, run_id: String, outcome: RunOutcome, state: Option<Value>, log: &mut JobLog) -> Result<()> {
+    fn finish_run(
+        &mut self,
+        thread_id: &str,
+        run_id: String,
+        outcome: RunOutcome,
+        state: Option<Value>,
+        log: &mut JobLog,
+    ) -> Result<()> {
         let (status, error, event) = match outcome {
-            RunOutcome::Completed => ("completed", None, EventPayload::RunCompleted { run_id: run_id.clone() }),
+            RunOutcome::Completed => (
+                "completed",
+                None,
+                EventPayload::RunCompleted {
+                    run_id: run_id.clone(),
+                },
+            ),
             RunOutcome::Failed { code, message } => (
                 "failed",
                 Some(code.clone()),
-                EventPayload::RunFailed { run_id: run_id.clone(), error: ErrorDetail { code, message } },
+                EventPayload::RunFailed {
+                    run_id: run_id.clone(),
+                    error: ErrorDetail { code, message },
+                },
             ),
         };
         let now = now_rfc3339();
@@ -440,7 +563,9 @@ impl Writer {
         }
         if let Some(state) = state {
             self.conn
-                .prepare_cached("UPDATE threads SET agent_state = ?1, updated_at = ?2 WHERE id = ?3")
+                .prepare_cached(
+                    "UPDATE threads SET agent_state = ?1, updated_at = ?2 WHERE id = ?3",
+                )
                 .and_then(|mut s| s.execute(params![state.to_string(), now, thread_id]))
                 .map_err(db)?;
         }
@@ -458,7 +583,8 @@ impl Writer {
             .and_then(|mut st| st.query_row([thread_id], |r| r.get(0)).optional())
             .map_err(db)?;
         let s = s.ok_or(StoreError::ThreadNotFound)?;
-        let status = ThreadStatus::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("status {s}")))?;
+        let status =
+            ThreadStatus::parse(&s).ok_or_else(|| StoreError::Corrupt(format!("status {s}")))?;
         // A cache fill is not a change: nothing to restore if the job rolls back.
         self.status.insert(thread_id.to_string(), status);
         Ok(status)
@@ -469,19 +595,35 @@ impl Writer {
         log.status_touched.push((thread_id.to_string(), old));
     }
 
-    fn store_message(&mut self, thread_id: &str, run_id: Option<String>, mut message: Message, ctx: Option<String>, log: &mut JobLog) -> Result<()> {
+    fn store_message(
+        &mut self,
+        thread_id: &str,
+        run_id: Option<String>,
+        mut message: Message,
+        ctx: Option<String>,
+        log: &mut JobLog,
+    ) -> Result<()> {
         message.run_id = run_id.clone();
         let payload = if message.role == Role::Agent {
-            EventPayload::AgentMessage { message: message.clone() }
+            EventPayload::AgentMessage {
+                message: message.clone(),
+            }
         } else {
-            EventPayload::MessageCompleted { run_id, message: message.clone() }
+            EventPayload::MessageCompleted {
+                run_id,
+                message: message.clone(),
+            }
         };
         let ev = self.append_event(thread_id, payload, log)?;
         self.insert_message_row(thread_id, ev.seq, &message, ctx)?;
         if message.role == Role::Assistant && thread_id.starts_with(CRM_THREAD_PREFIX) {
             // The CRM is this conversation's channel: the reply goes out as `sendMessage`.
             let (bot, pcid) = self.plan_thread(thread_id)?;
-            let pt = PlanThread { id: thread_id, bot: &bot, crm_channel: pcid.as_deref() };
+            let pt = PlanThread {
+                id: thread_id,
+                bot: &bot,
+                crm_channel: pcid.as_deref(),
+            };
             let jobs = self.planner.on_bot_message(&pt, &message);
             self.insert_jobs(thread_id, &bot, jobs)?;
         }
@@ -497,7 +639,9 @@ impl Writer {
             .map_err(db)?;
         let pcid = if thread_id.starts_with(CRM_THREAD_PREFIX) {
             self.conn
-                .prepare_cached("SELECT platform_conversation_id FROM crm_conversations WHERE thread_id = ?1")
+                .prepare_cached(
+                    "SELECT platform_conversation_id FROM crm_conversations WHERE thread_id = ?1",
+                )
                 .and_then(|mut s| s.query_row([thread_id], |r| r.get(0)).optional())
                 .map_err(db)?
         } else {
@@ -524,7 +668,13 @@ impl Writer {
         Ok(())
     }
 
-    fn insert_message_row(&self, thread_id: &str, seq: u64, m: &Message, ctx: Option<String>) -> Result<()> {
+    fn insert_message_row(
+        &self,
+        thread_id: &str,
+        seq: u64,
+        m: &Message,
+        ctx: Option<String>,
+    ) -> Result<()> {
         let body = serde_json::to_string(m).map_err(json_err)?;
         self.conn
             .prepare_cached(
@@ -535,7 +685,12 @@ impl Writer {
         Ok(())
     }
 
-    fn append_event(&mut self, thread_id: &str, payload: EventPayload, log: &mut JobLog) -> Result<Arc<StoredEvent>> {
+    fn append_event(
+        &mut self,
+        thread_id: &str,
+        payload: EventPayload,
+        log: &mut JobLog,
+    ) -> Result<Arc<StoredEvent>> {
         let last = match self.seq.get(thread_id) {
             Some(v) => *v,
             None => {
@@ -549,7 +704,12 @@ impl Writer {
         };
         let seq = last + 1;
         let event_type = payload.event_type();
-        let envelope = EventEnvelope { seq, thread_id: thread_id.to_string(), created_at: now_rfc3339(), payload };
+        let envelope = EventEnvelope {
+            seq,
+            thread_id: thread_id.to_string(),
+            created_at: now_rfc3339(),
+            payload,
+        };
         let json = serde_json::to_string(&envelope).map_err(json_err)?;
         self.conn
             .prepare_cached("INSERT INTO events (thread_id, seq, type, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
@@ -557,7 +717,11 @@ impl Writer {
             .map_err(db)?;
         let old = self.seq.insert(thread_id.to_string(), seq);
         log.seq_touched.push((thread_id.to_string(), old));
-        let ev = Arc::new(StoredEvent { seq, event_type: event_type.to_string(), json });
+        let ev = Arc::new(StoredEvent {
+            seq,
+            event_type: event_type.to_string(),
+            json,
+        });
         log.events.push((thread_id.to_string(), ev.clone()));
         Ok(ev)
     }
@@ -602,12 +766,16 @@ impl Checkpointer {
             .name("natter-store-checkpoint".into())
             .spawn(move || {
                 let checkpoint = |mode: &str| {
-                    if let Err(e) = conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(())) {
+                    if let Err(e) =
+                        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
+                    {
                         tracing::warn!(error = %e, mode, "WAL checkpoint failed");
                     }
                 };
                 // Until stop() is called (or the sender is dropped).
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
+                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
+                    stopped.recv_timeout(CHECKPOINT_EVERY)
+                {
                     checkpoint("PASSIVE");
                 }
                 checkpoint("TRUNCATE");

@@ -333,7 +333,15 @@ fn action(dir: &Path, name: &str, toml: &str) {
     std::fs::write(dir.join("actions").join(format!("{name}.toml")), toml).unwrap();
 }
 
-fn python(dir: &Path, name: &str, workflows: &str, args: &[&str], code: &str, base: &str, timeout_ms: u64) {
+fn python(
+    dir: &Path,
+    name: &str,
+    workflows: &str,
+    args: &[&str],
+    code: &str,
+    base: &str,
+    timeout_ms: u64,
+) {
     let file = format!("py/{name}.py");
     std::fs::write(dir.join(&file), code.replace("BASE", base)).unwrap();
     let mut t = format!(
@@ -353,15 +361,65 @@ pub fn write(bots: &Path, base: &str) {
     std::fs::create_dir_all(dir.join("py")).unwrap();
     let key = bots.parent().unwrap().join("service-account.json");
     std::fs::write(&key, service_account_json()).unwrap();
-    let toml = BOT.replace("BASE", base).replace("SAFILE", &key.display().to_string());
+    let toml = BOT
+        .replace("BASE", base)
+        .replace("SAFILE", &key.display().to_string());
     std::fs::write(dir.join("bot.toml"), toml).unwrap();
-    python(&dir, "getOrderWithTracking", "\"track\"", &["orderId", "email"], ORDER_WITH_TRACKING, base, 20_000);
-    python(&dir, "processRefund", "\"refund\"", &["orderId", "reason"], REFUND, base, 20_000);
-    python(&dir, "createOrder", "\"create\"", &["customerName", "phone", "items"], CREATE_ORDER, base, 20_000);
-    python(&dir, "fraudCheck", "\"fraud\"", &["orderId"], FRAUD, base, 20_000);
-    python(&dir, "cancelOrder", "\"cancel\"", &["orderId"], CANCEL, base, 20_000);
+    python(
+        &dir,
+        "getOrderWithTracking",
+        "\"track\"",
+        &["orderId", "email"],
+        ORDER_WITH_TRACKING,
+        base,
+        20_000,
+    );
+    python(
+        &dir,
+        "processRefund",
+        "\"refund\"",
+        &["orderId", "reason"],
+        REFUND,
+        base,
+        20_000,
+    );
+    python(
+        &dir,
+        "createOrder",
+        "\"create\"",
+        &["customerName", "phone", "items"],
+        CREATE_ORDER,
+        base,
+        20_000,
+    );
+    python(
+        &dir,
+        "fraudCheck",
+        "\"fraud\"",
+        &["orderId"],
+        FRAUD,
+        base,
+        20_000,
+    );
+    python(
+        &dir,
+        "cancelOrder",
+        "\"cancel\"",
+        &["orderId"],
+        CANCEL,
+        base,
+        20_000,
+    );
     python(&dir, "transferCall", "\"phone\"", &[], PHONE, base, 20_000);
-    python(&dir, "helperTour", "\"helpers\"", &[], HELPER_TOUR, base, 30_000);
+    python(
+        &dir,
+        "helperTour",
+        "\"helpers\"",
+        &[],
+        HELPER_TOUR,
+        base,
+        30_000,
+    );
     python(&dir, "spin", "\"spin\"", &[], SPIN, base, 1_500);
     python(&dir, "contextProbe", "", &["note"], PROBE, base, 20_000);
     python(&dir, "hog", "", &[], HOG, base, 20_000);

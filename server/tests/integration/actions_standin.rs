@@ -26,7 +26,13 @@ pub struct Apis {
 
 impl Apis {
     pub fn seen(&self, what: &str) -> Vec<Value> {
-        self.seen.lock().unwrap().iter().filter(|s| s.what == what).map(|s| s.data.clone()).collect()
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|s| s.what == what)
+            .map(|s| s.data.clone())
+            .collect()
     }
 }
 
@@ -34,11 +40,16 @@ type St = State<Arc<Mutex<Vec<Seen>>>>;
 type Q = Query<HashMap<String, String>>;
 
 fn record(st: &St, what: &str, data: Value) {
-    st.0.lock().unwrap().push(Seen { what: what.into(), data });
+    st.0.lock().unwrap().push(Seen {
+        what: what.into(),
+        data,
+    });
 }
 
-pub const PUBLIC_KEY: &str = include_str!("../../../python-runtime/tests/fixtures/test-service-account.pub.pem");
-pub const PRIVATE_KEY: &str = include_str!("../../../python-runtime/tests/fixtures/test-service-account.key.pem");
+pub const PUBLIC_KEY: &str =
+    include_str!("../../../python-runtime/tests/fixtures/test-service-account.pub.pem");
+pub const PRIVATE_KEY: &str =
+    include_str!("../../../python-runtime/tests/fixtures/test-service-account.key.pem");
 pub const SA_EMAIL: &str = "natter-test@example.iam.gserviceaccount.com";
 
 /// ERP: `GET /erp/orders?id=&email=` (needs `Authorization: Bearer ERP_KEY`); also the refund
@@ -46,18 +57,29 @@ pub const SA_EMAIL: &str = "natter-test@example.iam.gserviceaccount.com";
 async fn erp_order(st: St, h: HeaderMap, Query(q): Q) -> (StatusCode, Json<Value>) {
     record(&st, "erp", json!(q));
     let auth = h.get("authorization").and_then(|v| v.to_str().ok()) == Some("Bearer ERP_KEY");
-    match (q.get("id").map(String::as_str), q.get("email").map(String::as_str)) {
-        (Some("42"), Some("a@b.example")) if auth => {
-            (StatusCode::OK, Json(json!({"status": "shipped", "trackingNumber": "TN1", "estimatedDelivery": "2026-01-05"})))
-        }
-        _ => (StatusCode::NOT_FOUND, Json(json!({"message": "no such order"}))),
+    match (
+        q.get("id").map(String::as_str),
+        q.get("email").map(String::as_str),
+    ) {
+        (Some("42"), Some("a@b.example")) if auth => (
+            StatusCode::OK,
+            Json(
+                json!({"status": "shipped", "trackingNumber": "TN1", "estimatedDelivery": "2026-01-05"}),
+            ),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"message": "no such order"})),
+        ),
     }
 }
 
 async fn shipments(st: St, Query(q): Q) -> Json<Value> {
     record(&st, "courier", json!(q));
     if q.get("tracking_number").map(String::as_str) == Some("TN1") {
-        Json(json!({"events": [{"at": "2026-01-02", "what": "picked up"}, {"at": "2026-01-03", "what": "in transit"}]}))
+        Json(
+            json!({"events": [{"at": "2026-01-02", "what": "picked up"}, {"at": "2026-01-03", "what": "in transit"}]}),
+        )
     } else {
         Json(json!({"events": []}))
     }
@@ -84,18 +106,36 @@ async fn create_order(st: St, h: HeaderMap, Json(body): Json<Value>) -> (StatusC
         return (StatusCode::UNAUTHORIZED, Json(json!({"error": "no key"})));
     }
     let items = body["items"].as_array().cloned().unwrap_or_default();
-    let total: f64 = items.iter().map(|i| i["price"].as_f64().unwrap_or(0.0) * i["qty"].as_f64().unwrap_or(1.0)).sum();
-    (StatusCode::OK, Json(json!({"orderId": "ORD-7", "total": total, "confirmationUrl": "https://shop.example/confirm/ORD-7"})))
+    let total: f64 = items
+        .iter()
+        .map(|i| i["price"].as_f64().unwrap_or(0.0) * i["qty"].as_f64().unwrap_or(1.0))
+        .sum();
+    (
+        StatusCode::OK,
+        Json(
+            json!({"orderId": "ORD-7", "total": total, "confirmationUrl": "https://shop.example/confirm/ORD-7"}),
+        ),
+    )
 }
 
 async fn stock(st: St, h: HeaderMap, Path(id): Path<String>) -> (StatusCode, Json<Value>) {
-    record(&st, "stock", json!({"id": id, "key": h.get("x-api-key").and_then(|v| v.to_str().ok())}));
+    record(
+        &st,
+        "stock",
+        json!({"id": id, "key": h.get("x-api-key").and_then(|v| v.to_str().ok())}),
+    );
     if h.get("x-api-key").and_then(|v| v.to_str().ok()) != Some("your-api-key") {
         return (StatusCode::UNAUTHORIZED, Json(json!({"error": "bad key"})));
     }
     match id.as_str() {
-        "SKU-1" => (StatusCode::OK, Json(json!({"inStock": true, "productId": id}))),
-        _ => (StatusCode::NOT_FOUND, Json(json!({"error": "Product not found"}))),
+        "SKU-1" => (
+            StatusCode::OK,
+            Json(json!({"inStock": true, "productId": id})),
+        ),
+        _ => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": "Product not found"})),
+        ),
     }
 }
 
@@ -103,27 +143,45 @@ async fn stock(st: St, h: HeaderMap, Path(id): Path<String>) -> (StatusCode, Jso
 async fn token(st: St, body: String) -> (StatusCode, Json<Value>) {
     record(&st, "google.token", json!(body.len()));
     let Some(jwt) = body.split('&').find_map(|kv| kv.strip_prefix("assertion=")) else {
-        return (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_request"})));
+        return (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_request"})),
+        );
     };
     let mut v = jsonwebtoken::Validation::new(jsonwebtoken::Algorithm::RS256);
     v.validate_aud = false;
     v.set_issuer(&[SA_EMAIL]);
     let key = jsonwebtoken::DecodingKey::from_rsa_pem(PUBLIC_KEY.as_bytes()).unwrap();
     match jsonwebtoken::decode::<Value>(jwt, &key, &v) {
-        Ok(t) if t.claims["scope"] == "https://www.googleapis.com/auth/spreadsheets" => {
-            (StatusCode::OK, Json(json!({"access_token": "ya29.test", "expires_in": 3599, "token_type": "Bearer"})))
-        }
-        other => (StatusCode::BAD_REQUEST, Json(json!({"error": "invalid_grant", "error_description": format!("{other:?}")}))),
+        Ok(t) if t.claims["scope"] == "https://www.googleapis.com/auth/spreadsheets" => (
+            StatusCode::OK,
+            Json(json!({"access_token": "ya29.test", "expires_in": 3599, "token_type": "Bearer"})),
+        ),
+        other => (
+            StatusCode::BAD_REQUEST,
+            Json(json!({"error": "invalid_grant", "error_description": format!("{other:?}")})),
+        ),
     }
 }
 
-async fn sheets_append(st: St, h: HeaderMap, Path(rest): Path<String>, Json(body): Json<Value>) -> (StatusCode, Json<Value>) {
+async fn sheets_append(
+    st: St,
+    h: HeaderMap,
+    Path(rest): Path<String>,
+    Json(body): Json<Value>,
+) -> (StatusCode, Json<Value>) {
     record(&st, "sheets.append", json!({"path": rest, "body": body}));
     if h.get("authorization").and_then(|v| v.to_str().ok()) != Some("Bearer ya29.test") {
-        return (StatusCode::UNAUTHORIZED, Json(json!({"error": {"message": "bad token"}})));
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": {"message": "bad token"}})),
+        );
     }
     let rows = body["values"].as_array().map_or(0, Vec::len);
-    (StatusCode::OK, Json(json!({"updates": {"updatedRange": "Sheet1!A2:C2", "updatedRows": rows}})))
+    (
+        StatusCode::OK,
+        Json(json!({"updates": {"updatedRange": "Sheet1!A2:C2", "updatedRows": rows}})),
+    )
 }
 
 pub async fn start() -> Apis {

@@ -41,11 +41,19 @@ public_key_file = "{key_path}"
 }
 
 fn now() -> i64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_secs() as i64
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
 }
 
 fn hs(claims: Value) -> String {
-    encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(SECRET.as_bytes())).unwrap()
+    encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap()
 }
 
 fn good(sub: &str) -> Value {
@@ -63,38 +71,88 @@ async fn create(s: &TestServer, bot: &str, token: Option<&str>) -> reqwest::Resp
 #[tokio::test]
 async fn hs256_cases() {
     let s = TestServer::start_with(&[("h", &hs_bot())], |_| {}).await;
-    assert_eq!(error_code(create(&s, "h", None).await).await, (401, "auth_required".into()));
+    assert_eq!(
+        error_code(create(&s, "h", None).await).await,
+        (401, "auth_required".into())
+    );
     let mut expired = good("u1");
     expired["exp"] = json!(now() - 60);
-    assert_eq!(error_code(create(&s, "h", Some(&hs(expired))).await).await, (401, "token_expired".into()));
+    assert_eq!(
+        error_code(create(&s, "h", Some(&hs(expired))).await).await,
+        (401, "token_expired".into())
+    );
     // Within the leeway is still fine.
     let mut barely = good("u1");
     barely["exp"] = json!(now() - 1);
     assert_eq!(create(&s, "h", Some(&hs(barely))).await.status(), 201);
     let mut future = good("u1");
     future["nbf"] = json!(now() + 600);
-    assert_eq!(error_code(create(&s, "h", Some(&hs(future))).await).await, (401, "invalid_token".into()));
+    assert_eq!(
+        error_code(create(&s, "h", Some(&hs(future))).await).await,
+        (401, "invalid_token".into())
+    );
     let mut iss = good("u1");
     iss["iss"] = json!("https://evil.example");
-    assert_eq!(error_code(create(&s, "h", Some(&hs(iss))).await).await, (401, "invalid_token".into()));
+    assert_eq!(
+        error_code(create(&s, "h", Some(&hs(iss))).await).await,
+        (401, "invalid_token".into())
+    );
     let mut aud = good("u1");
     aud["aud"] = json!("other");
-    assert_eq!(error_code(create(&s, "h", Some(&hs(aud))).await).await, (401, "invalid_token".into()));
+    assert_eq!(
+        error_code(create(&s, "h", Some(&hs(aud))).await).await,
+        (401, "invalid_token".into())
+    );
     let mut no_exp = good("u1");
     no_exp.as_object_mut().unwrap().remove("exp");
-    assert_eq!(error_code(create(&s, "h", Some(&hs(no_exp))).await).await, (401, "invalid_token".into()));
-    let wrong_key = encode(&Header::new(Algorithm::HS256), &good("u1"), &EncodingKey::from_secret(b"another secret of at least 32 bytes!!")).unwrap();
-    assert_eq!(error_code(create(&s, "h", Some(&wrong_key)).await).await, (401, "invalid_token".into()));
+    assert_eq!(
+        error_code(create(&s, "h", Some(&hs(no_exp))).await).await,
+        (401, "invalid_token".into())
+    );
+    let wrong_key = encode(
+        &Header::new(Algorithm::HS256),
+        &good("u1"),
+        &EncodingKey::from_secret(b"another secret of at least 32 bytes!!"),
+    )
+    .unwrap();
+    assert_eq!(
+        error_code(create(&s, "h", Some(&wrong_key)).await).await,
+        (401, "invalid_token".into())
+    );
     // alg is pinned: HS384 with the right secret, and unsigned `none`, are refused.
-    let hs384 = encode(&Header::new(Algorithm::HS384), &good("u1"), &EncodingKey::from_secret(SECRET.as_bytes())).unwrap();
-    assert_eq!(error_code(create(&s, "h", Some(&hs384)).await).await, (401, "invalid_token".into()));
+    let hs384 = encode(
+        &Header::new(Algorithm::HS384),
+        &good("u1"),
+        &EncodingKey::from_secret(SECRET.as_bytes()),
+    )
+    .unwrap();
+    assert_eq!(
+        error_code(create(&s, "h", Some(&hs384)).await).await,
+        (401, "invalid_token".into())
+    );
     let none = {
         use base64_url as b;
-        format!("{}.{}.", b::enc(br#"{"alg":"none","typ":"JWT"}"#), b::enc(good("u1").to_string().as_bytes()))
+        format!(
+            "{}.{}.",
+            b::enc(br#"{"alg":"none","typ":"JWT"}"#),
+            b::enc(good("u1").to_string().as_bytes())
+        )
     };
-    assert_eq!(error_code(create(&s, "h", Some(&none)).await).await, (401, "invalid_token".into()));
-    assert_eq!(error_code(create(&s, "h", Some("garbage")).await).await, (401, "invalid_token".into()));
-    let r = s.client.post(s.url("/v1/bots/h/threads")).header("authorization", "Basic abc").send().await.unwrap();
+    assert_eq!(
+        error_code(create(&s, "h", Some(&none)).await).await,
+        (401, "invalid_token".into())
+    );
+    assert_eq!(
+        error_code(create(&s, "h", Some("garbage")).await).await,
+        (401, "invalid_token".into())
+    );
+    let r = s
+        .client
+        .post(s.url("/v1/bots/h/threads"))
+        .header("authorization", "Basic abc")
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.headers()["www-authenticate"], "Bearer");
     assert_eq!(error_code(r).await, (401, "invalid_token".into()));
     s.stop().await;
@@ -105,7 +163,10 @@ async fn a_thread_belongs_to_its_sub() {
     let s = TestServer::start_with(&[("h", &hs_bot())], |_| {}).await;
     let (alice, bob) = (hs(good("alice")), hs(good("bob")));
     let r = create(&s, "h", Some(&alice)).await;
-    let t = r.json::<Value>().await.unwrap()["threadId"].as_str().unwrap().to_string();
+    let t = r.json::<Value>().await.unwrap()["threadId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let get = |tok: Option<String>, path: String| {
         let mut r = s.client.get(s.url(&path));
         if let Some(t) = tok {
@@ -113,16 +174,51 @@ async fn a_thread_belongs_to_its_sub() {
         }
         r.send()
     };
-    assert_eq!(get(Some(alice.clone()), format!("/v1/threads/{t}/messages")).await.unwrap().status(), 200);
-    for path in [format!("/v1/threads/{t}/messages"), format!("/v1/threads/{t}/events")] {
-        assert_eq!(error_code(get(Some(bob.clone()), path.clone()).await.unwrap()).await, (404, "thread_not_found".into()));
-        assert_eq!(error_code(get(None, path).await.unwrap()).await, (401, "auth_required".into()));
+    assert_eq!(
+        get(Some(alice.clone()), format!("/v1/threads/{t}/messages"))
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+    for path in [
+        format!("/v1/threads/{t}/messages"),
+        format!("/v1/threads/{t}/events"),
+    ] {
+        assert_eq!(
+            error_code(get(Some(bob.clone()), path.clone()).await.unwrap()).await,
+            (404, "thread_not_found".into())
+        );
+        assert_eq!(
+            error_code(get(None, path).await.unwrap()).await,
+            (401, "auth_required".into())
+        );
     }
-    let send = s.client.post(s.url(&format!("/v1/threads/{t}/messages"))).bearer_auth(&bob).json(&json!({"clientMessageId": "x", "content": "hi"})).send().await.unwrap();
+    let send = s
+        .client
+        .post(s.url(&format!("/v1/threads/{t}/messages")))
+        .bearer_auth(&bob)
+        .json(&json!({"clientMessageId": "x", "content": "hi"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(send).await, (404, "thread_not_found".into()));
-    let close = s.client.post(s.url(&format!("/v1/threads/{t}/close"))).bearer_auth(&bob).send().await.unwrap();
+    let close = s
+        .client
+        .post(s.url(&format!("/v1/threads/{t}/close")))
+        .bearer_auth(&bob)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(close).await, (404, "thread_not_found".into()));
-    let send = s.client.post(s.url(&format!("/v1/threads/{t}/messages"))).bearer_auth(&alice).json(&json!({"clientMessageId": "x", "content": "hi"})).send().await.unwrap();
+    let send = s
+        .client
+        .post(s.url(&format!("/v1/threads/{t}/messages")))
+        .bearer_auth(&alice)
+        .json(&json!({"clientMessageId": "x", "content": "hi"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(send.status(), 202);
     s.stop().await;
 }
@@ -134,16 +230,37 @@ async fn rs256_and_algorithm_confusion() {
     let s = TestServer::start_with(&[("r", &rs_bot(&public))], |_| {}).await;
     let private = std::fs::read(format!("{fixtures}/jwt_rs256_private.pem")).unwrap();
     let claims = json!({"sub": "u", "exp": now() + 600});
-    let rs = encode(&Header::new(Algorithm::RS256), &claims, &EncodingKey::from_rsa_pem(&private).unwrap()).unwrap();
+    let rs = encode(
+        &Header::new(Algorithm::RS256),
+        &claims,
+        &EncodingKey::from_rsa_pem(&private).unwrap(),
+    )
+    .unwrap();
     assert_eq!(create(&s, "r", Some(&rs)).await.status(), 201);
     // The classic confusion attack: HS256 signed with the public key's PEM as the secret.
     let pem = std::fs::read(&public).unwrap();
-    let forged = encode(&Header::new(Algorithm::HS256), &claims, &EncodingKey::from_secret(&pem)).unwrap();
-    assert_eq!(error_code(create(&s, "r", Some(&forged)).await).await, (401, "invalid_token".into()));
+    let forged = encode(
+        &Header::new(Algorithm::HS256),
+        &claims,
+        &EncodingKey::from_secret(&pem),
+    )
+    .unwrap();
+    assert_eq!(
+        error_code(create(&s, "r", Some(&forged)).await).await,
+        (401, "invalid_token".into())
+    );
     let mut expired = claims.clone();
     expired["exp"] = json!(now() - 3600);
-    let rs_expired = encode(&Header::new(Algorithm::RS256), &expired, &EncodingKey::from_rsa_pem(&private).unwrap()).unwrap();
-    assert_eq!(error_code(create(&s, "r", Some(&rs_expired)).await).await, (401, "token_expired".into()));
+    let rs_expired = encode(
+        &Header::new(Algorithm::RS256),
+        &expired,
+        &EncodingKey::from_rsa_pem(&private).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(
+        error_code(create(&s, "r", Some(&rs_expired)).await).await,
+        (401, "token_expired".into())
+    );
     s.stop().await;
 }
 
@@ -158,27 +275,65 @@ async fn cors_exact_origin_per_bot() {
             .header("access-control-request-headers", "content-type")
             .send()
     };
-    let ok = pre("https://shop.example", "/v1/bots/t/threads".into()).await.unwrap();
+    let ok = pre("https://shop.example", "/v1/bots/t/threads".into())
+        .await
+        .unwrap();
     assert_eq!(ok.status(), 204);
-    assert_eq!(ok.headers()["access-control-allow-origin"], "https://shop.example");
-    assert!(ok.headers()["access-control-allow-headers"].to_str().unwrap().contains("content-type"));
-    for bad in ["https://shop.example.evil", "http://shop.example", "https://evil.example"] {
+    assert_eq!(
+        ok.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    assert!(ok.headers()["access-control-allow-headers"]
+        .to_str()
+        .unwrap()
+        .contains("content-type"));
+    for bad in [
+        "https://shop.example.evil",
+        "http://shop.example",
+        "https://evil.example",
+    ] {
         let r = pre(bad, "/v1/bots/t/threads".into()).await.unwrap();
         assert!(r.headers().get("access-control-allow-origin").is_none());
-        assert_eq!(error_code(r).await, (403, "origin_not_allowed".into()), "{bad}");
+        assert_eq!(
+            error_code(r).await,
+            (403, "origin_not_allowed".into()),
+            "{bad}"
+        );
     }
     // Thread paths resolve the thread's bot.
     let t = s.create_thread("t").await;
-    let r = s.client.get(s.url(&format!("/v1/threads/{t}/messages"))).header("origin", "https://shop.example").send().await.unwrap();
-    assert_eq!(r.headers()["access-control-allow-origin"], "https://shop.example");
+    let r = s
+        .client
+        .get(s.url(&format!("/v1/threads/{t}/messages")))
+        .header("origin", "https://shop.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        r.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
     assert_eq!(r.headers()["vary"], "Origin");
     // A disallowed cross-origin POST is refused before anything is written.
-    let r = s.client.post(s.url(&format!("/v1/threads/{t}/messages"))).header("origin", "https://evil.example").json(&json!({"clientMessageId": "e", "content": "hello world"})).send().await.unwrap();
+    let r = s
+        .client
+        .post(s.url(&format!("/v1/threads/{t}/messages")))
+        .header("origin", "https://evil.example")
+        .json(&json!({"clientMessageId": "e", "content": "hello world"}))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 403);
     assert_eq!(s.history(&t).await["lastSeq"], 1);
     // Same-origin (Origin host = Host) passes without CORS headers.
     let host = s.base.trim_start_matches("http://").to_string();
-    let r = s.client.get(s.url(&format!("/v1/threads/{t}/messages"))).header("origin", format!("http://{host}")).send().await.unwrap();
+    let r = s
+        .client
+        .get(s.url(&format!("/v1/threads/{t}/messages")))
+        .header("origin", format!("http://{host}"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     s.stop().await;
 }
@@ -189,7 +344,11 @@ mod base64_url {
         const A: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
         let mut out = String::new();
         for chunk in data.chunks(3) {
-            let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
+            let b = [
+                chunk[0],
+                *chunk.get(1).unwrap_or(&0),
+                *chunk.get(2).unwrap_or(&0),
+            ];
             let n = (b[0] as u32) << 16 | (b[1] as u32) << 8 | b[2] as u32;
             for i in 0..=chunk.len() {
                 out.push(A[(n >> (18 - 6 * i) & 63) as usize] as char);

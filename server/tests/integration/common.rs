@@ -123,8 +123,14 @@ pub fn test_config(data: &Path, bots: &Path) -> ServerConfig {
         grace: Duration::from_secs(5),
         ..ServerConfig::default()
     };
-    c.http.limits.per_ip = Rate { per_sec: 0.0, burst: 0.0 };
-    c.http.limits.per_thread = Rate { per_sec: 0.0, burst: 0.0 };
+    c.http.limits.per_ip = Rate {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
+    c.http.limits.per_thread = Rate {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
     c.http.www_dir = bots.join("../www");
     c.http.widget_dir = bots.join("../pkg");
     c
@@ -136,7 +142,10 @@ impl TestServer {
         Self::start_with(&[("t", TEST_BOT)], |_| {}).await
     }
 
-    pub async fn start_with(bots: &[(&str, &str)], tweak: impl FnOnce(&mut ServerConfig)) -> TestServer {
+    pub async fn start_with(
+        bots: &[(&str, &str)],
+        tweak: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let tmp = tempfile::tempdir().unwrap();
         let bots_dir = tmp.path().join("bots");
         for (slug, toml) in bots {
@@ -152,17 +161,31 @@ impl TestServer {
     pub async fn launch(config: ServerConfig) -> TestServer {
         let shutdown = CancellationToken::new();
         let (data, bots) = (config.data_dir.clone(), config.bots_dir.clone());
-        let server = Server::start(config, shutdown.clone()).await.expect("server starts");
+        let server = Server::start(config, shutdown.clone())
+            .await
+            .expect("server starts");
         let base = format!("http://{}", server.local_addr());
         let handle = tokio::spawn(server.run());
-        TestServer { base, data, bots, shutdown, handle: Some(handle), client: reqwest::Client::new(), _tmp: None }
+        TestServer {
+            base,
+            data,
+            bots,
+            shutdown,
+            handle: Some(handle),
+            client: reqwest::Client::new(),
+            _tmp: None,
+        }
     }
 
     /// Graceful stop; returns the temp dir so a restart can reuse the data.
     pub async fn stop(mut self) -> Option<tempfile::TempDir> {
         self.shutdown.cancel();
         if let Some(h) = self.handle.take() {
-            tokio::time::timeout(PATIENCE, h).await.expect("server stops in time").unwrap().unwrap();
+            tokio::time::timeout(PATIENCE, h)
+                .await
+                .expect("server stops in time")
+                .unwrap()
+                .unwrap();
         }
         self._tmp.take()
     }
@@ -172,9 +195,17 @@ impl TestServer {
     }
 
     pub async fn create_thread(&self, bot: &str) -> String {
-        let r = self.client.post(self.url(&format!("/v1/bots/{bot}/threads"))).send().await.unwrap();
+        let r = self
+            .client
+            .post(self.url(&format!("/v1/bots/{bot}/threads")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 201, "{:?}", r.text().await);
-        r.json::<Value>().await.unwrap()["threadId"].as_str().unwrap().to_string()
+        r.json::<Value>().await.unwrap()["threadId"]
+            .as_str()
+            .unwrap()
+            .to_string()
     }
 
     pub async fn send(&self, thread: &str, cmid: &str, text: &str) -> (u16, Value) {
@@ -190,14 +221,20 @@ impl TestServer {
     }
 
     pub async fn history(&self, thread: &str) -> Value {
-        let r = self.client.get(self.url(&format!("/v1/threads/{thread}/messages"))).send().await.unwrap();
+        let r = self
+            .client
+            .get(self.url(&format!("/v1/threads/{thread}/messages")))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 200);
         r.json().await.unwrap()
     }
 
     /// Sends and waits for the run's end; returns the events of that run (from `message.created`).
     pub async fn turn(&self, thread: &str, text: &str) -> Vec<Value> {
-        self.turn_with(thread, &uuid::Uuid::new_v4().to_string(), text).await
+        self.turn_with(thread, &uuid::Uuid::new_v4().to_string(), text)
+            .await
     }
 
     /// Like [`turn`](Self::turn) with a given clientMessageId; waits for *this* run's end.
@@ -214,7 +251,9 @@ impl TestServer {
             if body["runId"].is_null() && t == "message.created" {
                 return out;
             }
-            if (t == "run.completed" || t == "run.failed") && out.last().unwrap()["runId"] == body["runId"] {
+            if (t == "run.completed" || t == "run.failed")
+                && out.last().unwrap()["runId"] == body["runId"]
+            {
                 return out;
             }
         }
@@ -255,7 +294,11 @@ pub struct SseReader {
 
 impl SseReader {
     pub fn new(resp: reqwest::Response) -> Self {
-        SseReader { body: resp.bytes_stream().boxed(), parser: SseParser::new(), pending: Default::default() }
+        SseReader {
+            body: resp.bytes_stream().boxed(),
+            parser: SseParser::new(),
+            pending: Default::default(),
+        }
     }
 
     /// The next event, `None` when the stream ends. Panics after [`PATIENCE`].
@@ -278,8 +321,16 @@ impl SseReader {
     pub async fn next_json(&mut self) -> Option<Value> {
         let e = self.next().await?;
         let v: Value = serde_json::from_str(&e.data).unwrap();
-        assert_eq!(v["seq"].to_string(), e.id.clone().unwrap(), "id line is the seq");
-        assert_eq!(v["type"].as_str().unwrap(), e.event, "event line is the type");
+        assert_eq!(
+            v["seq"].to_string(),
+            e.id.clone().unwrap(),
+            "id line is the seq"
+        );
+        assert_eq!(
+            v["type"].as_str().unwrap(),
+            e.event,
+            "event line is the type"
+        );
         Some(v)
     }
 
@@ -289,7 +340,10 @@ impl SseReader {
 }
 
 pub fn types(events: &[Value]) -> Vec<String> {
-    events.iter().map(|e| e["type"].as_str().unwrap().to_string()).collect()
+    events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
 }
 
 /// The texts of the completed bot messages among `events`.
@@ -312,5 +366,8 @@ pub fn replies(events: &[Value]) -> Vec<String> {
 pub async fn error_code(r: reqwest::Response) -> (u16, String) {
     let s = r.status().as_u16();
     let v: Value = r.json().await.unwrap_or(Value::Null);
-    (s, v["error"]["code"].as_str().unwrap_or("<none>").to_string())
+    (
+        s,
+        v["error"]["code"].as_str().unwrap_or("<none>").to_string(),
+    )
 }

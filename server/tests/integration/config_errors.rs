@@ -13,14 +13,22 @@ fn errors(toml: &str) -> Vec<String> {
             .iter()
             .map(|e| {
                 assert!(e.file.ends_with("b/bot.toml"), "{e}");
-                format!("{}: {}", e.line.map_or("-".into(), |l| l.to_string()), e.message)
+                format!(
+                    "{}: {}",
+                    e.line.map_or("-".into(), |l| l.to_string()),
+                    e.message
+                )
             })
             .collect(),
     }
 }
 
 fn has(errs: &[String], line: usize, needle: &str) {
-    assert!(errs.iter().any(|e| e.starts_with(&format!("{line}: ")) && e.contains(needle)), "want line {line} `{needle}` in {errs:#?}");
+    assert!(
+        errs.iter()
+            .any(|e| e.starts_with(&format!("{line}: ")) && e.contains(needle)),
+        "want line {line} `{needle}` in {errs:#?}"
+    );
 }
 
 #[test]
@@ -31,8 +39,16 @@ fn syntax_error_has_its_line() {
 
 #[test]
 fn unknown_top_level_key_and_wrong_type() {
-    has(&errors("name = \"x\"\ngretting = \"hi\"\n"), 2, "unknown field `gretting`");
-    has(&errors("name = \"x\"\n[stream]\ndelay_ms = \"fast\"\n"), 3, "invalid type");
+    has(
+        &errors("name = \"x\"\ngretting = \"hi\"\n"),
+        2,
+        "unknown field `gretting`",
+    );
+    has(
+        &errors("name = \"x\"\n[stream]\ndelay_ms = \"fast\"\n"),
+        3,
+        "invalid type",
+    );
 }
 
 #[test]
@@ -69,16 +85,23 @@ fn auth_and_cors_errors() {
     has(&e, 1, "expected \"HS256\" or \"RS256\"");
     let e = errors("[auth]\nmode = \"jwt\"\nalgorithm = \"HS256\"\nsecret = \"short\"\n");
     has(&e, 1, "at least 32 bytes");
-    let e = errors("[auth]\nmode = \"jwt\"\nalgorithm = \"RS256\"\npublic_key_file = \"missing.pem\"\n");
+    let e = errors(
+        "[auth]\nmode = \"jwt\"\nalgorithm = \"RS256\"\npublic_key_file = \"missing.pem\"\n",
+    );
     has(&e, 1, "missing.pem");
-    let e = errors("[cors]\nallowed_origins = [\n  \"https://ok.example\",\n  \"https://bad.example/\",\n]\n");
+    let e = errors(
+        "[cors]\nallowed_origins = [\n  \"https://ok.example\",\n  \"https://bad.example/\",\n]\n",
+    );
     has(&e, 4, "no path or trailing slash");
 }
 
 #[test]
 fn duplicate_workflow_names() {
     let e = errors("[[workflows]]\nname = \"a\"\nsteps = [{ say = \"x\" }]\n\n[[workflows]]\nname = \"a\"\nsteps = [{ say = \"y\" }]\n");
-    assert!(e.iter().any(|m| m.contains("defined twice (first at line")), "{e:#?}");
+    assert!(
+        e.iter().any(|m| m.contains("defined twice (first at line")),
+        "{e:#?}"
+    );
 }
 
 #[test]
@@ -92,11 +115,26 @@ fn natter_check_cli() {
     let bin = env!("CARGO_BIN_EXE_natter");
     let demo = concat!(env!("CARGO_MANIFEST_DIR"), "/../bots/demo");
     let ok = Command::new(bin).args(["check", demo]).output().unwrap();
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     let tmp = tempfile::tempdir().unwrap();
-    crate::common::write_bot(tmp.path(), "bad", "name = \"x\"\n[[workflows]]\nname = \"w\"\nsteps = [ { dance = 1 } ]\n");
-    let bad = Command::new(bin).args(["check"]).arg(tmp.path().join("bad")).output().unwrap();
+    crate::common::write_bot(
+        tmp.path(),
+        "bad",
+        "name = \"x\"\n[[workflows]]\nname = \"w\"\nsteps = [ { dance = 1 } ]\n",
+    );
+    let bad = Command::new(bin)
+        .args(["check"])
+        .arg(tmp.path().join("bad"))
+        .output()
+        .unwrap();
     assert_eq!(bad.status.code(), Some(1));
     let err = String::from_utf8_lossy(&bad.stderr);
-    assert!(err.contains("bad/bot.toml:4: workflow `w` step 1: unknown step kind"), "{err}");
+    assert!(
+        err.contains("bad/bot.toml:4: workflow `w` step 1: unknown step kind"),
+        "{err}"
+    );
 }

@@ -83,7 +83,13 @@ fn deliveries(standin: &StandIn) -> (Vec<(String, Value)>, Tries) {
 }
 
 async fn agent(s: &TestServer, key: &str, body: Value) -> reqwest::Response {
-    s.client.post(s.url("/agent/converse/send-message-to-widget")).header("Authorization", key).json(&body).send().await.unwrap()
+    s.client
+        .post(s.url("/agent/converse/send-message-to-widget"))
+        .header("Authorization", key)
+        .json(&body)
+        .send()
+        .await
+        .unwrap()
 }
 
 #[tokio::test]
@@ -95,9 +101,17 @@ async fn widget_handoff_webhooks_in_seed_shape_signed_retried_with_the_same_id_i
     // After the hand-off the bot is silent: the visitor's words go to the CRM.
     let (st, body) = s.send(&thread, "m1", "Hello, is anyone there?").await;
     assert_eq!(st, 202);
-    assert!(body["runId"].is_null(), "no bot run after a hand-off: {body}");
+    assert!(
+        body["runId"].is_null(),
+        "no bot run after a hand-off: {body}"
+    );
     s.send(&thread, "m2", "My order is late").await;
-    let r = s.client.post(s.url(&format!("/v1/threads/{thread}/close"))).send().await.unwrap();
+    let r = s
+        .client
+        .post(s.url(&format!("/v1/threads/{thread}/close")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
 
     // escalate (sync, 1 try) + 4 async events x 3 tries (2 refused with 503, then 200).
@@ -118,14 +132,21 @@ async fn widget_handoff_webhooks_in_seed_shape_signed_retried_with_the_same_id_i
     );
     assert!(ok.iter().all(|(_, b)| b["botId"] == "BOT_ID"));
     for (id, _) in &ok[1..] {
-        assert_eq!(tries[id], vec![503, 503, 200], "same webhook-id on every try: {id}");
+        assert_eq!(
+            tries[id],
+            vec![503, 503, 200],
+            "same webhook-id on every try: {id}"
+        );
     }
     // In order: no try of a later event before the previous one was delivered.
     let order: Vec<String> = standin.received().iter().map(|r| r.id.clone()).collect();
     let mut last_seen = 0;
     for (id, _) in &ok[1..] {
         let first = order.iter().position(|x| x == id).unwrap();
-        assert!(first >= last_seen, "event {id} tried before its predecessor was delivered");
+        assert!(
+            first >= last_seen,
+            "event {id} tried before its predecessor was delivered"
+        );
         last_seen = order.iter().rposition(|x| x == id).unwrap();
     }
     s.stop().await;
@@ -136,8 +157,14 @@ async fn escalate_refused_tells_the_visitor_and_the_bot_goes_on() {
     let (s, standin) = setup(|c| c.escalate_status = 503).await;
     let thread = s.create_thread("c").await;
     let evs = s.turn(&thread, "human").await;
-    assert!(!types(&evs).contains(&"thread.handed_off".to_string()), "{evs:?}");
-    assert_eq!(replies(&evs), vec!["Nobody can take this now, but I'm still here."]);
+    assert!(
+        !types(&evs).contains(&"thread.handed_off".to_string()),
+        "{evs:?}"
+    );
+    assert_eq!(
+        replies(&evs),
+        vec!["Nobody can take this now, but I'm still here."]
+    );
     assert_eq!(s.history(&thread).await["status"], "open");
     let evs = s.turn(&thread, "hello world").await;
     assert_eq!(replies(&evs), vec!["Hello to you."]);
@@ -147,13 +174,20 @@ async fn escalate_refused_tells_the_visitor_and_the_bot_goes_on() {
 
 #[tokio::test]
 async fn is_team_online_branches_a_workflow() {
-    for (online, expect) in [(Some(true), "Someone is online."), (Some(false), "Nobody is online."), (None, "Nobody is online.")] {
+    for (online, expect) in [
+        (Some(true), "Someone is online."),
+        (Some(false), "Nobody is online."),
+        (None, "Nobody is online."),
+    ] {
         let (s, standin) = setup(|c| c.team_online = online).await;
         let thread = s.create_thread("c").await;
         let evs = s.turn(&thread, "anyone there?").await;
         assert_eq!(replies(&evs), vec![expect], "isOnline {online:?}");
         let q = standin.received()[0].body.clone().unwrap();
-        assert_eq!(q["data"], json!({"eventType": "isTeamOnline", "platformConversationId": thread, "conversationId": thread, "teamId": "sales"}));
+        assert_eq!(
+            q["data"],
+            json!({"eventType": "isTeamOnline", "platformConversationId": thread, "conversationId": thread, "teamId": "sales"})
+        );
         s.stop().await;
     }
 }
@@ -163,14 +197,35 @@ async fn agent_replies_reach_the_widget_stream() {
     let (s, _standin) = setup(|_| {}).await;
     let thread = s.create_thread("c").await;
     // Refusals first: they change nothing.
-    let r = agent(&s, "wrong-key", json!({"eventType": "message", "platformConversationId": thread, "text": "x"})).await;
+    let r = agent(
+        &s,
+        "wrong-key",
+        json!({"eventType": "message", "platformConversationId": thread, "text": "x"}),
+    )
+    .await;
     assert_eq!(r.status(), 401);
-    let r = agent(&s, KEY, json!({"eventType": "message", "platformConversationId": "thr_nope", "text": "x"})).await;
+    let r = agent(
+        &s,
+        KEY,
+        json!({"eventType": "message", "platformConversationId": "thr_nope", "text": "x"}),
+    )
+    .await;
     assert_eq!(error_code(r).await, (404, "thread_not_found".to_string()));
-    let r = agent(&s, KEY, json!({"eventType": "message", "platformConversationId": thread})).await;
+    let r = agent(
+        &s,
+        KEY,
+        json!({"eventType": "message", "platformConversationId": thread}),
+    )
+    .await;
     assert_eq!(r.status(), 400);
     let msg: Value = r.json().await.unwrap();
-    assert!(msg["error"]["message"].as_str().unwrap().starts_with("text"), "{msg}");
+    assert!(
+        msg["error"]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("text"),
+        "{msg}"
+    );
 
     let before = s.last_seq(&thread).await;
     let mut sse = s.events(&thread, Some(before)).await;
@@ -178,43 +233,86 @@ async fn agent_replies_reach_the_widget_stream() {
     let r = agent(&s, KEY, json!({"eventType": "escalationQueueUpdate", "platformConversationId": thread, "queuePosition": 2, "waitingTime": "3 min"})).await;
     assert_eq!(r.status(), 200);
     let ev = until_event(&mut sse, "agent.queue").await;
-    assert_eq!((ev["queuePosition"].clone(), ev["waitingTime"].clone()), (json!("2"), json!("3 min")));
+    assert_eq!(
+        (ev["queuePosition"].clone(), ev["waitingTime"].clone()),
+        (json!("2"), json!("3 min"))
+    );
     assert_eq!(agent(&s, KEY, json!({"eventType": "escalationSuccess", "platformConversationId": thread, "agent": "Ann"})).await.status(), 200);
     until_event(&mut sse, "thread.handed_off").await;
     assert_eq!(until_event(&mut sse, "agent.joined").await["agent"], "Ann");
-    assert_eq!(agent(&s, KEY, json!({"eventType": "typing", "platformConversationId": thread, "typing": true})).await.status(), 200);
+    assert_eq!(
+        agent(
+            &s,
+            KEY,
+            json!({"eventType": "typing", "platformConversationId": thread, "typing": true})
+        )
+        .await
+        .status(),
+        200
+    );
     assert_eq!(until_event(&mut sse, "agent.typing").await["typing"], true);
     assert_eq!(agent(&s, KEY, json!({"eventType": "message", "platformConversationId": thread, "text": "Hi, Ann here."})).await.status(), 200);
     let m = until_event(&mut sse, "agent.message").await;
     assert_eq!(m["message"]["role"], "agent");
     assert_eq!(m["message"]["content"][0]["text"], "Hi, Ann here.");
-    assert_eq!(agent(&s, KEY, json!({"eventType": "agentDisconnect", "platformConversationId": thread})).await.status(), 200);
+    assert_eq!(
+        agent(
+            &s,
+            KEY,
+            json!({"eventType": "agentDisconnect", "platformConversationId": thread})
+        )
+        .await
+        .status(),
+        200
+    );
     until_event(&mut sse, "agent.left").await;
     assert_eq!(until_event(&mut sse, "thread.closed").await["by"], "agent");
     // The agent's message is in the history like any message.
     let h = s.history(&thread).await;
-    assert!(h["messages"].as_array().unwrap().iter().any(|m| m["role"] == "agent"));
+    assert!(h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|m| m["role"] == "agent"));
     s.stop().await;
 }
 
 #[tokio::test]
 async fn the_crm_as_channel_gets_the_bots_answers_as_send_message() {
     let (s, standin) = setup(|_| {}).await;
-    let chat = |body: Value| s.client.post(s.url("/converse/chat")).header("Authorization", format!("Bearer {KEY}")).json(&body).send();
-    let r = chat(json!({"platformConversationId": "pc-1", "eventType": "message", "text": "hi"})).await.unwrap();
+    let chat = |body: Value| {
+        s.client
+            .post(s.url("/converse/chat"))
+            .header("Authorization", format!("Bearer {KEY}"))
+            .json(&body)
+            .send()
+    };
+    let r = chat(json!({"platformConversationId": "pc-1", "eventType": "message", "text": "hi"}))
+        .await
+        .unwrap();
     assert_eq!(error_code(r).await, (404, "thread_not_found".to_string()));
     let r = chat(json!({"platformConversationId": "pc-1", "eventType": "startSession", "metaData": [{"key": "plan", "value": "gold"}, {"key": "token", "value": "s3cr3t", "sanitize": true}]})).await.unwrap();
     assert_eq!(r.status(), 200);
-    let r = chat(json!({"platformConversationId": "pc-1", "eventType": "message", "text": "colors"})).await.unwrap();
+    let r =
+        chat(json!({"platformConversationId": "pc-1", "eventType": "message", "text": "colors"}))
+            .await
+            .unwrap();
     assert_eq!(r.status(), 200);
     standin.wait_for(2, PATIENCE).await;
-    let r = chat(json!({"platformConversationId": "pc-1", "eventType": "message", "text": "cards"})).await.unwrap();
+    let r =
+        chat(json!({"platformConversationId": "pc-1", "eventType": "message", "text": "cards"}))
+            .await
+            .unwrap();
     assert_eq!(r.status(), 200);
     standin.wait_for(3, PATIENCE).await;
-    let r = chat(json!({"platformConversationId": "pc-1", "eventType": "message", "cardIndex": 0})).await.unwrap();
+    let r = chat(json!({"platformConversationId": "pc-1", "eventType": "message", "cardIndex": 0}))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     standin.wait_for(4, PATIENCE).await;
-    let r = chat(json!({"platformConversationId": "pc-1", "eventType": "oops"})).await.unwrap();
+    let r = chat(json!({"platformConversationId": "pc-1", "eventType": "oops"}))
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
 
     let (ok, _) = deliveries(&standin);
@@ -232,17 +330,36 @@ async fn the_crm_as_channel_gets_the_bots_answers_as_send_message() {
                "carouselCards": cards, "predictedIntents": [], "confidence": data[0]["confidence"].clone()})
     };
     assert_eq!(data[0], base("text", "Hi!", json!([]), json!([])));
-    assert_eq!(data[1], base("text", "Pick one", json!([{"type": "button", "text": "Red"}, {"type": "button", "text": "Blue"}]), json!([])));
+    assert_eq!(
+        data[1],
+        base(
+            "text",
+            "Pick one",
+            json!([{"type": "button", "text": "Red"}, {"type": "button", "text": "Blue"}]),
+            json!([])
+        )
+    );
     assert_eq!(
         data[2],
-        base("carousel", "Look:", json!([]), json!([
-            {"title": "A", "description": "first", "imageUrl": "https://x/a.png", "buttons": [{"type": "button", "text": "Pick A"}]},
-            {"title": "B", "buttons": []}
-        ]))
+        base(
+            "carousel",
+            "Look:",
+            json!([]),
+            json!([
+                {"title": "A", "description": "first", "imageUrl": "https://x/a.png", "buttons": [{"type": "button", "text": "Pick A"}]},
+                {"title": "B", "buttons": []}
+            ])
+        )
     );
-    assert_eq!(data[3]["text"], "Hm?", "card 0's value `a` matches no workflow: the fallback");
+    assert_eq!(
+        data[3]["text"], "Hm?",
+        "card 0's value `a` matches no workflow: the fallback"
+    );
     // Sanitized metadata is not stored.
-    let t = ok[0].1["data"]["conversationId"].as_str().unwrap().to_string();
+    let t = ok[0].1["data"]["conversationId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let meta = admin_get(&s.client, &s.base, &format!("/threads/{t}")).await["metadata"].clone();
     assert_eq!(meta["plan"], "gold");
     assert!(meta.get("token").is_none(), "{meta}");
@@ -257,7 +374,10 @@ async fn a_crm_action_posts_the_actions_webhook_and_stores_results_without_sanit
     let standin = StandIn::start(c).await.unwrap();
     let toml = bot(&standin.chat_url(), &secret).replace(
         "api_key = ",
-        &format!("actions_webhook_url = \"{}\"\napi_key = ", standin.actions_url()),
+        &format!(
+            "actions_webhook_url = \"{}\"\napi_key = ",
+            standin.actions_url()
+        ),
     ) + r#"
 [[workflows]]
 name = "balance"
@@ -284,17 +404,27 @@ steps = [
     s.turn(&thread, "balance").await;
     let evs = s.turn(&thread, "123345").await;
     assert_eq!(replies(&evs), vec!["New balance 210, token [redacted]."]);
-    let req = standin.received().into_iter().find(|r| r.path.contains("action")).expect("actions webhook called");
+    let req = standin
+        .received()
+        .into_iter()
+        .find(|r| r.path.contains("action"))
+        .expect("actions webhook called");
     assert!(req.signature_ok);
     let body = req.body.unwrap();
     assert_eq!(body["name"], "updateCustomerBalance");
     assert_eq!(body["botId"], "BOT_ID");
     assert_eq!(body["platformConversationId"], thread.as_str());
-    assert_eq!(body["data"], json!([{"key": "userId", "value": ["123345"], "saveAs": "customerId"}, {"key": "balance", "value": ["100"]}]));
+    assert_eq!(
+        body["data"],
+        json!([{"key": "userId", "value": ["123345"], "saveAs": "customerId"}, {"key": "balance", "value": ["100"]}])
+    );
     let t = admin_get(&s.client, &s.base, &format!("/threads/{thread}")).await;
     assert_eq!(t["metadata"]["newBalance"], 210);
     assert!(t["metadata"].get("token").is_none());
     let runs = admin_get(&s.client, &s.base, "/action-runs?bot=c").await;
-    assert!(!runs.to_string().contains("s3cr3t-value"), "a sanitized value in the run log: {runs}");
+    assert!(
+        !runs.to_string().contains("s3cr3t-value"),
+        "a sanitized value in the run log: {runs}"
+    );
     s.stop().await;
 }

@@ -48,9 +48,21 @@ async fn start() -> TestServer {
     let tmp = tempfile::tempdir().unwrap();
     let bots = tmp.path().join("bots");
     write_bot(&bots, "h", BOT);
-    write_file(&bots, "h/handlers/conversation_handed_off/notify.py", CONTEXT_PY);
-    write_file(&bots, "h/handlers/conversation_closed/a_raises.py", RAISES_PY);
-    write_file(&bots, "h/handlers/conversation_closed/b_sync.py", CONTEXT_PY);
+    write_file(
+        &bots,
+        "h/handlers/conversation_handed_off/notify.py",
+        CONTEXT_PY,
+    );
+    write_file(
+        &bots,
+        "h/handlers/conversation_closed/a_raises.py",
+        RAISES_PY,
+    );
+    write_file(
+        &bots,
+        "h/handlers/conversation_closed/b_sync.py",
+        CONTEXT_PY,
+    );
     let mut config = test_config(&tmp.path().join("data"), &bots);
     fast(&mut config);
     let mut s = TestServer::launch(config).await;
@@ -59,7 +71,9 @@ async fn start() -> TestServer {
 }
 
 fn by_handler<'a>(runs: &'a [Value], name: &str) -> &'a Value {
-    runs.iter().find(|r| r["handler"] == name).unwrap_or_else(|| panic!("no run of {name}: {runs:?}"))
+    runs.iter()
+        .find(|r| r["handler"] == name)
+        .unwrap_or_else(|| panic!("no run of {name}: {runs:?}"))
 }
 
 #[tokio::test]
@@ -69,7 +83,10 @@ async fn handlers_of_both_events_run_with_the_seed_context_and_one_raising_does_
     let public_id = s.history(&thread).await["messages"][0]["id"].clone();
     let _ = public_id;
     let evs = s.turn(&thread, "I want a human").await;
-    assert!(types(&evs).contains(&"thread.handed_off".to_string()), "{evs:?}");
+    assert!(
+        types(&evs).contains(&"thread.handed_off".to_string()),
+        "{evs:?}"
+    );
 
     let runs = handler_runs(&s.client, &s.base, "h", 1).await;
     let r = by_handler(&runs, "notify");
@@ -80,18 +97,32 @@ async fn handlers_of_both_events_run_with_the_seed_context_and_one_raising_does_
     assert_eq!(res["id"], thread.as_str());
     assert_eq!(res["businessSlug"], "h");
     assert_eq!(res["senders"], json!(["bot", "customer", "bot"]));
-    assert_eq!(res["texts"], json!(["Hi!", "I want a human", "Connecting you."]));
+    assert_eq!(
+        res["texts"],
+        json!(["Hi!", "I want a human", "Connecting you."])
+    );
     assert_eq!(res["hasTimestamps"], true);
-    assert!(res["browser"].is_object(), "web conversation has a browser_session: {res}");
+    assert!(
+        res["browser"].is_object(),
+        "web conversation has a browser_session: {res}"
+    );
     assert!(r["stdout"].as_str().unwrap().starts_with("handled "), "{r}");
 
     // The visitor closes it: both closed handlers run, the raising one is logged as failed.
-    let close = s.client.post(s.url(&format!("/v1/threads/{thread}/close"))).send().await.unwrap();
+    let close = s
+        .client
+        .post(s.url(&format!("/v1/threads/{thread}/close")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(close.json::<Value>().await.unwrap()["changed"], true);
     let runs = handler_runs(&s.client, &s.base, "h", 3).await;
     let bad = by_handler(&runs, "a_raises");
     assert_eq!(bad["status"], "exception");
-    assert!(bad["traceback"].as_str().unwrap().contains("ValueError"), "{bad}");
+    assert!(
+        bad["traceback"].as_str().unwrap().contains("ValueError"),
+        "{bad}"
+    );
     let good = by_handler(&runs, "b_sync");
     assert_eq!(good["status"], "ok", "{good}");
     assert_eq!(good["result"]["event"], "conversation_closed");
@@ -101,12 +132,23 @@ async fn handlers_of_both_events_run_with_the_seed_context_and_one_raising_does_
     assert_eq!(t["metadata"]["seen_conversation_handed_off"], true, "{t}");
 
     // A second close is a no-op that says so, and queues nothing.
-    let again = s.client.post(s.url(&format!("/v1/threads/{thread}/close"))).send().await.unwrap();
+    let again = s
+        .client
+        .post(s.url(&format!("/v1/threads/{thread}/close")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(again.json::<Value>().await.unwrap()["changed"], false);
     let jobs = outbox(&s.client, &s.base, &thread).await;
     assert_eq!(jobs.len(), 3, "one job per handler per event: {jobs:?}");
     assert!(jobs.iter().all(|j| j["status"] == "done"), "{jobs:?}");
-    let closed: Vec<Value> = s.all_events(&thread).await.into_iter().filter(|e| e.event == "thread.closed").map(|e| serde_json::from_str(&e.data).unwrap()).collect();
+    let closed: Vec<Value> = s
+        .all_events(&thread)
+        .await
+        .into_iter()
+        .filter(|e| e.event == "thread.closed")
+        .map(|e| serde_json::from_str(&e.data).unwrap())
+        .collect();
     assert_eq!(closed.len(), 1);
     assert_eq!(closed[0]["by"], "visitor");
     s.stop().await;
@@ -117,10 +159,17 @@ async fn the_bot_closes_and_a_run_test_runs_a_handler_without_the_event() {
     let s = start().await;
     let thread = s.create_thread("h").await;
     let evs = s.turn(&thread, "bye").await;
-    let closed = evs.iter().find(|e| e["type"] == "thread.closed").expect("closed by the workflow");
+    let closed = evs
+        .iter()
+        .find(|e| e["type"] == "thread.closed")
+        .expect("closed by the workflow");
     assert_eq!(closed["by"], "bot");
     let runs = handler_runs(&s.client, &s.base, "h", 2).await;
-    assert!(runs.iter().all(|r| r["eventType"] == "conversation_closed" && r["test"] == false), "{runs:?}");
+    assert!(
+        runs.iter()
+            .all(|r| r["eventType"] == "conversation_closed" && r["test"] == false),
+        "{runs:?}"
+    );
 
     // Run Test: the handed-off handler against this conversation, with the form's event type.
     let r = s
@@ -154,7 +203,11 @@ async fn the_bot_closes_and_a_run_test_runs_a_handler_without_the_event() {
 async fn an_idle_conversation_is_closed_by_automation() {
     let tmp = tempfile::tempdir().unwrap();
     let bots = tmp.path().join("bots");
-    write_bot(&bots, "idle", &format!("{BOT}\n[lifecycle]\ninactivity_timeout_secs = 1\n"));
+    write_bot(
+        &bots,
+        "idle",
+        &format!("{BOT}\n[lifecycle]\ninactivity_timeout_secs = 1\n"),
+    );
     let mut config = test_config(&tmp.path().join("data"), &bots);
     fast(&mut config);
     config.lifecycle.inactivity_every = std::time::Duration::from_millis(100);

@@ -33,7 +33,12 @@ pub fn fast(c: &mut ServerConfig) {
 }
 
 pub async fn admin_get(client: &reqwest::Client, base: &str, path: &str) -> Value {
-    let r = client.get(format!("{base}/admin/v1{path}")).bearer_auth(ADMIN).send().await.unwrap();
+    let r = client
+        .get(format!("{base}/admin/v1{path}"))
+        .bearer_auth(ADMIN)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200, "{path}");
     r.json().await.unwrap()
 }
@@ -49,7 +54,10 @@ where
         if let Some(v) = f().await {
             return v;
         }
-        assert!(tokio::time::Instant::now() < deadline, "timed out waiting for {what}");
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
         tokio::time::sleep(Duration::from_millis(25)).await;
     }
 }
@@ -65,7 +73,10 @@ pub async fn handler_runs(client: &reqwest::Client, base: &str, bot: &str, n: us
 }
 
 pub async fn outbox(client: &reqwest::Client, base: &str, thread: &str) -> Vec<Value> {
-    admin_get(client, base, &format!("/threads/{thread}/outbox")).await["jobs"].as_array().unwrap().clone()
+    admin_get(client, base, &format!("/threads/{thread}/outbox")).await["jobs"]
+        .as_array()
+        .unwrap()
+        .clone()
 }
 
 /// Reads events from `sse` until one of type `t` arrives; returns it.

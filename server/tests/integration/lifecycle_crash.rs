@@ -18,12 +18,24 @@ impl Drop for Proc {
 }
 
 fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port()
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
 }
 
 async fn spawn(data: &std::path::Path, bots: &std::path::Path, port: u16) -> (Proc, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_natter"))
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}"), "--rate-per-ip", "0", "--rate-per-thread", "0"])
+        .args([
+            "serve",
+            "--addr",
+            &format!("127.0.0.1:{port}"),
+            "--rate-per-ip",
+            "0",
+            "--rate-per-thread",
+            "0",
+        ])
         .arg("--data")
         .arg(data)
         .arg("--bots")
@@ -37,7 +49,13 @@ async fn spawn(data: &std::path::Path, bots: &std::path::Path, port: u16) -> (Pr
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     until("server up", || async {
-        client.get(format!("{base}/healthz")).send().await.ok().filter(|r| r.status() == 200).map(|_| ())
+        client
+            .get(format!("{base}/healthz"))
+            .send()
+            .await
+            .ok()
+            .filter(|r| r.status() == 200)
+            .map(|_| ())
     })
     .await;
     (Proc(child), base)
@@ -70,9 +88,20 @@ async fn kill_9_while_handlers_run_then_restart_runs_every_handler() {
     let (proc, base) = spawn(&data, &bots, port).await;
     let client = reqwest::Client::new();
 
-    let r = client.post(format!("{base}/v1/bots/k/threads")).send().await.unwrap();
-    let thread = r.json::<Value>().await.unwrap()["threadId"].as_str().unwrap().to_string();
-    let r = client.post(format!("{base}/v1/threads/{thread}/close")).send().await.unwrap();
+    let r = client
+        .post(format!("{base}/v1/bots/k/threads"))
+        .send()
+        .await
+        .unwrap();
+    let thread = r.json::<Value>().await.unwrap()["threadId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = client
+        .post(format!("{base}/v1/threads/{thread}/close"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 200);
     // The slow handler is inside its first run: kill -9 now.
     until("the slow handler started", || async {
@@ -89,8 +118,12 @@ async fn kill_9_while_handlers_run_then_restart_runs_every_handler() {
     let runs = until("both handlers ran after the restart", || async {
         let v = admin_get(&client, &base, "/handler-runs?bot=k&limit=100").await;
         let runs = v["runs"].as_array().unwrap().clone();
-        let slow_done = runs.iter().any(|r| r["handler"] == "slow" && r["status"] == "ok");
-        let fast_done = runs.iter().any(|r| r["handler"] == "fast" && r["status"] == "ok");
+        let slow_done = runs
+            .iter()
+            .any(|r| r["handler"] == "slow" && r["status"] == "ok");
+        let fast_done = runs
+            .iter()
+            .any(|r| r["handler"] == "fast" && r["status"] == "ok");
         (slow_done && fast_done).then_some(runs)
     })
     .await;

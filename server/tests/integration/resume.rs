@@ -20,7 +20,13 @@ steps = [ { say = "alpha beta gamma delta epsilon zeta eta theta iota kappa" }, 
 async fn reference(s: &TestServer) -> Vec<(String, String)> {
     let t = s.create_thread("p").await;
     s.turn(&t, "go").await;
-    normalize(s.all_events(&t).await.into_iter().map(|e| (e.id.unwrap(), e.data)).collect())
+    normalize(
+        s.all_events(&t)
+            .await
+            .into_iter()
+            .map(|e| (e.id.unwrap(), e.data))
+            .collect(),
+    )
 }
 
 /// Ids and data differ per thread; keep seq + type + the text of deltas/messages.
@@ -28,7 +34,11 @@ fn normalize(evs: Vec<(String, String)>) -> Vec<(String, String)> {
     evs.into_iter()
         .map(|(id, data)| {
             let v: Value = serde_json::from_str(&data).unwrap();
-            let text = v["delta"]["content"][0]["text"].as_str().or(v["message"]["content"][0]["text"].as_str()).unwrap_or("").to_string();
+            let text = v["delta"]["content"][0]["text"]
+                .as_str()
+                .or(v["message"]["content"][0]["text"].as_str())
+                .unwrap_or("")
+                .to_string();
             (id, format!("{}:{}", v["type"].as_str().unwrap(), text))
         })
         .collect()
@@ -52,8 +62,17 @@ async fn cut_at_every_point_of_a_live_reply_then_resume_with_last_event_id() {
         }
         drop(sse);
         // Reconnect with the header the widget sends.
-        let last = got.last().map(|(id, _)| id.clone()).unwrap_or_else(|| "0".into());
-        let r = s.client.get(s.url(&format!("/v1/threads/{t}/events"))).header("Last-Event-ID", &last).send().await.unwrap();
+        let last = got
+            .last()
+            .map(|(id, _)| id.clone())
+            .unwrap_or_else(|| "0".into());
+        let r = s
+            .client
+            .get(s.url(&format!("/v1/threads/{t}/events")))
+            .header("Last-Event-ID", &last)
+            .send()
+            .await
+            .unwrap();
         let mut sse = SseReader::new(r);
         while got.len() < full.len() {
             let e = sse.next().await.unwrap();
@@ -77,12 +96,35 @@ async fn after_query_from_every_seq_gives_the_exact_tail() {
         }
     }
     // Last-Event-ID wins over ?after= (it is what a reconnecting client knows best).
-    let r = s.client.get(s.url(&format!("/v1/threads/{t}/events?after=0"))).header("Last-Event-ID", "3").send().await.unwrap();
-    assert_eq!(SseReader::new(r).next().await.unwrap().id.as_deref(), Some("4"));
+    let r = s
+        .client
+        .get(s.url(&format!("/v1/threads/{t}/events?after=0")))
+        .header("Last-Event-ID", "3")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        SseReader::new(r).next().await.unwrap().id.as_deref(),
+        Some("4")
+    );
     // An empty Last-Event-ID is "no id yet": ?after= applies.
-    let r = s.client.get(s.url(&format!("/v1/threads/{t}/events?after=5"))).header("Last-Event-ID", "").send().await.unwrap();
-    assert_eq!(SseReader::new(r).next().await.unwrap().id.as_deref(), Some("6"));
-    let bad = s.client.get(s.url(&format!("/v1/threads/{t}/events?after=-1"))).send().await.unwrap();
+    let r = s
+        .client
+        .get(s.url(&format!("/v1/threads/{t}/events?after=5")))
+        .header("Last-Event-ID", "")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(
+        SseReader::new(r).next().await.unwrap().id.as_deref(),
+        Some("6")
+    );
+    let bad = s
+        .client
+        .get(s.url(&format!("/v1/threads/{t}/events?after=-1")))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(error_code(bad).await, (400, "invalid_request".into()));
     s.stop().await;
 }
@@ -120,6 +162,9 @@ async fn shutdown_ends_open_streams() {
     let mut sse = s.events(&t, None).await;
     assert!(sse.next().await.is_some());
     let stopping = tokio::spawn(s.stop());
-    assert!(sse.next().await.is_none(), "the stream ends instead of hanging");
+    assert!(
+        sse.next().await.is_none(),
+        "the stream ends instead of hanging"
+    );
     stopping.await.unwrap();
 }

@@ -8,12 +8,24 @@ use crate::common::*;
 async fn triggers_are_case_and_accent_insensitive_and_fallback_otherwise() {
     let s = TestServer::start().await;
     let t = s.create_thread("t").await;
-    assert_eq!(replies(&s.turn(&t, "I'd love a CREME BRULEE please").await), ["one two three four five six seven eight"]);
-    assert_eq!(replies(&s.turn(&t, "Hèllo, Wörld!").await), ["one two three four five six seven eight"]);
+    assert_eq!(
+        replies(&s.turn(&t, "I'd love a CREME BRULEE please").await),
+        ["one two three four five six seven eight"]
+    );
+    assert_eq!(
+        replies(&s.turn(&t, "Hèllo, Wörld!").await),
+        ["one two three four five six seven eight"]
+    );
     // Keywords match whole words only.
-    assert_eq!(replies(&s.turn(&t, "helloworld").await), ["I did not get that."]);
+    assert_eq!(
+        replies(&s.turn(&t, "helloworld").await),
+        ["I did not get that."]
+    );
     // Regex: case-insensitive.
-    assert_eq!(replies(&s.turn(&t, "my order STATUS please").await), ["Order number?"]);
+    assert_eq!(
+        replies(&s.turn(&t, "my order STATUS please").await),
+        ["Order number?"]
+    );
     s.stop().await;
 }
 
@@ -21,8 +33,14 @@ async fn triggers_are_case_and_accent_insensitive_and_fallback_otherwise() {
 async fn ask_validates_reasks_and_gives_up() {
     let s = TestServer::start().await;
     let t = s.create_thread("t").await;
-    assert_eq!(replies(&s.turn(&t, "order status").await), ["Order number?"]);
-    assert_eq!(replies(&s.turn(&t, "no idea").await), ["Four digits please.", "Order number?"]);
+    assert_eq!(
+        replies(&s.turn(&t, "order status").await),
+        ["Order number?"]
+    );
+    assert_eq!(
+        replies(&s.turn(&t, "no idea").await),
+        ["Four digits please.", "Order number?"]
+    );
     assert_eq!(replies(&s.turn(&t, "still no").await), ["Giving up."]);
     // The workflow ended: a number now is not an answer.
     assert_eq!(replies(&s.turn(&t, "5555").await), ["I did not get that."]);
@@ -32,11 +50,21 @@ async fn ask_validates_reasks_and_gives_up() {
 #[tokio::test]
 async fn ask_then_branch_with_templates() {
     let s = TestServer::start().await;
-    for (num, expected) in [("5555", "Order 5555 ok, mail to a@b.co."), ("9000", "Order 9000 is late."), ("4321", "Order 4321 is famous.")] {
+    for (num, expected) in [
+        ("5555", "Order 5555 ok, mail to a@b.co."),
+        ("9000", "Order 9000 is late."),
+        ("4321", "Order 4321 is famous."),
+    ] {
         let t = s.create_thread("t").await;
         s.turn(&t, "order status").await;
-        assert_eq!(replies(&s.turn(&t, &format!("it is #{num} I think")).await), [format!("Email for {num}?")]);
-        assert_eq!(replies(&s.turn(&t, "not an email").await), ["Bad email.", &format!("Email for {num}?")]);
+        assert_eq!(
+            replies(&s.turn(&t, &format!("it is #{num} I think")).await),
+            [format!("Email for {num}?")]
+        );
+        assert_eq!(
+            replies(&s.turn(&t, "not an email").await),
+            ["Bad email.", &format!("Email for {num}?")]
+        );
         assert_eq!(replies(&s.turn(&t, "a@b.co").await), [expected]);
     }
     s.stop().await;
@@ -47,10 +75,19 @@ async fn buttons_with_save_and_branch_default() {
     let s = TestServer::start().await;
     let t = s.create_thread("t").await;
     let evs = s.turn(&t, "colors").await;
-    let msg = &evs.iter().find(|e| e["type"] == "message.completed").unwrap()["message"];
+    let msg = &evs
+        .iter()
+        .find(|e| e["type"] == "message.completed")
+        .unwrap()["message"];
     assert_eq!(msg["content"][1]["response_type"], "option");
-    assert_eq!(msg["content"][1]["options"], json!([{"label": "Red", "value": "red"}, {"label": "Blue", "value": "blue"}]));
-    assert_eq!(replies(&s.turn(&t, "green").await), ["Pick a button.", "Pick one"]);
+    assert_eq!(
+        msg["content"][1]["options"],
+        json!([{"label": "Red", "value": "red"}, {"label": "Blue", "value": "blue"}])
+    );
+    assert_eq!(
+        replies(&s.turn(&t, "green").await),
+        ["Pick a button.", "Pick one"]
+    );
     assert_eq!(replies(&s.turn(&t, "BLUE").await), ["Blue it is."]);
     s.turn(&t, "colors").await;
     assert_eq!(replies(&s.turn(&t, "Red").await), ["Red it is."]);
@@ -62,7 +99,10 @@ async fn ask_with_choices_shows_buttons() {
     let s = TestServer::start().await;
     let t = s.create_thread("t").await;
     let evs = s.turn(&t, "size").await;
-    let msg = &evs.iter().find(|e| e["type"] == "message.completed").unwrap()["message"];
+    let msg = &evs
+        .iter()
+        .find(|e| e["type"] == "message.completed")
+        .unwrap()["message"];
     assert_eq!(msg["content"][1]["options"][1]["value"], "Large");
     assert_eq!(replies(&s.turn(&t, "large").await), ["Size Large."]);
     s.stop().await;
@@ -73,7 +113,10 @@ async fn carousel_and_user_defined() {
     let s = TestServer::start().await;
     let t = s.create_thread("t").await;
     let evs = s.turn(&t, "cards").await;
-    let msg = &evs.iter().find(|e| e["type"] == "message.completed").unwrap()["message"];
+    let msg = &evs
+        .iter()
+        .find(|e| e["type"] == "message.completed")
+        .unwrap()["message"];
     assert_eq!(msg["content"][0]["text"], "Look:");
     assert_eq!(msg["content"][1]["response_type"], "carousel");
     assert_eq!(
@@ -84,8 +127,14 @@ async fn carousel_and_user_defined() {
         ])
     );
     let evs = s.turn(&t, "custom").await;
-    let msg = &evs.iter().find(|e| e["type"] == "message.completed").unwrap()["message"];
-    assert_eq!(msg["content"][1], json!({"id": "c1", "response_type": "user_defined", "user_defined": {"kind": "map", "lat": 1.5}}));
+    let msg = &evs
+        .iter()
+        .find(|e| e["type"] == "message.completed")
+        .unwrap()["message"];
+    assert_eq!(
+        msg["content"][1],
+        json!({"id": "c1", "response_type": "user_defined", "user_defined": {"kind": "map", "lat": 1.5}})
+    );
     s.stop().await;
 }
 
@@ -96,7 +145,10 @@ async fn handoff_stops_the_bot_and_interrupts_a_pending_question() {
     s.turn(&t, "order status").await;
     let evs = s.turn(&t, "I want a HUMAN").await;
     assert_eq!(replies(&evs), ["Connecting you."]);
-    let ho: Vec<_> = evs.iter().filter(|e| e["type"] == "thread.handed_off").collect();
+    let ho: Vec<_> = evs
+        .iter()
+        .filter(|e| e["type"] == "thread.handed_off")
+        .collect();
     assert_eq!(ho.len(), 1);
     assert_eq!(ho[0]["reason"], "asked");
     assert_eq!(s.history(&t).await["status"], "handed_off");
@@ -105,7 +157,11 @@ async fn handoff_stops_the_bot_and_interrupts_a_pending_question() {
     assert_eq!(st, 202);
     assert!(body["runId"].is_null(), "{body}");
     let evs = s.turn(&t, "human").await;
-    assert_eq!(types(&evs), ["message.created"], "no second handoff, no run");
+    assert_eq!(
+        types(&evs),
+        ["message.created"],
+        "no second handoff, no run"
+    );
     s.stop().await;
 }
 
@@ -115,7 +171,10 @@ async fn close_step_closes_the_thread() {
     let t = s.create_thread("t").await;
     let evs = s.turn(&t, "bye").await;
     assert_eq!(replies(&evs), ["Bye!"]);
-    let closed: Vec<_> = evs.iter().filter(|e| e["type"] == "thread.closed").collect();
+    let closed: Vec<_> = evs
+        .iter()
+        .filter(|e| e["type"] == "thread.closed")
+        .collect();
     assert_eq!(closed.len(), 1);
     assert_eq!(closed[0]["by"], "bot");
     assert_eq!(s.send(&t, "x", "hello").await.0, 409);
@@ -130,7 +189,10 @@ async fn a_goto_loop_fails_the_run_without_leaking_details() {
     let last = evs.last().unwrap();
     assert_eq!(last["type"], "run.failed");
     assert_eq!(last["error"]["code"], "agent_error");
-    assert!(!last.to_string().contains("goto"), "internal details stay in the log: {last}");
+    assert!(
+        !last.to_string().contains("goto"),
+        "internal details stay in the log: {last}"
+    );
     // The conversation goes on.
     assert_eq!(replies(&s.turn(&t, "hello world").await).len(), 1);
     s.stop().await;

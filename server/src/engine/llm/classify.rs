@@ -27,8 +27,11 @@ impl LlmModels {
     pub fn for_bots(bots: &BotRegistry) -> Result<LlmModels, natter_llm::ClientError> {
         let mut models = HashMap::new();
         for slug in bots.slugs() {
-            let Some(llm) = bots.get(slug).and_then(|b| b.llm.as_ref()) else { continue };
-            let client: Arc<dyn Model> = Arc::new(ChatClient::with_key(&llm.config, llm.api_key.clone())?);
+            let Some(llm) = bots.get(slug).and_then(|b| b.llm.as_ref()) else {
+                continue;
+            };
+            let client: Arc<dyn Model> =
+                Arc::new(ChatClient::with_key(&llm.config, llm.api_key.clone())?);
             models.insert(slug.to_string(), (client, llm.config.clone()));
         }
         Ok(LlmModels { models })
@@ -47,12 +50,22 @@ impl LlmModels {
 #[async_trait]
 impl Classifier for LlmModels {
     async fn classify(&self, bot: &str, request: ClassifyRequest) -> Result<Option<String>, Error> {
-        let Some((model, config)) = self.models.get(bot) else { return Ok(None) };
-        match classify_category(&**model, config, &request.prompt, &request.input, &request.options).await {
+        let Some((model, config)) = self.models.get(bot) else {
+            return Ok(None);
+        };
+        match classify_category(
+            &**model,
+            config,
+            &request.prompt,
+            &request.input,
+            &request.options,
+        )
+        .await
+        {
             Ok(choice) => Ok(Some(choice)),
-            Err(natter_llm::ClassifyError::BadOptions) => {
-                Err(Error::InvalidArgument("options must be distinct, non-empty strings (at least one)".into()))
-            }
+            Err(natter_llm::ClassifyError::BadOptions) => Err(Error::InvalidArgument(
+                "options must be distinct, non-empty strings (at least one)".into(),
+            )),
             Err(e) => {
                 tracing::warn!(bot, error = %e, "llm_classify failed");
                 Err(Error::Host(format!("the LLM classification failed: {e}")))

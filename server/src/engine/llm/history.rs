@@ -40,7 +40,9 @@ pub fn to_chat(messages: &[Message], memory: &[ToolMemory], run_id: &str) -> Vec
                     out.push(ChatMessage::assistant(text));
                 }
             }
-            Role::Agent if !text.is_empty() => out.push(ChatMessage::assistant(format!("(a human agent wrote:) {text}"))),
+            Role::Agent if !text.is_empty() => out.push(ChatMessage::assistant(format!(
+                "(a human agent wrote:) {text}"
+            ))),
             Role::Agent => {}
         }
     }
@@ -50,7 +52,11 @@ pub fn to_chat(messages: &[Message], memory: &[ToolMemory], run_id: &str) -> Vec
 /// Keeps this turn's tool calls and results (everything but the final answer) for message
 /// `id`; at most `cap` memories, the oldest forgotten first.
 pub fn remember(memory: &mut Vec<ToolMemory>, id: String, turn: &[ChatMessage], cap: usize) {
-    let mut messages: Vec<ChatMessage> = turn.iter().filter(|m| !m.tool_calls.is_empty() || m.role == ChatRole::Tool).cloned().collect();
+    let mut messages: Vec<ChatMessage> = turn
+        .iter()
+        .filter(|m| !m.tool_calls.is_empty() || m.role == ChatRole::Tool)
+        .cloned()
+        .collect();
     if messages.is_empty() {
         return;
     }
@@ -60,7 +66,10 @@ pub fn remember(memory: &mut Vec<ToolMemory>, id: String, turn: &[ChatMessage], 
             m.content = None;
         }
     }
-    memory.push(ToolMemory { message_id: id, messages });
+    memory.push(ToolMemory {
+        message_id: id,
+        messages,
+    });
     let excess = memory.len().saturating_sub(cap);
     memory.drain(..excess);
 }
@@ -74,13 +83,19 @@ fn describe(m: &Message) -> String {
         }
         match c.response_type.as_str() {
             response_type::OPTION => {
-                let labels: Vec<&str> = c.options.iter().flatten().map(|b| b.label.as_str()).collect();
+                let labels: Vec<&str> = c
+                    .options
+                    .iter()
+                    .flatten()
+                    .map(|b| b.label.as_str())
+                    .collect();
                 if !labels.is_empty() {
                     parts.push(format!("[buttons: {}]", labels.join(", ")));
                 }
             }
             response_type::CAROUSEL => {
-                let titles: Vec<&str> = c.cards.iter().flatten().map(|c| c.title.as_str()).collect();
+                let titles: Vec<&str> =
+                    c.cards.iter().flatten().map(|c| c.title.as_str()).collect();
                 parts.push(format!("[cards: {}]", titles.join(", ")));
             }
             response_type::TEXT => {}
@@ -110,35 +125,86 @@ mod tests {
 
     #[test]
     fn tool_memory_goes_before_its_answer_and_history_stops_at_the_run() {
-        let call = ChatMessage::tool_calls(Some("Let me look.".into()), vec![ToolCall { id: "c1".into(), name: "getOrder".into(), arguments: "{}".into() }]);
+        let call = ChatMessage::tool_calls(
+            Some("Let me look.".into()),
+            vec![ToolCall {
+                id: "c1".into(),
+                name: "getOrder".into(),
+                arguments: "{}".into(),
+            }],
+        );
         let result = ChatMessage::tool_result("c1", "{\"status\":\"shipped\"}");
         let mut memory = Vec::new();
-        remember(&mut memory, "m2".into(), &[call, result, ChatMessage::assistant("Shipped.")], 20);
+        remember(
+            &mut memory,
+            "m2".into(),
+            &[call, result, ChatMessage::assistant("Shipped.")],
+            20,
+        );
         assert_eq!(memory[0].messages.len(), 2);
         assert_eq!(memory[0].messages[0].content, None);
         let stored = vec![
             msg("m1", Role::User, "where is 42?", Some("r1")),
-            msg("m2", Role::Assistant, "Let me look.\n\nShipped.", Some("r1")),
+            msg(
+                "m2",
+                Role::Assistant,
+                "Let me look.\n\nShipped.",
+                Some("r1"),
+            ),
             msg("m3", Role::Agent, "Hi, Ann here.", None),
             msg("m4", Role::User, "thanks", Some("r2")),
             msg("m5", Role::User, "queued later", Some("r3")),
         ];
         let chat = to_chat(&stored, &memory, "r2");
         let roles: Vec<ChatRole> = chat.iter().map(|m| m.role).collect();
-        assert_eq!(roles, [ChatRole::User, ChatRole::Assistant, ChatRole::Tool, ChatRole::Assistant, ChatRole::Assistant, ChatRole::User]);
-        assert_eq!(chat[4].content.as_deref(), Some("(a human agent wrote:) Hi, Ann here."));
+        assert_eq!(
+            roles,
+            [
+                ChatRole::User,
+                ChatRole::Assistant,
+                ChatRole::Tool,
+                ChatRole::Assistant,
+                ChatRole::Assistant,
+                ChatRole::User
+            ]
+        );
+        assert_eq!(
+            chat[4].content.as_deref(),
+            Some("(a human agent wrote:) Hi, Ann here.")
+        );
         assert_eq!(chat.last().unwrap().content.as_deref(), Some("thanks"));
     }
 
     #[test]
     fn memories_are_capped_oldest_first() {
         let mut memory = Vec::new();
-        let turn = [ChatMessage::tool_calls(None, vec![ToolCall { id: "c".into(), name: "x".into(), arguments: "{}".into() }]), ChatMessage::tool_result("c", "1")];
+        let turn = [
+            ChatMessage::tool_calls(
+                None,
+                vec![ToolCall {
+                    id: "c".into(),
+                    name: "x".into(),
+                    arguments: "{}".into(),
+                }],
+            ),
+            ChatMessage::tool_result("c", "1"),
+        ];
         for i in 0..5 {
             remember(&mut memory, format!("m{i}"), &turn, 3);
         }
-        assert_eq!(memory.iter().map(|m| m.message_id.as_str()).collect::<Vec<_>>(), ["m2", "m3", "m4"]);
-        remember(&mut memory, "plain".into(), &[ChatMessage::assistant("hi")], 3);
+        assert_eq!(
+            memory
+                .iter()
+                .map(|m| m.message_id.as_str())
+                .collect::<Vec<_>>(),
+            ["m2", "m3", "m4"]
+        );
+        remember(
+            &mut memory,
+            "plain".into(),
+            &[ChatMessage::assistant("hi")],
+            3,
+        );
         assert_eq!(memory.len(), 3);
     }
 }

@@ -27,7 +27,10 @@ mod tools;
 use std::sync::Arc;
 
 use async_trait::async_trait;
-use natter_llm::{builtin_tools, Batching, ChatClient, Model, ToolSpec, TurnEngine, TurnError, TurnRequest, CLOSE, HAND_OFF};
+use natter_llm::{
+    builtin_tools, Batching, ChatClient, Model, ToolSpec, TurnEngine, TurnError, TurnRequest,
+    CLOSE, HAND_OFF,
+};
 use natter_protocol::{ContentItem, FeedbackOptions, MessageOptions};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -76,17 +79,37 @@ struct State {
 
 impl LlmAgent {
     /// The bot's agent over an HTTP [`ChatClient`] for its `[llm]` table.
-    pub fn new(bot: Arc<Bot>, store: Arc<dyn Store>, actions: Arc<dyn Actions>) -> Result<LlmAgent, LlmAgentError> {
-        let llm = bot.llm.as_ref().ok_or_else(|| LlmAgentError::NotLlm(bot.slug.clone()))?;
+    pub fn new(
+        bot: Arc<Bot>,
+        store: Arc<dyn Store>,
+        actions: Arc<dyn Actions>,
+    ) -> Result<LlmAgent, LlmAgentError> {
+        let llm = bot
+            .llm
+            .as_ref()
+            .ok_or_else(|| LlmAgentError::NotLlm(bot.slug.clone()))?;
         let client = ChatClient::with_key(&llm.config, llm.api_key.clone())?;
         Self::with_model(bot, store, actions, Arc::new(client))
     }
 
     /// With any [`Model`] (tests).
-    pub fn with_model(bot: Arc<Bot>, store: Arc<dyn Store>, actions: Arc<dyn Actions>, model: Arc<dyn Model>) -> Result<LlmAgent, LlmAgentError> {
-        let llm = bot.llm.as_ref().ok_or_else(|| LlmAgentError::NotLlm(bot.slug.clone()))?;
+    pub fn with_model(
+        bot: Arc<Bot>,
+        store: Arc<dyn Store>,
+        actions: Arc<dyn Actions>,
+        model: Arc<dyn Model>,
+    ) -> Result<LlmAgent, LlmAgentError> {
+        let llm = bot
+            .llm
+            .as_ref()
+            .ok_or_else(|| LlmAgentError::NotLlm(bot.slug.clone()))?;
         let engine = TurnEngine::new(model, llm.config.clone());
-        Ok(LlmAgent { bot, engine, store, actions })
+        Ok(LlmAgent {
+            bot,
+            engine,
+            store,
+            actions,
+        })
     }
 
     /// The bot's model and config, for `llm_classify_*` (same client, same limits).
@@ -104,7 +127,8 @@ impl LlmAgent {
         let ws = words(input);
         let stripped = strip_accents(input);
         let triggered = wfs.iter().find(|w| {
-            w.triggers.keywords.iter().any(|k| contains_words(&ws, k)) || w.triggers.regex.iter().any(|r| r.is_match(&stripped))
+            w.triggers.keywords.iter().any(|k| contains_words(&ws, k))
+                || w.triggers.regex.iter().any(|r| r.is_match(&stripped))
         });
         let by_name = |n: &str| wfs.iter().find(|w| w.name == n);
         triggered
@@ -123,7 +147,11 @@ impl LlmAgent {
     }
 
     fn visible_metadata(&self, thread: &Thread) -> Vec<(String, Value)> {
-        self.llm().visible_metadata.iter().filter_map(|k| thread.metadata.get(k).map(|v| (k.clone(), v.clone()))).collect()
+        self.llm()
+            .visible_metadata
+            .iter()
+            .filter_map(|k| thread.metadata.get(k).map(|v| (k.clone(), v.clone())))
+            .collect()
     }
 
     fn options(&self) -> MessageOptions {
@@ -142,21 +170,34 @@ impl LlmAgent {
 impl Agent for LlmAgent {
     fn greeting(&self, _thread: &Thread) -> Option<(Vec<ContentItem>, MessageOptions)> {
         let g = self.bot.greeting.as_ref()?;
-        Some((vec![ContentItem::text("c0", g.clone())], MessageOptions::default()))
+        Some((
+            vec![ContentItem::text("c0", g.clone())],
+            MessageOptions::default(),
+        ))
     }
 
     async fn turn(&self, turn: Turn<'_>, out: &mut dyn Reply) -> Result<Value, AgentError> {
         let mut st: State = serde_json::from_value(turn.state).unwrap_or_default();
         let wf = self.workflow(turn.input, st.workflow.as_deref());
         st.workflow = wf.map(|w| w.name.clone());
-        let mut offered: Vec<ToolSpec> = wf.map(|w| self.actions.tools(&w.name)).unwrap_or_default();
+        let mut offered: Vec<ToolSpec> =
+            wf.map(|w| self.actions.tools(&w.name)).unwrap_or_default();
         offered.retain(|t| t.name != HAND_OFF && t.name != CLOSE);
         offered.extend(builtin_tools());
         let instructions = self.instructions(wf);
         let metadata = self.visible_metadata(turn.thread);
-        let (messages, _) = self.store.history(&turn.thread.id).await.map_err(super::ReplyError::from)?;
+        let (messages, _) = self
+            .store
+            .history(&turn.thread.id)
+            .await
+            .map_err(super::ReplyError::from)?;
         let chat = history::to_chat(&messages, &st.tools, turn.run_id);
-        let req = TurnRequest { history: &chat, metadata: &metadata, tools: &offered, instructions: Some(&instructions) };
+        let req = TurnRequest {
+            history: &chat,
+            metadata: &metadata,
+            tools: &offered,
+            instructions: Some(&instructions),
+        };
         let exec = tools::Executor {
             actions: &*self.actions,
             thread: turn.thread,
@@ -176,7 +217,11 @@ impl Agent for LlmAgent {
                 }
                 let out = sink.into_inner();
                 if let Some(ended) = outcome.ended_by {
-                    let reason = ended.args.get("reason").and_then(Value::as_str).map(str::to_string);
+                    let reason = ended
+                        .args
+                        .get("reason")
+                        .and_then(Value::as_str)
+                        .map(str::to_string);
                     match ended.tool.as_str() {
                         HAND_OFF => {
                             out.hand_off(reason).await?;
@@ -189,10 +234,16 @@ impl Agent for LlmAgent {
                 }
                 serde_json::to_value(st).map_err(|e| AgentError::Failed(e.to_string()))
             }
-            Err(TurnError::Sink(e)) => Err(sink.take_error().map(AgentError::Reply).unwrap_or(AgentError::Failed(e.to_string()))),
+            Err(TurnError::Sink(e)) => Err(sink
+                .take_error()
+                .map(AgentError::Reply)
+                .unwrap_or(AgentError::Failed(e.to_string()))),
             Err(e) => {
                 sink.fail(&self.bot.fallback, self.options()).await?;
-                Err(AgentError::Coded { code: e.code(), message: e.to_string() })
+                Err(AgentError::Coded {
+                    code: e.code(),
+                    message: e.to_string(),
+                })
             }
         }
     }

@@ -25,23 +25,41 @@ pub(super) struct ReplySink<'r> {
 
 impl<'r> ReplySink<'r> {
     pub fn new(out: &'r mut dyn Reply) -> Self {
-        ReplySink { out, open: None, text: String::new(), error: None }
+        ReplySink {
+            out,
+            open: None,
+            text: String::new(),
+            error: None,
+        }
     }
 
     /// Completes the open message with everything that streamed; its id, if there was one.
-    pub async fn complete(&mut self, options: MessageOptions) -> Result<Option<String>, ReplyError> {
-        let Some(id) = self.open.take() else { return Ok(None) };
+    pub async fn complete(
+        &mut self,
+        options: MessageOptions,
+    ) -> Result<Option<String>, ReplyError> {
+        let Some(id) = self.open.take() else {
+            return Ok(None);
+        };
         let text = std::mem::take(&mut self.text);
-        self.out.complete(vec![ContentItem::text(ITEM, text)], options).await?;
+        self.out
+            .complete(vec![ContentItem::text(ITEM, text)], options)
+            .await?;
         Ok(Some(id))
     }
 
     /// Ends a failed turn: what streamed is kept as it was seen, then the fallback message.
-    pub async fn fail(&mut self, fallback: &str, options: MessageOptions) -> Result<(), ReplyError> {
+    pub async fn fail(
+        &mut self,
+        fallback: &str,
+        options: MessageOptions,
+    ) -> Result<(), ReplyError> {
         self.complete(options.clone()).await?;
         self.out.begin(Role::Assistant).await?;
         self.out.delta(ITEM, fallback).await?;
-        self.out.complete(vec![ContentItem::text(ITEM, fallback)], options).await
+        self.out
+            .complete(vec![ContentItem::text(ITEM, fallback)], options)
+            .await
     }
 
     pub fn take_error(&mut self) -> Option<ReplyError> {
@@ -86,11 +104,22 @@ impl Sink for ReplySink<'_> {
             TurnNote::ToolRefused { call, reason } => {
                 tracing::info!(tool = %call.name, %reason, "llm: tool call refused");
             }
-            TurnNote::Retrying { retry, delay, error } => {
+            TurnNote::Retrying {
+                retry,
+                delay,
+                error,
+            } => {
                 tracing::warn!(retry, ?delay, %error, "llm: retrying the model call");
             }
-            TurnNote::Trimmed { dropped, estimated_tokens } => {
-                tracing::debug!(dropped, estimated_tokens, "llm: history trimmed to the token budget");
+            TurnNote::Trimmed {
+                dropped,
+                estimated_tokens,
+            } => {
+                tracing::debug!(
+                    dropped,
+                    estimated_tokens,
+                    "llm: history trimmed to the token budget"
+                );
             }
         }
     }

@@ -60,14 +60,29 @@ pub struct RunnerActions {
 #[async_trait]
 impl Actions for RunnerActions {
     fn tools(&self, workflow: &str) -> Vec<ToolSpec> {
-        self.bot.actions.enabled_in(workflow).filter_map(|a| ToolSpec::from_openai(&a.tool())).collect()
+        self.bot
+            .actions
+            .enabled_in(workflow)
+            .filter_map(|a| ToolSpec::from_openai(&a.tool()))
+            .collect()
     }
 
     async fn call(&self, call: ActionCall<'_>) -> ActionOutcome {
-        let site = CallSite { thread: Some(call.thread), run_id: Some(call.run_id), browser_session: call.context, test: false };
+        let site = CallSite {
+            thread: Some(call.thread),
+            run_id: Some(call.run_id),
+            browser_session: call.context,
+            test: false,
+        };
         let args = Value::Object(call.args.clone());
-        let called = self.runner.call_in_workflow(&self.bot, call.workflow, call.name, args, site, None).await;
-        ActionOutcome { value: called.value, handed_off: called.handed_off }
+        let called = self
+            .runner
+            .call_in_workflow(&self.bot, call.workflow, call.name, args, site, None)
+            .await;
+        ActionOutcome {
+            value: called.value,
+            handed_off: called.handed_off,
+        }
     }
 }
 
@@ -80,7 +95,10 @@ impl Actions for NoActions {
         Vec::new()
     }
     async fn call(&self, call: ActionCall<'_>) -> ActionOutcome {
-        ActionOutcome { value: json!({"error": format!("no action named `{}`", call.name)}), handed_off: false }
+        ActionOutcome {
+            value: json!({"error": format!("no action named `{}`", call.name)}),
+            handed_off: false,
+        }
     }
 }
 

@@ -34,14 +34,22 @@ fn metadata(c: &Connection, thread_id: &str) -> Result<serde_json::Map<String, V
 }
 
 impl SqliteStore {
-    async fn conn_job(&self, f: impl FnOnce(&Connection) -> Result<Value> + Send + 'static) -> Result<Value> {
+    async fn conn_job(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<Value> + Send + 'static,
+    ) -> Result<Value> {
         match self.submit(Op::Conn(Box::new(f))).await? {
             Done::Value(v) => Ok(v),
             _ => unreachable!("writer answers Conn with Value"),
         }
     }
 
-    pub(super) async fn do_set_metadata(&self, thread_id: &str, key: &str, value: Option<Value>) -> Result<bool> {
+    pub(super) async fn do_set_metadata(
+        &self,
+        thread_id: &str,
+        key: &str,
+        value: Option<Value>,
+    ) -> Result<bool> {
         let (thread_id, key) = (thread_id.to_string(), key.to_string());
         let v = self
             .conn_job(move |c| {
@@ -51,7 +59,13 @@ impl SqliteStore {
                     None => meta.remove(&key).is_some(),
                 };
                 c.prepare_cached("UPDATE threads SET metadata = ?1, updated_at = ?2 WHERE id = ?3")
-                    .and_then(|mut s| s.execute(params![Value::Object(meta).to_string(), now_rfc3339(), thread_id]))
+                    .and_then(|mut s| {
+                        s.execute(params![
+                            Value::Object(meta).to_string(),
+                            now_rfc3339(),
+                            thread_id
+                        ])
+                    })
                     .map_err(db)?;
                 Ok(Value::Bool(existed))
             })
@@ -97,8 +111,18 @@ impl SqliteStore {
         })
     }
 
-    pub(super) async fn do_ab_variant(&self, thread_id: &str, test: &str, candidate: &str, allowed: Vec<String>) -> Result<String> {
-        let (thread_id, test, candidate) = (thread_id.to_string(), test.to_string(), candidate.to_string());
+    pub(super) async fn do_ab_variant(
+        &self,
+        thread_id: &str,
+        test: &str,
+        candidate: &str,
+        allowed: Vec<String>,
+    ) -> Result<String> {
+        let (thread_id, test, candidate) = (
+            thread_id.to_string(),
+            test.to_string(),
+            candidate.to_string(),
+        );
         let v = self
             .conn_job(move |c| {
                 metadata(c, &thread_id)?;
@@ -168,7 +192,9 @@ impl SqliteStore {
         .await?;
         rows.iter()
             .map(|r| {
-                let json = |col: &str| serde_json::from_str::<Value>(r.get::<&str, _>(col)).map_err(corrupt);
+                let json = |col: &str| {
+                    serde_json::from_str::<Value>(r.get::<&str, _>(col)).map_err(corrupt)
+                };
                 Ok(ActionRun {
                     id: r.get("id"),
                     bot: r.get("bot"),
@@ -192,15 +218,19 @@ impl SqliteStore {
     }
 
     pub(super) async fn do_thread_by_public_id(&self, public_id: &str) -> Result<Option<Thread>> {
-        let row = sqlx::query("SELECT * FROM threads WHERE public_id = ?").bind(public_id).fetch_optional(&self.read).await?;
+        let row = sqlx::query("SELECT * FROM threads WHERE public_id = ?")
+            .bind(public_id)
+            .fetch_optional(&self.read)
+            .await?;
         row.as_ref().map(thread_from_row).transpose()
     }
 
     pub(super) async fn do_tag_ids(&self, thread_id: &str) -> Result<Vec<(String, String)>> {
-        let rows: Vec<(String, String)> = sqlx::query_as("SELECT id, tag FROM thread_tags WHERE thread_id = ? ORDER BY rowid")
-            .bind(thread_id)
-            .fetch_all(&self.read)
-            .await?;
+        let rows: Vec<(String, String)> =
+            sqlx::query_as("SELECT id, tag FROM thread_tags WHERE thread_id = ? ORDER BY rowid")
+                .bind(thread_id)
+                .fetch_all(&self.read)
+                .await?;
         Ok(rows)
     }
 }

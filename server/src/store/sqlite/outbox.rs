@@ -51,9 +51,11 @@ fn claim(c: &Connection, now: i64, lease_ms: i64, limit: usize) -> Result<Vec<Cl
         })
         .map_err(db)?;
     for (seq, _) in &rows {
-        c.prepare_cached("UPDATE outbox SET lease_until = ?1, attempts = attempts + 1 WHERE seq = ?2")
-            .and_then(|mut s| s.execute(params![now + lease_ms, seq]))
-            .map_err(db)?;
+        c.prepare_cached(
+            "UPDATE outbox SET lease_until = ?1, attempts = attempts + 1 WHERE seq = ?2",
+        )
+        .and_then(|mut s| s.execute(params![now + lease_ms, seq]))
+        .map_err(db)?;
     }
     Ok(rows.into_iter().map(|(_, j)| j).collect())
 }
@@ -75,19 +77,36 @@ fn insert_run(c: &Connection, r: &HandlerRun) -> Result<()> {
 }
 
 impl SqliteStore {
-    async fn outbox_job(&self, f: impl FnOnce(&Connection) -> Result<Value> + Send + 'static) -> Result<Value> {
+    async fn outbox_job(
+        &self,
+        f: impl FnOnce(&Connection) -> Result<Value> + Send + 'static,
+    ) -> Result<Value> {
         match self.submit(Op::Conn(Box::new(f))).await? {
             Done::Value(v) => Ok(v),
             _ => unreachable!("writer answers Conn with Value"),
         }
     }
 
-    pub(super) async fn do_claim_jobs(&self, now: i64, lease_ms: i64, limit: usize) -> Result<Vec<ClaimedJob>> {
-        let v = self.outbox_job(move |c| serde_json::to_value(claim(c, now, lease_ms, limit)?).map_err(corrupt)).await?;
+    pub(super) async fn do_claim_jobs(
+        &self,
+        now: i64,
+        lease_ms: i64,
+        limit: usize,
+    ) -> Result<Vec<ClaimedJob>> {
+        let v = self
+            .outbox_job(move |c| {
+                serde_json::to_value(claim(c, now, lease_ms, limit)?).map_err(corrupt)
+            })
+            .await?;
         serde_json::from_value(v).map_err(corrupt)
     }
 
-    pub(super) async fn do_finish_job(&self, id: &str, result: JobResult, run: Option<HandlerRun>) -> Result<()> {
+    pub(super) async fn do_finish_job(
+        &self,
+        id: &str,
+        result: JobResult,
+        run: Option<HandlerRun>,
+    ) -> Result<()> {
         let id = id.to_string();
         self.outbox_job(move |c| {
             let now = now_ms();
@@ -125,11 +144,13 @@ impl SqliteStore {
     }
 
     pub(super) async fn do_handler_runs(&self, bot: &str, limit: u32) -> Result<Vec<HandlerRun>> {
-        let rows = sqlx::query("SELECT * FROM handler_runs WHERE bot = ? ORDER BY started_at DESC, rowid DESC LIMIT ?")
-            .bind(bot)
-            .bind(limit.min(500) as i64)
-            .fetch_all(&self.read)
-            .await?;
+        let rows = sqlx::query(
+            "SELECT * FROM handler_runs WHERE bot = ? ORDER BY started_at DESC, rowid DESC LIMIT ?",
+        )
+        .bind(bot)
+        .bind(limit.min(500) as i64)
+        .fetch_all(&self.read)
+        .await?;
         rows.iter()
             .map(|r| {
                 let result: Option<String> = r.get("result");
@@ -142,7 +163,10 @@ impl SqliteStore {
                     thread_id: r.get("thread_id"),
                     test: r.get::<i64, _>("test") != 0,
                     status: r.get("status"),
-                    result: result.map(|s| serde_json::from_str(&s)).transpose().map_err(corrupt)?,
+                    result: result
+                        .map(|s| serde_json::from_str(&s))
+                        .transpose()
+                        .map_err(corrupt)?,
                     stdout: r.get("stdout"),
                     stderr: r.get("stderr"),
                     traceback: r.get("traceback"),
@@ -181,7 +205,12 @@ impl SqliteStore {
             .await?)
     }
 
-    pub(super) async fn do_create_crm_thread(&self, new: NewThread, pcid: &str, greeting: Option<Message>) -> Result<Thread> {
+    pub(super) async fn do_create_crm_thread(
+        &self,
+        new: NewThread,
+        pcid: &str,
+        greeting: Option<Message>,
+    ) -> Result<Thread> {
         // The map row first, so the greeting (stored with the thread) already goes out as a
         // `sendMessage`; a concurrent start for the same id finds the first one's thread.
         let (bot, pcid, id) = (new.bot.clone(), pcid.to_string(), new.id.clone());
@@ -202,13 +231,24 @@ impl SqliteStore {
             })
             .await?;
         match owner.as_str() {
-            Some(t) if t == new.id => <Self as super::super::Store>::create_thread(self, new, greeting).await,
-            Some(t) => <Self as super::super::Store>::thread(self, t).await?.ok_or(StoreError::ThreadNotFound),
-            None => Err(StoreError::Corrupt("crm conversation map row vanished".into())),
+            Some(t) if t == new.id => {
+                <Self as super::super::Store>::create_thread(self, new, greeting).await
+            }
+            Some(t) => <Self as super::super::Store>::thread(self, t)
+                .await?
+                .ok_or(StoreError::ThreadNotFound),
+            None => Err(StoreError::Corrupt(
+                "crm conversation map row vanished".into(),
+            )),
         }
     }
 
-    pub(super) async fn do_idle_threads(&self, bot: &str, idle_before: &str, limit: u32) -> Result<Vec<String>> {
+    pub(super) async fn do_idle_threads(
+        &self,
+        bot: &str,
+        idle_before: &str,
+        limit: u32,
+    ) -> Result<Vec<String>> {
         Ok(sqlx::query_scalar(
             "SELECT t.id FROM threads t WHERE t.bot = ? AND t.status != 'closed' \
              AND (SELECT e.created_at FROM events e WHERE e.thread_id = t.id ORDER BY e.seq DESC LIMIT 1) < ? LIMIT ?",
