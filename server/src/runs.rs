@@ -7,6 +7,12 @@
 //!   agent error (`agent_error`; details are logged, not sent), or on shutdown (`interrupted`).
 //!   A crash leaves the run `running`; the next start marks it `interrupted`
 //!   ([`crate::store::Store::recover_interrupted_runs`]).
+//! - Re-runs: at that start, a new run is queued for each interrupted run's user message (same
+//!   thread, text and host context; the agent state last saved, which the interrupted run did
+//!   not change), unless the thread is no longer open or a later run of it completed. At most
+//!   [`crate::store::MAX_RERUNS`] re-runs per message. The widget drops the interrupted run's
+//!   partial message, so the visitor sees the answer once; but the re-run repeats the turn, so
+//!   an action the interrupted run already executed may execute again (at-least-once).
 //! - Every run task is tracked; [`Runs::shutdown`] cancels them and waits for them to end.
 
 use std::collections::HashMap;

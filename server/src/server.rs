@@ -1,7 +1,7 @@
 //! Building the server from its config and running it until shutdown.
 //!
-//! [`Server::start`] opens the store, recovers interrupted runs, loads the bots, builds the
-//! router and binds; [`Server::run`] accepts connections until the shutdown token fires.
+//! [`Server::start`] opens the store, recovers interrupted runs (failing them and creating
+//! their re-runs), loads the bots, builds the router, binds and queues the re-runs; [`Server::run`] accepts connections until the shutdown token fires.
 //! Connections are served by hyper directly (not `axum::serve`) so that a header-read
 //! timeout applies: a client that does not finish its request head in time is disconnected.
 //!
@@ -27,9 +27,9 @@ use crate::engine::{scripted::ScriptedAgent, Agent};
 use crate::http::limits::RateLimiter;
 use crate::http::{app, AppState, HttpConfig};
 use crate::hub::Hub;
-use crate::runs::Runs;
+use crate::runs::{RunInput, Runs};
 use crate::store::sqlite::{Durability, SqliteStore};
-use crate::store::{EventSink, Store};
+use crate::store::{EventSink, RunOutcome, Store};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
@@ -91,11 +91,15 @@ impl Server {
             .await
             .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
         );
+        // Interrupted runs are failed and their re-runs created now; the re-runs are queued
+        // once the agents exist (below). A crash before that leaves them `running`: the next
+        // start recovers them in turn (bounded by `store::MAX_RERUNS`).
         let recovered = store.recover_interrupted_runs().await?;
-        if recovered > 0 {
+        if recovered.interrupted > 0 {
             tracing::warn!(
-                recovered,
-                "marked runs interrupted by the last stop as failed"
+                interrupted = recovered.interrupted,
+                reruns = recovered.reruns.len(),
+                "marked runs interrupted by the last stop as failed; re-running their messages"
             );
         }
         let bots = Arc::new(bots);
@@ -129,6 +133,29 @@ impl Server {
         let runs = Runs::new(store.clone(), shutdown.child_token());
         runs.set_lifecycle(lifecycle.clone());
         actions.set_crm(lifecycle.clone());
+        for rerun in recovered.reruns {
+            match agents.get(&rerun.bot) {
+                Some(agent) => runs.spawn(
+                    agent.clone(),
+                    RunInput {
+                        thread_id: rerun.thread_id,
+                        run_id: rerun.run_id,
+                        text: rerun.text,
+                        context: rerun.context,
+                    },
+                ),
+                None => {
+                    // The bot is gone from the config: end the re-run instead of leaving it open.
+                    let outcome = RunOutcome::Failed {
+                        code: "interrupted".into(),
+                        message: "the bot no longer exists".into(),
+                    };
+                    store
+                        .finish_run(&rerun.thread_id, &rerun.run_id, outcome, None)
+                        .await?;
+                }
+            }
+        }
         let state = Arc::new(AppState {
             actions,
             runs,

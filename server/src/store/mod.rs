@@ -13,6 +13,12 @@
 //! commits). A PostgreSQL implementation (`DATABASE_URL=postgres://…`) plugs in behind the same
 //! trait; its sink is fed by LISTEN/NOTIFY so several instances share one log. Issue 6 adds an
 //! outbox table written in the same transaction as [`Store::transition`].
+//!
+//! Crash recovery ([`Store::recover_interrupted_runs`]): runs a crash left `running` are failed
+//! (`interrupted`) and, in the same commit, re-created as new runs for the same user message
+//! (at most [`MAX_RERUNS`] times per message, counted in `runs.attempt`), so the visitor still
+//! gets an answer. A re-run starts from the agent state last saved, so an action the interrupted
+//! run already executed may execute again (at-least-once).
 
 pub mod actions;
 pub mod sqlite;
@@ -116,6 +122,33 @@ pub enum RunItem {
     },
 }
 
+/// How many times one user message's answer is re-run after crashes (the first run not
+/// counted): a reply that crashes the server can't loop forever.
+pub const MAX_RERUNS: i64 = 2;
+
+/// What [`Store::recover_interrupted_runs`] did.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Recovered {
+    /// Runs marked `run.failed` (`interrupted`).
+    pub interrupted: usize,
+    /// New runs started (already `running`, with their `run.started`), to be queued.
+    pub reruns: Vec<Rerun>,
+}
+
+/// A run created at start to answer a user message whose run a crash interrupted.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Rerun {
+    pub thread_id: String,
+    /// The thread's bot (`businessSlug`).
+    pub bot: String,
+    pub run_id: String,
+    /// The interrupted run it replaces.
+    pub interrupted_run_id: String,
+    /// The user message's text and host context, as first sent.
+    pub text: String,
+    pub context: Option<Value>,
+}
+
 #[derive(Debug, Clone, PartialEq)]
 pub enum RunOutcome {
     Completed,
@@ -195,8 +228,11 @@ pub trait Store: Send + Sync + 'static {
         limit: u32,
     ) -> Result<Vec<Arc<StoredEvent>>>;
     async fn last_seq(&self, thread_id: &str) -> Result<u64>;
-    /// At start: runs left `running` by a crash get `run.failed` (`interrupted`). Returns how many.
-    async fn recover_interrupted_runs(&self) -> Result<usize>;
+    /// At start: runs left `running` by a crash get `run.failed` (`interrupted`); in the same
+    /// commit, a new run (`run.started`) is created for each such run's user message unless its
+    /// thread is no longer open, a later run of the thread completed, or the message was re-run
+    /// [`MAX_RERUNS`] times already. The caller must queue the returned re-runs.
+    async fn recover_interrupted_runs(&self) -> Result<Recovered>;
     /// Sets (`Some`) or deletes (`None`) one metadata key; returns whether it was set before.
     async fn set_metadata(&self, thread_id: &str, key: &str, value: Option<Value>) -> Result<bool>;
     /// Adds a tag once; a tag already there keeps its id (`already_present`).

@@ -334,9 +334,9 @@ impl Store for SqliteStore {
         Ok(v as u64)
     }
 
-    async fn recover_interrupted_runs(&self) -> Result<usize> {
+    async fn recover_interrupted_runs(&self) -> Result<super::Recovered> {
         match self.submit(Op::Recover).await? {
-            Done::Count(n) => Ok(n),
+            Done::Recovered(r) => Ok(r),
             _ => unreachable!(),
         }
     }

@@ -40,6 +40,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (1, include_str!("../../migrations/0001_init.sql")),
     (2, include_str!("../../migrations/0002_action_runs.sql")),
     (3, include_str!("../../migrations/0003_outbox.sql")),
+    (4, include_str!("../../migrations/0004_run_attempts.sql")),
 ];
 /// Jobs per group commit; bounds the latency one batch adds.
 const MAX_BATCH: usize = 1024;
@@ -101,7 +102,7 @@ pub(super) enum Done {
     Events(Vec<Arc<StoredEvent>>),
     Bool(bool),
     Id(String),
-    Count(usize),
+    Recovered(super::Recovered),
     Value(Value),
     Unit,
 }
@@ -500,31 +501,112 @@ impl Writer {
                 Ok(Done::Id(id))
             }
             Op::Recover => {
-                let running: Vec<(String, String)> = self
+                // (rowid, id, thread, message, attempt), in the order the runs were created.
+                type Row = (i64, String, String, String, i64);
+                let running: Vec<Row> = self
                     .conn
-                    .prepare_cached("SELECT id, thread_id FROM runs WHERE status = 'running'")
-                    .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect())
+                    .prepare_cached("SELECT rowid, id, thread_id, message_id, attempt FROM runs WHERE status = 'running' ORDER BY rowid")
+                    .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?.collect())
                     .map_err(db)?;
-                let n = running.len();
-                for (run_id, thread_id) in running {
+                let interrupted = running.len();
+                for (_, run_id, thread_id, _, _) in &running {
                     self.conn
                         .prepare_cached("UPDATE runs SET status = 'failed', error = 'interrupted', ended_at = ?1 WHERE id = ?2")
                         .and_then(|mut s| s.execute(params![now_rfc3339(), run_id]))
                         .map_err(db)?;
                     let event = EventPayload::RunFailed {
-                        run_id,
+                        run_id: run_id.clone(),
                         error: ErrorDetail {
                             code: "interrupted".into(),
                             message: "the server stopped during this run".into(),
                         },
                     };
-                    self.append_event(&thread_id, event, log)?;
+                    self.append_event(thread_id, event, log)?;
                 }
-                Ok(Done::Count(n))
+                let mut reruns = Vec::new();
+                for (rowid, run_id, thread_id, message_id, attempt) in running {
+                    if let Some(rerun) =
+                        self.rerun(rowid, run_id, thread_id, message_id, attempt, log)?
+                    {
+                        reruns.push(rerun);
+                    }
+                }
+                Ok(Done::Recovered(super::Recovered {
+                    interrupted,
+                    reruns,
+                }))
             }
             Op::Conn(f) => f(&self.conn).map(Done::Value),
             Op::Shutdown => Ok(Done::Unit),
         }
+    }
+
+    /// Creates the re-run of an interrupted run (see [`super::Store::recover_interrupted_runs`]),
+    /// or `None` when its answer is no longer wanted or the message was re-run often enough.
+    fn rerun(
+        &mut self,
+        rowid: i64,
+        interrupted_run_id: String,
+        thread_id: String,
+        message_id: String,
+        attempt: i64,
+        log: &mut JobLog,
+    ) -> Result<Option<super::Rerun>> {
+        if attempt >= super::MAX_RERUNS {
+            tracing::warn!(thread = %thread_id, run = %interrupted_run_id, attempt, "interrupted run not re-run: too many attempts");
+            return Ok(None);
+        }
+        if self.status(&thread_id)? != ThreadStatus::Open {
+            return Ok(None); // handed off or closed: the bot must not answer any more
+        }
+        let later_completed: bool = self
+            .conn
+            .prepare_cached("SELECT EXISTS (SELECT 1 FROM runs WHERE thread_id = ?1 AND rowid > ?2 AND status = 'completed')")
+            .and_then(|mut s| s.query_row(params![thread_id, rowid], |r| r.get(0)))
+            .map_err(db)?;
+        if later_completed {
+            return Ok(None); // a later message was answered: this answer would be stale
+        }
+        let row: Option<(String, Option<String>, String)> = self
+            .conn
+            .prepare_cached("SELECT m.body, m.context, t.bot FROM messages m JOIN threads t ON t.id = m.thread_id WHERE m.id = ?1 AND m.thread_id = ?2")
+            .and_then(|mut s| s.query_row(params![message_id, thread_id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?))).optional())
+            .map_err(db)?;
+        let Some((body, context, bot)) = row else {
+            return Ok(None);
+        };
+        let message: Message = serde_json::from_str(&body).map_err(json_err)?;
+        let text = message
+            .content
+            .iter()
+            .filter_map(|c| c.text.as_deref())
+            .collect::<Vec<_>>()
+            .join("\n");
+        let context = context
+            .map(|c| serde_json::from_str::<Value>(&c))
+            .transpose()
+            .map_err(json_err)?;
+        let run_id = ids::run();
+        self.conn
+            .prepare_cached("INSERT INTO runs (id, thread_id, message_id, status, started_at, attempt) VALUES (?1, ?2, ?3, 'running', ?4, ?5)")
+            .and_then(|mut s| s.execute(params![run_id, thread_id, message_id, now_rfc3339(), attempt + 1]))
+            .map_err(db)?;
+        self.append_event(
+            &thread_id,
+            EventPayload::RunStarted {
+                run_id: run_id.clone(),
+                message_id,
+            },
+            log,
+        )?;
+        Ok(Some(super::Rerun {
+            thread_id,
+            bot,
+            run_id,
+            interrupted_run_id,
+            text,
+            context,
+        }))
     }
 
     fn finish_run(
