@@ -331,7 +331,7 @@ async fn kill_9_mid_reply_re_runs_the_message_once_after_restart() {
 }
 
 #[tokio::test]
-async fn no_re_run_when_the_thread_was_handed_off_or_a_later_run_completed() {
+async fn no_re_run_when_handed_off_a_later_run_completed_or_retries_are_used_up() {
     // After kill -9, runs are set back to `running` in the database, as if the crash had cut
     // them: the next start fails them but must not re-run them.
     let tmp = tempfile::tempdir().unwrap();
@@ -360,6 +360,9 @@ async fn no_re_run_when_the_thread_was_handed_off_or_a_later_run_completed() {
         .unwrap()
         .to_string();
     s.turn(&stale, "colors").await;
+    // An open thread whose message was re-run twice already (the cap).
+    let capped = s.create_thread("t").await;
+    s.turn(&capped, "hello world").await;
     proc.0.kill().unwrap();
     proc.0.wait().unwrap();
     // Leave a run `running` on the handed-off thread, as a crash mid-reply would.
@@ -373,6 +376,11 @@ async fn no_re_run_when_the_thread_was_handed_off_or_a_later_run_completed() {
         conn.execute(
             "UPDATE runs SET status = 'running', error = NULL, ended_at = NULL WHERE id = ?1",
             [&first_run],
+        )
+        .unwrap();
+        conn.execute(
+            "UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, attempt = 2 WHERE thread_id = ?1",
+            [&capped],
         )
         .unwrap();
     }
@@ -390,4 +398,10 @@ async fn no_re_run_when_the_thread_was_handed_off_or_a_later_run_completed() {
     assert!(all
         .iter()
         .any(|e| e.event == "run.failed" && e.data.contains(&first_run)));
+    let all = s.all_events(&capped).await;
+    let started = all.iter().filter(|e| e.event == "run.started").count();
+    assert_eq!(started, 1, "no third re-run");
+    assert!(all
+        .iter()
+        .any(|e| e.event == "run.failed" && e.data.contains("interrupted")));
 }
