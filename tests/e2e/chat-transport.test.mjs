@@ -27,7 +27,7 @@ test("transport: opening starts a thread, the greeting streams in, the id is kep
   }
 });
 
-test("transport: kill -9 mid-reply, restart — state shown, nothing lost or duplicated", async () => {
+test("transport: kill -9 mid-reply, restart — state shown, the reply re-run, nothing lost or duplicated", async () => {
   const { page, ctx, problems } = await env.open("bot=slow");
   await page.evaluate(() => chat.render());
   await page.locator("[part=launcher]").click();
@@ -48,8 +48,13 @@ test("transport: kill -9 mid-reply, restart — state shown, nothing lost or dup
   const { body } = await env.server.api(`/v1/threads/${tid}/messages`);
   const stored = body.messages.map((m) => [m.role === "user" ? "user" : "bot", m.content.map((c) => c.text).join("")]);
   const shown = (await bubbles(page)).map(([c, t]) => [c.includes("user") ? "user" : "bot", t]);
-  // the interrupted reply is dropped (protocol §7); every stored message is shown exactly once
+  // the interrupted partial reply is dropped and the message re-run (protocol §7); every stored
+  // message is shown exactly once
   assert.deepEqual(shown, stored.map(([r, t]) => [r, t.replace(/\*\*/g, "")]));
+  const long = Array.from({ length: 40 }, (_, i) => `w${String(i + 1).padStart(2, "0")}`).join(" ") + " END";
+  assert.equal(stored.filter(([r, t]) => r === "bot" && t === long).length, 1, "the re-run reply is stored once, complete");
+  assert.equal(shown.filter(([r, t]) => r === "bot" && t === long).length, 1, "the re-run reply is shown once, complete");
+  assert.equal(shown.filter(([r, t]) => r === "bot" && t.startsWith("w01") && t !== long).length, 0, "no partial reply is left");
   assert.equal(shown.filter(([, t]) => t === "while down").length, 1);
   assert.deepEqual(shown.at(-1), ["bot", "Reply to your message, complete."]);
   assert.deepEqual(problems, []);
