@@ -122,8 +122,14 @@ pub fn parse(text: &str) -> Vec<Block> {
     out
 }
 
+/// Byte search (no `str::find` with a `&str` pattern: its two-way searcher is ~2.5 KB of wasm).
+/// The patterns are ASCII, so a match is always on a char boundary.
 fn find(s: &str, from: usize, pat: &str) -> Option<usize> {
-    s.get(from..)?.find(pat).map(|i| i + from)
+    if !s.is_char_boundary(from) {
+        return None;
+    }
+    let (h, p) = (s.as_bytes(), pat.as_bytes());
+    (from..(h.len() + 1).checked_sub(p.len())?).find(|&i| h.get(i..i + p.len()) == Some(p))
 }
 
 fn word_char(c: Option<char>) -> bool {
