@@ -51,6 +51,10 @@ pub enum EventPayload {
     /// Status open → handed_off (once per thread).
     #[serde(rename = "thread.handed_off")]
     ThreadHandedOff { reason: Option<String> },
+    /// Status handed_off → open: the human side gave the conversation back (the CRM's
+    /// `escalationFailed` after a hand-off); the bot replies again. Clients may ignore it.
+    #[serde(rename = "thread.reopened")]
+    ThreadReopened { reason: Option<String> },
     /// Status → closed (once per thread). `by`: `visitor`, `bot`, `agent`, `automation`.
     #[serde(rename = "thread.closed")]
     ThreadClosed { by: String, reason: Option<String> },
@@ -93,6 +97,7 @@ impl EventPayload {
             EventPayload::RunCompleted { .. } => "run.completed",
             EventPayload::RunFailed { .. } => "run.failed",
             EventPayload::ThreadHandedOff { .. } => "thread.handed_off",
+            EventPayload::ThreadReopened { .. } => "thread.reopened",
             EventPayload::ThreadClosed { .. } => "thread.closed",
             EventPayload::AgentJoined { .. } => "agent.joined",
             EventPayload::AgentTyping { .. } => "agent.typing",

@@ -352,6 +352,9 @@ async fn hand_off(
         },
     };
     let outcome = host.hand_off(c, request).await?;
+    if let HandOffOutcome::Refused(message) = outcome {
+        return Ok(json!({"success": false, "message": message}));
+    }
     effects.handed_off |= outcome != HandOffOutcome::AlreadyHandedOff;
     let message = match outcome {
         HandOffOutcome::HandedOff => "conversation handed off to a human agent".to_string(),
@@ -359,6 +362,7 @@ async fn hand_off(
         HandOffOutcome::CallTransferred => {
             format!("call transferred to {}", phone.unwrap_or_default())
         }
+        HandOffOutcome::Refused(_) => unreachable!("returned above"),
     };
     Ok(json!({"success": true, "message": message}))
 }

@@ -47,7 +47,7 @@ pub struct HandOffRequest {
 }
 
 /// What the host did on a hand-off.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum HandOffOutcome {
     /// The conversation is now handed off; the bot must stop replying.
     HandedOff,
@@ -55,6 +55,9 @@ pub enum HandOffOutcome {
     AlreadyHandedOff,
     /// The live call was transferred to `phone_destination`; the action's result is ignored.
     CallTransferred,
+    /// The human side (e.g. the bot's CRM `escalate`) refused: nothing changed, the
+    /// conversation stays open. The helper returns `{"success": false, "message": ...}`.
+    Refused(String),
 }
 
 /// An LLM classification. Binary questions use the options `["true", "false"]`.

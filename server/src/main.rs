@@ -176,6 +176,13 @@ fn main() -> ExitCode {
 fn check(dirs: &[PathBuf]) -> ExitCode {
     let mut failed = false;
     for dir in dirs {
+        let handler_errors = natter_server::lifecycle::handlers::check_dir(dir);
+        if !handler_errors.is_empty() {
+            failed = true;
+            for e in &handler_errors {
+                eprintln!("{e}");
+            }
+        }
         match natter_server::bots::load_bot(dir) {
             Ok(bot) => {
                 println!(

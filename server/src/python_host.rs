@@ -58,6 +58,10 @@ pub struct StoreHost {
     classifier: Arc<dyn Classifier>,
     /// One Sheets client per bot (its token cache lives inside), built on first use.
     sheets: Mutex<HashMap<String, Arc<GoogleSheets>>>,
+    /// The lifecycle services (set once the server built them): a hand-off asks the bot's CRM
+    /// (`escalate`) first, like the workflow `handoff` step. Weak: the lifecycle holds this
+    /// host (its handlers run with it).
+    lifecycle: std::sync::OnceLock<std::sync::Weak<crate::lifecycle::Lifecycle>>,
 }
 
 impl StoreHost {
@@ -71,7 +75,13 @@ impl StoreHost {
             bots,
             classifier,
             sheets: Mutex::default(),
+            lifecycle: std::sync::OnceLock::new(),
         }
+    }
+
+    /// Links the lifecycle services so `hand_off_conversation` escalates to the bot's CRM.
+    pub fn set_lifecycle(&self, lifecycle: &Arc<crate::lifecycle::Lifecycle>) {
+        let _ = self.lifecycle.set(Arc::downgrade(lifecycle));
     }
 
     fn sheets_client(&self, bot: &str) -> Result<Arc<GoogleSheets>, Error> {
@@ -226,6 +236,25 @@ impl Host for StoreHost {
         conv: &ConversationRef,
         request: HandOffRequest,
     ) -> Result<HandOffOutcome, Error> {
+        // Same path as the workflow `handoff` step: with a CRM, `escalate` (synchronous) first,
+        // only while the thread is open (a second hand-off stays a no-op that asks no one).
+        // A refusal leaves the conversation open. The widget webhooks (`widgetEscalate`) are
+        // queued by the transition itself, as for the step.
+        if let Some(lc) = self.lifecycle.get().and_then(|w| w.upgrade()) {
+            let thread = self
+                .store
+                .thread(&conv.conversation_id)
+                .await
+                .map_err(store_err)?;
+            if let Some(t) = thread.filter(|t| t.status == ThreadStatus::Open) {
+                if lc.escalate(&t.bot, &conv.conversation_id).await == Some(false) {
+                    return Ok(HandOffOutcome::Refused(
+                        "the CRM refused the hand-off (escalate); the conversation stays open"
+                            .into(),
+                    ));
+                }
+            }
+        }
         let ev = EventPayload::ThreadHandedOff {
             reason: request.reason.clone(),
         };

@@ -132,6 +132,7 @@ impl Server {
         )?;
         let runs = Runs::new(store.clone(), shutdown.child_token());
         runs.set_lifecycle(lifecycle.clone());
+        host.set_lifecycle(&lifecycle);
         actions.set_crm(lifecycle.clone());
         for rerun in recovered.reruns {
             match agents.get(&rerun.bot) {

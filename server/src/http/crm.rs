@@ -198,6 +198,11 @@ async fn agent_message(
                     text_message(Role::Assistant, crm.escalation_refused.clone()),
                 )
                 .await?;
+            // A handed-off conversation goes back to the bot (handed_off → open, recorded once
+            // as `thread.reopened`); a repeat, or an open/closed thread, changes nothing.
+            st.lifecycle
+                .reopen(id, Some("the CRM could not take the conversation".into()))
+                .await?;
         }
         E::AgentDisconnect => {
             if let Some(l) = local {

@@ -230,3 +230,87 @@ impl HandlerRunner {
         }
     }
 }
+
+/// `natter check`: validates `dir/handlers/` without loading a registry. Event folders must be
+/// one of [`EVENTS`]; each entry in them must be a `.py` file that defines `handle_event(` (a
+/// text check: `def handle_event(` at the start of a line). Errors name file and line.
+pub fn check_dir(dir: &std::path::Path) -> Vec<crate::bots::ConfigError> {
+    use crate::bots::ConfigError;
+    let mut errors = Vec::new();
+    let root = dir.join("handlers");
+    let Ok(entries) = std::fs::read_dir(&root) else {
+        return errors;
+    };
+    let mut entries: Vec<_> = entries.flatten().map(|e| e.path()).collect();
+    entries.sort();
+    let err = |file: PathBuf, line: Option<usize>, message: String| ConfigError {
+        file,
+        line,
+        message,
+    };
+    for path in entries {
+        let name = path
+            .file_name()
+            .unwrap_or_default()
+            .to_string_lossy()
+            .to_string();
+        if name.starts_with('.') || name == "__pycache__" {
+            continue;
+        }
+        if !path.is_dir() || !EVENTS.contains(&name.as_str()) {
+            errors.push(err(
+                path.clone(),
+                None,
+                format!(
+                    "unknown event folder `{name}` (expected one of: {})",
+                    EVENTS.join(", ")
+                ),
+            ));
+            continue;
+        }
+        let mut files: Vec<_> = std::fs::read_dir(&path)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|f| f.path())
+            .collect();
+        files.sort();
+        for f in files {
+            let fname = f
+                .file_name()
+                .unwrap_or_default()
+                .to_string_lossy()
+                .to_string();
+            if fname.starts_with('.') || fname == "__pycache__" {
+                continue;
+            }
+            match fname.strip_suffix(".py") {
+                Some(stem) if !stem.is_empty() && f.is_file() => {
+                    match std::fs::read_to_string(&f) {
+                        Err(e) => errors.push(err(f.clone(), None, format!("cannot read: {e}"))),
+                        Ok(src) => {
+                            let has = src.lines().any(|l| {
+                                let l = l.trim_start_matches(|c| c == ' ' || c == '\t');
+                                l.starts_with("def handle_event(")
+                                    || l.starts_with("async def handle_event(")
+                            });
+                            if !has {
+                                errors.push(err(
+                                    f.clone(),
+                                    Some(1),
+                                    "handler does not define `handle_event(context)`".into(),
+                                ));
+                            }
+                        }
+                    }
+                }
+                _ => errors.push(err(
+                    f.clone(),
+                    None,
+                    "not a .py handler (handlers are `<name>.py` files)".into(),
+                )),
+            }
+        }
+    }
+    errors
+}

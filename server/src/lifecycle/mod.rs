@@ -128,6 +128,22 @@ impl Lifecycle {
             .await
     }
 
+    /// Gives a handed-off conversation back to the bot (handed_off → open,
+    /// `thread.reopened`); `false` when it was not handed off (nothing written).
+    pub async fn reopen(
+        &self,
+        thread_id: &str,
+        reason: Option<String>,
+    ) -> Result<bool, StoreError> {
+        self.store
+            .transition(
+                thread_id,
+                ThreadStatus::Open,
+                EventPayload::ThreadReopened { reason },
+            )
+            .await
+    }
+
     /// `escalate` to the bot's CRM: `None` without a CRM webhook, else whether it accepted.
     pub async fn escalate(&self, bot: &str, thread_id: &str) -> Option<bool> {
         let crm = self.crm(bot)?;

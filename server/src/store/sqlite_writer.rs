@@ -448,6 +448,7 @@ impl Writer {
                     (ThreadStatus::Open, ThreadStatus::HandedOff)
                         | (ThreadStatus::Open, ThreadStatus::Closed)
                         | (ThreadStatus::HandedOff, ThreadStatus::Closed)
+                        | (ThreadStatus::HandedOff, ThreadStatus::Open)
                 );
                 if !valid {
                     return Ok(Done::Bool(false));

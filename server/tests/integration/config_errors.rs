@@ -138,3 +138,55 @@ fn natter_check_cli() {
         "{err}"
     );
 }
+
+#[test]
+fn natter_check_validates_handlers() {
+    use natter_server::lifecycle::handlers::check_dir;
+    let bin = env!("CARGO_BIN_EXE_natter");
+    let tmp = tempfile::tempdir().unwrap();
+    crate::common::write_bot(tmp.path(), "h", "name = \"x\"\n");
+    let dir = tmp.path().join("h");
+    let h = dir.join("handlers");
+    std::fs::create_dir_all(h.join("conversation_closed")).unwrap();
+    std::fs::create_dir_all(h.join("conversation_handed_off")).unwrap();
+    std::fs::write(
+        h.join("conversation_closed/good.py"),
+        "import json\n\ndef handle_event(context):\n    return {}\n",
+    )
+    .unwrap();
+    // Valid handlers only: check passes.
+    assert!(check_dir(&dir).is_empty(), "{:?}", check_dir(&dir));
+    let ok = Command::new(bin).arg("check").arg(&dir).output().unwrap();
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+
+    std::fs::create_dir_all(h.join("conversation_close")).unwrap();
+    std::fs::write(
+        h.join("conversation_handed_off/nodef.py"),
+        "def handle(context):\n    pass\n",
+    )
+    .unwrap();
+    std::fs::write(h.join("conversation_handed_off/notes.txt"), "hi\n").unwrap();
+    let errs: Vec<String> = check_dir(&dir).iter().map(|e| e.to_string()).collect();
+    assert_eq!(errs.len(), 3, "{errs:#?}");
+    let bad = Command::new(bin).arg("check").arg(&dir).output().unwrap();
+    assert_eq!(bad.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&bad.stderr);
+    assert!(
+        err.contains("h/handlers/conversation_close: unknown event folder `conversation_close`"),
+        "{err}"
+    );
+    assert!(
+        err.contains(
+            "conversation_handed_off/nodef.py:1: handler does not define `handle_event(context)`"
+        ),
+        "{err}"
+    );
+    assert!(
+        err.contains("conversation_handed_off/notes.txt: not a .py handler"),
+        "{err}"
+    );
+}

@@ -428,3 +428,138 @@ steps = [
     );
     s.stop().await;
 }
+
+/// A bot with the CRM whose `pyhand` workflow runs a Python action calling
+/// `hand_off_conversation` and says what the helper returned.
+async fn python_handoff_server(escalate_status: u16) -> (TestServer, StandIn) {
+    let secret = SigningSecret::generate();
+    let mut c = StandInConfig::new(secret.clone());
+    c.escalate_status = escalate_status;
+    let standin = StandIn::start(c).await.unwrap();
+    let toml = bot(&standin.chat_url(), &secret)
+        + r#"
+[[workflows]]
+name = "pyhand"
+triggers = { keywords = ["python handoff"] }
+steps = [
+  { action = "pyHand", save_as = "r" },
+  { say = "Helper said {{r.success}}: {{r.message}}" },
+]
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let bots = tmp.path().join("bots");
+    write_bot(&bots, "c", &toml);
+    write_file(
+        &bots,
+        "c/py/hand.py",
+        "def execute_action(context):\n    first = hand_off_conversation(context, \"from python\")\n    second = hand_off_conversation(context, \"again\")\n    return {\"success\": first[\"success\"], \"message\": first[\"message\"], \"second\": second[\"message\"]}\n",
+    );
+    write_file(
+        &bots,
+        "c/actions/pyHand.toml",
+        "description = \"d\"\nkind = \"python\"\nworkflows = [\"pyhand\"]\n[python]\nfile = \"py/hand.py\"\ntimeout_ms = 20000\n",
+    );
+    let mut config = test_config(&tmp.path().join("data"), &bots);
+    fast(&mut config);
+    let mut s = TestServer::launch(config).await;
+    s._tmp = Some(tmp);
+    (s, standin)
+}
+
+#[tokio::test]
+async fn python_hand_off_escalates_to_the_crm_like_the_step() {
+    let (s, standin) = python_handoff_server(200).await;
+    let thread = s.create_thread("c").await;
+    let evs = s.turn(&thread, "python handoff").await;
+    let handed = |evs: &[Value]| {
+        types(evs)
+            .iter()
+            .filter(|t| t.as_str() == "thread.handed_off")
+            .count()
+    };
+    assert_eq!(handed(&evs), 1, "one transition: {evs:#?}");
+    assert_eq!(s.history(&thread).await["status"], "handed_off");
+    let runs = admin_get(&s.client, &s.base, "/action-runs?bot=c").await;
+    assert!(
+        runs.to_string()
+            .contains("conversation was already handed off"),
+        "the second call is a no-op: {runs}"
+    );
+    // escalate (sync) once, then the widgetEscalate webhook, as for the step.
+    standin.wait_for(2, PATIENCE).await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let (ok, _) = deliveries(&standin);
+    let kinds: Vec<Value> = ok
+        .iter()
+        .map(|(_, b)| b["data"]["eventType"].clone())
+        .collect();
+    assert_eq!(kinds, vec![json!("escalate"), json!("widgetEscalate")]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn python_hand_off_refused_by_the_crm_returns_success_false_and_stays_open() {
+    let (s, standin) = python_handoff_server(503).await;
+    let thread = s.create_thread("c").await;
+    let evs = s.turn(&thread, "python handoff").await;
+    assert!(
+        !types(&evs).contains(&"thread.handed_off".to_string()),
+        "{evs:#?}"
+    );
+    assert_eq!(
+        replies(&evs),
+        vec!["Helper said false: the CRM refused the hand-off (escalate); the conversation stays open"]
+    );
+    assert_eq!(s.history(&thread).await["status"], "open");
+    // Both calls asked the CRM (still open after the first refusal); nothing else was sent.
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert_eq!(standin.count(), 2, "only the two escalate calls");
+    let evs = s.turn(&thread, "hello world").await;
+    assert_eq!(replies(&evs), vec!["Hello to you."]);
+    s.stop().await;
+}
+
+#[tokio::test]
+async fn escalation_failed_after_a_hand_off_reopens_the_thread_once_and_the_bot_replies_again() {
+    let (s, _standin) = setup(|_| {}).await;
+    let thread = s.create_thread("c").await;
+    let evs = s.turn(&thread, "human please").await;
+    assert!(types(&evs).contains(&"thread.handed_off".to_string()));
+    assert_eq!(s.history(&thread).await["status"], "handed_off");
+    for _ in 0..2 {
+        let r = agent(
+            &s,
+            KEY,
+            json!({"eventType": "escalationFailed", "platformConversationId": thread}),
+        )
+        .await;
+        assert_eq!(r.status(), 200);
+    }
+    let h = s.history(&thread).await;
+    assert_eq!(h["status"], "open");
+    assert!(
+        h["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|m| m["content"][0]["text"] == "Nobody can take this now, but I'm still here."),
+        "the visitor is told: {h}"
+    );
+    let all: Vec<String> = s
+        .all_events(&thread)
+        .await
+        .iter()
+        .map(|e| e.event.clone())
+        .collect();
+    assert_eq!(
+        all.iter()
+            .filter(|t| t.as_str() == "thread.reopened")
+            .count(),
+        1,
+        "one handed_off → open transition: {all:?}"
+    );
+    // The bot answers again.
+    let evs = s.turn(&thread, "hello world").await;
+    assert_eq!(replies(&evs), vec!["Hello to you."]);
+    s.stop().await;
+}
