@@ -110,7 +110,9 @@ test("llm bot: the model's answer streams into the widget, typing ends, a model-
 
   model.queue.push(text(["Order 42 ", "has **shipped**", " and arrives tomorrow."]));
   await page.evaluate(() => chat.send("Where is order 42?"));
-  await until(page, () => /arrives tomorrow\./.test(document.querySelector("[data-natter]").shadowRoot.textContent));
+  // Wait for the completed message (rendered as markdown), not just the streamed text: while
+  // streaming, the raw `**` markers are still in the trailing text node.
+  await until(page, () => [...document.querySelector("[data-natter]").shadowRoot.querySelectorAll("[part=message].bot strong")].some((n) => n.textContent === "shipped"));
   const texts = await botTexts(page);
   assert.equal(texts.at(-1), "Order 42 has shipped and arrives tomorrow.");
   // Markdown became DOM nodes, never HTML from the model.
