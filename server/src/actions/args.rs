@@ -12,6 +12,41 @@ use serde_json::{Map, Value};
 
 use crate::text::{lookup, value_text};
 
+/// An argument `"$secret.<key>"`: a sanitized CRM action result of the conversation.
+pub const SECRET_PREFIX: &str = "secret.";
+
+/// Replaces each whole-string argument `"$secret.<key>"` (at any depth) with the stored value
+/// (`Value::Null` when missing). Only for the outgoing call: what is logged keeps the
+/// placeholder.
+pub fn resolve_secrets(v: &Value, secrets: &Map<String, Value>) -> Value {
+    match v {
+        Value::String(s) => match s
+            .strip_prefix('$')
+            .and_then(|p| p.strip_prefix(SECRET_PREFIX))
+        {
+            Some(key) => secrets.get(key).cloned().unwrap_or(Value::Null),
+            None => v.clone(),
+        },
+        Value::Array(a) => Value::Array(a.iter().map(|x| resolve_secrets(x, secrets)).collect()),
+        Value::Object(m) => Value::Object(
+            m.iter()
+                .map(|(k, x)| (k.clone(), resolve_secrets(x, secrets)))
+                .collect(),
+        ),
+        other => other.clone(),
+    }
+}
+
+/// Whether `v` holds a `"$secret.<key>"` argument.
+pub fn has_secrets(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.starts_with("$secret."),
+        Value::Array(a) => a.iter().any(has_secrets),
+        Value::Object(m) => m.values().any(has_secrets),
+        _ => false,
+    }
+}
+
 /// Renders `template` (the step's `args`) with `vars`, typed for `action`.
 pub fn render_args(
     action: &Action,
@@ -52,6 +87,10 @@ fn render(v: &Value, vars: &Map<String, Value>) -> Option<Value> {
                 .and_then(|r| r.strip_suffix('}'))
                 .or_else(|| s.strip_prefix('$'));
             if let Some(path) = whole.filter(|p| is_path(p)) {
+                // A sanitized CRM result: resolved by the runner at call time, never here.
+                if path.starts_with(SECRET_PREFIX) && !vars.contains_key("secret") {
+                    return Some(Value::String(format!("${path}")));
+                }
                 return lookup(vars, path).cloned();
             }
             Some(Value::String(interpolate(s, vars)))

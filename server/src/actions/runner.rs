@@ -295,10 +295,26 @@ impl ActionRunner {
             created_at: now_rfc3339(),
         };
         let mut handed_off = false;
+        // `"$secret.<key>"` arguments (sanitized CRM results) are filled in only for the call
+        // out (API and CRM actions); `run.args` keeps the placeholders. Python never sees them.
+        let call_args = match (site.thread, &action.kind) {
+            (Some(t), ActionKind::Api(_) | ActionKind::Crm(_))
+                if super::args::has_secrets(&args) =>
+            {
+                match self.store.secrets(&t.id).await {
+                    Ok(s) => super::args::resolve_secrets(&args, &s),
+                    Err(e) => {
+                        tracing::error!(error = %e, "reading sanitized values");
+                        args.clone()
+                    }
+                }
+            }
+            _ => args.clone(),
+        };
         match &action.kind {
             ActionKind::Api(_) => {
                 let client = self.clients.get(&bot.slug).expect("a client per bot");
-                let result = client.call_action(action, &args).await;
+                let result = client.call_action(action, &call_args).await;
                 run.result = bot_value(&result);
                 match &result {
                     Ok(ok) => {
@@ -372,7 +388,7 @@ impl ActionRunner {
                 // metadata; sanitized values never reach the result or this log.
                 Some(crm) => {
                     let call = crm
-                        .call(&bot.slug, action, &args, site.thread, c.timeout)
+                        .call(&bot.slug, action, &call_args, site.thread, c.timeout)
                         .await;
                     run.status = call.status.into();
                     run.result = call.result;

@@ -5,7 +5,9 @@
 //! stored in the conversation's metadata under their `key` (so later steps, actions and
 //! handlers read them), and returned to the bot as `{"results": {key: value}}`. A value the CRM
 //! marks `sanitize` is never stored, logged or shown: it reads `[redacted]` in what the bot
-//! gets, in the run log and everywhere else (Natter has no secret store to keep it in yet).
+//! gets, in the run log and everywhere else. It is kept apart from the metadata (the store's
+//! `secret_metadata`), where only a later API or CRM action's argument `"$secret.<key>"` reads
+//! it, when the call is made (the run log keeps the placeholder).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -95,6 +97,20 @@ impl CrmActions for Lifecycle {
         let mut shown = Map::new();
         for r in &results {
             if r.sanitize() {
+                // Kept apart (store secret_metadata): later actions read it as `$secret.<key>`.
+                if let Some(t) = thread {
+                    if let Err(e) = self
+                        .store
+                        .set_secret(&t.id, &r.key, r.value.expose().to_json())
+                        .await
+                    {
+                        return failed(
+                            "failed",
+                            format!("storing sanitized result `{}`: {e}", r.key),
+                            "The action failed",
+                        );
+                    }
+                }
                 shown.insert(r.key.clone(), Value::String("[redacted]".into()));
                 continue;
             }

@@ -233,6 +233,11 @@ pub trait Store: Send + Sync + 'static {
     /// thread is no longer open, a later run of the thread completed, or the message was re-run
     /// [`MAX_RERUNS`] times already. The caller must queue the returned re-runs.
     async fn recover_interrupted_runs(&self) -> Result<Recovered>;
+    /// Stores a sanitized value (a CRM action result marked `sanitize`) apart from the
+    /// metadata: never shown, only read by [`Store::secrets`] for action arguments.
+    async fn set_secret(&self, thread_id: &str, key: &str, value: Value) -> Result<()>;
+    /// The thread's sanitized values (see [`Store::set_secret`]).
+    async fn secrets(&self, thread_id: &str) -> Result<serde_json::Map<String, Value>>;
     /// Sets (`Some`) or deletes (`None`) one metadata key; returns whether it was set before.
     async fn set_metadata(&self, thread_id: &str, key: &str, value: Option<Value>) -> Result<bool>;
     /// Adds a tag once; a tag already there keeps its id (`already_present`).

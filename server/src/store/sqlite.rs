@@ -341,6 +341,14 @@ impl Store for SqliteStore {
         }
     }
 
+    async fn set_secret(&self, thread_id: &str, key: &str, value: Value) -> Result<()> {
+        self.do_set_secret(thread_id, key, value).await
+    }
+
+    async fn secrets(&self, thread_id: &str) -> Result<serde_json::Map<String, Value>> {
+        self.do_secrets(thread_id).await
+    }
+
     async fn set_metadata(&self, thread_id: &str, key: &str, value: Option<Value>) -> Result<bool> {
         self.do_set_metadata(thread_id, key, value).await
     }

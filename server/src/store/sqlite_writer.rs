@@ -41,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (2, include_str!("../../migrations/0002_action_runs.sql")),
     (3, include_str!("../../migrations/0003_outbox.sql")),
     (4, include_str!("../../migrations/0004_run_attempts.sql")),
+    (5, include_str!("../../migrations/0005_secret_metadata.sql")),
 ];
 /// Jobs per group commit; bounds the latency one batch adds.
 const MAX_BATCH: usize = 1024;

@@ -563,3 +563,73 @@ async fn escalation_failed_after_a_hand_off_reopens_the_thread_once_and_the_bot_
     assert_eq!(replies(&evs), vec!["Hello to you."]);
     s.stop().await;
 }
+
+#[tokio::test]
+async fn a_sanitized_crm_result_reaches_a_later_action_and_nothing_else() {
+    let secret = SigningSecret::generate();
+    let mut c = StandInConfig::new(secret.clone());
+    c.action_answer = r#"{"results": [{"key": "newBalance", "value": 210}, {"key": "token", "value": "s3cr3t-value", "sanitize": true}]}"#.into();
+    let standin = StandIn::start(c).await.unwrap();
+    let apis = crate::actions_standin::start().await;
+    let toml = bot(&standin.chat_url(), &secret).replace(
+        "api_key = ",
+        &format!(
+            "actions_webhook_url = \"{}\"\napi_key = ",
+            standin.actions_url()
+        ),
+    ) + r#"
+[[workflows]]
+name = "balance"
+triggers = { keywords = ["balance"] }
+steps = [
+  { action = "updateCustomerBalance", args = { userId = "7", balance = "100" }, save_as = "r" },
+  { action = "useToken", args = { productId = "$secret.token" }, save_as = "u" },
+  { say = "Done {{r.results.token}}." },
+]
+[network]
+allow_private_network = true   # the stand-in API listens on 127.0.0.1
+"#;
+    let tmp = tempfile::tempdir().unwrap();
+    let bots = tmp.path().join("bots");
+    write_bot(&bots, "c", &toml);
+    write_file(
+        &bots,
+        "c/actions/updateCustomerBalance.toml",
+        "description = \"d\"\nkind = \"crm\"\nworkflows = [\"balance\"]\n[[args]]\nname = \"userId\"\n[[args]]\nname = \"balance\"\n",
+    );
+    write_file(
+        &bots,
+        "c/actions/useToken.toml",
+        &format!(
+            "description = \"d\"\nkind = \"api\"\nworkflows = [\"balance\"]\n[[args]]\nname = \"productId\"\n[api]\nbase_url = \"{}\"\npath = \"/stock/$productId\"\nmethod = \"GET\"\nheaders = {{ \"x-api-key\" = \"your-api-key\" }}\ntimeout_ms = 5000\n",
+            apis.base
+        ),
+    );
+    let mut config = test_config(&tmp.path().join("data"), &bots);
+    fast(&mut config);
+    let mut s = TestServer::launch(config).await;
+    s._tmp = Some(tmp);
+    let thread = s.create_thread("c").await;
+    let evs = s.turn(&thread, "balance").await;
+    assert_eq!(replies(&evs), vec!["Done [redacted]."]);
+    // The later action's API (127.0.0.1) received the sanitized value.
+    let seen = apis.seen("stock");
+    assert_eq!(seen.len(), 1, "{seen:?}");
+    assert_eq!(seen[0]["id"], "s3cr3t-value");
+    // ... and nothing shows it: admin thread + run log, history, events.
+    let t = admin_get(&s.client, &s.base, &format!("/threads/{thread}")).await;
+    assert!(!t.to_string().contains("s3cr3t-value"), "{t}");
+    assert!(t["metadata"].get("token").is_none());
+    let runs = admin_get(&s.client, &s.base, "/action-runs?bot=c").await;
+    assert!(!runs.to_string().contains("s3cr3t-value"), "{runs}");
+    assert!(
+        runs.to_string().contains("$secret.token"),
+        "the run log keeps the placeholder: {runs}"
+    );
+    let h = s.history(&thread).await;
+    assert!(!h.to_string().contains("s3cr3t-value"), "{h}");
+    for e in s.all_events(&thread).await {
+        assert!(!e.data.contains("s3cr3t-value"), "{e:?}");
+    }
+    s.stop().await;
+}

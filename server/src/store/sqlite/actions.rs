@@ -44,6 +44,57 @@ impl SqliteStore {
         }
     }
 
+    pub(super) async fn do_set_secret(
+        &self,
+        thread_id: &str,
+        key: &str,
+        value: Value,
+    ) -> Result<()> {
+        let (thread_id, key) = (thread_id.to_string(), key.to_string());
+        self.conn_job(move |c| {
+            metadata(c, &thread_id)?; // the thread exists
+            c.prepare_cached(
+                "INSERT INTO secret_metadata (thread_id, key, value, updated_at) VALUES (?1, ?2, ?3, ?4) \
+                 ON CONFLICT (thread_id, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at",
+            )
+            .and_then(|mut s| s.execute(params![thread_id, key, value.to_string(), now_rfc3339()]))
+            .map_err(db)?;
+            Ok(Value::Null)
+        })
+        .await?;
+        Ok(())
+    }
+
+    /// Read on the writer too (rare: only actions with `$secret.` arguments ask).
+    pub(super) async fn do_secrets(
+        &self,
+        thread_id: &str,
+    ) -> Result<serde_json::Map<String, Value>> {
+        let thread_id = thread_id.to_string();
+        let v = self
+            .conn_job(move |c| {
+                let mut out = serde_json::Map::new();
+                let mut s = c
+                    .prepare_cached("SELECT key, value FROM secret_metadata WHERE thread_id = ?1")
+                    .map_err(db)?;
+                let rows = s
+                    .query_map([&thread_id], |r| {
+                        Ok((r.get::<_, String>(0)?, r.get::<_, String>(1)?))
+                    })
+                    .map_err(db)?;
+                for row in rows {
+                    let (k, v) = row.map_err(db)?;
+                    out.insert(k, serde_json::from_str(&v).map_err(corrupt)?);
+                }
+                Ok(Value::Object(out))
+            })
+            .await?;
+        match v {
+            Value::Object(m) => Ok(m),
+            _ => Ok(serde_json::Map::new()),
+        }
+    }
+
     pub(super) async fn do_set_metadata(
         &self,
         thread_id: &str,
