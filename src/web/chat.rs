@@ -183,11 +183,11 @@ fn num(mut s: String, n: u32) -> String {
     s
 }
 
-async fn sleep(ms: u32) {
-    let p = Promise::new(&mut |res, _| {
+/// A timer future (a plain fn, not an `async fn`: no extra state machine around the JsFuture).
+fn sleep(ms: u32) -> JsFuture {
+    JsFuture::from(Promise::new(&mut |res, _| {
         js::set_timeout(&res, ms);
-    });
-    let _ = JsFuture::from(p).await;
+    }))
 }
 
 fn call0(obj: &JsValue, name: &str) -> JsValue {
@@ -456,7 +456,7 @@ async fn ensure_thread(weak: &Weak<Widget>, gen: u32) -> Option<String> {
         }
         if w.st.borrow().chat.creating {
             drop(w);
-            sleep(50).await;
+            let _ = sleep(50).await;
             continue;
         }
         let bot = w.st.borrow().opts.bot.clone();
@@ -495,7 +495,7 @@ async fn ensure_thread(weak: &Weak<Widget>, gen: u32) -> Option<String> {
             }
         }
         drop(w);
-        sleep(backoff.next(rand())).await;
+        let _ = sleep(backoff.next(rand())).await;
     }
 }
 
@@ -556,7 +556,7 @@ pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
                 return;
             }
             drop(w);
-            sleep(backoff.next(rand())).await;
+            let _ = sleep(backoff.next(rand())).await;
         }
     });
 }
@@ -716,7 +716,7 @@ async fn stream_loop(weak: Weak<Widget>, gen: u32) {
         set_conn(&w, Conn::Reconnecting);
         typing(&w, false);
         drop(w);
-        sleep(backoff.next(rand())).await;
+        let _ = sleep(backoff.next(rand())).await;
     }
 }
 
@@ -954,7 +954,7 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
             }
             Verdict::Retry => {
                 drop(w);
-                sleep(backoff.next(rand())).await;
+                let _ = sleep(backoff.next(rand())).await;
             }
             Verdict::NewThread => {
                 // closed or gone: the message goes to a new thread
@@ -1616,7 +1616,7 @@ fn post_feedback(w: &Rc<Widget>, body: JsValue) {
             if verdict(r.as_ref().map(status).unwrap_or(0)) != Verdict::Retry {
                 return;
             }
-            sleep(backoff.next(rand())).await;
+            let _ = sleep(backoff.next(rand())).await;
         }
     });
 }
