@@ -162,3 +162,12 @@ mod tests {
         assert!(!Topic::One(EventType::Send).hears(EventType::PreSend));
     }
 }
+
+impl Error {
+    /// The same text as `Display`, built without `core::fmt`.
+    pub fn msg(&self) -> String {
+        match self {
+            Error::UnknownEvent(n) => crate::cat(&["unknown event name \"", n, "\"; use one of: ", VALID_NAMES]),
+        }
+    }
+}

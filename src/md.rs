@@ -61,12 +61,37 @@ fn list_item(line: &str) -> Option<(bool, &str)> {
     None
 }
 
+/// `str::lines` without the char-pattern searcher: splits at `\n`, drops one `\r` before it.
+struct Lines<'a>(&'a str);
+
+impl<'a> Iterator for Lines<'a> {
+    type Item = &'a str;
+    fn next(&mut self) -> Option<&'a str> {
+        let s = self.0;
+        if s.is_empty() {
+            return None;
+        }
+        let b = s.as_bytes();
+        let mut i = 0;
+        while i < b.len() && b[i] != b'\n' {
+            i += 1;
+        }
+        if i == b.len() {
+            self.0 = "";
+            return Some(s);
+        }
+        self.0 = &s[i + 1..];
+        let end = if i > 0 && b[i - 1] == b'\r' { i - 1 } else { i };
+        Some(&s[..end])
+    }
+}
+
 /// Parses a whole message text.
 pub fn parse(text: &str) -> Vec<Block> {
     let mut out = Vec::new();
     let mut para: Vec<&str> = Vec::new();
     let mut list: Option<(bool, Vec<Vec<Inline>>)> = None;
-    let mut lines = text.lines();
+    let mut lines = Lines(text);
     fn end_para(para: &mut Vec<&str>, out: &mut Vec<Block>) {
         if !para.is_empty() {
             let mut inl = Vec::new();
@@ -272,6 +297,12 @@ pub fn plain(blocks: &[Block], out: &mut String) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn lines_like_std() {
+        for s in ["", "a", "a\n", "a\r\nb", "a\rb\r", "\n\n", "x\r\n\r\ny\r", "\r\n", "é\nü\r\n"] {
+            assert_eq!(super::Lines(s).collect::<Vec<_>>(), s.lines().collect::<Vec<_>>(), "{s:?}");
+        }
+    }
     use super::*;
     use Inline::*;
 

@@ -155,12 +155,20 @@ pub fn server_url(raw: Raw) -> Result<String, Error> {
 
 /// A loose BCP 47 check: letters, digits and `-`, starting with 2–3 letters.
 pub fn locale(s: &str) -> Result<String, Error> {
-    let first = s.split('-').next().unwrap_or("");
-    let ok = (2..=3).contains(&first.len())
-        && first.bytes().all(|b| b.is_ascii_alphabetic())
-        && s.len() <= 35
-        && s.split('-')
-            .all(|p| !p.is_empty() && p.bytes().all(|b| b.is_ascii_alphanumeric()));
+    // byte scan (no str patterns): parts between `-` non-empty and alphanumeric, the first 2–3 letters
+    let b = s.as_bytes();
+    let mut ok = b.len() <= 35;
+    let (mut start, mut first) = (0, true);
+    for i in 0..=b.len() {
+        if i == b.len() || b[i] == b'-' {
+            let n = i - start;
+            ok &= n > 0 && (!first || ((2..=3).contains(&n) && b[start..i].iter().all(|c| c.is_ascii_alphabetic())));
+            first = false;
+            start = i + 1;
+        } else {
+            ok &= b[i].is_ascii_alphanumeric();
+        }
+    }
     if ok {
         Ok(s.into())
     } else {
@@ -328,5 +336,26 @@ mod tests {
             ..base()
         };
         assert!(parse(bad, false).is_err());
+    }
+}
+
+impl Error {
+    /// The same text as `Display`, built without `core::fmt`.
+    pub fn msg(&self) -> String {
+        let l = "loadChat: ";
+        match self {
+            Error::NotAnObject => "loadChat: options must be an object like {serverUrl: \"https://chat.example.com\", bot: \"acme\"}".into(),
+            Error::MissingServerUrl => "loadChat: options.serverUrl is required: the http(s) URL of your Natter server, e.g. \"https://chat.example.com\"".into(),
+            Error::BadServerUrl(u) => crate::cat(&["loadChat: options.serverUrl must be an absolute http:// or https:// URL, not \"", u, "\""]),
+            Error::WrongType { option, expected, got } => crate::cat(&["loadChat: options.", option, " must be ", expected, ", not ", got]),
+            Error::BadTimeout => "loadChat: options.handlerTimeoutMs must be a whole number of milliseconds from 1 to 2147483647".into(),
+            Error::BadLocale(s) => crate::cat(&["loadChat: options.locale must be a language tag like \"en\" or \"pt-BR\", not \"", s, "\""]),
+            Error::Persistence(e) => crate::cat(&[l, &e.msg()]),
+            Error::Strings(e) => crate::cat(&[l, &e.msg()]),
+            Error::Theme(e) => crate::cat(&[l, &e.msg()]),
+            Error::ElementNotFound(s) => crate::cat(&["loadChat: options.element: no element matches the selector \"", s, "\"; pass an existing element or a selector that matches one"]),
+            Error::BadElement => "loadChat: options.element must be an Element or a CSS selector string".into(),
+            Error::BadOnLoad => "loadChat: options.onLoad must be a function".into(),
+        }
     }
 }

@@ -165,3 +165,13 @@ mod tests {
         assert_eq!(f.get("typing"), "Typing…");
     }
 }
+
+impl Error {
+    /// The same text as `Display`, built without `core::fmt`.
+    pub fn msg(&self) -> String {
+        match self {
+            Error::UnknownKey(k) => crate::cat(&["options.strings: unknown key \"", k, "\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, you, bot or agent"]),
+            Error::NotAString(k) => crate::cat(&["options.strings.", k, " must be a string"]),
+        }
+    }
+}

@@ -73,3 +73,13 @@ mod tests {
         assert!(property("textColor", None).is_err());
     }
 }
+
+impl Error {
+    /// The same text as `Display`, built without `core::fmt`.
+    pub fn msg(&self) -> String {
+        match self {
+            Error::UnknownKey(k) => crate::cat(&["options.theme: unknown key \"", k, "\"; use primaryColor, backgroundColor, textColor, fontFamily, borderRadius or zIndex"]),
+            Error::BadValue(k) => crate::cat(&["options.theme.", k, " must be a CSS value string without ; { } < > \\ or line breaks"]),
+        }
+    }
+}

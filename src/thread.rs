@@ -178,3 +178,14 @@ mod tests {
         assert_eq!(s, "4000000123");
     }
 }
+
+impl Error {
+    /// The same text as `Display`, built without `core::fmt`.
+    pub fn msg(&self) -> String {
+        match self {
+            Error::BadPersistence(p) => crate::cat(&["options.persistence must be \"local\", \"session\" or \"none\", not \"", p, "\""]),
+            Error::BadThreadId => "loadThreadById: the thread id must be a non-empty string".into(),
+            Error::OutboxFull => "send: 256 messages are already waiting for the server; this one was not queued".into(),
+        }
+    }
+}

@@ -266,3 +266,14 @@ mod tests {
         assert!(v.maximized());
     }
 }
+
+impl Error {
+    /// The same text as `Display`, built without `core::fmt`.
+    pub fn msg(&self) -> String {
+        match self {
+            Error::UnknownView(v) => crate::cat(&["changeView: unknown view \"", v, "\"; use \"launcher\", \"mainWindow\" or {launcher: boolean, mainWindow: boolean}"]),
+            Error::BadViewArgument => "changeView: expected \"launcher\", \"mainWindow\" or {launcher?: boolean, mainWindow?: boolean}".into(),
+            Error::BadProperties => "changeViewProperties: expected {maximized: boolean}".into(),
+        }
+    }
+}

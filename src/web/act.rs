@@ -225,7 +225,7 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                     }
                 }
                 Err(e) => {
-                    js::console_warn(&e.to_string());
+                    js::console_warn(&e.msg());
                     run_then(w, then);
                 }
             }

@@ -866,7 +866,7 @@ pub(crate) fn queued(
     then: Then,
 ) {
     if w.st.borrow().chat.pending.len() >= crate::thread::OUTBOX_LIMIT {
-        js::console_warn(&crate::thread::Error::OutboxFull.to_string());
+        js::console_warn(&crate::thread::Error::OutboxFull.msg());
         return act::run_then(w, then);
     }
     let bubble = if silent {
