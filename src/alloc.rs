@@ -156,7 +156,11 @@ mod tests {
         assert_eq!(class(8, 64), Some(2), "alignment widens the class");
         assert_eq!(block_size(class(1000, 8).unwrap()), 1024);
         assert_eq!(class(16 << 20, 8), Some(20));
-        assert_eq!(class((16 << 20) + 1, 8), Some(21), "a 20 MB message still fits a class");
+        assert_eq!(
+            class((16 << 20) + 1, 8),
+            Some(21),
+            "a 20 MB message still fits a class"
+        );
         assert_eq!(class(1 << 31, 8), Some(27));
         assert_eq!(class((1 << 31) + 1, 8), None);
         assert_eq!(class(usize::MAX, 8), None);

@@ -167,7 +167,9 @@ impl Error {
     /// The same text as `Display`, built without `core::fmt`.
     pub fn msg(&self) -> String {
         match self {
-            Error::UnknownEvent(n) => crate::cat(&["unknown event name \"", n, "\"; use one of: ", VALID_NAMES]),
+            Error::UnknownEvent(n) => {
+                crate::cat(&["unknown event name \"", n, "\"; use one of: ", VALID_NAMES])
+            }
         }
     }
 }

@@ -49,15 +49,36 @@ mod msg_tests {
     #[test]
     fn msg_matches_display() {
         let s = || "x\"y".to_string();
-        let th = || vec![thread::Error::BadPersistence(s()), thread::Error::BadThreadId, thread::Error::OutboxFull];
-        let st = || vec![strings::Error::UnknownKey(s()), strings::Error::NotAString(s())];
+        let th = || {
+            vec![
+                thread::Error::BadPersistence(s()),
+                thread::Error::BadThreadId,
+                thread::Error::OutboxFull,
+            ]
+        };
+        let st = || {
+            vec![
+                strings::Error::UnknownKey(s()),
+                strings::Error::NotAString(s()),
+            ]
+        };
         let tm = || vec![theme::Error::UnknownKey(s()), theme::Error::BadValue(s())];
-        let vw = || vec![view::Error::UnknownView(s()), view::Error::BadViewArgument, view::Error::BadProperties];
+        let vw = || {
+            vec![
+                view::Error::UnknownView(s()),
+                view::Error::BadViewArgument,
+                view::Error::BadProperties,
+            ]
+        };
         let mut o = vec![
             options::Error::NotAnObject,
             options::Error::MissingServerUrl,
             options::Error::BadServerUrl(s()),
-            options::Error::WrongType { option: "bot", expected: "a string", got: s() },
+            options::Error::WrongType {
+                option: "bot",
+                expected: "a string",
+                got: s(),
+            },
             options::Error::BadTimeout,
             options::Error::BadLocale(s()),
             options::Error::ElementNotFound(s()),
@@ -67,12 +88,22 @@ mod msg_tests {
         o.extend(th().into_iter().map(options::Error::Persistence));
         o.extend(st().into_iter().map(options::Error::Strings));
         o.extend(tm().into_iter().map(options::Error::Theme));
-        for e in th() { assert_eq!(e.msg(), e.to_string()); }
-        for e in st() { assert_eq!(e.msg(), e.to_string()); }
-        for e in tm() { assert_eq!(e.msg(), e.to_string()); }
-        for e in vw() { assert_eq!(e.msg(), e.to_string()); }
+        for e in th() {
+            assert_eq!(e.msg(), e.to_string());
+        }
+        for e in st() {
+            assert_eq!(e.msg(), e.to_string());
+        }
+        for e in tm() {
+            assert_eq!(e.msg(), e.to_string());
+        }
+        for e in vw() {
+            assert_eq!(e.msg(), e.to_string());
+        }
         let ev = events::Error::UnknownEvent(s());
         assert_eq!(ev.msg(), ev.to_string());
-        for e in &o { assert_eq!(e.msg(), e.to_string()); }
+        for e in &o {
+            assert_eq!(e.msg(), e.to_string());
+        }
     }
 }

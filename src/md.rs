@@ -299,8 +299,22 @@ pub fn plain(blocks: &[Block], out: &mut String) {
 mod tests {
     #[test]
     fn lines_like_std() {
-        for s in ["", "a", "a\n", "a\r\nb", "a\rb\r", "\n\n", "x\r\n\r\ny\r", "\r\n", "é\nü\r\n"] {
-            assert_eq!(super::Lines(s).collect::<Vec<_>>(), s.lines().collect::<Vec<_>>(), "{s:?}");
+        for s in [
+            "",
+            "a",
+            "a\n",
+            "a\r\nb",
+            "a\rb\r",
+            "\n\n",
+            "x\r\n\r\ny\r",
+            "\r\n",
+            "é\nü\r\n",
+        ] {
+            assert_eq!(
+                super::Lines(s).collect::<Vec<_>>(),
+                s.lines().collect::<Vec<_>>(),
+                "{s:?}"
+            );
         }
     }
     use super::*;

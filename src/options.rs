@@ -162,7 +162,10 @@ pub fn locale(s: &str) -> Result<String, Error> {
     for i in 0..=b.len() {
         if i == b.len() || b[i] == b'-' {
             let n = i - start;
-            ok &= n > 0 && (!first || ((2..=3).contains(&n) && b[start..i].iter().all(|c| c.is_ascii_alphabetic())));
+            ok &= n > 0
+                && (!first
+                    || ((2..=3).contains(&n)
+                        && b[start..i].iter().all(|c| c.is_ascii_alphabetic())));
             first = false;
             start = i + 1;
         } else {

@@ -183,9 +183,16 @@ impl Error {
     /// The same text as `Display`, built without `core::fmt`.
     pub fn msg(&self) -> String {
         match self {
-            Error::BadPersistence(p) => crate::cat(&["options.persistence must be \"local\", \"session\" or \"none\", not \"", p, "\""]),
+            Error::BadPersistence(p) => crate::cat(&[
+                "options.persistence must be \"local\", \"session\" or \"none\", not \"",
+                p,
+                "\"",
+            ]),
             Error::BadThreadId => "loadThreadById: the thread id must be a non-empty string".into(),
-            Error::OutboxFull => "send: 256 messages are already waiting for the server; this one was not queued".into(),
+            Error::OutboxFull => {
+                "send: 256 messages are already waiting for the server; this one was not queued"
+                    .into()
+            }
         }
     }
 }

@@ -35,14 +35,25 @@ pub enum EventPayload {
     RunStarted { run_id: String, message_id: String },
     /// A reply message begins; deltas with this `messageId` follow.
     #[serde(rename = "message.started")]
-    MessageStarted { message_id: String, run_id: Option<String>, role: Role },
+    MessageStarted {
+        message_id: String,
+        run_id: Option<String>,
+        role: Role,
+    },
     /// A piece of a reply's text. Concatenating the `text` of every delta of one content item
     /// id gives that item's text in `message.completed`. (`threadId` is the envelope's.)
     #[serde(rename = "message.delta")]
-    MessageDelta { message_id: String, run_id: Option<String>, delta: Delta },
+    MessageDelta {
+        message_id: String,
+        run_id: Option<String>,
+        delta: Delta,
+    },
     /// The whole reply message, as stored (history returns the same object).
     #[serde(rename = "message.completed")]
-    MessageCompleted { run_id: Option<String>, message: Message },
+    MessageCompleted {
+        run_id: Option<String>,
+        message: Message,
+    },
     #[serde(rename = "run.completed")]
     RunCompleted { run_id: String },
     /// The run ended without finishing (`error.code`: `agent_error`, `interrupted`, …).
@@ -60,7 +71,10 @@ pub enum EventPayload {
     ThreadClosed { by: String, reason: Option<String> },
     /// A human agent joined (handoff, issue 6).
     #[serde(rename = "agent.joined")]
-    AgentJoined { agent: Option<String>, agent_avatar: Option<String> },
+    AgentJoined {
+        agent: Option<String>,
+        agent_avatar: Option<String>,
+    },
     #[serde(rename = "agent.typing")]
     AgentTyping { typing: bool },
     /// A human agent's message (stored like any message, role `agent`).
@@ -71,18 +85,31 @@ pub enum EventPayload {
     /// Waiting for a human agent after a hand-off: the CRM's queue position and estimated
     /// wait, as the CRM words them (either may be absent).
     #[serde(rename = "agent.queue")]
-    AgentQueue { queue_position: Option<String>, waiting_time: Option<String> },
+    AgentQueue {
+        queue_position: Option<String>,
+        waiting_time: Option<String>,
+    },
     /// A conversation-timeline entry (e.g. `add_conversation_event`); informational.
     #[serde(rename = "thread.event")]
     ThreadEvent { name: String, data: Value },
     /// The bot called an action during run `runId`. Only names and ids: arguments and results
     /// can hold personal data or keys and stay in the server's action-run log.
     #[serde(rename = "action.started")]
-    ActionStarted { run_id: Option<String>, action: String, action_run_id: String },
+    ActionStarted {
+        run_id: Option<String>,
+        action: String,
+        action_run_id: String,
+    },
     /// The action ended. `status`: `ok`, `error` (it answered `{"error": …}`), or a runtime
     /// failure (`timeout`, `exception`, `crashed`, `refused`, …). Informational.
     #[serde(rename = "action.completed")]
-    ActionCompleted { run_id: Option<String>, action: String, action_run_id: String, status: String, duration_ms: u64 },
+    ActionCompleted {
+        run_id: Option<String>,
+        action: String,
+        action_run_id: String,
+        status: String,
+        duration_ms: u64,
+    },
 }
 
 impl EventPayload {
@@ -132,7 +159,10 @@ mod tests {
             payload: EventPayload::MessageDelta {
                 message_id: "m".into(),
                 run_id: Some("r".into()),
-                delta: Delta { role: Role::Assistant, content: vec![ContentItem::text("c0", "He")] },
+                delta: Delta {
+                    role: Role::Assistant,
+                    content: vec![ContentItem::text("c0", "He")],
+                },
             },
         };
         let s = serde_json::to_string(&e).unwrap();

@@ -185,7 +185,11 @@ impl SseParser {
         self.has_data = false;
         out.push(SseEvent {
             id: self.last_event_id.clone(),
-            event: if event.is_empty() { "message".into() } else { event },
+            event: if event.is_empty() {
+                "message".into()
+            } else {
+                event
+            },
             data: std::mem::take(&mut self.data),
         });
     }
@@ -198,7 +202,12 @@ mod tests {
     fn sample() -> String {
         let mut s = String::new();
         encode_retry(&mut s, 2000);
-        encode_event(&mut s, Some("1"), "message.delta", "{\"text\":\"héllo wörld 🎉\"}");
+        encode_event(
+            &mut s,
+            Some("1"),
+            "message.delta",
+            "{\"text\":\"héllo wörld 🎉\"}",
+        );
         encode_comment(&mut s, "keep-alive");
         encode_event(&mut s, Some("2"), "x", "line1\nline2");
         encode_event(&mut s, Some("3"), "", "plain");
@@ -207,9 +216,21 @@ mod tests {
 
     fn expected() -> Vec<SseEvent> {
         vec![
-            SseEvent { id: Some("1".into()), event: "message.delta".into(), data: "{\"text\":\"héllo wörld 🎉\"}".into() },
-            SseEvent { id: Some("2".into()), event: "x".into(), data: "line1\nline2".into() },
-            SseEvent { id: Some("3".into()), event: "message".into(), data: "plain".into() },
+            SseEvent {
+                id: Some("1".into()),
+                event: "message.delta".into(),
+                data: "{\"text\":\"héllo wörld 🎉\"}".into(),
+            },
+            SseEvent {
+                id: Some("2".into()),
+                event: "x".into(),
+                data: "line1\nline2".into(),
+            },
+            SseEvent {
+                id: Some("3".into()),
+                event: "message".into(),
+                data: "plain".into(),
+            },
         ]
     }
 
@@ -235,7 +256,11 @@ mod tests {
 
     #[test]
     fn every_single_split_point_lf_and_crlf_and_cr() {
-        for variant in [sample(), sample().replace('\n', "\r\n"), sample().replace('\n', "\r")] {
+        for variant in [
+            sample(),
+            sample().replace('\n', "\r\n"),
+            sample().replace('\n', "\r"),
+        ] {
             let bytes = variant.as_bytes();
             for cut in 0..=bytes.len() {
                 let (ev, _) = feed_split(bytes, &[cut]);
@@ -258,7 +283,14 @@ mod tests {
     fn id_persists_and_empty_data_does_not_dispatch() {
         let mut p = SseParser::new();
         let ev = p.feed(b"id: 5\n\ndata: a\n\nevent: e\n\n");
-        assert_eq!(ev, vec![SseEvent { id: Some("5".into()), event: "message".into(), data: "a".into() }]);
+        assert_eq!(
+            ev,
+            vec![SseEvent {
+                id: Some("5".into()),
+                event: "message".into(),
+                data: "a".into()
+            }]
+        );
         assert_eq!(p.last_event_id(), Some("5"));
     }
 

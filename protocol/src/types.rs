@@ -328,7 +328,10 @@ mod tests {
             role: Role::Assistant,
             content: vec![ContentItem::text("c0", "hi")],
             message_options: MessageOptions {
-                feedback: Some(FeedbackOptions { enabled: true, ..Default::default() }),
+                feedback: Some(FeedbackOptions {
+                    enabled: true,
+                    ..Default::default()
+                }),
             },
             created_at: "2026-01-01T00:00:00Z".into(),
             run_id: None,

@@ -221,7 +221,14 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                     // the transport sends it (retrying until acknowledged); `send` fires after the ack
                     let item = w.st.borrow_mut().outbox.drain().pop();
                     if let Some(o) = item {
-                        super::chat::queued(w, o.client_message_id, o.content, silent, message, then);
+                        super::chat::queued(
+                            w,
+                            o.client_message_id,
+                            o.content,
+                            silent,
+                            message,
+                            then,
+                        );
                     }
                 }
                 Err(e) => {

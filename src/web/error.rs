@@ -58,13 +58,27 @@ impl Error {
             Error::Event(m, e) => crate::cat(&[m, ": ", &e.msg()]),
             Error::View(e) => e.msg(),
             Error::Thread(e) => e.msg(),
-            Error::NotAFunction { method, event, got } => crate::cat(&[method, ": the handler for \"", event, "\" must be a function, not ", got]),
-            Error::BadRegistration(m) => crate::cat(&[m, ": expected (type, handler), {type, handler} or an array of those"]),
+            Error::NotAFunction { method, event, got } => crate::cat(&[
+                method,
+                ": the handler for \"",
+                event,
+                "\" must be a function, not ",
+                got,
+            ]),
+            Error::BadRegistration(m) => crate::cat(&[
+                m,
+                ": expected (type, handler), {type, handler} or an array of those",
+            ]),
             Error::BadText => "send: the message must be a non-empty string".into(),
             Error::BadSendOptions => "send: the second argument must be {silent?: boolean}".into(),
             Error::BadToken => "updateAuthToken: the token must be a string or null".into(),
-            Error::BadLocale => "updateLocale: the locale must be a language tag like \"en\" or \"pt-BR\"".into(),
-            Error::Destroyed(m) => crate::cat(&[m, ": this chat was destroyed; call loadChat() again for a new one"]),
+            Error::BadLocale => {
+                "updateLocale: the locale must be a language tag like \"en\" or \"pt-BR\"".into()
+            }
+            Error::Destroyed(m) => crate::cat(&[
+                m,
+                ": this chat was destroyed; call loadChat() again for a new one",
+            ]),
             Error::NoDocument => "render: there is no document to render into".into(),
         }
     }
