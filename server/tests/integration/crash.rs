@@ -1,65 +1,12 @@
 //! kill -9 during a burst of sends: every acknowledged message is there after a restart,
 //! and runs cut by the crash are closed as `interrupted`, then re-run (docs/protocol.md §7).
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::{json, Value};
 
 use crate::common::*;
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn spawn(data: &std::path::Path, bots: &std::path::Path, port: u16) -> (Proc, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_natter"))
-        .args([
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--rate-per-ip",
-            "0",
-            "--rate-per-thread",
-            "0",
-        ])
-        .arg("--data")
-        .arg(data)
-        .arg("--bots")
-        .arg(bots)
-        .env("NATTER_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    tokio::time::timeout(PATIENCE, async {
-        loop {
-            if let Ok(r) = client.get(format!("{base}/healthz")).send().await {
-                if r.status() == 200 {
-                    return;
-                }
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    })
-    .await
-    .expect("server comes up");
-    (Proc(child), base)
-}
+use crate::process::*;
 
 #[tokio::test]
 async fn kill_9_during_a_burst_loses_no_acknowledged_message() {
@@ -72,7 +19,7 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_message() {
         &TEST_BOT.replace("delay_ms = 0", "delay_ms = 5"),
     );
     let port = free_port();
-    let (mut proc, base) = spawn(&data, &bots, port).await;
+    let (mut proc, base) = spawn_natter(&data, &bots, port, &[]).await;
     let client = reqwest::Client::new();
     let mut threads = Vec::new();
     for _ in 0..8 {
@@ -127,8 +74,7 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_message() {
                 .unwrap(),
         );
     }
-    proc.0.kill().unwrap(); // SIGKILL
-    proc.0.wait().unwrap();
+    proc.kill9();
     for s in senders {
         let _ = s.await;
     }
@@ -136,7 +82,7 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_message() {
         acked.push(a);
     }
 
-    let (_proc2, base) = spawn(&data, &bots, free_port()).await;
+    let (_proc2, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
     let s = TestServer {
         base,
         data,
@@ -225,7 +171,7 @@ async fn kill_9_mid_reply_re_runs_the_message_once_after_restart() {
         "t",
         &TEST_BOT.replace("delay_ms = 0", "delay_ms = 300"),
     );
-    let (mut proc, base) = spawn(&data, &bots, free_port()).await;
+    let (mut proc, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
     let client = reqwest::Client::new();
     let mut s = TestServer {
         base,
@@ -253,11 +199,10 @@ async fn kill_9_mid_reply_re_runs_the_message_once_after_restart() {
             break;
         }
     }
-    proc.0.kill().unwrap(); // SIGKILL mid-reply
-    proc.0.wait().unwrap();
+    proc.kill9(); // mid-reply
     drop(sse);
 
-    let (_proc2, base) = spawn(&data, &bots, free_port()).await;
+    let (_proc2, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
     s.base = base;
     // Everything from the start; read until a run other than the first one completes.
     let mut sse = s.events(&t, Some(0)).await;
@@ -337,7 +282,7 @@ async fn no_re_run_when_handed_off_a_later_run_completed_or_retries_are_used_up(
     let tmp = tempfile::tempdir().unwrap();
     let (data, bots) = (tmp.path().join("data"), tmp.path().join("bots"));
     write_bot(&bots, "t", TEST_BOT);
-    let (mut proc, base) = spawn(&data, &bots, free_port()).await;
+    let (mut proc, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
     let client = reqwest::Client::new();
     let mut s = TestServer {
         base,
@@ -363,8 +308,7 @@ async fn no_re_run_when_handed_off_a_later_run_completed_or_retries_are_used_up(
     // An open thread whose message was re-run twice already (the cap).
     let capped = s.create_thread("t").await;
     s.turn(&capped, "hello world").await;
-    proc.0.kill().unwrap();
-    proc.0.wait().unwrap();
+    proc.kill9();
     // Leave a run `running` on the handed-off thread, as a crash mid-reply would.
     {
         let conn = rusqlite::Connection::open(data.join("natter.db")).unwrap();
@@ -384,7 +328,7 @@ async fn no_re_run_when_handed_off_a_later_run_completed_or_retries_are_used_up(
         )
         .unwrap();
     }
-    let (_proc2, base) = spawn(&data, &bots, free_port()).await;
+    let (_proc2, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
     s.base = base;
     let all = s.all_events(&handed).await;
     let started = all.iter().filter(|e| e.event == "run.started").count();

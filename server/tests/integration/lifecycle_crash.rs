@@ -1,65 +1,13 @@
 //! kill -9 between a transition and the end of its handlers: after a restart every handler
 //! has run (at least once), none is lost.
 
-use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use serde_json::Value;
 
 use crate::common::*;
 use crate::lifecycle_common::*;
-
-struct Proc(Child);
-impl Drop for Proc {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn spawn(data: &std::path::Path, bots: &std::path::Path, port: u16) -> (Proc, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_natter"))
-        .args([
-            "serve",
-            "--addr",
-            &format!("127.0.0.1:{port}"),
-            "--rate-per-ip",
-            "0",
-            "--rate-per-thread",
-            "0",
-        ])
-        .arg("--data")
-        .arg(data)
-        .arg("--bots")
-        .arg(bots)
-        .env("NATTER_LOG", "warn")
-        .env("NATTER_ADMIN_TOKEN", ADMIN)
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let base = format!("http://127.0.0.1:{port}");
-    let client = reqwest::Client::new();
-    until("server up", || async {
-        client
-            .get(format!("{base}/healthz"))
-            .send()
-            .await
-            .ok()
-            .filter(|r| r.status() == 200)
-            .map(|_| ())
-    })
-    .await;
-    (Proc(child), base)
-}
+use crate::process::*;
 
 /// First run: records itself, then hangs (the kill lands here). Later runs return at once.
 const SLOW_PY: &str = r#"
@@ -85,7 +33,7 @@ async fn kill_9_while_handlers_run_then_restart_runs_every_handler() {
     write_file(&bots, "k/handlers/conversation_closed/slow.py", SLOW_PY);
     write_file(&bots, "k/handlers/conversation_closed/fast.py", FAST_PY);
     let port = free_port();
-    let (proc, base) = spawn(&data, &bots, port).await;
+    let (mut proc, base) = spawn_natter(&data, &bots, port, &[("NATTER_ADMIN_TOKEN", ADMIN)]).await;
     let client = reqwest::Client::new();
 
     let r = client
@@ -110,11 +58,10 @@ async fn kill_9_while_handlers_run_then_restart_runs_every_handler() {
     })
     .await;
     let mut proc = proc;
-    unsafe { libc::kill(proc.0.id() as i32, libc::SIGKILL) };
-    let _ = proc.0.wait();
+    proc.kill9();
     drop(proc);
 
-    let (_proc, base) = spawn(&data, &bots, port).await;
+    let (_proc, base) = spawn_natter(&data, &bots, port, &[("NATTER_ADMIN_TOKEN", ADMIN)]).await;
     let runs = until("both handlers ran after the restart", || async {
         let v = admin_get(&client, &base, "/handler-runs?bot=k&limit=100").await;
         let runs = v["runs"].as_array().unwrap().clone();

@@ -20,6 +20,7 @@ mod limits;
 mod llm;
 mod llm_failures;
 mod ops;
+mod process;
 mod resume;
 mod send;
 mod steps;
