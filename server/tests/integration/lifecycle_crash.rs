@@ -57,9 +57,7 @@ async fn kill_9_while_handlers_run_then_restart_runs_every_handler() {
         (t["metadata"]["slow_runs"] == 1).then_some(())
     })
     .await;
-    let mut proc = proc;
     proc.kill9();
-    drop(proc);
 
     let (_proc, base) = spawn_natter(&data, &bots, port, &[("NATTER_ADMIN_TOKEN", ADMIN)]).await;
     let runs = until("both handlers ran after the restart", || async {
