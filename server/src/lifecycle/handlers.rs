@@ -60,14 +60,7 @@ impl Catalog {
                     ));
                     continue;
                 };
-                let mut files: Vec<_> = std::fs::read_dir(e.path())
-                    .into_iter()
-                    .flatten()
-                    .flatten()
-                    .map(|f| f.path())
-                    .collect();
-                files.sort();
-                for f in files {
+                for f in sorted_entries(&e.path()) {
                     let fname = f
                         .file_name()
                         .unwrap_or_default()
@@ -268,14 +261,7 @@ pub fn check_dir(dir: &std::path::Path) -> Vec<crate::bots::ConfigError> {
             ));
             continue;
         }
-        let mut files: Vec<_> = std::fs::read_dir(&path)
-            .into_iter()
-            .flatten()
-            .flatten()
-            .map(|f| f.path())
-            .collect();
-        files.sort();
-        for f in files {
+        for f in sorted_entries(&path) {
             let fname = f
                 .file_name()
                 .unwrap_or_default()
@@ -313,4 +299,17 @@ pub fn check_dir(dir: &std::path::Path) -> Vec<crate::bots::ConfigError> {
         }
     }
     errors
+}
+
+/// The entries of `dir` in name order (handlers run and are listed in a stable order); an
+/// unreadable folder has none.
+fn sorted_entries(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut paths: Vec<_> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|f| f.path())
+        .collect();
+    paths.sort();
+    paths
 }
