@@ -1,5 +1,6 @@
-//! The private channel between Rust and one python worker: two pipes carrying one JSON
-//! object per line (Python writes compact JSON, which never contains a raw newline).
+//! The private channel between Rust and one python process: one JSON object per line
+//! (Python writes compact JSON, which never contains a raw newline), over two pipes (a pool
+//! worker) or one unix socket (a process forked by a zygote).
 //!
 //! Invariant: a line longer than the configured maximum is an error, never buffered whole,
 //! so a hostile worker cannot make the server allocate without bound.
@@ -7,13 +8,14 @@
 use crate::Error;
 use serde_json::Value;
 use std::os::fd::{FromRawFd, OwnedFd};
-use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::io::{AsyncBufReadExt, AsyncRead, AsyncWrite, AsyncWriteExt, BufReader};
 use tokio::net::unix::pipe;
+use tokio::net::UnixStream;
 
 /// The parent's ends.
 pub struct Channel {
-    tx: pipe::Sender,
-    rx: BufReader<pipe::Receiver>,
+    tx: Box<dyn AsyncWrite + Send + Sync + Unpin>,
+    rx: BufReader<Box<dyn AsyncRead + Send + Sync + Unpin>>,
     max_line: usize,
 }
 
@@ -23,7 +25,7 @@ pub struct ChildEnds {
     pub write: OwnedFd,
 }
 
-fn pipe_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
+pub fn pipe_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
     let mut fds = [0; 2];
     // SAFETY: valid out-pointer; O_CLOEXEC so no other child inherits these.
     if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC) } < 0 {
@@ -42,8 +44,8 @@ impl Channel {
         let rx = pipe::Receiver::from_owned_fd(parent_read)?;
         Ok((
             Channel {
-                tx,
-                rx: BufReader::new(rx),
+                tx: Box::new(tx),
+                rx: BufReader::new(Box::new(rx)),
                 max_line,
             },
             ChildEnds {
@@ -51,6 +53,16 @@ impl Channel {
                 write: child_write,
             },
         ))
+    }
+
+    /// Both directions over one connected unix socket (the child holds the other end).
+    pub fn from_socket(stream: UnixStream, max_line: usize) -> Channel {
+        let (rx, tx) = stream.into_split();
+        Channel {
+            tx: Box::new(tx),
+            rx: BufReader::new(Box::new(rx)),
+            max_line,
+        }
     }
 
     /// Send one message.

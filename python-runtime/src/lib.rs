@@ -37,6 +37,7 @@ mod logbuf;
 mod memory_host;
 mod outcome;
 mod pool;
+mod process;
 mod run;
 mod runtime;
 mod sandbox;

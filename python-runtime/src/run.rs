@@ -1,4 +1,4 @@
-//! Driving one job on one worker: send it, answer helper calls until the result arrives,
+//! Driving one job on one process: send it, answer helper calls until the result arrives,
 //! enforce the wall-clock limit, then kill the process tree and collect the logs.
 //!
 //! Invariant: whatever happens (result, crash, timeout, protocol garbage), the worker's whole
@@ -7,7 +7,7 @@
 use crate::helpers::{dispatch, Effects, RunScope};
 use crate::host::Host;
 use crate::outcome::{RunOutcome, RunStatus};
-use crate::worker::Worker;
+use crate::process::RunProcess;
 use crate::Error;
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
@@ -41,8 +41,8 @@ enum Ended {
 }
 
 /// Run `job` on `worker` within its time limit.
-pub async fn run_job(
-    mut worker: Worker,
+pub async fn run_job<P: RunProcess>(
+    mut worker: P,
     job: Job<'_>,
     host: &dyn Host,
     scope: &RunScope,
@@ -67,12 +67,13 @@ pub async fn run_job(
         // Everything printed was written before the result (stdout is unbuffered), so it is
         // in the pipes now: take it without waiting for EOF. The kill that makes sure nothing
         // the code started lingers runs in the background, off the caller's latency.
+        let (stdout, stderr) = worker.take_output();
         let out = (
-            match worker.stdout.take() {
+            match stdout {
                 Some(c) => c.finish_now().await,
                 None => String::new(),
             },
-            match worker.stderr.take() {
+            match stderr {
                 Some(c) => c.finish_now().await,
                 None => String::new(),
             },
@@ -82,9 +83,8 @@ pub async fn run_job(
         });
         out
     } else {
-        // Under bubblewrap the leader is bwrap: it exits with python's status.
         let exit = match &ended {
-            Ok(Ended::Eof) => worker.observe_exit(Duration::from_secs(2)).await,
+            Ok(Ended::Eof) => worker.exit_reason(Duration::from_secs(2)).await,
             _ => None,
         };
         worker.kill_and_reap().await;
@@ -115,14 +115,8 @@ pub async fn run_job(
             None,
         ),
         Ok(Ended::Eof) => {
-            let why = match exit_note {
-                Some(Ok(code)) => format!("python exited with code {code} before returning a result"),
-                Some(Err(libc::SIGKILL)) => {
-                    "python was killed (SIGKILL) before returning a result; the memory limit is the usual cause".to_string()
-                }
-                Some(Err(sig)) => format!("python was killed by signal {sig} before returning a result"),
-                None => "python ended before returning a result".to_string(),
-            };
+            let why =
+                exit_note.unwrap_or_else(|| "python ended before returning a result".to_string());
             (RunStatus::Crashed, None, why, None)
         }
         Ok(Ended::Result(msg)) => {
@@ -199,20 +193,20 @@ fn bot_error(status: RunStatus, function: &str, error: &str, timeout: Duration) 
     }
 }
 
-async fn drive(
-    worker: &mut Worker,
+async fn drive<P: RunProcess>(
+    worker: &mut P,
     job: &Value,
     host: &dyn Host,
     scope: &RunScope,
     effects: &mut Effects,
     log: &mut Vec<String>,
 ) -> Ended {
-    if let Err(e) = worker.channel.send(job).await {
+    if let Err(e) = worker.channel().send(job).await {
         return Ended::Broken(format!("sending the job: {e}"));
     }
     let mut calls = 0usize;
     loop {
-        let msg = match worker.channel.recv().await {
+        let msg = match worker.channel().recv().await {
             Ok(Some(m)) => m,
             Ok(None) => return Ended::Eof,
             Err(Error::TooLarge(n)) => return Ended::TooLarge(n),
@@ -254,7 +248,7 @@ async fn drive(
                         json!({"t": "reply", "id": id, "ok": false, "kind": kind, "error": e.to_string()})
                     }
                 };
-                if let Err(e) = worker.channel.send(&reply).await {
+                if let Err(e) = worker.channel().send(&reply).await {
                     return Ended::Broken(format!("replying to a helper call: {e}"));
                 }
             }
@@ -269,12 +263,13 @@ async fn drive(
 }
 
 /// The captured stdout and stderr, waiting at most `wait` for each to end.
-async fn collect(worker: &mut Worker, wait: Duration) -> (String, String) {
-    let out = match worker.stdout.take() {
+async fn collect<P: RunProcess>(worker: &mut P, wait: Duration) -> (String, String) {
+    let (stdout, stderr) = worker.take_output();
+    let out = match stdout {
         Some(c) => c.finish(wait).await,
         None => String::new(),
     };
-    let err = match worker.stderr.take() {
+    let err = match stderr {
         Some(c) => c.finish(wait).await,
         None => String::new(),
     };

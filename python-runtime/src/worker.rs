@@ -199,3 +199,24 @@ impl Drop for Worker {
         self.kill();
     }
 }
+
+impl crate::process::RunProcess for Worker {
+    fn channel(&mut self) -> &mut Channel {
+        &mut self.channel
+    }
+
+    fn take_output(&mut self) -> (Option<Capture>, Option<Capture>) {
+        (self.stdout.take(), self.stderr.take())
+    }
+
+    async fn exit_reason(&mut self, wait: std::time::Duration) -> Option<String> {
+        // Under bubblewrap the leader is bwrap: it exits with python's status.
+        self.observe_exit(wait)
+            .await
+            .map(crate::process::describe_exit)
+    }
+
+    async fn kill_and_reap(&mut self) {
+        Worker::kill_and_reap(self).await;
+    }
+}
