@@ -1,15 +1,18 @@
-"""Natter's Python side: runs ONE bot owner's action or event handler, then exits.
+"""Natter's Python side: runs ONE bot owner's action or event handler per process.
 
 Started by the Rust crate natter-python-runtime (embedded there with include_str!) as
-`python3 -u -B -E -s natter_runtime.py CONFIG_JSON`, usually ahead of need (the warm pool):
-it imports what user code usually needs (requests), says `ready`, and blocks
-until its single job arrives.
+`python3 -u -B -E -s natter_runtime.py CONFIG_JSON`, in one of two modes:
+- "worker" (the warm pool): it imports what user code usually needs (requests), says
+  `ready`, runs the single job that arrives, and exits;
+- "zygote" (one per bot folder): it imports the same once, then forks one process per call
+  (natter_zygote.py); each forked process is then exactly a worker that was already warm.
 
 Invariants:
 - The result and the helper calls travel over a private channel, never stdout: fd 3 is
   read (jobs and helper replies from Rust), fd 4 is written (helper calls and the one
   result). One JSON object per line. stdout/stderr belong to the user's code (the run log).
 - Exactly one job per process; the process exits after writing its result.
+- The zygote never runs user code, so every call starts from the same clean state.
 - Helpers never name a conversation: Rust applies them to the run's own conversation,
   whatever the user's code does to `context`.
 """
@@ -27,6 +30,7 @@ import types as _types
 _CONFIG = _json.loads(_sys.argv[1])
 # In the bubblewrap sandbox we are inside a fresh user namespace, so RLIMIT_NPROC set here
 # counts only this sandbox's processes (not the other pre-started workers of the same uid).
+# A zygote sets it in each forked call instead, inside that call's own user namespace.
 if _CONFIG.get("nproc"):
     _n = int(_CONFIG["nproc"])
     _resource.setrlimit(_resource.RLIMIT_NPROC, (_n, _n))
@@ -36,18 +40,27 @@ for _p in _CONFIG.get("sys_path", []):
 
 _CHANNEL_IN = 3
 _CHANNEL_OUT = 4
-# User code must not hand our channel to its subprocesses by accident.
-_os.set_inheritable(_CHANNEL_IN, False)
-_os.set_inheritable(_CHANNEL_OUT, False)
-_rx = _os.fdopen(_CHANNEL_IN, "r", encoding="utf-8", newline="\n")
-_tx = _os.fdopen(_CHANNEL_OUT, "w", encoding="utf-8", newline="\n")
+_rx = _tx = None
+_MAIN_PID = None
 _lock = _threading.Lock()  # one helper call at a time, even from user threads
-# Only this process may talk on the channel: a child forked by user code shares the pipes,
-# and its writes would interleave with ours.
-_MAIN_PID = _os.getpid()
 _next_id = [0]
 
-# Warm-up: pay for the common imports before the job arrives (that is the point of the pool).
+
+def _open_channel():
+    """Take fds 3 and 4 as the channel (at start in a worker, after the fork in a zygote)."""
+    global _rx, _tx, _MAIN_PID
+    # User code must not hand our channel to its subprocesses by accident.
+    _os.set_inheritable(_CHANNEL_IN, False)
+    _os.set_inheritable(_CHANNEL_OUT, False)
+    _rx = _os.fdopen(_CHANNEL_IN, "r", encoding="utf-8", newline="\n")
+    _tx = _os.fdopen(_CHANNEL_OUT, "w", encoding="utf-8", newline="\n")
+    # Only this process may talk on the channel: a child forked by user code shares it,
+    # and its writes would interleave with ours.
+    _MAIN_PID = _os.getpid()
+
+
+# Warm-up: pay for the common imports before the job arrives (that is the point of the pool
+# and of the zygote).
 try:
     import requests  # noqa: F401  (bot owners use it without thinking about it)
 except Exception:  # pragma: no cover - reported by the job instead, if it imports it
@@ -330,18 +343,33 @@ def _run(job):
     _tx.flush()
 
 
-def _main():
+def _serve_one():
+    """Say ready, run the one job, and end the process."""
     _send({"t": "ready"})
     line = _rx.readline()
-    if not line:
-        return  # the pool shut down before giving us a job
-    job = _json.loads(line)
-    _sys.argv = [job["script"]]
-    _run(job)
-    _sys.stdout.flush()
-    _sys.stderr.flush()
+    if line:  # else the pool shut down before giving us a job
+        job = _json.loads(line)
+        _sys.argv = [job["script"]]
+        _run(job)
+        _sys.stdout.flush()
+        _sys.stderr.flush()
+    # Skip interpreter teardown (atexit, thread joins of user code): the result is sent.
+    _os._exit(0)
+
+
+def _main():
+    if _CONFIG.get("mode") == "zygote":
+        import natter_zygote
+
+        def forked():
+            _open_channel()
+            _serve_one()
+
+        natter_zygote.serve(_CONFIG["zygote"], forked)
+    else:
+        _open_channel()
+        _serve_one()
 
 
 _main()
-# Skip interpreter teardown (atexit, thread joins of user code): the result is already sent.
 _os._exit(0)

@@ -45,7 +45,14 @@ pub struct RuntimeConfig {
     /// never shared while in use; one range per process, the first runtime's base wins).
     /// Pick a range no real user or subuid mapping uses; two servers on one host need two.
     pub fallback_uid_base: u32,
-    /// Warm processes kept per bot folder.
+    /// Fork each call from a per-bot-folder zygote that has imported the runtime and the
+    /// common packages once (bubblewrap only; without bubblewrap, or when false, each call
+    /// gets a fresh interpreter from the warm pool). See docs/actions.md.
+    pub zygote: bool,
+    /// Zygotes kept at once (one per bot folder); the least recently used folder's goes
+    /// first. A zygote holds about 25 MB (interpreter + requests imported).
+    pub max_zygotes: usize,
+    /// Warm processes kept per bot folder (the pool: no zygote).
     pub warm_per_folder: usize,
     /// Warm (and starting) processes in total; the least recently used folder gives way.
     /// A warm process holds about 25 MB of memory (interpreter + requests imported).
@@ -76,6 +83,8 @@ impl Default for RuntimeConfig {
             sandbox_uid: 65534,
             sandbox_gid: 65534,
             fallback_uid_base: 1_000_000_000,
+            zygote: true,
+            max_zygotes: 32,
             warm_per_folder: 2,
             max_warm_total: 8,
             max_concurrent_runs: 16,

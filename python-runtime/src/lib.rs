@@ -44,6 +44,7 @@ mod sandbox;
 mod sheets;
 mod uids;
 mod worker;
+mod zygote;
 
 pub use config::{RuntimeConfig, SandboxPolicy};
 pub use context::{Context, Conversation, Message, RunKind, RunRequest};

@@ -16,6 +16,7 @@ use crate::pool::Pool;
 use crate::run::{run_job, Job};
 use crate::sandbox::{Launcher, SandboxMode};
 use crate::worker::Worker;
+use crate::zygote::{Forked, ZygoteError, Zygotes};
 use crate::{Error, RunKind, RunRequest};
 use serde_json::json;
 use std::path::{Component, Path, PathBuf};
@@ -26,6 +27,8 @@ use tokio::sync::Semaphore;
 
 /// The embedded Python side (helpers + job loop).
 pub const RUNTIME_PY: &str = include_str!("../python/natter_runtime.py");
+/// The embedded zygote (forks one process per call inside a bot's sandbox).
+pub const ZYGOTE_PY: &str = include_str!("../python/natter_zygote.py");
 
 /// Runs bot owners' Python code. Cheap to clone.
 #[derive(Clone)]
@@ -45,6 +48,10 @@ pub struct RuntimeStats {
     pub warm: u64,
     /// Calls that had to start their process.
     pub cold: u64,
+    /// Calls forked by their bot's zygote.
+    pub forked: u64,
+    /// Zygotes running now (one per bot folder in use).
+    pub zygotes: usize,
     /// Warm processes ready now, all bots together.
     pub warm_ready: usize,
 }
@@ -57,12 +64,17 @@ struct Counters {
     failed: AtomicU64,
     warm: AtomicU64,
     cold: AtomicU64,
+    forked: AtomicU64,
 }
 
 struct Inner {
     counters: Counters,
     launcher: Arc<Launcher>,
     pool: Pool,
+    /// Under bubblewrap with `zygote` on: one zygote per bot folder forks the calls.
+    zygotes: Option<Zygotes>,
+    /// Why there is no zygote although configured (for every run's log).
+    no_zygote: Option<String>,
     host: Arc<dyn Host>,
     slots: Semaphore,
     /// Why bubblewrap is not used, when it is not.
@@ -73,6 +85,9 @@ struct Inner {
 impl Drop for Inner {
     fn drop(&mut self) {
         self.pool.shutdown();
+        if let Some(z) = &self.zygotes {
+            z.shutdown();
+        }
         let _ = std::fs::remove_dir_all(&self.runtime_dir);
     }
 }
@@ -124,10 +139,25 @@ impl Runtime {
         }
         let slots = Semaphore::new(launcher.cfg.max_concurrent_runs.max(1));
         let launcher = Arc::new(launcher);
+        let mut zygotes = None;
+        let mut no_zygote = None;
+        if launcher.mode == SandboxMode::Bubblewrap && launcher.cfg.zygote {
+            // A zygote needs nested user namespaces inside the sandbox; where the host
+            // forbids them, calls get fresh interpreters from the pool instead.
+            match crate::zygote::trial(&launcher, &runtime_dir).await {
+                Ok(()) => zygotes = Some(Zygotes::new(launcher.clone())),
+                Err(e) => {
+                    tracing::warn!(error = %e, "python zygote unusable; every call starts a fresh interpreter");
+                    no_zygote = Some(format!("no zygote ({e}): fresh interpreters"));
+                }
+            }
+        }
         Ok(Runtime {
             inner: Arc::new(Inner {
                 counters: Counters::default(),
                 pool: Pool::new(launcher.clone()),
+                zygotes,
+                no_zygote,
                 launcher,
                 host,
                 slots,
@@ -152,15 +182,43 @@ impl Runtime {
         &self.inner.launcher.interpreter.executable
     }
 
-    /// Start `bot_dir`'s warm processes and wait until they are ready (e.g. at server start,
-    /// for every bot). Without it the first call of a bot starts its process on the spot.
+    /// Start `bot_dir`'s zygote (or, without one, its warm processes) and wait until it is
+    /// ready (e.g. at server start, for every bot). Without it the first call of a bot starts
+    /// it on the spot.
     pub async fn prewarm(&self, bot_dir: &Path) -> Result<(), Error> {
         let dir = canonical_dir(bot_dir)?;
-        self.inner.pool.prewarm(&dir).await;
+        match &self.inner.zygotes {
+            Some(z) => match z.get(&dir).await {
+                Ok(_) | Err(ZygoteError::ShutDown) => {}
+                Err(e) => return Err(Error::Spawn(e.to_string())),
+            },
+            None => self.inner.pool.prewarm(&dir).await,
+        }
         Ok(())
     }
 
-    /// Warm processes ready for `bot_dir` right now.
+    /// Calls are forked by per-bot zygotes (bubblewrap with `zygote` on, and the host allows
+    /// it); otherwise each gets a fresh interpreter.
+    pub fn uses_zygotes(&self) -> bool {
+        self.inner.zygotes.is_some()
+    }
+
+    /// Is `bot_dir`'s zygote up right now?
+    pub fn zygote_ready(&self, bot_dir: &Path) -> bool {
+        match (&self.inner.zygotes, canonical_dir(bot_dir)) {
+            (Some(z), Ok(d)) => z.is_up(&d),
+            _ => false,
+        }
+    }
+
+    /// The pid of `bot_dir`'s zygote sandbox (its bubblewrap leader; the zygote is a
+    /// descendant), if one is up: for diagnostics and tests.
+    pub fn zygote_pid(&self, bot_dir: &Path) -> Option<u32> {
+        let dir = canonical_dir(bot_dir).ok()?;
+        self.inner.zygotes.as_ref()?.pid(&dir)
+    }
+
+    /// Warm processes (the pool, without zygotes) ready for `bot_dir` right now.
     pub fn warm_count(&self, bot_dir: &Path) -> usize {
         canonical_dir(bot_dir)
             .map(|d| self.inner.pool.ready_count(&d))
@@ -177,6 +235,8 @@ impl Runtime {
             failed: c.failed.load(Relaxed),
             warm: c.warm.load(Relaxed),
             cold: c.cold.load(Relaxed),
+            forked: c.forked.load(Relaxed),
+            zygotes: self.inner.zygotes.as_ref().map_or(0, Zygotes::count),
             warm_ready: self.inner.pool.total_ready(),
         }
     }
@@ -207,6 +267,9 @@ impl Runtime {
         if let Some(why) = &inner.fallback_reason {
             log.push(format!("sandbox: {why}"));
         }
+        if let Some(why) = &inner.no_zygote {
+            log.push(format!("process: {why}"));
+        }
         let function = req.kind.function();
         let (dir, script) = match check_paths(&req.bot_dir, &req.script) {
             Ok(x) => x,
@@ -220,26 +283,9 @@ impl Runtime {
             );
             return failed(RunStatus::Timeout, msg, log, started);
         };
-        let worker = match inner.pool.take_or_wait(&dir, cfg.startup_timeout).await {
-            Some(w) => {
-                inner.counters.warm.fetch_add(1, Relaxed);
-                log.push(format!(
-                    "process: warm (started {:.0} ms ago)",
-                    w.started.elapsed().as_secs_f64() * 1e3
-                ));
-                w
-            }
-            None => match Worker::start(&inner.launcher, &dir).await {
-                Ok(w) => {
-                    inner.counters.cold.fetch_add(1, Relaxed);
-                    log.push(format!(
-                        "process: cold start ({:.0} ms)",
-                        w.started.elapsed().as_secs_f64() * 1e3
-                    ));
-                    w
-                }
-                Err(e) => return failed(RunStatus::Internal, e.to_string(), log, started),
-            },
+        let process = match self.acquire(&dir, &mut log).await {
+            Ok(p) => p,
+            Err(e) => return failed(RunStatus::Internal, e.to_string(), log, started),
         };
         let scope = RunScope {
             bot: req.bot.clone(),
@@ -269,13 +315,96 @@ impl Runtime {
             log,
             started,
         };
-        run_job(worker, job, inner.host.as_ref(), &scope).await
+        match process {
+            Acquired::Forked(f) => run_job(f, job, inner.host.as_ref(), &scope).await,
+            Acquired::Worker(w) => run_job(*w, job, inner.host.as_ref(), &scope).await,
+        }
     }
 
-    /// Stop starting processes and kill the warm ones. Runs in progress finish (or hit their
-    /// limit); later calls still work, each starting its own process.
+    /// The process for one call: forked by the folder's zygote, else from the warm pool,
+    /// else started on the spot.
+    async fn acquire(&self, dir: &Path, log: &mut Vec<String>) -> Result<Acquired, Error> {
+        let inner = &self.inner;
+        if let Some(zygotes) = &inner.zygotes {
+            match fork(zygotes, dir, log).await {
+                Ok(f) => {
+                    inner.counters.forked.fetch_add(1, Relaxed);
+                    return Ok(Acquired::Forked(f));
+                }
+                // After shutdown: a process of its own, as without a zygote.
+                Err(ZygoteError::ShutDown) => {}
+                Err(e) => return Err(Error::Spawn(e.to_string())),
+            }
+        }
+        if let Some(w) = inner
+            .pool
+            .take_or_wait(dir, inner.launcher.cfg.startup_timeout)
+            .await
+        {
+            inner.counters.warm.fetch_add(1, Relaxed);
+            log.push(format!(
+                "process: warm (started {:.0} ms ago)",
+                w.started.elapsed().as_secs_f64() * 1e3
+            ));
+            return Ok(Acquired::Worker(Box::new(w)));
+        }
+        let w = Worker::start(&inner.launcher, dir).await?;
+        inner.counters.cold.fetch_add(1, Relaxed);
+        log.push(format!(
+            "process: cold start ({:.0} ms)",
+            w.started.elapsed().as_secs_f64() * 1e3
+        ));
+        Ok(Acquired::Worker(Box::new(w)))
+    }
+
+    /// Stop starting processes; kill the warm ones and the zygotes (with the calls they are
+    /// running). Other runs in progress finish (or hit their limit); later calls still work,
+    /// each starting its own process.
     pub fn shutdown(&self) {
         self.inner.pool.shutdown();
+        if let Some(z) = &self.inner.zygotes {
+            z.shutdown();
+        }
+    }
+}
+
+/// A call's process.
+enum Acquired {
+    Forked(Forked),
+    Worker(Box<Worker>),
+}
+
+/// A call process forked by `dir`'s zygote. A zygote found gone is replaced and the fork
+/// tried once more: the job has not been sent yet, so nothing ran twice.
+async fn fork(zygotes: &Zygotes, dir: &Path, log: &mut Vec<String>) -> Result<Forked, ZygoteError> {
+    let mut retried = false;
+    loop {
+        let (zygote, fresh) = zygotes.get(dir).await?;
+        let t = Instant::now();
+        match zygote.spawn().await {
+            Ok(f) => {
+                let up = zygote.started.elapsed().as_secs_f64();
+                log.push(if fresh {
+                    format!("process: forked by the bot's zygote (zygote started for this call, {:.0} ms ago)", up * 1e3)
+                } else {
+                    format!("process: forked by the bot's zygote (up {up:.1} s)")
+                });
+                log.push(format!(
+                    "process: ready in {:.1} ms",
+                    t.elapsed().as_secs_f64() * 1e3
+                ));
+                return Ok(f);
+            }
+            Err(ZygoteError::Gone(why)) if !retried => {
+                tracing::warn!(dir = %dir.display(), %why, "python zygote gone; starting a new one");
+                log.push(format!(
+                    "process: the bot's zygote had ended ({why}); started a new one"
+                ));
+                zygotes.discard(&zygote);
+                retried = true;
+            }
+            Err(e) => return Err(e),
+        }
     }
 }
 
@@ -356,9 +485,14 @@ fn write_runtime_file() -> Result<PathBuf, Error> {
     ));
     std::fs::create_dir_all(&dir)?;
     std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o755))?;
-    let file = dir.join("natter_runtime.py");
-    std::fs::write(&file, RUNTIME_PY)?;
-    std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))?;
+    for (name, text) in [
+        ("natter_runtime.py", RUNTIME_PY),
+        ("natter_zygote.py", ZYGOTE_PY),
+    ] {
+        let file = dir.join(name);
+        std::fs::write(&file, text)?;
+        std::fs::set_permissions(&file, std::fs::Permissions::from_mode(0o644))?;
+    }
     Ok(dir)
 }
 

@@ -1,4 +1,5 @@
-//! Building the command that starts one sandboxed python worker.
+//! Building the command that starts one sandboxed python process: a worker (one call) or
+//! a zygote (one bot folder; it forks the calls, see `zygote`).
 //!
 //! Two modes, chosen once at start and named in every run's log:
 //! - `Bubblewrap`: new user, pid, ipc, uts and cgroup namespaces; a root filesystem made of
@@ -50,6 +51,17 @@ impl SandboxMode {
 /// Where the bot folder appears inside the bubblewrap sandbox.
 pub const SANDBOX_BOT_DIR: &str = "/bot";
 const SANDBOX_RUNTIME_FILE: &str = "/natter/natter_runtime.py";
+const SANDBOX_ZYGOTE_FILE: &str = "/natter/natter_zygote.py";
+
+/// What the started python process is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProcessKind {
+    /// Runs one job, then exits (the warm pool, cold starts).
+    Worker,
+    /// Forks one process per job (bubblewrap only); its fds 3 and 4 are both the control
+    /// socket.
+    Zygote,
+}
 
 /// Everything needed to start workers; cheap to share.
 #[derive(Debug)]
@@ -134,6 +146,7 @@ impl Launcher {
     /// ends of the channel pipes (they become fds 3 and 4).
     pub fn command(
         &self,
+        kind: ProcessKind,
         bot_dir: &Path,
         chan_in: RawFd,
         chan_out: RawFd,
@@ -166,14 +179,14 @@ impl Launcher {
                 c.arg("--")
                     .arg(exe)
                     .args(["-u", "-B", "-E", "-s", SANDBOX_RUNTIME_FILE]);
-                c.arg(self.worker_config(SANDBOX_BOT_DIR, true));
+                c.arg(self.process_config(kind, SANDBOX_BOT_DIR, true));
                 c.current_dir("/");
                 c
             }
             SandboxMode::Fallback => {
                 let mut c = std::process::Command::new(exe);
                 c.args(["-u", "-B", "-E", "-s"]).arg(&self.runtime_file);
-                c.arg(self.worker_config(&bot_dir.to_string_lossy(), false));
+                c.arg(self.process_config(kind, &bot_dir.to_string_lossy(), false));
                 c.current_dir(bot_dir);
                 c
             }
@@ -223,13 +236,32 @@ impl Launcher {
         cmd
     }
 
-    fn worker_config(&self, bot_dir: &str, set_nproc: bool) -> String {
+    fn process_config(&self, kind: ProcessKind, bot_dir: &str, set_nproc: bool) -> String {
         let mut sys_path = vec![bot_dir.to_string()];
         sys_path.extend(self.interpreter.sys_path.iter().cloned());
-        serde_json::json!({
-            "nproc": if set_nproc { Some(self.cfg.max_processes) } else { None },
-            "sys_path": sys_path,
-        })
+        let cfg = &self.cfg;
+        match kind {
+            ProcessKind::Worker => serde_json::json!({
+                "mode": "worker",
+                "nproc": if set_nproc { Some(cfg.max_processes) } else { None },
+                "sys_path": sys_path,
+            }),
+            // No process limit on the zygote itself: each call sets its own, inside its own
+            // user namespace, and a limit here would cap all calls together.
+            ProcessKind::Zygote => serde_json::json!({
+                "mode": "zygote",
+                "sys_path": sys_path,
+                "zygote": {
+                    "limits": {
+                        "memory": cfg.memory_limit,
+                        "fsize": cfg.max_file_size,
+                        "nproc": cfg.max_processes,
+                        "tmp_size": cfg.max_file_size,
+                    },
+                    "isolate_network": cfg.isolate_network,
+                },
+            }),
+        }
         .to_string()
     }
 
@@ -294,6 +326,8 @@ impl Launcher {
         ]);
         let rt = self.runtime_file.to_string_lossy();
         push(&["--ro-bind", &rt, SANDBOX_RUNTIME_FILE]);
+        let zygote = self.runtime_file.with_file_name("natter_zygote.py");
+        push(&["--ro-bind", &zygote.to_string_lossy(), SANDBOX_ZYGOTE_FILE]);
         for (src, dest) in binds {
             push(&["--ro-bind", src, dest]);
         }

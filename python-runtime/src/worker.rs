@@ -44,6 +44,12 @@ pub fn dir_id(dir: &Path) -> Result<(u64, u64), Error> {
     Ok((m.dev(), m.ino()))
 }
 
+/// The last `n` characters of `s` (the end of a stderr is where the error is).
+pub fn tail(s: &str, n: usize) -> String {
+    let skip = s.chars().count().saturating_sub(n);
+    s.chars().skip(skip).collect()
+}
+
 impl Worker {
     /// Start a worker for `bot_dir` and wait until it says it is ready.
     pub async fn start(launcher: &Launcher, bot_dir: &Path) -> Result<Worker, Error> {
@@ -58,6 +64,7 @@ impl Worker {
         };
         use std::os::fd::AsRawFd;
         let mut cmd = launcher.command(
+            crate::sandbox::ProcessKind::Worker,
             bot_dir,
             ends.read.as_raw_fd(),
             ends.write.as_raw_fd(),
@@ -101,15 +108,10 @@ impl Worker {
                     Some(c) => c.finish(std::time::Duration::from_millis(500)).await,
                     None => String::new(),
                 };
-                let tail: String = err
-                    .chars()
-                    .rev()
-                    .take(2000)
-                    .collect::<Vec<_>>()
-                    .into_iter()
-                    .rev()
-                    .collect();
-                Err(Error::Spawn(format!("{why}; stderr: {}", tail.trim())))
+                Err(Error::Spawn(format!(
+                    "{why}; stderr: {}",
+                    tail(&err, 2000).trim()
+                )))
             }
         }
     }

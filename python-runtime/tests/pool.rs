@@ -1,4 +1,5 @@
-//! The warm pool: processes started ahead, one call each, bounded, ended on shutdown.
+//! The warm pool (no zygote): processes started ahead, one call each, bounded, ended on
+//! shutdown.
 mod common;
 use common::*;
 use natter_python_runtime::*;
@@ -17,7 +18,9 @@ def execute_action(context):
 async fn every_call_gets_a_fresh_warm_process() {
     let bot = Bot::new();
     let s = bot.script("count.py", COUNTER);
-    let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
+    let rt = Runtime::start(pool_config(), Arc::new(InMemoryHost::new()))
+        .await
+        .unwrap();
     rt.prewarm(bot.path()).await.unwrap();
     assert_eq!(rt.warm_count(bot.path()), 1);
     for _ in 0..3 {
@@ -52,7 +55,7 @@ async fn pool_is_bounded_across_bots_and_concurrent_calls_work() {
     let cfg = RuntimeConfig {
         warm_per_folder: 2,
         max_warm_total: 3,
-        ..test_config()
+        ..pool_config()
     };
     let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new()))
         .await
@@ -90,7 +93,9 @@ async fn pool_is_bounded_across_bots_and_concurrent_calls_work() {
 async fn edited_script_is_picked_up_by_a_warm_process() {
     let bot = Bot::new();
     let s = bot.script("v.py", "def execute_action(context):\n    return 1\n");
-    let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
+    let rt = Runtime::start(pool_config(), Arc::new(InMemoryHost::new()))
+        .await
+        .unwrap();
     rt.prewarm(bot.path()).await.unwrap();
     bot.script("v.py", "def execute_action(context):\n    return 2\n");
     let out = rt.run(action(&bot, &s, context(json!({}), None))).await;

@@ -71,6 +71,14 @@ pub fn test_config() -> RuntimeConfig {
     }
 }
 
+/// The warm pool of fresh interpreters instead of zygotes.
+pub fn pool_config() -> RuntimeConfig {
+    RuntimeConfig {
+        zygote: false,
+        ..test_config()
+    }
+}
+
 pub async fn runtime_with(host: Arc<dyn Host>) -> Runtime {
     Runtime::start(test_config(), host)
         .await

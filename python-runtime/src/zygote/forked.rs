@@ -1,0 +1,264 @@
+//! One call's process, forked by a zygote: its channel, its output, and a pidfd to kill it.
+//!
+//! The call process is pid 1 of a pid namespace of its own, so killing it makes the kernel
+//! kill every process the call started, including ones that left its process group; its
+//! pidfd becomes readable only once all of them are gone.
+//!
+//! Invariant: dropping a `Forked` kills the call process (and with it the call's tree).
+
+use super::{Note, ZygoteError, ZygoteProcess};
+use crate::channel::Channel;
+use crate::logbuf::Capture;
+use crate::process::{describe_exit, RunProcess};
+use std::io;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::unix::AsyncFd;
+use tokio::io::Interest;
+use tokio::net::UnixStream;
+use tokio::sync::oneshot;
+
+/// A call process, ready for its job.
+pub struct Forked {
+    channel: Channel,
+    stdout: Option<Capture>,
+    stderr: Option<Capture>,
+    pidfd: AsyncFd<OwnedFd>,
+    /// The call's exit status, from the zygote (which reaps it); closed if the zygote ends.
+    exit: Option<oneshot::Receiver<Note>>,
+    /// Keeps the zygote (and so the sandbox holding this call) alive until the call ends.
+    _zygote: Arc<ZygoteProcess>,
+}
+
+/// The per-call fds, made by the server: its ends, and the ends the zygote passes on.
+pub struct CallFds {
+    pub channel: UnixStream,
+    pub stdout: tokio::net::unix::pipe::Receiver,
+    pub stderr: tokio::net::unix::pipe::Receiver,
+    pub child_channel: OwnedFd,
+    pub child_stdout: OwnedFd,
+    pub child_stderr: OwnedFd,
+}
+
+impl CallFds {
+    pub fn new() -> io::Result<CallFds> {
+        let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
+        // Have the kernel tell us who wrote each message: the first one gives the call
+        // process's pid as seen from here, wherever its pid namespace is.
+        let on: libc::c_int = 1;
+        // SAFETY: setsockopt with a valid int option.
+        let r = unsafe {
+            libc::setsockopt(
+                ours.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PASSCRED,
+                (&on as *const libc::c_int).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            )
+        };
+        if r < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        ours.set_nonblocking(true)?;
+        let (out_r, out_w) = crate::channel::pipe_pair()?;
+        let (err_r, err_w) = crate::channel::pipe_pair()?;
+        Ok(CallFds {
+            channel: UnixStream::from_std(ours)?,
+            stdout: tokio::net::unix::pipe::Receiver::from_owned_fd(out_r)?,
+            stderr: tokio::net::unix::pipe::Receiver::from_owned_fd(err_r)?,
+            child_channel: theirs.into(),
+            child_stdout: out_w,
+            child_stderr: err_w,
+        })
+    }
+}
+
+impl Forked {
+    /// Wait for the call process's first message (`ready`, or `fail` from its setup) and
+    /// take its pid from the kernel's credentials on that message.
+    pub(super) async fn connect(
+        channel: UnixStream,
+        stdout: Capture,
+        stderr: Capture,
+        exit: oneshot::Receiver<Note>,
+        zygote: Arc<ZygoteProcess>,
+        max_message: usize,
+    ) -> Result<Forked, ZygoteError> {
+        let mut exit = Some(exit);
+        let (line, pid) = tokio::select! {
+            first = first_message(&channel) => first?,
+            note = exit.as_mut().unwrap() => return Err(match note {
+                Ok(Note::SpawnFailed(why)) => ZygoteError::Setup(why),
+                Ok(Note::Exited(code)) => ZygoteError::Setup(format!("the call process ended before it was ready (status {code})")),
+                Err(_) => ZygoteError::Gone("the zygote ended while forking the call".into()),
+            }),
+        };
+        let msg: serde_json::Value = serde_json::from_slice(&line)
+            .map_err(|e| ZygoteError::Setup(format!("bad first message: {e}")))?;
+        match msg["t"].as_str() {
+            Some("ready") => {}
+            Some("fail") => {
+                return Err(ZygoteError::Setup(
+                    msg["message"].as_str().unwrap_or("failed").to_string(),
+                ))
+            }
+            _ => {
+                return Err(ZygoteError::Setup(format!(
+                    "unexpected first message {msg}"
+                )))
+            }
+        }
+        // The process is alive: it waits for its job, which has not been sent yet.
+        // SAFETY: plain syscall; returns a new fd or -1.
+        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) } as RawFd;
+        if fd < 0 {
+            return Err(ZygoteError::Setup(format!(
+                "pidfd_open({pid}): {}",
+                io::Error::last_os_error()
+            )));
+        }
+        // SAFETY: pidfd_open just returned this fd, which the OwnedFd then owns for as long
+        // as the AsyncFd holds it.
+        let pidfd = unsafe {
+            AsyncFd::register_with_interest(OwnedFd::from_raw_fd(fd), Interest::READABLE)
+        }
+        .map_err(|e| ZygoteError::Io(e.into()))?;
+        Ok(Forked {
+            channel: Channel::from_socket(channel, max_message),
+            stdout: Some(stdout),
+            stderr: Some(stderr),
+            pidfd,
+            exit,
+            _zygote: zygote,
+        })
+    }
+
+    /// SIGKILL the call process; as the init of its pid namespace, everything it started
+    /// goes with it. Idempotent.
+    fn kill(&self) {
+        // SAFETY: plain syscall on a pidfd we own; ESRCH (already gone) is fine.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                self.pidfd.get_ref().as_raw_fd(),
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            );
+        }
+    }
+
+    /// Wait (at most `wait`) until the call process and its whole pid namespace are gone.
+    async fn gone(&self, wait: Duration) -> bool {
+        tokio::time::timeout(wait, self.pidfd.readable())
+            .await
+            .is_ok_and(|r| r.is_ok())
+    }
+}
+
+/// The first line the call process writes, and its pid (from SCM_CREDENTIALS).
+async fn first_message(sock: &UnixStream) -> Result<(Vec<u8>, libc::pid_t), ZygoteError> {
+    let mut buf = vec![0u8; 4096];
+    let (n, pid) = sock
+        .async_io(Interest::READABLE, || {
+            recv_with_pid(sock.as_raw_fd(), &mut buf)
+        })
+        .await
+        .map_err(ZygoteError::Io)?;
+    if n == 0 {
+        return Err(ZygoteError::Gone(
+            "the call process ended before it was ready".into(),
+        ));
+    }
+    let line = &buf[..n];
+    if !line.ends_with(b"\n") || line[..n - 1].contains(&b'\n') {
+        return Err(ZygoteError::Setup(
+            "the call process's first message is not one line".into(),
+        ));
+    }
+    let pid = pid.ok_or_else(|| ZygoteError::Setup("no credentials on the channel".into()))?;
+    Ok((line.to_vec(), pid))
+}
+
+fn recv_with_pid(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<libc::pid_t>)> {
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::ucred>() as u32) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; the pointers outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: msg is initialised; MSG_CMSG_CLOEXEC so a stray passed fd cannot leak.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut pid = None;
+    // SAFETY: walking the control messages the kernel wrote into our buffer.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_CREDENTIALS
+            {
+                let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                pid = Some(cred.pid);
+            } else if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                && (*cmsg).cmsg_type == libc::SCM_RIGHTS
+            {
+                // Not ours to keep.
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                let count = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize)
+                    / std::mem::size_of::<RawFd>();
+                for i in 0..count {
+                    libc::close(std::ptr::read_unaligned(data.add(i)));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((n as usize, pid))
+}
+
+impl RunProcess for Forked {
+    fn channel(&mut self) -> &mut Channel {
+        &mut self.channel
+    }
+
+    fn take_output(&mut self) -> (Option<Capture>, Option<Capture>) {
+        (self.stdout.take(), self.stderr.take())
+    }
+
+    async fn exit_reason(&mut self, wait: Duration) -> Option<String> {
+        let exit = self.exit.take()?;
+        match tokio::time::timeout(wait, exit).await {
+            Ok(Ok(Note::Exited(code))) if code >= 0 => Some(describe_exit(Ok(code))),
+            Ok(Ok(Note::Exited(code))) => Some(describe_exit(Err(-code))),
+            Ok(Ok(Note::SpawnFailed(why))) => Some(why),
+            Ok(Err(_)) => Some(
+                "the bot's sandbox (its zygote process) ended during the call; the next call starts a new one"
+                    .into(),
+            ),
+            Err(_) => None,
+        }
+    }
+
+    async fn kill_and_reap(&mut self) {
+        self.kill();
+        if !self.gone(Duration::from_secs(5)).await {
+            tracing::warn!("a forked python call did not end within 5 s of SIGKILL");
+        }
+    }
+}
+
+impl Drop for Forked {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
