@@ -211,8 +211,8 @@ impl Runtime {
         }
     }
 
-    /// The pid of `bot_dir`'s zygote sandbox (its bubblewrap leader; the zygote is a
-    /// descendant), if one is up: for diagnostics and tests.
+    /// The pid of `bot_dir`'s python zygote (as the server sees it), if one is up: for
+    /// diagnostics, metrics and tests.
     pub fn zygote_pid(&self, bot_dir: &Path) -> Option<u32> {
         let dir = canonical_dir(bot_dir).ok()?;
         self.inner.zygotes.as_ref()?.pid(&dir)

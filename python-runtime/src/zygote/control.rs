@@ -37,9 +37,30 @@ pub fn pair() -> io::Result<(Control, OwnedFd)> {
     // SAFETY: socketpair just returned these two fresh fds.
     let (ours, theirs) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
     set_nonblocking(ours.as_raw_fd())?;
+    pass_credentials(ours.as_raw_fd())?;
     // SAFETY: `ours` is an open socket that the AsyncFd owns until it drops.
     let fd = unsafe { AsyncFd::register(ours) }?;
     Ok((Control { fd }, theirs))
+}
+
+/// Have the kernel attach the sender's credentials to every message `sock` receives: the
+/// sender's pid as seen from here, whatever pid namespace it is in.
+pub fn pass_credentials(sock: RawFd) -> io::Result<()> {
+    let on: libc::c_int = 1;
+    // SAFETY: setsockopt with a valid int option.
+    let r = unsafe {
+        libc::setsockopt(
+            sock,
+            libc::SOL_SOCKET,
+            libc::SO_PASSCRED,
+            (&on as *const libc::c_int).cast(),
+            std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+        )
+    };
+    if r < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
 }
 
 pub fn set_nonblocking(fd: RawFd) -> io::Result<()> {
@@ -64,27 +85,21 @@ impl Control {
             .await
     }
 
-    /// The next message; `None` when the zygote closed its end (it is gone).
-    pub async fn recv(&self) -> io::Result<Option<Value>> {
+    /// The next message and the pid of its sender; `None` when the zygote closed its end
+    /// (it is gone).
+    pub async fn recv(&self) -> io::Result<Option<(Value, Option<libc::pid_t>)>> {
         let mut buf = vec![0u8; MAX_PACKET];
-        let n = self
+        let (n, pid) = self
             .fd
             .async_io(Interest::READABLE, |fd| {
-                // SAFETY: reading into a buffer of the given length.
-                let n =
-                    unsafe { libc::recv(fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len(), 0) };
-                if n < 0 {
-                    Err(io::Error::last_os_error())
-                } else {
-                    Ok(n as usize)
-                }
+                recv_with_pid(fd.as_raw_fd(), &mut buf)
             })
             .await?;
         if n == 0 {
             return Ok(None);
         }
         serde_json::from_slice(&buf[..n])
-            .map(Some)
+            .map(|v| Some((v, pid)))
             .map_err(|e| io::Error::other(format!("bad control message: {e}")))
     }
 }
@@ -128,4 +143,51 @@ fn send_with_fds(sock: RawFd, data: &[u8], fds: &[RawFd]) -> io::Result<()> {
         return Err(io::Error::other("short write on the control socket"));
     }
     Ok(())
+}
+
+/// Receive into `buf`; the sender's pid when credentials are passed (see
+/// [`pass_credentials`]). File descriptors sent along are closed: none is expected.
+pub fn recv_with_pid(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<libc::pid_t>)> {
+    // SAFETY: CMSG_SPACE is a pure size computation.
+    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::ucred>() as u32) } as usize;
+    let mut control = vec![0u64; space.div_ceil(8)];
+    let mut iov = libc::iovec {
+        iov_base: buf.as_mut_ptr().cast(),
+        iov_len: buf.len(),
+    };
+    // SAFETY: msghdr is plain data; the pointers outlive the call.
+    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+    msg.msg_iov = &mut iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = control.as_mut_ptr().cast();
+    msg.msg_controllen = space as _;
+    // SAFETY: msg is initialised; MSG_CMSG_CLOEXEC so a stray passed fd cannot leak.
+    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
+    if n < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let mut pid = None;
+    // SAFETY: walking the control messages the kernel wrote into our buffer.
+    unsafe {
+        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
+        while !cmsg.is_null() {
+            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_CREDENTIALS
+            {
+                let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
+                pid = Some(cred.pid);
+            } else if (*cmsg).cmsg_level == libc::SOL_SOCKET
+                && (*cmsg).cmsg_type == libc::SCM_RIGHTS
+            {
+                // Not ours to keep.
+                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
+                let count = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize)
+                    / std::mem::size_of::<RawFd>();
+                for i in 0..count {
+                    libc::close(std::ptr::read_unaligned(data.add(i)));
+                }
+            }
+            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
+        }
+    }
+    Ok((n as usize, pid))
 }

@@ -44,22 +44,8 @@ pub struct CallFds {
 impl CallFds {
     pub fn new() -> io::Result<CallFds> {
         let (ours, theirs) = std::os::unix::net::UnixStream::pair()?;
-        // Have the kernel tell us who wrote each message: the first one gives the call
-        // process's pid as seen from here, wherever its pid namespace is.
-        let on: libc::c_int = 1;
-        // SAFETY: setsockopt with a valid int option.
-        let r = unsafe {
-            libc::setsockopt(
-                ours.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_PASSCRED,
-                (&on as *const libc::c_int).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            )
-        };
-        if r < 0 {
-            return Err(io::Error::last_os_error());
-        }
+        // The first message then gives the call process's pid as seen from here.
+        super::control::pass_credentials(ours.as_raw_fd())?;
         ours.set_nonblocking(true)?;
         let (out_r, out_w) = crate::channel::pipe_pair()?;
         let (err_r, err_w) = crate::channel::pipe_pair()?;
@@ -162,7 +148,7 @@ async fn first_message(sock: &UnixStream) -> Result<(Vec<u8>, libc::pid_t), Zygo
     let mut buf = vec![0u8; 4096];
     let (n, pid) = sock
         .async_io(Interest::READABLE, || {
-            recv_with_pid(sock.as_raw_fd(), &mut buf)
+            super::control::recv_with_pid(sock.as_raw_fd(), &mut buf)
         })
         .await
         .map_err(ZygoteError::Io)?;
@@ -179,51 +165,6 @@ async fn first_message(sock: &UnixStream) -> Result<(Vec<u8>, libc::pid_t), Zygo
     }
     let pid = pid.ok_or_else(|| ZygoteError::Setup("no credentials on the channel".into()))?;
     Ok((line.to_vec(), pid))
-}
-
-fn recv_with_pid(sock: RawFd, buf: &mut [u8]) -> io::Result<(usize, Option<libc::pid_t>)> {
-    // SAFETY: CMSG_SPACE is a pure size computation.
-    let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::ucred>() as u32) } as usize;
-    let mut control = vec![0u64; space.div_ceil(8)];
-    let mut iov = libc::iovec {
-        iov_base: buf.as_mut_ptr().cast(),
-        iov_len: buf.len(),
-    };
-    // SAFETY: msghdr is plain data; the pointers outlive the call.
-    let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
-    msg.msg_iov = &mut iov;
-    msg.msg_iovlen = 1;
-    msg.msg_control = control.as_mut_ptr().cast();
-    msg.msg_controllen = space as _;
-    // SAFETY: msg is initialised; MSG_CMSG_CLOEXEC so a stray passed fd cannot leak.
-    let n = unsafe { libc::recvmsg(sock, &mut msg, libc::MSG_CMSG_CLOEXEC) };
-    if n < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    let mut pid = None;
-    // SAFETY: walking the control messages the kernel wrote into our buffer.
-    unsafe {
-        let mut cmsg = libc::CMSG_FIRSTHDR(&msg);
-        while !cmsg.is_null() {
-            if (*cmsg).cmsg_level == libc::SOL_SOCKET && (*cmsg).cmsg_type == libc::SCM_CREDENTIALS
-            {
-                let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast());
-                pid = Some(cred.pid);
-            } else if (*cmsg).cmsg_level == libc::SOL_SOCKET
-                && (*cmsg).cmsg_type == libc::SCM_RIGHTS
-            {
-                // Not ours to keep.
-                let data = libc::CMSG_DATA(cmsg).cast::<RawFd>();
-                let count = ((*cmsg).cmsg_len as usize - libc::CMSG_LEN(0) as usize)
-                    / std::mem::size_of::<RawFd>();
-                for i in 0..count {
-                    libc::close(std::ptr::read_unaligned(data.add(i)));
-                }
-            }
-            cmsg = libc::CMSG_NXTHDR(&msg, cmsg);
-        }
-    }
-    Ok((n as usize, pid))
 }
 
 impl RunProcess for Forked {

@@ -73,6 +73,8 @@ struct Shared {
 pub struct ZygoteProcess {
     child: Mutex<Child>,
     pgid: i32,
+    /// The python zygote's pid (here, outside its sandbox's pid namespace).
+    pid: Option<libc::pid_t>,
     control: Arc<Control>,
     shared: Arc<Shared>,
     reader: tokio::task::JoinHandle<()>,
@@ -104,9 +106,13 @@ impl ZygoteProcess {
             .map(|s| Capture::start(s, cfg.max_output));
         let stdout = child.stdout.take().map(|s| Capture::start(s, 4096));
         let ready = tokio::time::timeout(cfg.startup_timeout, control.recv()).await;
+        let mut zygote_pid = None;
         let why = match ready {
-            Ok(Ok(Some(msg))) if msg["t"] == "ready" => None,
-            Ok(Ok(Some(msg))) => Some(format!("unexpected message {msg}")),
+            Ok(Ok(Some((msg, pid)))) if msg["t"] == "ready" => {
+                zygote_pid = pid;
+                None
+            }
+            Ok(Ok(Some((msg, _)))) => Some(format!("unexpected message {msg}")),
             Ok(Ok(None)) => Some("exited before becoming ready".to_string()),
             Ok(Err(e)) => Some(e.to_string()),
             Err(_) => Some("did not become ready in time".to_string()),
@@ -132,6 +138,7 @@ impl ZygoteProcess {
         Ok(ZygoteProcess {
             child: Mutex::new(child),
             pgid,
+            pid: zygote_pid,
             control,
             shared,
             reader,
@@ -233,7 +240,7 @@ impl Drop for ZygoteProcess {
 async fn read_notes(control: Arc<Control>, shared: Arc<Shared>) {
     loop {
         let msg = match control.recv().await {
-            Ok(Some(m)) => m,
+            Ok(Some((m, _))) => m,
             Ok(None) | Err(_) => break,
         };
         let Some(id) = msg["id"].as_u64() else {
@@ -348,12 +355,12 @@ impl Zygotes {
         })
     }
 
-    /// The pid of `dir`'s zygote sandbox (its bwrap leader), if one is up.
+    /// The pid of `dir`'s python zygote, if one is up.
     pub fn pid(&self, dir: &Path) -> Option<u32> {
         let slot = self.slots.lock().unwrap().get(dir).cloned()?;
         let current = slot.current.try_lock().ok()?;
         let z = current.as_ref()?;
-        z.usable().then(|| z.child.lock().unwrap().id()).flatten()
+        z.usable().then_some(z.pid).flatten().map(|p| p as u32)
     }
 
     /// Keep at most `max_zygotes`: end the least recently used other folders' zygotes.
