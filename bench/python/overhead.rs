@@ -1,79 +1,193 @@
-//! Per-call overhead of a Python action that returns `{}`, through natter-python-runtime,
-//! beside a bare `python3 -c pass` measured in the same run.
+//! Python action calls through natter-python-runtime: per-call latency, sustained calls/s
+//! with N concurrent callers, and per-call memory, for the zygote (each call forked by the
+//! bot's zygote) and the warm pool of fresh interpreters, beside a bare `python3 -c pass`
+//! measured in the same run.
 //!
 //!   cargo bench -p natter-python-runtime --bench python_overhead
-//!   NATTER_BENCH_N=500 cargo bench -p natter-python-runtime --bench python_overhead
+//!   NATTER_BENCH_N=500 NATTER_BENCH_SECS=10 NATTER_BENCH_CALLERS=1,2,4,8,16 cargo bench ...
 //!
-//! Cases (each call is a fresh process in every case):
-//! - `python3 -c pass`: spawn + exit of the bare interpreter (the floor of any fresh process);
-//! - warm pool: the process was started ahead (interpreter up, helpers + requests imported);
-//!   the pool is given time to refill between calls, as under a normal call rate;
-//! - back-to-back: calls with no pause, so the pool must refill as fast as calls arrive;
-//! - cold: no pool, the process is started for the call (bubblewrap + imports included).
+//! Every call is a fresh process with its own limits in every case. The action imports
+//! `requests` (as the seeds' actions do) and echoes its arguments.
 
 use natter_python_runtime::*;
+use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-fn stats(name: &str, mut v: Vec<Duration>) {
+const ACTION: &str = "import requests\n\ndef execute_action(context):\n    return {\"echo\": context[\"args\"]}\n";
+
+/// Reports the call process's own memory (its /proc is its own in both sandboxes).
+const MEMORY: &str = r#"
+import requests
+
+def execute_action(context):
+    kb = {}
+    for line in open("/proc/self/smaps_rollup"):
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == "kB":
+            kb[parts[0].rstrip(":")] = int(parts[1])
+    return {"rss": kb["Rss"], "pss": kb["Pss"],
+            "uss": kb["Private_Clean"] + kb["Private_Dirty"]}
+"#;
+
+struct Stats {
+    n: usize,
+    p50: f64,
+    p99: f64,
+    mean: f64,
+}
+
+fn stats(mut v: Vec<Duration>) -> Stats {
     v.sort();
     let pct = |p: f64| {
         v[((v.len() as f64 * p).ceil() as usize)
             .saturating_sub(1)
             .min(v.len() - 1)]
+        .as_secs_f64()
+            * 1e3
     };
-    let mean = v.iter().sum::<Duration>() / v.len() as u32;
+    let mean = v.iter().sum::<Duration>().as_secs_f64() * 1e3 / v.len() as f64;
+    Stats {
+        n: v.len(),
+        p50: pct(0.50),
+        p99: pct(0.99),
+        mean,
+    }
+}
+
+fn line(name: &str, s: &Stats, rate: Option<f64>) {
+    let rate = rate.map_or(String::new(), |r| format!("  {r:>6.0} calls/s"));
     println!(
-        "{name:<34} n={:<4} p50={:>8.2} ms  p99={:>8.2} ms  mean={:>8.2} ms",
-        v.len(),
-        pct(0.50).as_secs_f64() * 1e3,
-        pct(0.99).as_secs_f64() * 1e3,
-        mean.as_secs_f64() * 1e3
+        "{name:<44} n={:<5} p50={:>7.2} ms  p99={:>7.2} ms  mean={:>7.2} ms{rate}",
+        s.n, s.p50, s.p99, s.mean
     );
+}
+
+fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
+    std::env::var(name)
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(default)
+}
+
+fn write(dir: &Path, name: &str, text: &str) {
+    std::fs::write(dir.join(name), text).unwrap();
+    std::fs::set_permissions(dir.join(name), std::fs::Permissions::from_mode(0o644)).unwrap();
+}
+
+fn req(dir: &Path, script: &str, i: usize) -> RunRequest {
+    let mut ctx = Context::default();
+    ctx.args.insert("i".into(), json!(i));
+    RunRequest::action("bench", dir, script, ctx)
+}
+
+/// `callers` tasks calling back to back for `secs`: latencies and calls/s.
+async fn sustained(rt: &Runtime, dir: &Path, callers: usize, secs: f64) -> (Stats, f64) {
+    let end = Instant::now() + Duration::from_secs_f64(secs);
+    let t0 = Instant::now();
+    let tasks: Vec<_> = (0..callers)
+        .map(|c| {
+            let rt = rt.clone();
+            let dir = dir.to_path_buf();
+            tokio::spawn(async move {
+                let mut lat = Vec::new();
+                let mut i = 0;
+                while Instant::now() < end {
+                    let t = Instant::now();
+                    let out = rt.run(req(&dir, "action.py", c * 1_000_000 + i)).await;
+                    lat.push(t.elapsed());
+                    assert!(out.is_ok(), "{out:#?}");
+                    assert_eq!(out.value["echo"]["i"], json!(c * 1_000_000 + i));
+                    i += 1;
+                }
+                lat
+            })
+        })
+        .collect();
+    let mut all = Vec::new();
+    for t in tasks {
+        all.extend(t.await.unwrap());
+    }
+    let rate = all.len() as f64 / t0.elapsed().as_secs_f64();
+    (stats(all), rate)
+}
+
+/// Median per-call memory (kB) over `n` calls: (rss, pss, uss).
+async fn call_memory(rt: &Runtime, dir: &Path, n: usize, between: bool) -> (u64, u64, u64) {
+    let mut rows: Vec<Value> = Vec::new();
+    for i in 0..n {
+        if between {
+            rt.prewarm(dir).await.unwrap();
+        }
+        let out = rt.run(req(dir, "memory.py", i)).await;
+        assert!(out.is_ok(), "{out:#?}");
+        rows.push(out.value);
+    }
+    let med = |k: &str| {
+        let mut v: Vec<u64> = rows.iter().map(|r| r[k].as_u64().unwrap()).collect();
+        v.sort();
+        v[v.len() / 2]
+    };
+    (med("rss"), med("pss"), med("uss"))
+}
+
+/// A process's RSS and PSS (kB) as seen from here.
+fn process_memory(pid: u32) -> Option<(u64, u64)> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/smaps_rollup")).ok()?;
+    let get = |k: &str| {
+        text.lines()
+            .find(|l| l.starts_with(k))
+            .and_then(|l| l.split_whitespace().nth(1))
+            .and_then(|v| v.parse().ok())
+    };
+    Some((get("Rss:")?, get("Pss:")?))
+}
+
+fn mb(kb: u64) -> f64 {
+    kb as f64 / 1024.0
 }
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {
-    let n: usize = std::env::var("NATTER_BENCH_N")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(200);
+    let n: usize = env_or("NATTER_BENCH_N", 200);
+    let secs: f64 = env_or("NATTER_BENCH_SECS", 5.0);
+    let callers: Vec<usize> = std::env::var("NATTER_BENCH_CALLERS")
+        .unwrap_or_else(|_| "1,4,16".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let dir = tempfile::Builder::new()
         .prefix("natter-bench-")
         .tempdir()
         .unwrap();
     std::fs::set_permissions(dir.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
-    std::fs::write(
-        dir.path().join("empty.py"),
-        "def execute_action(context):\n    return {}\n",
-    )
-    .unwrap();
-    std::fs::set_permissions(
-        dir.path().join("empty.py"),
-        std::fs::Permissions::from_mode(0o644),
-    )
-    .unwrap();
-    let req = || RunRequest::action("bench", dir.path(), "empty.py", Context::default());
-
+    write(dir.path(), "action.py", ACTION);
+    write(dir.path(), "memory.py", MEMORY);
+    let dir = dir.path();
     let host: Arc<dyn Host> = Arc::new(InMemoryHost::new());
-    let rt = Runtime::start(
-        RuntimeConfig {
-            warm_per_folder: 2,
-            ..RuntimeConfig::default()
-        },
-        host.clone(),
-    )
-    .await
-    .unwrap();
-    let python = rt.python_executable().to_path_buf();
+    let config = |zygote: bool| RuntimeConfig {
+        zygote,
+        warm_per_folder: 2,
+        ..RuntimeConfig::default()
+    };
+
+    let zy = Runtime::start(config(true), host.clone()).await.unwrap();
+    let python = zy.python_executable().to_path_buf();
     println!(
-        "python: {}   sandbox: {}",
+        "python: {}   sandbox: {}   cores: {}   zygote: {}",
         python.display(),
-        rt.sandbox_mode().describe()
+        zy.sandbox_mode().describe(),
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        if zy.uses_zygotes() {
+            "yes"
+        } else {
+            "NO (not available here)"
+        }
     );
 
-    // Bare interpreter.
+    // Baseline: the bare interpreter.
     let mut bare = Vec::new();
     for _ in 0..n {
         let t = Instant::now();
@@ -85,67 +199,72 @@ async fn main() {
         assert!(st.success());
         bare.push(t.elapsed());
     }
+    line("baseline: bare `python3 -c pass`", &stats(bare), None);
 
-    // Warm pool, refilled between calls.
+    // The warm pool of fresh interpreters (the only way without a zygote).
+    let pool = Runtime::start(config(false), host.clone()).await.unwrap();
     let mut warm = Vec::new();
-    for _ in 0..n {
-        rt.prewarm(dir.path()).await.unwrap();
+    for i in 0..n {
+        pool.prewarm(dir).await.unwrap();
         let t = Instant::now();
-        let out = rt.run(req()).await;
+        let out = pool.run(req(dir, "action.py", i)).await;
         warm.push(t.elapsed());
         assert!(
             out.is_ok() && out.log.iter().any(|l| l.starts_with("process: warm")),
             "{out:#?}"
         );
     }
+    line("pool: warm call (refilled between calls)", &stats(warm), None);
+    pool.prewarm(dir).await.unwrap();
+    let (s, rate) = sustained(&pool, dir, 1, secs).await;
+    line("pool: sustained, 1 caller", &s, Some(rate));
+    let pool_mem = call_memory(&pool, dir, 5, true).await;
+    pool.shutdown();
 
-    // Back to back.
-    rt.prewarm(dir.path()).await.unwrap();
-    let mut b2b = Vec::new();
-    let mut b2b_warm = 0;
-    let t0 = Instant::now();
-    for _ in 0..n {
-        let t = Instant::now();
-        let out = rt.run(req()).await;
-        b2b.push(t.elapsed());
-        assert!(out.is_ok());
-        b2b_warm += out.log.iter().any(|l| l.starts_with("process: warm")) as usize;
+    // The zygote.
+    if zy.uses_zygotes() {
+        zy.prewarm(dir).await.unwrap();
+        let mut seq = Vec::new();
+        for i in 0..n {
+            let t = Instant::now();
+            let out = zy.run(req(dir, "action.py", i)).await;
+            seq.push(t.elapsed());
+            assert!(out.is_ok(), "{out:#?}");
+        }
+        line("zygote: one call at a time", &stats(seq), None);
+        let mut met = Vec::new();
+        for &c in &callers {
+            let (s, rate) = sustained(&zy, dir, c, secs).await;
+            line(&format!("zygote: sustained, {c} callers"), &s, Some(rate));
+            if rate >= 200.0 && s.p50 <= 5.0 && s.p99 <= 25.0 {
+                met.push(c);
+            }
+        }
+        let zy_mem = call_memory(&zy, dir, 20, false).await;
+        let zygote_pid = zy.zygote_pid(dir).unwrap();
+        println!();
+        println!(
+            "memory per call (median; RSS / PSS / private):  pool worker {:.1} / {:.1} / {:.1} MB   zygote call {:.1} / {:.1} / {:.1} MB",
+            mb(pool_mem.0), mb(pool_mem.1), mb(pool_mem.2), mb(zy_mem.0), mb(zy_mem.1), mb(zy_mem.2)
+        );
+        if let Some((rss, pss)) = process_memory(zygote_pid) {
+            println!(
+                "the zygote itself (one per bot): RSS {:.1} MB, PSS {:.1} MB",
+                mb(rss),
+                mb(pss)
+            );
+        }
+        println!(
+            "aim (>= 200 calls/s, p50 <= 5 ms, p99 <= 25 ms): {}",
+            if met.is_empty() {
+                "NOT met in this run".to_string()
+            } else {
+                format!("met with {met:?} callers")
+            }
+        );
+    } else {
+        println!("memory per call (median; RSS / PSS / private): pool worker {:.1} / {:.1} / {:.1} MB",
+            mb(pool_mem.0), mb(pool_mem.1), mb(pool_mem.2));
     }
-    let b2b_rate = n as f64 / t0.elapsed().as_secs_f64();
-    rt.shutdown();
-
-    // Cold: no pool.
-    let cold_rt = Runtime::start(
-        RuntimeConfig {
-            warm_per_folder: 0,
-            ..RuntimeConfig::default()
-        },
-        host,
-    )
-    .await
-    .unwrap();
-    let mut cold = Vec::new();
-    for _ in 0..(n / 4).max(10) {
-        let t = Instant::now();
-        let out = cold_rt.run(req()).await;
-        cold.push(t.elapsed());
-        assert!(out.is_ok());
-    }
-
-    let mut sorted = warm.clone();
-    sorted.sort();
-    stats("bare `python3 -c pass`", bare);
-    stats("action via warm pool", warm);
-    stats(&format!("action back-to-back ({b2b_warm}/{n} warm)"), b2b);
-    stats("action cold (no pool)", cold);
-    println!("back-to-back sustained rate: {b2b_rate:.0} calls/s on this machine");
-    println!(
-        "overhead of a warm-pool call (end to end, fresh process, {} sandbox): p50 {:.2} ms",
-        if rt.sandbox_mode() == SandboxMode::Bubblewrap {
-            "bubblewrap"
-        } else {
-            "fallback"
-        },
-        sorted[sorted.len() / 2].as_secs_f64() * 1e3
-    );
+    zy.shutdown();
 }

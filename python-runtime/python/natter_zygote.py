@@ -21,9 +21,10 @@ Control protocol (fd 3, a SOCK_SEQPACKET socket; one JSON object per packet):
 The server closing its end ends the zygote, and with it (the sandbox's pid namespace) every
 call still running.
 
-Per call there are two processes: the "keeper", forked by the zygote, which creates the
-namespaces, forks the call process into them and waits for it (mirroring its exit status to
-the zygote); and the call process, pid 1 of the new pid namespace, which runs the job.
+The call process is made by one clone(2) into its new namespaces (a fork that Python's
+own fork hooks surround exactly as they do `os.fork`), which costs half of forking a
+namespace-creating helper that then forks the call; the zygote reaps it and reports how
+it ended.
 """
 
 import ctypes as _ctypes
@@ -31,6 +32,7 @@ import fcntl as _fcntl
 import gc as _gc
 import json as _json
 import os as _os
+import platform as _platform
 import resource as _resource
 import select as _select
 import signal as _signal
@@ -57,6 +59,10 @@ _IFF_RUNNING = 0x40
 _CONTROL_FD = 3
 
 _libc = _ctypes.CDLL(None, use_errno=True)
+# Calls through this one keep the GIL held, as the clone below must (like os.fork).
+_libc_gil = _ctypes.PyDLL(None, use_errno=True)
+_libc_gil.syscall.restype = _ctypes.c_long
+_SYS_CLONE = {"x86_64": 56, "aarch64": 220}.get(_platform.machine())
 
 
 class _CapHeader(_ctypes.Structure):
@@ -100,7 +106,10 @@ def serve(config, run_call):
     # touching it in the children (which would copy the pages it writes to).
     _gc.collect()
     _gc.freeze()
-    keepers = {}  # keeper pid -> call id
+    calls = {}  # call process pid -> call id
+    # Our ids in the sandbox, mapped to themselves in each call's user namespace (inside a
+    # new namespace they read as the overflow id until mapped).
+    config = dict(config, ids=(_os.getuid(), _os.getgid()))
     _send(ctl, {"t": "ready"})
     while True:
         readable, _, _ = _select.select([ctl, wake_r], [], [])
@@ -110,7 +119,7 @@ def serve(config, run_call):
                     pass
             except BlockingIOError:
                 pass
-            _reap(ctl, keepers)
+            _reap(ctl, calls)
         if ctl not in readable:
             continue
         msg, fds, _, _ = _socket.recv_fds(ctl, 65536, 8)
@@ -124,11 +133,11 @@ def serve(config, run_call):
             _send(ctl, {"t": "spawn_failed", "id": call_id, "message": "expected 3 fds"})
             continue
         try:
-            pid = _os.fork()
+            pid = _clone(config)
         except OSError as e:
             for fd in fds:
                 _os.close(fd)
-            _send(ctl, {"t": "spawn_failed", "id": call_id, "message": f"fork: {e}"})
+            _send(ctl, {"t": "spawn_failed", "id": call_id, "message": f"clone: {e}"})
             continue
         if pid == 0:
             try:
@@ -137,15 +146,17 @@ def serve(config, run_call):
                 ctl.close()
                 _os.close(wake_r)
                 _os.close(wake_w)
-                _keeper(fds, config, run_call)
+                _call_process(fds, config, run_call)
+            except BaseException as e:  # noqa: BLE001 - anything: report it, never run the job
+                _fail(fds[0], "setting up the call process", e)
             finally:
-                _os._exit(70)
+                _os._exit(72)
         for fd in fds:
             _os.close(fd)
-        keepers[pid] = call_id
+        calls[pid] = call_id
 
 
-def _reap(ctl, keepers):
+def _reap(ctl, calls):
     while True:
         try:
             pid, status = _os.waitpid(-1, _os.WNOHANG)
@@ -153,7 +164,7 @@ def _reap(ctl, keepers):
             return
         if pid == 0:
             return
-        call_id = keepers.pop(pid, None)
+        call_id = calls.pop(pid, None)
         if call_id is not None:
             code = _os.waitstatus_to_exitcode(status)
             _send(ctl, {"t": "exit", "id": call_id, "code": code})
@@ -169,46 +180,40 @@ def _fail(chan_fd, what, err):
     _os._exit(71)
 
 
-def _keeper(fds, config, run_call):
-    """In the process forked by the zygote: make the call's namespaces, fork the call
-    process into them, wait for it and exit the way it did."""
-    chan = fds[0]
-    uid, gid = _os.getuid(), _os.getgid()
+def _clone(config):
+    """Fork into new user, pid, mount, IPC and UTS (and network) namespaces at once: 0 in
+    the child (pid 1 of its namespace), its pid in the zygote."""
     flags = _CLONE_NEWUSER | _CLONE_NEWPID | _CLONE_NEWNS | _CLONE_NEWIPC | _CLONE_NEWUTS
     if config.get("isolate_network"):
         flags |= _CLONE_NEWNET
-    try:
-        _check(_libc.unshare(flags), "unshare")
-        # The same uid and gid inside as outside: files the call creates are the sandbox
-        # user's, and nothing maps to root.
-        for name, line in (("uid_map", f"{uid} {uid} 1\n"), ("setgroups", "deny"),
-                           ("gid_map", f"{gid} {gid} 1\n")):
-            with open(f"/proc/self/{name}", "w") as f:
-                f.write(line)
-        pid = _os.fork()
-    except OSError as e:
-        _fail(chan, "setting up the call's namespaces", e)
+    if _SYS_CLONE is None:
+        raise OSError(0, f"clone: unsupported machine {_platform.machine()}")
+    _ctypes.pythonapi.PyOS_BeforeFork()
+    # No new stack: like fork, the child continues on a copy of this one.
+    pid = _libc_gil.syscall(
+        _ctypes.c_long(_SYS_CLONE), _ctypes.c_long(flags | _signal.SIGCHLD),
+        _ctypes.c_long(0), _ctypes.c_long(0), _ctypes.c_long(0), _ctypes.c_long(0),
+    )
     if pid == 0:
-        try:
-            _call_process(fds, config, run_call)
-        except BaseException as e:  # noqa: BLE001 - anything: report it, never run the job
-            _fail(chan, "setting up the call process", e)
-        _os._exit(72)
-    for fd in fds:
-        _os.close(fd)
-    _, status = _os.waitpid(pid, 0)
-    code = _os.waitstatus_to_exitcode(status)
-    if code < 0:
-        _signal.signal(-code, _signal.SIG_DFL)
-        _os.kill(_os.getpid(), -code)
-        code = 128 - code
-    _os._exit(code)
+        _ctypes.pythonapi.PyOS_AfterFork_Child()
+        return 0
+    err = _ctypes.get_errno()
+    _ctypes.pythonapi.PyOS_AfterFork_Parent()
+    if pid < 0:
+        raise OSError(err, _os.strerror(err))
+    return pid
 
 
 def _call_process(fds, config, run_call):
-    """In the call process (pid 1 of its pid namespace): private /proc and /tmp, no
-    capabilities, its limits, fds 0-4, then the job."""
+    """In the call process (pid 1 of its pid namespace): the same uid and gid as outside,
+    private /proc and /tmp, no capabilities, its limits, fds 0-4, then the job."""
     _check(_libc.prctl(_PR_SET_PDEATHSIG, _signal.SIGKILL, 0, 0, 0), "prctl")
+    # The sandbox user stays itself: files it creates are its own, nothing maps to root.
+    uid, gid = config["ids"]
+    for name, line in (("uid_map", f"{uid} {uid} 1\n"), ("setgroups", "deny"),
+                       ("gid_map", f"{gid} {gid} 1\n")):
+        with open(f"/proc/self/{name}", "w") as f:
+            f.write(line)
     limits = config["limits"]
     _check(_libc.mount(None, b"/", None, _MS_REC | _MS_PRIVATE, None), "mount --make-rprivate /")
     tmp_opts = f"size={int(limits['tmp_size'])},mode=0755".encode()
