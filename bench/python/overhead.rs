@@ -4,7 +4,12 @@
 //! measured in the same run.
 //!
 //!   cargo bench -p natter-python-runtime --bench python_overhead
-//!   NATTER_BENCH_N=500 NATTER_BENCH_SECS=10 NATTER_BENCH_CALLERS=1,2,4,8,16 cargo bench ...
+//!   NATTER_BENCH_N=500 NATTER_BENCH_SECS=10 NATTER_BENCH_RATES=200,400 \
+//!   NATTER_BENCH_CALLERS=1,2,4,8,16 cargo bench ...
+//!
+//! "offered" cases send calls at a fixed rate whatever the earlier ones are doing (calls
+//! from independent conversations); "back to back" cases have N callers each waiting for
+//! its call before the next (the most the machine does).
 //!
 //! Every call is a fresh process with its own limits in every case. The action imports
 //! `requests` (as the seeds' actions do) and echoes its arguments.
@@ -16,7 +21,8 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-const ACTION: &str = "import requests\n\ndef execute_action(context):\n    return {\"echo\": context[\"args\"]}\n";
+const ACTION: &str =
+    "import requests\n\ndef execute_action(context):\n    return {\"echo\": context[\"args\"]}\n";
 
 /// Reports the call process's own memory (its /proc is its own in both sandboxes).
 const MEMORY: &str = r#"
@@ -114,6 +120,32 @@ async fn sustained(rt: &Runtime, dir: &Path, callers: usize, secs: f64) -> (Stat
     (stats(all), rate)
 }
 
+/// Calls arriving at `rate` per second for `secs` whatever the ones before are doing (an
+/// open loop, like independent conversations): latencies and the rate achieved.
+async fn offered(rt: &Runtime, dir: &Path, rate: f64, secs: f64) -> (Stats, f64) {
+    let total = (rate * secs) as usize;
+    let t0 = Instant::now();
+    let mut tasks = Vec::with_capacity(total);
+    for i in 0..total {
+        let at = t0 + Duration::from_secs_f64(i as f64 / rate);
+        tokio::time::sleep_until(at.into()).await;
+        let rt = rt.clone();
+        let dir = dir.to_path_buf();
+        tasks.push(tokio::spawn(async move {
+            let t = Instant::now();
+            let out = rt.run(req(&dir, "action.py", i)).await;
+            assert!(out.is_ok(), "{out:#?}");
+            t.elapsed()
+        }));
+    }
+    let mut all = Vec::new();
+    for t in tasks {
+        all.push(t.await.unwrap());
+    }
+    let achieved = all.len() as f64 / t0.elapsed().as_secs_f64();
+    (stats(all), achieved)
+}
+
 /// Median per-call memory (kB) over `n` calls: (rss, pss, uss).
 async fn call_memory(rt: &Runtime, dir: &Path, n: usize, between: bool) -> (u64, u64, u64) {
     let mut rows: Vec<Value> = Vec::new();
@@ -153,6 +185,11 @@ fn mb(kb: u64) -> f64 {
 async fn main() {
     let n: usize = env_or("NATTER_BENCH_N", 200);
     let secs: f64 = env_or("NATTER_BENCH_SECS", 5.0);
+    let rates: Vec<f64> = std::env::var("NATTER_BENCH_RATES")
+        .unwrap_or_else(|_| "100,200,300".into())
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     let callers: Vec<usize> = std::env::var("NATTER_BENCH_CALLERS")
         .unwrap_or_else(|_| "1,4,16".into())
         .split(',')
@@ -214,10 +251,14 @@ async fn main() {
             "{out:#?}"
         );
     }
-    line("pool: warm call (refilled between calls)", &stats(warm), None);
+    line(
+        "pool: warm call (refilled between calls)",
+        &stats(warm),
+        None,
+    );
     pool.prewarm(dir).await.unwrap();
     let (s, rate) = sustained(&pool, dir, 1, secs).await;
-    line("pool: sustained, 1 caller", &s, Some(rate));
+    line("pool: back to back, 1 caller", &s, Some(rate));
     let pool_mem = call_memory(&pool, dir, 5, true).await;
     pool.shutdown();
 
@@ -233,11 +274,27 @@ async fn main() {
         }
         line("zygote: one call at a time", &stats(seq), None);
         let mut met = Vec::new();
+        for &r in &rates {
+            let (s, rate) = offered(&zy, dir, r, secs).await;
+            line(
+                &format!("zygote: {r:.0} calls/s offered (open loop)"),
+                &s,
+                Some(rate),
+            );
+            // Kept up: the achieved rate is the offered one (less the last call's time).
+            if r >= 200.0 && rate >= 0.98 * r && s.p50 <= 5.0 && s.p99 <= 25.0 {
+                met.push(format!("{r:.0} calls/s offered"));
+            }
+        }
         for &c in &callers {
             let (s, rate) = sustained(&zy, dir, c, secs).await;
-            line(&format!("zygote: sustained, {c} callers"), &s, Some(rate));
+            line(
+                &format!("zygote: back to back, {c} callers"),
+                &s,
+                Some(rate),
+            );
             if rate >= 200.0 && s.p50 <= 5.0 && s.p99 <= 25.0 {
-                met.push(c);
+                met.push(format!("{c} callers"));
             }
         }
         let zy_mem = call_memory(&zy, dir, 20, false).await;
@@ -259,12 +316,16 @@ async fn main() {
             if met.is_empty() {
                 "NOT met in this run".to_string()
             } else {
-                format!("met with {met:?} callers")
+                format!("met at {}", met.join(", "))
             }
         );
     } else {
-        println!("memory per call (median; RSS / PSS / private): pool worker {:.1} / {:.1} / {:.1} MB",
-            mb(pool_mem.0), mb(pool_mem.1), mb(pool_mem.2));
+        println!(
+            "memory per call (median; RSS / PSS / private): pool worker {:.1} / {:.1} / {:.1} MB",
+            mb(pool_mem.0),
+            mb(pool_mem.1),
+            mb(pool_mem.2)
+        );
     }
     zy.shutdown();
 }

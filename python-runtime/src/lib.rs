@@ -8,7 +8,7 @@
 //! use std::sync::Arc;
 //! let host: Arc<dyn Host> = Arc::new(InMemoryHost::new()); // the server: its store-backed Host
 //! let rt = Runtime::start(RuntimeConfig::default(), host).await?;
-//! rt.prewarm("bots/acme".as_ref()).await?;                  // optional, per bot at start
+//! rt.prewarm("bots/acme".as_ref()).await?;                  // optional: the bot's zygote
 //! let out = rt.run(RunRequest::action("acme", "bots/acme", "refund.py", Context::default())).await;
 //! println!("{} {:?} {}", out.value, out.status, out.stdout); // value for the bot; logs to store
 //! rt.shutdown();
@@ -16,11 +16,13 @@
 //! ```
 //!
 //! Invariants kept across the crate:
-//! - one fresh process per call (the warm pool only starts them ahead of need);
+//! - one fresh process per call: forked by the bot folder's zygote (`zygote`; bubblewrap),
+//!   into namespaces of its own, or a fresh interpreter (`pool`, started ahead of need);
+//!   no process ever runs a second call, and a zygote never runs bot code;
 //! - the result and helper calls travel over a private pipe pair, never stdout/stderr, which
 //!   are captured (bounded) for the run log;
 //! - helpers act through the [`Host`] at once, always on the run's own conversation;
-//! - every run ends with its whole process tree killed (bubblewrap: the pid namespace goes;
+//! - every run ends with its whole process tree killed (bubblewrap: its pid namespace goes;
 //!   fallback as root: a sweep of the worker's own uid; fallback otherwise: the process group
 //!   only); limits: wall clock, RLIMIT_AS, RLIMIT_NPROC (counted per sandbox), RLIMIT_FSIZE;
 //! - no secret reaches Python: the environment is rebuilt from scratch, credentials stay in

@@ -1,4 +1,5 @@
-//! The warm pool: processes started ahead of need, per bot folder.
+//! The warm pool: processes started ahead of need, per bot folder, for when calls are not
+//! forked by zygotes (no bubblewrap, or `zygote: false`).
 //!
 //! Why per folder: the bot folder is mounted into the sandbox when the process starts, and
 //! mounting every bot's folder into every sandbox would let one bot read another's code.

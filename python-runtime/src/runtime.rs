@@ -3,9 +3,10 @@
 //! Start one per server with [`Runtime::start`], share it (it is `Clone`), call
 //! [`Runtime::run`] per action or handler call, and [`Runtime::shutdown`] on exit.
 //!
-//! Invariants: every call gets a fresh process (from the warm pool when one is ready, else
-//! started on the spot); at most `max_concurrent_runs` calls run at once; the sandbox mode
-//! chosen at start is named in every run's log.
+//! Invariants: every call gets a fresh process (forked by its bot folder's zygote when
+//! zygotes are in use, else from the warm pool when one is ready, else started on the spot);
+//! at most `max_concurrent_runs` calls run at once; the sandbox mode chosen at start, and
+//! how the call's process was made, are named in every run's log.
 
 use crate::config::{RuntimeConfig, SandboxPolicy};
 use crate::helpers::RunScope;

@@ -34,7 +34,7 @@ fn alive(pid: i32) -> bool {
 }
 
 const LEAKY: &str = r#"
-import builtins, os
+import builtins, os, random
 counter = 0
 def execute_action(context):
     global counter
@@ -45,6 +45,7 @@ def execute_action(context):
         "env": os.environ.get("LEAK"),
         "tmp": sorted(os.listdir("/tmp")),
     }
+    seen["random"] = random.getrandbits(64)  # reseeded in every fork
     builtins._leak = "from an earlier call"
     os.environ["LEAK"] = "from an earlier call"
     with open("/tmp/leak", "w") as f:
@@ -61,8 +62,11 @@ async fn every_call_is_forked_fresh_and_nothing_leaks_to_the_next() {
     let s = bot.script("leak.py", LEAKY);
     rt.prewarm(bot.path()).await.unwrap();
     assert!(rt.zygote_ready(bot.path()));
+    let mut randoms = std::collections::HashSet::new();
     for _ in 0..3 {
-        let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
+        let mut out = rt.run(action(&bot, &s, context(json!({}), None))).await;
+        let r = out.value.as_object_mut().and_then(|o| o.remove("random"));
+        assert!(randoms.insert(r.clone().unwrap_or_default()), "{r:?} again");
         assert_eq!(
             out.value,
             json!({"module_global": 1, "builtins": null, "env": null, "tmp": []}),
