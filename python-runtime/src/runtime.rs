@@ -334,6 +334,12 @@ impl Runtime {
                 }
                 // After shutdown: a process of its own, as without a zygote.
                 Err(ZygoteError::ShutDown) => {}
+                // This folder's zygote cannot start: serve the call with a process of its
+                // own rather than fail it.
+                Err(ZygoteError::Start(why)) => {
+                    tracing::warn!(dir = %dir.display(), %why, "python zygote did not start");
+                    log.push(format!("process: the bot's zygote did not start ({why})"));
+                }
                 Err(e) => return Err(Error::Spawn(e.to_string())),
             }
         }
