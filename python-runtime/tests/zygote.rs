@@ -380,3 +380,68 @@ async fn output_and_results_stay_with_their_own_call() {
         assert_eq!(out.stderr, format!("err {i}\n").repeat(20));
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_network_each_call_has_a_loopback_of_its_own() {
+    let cfg = RuntimeConfig {
+        isolate_network: true,
+        ..test_config()
+    };
+    let Some(rt) = zygote_runtime(cfg).await else {
+        return;
+    };
+    let bot = Bot::new();
+    let s = bot.script(
+        "lo.py",
+        r#"
+        import socket, time
+        def execute_action(context):
+            srv = socket.socket()
+            srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            srv.bind(("127.0.0.1", 45678))  # the same port in every call: no clash
+            srv.listen()
+            time.sleep(0.3)  # the other calls hold it too meanwhile
+            c = socket.create_connection(("127.0.0.1", 45678), timeout=2)
+            peer, _ = srv.accept()
+            c.sendall(b"hi")
+            return peer.recv(2).decode()
+    "#,
+    );
+    let calls: Vec<_> = (0..3)
+        .map(|_| {
+            let rt = rt.clone();
+            let req = action(&bot, &s, context(json!({}), None));
+            tokio::spawn(async move { rt.run(req).await })
+        })
+        .collect();
+    for c in calls {
+        let out = c.await.unwrap();
+        assert_eq!(out.value, json!("hi"), "{out:#?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn zygotes_are_bounded_least_recently_used_first() {
+    let cfg = RuntimeConfig {
+        max_zygotes: 2,
+        ..test_config()
+    };
+    let Some(rt) = zygote_runtime(cfg).await else {
+        return;
+    };
+    let bots: Vec<Bot> = (0..3).map(|_| Bot::new()).collect();
+    for (i, b) in bots.iter().enumerate() {
+        let s = b.script(
+            "i.py",
+            &format!("def execute_action(context):\n    return {i}\n"),
+        );
+        let out = rt.run(action(b, &s, context(json!({}), None))).await;
+        assert_eq!(out.value, json!(i), "{out:#?}");
+        assert!(rt.stats().zygotes <= 2, "{:?}", rt.stats());
+    }
+    assert!(
+        !rt.zygote_ready(bots[0].path()),
+        "the least recently used went"
+    );
+    assert!(rt.zygote_ready(bots[1].path()) && rt.zygote_ready(bots[2].path()));
+}
