@@ -8,7 +8,9 @@
 //!   the pid namespace mean killing bwrap kills every process the code started, even ones
 //!   that left the process group. RLIMIT_NPROC is set by the worker *inside* the new user
 //!   namespace, where the kernel counts only that sandbox's processes (so the other
-//!   pre-started workers of the same uid do not eat into it).
+//!   pre-started workers of the same uid do not eat into it). A zygote gets the same
+//!   sandbox (plus its own read-only code file) and sets no process limit itself: each call
+//!   it forks sets its own, in a user namespace of the call's own.
 //! - `Fallback` (no usable bwrap): setsid + rlimits, setuid to the sandbox uid when root,
 //!   the bot folder as working directory. Weaker: the code sees the host filesystem as that
 //!   uid sees it. As root each worker gets a uid of its own (`uids`), so RLIMIT_NPROC counts
@@ -22,7 +24,7 @@
 //!
 //! In both modes, before exec: a new session (so killpg reaches the tree), RLIMIT_AS,
 //! RLIMIT_FSIZE, RLIMIT_CORE=0, RLIMIT_NOFILE, dropping root, PR_SET_PDEATHSIG, and the
-//! channel pipes moved to fds 3 (in) and 4 (out). The environment is emptied and rebuilt
+//! channel pipes (a zygote: its control socket, on both) moved to fds 3 (in) and 4 (out). The environment is emptied and rebuilt
 //! with nothing secret in it.
 
 use crate::config::RuntimeConfig;
