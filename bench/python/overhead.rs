@@ -189,11 +189,13 @@ async fn main() {
         .unwrap_or_else(|_| "100,200,300".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
+        .filter(|r: &f64| *r > 0.0)
         .collect();
     let callers: Vec<usize> = std::env::var("NATTER_BENCH_CALLERS")
         .unwrap_or_else(|_| "1,4,16".into())
         .split(',')
         .filter_map(|s| s.trim().parse().ok())
+        .filter(|c: &usize| *c > 0)
         .collect();
     let dir = tempfile::Builder::new()
         .prefix("natter-bench-")
