@@ -246,4 +246,5 @@ def _call_process(fds, config, run_call):
     _os.dup2(high[0], 3)
     _os.dup2(high[0], 4)
     _os.closerange(5, 1 << 16)  # the originals, the copies, anything else inherited
+    fds[0] = 4  # where a setup failure is now reported (the old number may be reused)
     run_call()
