@@ -110,6 +110,11 @@ pub enum EventPayload {
         status: String,
         duration_ms: u64,
     },
+    /// Holds the place of an event run `runId` had streamed before it was durable (a reply's
+    /// `message.started` or `message.delta`) when the server crashed: recorded at the next
+    /// start, before that run's `run.failed`. Clients ignore it.
+    #[serde(rename = "stream.lost")]
+    StreamLost { run_id: String },
 }
 
 impl EventPayload {
@@ -134,6 +139,7 @@ impl EventPayload {
             EventPayload::ThreadEvent { .. } => "thread.event",
             EventPayload::ActionStarted { .. } => "action.started",
             EventPayload::ActionCompleted { .. } => "action.completed",
+            EventPayload::StreamLost { .. } => "stream.lost",
         }
     }
 }

@@ -21,6 +21,7 @@
 //! run already executed may execute again (at-least-once).
 
 pub mod actions;
+pub mod live;
 pub mod sqlite;
 mod sqlite_writer;
 
@@ -171,7 +172,18 @@ pub trait Store: Send + Sync + 'static {
         context: Option<Value>,
         run_id: String,
     ) -> Result<SendOutcome>;
-    /// Appends events that store no row (`message.started`, `message.delta`, `agent.typing`…).
+    /// Streams events of a reply in progress (`message.started`, `message.delta`): they get
+    /// their seqs and reach subscribers now, and become durable with the thread's next write
+    /// (at the latest the completed message or the run's end). An implementation must: keep
+    /// seqs gap-free and publish in seq order across streamed and durable events; show them to
+    /// [`Store::events_after`] until they are in the log; never give a streamed event a seq
+    /// above a durable reservation, and after a crash record the seqs up to it that the log
+    /// lacks as `stream.lost` before the interrupted run's `run.failed`. The default appends
+    /// them durably (correct, one commit per call).
+    async fn stream(&self, thread_id: &str, events: Vec<EventPayload>) -> Result<()> {
+        self.append(thread_id, events).await.map(|_| ())
+    }
+    /// Appends events that store no row (`agent.typing`, `thread.event`, …), durably.
     async fn append(
         &self,
         thread_id: &str,
@@ -220,7 +232,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<natter_protocol::FeedbackChoice>> {
         Ok(Vec::new())
     }
-    /// Up to `limit` events with seq > `after`, in order.
+    /// Up to `limit` events with seq > `after`, in order: the log, then the streamed events of
+    /// a reply in progress that are not durable yet ([`Store::stream`]).
     async fn events_after(
         &self,
         thread_id: &str,
