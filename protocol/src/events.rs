@@ -1,7 +1,8 @@
 //! The per-thread event stream (`GET /v1/threads/{id}/events`).
 //!
-//! Every event of a thread has a `seq`: 1, 2, 3, … with no gap, assigned when the event is
-//! committed to the thread's log. The SSE `id:` line carries the seq, the `event:` line the
+//! Every event of a thread has a `seq`: 1, 2, 3, … with no gap, in the thread's log. A reply's
+//! `message.started` and deltas are streamed before they are committed; a seq streamed that
+//! way and lost in a crash is recorded as `stream.lost` (docs/protocol.md §5.4). The SSE `id:` line carries the seq, the `event:` line the
 //! type, and `data:` one JSON [`EventEnvelope`] (`{"seq", "threadId", "type", …payload}`).
 //! A client resumes with `Last-Event-ID: <seq>` or `?after=<seq>` and receives exactly the
 //! events after it, in order.

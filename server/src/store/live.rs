@@ -78,7 +78,7 @@ pub(super) struct Tail {
     /// Last seq given out (durable or streamed).
     pub(super) last: u64,
     /// Streamed events may use seqs up to this (durable).
-    reserved: u64,
+    pub(super) reserved: u64,
     /// A reservation is being committed.
     reserving: bool,
     /// The writer has an uncommitted write on this thread.

@@ -135,6 +135,9 @@ pub(super) struct Writer {
     /// Live threads this batch wrote to, and the last seq written from each one's tail.
     busy: Vec<String>,
     flushed: HashMap<String, u64>,
+    /// The batch's time, for the events' `created_at` column (idle sweeps; the envelope has
+    /// each event's own time).
+    now: String,
     /// Decides the outbox jobs of transitions and CRM traffic (see [`crate::outbox`]).
     planner: Arc<dyn Planner>,
     /// Jobs were inserted in the batch being built: wake the outbox worker after the COMMIT.
@@ -186,6 +189,7 @@ impl Writer {
             live,
             busy: Vec::new(),
             flushed: HashMap::new(),
+            now: String::new(),
             planner,
             enqueued: false,
         };
@@ -233,6 +237,7 @@ impl Writer {
 
     fn commit_batch(&mut self, batch: &mut Vec<Job>) {
         let started = Instant::now();
+        self.now = now_rfc3339();
         if let Err(e) = self.exec("BEGIN IMMEDIATE") {
             for job in batch.drain(..) {
                 let _ = job
@@ -455,8 +460,15 @@ impl Writer {
                         },
                         log,
                     )?;
-                    self.reserve(&thread_id, ev.seq + RESERVE, log)?;
-                    log.started.push((thread_id.clone(), ev.seq + RESERVE));
+                    // A live thread's reservation may cover this run already.
+                    let covered = self.live.lock().get(&thread_id).map(|t| t.reserved);
+                    let upto = ev.seq + RESERVE;
+                    if covered.is_none_or(|r| r < ev.seq + RESERVE / 2) {
+                        self.reserve(&thread_id, upto, log)?;
+                        log.started.push((thread_id.clone(), upto));
+                    } else {
+                        log.started.push((thread_id.clone(), 0));
+                    }
                 }
                 Ok(Done::Send(SendOutcome::Created { message_id, run_id }))
             }
@@ -912,9 +924,13 @@ impl Writer {
                 .unwrap_or(old_last);
             log.live_touched
                 .push((thread_id.to_string(), old_last, flushed, flush.taken));
-            for ev in flush.rows.iter().chain(&flush.sealed) {
-                self.insert_event(thread_id, ev)?;
-            }
+            let rows: Vec<&StoredEvent> = flush
+                .rows
+                .iter()
+                .chain(&flush.sealed)
+                .map(|e| &**e)
+                .collect();
+            self.insert_events(thread_id, &rows)?;
             // Streamed ones were published already; the sealed ones go out with this commit.
             for ev in flush.sealed {
                 log.events.push((thread_id.to_string(), ev));
@@ -936,11 +952,27 @@ impl Writer {
     }
 
     fn insert_event(&self, thread_id: &str, ev: &StoredEvent) -> Result<()> {
-        // createdAt is the envelope's; the column only orders idle sweeps.
-        self.conn
-            .prepare_cached("INSERT INTO events (thread_id, seq, type, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .and_then(|mut s| s.execute(params![thread_id, ev.seq as i64, ev.event_type, ev.json, now_rfc3339()]))
-            .map_err(db)?;
+        self.insert_events(thread_id, &[ev])
+    }
+
+    /// Inserts events of one thread, up to [`ROWS_PER_INSERT`] per statement: a reply's
+    /// streamed events are written together, and one statement per row was most of the
+    /// writer's time per turn.
+    fn insert_events(&self, thread_id: &str, events: &[&StoredEvent]) -> Result<()> {
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let sql = insert_events_sql(chunk.len());
+            let mut stmt = self.conn.prepare_cached(&sql).map_err(db)?;
+            let mut i = 1;
+            for ev in chunk {
+                stmt.raw_bind_parameter(i, thread_id).map_err(db)?;
+                stmt.raw_bind_parameter(i + 1, ev.seq as i64).map_err(db)?;
+                stmt.raw_bind_parameter(i + 2, &ev.event_type).map_err(db)?;
+                stmt.raw_bind_parameter(i + 3, &ev.json).map_err(db)?;
+                stmt.raw_bind_parameter(i + 4, &self.now).map_err(db)?;
+                i += 5;
+            }
+            stmt.raw_execute().map_err(db)?;
+        }
         Ok(())
     }
 
@@ -976,6 +1008,29 @@ impl Writer {
     }
 }
 
+/// Rows per multi-row `INSERT INTO events` (5 parameters each, far below SQLite's limit).
+const ROWS_PER_INSERT: usize = 16;
+
+fn insert_events_sql(rows: usize) -> String {
+    let mut sql =
+        String::from("INSERT INTO events (thread_id, seq, type, data, created_at) VALUES ");
+    for r in 0..rows {
+        let b = r * 5;
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!(
+            "(?{}, ?{}, ?{}, ?{}, ?{})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5
+        ));
+    }
+    sql
+}
+
 fn open(path: &std::path::Path, durability: Durability) -> Result<Connection> {
     let conn = Connection::open(path).map_err(db)?;
     conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
@@ -990,7 +1045,8 @@ fn open(path: &std::path::Path, durability: Durability) -> Result<Connection> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;"
     ))
         .map_err(db)?;
-    conn.set_prepared_statement_cache_capacity(64);
+    // Room for the writer's statements and the multi-row inserts of each size.
+    conn.set_prepared_statement_cache_capacity(96);
     migrate(&conn)?;
     Ok(conn)
 }
