@@ -143,7 +143,9 @@ impl Runs {
         let (outcome, state) = match result {
             Ok(state) => {
                 m.runs_completed.fetch_add(1, Ordering::Relaxed);
-                (RunOutcome::Completed, Some(state))
+                // Only runs write the state, one at a time per thread: unchanged means no write.
+                let changed = state != thread.agent_state;
+                (RunOutcome::Completed, changed.then_some(state))
             }
             Err(AgentError::Reply(ReplyError::Cancelled)) => {
                 m.runs_failed.fetch_add(1, Ordering::Relaxed);
