@@ -77,6 +77,8 @@ pub(super) struct Tail {
     runs: u32,
     /// Last seq given out (durable or streamed).
     pub(super) last: u64,
+    /// Waiting for a seq, in order.
+    pub(super) deferred: VecDeque<Prepared>,
     /// Streamed events may use seqs up to this (durable).
     pub(super) reserved: u64,
     /// A reservation is being committed.
@@ -85,8 +87,6 @@ pub(super) struct Tail {
     busy: bool,
     /// Streamed and not durable yet, in seq order.
     pending: VecDeque<Arc<StoredEvent>>,
-    /// Waiting for a seq, in order.
-    deferred: VecDeque<Prepared>,
 }
 
 /// What [`Live::stream`] did.
@@ -138,7 +138,8 @@ impl Live {
         };
         tail.deferred.extend(prepared);
         self.release(thread_id, tail);
-        let short = !tail.deferred.is_empty() || tail.reserved < tail.last + LOW_WATER;
+        let wanted = tail.last + tail.deferred.len() as u64 + LOW_WATER;
+        let short = tail.reserved < wanted;
         let reserve = short && !tail.reserving;
         if reserve {
             tail.reserving = true;

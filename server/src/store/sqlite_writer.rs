@@ -626,12 +626,17 @@ impl Writer {
                 }))
             }
             Op::Reserve { thread_id } => {
-                let last = self.live.lock().get(&thread_id).map(|t| t.last);
-                // Not live any more: nothing to reserve (the request still ends).
-                let upto = match last {
-                    Some(last) => {
-                        self.reserve(&thread_id, last + RESERVE, log)?;
-                        last + RESERVE
+                // Room for what waits and the next ones. Not live any more: nothing to reserve
+                // (the request still ends).
+                let wanted = self
+                    .live
+                    .lock()
+                    .get(&thread_id)
+                    .map(|t| t.last + t.deferred.len() as u64 + RESERVE);
+                let upto = match wanted {
+                    Some(upto) => {
+                        self.reserve(&thread_id, upto, log)?;
+                        upto
                     }
                     None => 0,
                 };

@@ -220,3 +220,48 @@ async fn a_graceful_stop_mid_reply_stores_what_was_streamed() {
     assert_eq!(last["error"]["code"], "interrupted");
     s2.stop().await;
 }
+
+#[tokio::test]
+async fn a_reply_longer_than_a_seq_reservation_streams_whole_and_in_order() {
+    let words: Vec<String> = (0..100).map(|i| format!("w{i}")).collect();
+    let text = words.join(" ");
+    let bot = format!(
+        "greeting = \"Hi\"\n[stream]\nchunk = \"word\"\ndelay_ms = 1\n[[workflows]]\nname = \"long\"\ntriggers = {{ keywords = [\"go\"] }}\nsteps = [ {{ say = \"{text}\" }}, {{ say = \"{text}\" }} ]\n"
+    );
+    let s = TestServer::start_with(&[("p", &bot)], |_| {}).await;
+    let t = s.create_thread("p").await;
+    let mut sse = s.events(&t, Some(0)).await;
+    s.send(&t, "k", "go").await;
+    let mut streamed = Vec::new();
+    loop {
+        let ev = sse.next_json().await.unwrap();
+        let done = ev["type"] == "run.completed";
+        streamed.push(ev);
+        if done {
+            break;
+        }
+    }
+    assert!(streamed
+        .iter()
+        .enumerate()
+        .all(|(i, e)| seq(e) == i as u64 + 1));
+    let deltas: Vec<&str> = streamed
+        .iter()
+        .filter(|e| e["type"] == "message.delta")
+        .map(|e| e["delta"]["content"][0]["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(deltas.concat(), format!("{text}{text}"));
+    let completed = streamed
+        .iter()
+        .filter(|e| e["type"] == "message.completed" && !e["runId"].is_null())
+        .count();
+    assert_eq!(completed, 2);
+    let logged: Vec<Value> = s
+        .all_events(&t)
+        .await
+        .into_iter()
+        .map(|e| serde_json::from_str(&e.data).unwrap())
+        .collect();
+    assert_eq!(logged, streamed);
+    s.stop().await;
+}
