@@ -7,8 +7,13 @@
 //! The server runs in this process (same runtime, same cores as the clients, like the
 //! hello-world ceiling), with rate limits off and the bench bot replying 8 words, unpaced.
 //!
+//! Each point runs twice: *saturated* (every user sends its next message as soon as its turn
+//! ends: the most turns/s the box carries, with latency = users ÷ turns/s by Little's law) and,
+//! with `BENCH_RATE`, *paced* (the users together offer that many turns/s, each on its own
+//! schedule: the latency of a given load below saturation).
+//!
 //!     cargo bench -p natter-server --bench load
-//!     BENCH_USERS=100,1000 BENCH_SECS=10 BENCH_DURABILITY=full cargo bench -p natter-server --bench load
+//!     BENCH_USERS=100,1000 BENCH_SECS=10 BENCH_RATE=2000 BENCH_DURABILITY=full cargo bench -p natter-server --bench load
 
 #[path = "common.rs"]
 mod common;
@@ -58,6 +63,9 @@ async fn run() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(10);
+    let rate: Option<f64> = std::env::var("BENCH_RATE")
+        .ok()
+        .and_then(|s| s.parse().ok());
     let durability = match std::env::var("BENCH_DURABILITY").as_deref() {
         Ok("normal") => Durability::Normal,
         _ => Durability::Full,
@@ -106,17 +114,25 @@ async fn run() {
             ms(p50),
             ms(p99)
         );
-        let r = natter(&base, n, secs).await;
-        println!(
-            "natter turns      users={n:5}  {:9.0} turns/s  first delta p50 {}  p99 {}   turn p50 {}  p99 {}   ({} turns, {} errors)",
-            r.turns as f64 / secs as f64,
-            ms(pct(&r.first, 0.5)),
-            ms(pct(&r.first, 0.99)),
-            ms(pct(&r.turn, 0.5)),
-            ms(pct(&r.turn, 0.99)),
-            r.turns,
-            r.errors
-        );
+        let modes = std::iter::once(None).chain(rate.map(Some));
+        for pace in modes {
+            let r = natter(&base, n, secs, pace).await;
+            let tps = r.turns as f64 / secs as f64;
+            let mode = match pace {
+                None => "saturated".to_string(),
+                Some(rate) => format!("paced {rate:.0}/s"),
+            };
+            println!(
+                "natter turns      users={n:5}  {tps:9.0} turns/s  ({:.3} × hello-world, {mode})  first delta p50 {}  p99 {}   turn p50 {}  p99 {}   ({} turns, {} errors)",
+                tps / rps,
+                ms(pct(&r.first, 0.5)),
+                ms(pct(&r.first, 0.99)),
+                ms(pct(&r.turn, 0.5)),
+                ms(pct(&r.turn, 0.99)),
+                r.turns,
+                r.errors
+            );
+        }
     }
     let m = reqwest::get(format!("{base}/metrics"))
         .await
@@ -185,7 +201,9 @@ struct Result {
     turn: Vec<Duration>,
 }
 
-async fn natter(base: &str, users: usize, secs: u64) -> Result {
+/// `pace`: turns/s offered by all users together (each user every `users / pace` s), or
+/// `None` to send again as soon as a turn ends.
+async fn natter(base: &str, users: usize, secs: u64, pace: Option<f64>) -> Result {
     let client = client();
     // Setup (not measured): a thread and an open event stream per user.
     let mut sessions = Vec::new();
@@ -219,8 +237,17 @@ async fn natter(base: &str, users: usize, secs: u64) -> Result {
         tasks.push(tokio::spawn(async move {
             let (mut first, mut turn, mut errors) = (Vec::new(), Vec::new(), 0);
             let url = format!("{base}/v1/threads/{thread}/messages");
+            let interval = pace.map(|p| Duration::from_secs_f64(users as f64 / p));
+            // Users spread evenly over one interval, so the offered load is smooth.
+            let mut next = interval
+                .map(|iv| tokio::time::Instant::now() + iv.mul_f64(i as f64 / users as f64));
             let mut k = 0;
             while !stop.load(Ordering::Relaxed) {
+                if let (Some(at), Some(iv)) = (next.as_mut(), interval) {
+                    tokio::time::sleep_until(*at).await;
+                    // A late turn does not make the next ones burst to catch up.
+                    *at = (*at + iv).max(tokio::time::Instant::now());
+                }
                 k += 1;
                 let counted = measuring.load(Ordering::Relaxed);
                 let t0 = Instant::now();

@@ -1,7 +1,8 @@
 //! The per-thread event stream (`GET /v1/threads/{id}/events`).
 //!
-//! Every event of a thread has a `seq`: 1, 2, 3, … with no gap, assigned when the event is
-//! committed to the thread's log. The SSE `id:` line carries the seq, the `event:` line the
+//! Every event of a thread has a `seq`: 1, 2, 3, … with no gap, in the thread's log. A reply's
+//! `message.started` and deltas are streamed before they are committed; a seq streamed that
+//! way and lost in a crash is recorded as `stream.lost` (docs/protocol.md §5.4). The SSE `id:` line carries the seq, the `event:` line the
 //! type, and `data:` one JSON [`EventEnvelope`] (`{"seq", "threadId", "type", …payload}`).
 //! A client resumes with `Last-Event-ID: <seq>` or `?after=<seq>` and receives exactly the
 //! events after it, in order.
@@ -110,6 +111,11 @@ pub enum EventPayload {
         status: String,
         duration_ms: u64,
     },
+    /// Holds the place of an event run `runId` had streamed before it was durable (a reply's
+    /// `message.started` or `message.delta`) when the server crashed: recorded at the next
+    /// start, before that run's `run.failed`. Clients ignore it.
+    #[serde(rename = "stream.lost")]
+    StreamLost { run_id: String },
 }
 
 impl EventPayload {
@@ -134,6 +140,7 @@ impl EventPayload {
             EventPayload::ThreadEvent { .. } => "thread.event",
             EventPayload::ActionStarted { .. } => "action.started",
             EventPayload::ActionCompleted { .. } => "action.completed",
+            EventPayload::StreamLost { .. } => "stream.lost",
         }
     }
 }

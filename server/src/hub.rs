@@ -1,6 +1,7 @@
-//! Live fan-out of committed events to open SSE streams.
+//! Live fan-out of events to open SSE streams.
 //!
-//! The store's writer calls [`Hub::published`] after each commit, in commit order. Each thread
+//! The store calls [`Hub::published`] in seq order: after each commit, and at once for the
+//! streamed events of a reply in progress (see [`crate::store::live`]). Each thread
 //! with at least one subscriber has a broadcast channel; threads nobody watches cost nothing
 //! (events are not buffered for them: a subscriber always reads the log first).
 //!

@@ -172,7 +172,7 @@ impl Metrics {
         self.first_delta.render(
             &mut out,
             "natter_run_first_delta_seconds",
-            "From run start to its first committed delta.",
+            "From run start to its first streamed delta.",
         );
         self.store_commit.render(
             &mut out,

@@ -143,7 +143,9 @@ impl Runs {
         let (outcome, state) = match result {
             Ok(state) => {
                 m.runs_completed.fetch_add(1, Ordering::Relaxed);
-                (RunOutcome::Completed, Some(state))
+                // Only runs write the state, one at a time per thread: unchanged means no write.
+                let changed = state != thread.agent_state;
+                (RunOutcome::Completed, changed.then_some(state))
             }
             Err(AgentError::Reply(ReplyError::Cancelled)) => {
                 m.runs_failed.fetch_add(1, Ordering::Relaxed);
@@ -192,15 +194,17 @@ impl Runs {
     }
 }
 
-/// The [`Reply`] a run hands its agent: each call is one committed store write.
+/// The [`Reply`] a run hands its agent. A message's start and deltas are streamed
+/// ([`Store::stream`]: seen at once, durable with the next write); everything else is a
+/// committed store write.
 struct RunWriter<'a> {
     store: &'a dyn Store,
     thread_id: &'a str,
     run_id: &'a str,
     /// The message being streamed: (id, role).
     open: Option<(String, Role)>,
-    /// Writes not yet committed: a `message.started` waiting for its first delta, a completed
-    /// message waiting for the next write or the run's end. Always committed in this order.
+    /// A completed message waiting for the next write or the run's end (one commit less per
+    /// reply). Committed before anything else of the run is written or streamed.
     pending: Vec<RunItem>,
     started: Instant,
     first_delta: bool,
@@ -226,14 +230,18 @@ impl Reply for RunWriter<'_> {
             return Err(ReplyError::Misuse("begin while a message is open"));
         }
         let id = ids::message();
-        // `message.started` is written with the first delta (or the completion): one commit
-        // less before the first visible text.
-        self.pending
-            .push(RunItem::Event(EventPayload::MessageStarted {
-                message_id: id.clone(),
-                run_id: Some(self.run_id.into()),
-                role,
-            }));
+        // The previous message's `message.completed` must get its seq first.
+        self.flush().await?;
+        self.store
+            .stream(
+                self.thread_id,
+                vec![EventPayload::MessageStarted {
+                    message_id: id.clone(),
+                    run_id: Some(self.run_id.into()),
+                    role,
+                }],
+            )
+            .await?;
         self.open = Some((id.clone(), role));
         Ok(id)
     }
@@ -243,9 +251,9 @@ impl Reply for RunWriter<'_> {
             .open
             .clone()
             .ok_or(ReplyError::Misuse("delta without begin"))?;
-        let mut items = std::mem::take(&mut self.pending);
-        items.extend(pieces.iter().map(|text| {
-            RunItem::Event(EventPayload::MessageDelta {
+        let events = pieces
+            .iter()
+            .map(|text| EventPayload::MessageDelta {
                 message_id: id.clone(),
                 run_id: Some(self.run_id.into()),
                 delta: Delta {
@@ -253,8 +261,8 @@ impl Reply for RunWriter<'_> {
                     content: vec![ContentItem::text(item_id, *text)],
                 },
             })
-        }));
-        self.store.run_batch(self.thread_id, items).await?;
+            .collect();
+        self.store.stream(self.thread_id, events).await?;
         if !self.first_delta && !pieces.is_empty() {
             self.first_delta = true;
             metrics::global()

@@ -1,7 +1,7 @@
 //! `GET /v1/threads/{id}/events`: the thread's event log as Server-Sent Events.
 //!
 //! The stream starts with a `retry:` hint, then every event with seq > the resume point
-//! (`Last-Event-ID` header, else `?after=`, else 0), then live events as they are committed,
+//! (`Last-Event-ID` header, else `?after=`, else 0), then live events as they are published,
 //! with `: keep-alive` comments when idle. Each event is sent exactly once and in seq order:
 //! the stream subscribes to the [`Hub`](crate::hub::Hub) before reading the log, drops
 //! anything at or below the last seq it sent, and re-reads the log on any gap or lag.

@@ -3,16 +3,24 @@
 //! Invariants every implementation keeps:
 //! - Each method is atomic: it commits all its rows and events or none ("nothing
 //!   half-written"), and returns only after the commit (a send is acknowledged after it).
-//! - Events of a thread get seq 1, 2, 3, … with no gap, in commit order. Committed events are
-//!   handed to the [`EventSink`] in that same order, after the commit, so live subscribers never
-//!   see an event that a crash could take back.
+//! - Events of a thread get seq 1, 2, 3, … with no gap, and reach the [`EventSink`] in seq
+//!   order. Every event is handed over after its commit, except those of [`Store::stream`] (a
+//!   reply's start and deltas), which are handed over at once and committed with the thread's
+//!   next write; a seq streamed that way is covered by a durable reservation, so a crash can
+//!   lose the event but never give its seq to another one (the next start writes `stream.lost`
+//!   in its place).
+//! - What must be durable before anyone sees it is: a user message before its send is
+//!   answered (202), a completed message before its `message.completed`, a run's end, a status
+//!   change. Only [`Store::stream`] events may be seen first.
 //! - Status transitions go open → handed_off → closed (or open → closed); each happens at most
 //!   once and is recorded by exactly one event in the same commit.
 //!
 //! [`sqlite::SqliteStore`] is the default (single file, WAL, one writer thread doing group
 //! commits). A PostgreSQL implementation (`DATABASE_URL=postgres://…`) plugs in behind the same
-//! trait; its sink is fed by LISTEN/NOTIFY so several instances share one log. Issue 6 adds an
-//! outbox table written in the same transaction as [`Store::transition`].
+//! trait; its sink is fed by LISTEN/NOTIFY so several instances share one log (the events
+//! table is the truth; streamed events travel in NOTIFY payloads and are written by the run's
+//! instance with the completed message). The outbox table is written in the same transaction
+//! as [`Store::transition`].
 //!
 //! Crash recovery ([`Store::recover_interrupted_runs`]): runs a crash left `running` are failed
 //! (`interrupted`) and, in the same commit, re-created as new runs for the same user message
@@ -21,6 +29,7 @@
 //! run already executed may execute again (at-least-once).
 
 pub mod actions;
+pub mod live;
 pub mod sqlite;
 mod sqlite_writer;
 
@@ -171,7 +180,18 @@ pub trait Store: Send + Sync + 'static {
         context: Option<Value>,
         run_id: String,
     ) -> Result<SendOutcome>;
-    /// Appends events that store no row (`message.started`, `message.delta`, `agent.typing`…).
+    /// Streams events of a reply in progress (`message.started`, `message.delta`): they get
+    /// their seqs and reach subscribers now, and become durable with the thread's next write
+    /// (at the latest the completed message or the run's end). An implementation must: keep
+    /// seqs gap-free and publish in seq order across streamed and durable events; show them to
+    /// [`Store::events_after`] until they are in the log; never give a streamed event a seq
+    /// above a durable reservation, and after a crash record the seqs up to it that the log
+    /// lacks as `stream.lost` before the interrupted run's `run.failed`. The default appends
+    /// them durably (correct, one commit per call).
+    async fn stream(&self, thread_id: &str, events: Vec<EventPayload>) -> Result<()> {
+        self.append(thread_id, events).await.map(|_| ())
+    }
+    /// Appends events that store no row (`agent.typing`, `thread.event`, …), durably.
     async fn append(
         &self,
         thread_id: &str,
@@ -220,7 +240,8 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<natter_protocol::FeedbackChoice>> {
         Ok(Vec::new())
     }
-    /// Up to `limit` events with seq > `after`, in order.
+    /// Up to `limit` events with seq > `after`, in order: the log, then the streamed events of
+    /// a reply in progress that are not durable yet ([`Store::stream`]).
     async fn events_after(
         &self,
         thread_id: &str,

@@ -2,7 +2,8 @@
 //!
 //! Writes go through a single writer (see [`super::sqlite_writer`]) that owns the only writing
 //! connection and commits queued jobs in groups; callers are answered after the COMMIT. Reads
-//! use a sqlx pool of read-only connections; WAL lets them run beside the writer.
+//! use a sqlx pool of read-only connections; WAL lets them run beside the writer. Replies in
+//! progress stream through the [`Live`] tails and become durable with the thread's next write.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -16,6 +17,7 @@ use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions};
 use sqlx::{Row, SqlitePool};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
+use super::live::{Live, Streamed};
 use super::sqlite_writer::{Done, Job, Op, Writer, WriterHandle};
 use super::*;
 
@@ -26,6 +28,7 @@ pub struct SqliteStore {
     read: SqlitePool,
     jobs: mpsc::Sender<Job>,
     writer: Mutex<Option<WriterHandle>>,
+    live: Arc<Live>,
 }
 
 /// Durability of a commit: `Full` fsyncs every group commit (survives power loss);
@@ -56,7 +59,8 @@ impl SqliteStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Corrupt(format!("create {}: {e}", dir.display())))?;
         let path = dir.join("natter.db");
-        let (jobs, writer) = Writer::start(path.clone(), durability, sink, planner).await?;
+        let live = Arc::new(Live::new(sink));
+        let (jobs, writer) = Writer::start(path.clone(), durability, live.clone(), planner).await?;
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10))
@@ -69,6 +73,7 @@ impl SqliteStore {
             read,
             jobs,
             writer: Mutex::new(Some(writer)),
+            live,
         })
     }
 
@@ -151,6 +156,24 @@ impl Store for SqliteStore {
         {
             Done::Events(e) => Ok(e),
             _ => unreachable!(),
+        }
+    }
+
+    async fn stream(&self, thread_id: &str, events: Vec<EventPayload>) -> Result<()> {
+        match self.live.stream(thread_id, &events) {
+            Streamed::NotLive => self.append(thread_id, events).await.map(|_| ()),
+            Streamed::Queued { reserve: false } => Ok(()),
+            Streamed::Queued { reserve: true } => {
+                // Not awaited: the reply goes on streaming while the reservation commits.
+                let (reply, _) = oneshot::channel();
+                let op = Op::Reserve {
+                    thread_id: thread_id.into(),
+                };
+                self.jobs
+                    .send(Job { op, reply })
+                    .await
+                    .map_err(|_| StoreError::ShuttingDown)
+            }
         }
     }
 
@@ -307,13 +330,16 @@ impl Store for SqliteStore {
         after: u64,
         limit: u32,
     ) -> Result<Vec<Arc<StoredEvent>>> {
+        // The tail first: what leaves it is in the log by then.
+        let tail = self.live.tail_after(thread_id, after);
         let rows = sqlx::query("SELECT seq, type, data FROM events WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?")
             .bind(thread_id)
             .bind(after as i64)
             .bind(limit as i64)
             .fetch_all(&self.read)
             .await?;
-        Ok(rows
+        let full = rows.len() as u32 == limit;
+        let mut out: Vec<Arc<StoredEvent>> = rows
             .into_iter()
             .map(|r| {
                 Arc::new(StoredEvent {
@@ -322,7 +348,13 @@ impl Store for SqliteStore {
                     json: r.get(2),
                 })
             })
-            .collect())
+            .collect();
+        if !full {
+            let last = out.last().map_or(after, |e| e.seq);
+            out.extend(tail.into_iter().filter(|e| e.seq > last));
+            out.truncate(limit as usize);
+        }
+        Ok(out)
     }
 
     async fn last_seq(&self, thread_id: &str) -> Result<u64> {

@@ -21,13 +21,12 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use natter_protocol::{
-    ErrorDetail, EventEnvelope, EventPayload, FeedbackRequest, Message, Role, ThreadStatus,
-};
+use natter_protocol::{ErrorDetail, EventPayload, FeedbackRequest, Message, Role, ThreadStatus};
 use rusqlite::{params, Connection, OptionalExtension};
 use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
+use super::live::{BatchEnd, Live, Prepared, Tails, RESERVE};
 use super::sqlite::Durability;
 use super::{
     EventSink, NewThread, Result, RunItem, RunOutcome, SendOutcome, StoreError, StoredEvent, Thread,
@@ -42,6 +41,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (3, include_str!("../../migrations/0003_outbox.sql")),
     (4, include_str!("../../migrations/0004_run_attempts.sql")),
     (5, include_str!("../../migrations/0005_secret_metadata.sql")),
+    (6, include_str!("../../migrations/0006_seq_reserved.sql")),
 ];
 /// Jobs per group commit; bounds the latency one batch adds.
 const MAX_BATCH: usize = 1024;
@@ -86,6 +86,10 @@ pub(super) enum Op {
         feedback: FeedbackRequest,
     },
     Recover,
+    /// Moves a live thread's durable seq reservation ahead of its last seq (see [`Live`]).
+    Reserve {
+        thread_id: String,
+    },
     /// A write of another store module (store/sqlite/actions.rs: metadata, tags, A/B, action
     /// runs), run in the job's savepoint. It must append no events and change no thread's
     /// status: the writer's seq and status caches don't see it.
@@ -126,7 +130,14 @@ pub(super) struct Writer {
     conn: Connection,
     seq: HashMap<String, u64>,
     status: HashMap<String, ThreadStatus>,
-    sink: Arc<dyn EventSink>,
+    /// Tails of the threads with runs in progress; it also holds the event sink.
+    live: Arc<Live>,
+    /// Live threads this batch wrote to, and the last seq written from each one's tail.
+    busy: Vec<String>,
+    flushed: HashMap<String, u64>,
+    /// The batch's time, for the events' `created_at` column (idle sweeps; the envelope has
+    /// each event's own time).
+    now: String,
     /// Decides the outbox jobs of transitions and CRM traffic (see [`crate::outbox`]).
     planner: Arc<dyn Planner>,
     /// Jobs were inserted in the batch being built: wake the outbox worker after the COMMIT.
@@ -139,6 +150,13 @@ struct JobLog {
     events: Vec<(String, Arc<StoredEvent>)>,
     seq_touched: Vec<(String, Option<u64>)>,
     status_touched: Vec<(String, Option<ThreadStatus>)>,
+    /// Live writes: (thread, its tail's last seq and flushed mark before, events taken from
+    /// its deferred queue).
+    live_touched: Vec<(String, u64, Option<u64>, Vec<Prepared>)>,
+    /// Runs started: (thread, seq reservation written).
+    started: Vec<(String, u64)>,
+    ended: Vec<String>,
+    reserved: Vec<(String, u64)>,
 }
 
 fn db(e: rusqlite::Error) -> StoreError {
@@ -154,7 +172,7 @@ impl Writer {
     pub async fn start(
         path: PathBuf,
         durability: Durability,
-        sink: Arc<dyn EventSink>,
+        live: Arc<Live>,
         planner: Arc<dyn Planner>,
     ) -> Result<(mpsc::Sender<Job>, WriterHandle)> {
         let checkpoint_path = path.clone();
@@ -168,7 +186,10 @@ impl Writer {
             conn,
             seq: HashMap::new(),
             status: HashMap::new(),
-            sink,
+            live,
+            busy: Vec::new(),
+            flushed: HashMap::new(),
+            now: String::new(),
             planner,
             enqueued: false,
         };
@@ -216,6 +237,7 @@ impl Writer {
 
     fn commit_batch(&mut self, batch: &mut Vec<Job>) {
         let started = Instant::now();
+        self.now = now_rfc3339();
         if let Err(e) = self.exec("BEGIN IMMEDIATE") {
             for job in batch.drain(..) {
                 let _ = job
@@ -247,10 +269,52 @@ impl Writer {
         m.store_commit.observe(started.elapsed().as_secs_f64());
         m.store_jobs
             .fetch_add(results.len() as u64, std::sync::atomic::Ordering::Relaxed);
+        let committed = commit.is_ok();
+        if let Err(e) = &commit {
+            tracing::error!(error = %e, "group commit failed");
+            let _ = self.exec("ROLLBACK");
+            // Tails as before the batch (their seqs were not published), caches refilled.
+            for (_, _, log) in results.iter_mut().rev() {
+                self.restore(log);
+            }
+            self.flushed.clear();
+            self.seq.clear();
+            self.status.clear();
+        }
+        let mut end = BatchEnd::default();
+        for t in self.busy.drain(..) {
+            let flushed = self.flushed.remove(&t).unwrap_or(0);
+            end.written.push((t, flushed));
+        }
+        self.flushed.clear();
+        for (_, res, log) in results.iter_mut() {
+            // A failed reservation only ends the request (nothing more was reserved).
+            let ok = res.is_ok();
+            end.reserved.extend(
+                log.reserved
+                    .drain(..)
+                    .map(|(t, r)| (t, if ok { r } else { 0 })),
+            );
+            if ok {
+                for (t, reserved) in log.started.drain(..) {
+                    let last = self.seq.get(&t).copied().unwrap_or(0);
+                    end.started.push((t, last, reserved));
+                }
+                end.ended.append(&mut log.ended);
+            }
+        }
+        let logs: Vec<_> = results
+            .iter_mut()
+            .map(|(_, _, log)| std::mem::take(&mut log.events))
+            .collect();
+        self.live.end_batch(committed, end, |sink| {
+            for events in logs {
+                publish(sink, events);
+            }
+        });
         match commit {
             Ok(()) => {
-                for (reply, res, log) in results {
-                    publish(&*self.sink, log.events);
+                for (reply, res, _) in results {
                     let _ = reply.send(res);
                 }
                 if std::mem::take(&mut self.enqueued) {
@@ -258,10 +322,6 @@ impl Writer {
                 }
             }
             Err(e) => {
-                tracing::error!(error = %e, "group commit failed");
-                let _ = self.exec("ROLLBACK");
-                self.seq.clear();
-                self.status.clear();
                 for (reply, _, _) in results {
                     let _ = reply.send(Err(StoreError::Corrupt(format!("commit failed: {e}"))));
                 }
@@ -286,7 +346,19 @@ impl Writer {
                 None => self.status.remove(&thread),
             };
         }
+        if !log.live_touched.is_empty() {
+            let mut tails = self.live.lock();
+            for (thread, last, flushed, taken) in log.live_touched.drain(..).rev() {
+                tails.restore(&thread, last, taken);
+                match flushed {
+                    Some(v) => self.flushed.insert(thread, v),
+                    None => self.flushed.remove(&thread),
+                };
+            }
+        }
         log.events.clear();
+        log.started.clear();
+        log.ended.clear();
     }
 
     fn apply(&mut self, op: Op, log: &mut JobLog) -> Result<Done> {
@@ -380,7 +452,7 @@ impl Writer {
                         .prepare_cached("INSERT INTO runs (id, thread_id, message_id, status, started_at) VALUES (?1, ?2, ?3, 'running', ?4)")
                         .and_then(|mut s| s.execute(params![run, thread_id, message_id, now_rfc3339()]))
                         .map_err(db)?;
-                    self.append_event(
+                    let ev = self.append_event(
                         &thread_id,
                         EventPayload::RunStarted {
                             run_id: run.clone(),
@@ -388,6 +460,15 @@ impl Writer {
                         },
                         log,
                     )?;
+                    // A live thread's reservation may cover this run already.
+                    let covered = self.live.lock().get(&thread_id).map(|t| t.reserved);
+                    let upto = ev.seq + RESERVE;
+                    if covered.is_none_or(|r| r < ev.seq + RESERVE / 2) {
+                        self.reserve(&thread_id, upto, log)?;
+                        log.started.push((thread_id.clone(), upto));
+                    } else {
+                        log.started.push((thread_id.clone(), 0));
+                    }
                 }
                 Ok(Done::Send(SendOutcome::Created { message_id, run_id }))
             }
@@ -511,7 +592,13 @@ impl Writer {
                     .and_then(|mut s| s.query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)))?.collect())
                     .map_err(db)?;
                 let interrupted = running.len();
+                let mut filled: Vec<&str> = Vec::new();
                 for (_, run_id, thread_id, _, _) in &running {
+                    if !filled.contains(&thread_id.as_str()) {
+                        // The first running run of a thread is the one that was streaming.
+                        filled.push(thread_id);
+                        self.record_lost(thread_id, run_id, log)?;
+                    }
                     self.conn
                         .prepare_cached("UPDATE runs SET status = 'failed', error = 'interrupted', ended_at = ?1 WHERE id = ?2")
                         .and_then(|mut s| s.execute(params![now_rfc3339(), run_id]))
@@ -537,6 +624,24 @@ impl Writer {
                     interrupted,
                     reruns,
                 }))
+            }
+            Op::Reserve { thread_id } => {
+                // Room for what waits and the next ones. Not live any more: nothing to reserve
+                // (the request still ends).
+                let wanted = self
+                    .live
+                    .lock()
+                    .get(&thread_id)
+                    .map(|t| t.last + t.deferred.len() as u64 + RESERVE);
+                let upto = match wanted {
+                    Some(upto) => {
+                        self.reserve(&thread_id, upto, log)?;
+                        upto
+                    }
+                    None => 0,
+                };
+                log.reserved.push((thread_id, upto));
+                Ok(Done::Unit)
             }
             Op::Conn(f) => f(&self.conn).map(Done::Value),
             Op::Shutdown => Ok(Done::Unit),
@@ -593,7 +698,7 @@ impl Writer {
             .prepare_cached("INSERT INTO runs (id, thread_id, message_id, status, started_at, attempt) VALUES (?1, ?2, ?3, 'running', ?4, ?5)")
             .and_then(|mut s| s.execute(params![run_id, thread_id, message_id, now_rfc3339(), attempt + 1]))
             .map_err(db)?;
-        self.append_event(
+        let ev = self.append_event(
             &thread_id,
             EventPayload::RunStarted {
                 run_id: run_id.clone(),
@@ -601,6 +706,8 @@ impl Writer {
             },
             log,
         )?;
+        self.reserve(&thread_id, ev.seq + RESERVE, log)?;
+        log.started.push((thread_id.clone(), ev.seq + RESERVE));
         Ok(Some(super::Rerun {
             thread_id,
             bot,
@@ -609,6 +716,35 @@ impl Writer {
             text,
             context,
         }))
+    }
+
+    /// Raises the thread's durable seq reservation (see [`Live`]) to at least `upto`.
+    fn reserve(&self, thread_id: &str, upto: u64, _log: &mut JobLog) -> Result<()> {
+        self.conn
+            .prepare_cached("UPDATE threads SET seq_reserved = MAX(seq_reserved, ?1) WHERE id = ?2")
+            .and_then(|mut s| s.execute(params![upto as i64, thread_id]))
+            .map_err(db)?;
+        Ok(())
+    }
+
+    /// At start, before an interrupted run's `run.failed`: every seq up to the thread's
+    /// reservation that the log lacks may have been streamed from memory before the crash, so
+    /// each is recorded as `stream.lost` (the log stays gap-free and no seq a client saw is
+    /// given to another event).
+    fn record_lost(&mut self, thread_id: &str, run_id: &str, log: &mut JobLog) -> Result<()> {
+        let reserved: i64 = self
+            .conn
+            .prepare_cached("SELECT seq_reserved FROM threads WHERE id = ?1")
+            .and_then(|mut s| s.query_row([thread_id], |r| r.get(0)))
+            .map_err(db)?;
+        let last = self.last_seq(thread_id, log)?;
+        let lost = Prepared::new(&EventPayload::StreamLost {
+            run_id: run_id.to_string(),
+        });
+        for _ in last..reserved.max(0) as u64 {
+            self.append_prepared(thread_id, &lost, log)?;
+        }
+        Ok(())
     }
 
     fn finish_run(
@@ -645,6 +781,7 @@ impl Writer {
         if updated == 0 {
             return Ok(()); // already finished: finishing twice writes nothing
         }
+        log.ended.push(thread_id.to_string());
         if let Some(state) = state {
             self.conn
                 .prepare_cached(
@@ -769,13 +906,44 @@ impl Writer {
         Ok(())
     }
 
-    fn append_event(
-        &mut self,
-        thread_id: &str,
-        payload: EventPayload,
-        log: &mut JobLog,
-    ) -> Result<Arc<StoredEvent>> {
-        let last = match self.seq.get(thread_id) {
+    /// The thread's last seq: from its live tail (after writing what the tail holds, so the
+    /// log stays gap-free), else the cache or the log.
+    fn last_seq(&mut self, thread_id: &str, log: &mut JobLog) -> Result<u64> {
+        let flushed = self.flushed.get(thread_id).copied();
+        let flush = {
+            let mut tails = self.live.lock();
+            let old_last = tails.get(thread_id).map(|t| t.last);
+            tails
+                .begin_write(thread_id, flushed.unwrap_or(0))
+                .map(|f| (f, old_last.unwrap_or(0)))
+        };
+        if let Some((flush, old_last)) = flush {
+            if !self.busy.iter().any(|t| t == thread_id) {
+                self.busy.push(thread_id.to_string());
+            }
+            let last = flush
+                .sealed
+                .last()
+                .or(flush.rows.last())
+                .map(|e| e.seq)
+                .unwrap_or(old_last);
+            log.live_touched
+                .push((thread_id.to_string(), old_last, flushed, flush.taken));
+            let rows: Vec<&StoredEvent> = flush
+                .rows
+                .iter()
+                .chain(&flush.sealed)
+                .map(|e| &**e)
+                .collect();
+            self.insert_events(thread_id, &rows)?;
+            // Streamed ones were published already; the sealed ones go out with this commit.
+            for ev in flush.sealed {
+                log.events.push((thread_id.to_string(), ev));
+            }
+            self.flushed.insert(thread_id.to_string(), last);
+            return Ok(last);
+        }
+        Ok(match self.seq.get(thread_id) {
             Some(v) => *v,
             None => {
                 let v: i64 = self
@@ -785,30 +953,87 @@ impl Writer {
                     .map_err(db)?;
                 v as u64
             }
-        };
+        })
+    }
+
+    fn insert_event(&self, thread_id: &str, ev: &StoredEvent) -> Result<()> {
+        self.insert_events(thread_id, &[ev])
+    }
+
+    /// Inserts events of one thread, up to [`ROWS_PER_INSERT`] per statement: a reply's
+    /// streamed events are written together, and one statement per row was most of the
+    /// writer's time per turn.
+    fn insert_events(&self, thread_id: &str, events: &[&StoredEvent]) -> Result<()> {
+        for chunk in events.chunks(ROWS_PER_INSERT) {
+            let sql = insert_events_sql(chunk.len());
+            let mut stmt = self.conn.prepare_cached(&sql).map_err(db)?;
+            let mut i = 1;
+            for ev in chunk {
+                stmt.raw_bind_parameter(i, thread_id).map_err(db)?;
+                stmt.raw_bind_parameter(i + 1, ev.seq as i64).map_err(db)?;
+                stmt.raw_bind_parameter(i + 2, &ev.event_type).map_err(db)?;
+                stmt.raw_bind_parameter(i + 3, &ev.json).map_err(db)?;
+                stmt.raw_bind_parameter(i + 4, &self.now).map_err(db)?;
+                i += 5;
+            }
+            stmt.raw_execute().map_err(db)?;
+        }
+        Ok(())
+    }
+
+    fn append_event(
+        &mut self,
+        thread_id: &str,
+        payload: EventPayload,
+        log: &mut JobLog,
+    ) -> Result<Arc<StoredEvent>> {
+        self.append_prepared(thread_id, &Prepared::new(&payload), log)
+    }
+
+    fn append_prepared(
+        &mut self,
+        thread_id: &str,
+        event: &Prepared,
+        log: &mut JobLog,
+    ) -> Result<Arc<StoredEvent>> {
+        let last = self.last_seq(thread_id, log)?;
         let seq = last + 1;
-        let event_type = payload.event_type();
-        let envelope = EventEnvelope {
-            seq,
-            thread_id: thread_id.to_string(),
-            created_at: now_rfc3339(),
-            payload,
-        };
-        let json = serde_json::to_string(&envelope).map_err(json_err)?;
-        self.conn
-            .prepare_cached("INSERT INTO events (thread_id, seq, type, data, created_at) VALUES (?1, ?2, ?3, ?4, ?5)")
-            .and_then(|mut s| s.execute(params![thread_id, seq as i64, event_type, json, envelope.created_at]))
-            .map_err(db)?;
+        if let Some(s) = self.live.lock().next_seq(thread_id) {
+            debug_assert_eq!(s, seq);
+        }
+        let ev = event.seal(thread_id, seq);
+        self.insert_event(thread_id, &ev)?;
+        if self.flushed.contains_key(thread_id) {
+            self.flushed.insert(thread_id.to_string(), seq);
+        }
         let old = self.seq.insert(thread_id.to_string(), seq);
         log.seq_touched.push((thread_id.to_string(), old));
-        let ev = Arc::new(StoredEvent {
-            seq,
-            event_type: event_type.to_string(),
-            json,
-        });
         log.events.push((thread_id.to_string(), ev.clone()));
         Ok(ev)
     }
+}
+
+/// Rows per multi-row `INSERT INTO events` (5 parameters each, far below SQLite's limit).
+const ROWS_PER_INSERT: usize = 16;
+
+fn insert_events_sql(rows: usize) -> String {
+    let mut sql =
+        String::from("INSERT INTO events (thread_id, seq, type, data, created_at) VALUES ");
+    for r in 0..rows {
+        let b = r * 5;
+        if r > 0 {
+            sql.push(',');
+        }
+        sql.push_str(&format!(
+            "(?{}, ?{}, ?{}, ?{}, ?{})",
+            b + 1,
+            b + 2,
+            b + 3,
+            b + 4,
+            b + 5
+        ));
+    }
+    sql
 }
 
 fn open(path: &std::path::Path, durability: Durability) -> Result<Connection> {
@@ -825,7 +1050,8 @@ fn open(path: &std::path::Path, durability: Durability) -> Result<Connection> {
         "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;"
     ))
         .map_err(db)?;
-    conn.set_prepared_statement_cache_capacity(64);
+    // Room for the writer's statements and the multi-row inserts of each size.
+    conn.set_prepared_statement_cache_capacity(96);
     migrate(&conn)?;
     Ok(conn)
 }

@@ -17,6 +17,7 @@ mod lifecycle;
 mod lifecycle_common;
 mod lifecycle_crash;
 mod limits;
+mod live;
 mod llm;
 mod llm_failures;
 mod ops;
