@@ -19,6 +19,7 @@ use super::js::{self, get, items, object, set};
 use super::listener::Listener;
 use super::run::{emit, promise, After, Then};
 use super::{act, find, Widget};
+use crate::conversation::Sends;
 use crate::events::EventType;
 use crate::md::{self, Block, Inline};
 use crate::thread::push_u32;
@@ -74,10 +75,8 @@ thread_local! {
     .unchecked_into();
 }
 
-/// A message accepted by `pre:send`, until the server acknowledged it.
-struct Pending {
-    cmid: String,
-    content: String,
+/// The shell's side of a send waiting in [`Sends`].
+pub(crate) struct Pending {
     message: JsValue,
     then: Option<Then>,
     bubble: Option<Element>,
@@ -113,8 +112,8 @@ pub(crate) struct Conv {
     streaming: bool,
     sending: bool,
     creating: bool,
-    pending: Vec<Pending>,
-    /// Client message ids of this page's sends (their `message.created` is not shown twice).
+    pub(crate) sends: Sends<Pending>,
+    /// Client message ids of acknowledged sends (their `message.created` is not shown twice).
     mine: Vec<String>,
     /// Rendered bot/agent messages: (id, message as rendered), index = `data-m`.
     msgs: Vec<(String, JsValue)>,
@@ -333,6 +332,7 @@ pub(crate) fn attach(w: &Rc<Widget>) {
         build_ui(w, &root, &st.opts.strings, &d.messages)
     };
     w.st.borrow_mut().chat.ui = built;
+    restore_sends(w);
     let tid = w.st.borrow().thread_id.clone();
     if let Some(tid) = tid {
         load_thread(w, tid, Then::Nothing);
@@ -347,9 +347,6 @@ fn build_ui(
 ) -> Option<Ui> {
     let doc = messages.owner_document()?;
     let window = js::query(root, "[part=window]")?;
-    let style = doc.create_element("style").ok()?;
-    style.set_text_content(Some(include_str!("chat.css")));
-    let _ = root.unchecked_ref::<web_sys::Node>().append_child(&style);
     let _ = messages.set_attribute("aria-live", "off");
     let status = doc.create_element("div").ok()?;
     let _ = status.set_attribute("part", "status");
@@ -361,7 +358,7 @@ fn build_ui(
     let _ = typing.set_attribute("role", "status");
     let _ = typing.set_attribute("aria-label", s.get("typing"));
     let _ = typing.set_attribute("hidden", "");
-    typing.set_inner_html("<i></i><i></i><i></i>");
+    super::dom::build(&doc, &typing, "<i></i><i></i><i></i>");
     let _ = messages.after_with_node_1(&typing);
     let live = doc.create_element("div").ok()?;
     let _ = live.set_attribute("class", "sr");
@@ -508,6 +505,8 @@ pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
             a.abort();
         }
         st.chat.streaming = false;
+        // the send loop of the old generation stops; the stream's start kicks a new one
+        st.chat.sending = false;
         st.chat.seq = Seq::default();
         st.chat.gen
     };
@@ -526,6 +525,7 @@ pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
                 remember_feedback(&w, &get(&body, "feedback"));
                 w.st.borrow_mut().chat.seq = Seq { last };
                 let messages = get(&body, "messages");
+                let given = w.st.borrow().chat.feedback.clone();
                 for m in items(&messages) {
                     let user = get(&m, "role").as_string().as_deref() == Some("user");
                     set(
@@ -533,6 +533,14 @@ pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
                         "sender",
                         &(if user { "user" } else { "response" }).into(),
                     );
+                    typed(&m);
+                    // what the visitor did with it: the feedback given, if any
+                    let id = get(&m, "id").as_string().unwrap_or_default();
+                    let state = object(&[]);
+                    if let Some(f) = given.iter().find(|f| f.0 == id) {
+                        set(&state, "feedback", &object(&[("isPositive", f.1.into())]));
+                    }
+                    set(&m, "message_state", &state);
                 }
                 let ev = js::event(EventType::PreThreadLoaded, &[("messages", messages)]);
                 emit(
@@ -581,6 +589,22 @@ pub(crate) fn history_done(w: &Rc<Widget>, event: &JsValue) {
     for (m, v) in shown.into_iter().zip(views) {
         render_message(w, &m, v, false, &mut custom);
     }
+    {
+        // sends still waiting stay at the end of the transcript, as pending
+        let mut st = w.st.borrow_mut();
+        let st = &mut *st;
+        if let Some(d) = &st.dom {
+            let bubbles: Vec<Element> = st
+                .chat
+                .sends
+                .iter_extra()
+                .filter_map(|p| p.bubble.clone())
+                .collect();
+            for b in bubbles {
+                place(&mut st.chat, d, &b);
+            }
+        }
+    }
     fire_custom(w, custom);
     scroll(w);
     start_stream(w);
@@ -602,10 +626,11 @@ pub(crate) fn reset(w: &Rc<Widget>) {
         c.live.clear();
         c.msgs.clear();
         c.feedback.clear();
-        (st.thread_id.clone(), std::mem::take(&mut st.chat.pending))
+        (st.thread_id.clone(), st.chat.sends.take_all())
     };
+    persist_sends(w);
     for p in pending {
-        if let Some(t) = p.then {
+        if let Some(t) = p.extra.then {
             act::run_then(w, t);
         }
     }
@@ -764,9 +789,15 @@ fn handle(w: &Rc<Widget>, data: &str) {
     match kind {
         Kind::MessageCreated => {
             let m = get(&v, "message");
-            let cmid = get(&m, "client_message_id").as_string();
-            let mine = cmid.is_some_and(|c| w.st.borrow().chat.mine.contains(&c));
-            if !mine {
+            let cmid = get(&m, "client_message_id").as_string().unwrap_or_default();
+            let (waiting, seen) = {
+                let c = &w.st.borrow().chat;
+                (c.sends.waiting(&cmid), c.mine.contains(&cmid))
+            };
+            if waiting {
+                // the stream's record of our send: acknowledged (`send` before its reply)
+                acked(w, &cmid, true);
+            } else if !seen {
                 let text = text_of(&m);
                 user_bubble(w, &text, "user");
                 scroll(w);
@@ -775,17 +806,13 @@ fn handle(w: &Rc<Widget>, data: &str) {
         Kind::RunStarted => typing(w, true),
         Kind::AgentTyping => typing(w, get(&v, "typing").as_bool() == Some(true)),
         Kind::MessageDelta => {
-            let ev = object(&[
-                ("messageId", get(&v, "messageId")),
-                ("threadId", get(&v, "threadId")),
-                ("runId", get(&v, "runId")),
-                ("delta", get(&v, "delta")),
-            ]);
+            // the stream event itself becomes the `pre:stream:delta` event (fewer JS calls per
+            // delta): it already carries messageId, threadId, runId and delta
             let mid = get(&v, "messageId").as_string().unwrap_or_default();
             let run = get(&v, "runId").as_string().unwrap_or_default();
             // the bubble takes its place in the transcript now, whatever handlers do
-            ensure_live(w, mid, run);
-            act::stream_delta(w, ev);
+            ensure_live(w, mid.clone(), run);
+            act::stream_delta(w, v, mid);
         }
         Kind::MessageCompleted | Kind::AgentMessage => act::receive(w, get(&v, "message")),
         Kind::RunFailed => {
@@ -856,17 +883,13 @@ fn typing(w: &Widget, on: bool) {
 
 // ---- sending ------------------------------------------------------------------------------------
 
-/// `pre:send` handlers are done and the text is not empty: show it and send it.
-pub(crate) fn queued(
-    w: &Rc<Widget>,
-    cmid: String,
-    content: String,
-    silent: bool,
-    message: JsValue,
-    then: Then,
-) {
-    if w.st.borrow().chat.pending.len() >= crate::thread::OUTBOX_LIMIT {
+/// `pre:send` handlers are done and the text is not empty: show it, keep it (in memory and
+/// in storage, so a reload re-sends it) and send it.
+pub(crate) fn queued(w: &Rc<Widget>, content: String, silent: bool, message: JsValue, then: Then) {
+    if w.st.borrow().chat.sends.len() >= crate::conversation::LIMIT {
+        // tell the visitor (not only the console): the message was not taken
         js::console_warn(&crate::thread::Error::OutboxFull.msg());
+        note(w, "queueFull", None);
         return act::run_then(w, then);
     }
     let bubble = if silent {
@@ -875,16 +898,63 @@ pub(crate) fn queued(
         user_bubble(w, &content, "user pending")
     };
     scroll(w);
-    {
-        let mut st = w.st.borrow_mut();
-        st.chat.mine.push(cmid.clone());
-        st.chat.pending.push(Pending {
-            cmid,
-            content,
+    let extra = Pending {
+        message,
+        then: Some(then),
+        bubble,
+    };
+    let _ = w.st.borrow_mut().chat.sends.queue(content, extra);
+    persist_sends(w);
+    kick_sends(w);
+}
+
+fn sends_key(w: &Widget) -> String {
+    let st = w.st.borrow();
+    let mut k = crate::thread::storage_key(&st.opts.server_url, st.opts.bot.as_deref());
+    k.push_str(":sends");
+    k
+}
+
+/// Keeps the unacknowledged sends beside the thread id (`[[clientMessageId, content], …]`).
+fn persist_sends(w: &Widget) {
+    let Some(s) = super::storage(w.st.borrow().opts.persistence) else {
+        return;
+    };
+    let key = sends_key(w);
+    let list = js_sys::Array::new();
+    for (c, t) in w.st.borrow().chat.sends.stored() {
+        list.push(&js_sys::Array::of2(&c.into(), &t.into()));
+    }
+    let _ = if list.length() == 0 {
+        s.remove_item(&key)
+    } else {
+        s.set_item(&key, &json_stringify(&list).as_string().unwrap_or_default())
+    };
+}
+
+/// Takes back the sends an earlier page kept (reload, crashed tab): shown as pending and
+/// re-sent with their own client message ids, so the server keeps each once.
+fn restore_sends(w: &Rc<Widget>) {
+    let Some(s) = super::storage(w.st.borrow().opts.persistence) else {
+        return;
+    };
+    let Some(raw) = s.get_item(&sends_key(w)).ok().flatten() else {
+        return;
+    };
+    for pair in items(&json_parse(&raw).unwrap_or(JsValue::NULL)) {
+        let (Some(cmid), Some(content)) =
+            (get(&pair, "0").as_string(), get(&pair, "1").as_string())
+        else {
+            continue;
+        };
+        let bubble = user_bubble(w, &content, "user pending");
+        let message = object(&[("message", object(&[("content", content.as_str().into())]))]);
+        let extra = Pending {
             message,
-            then: Some(then),
+            then: None,
             bubble,
-        });
+        };
+        w.st.borrow_mut().chat.sends.restore(cmid, content, extra);
     }
     kick_sends(w);
 }
@@ -892,7 +962,7 @@ pub(crate) fn queued(
 fn kick_sends(w: &Rc<Widget>) {
     let gen = {
         let mut st = w.st.borrow_mut();
-        if st.chat.sending || st.chat.pending.is_empty() {
+        if st.chat.sending || st.chat.sends.is_empty() {
             return;
         }
         st.chat.sending = true;
@@ -909,9 +979,9 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
         let next =
             w.st.borrow()
                 .chat
-                .pending
-                .first()
-                .map(|p| (p.cmid.clone(), p.content.clone()));
+                .sends
+                .next()
+                .map(|(c, t)| (c.to_string(), t.to_string()));
         let Some((cmid, content)) = next else {
             w.st.borrow_mut().chat.sending = false;
             return;
@@ -925,9 +995,9 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
                 let ids: Vec<String> =
                     w.st.borrow()
                         .chat
-                        .pending
-                        .iter()
-                        .map(|p| p.cmid.clone())
+                        .sends
+                        .stored()
+                        .map(|(c, _)| c.to_string())
                         .collect();
                 for id in ids {
                     acked(&w, &id, false);
@@ -976,14 +1046,20 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
     }
 }
 
-/// The server acknowledged (or refused for good) a send: `send` fires after an ack.
+/// The server acknowledged (its 202, or the stream's record of the message) or refused for
+/// good a send: `send` fires at the first acknowledgement, before any event of its reply.
 fn acked(w: &Rc<Widget>, cmid: &str, ok: bool) {
     let p = {
         let mut st = w.st.borrow_mut();
-        let i = st.chat.pending.iter().position(|p| p.cmid == cmid);
-        i.map(|i| st.chat.pending.remove(i))
+        let p = st.chat.sends.settle(cmid);
+        if p.is_some() {
+            st.chat.mine.push(cmid.to_string());
+        }
+        p
     };
-    let Some(mut p) = p else { return };
+    let Some(p) = p else { return };
+    persist_sends(w);
+    let mut p = p.extra;
     if let Some(b) = &p.bubble {
         let _ = b.set_attribute("class", if ok { "user" } else { "user failed" });
         if !ok {
@@ -1009,6 +1085,16 @@ fn user_bubble(w: &Widget, text: &str, class: &str) -> Option<Element> {
     let _ = b.set_attribute("class", class);
     d.append_text(&b, text);
     Some(b)
+}
+
+/// Gives each content item a `type` beside its `response_type` (the event tables name `type`).
+pub(crate) fn typed(m: &JsValue) {
+    for it in items(&get(m, "content")) {
+        let t = get(&it, "response_type");
+        if !t.is_undefined() && get(&it, "type").is_undefined() {
+            set(&it, "type", &t);
+        }
+    }
 }
 
 fn text_of(m: &JsValue) -> String {
@@ -1050,12 +1136,16 @@ fn live_bubble(st: &mut super::State, id: String, run: String) {
     }
 }
 
-/// `pre:stream:delta` handlers are done: queue the text they left for the next frame.
+/// `pre:stream:delta` handlers are done: queue the text they left for the next frame. A
+/// string `event.delta.text` replaces the chunk's text; otherwise the text items of
+/// `event.delta.content` are rendered (`[]` suppresses the chunk).
 pub(crate) fn delta_done(w: &Rc<Widget>, event: &JsValue) {
     let mid = get(event, "messageId").as_string().unwrap_or_default();
     let run = get(event, "runId").as_string().unwrap_or_default();
+    let delta = get(event, "delta");
     let mut texts = Vec::new();
-    for item in items(&get(&get(event, "delta"), "content")) {
+    let rewritten = get(&delta, "text").as_string();
+    for item in items(&get(&delta, "content")) {
         let kind = get(&item, "response_type").as_string();
         let text = match kind.as_deref() {
             None | Some("text") => get(&item, "text").as_string(),
@@ -1077,9 +1167,14 @@ pub(crate) fn delta_done(w: &Rc<Widget>, event: &JsValue) {
         let Some(l) = st.chat.live.iter_mut().find(|l| l.id == mid) else {
             return;
         };
-        for (t, _) in texts {
-            if let Some(t) = t {
-                l.pending.push_str(&t);
+        match rewritten {
+            Some(t) => l.pending.push_str(&t),
+            None => {
+                for (t, _) in texts {
+                    if let Some(t) = t {
+                        l.pending.push_str(&t);
+                    }
+                }
             }
         }
         !std::mem::replace(&mut st.chat.raf, true)
@@ -1478,10 +1573,7 @@ fn render_message(
             .map(|f| f.1);
         if let Some(row) = el(&doc, "div", &bubble, Some("fb")) {
             let _ = row.set_attribute("part", "feedback");
-            for (positive, glyph, key) in [
-                (true, THUMB, "feedbackPositive"),
-                (false, THUMB, "feedbackNegative"),
-            ] {
+            for (positive, key) in [(true, "feedbackPositive"), (false, "feedbackNegative")] {
                 if let Some(b) = el(&doc, "button", &row, None) {
                     let _ = b.set_attribute("type", "button");
                     let _ = b.set_attribute("data-a", if positive { "up" } else { "down" });
@@ -1496,7 +1588,7 @@ fn render_message(
                             "false"
                         },
                     );
-                    b.set_inner_html(glyph); // a static icon, no message data
+                    b.set_text_content(Some("\u{1f44d}\u{fe0e}"));
                 }
             }
         }
@@ -1504,13 +1596,16 @@ fn render_message(
     (live && !said.is_empty()).then_some(said)
 }
 
-/// A thumb icon (turned over for "not helpful" by the stylesheet).
-const THUMB: &str = r#"<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L14.2 1 7.6 7.6C7.2 8 7 8.5 7 9v10c0 1.1.9 2 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7c.1-.3.2-.5.2-.8v-2z"/></svg>"#;
-
 // ---- clicks ---------------------------------------------------------------------------------------
 
 fn attr_u32(e: &Element, name: &str) -> Option<u32> {
-    e.get_attribute(name)?.parse().ok()
+    // our own decimal attributes (data-m, …): a byte fold, not `str::parse`'s machinery
+    let v = e.get_attribute(name)?;
+    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())).then(|| {
+        v.bytes().fold(0u32, |n, d| {
+            n.wrapping_mul(10).wrapping_add(u32::from(d - b'0'))
+        })
+    })
 }
 
 /// A click on an element with a `data-a` the view layer does not handle.

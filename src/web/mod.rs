@@ -28,7 +28,7 @@ pub use api::Chat;
 use crate::bus::Registry;
 use crate::dispatch::{Engine, Token};
 use crate::options::Options;
-use crate::thread::{Outbox, Persistence};
+use crate::thread::Persistence;
 use crate::view::Views;
 use js_sys::Function;
 use std::cell::{Cell, RefCell};
@@ -74,7 +74,6 @@ pub(crate) struct State {
     timers: Vec<(Token, i32)>,
     thread_id: Option<String>,
     auth_token: Option<String>,
-    outbox: Outbox,
     streams: Vec<Stream>,
     /// The live conversation (transport and rendering, issue 4).
     chat: chat::Conv,
@@ -121,6 +120,8 @@ impl Widget {
             &mut prefix,
             (js_sys::Math::random() * 4_294_967_295.0) as u32,
         );
+        let mut chat = chat::Conv::default();
+        chat.sends = crate::conversation::Sends::new(prefix);
         let w = Rc::new(Widget {
             id,
             st: RefCell::new(State {
@@ -135,9 +136,8 @@ impl Widget {
                 ready: Ready::NotRendered,
                 timers: Vec::new(),
                 thread_id,
-                outbox: Outbox::new(prefix),
                 streams: Vec::new(),
-                chat: chat::Conv::default(),
+                chat,
                 destroyed: false,
             }),
         });
