@@ -164,18 +164,12 @@ impl SseParser {
                 self.has_data = true;
             }
             b"event" => self.event = text().into_owned(),
-            b"id" => {
-                if !value.contains(&0) {
-                    self.last_event_id = Some(text().into_owned());
-                }
-            }
-            b"retry" => {
-                if !value.is_empty() && value.iter().all(|b| b.is_ascii_digit()) {
-                    // saturating: an absurdly long value is "very long", not an error
-                    self.retry = Some(value.iter().fold(0u64, |n, &d| {
-                        n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
-                    }));
-                }
+            b"id" if !value.contains(&0) => self.last_event_id = Some(text().into_owned()),
+            // saturating: an absurdly long value is "very long", not an error
+            b"retry" if !value.is_empty() && value.iter().all(|b| b.is_ascii_digit()) => {
+                self.retry = Some(value.iter().fold(0u64, |n, &d| {
+                    n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+                }));
             }
             _ => {}
         }
