@@ -18,7 +18,7 @@
 use crate::thread::push_u32;
 
 /// How many sends may wait for their acknowledgement.
-pub const LIMIT: usize = 256;
+pub const LIMIT: usize = crate::thread::OUTBOX_LIMIT;
 
 /// One send waiting for its acknowledgement, with the shell's own data `T`.
 #[derive(Debug)]
