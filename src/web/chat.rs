@@ -1,8 +1,9 @@
 //! The live conversation: the network transport (fetch + the `natter_protocol::sse` parser,
 //! reconnect with [`Backoff`] and `Last-Event-ID`, sends retried with their
-//! `clientMessageId` until acknowledged, 401 → `authTokenNeeded` → one retry) and rendering
-//! of what the server says (markdown, buttons, cards, custom items, feedback, typing,
-//! connection state, handoff notes).
+//! `clientMessageId` until acknowledged — their state is [`Sends`], the pure core in
+//! `crate::conversation` — and kept in storage across reloads, 401 → `authTokenNeeded` → one
+//! retry) and placing what the server says in the transcript (built by `render`; typing,
+//! connection state, handoff notes; the thumbs and popup are `feedback`).
 //!
 //! Invariants:
 //! * every loop (stream, sends, thread creation) holds only a `Weak` to the widget across an
@@ -10,6 +11,8 @@
 //!   (restart, another thread loaded);
 //! * a stream event is handled at most once ([`Seq`]); its seq is what `Last-Event-ID` resumes
 //!   from;
+//! * `send` fires at a send's first acknowledgement (its 202 or the stream's `message.created`
+//!   with its `clientMessageId`), so always before any event of its reply;
 //! * streamed text is appended to the trailing text node of the trailing block, once per
 //!   animation frame ([`split_blocks`] caps block size so layout per frame stays flat);
 //! * server strings reach the DOM only as text nodes or attribute values (hrefs filtered by
@@ -17,11 +20,12 @@
 
 use super::js::{self, get, items, object, set};
 use super::listener::Listener;
+use super::render::{button, el, read_message, render_blocks, Item, View};
 use super::run::{emit, promise, After, Then};
-use super::{act, find, Widget};
+use super::{act, feedback, find, Widget};
 use crate::conversation::Sends;
 use crate::events::EventType;
-use crate::md::{self, Block, Inline};
+use crate::md;
 use crate::thread::push_u32;
 use crate::transport::{
     split_blocks, verdict, Backoff, Conn, Kind, Seq, Verdict, TYPING_TIMEOUT_MS,
@@ -32,7 +36,7 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{Document, Element, Event, Text};
+use web_sys::{Element, Event, Text};
 
 #[wasm_bindgen]
 extern "C" {
@@ -50,7 +54,7 @@ extern "C" {
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
     fn json_parse(s: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_namespace = JSON, js_name = stringify)]
-    fn json_stringify(v: &JsValue) -> JsValue;
+    pub(super) fn json_stringify(v: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = open)]
     fn window_open(url: &str, target: &str, features: &str) -> JsValue;
 }
@@ -93,13 +97,13 @@ struct Live {
 }
 
 /// The elements this module adds to the window.
-struct Ui {
+pub(super) struct Ui {
     root: JsValue,
-    window: Element,
+    pub(super) window: Element,
     status: Element,
     typing: Element,
-    live: Element,
-    popup: Option<Element>,
+    pub(super) live: Element,
+    pub(super) popup: Option<Element>,
     _keys: Listener,
 }
 
@@ -121,9 +125,9 @@ pub(crate) struct Conv {
     raf: bool,
     abort: Option<AbortController>,
     typing_gen: u32,
-    ui: Option<Ui>,
+    pub(super) ui: Option<Ui>,
     /// Feedback given: (message id, isPositive).
-    feedback: Vec<(String, bool)>,
+    pub(super) feedback: Vec<(String, bool)>,
     next_slot: u32,
     auth_wait: Option<Promise>,
     warned_bot: bool,
@@ -177,13 +181,13 @@ fn alive(weak: &Weak<Widget>, gen: u32) -> Option<Rc<Widget>> {
     ok.then_some(w)
 }
 
-fn num(mut s: String, n: u32) -> String {
+pub(super) fn num(mut s: String, n: u32) -> String {
     push_u32(&mut s, n);
     s
 }
 
 /// A timer future (a plain fn, not an `async fn`: no extra state machine around the JsFuture).
-fn sleep(ms: u32) -> JsFuture {
+pub(super) fn sleep(ms: u32) -> JsFuture {
     JsFuture::from(Promise::new(&mut |res, _| {
         js::set_timeout(&res, ms);
     }))
@@ -201,7 +205,7 @@ fn base(w: &Widget) -> String {
     w.st.borrow().opts.server_url.clone()
 }
 
-fn thread_url(w: &Widget, tid: &str, tail: &str) -> String {
+pub(super) fn thread_url(w: &Widget, tid: &str, tail: &str) -> String {
     let mut u = base(w);
     u.push_str("/v1/threads/");
     u.push_str(tid);
@@ -249,7 +253,7 @@ async fn refresh_token(weak: &Weak<Widget>) -> bool {
 
 /// One request with the current token; a 401 asks for a new token and retries once.
 /// `Err` is a network failure (or abort); `Ok` carries the `Response`.
-async fn request(
+pub(super) async fn request(
     weak: &Weak<Widget>,
     method: &str,
     url: &str,
@@ -302,7 +306,7 @@ async fn request(
     }
 }
 
-fn status(resp: &JsValue) -> u16 {
+pub(super) fn status(resp: &JsValue) -> u16 {
     get(resp, "status").as_f64().unwrap_or(0.0) as u16
 }
 
@@ -313,7 +317,7 @@ async fn json(resp: &JsValue) -> JsValue {
     }
 }
 
-fn rand() -> f64 {
+pub(super) fn rand() -> f64 {
     js_sys::Math::random()
 }
 
@@ -373,7 +377,7 @@ fn build_ui(
         let key = get(&e, "key").as_string().unwrap_or_default();
         if key == "Escape" {
             e.prevent_default();
-            if !close_popup(&w) {
+            if !feedback::close_popup(&w) {
                 act::change_view(&w, crate::view::Cause::MinimizeClicked, Then::Nothing);
             }
         } else if key == "Tab" {
@@ -522,7 +526,7 @@ pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
                 let body = json(&r.unwrap_or(JsValue::NULL)).await;
                 let Some(w) = alive(&weak, gen) else { return };
                 let last = get(&body, "lastSeq").as_f64().unwrap_or(0.0) as u64;
-                remember_feedback(&w, &get(&body, "feedback"));
+                feedback::remember(&w, &get(&body, "feedback"));
                 w.st.borrow_mut().chat.seq = Seq { last };
                 let messages = get(&body, "messages");
                 let given = w.st.borrow().chat.feedback.clone();
@@ -635,7 +639,7 @@ pub(crate) fn reset(w: &Rc<Widget>) {
         }
     }
     typing(w, false);
-    close_popup(w);
+    feedback::close_popup(w);
     set_conn(w, Conn::Idle);
     if let Some(tid) = old {
         let url = thread_url(w, &tid, "/close");
@@ -1233,80 +1237,6 @@ fn scroll(w: &Widget) {
 
 // ---- messages -----------------------------------------------------------------------------------
 
-/// What the widget renders of one content item, read before any borrow (getters run JS).
-enum Item {
-    Text(Vec<Block>),
-    Buttons(Option<Vec<Block>>, Vec<String>),
-    Cards(Option<Vec<Block>>, Vec<Card>),
-    Custom(Option<Vec<Block>>, JsValue),
-}
-
-struct Card {
-    title: String,
-    desc: Option<String>,
-    image: Option<String>,
-    buttons: Vec<String>,
-}
-
-struct View {
-    role: String,
-    id: String,
-    items: Vec<Item>,
-    feedback: bool,
-}
-
-fn labels(v: &JsValue) -> Vec<String> {
-    items(v)
-        .iter()
-        .map(|b| get(b, "label").as_string().unwrap_or_default())
-        .collect()
-}
-
-fn read_message(m: &JsValue) -> View {
-    let role = get(m, "role")
-        .as_string()
-        .or_else(|| {
-            get(m, "sender")
-                .as_string()
-                .map(|s| if s == "user" { s } else { "assistant".into() })
-        })
-        .unwrap_or_else(|| "assistant".into());
-    let mut out = Vec::new();
-    for it in items(&get(m, "content")) {
-        let kind = get(&it, "response_type")
-            .as_string()
-            .or_else(|| get(&it, "type").as_string());
-        let text = get(&it, "text")
-            .as_string()
-            .filter(|t| !t.is_empty())
-            .map(|t| md::parse(&t));
-        out.push(match kind.as_deref() {
-            None | Some("text") => Item::Text(text.unwrap_or_default()),
-            Some("option") => Item::Buttons(text, labels(&get(&it, "options"))),
-            Some("carousel") => {
-                let mut cards = Vec::new();
-                for c in items(&get(&it, "cards")) {
-                    cards.push(Card {
-                        title: get(&c, "title").as_string().unwrap_or_default(),
-                        desc: get(&c, "description").as_string(),
-                        image: get(&c, "image_url").as_string(),
-                        buttons: labels(&get(&c, "buttons")),
-                    });
-                }
-                Item::Cards(text, cards)
-            }
-            _ => Item::Custom(text, it.clone()),
-        });
-    }
-    let fb = get(&get(m, "message_options"), "feedback");
-    View {
-        role,
-        id: get(m, "id").as_string().unwrap_or_default(),
-        items: out,
-        feedback: get(&fb, "enabled").as_bool() == Some(true),
-    }
-}
-
 /// `pre:receive` handlers are done: render `event.message`, announce it, then
 /// `userDefinedResponse` for its custom items and `receive`.
 pub(crate) fn receive_done(w: &Rc<Widget>, event: JsValue) {
@@ -1342,94 +1272,6 @@ fn fire_custom(w: &Rc<Widget>, custom: Vec<(JsValue, JsValue, Element)>) {
             ],
         );
         emit(w, EventType::UserDefinedResponse, ev, None, After::Nothing);
-    }
-}
-
-fn el(doc: &Document, tag: &str, parent: &Element, class: Option<&str>) -> Option<Element> {
-    let e = doc.create_element(tag).ok()?;
-    if let Some(c) = class {
-        let _ = e.set_attribute("class", c);
-    }
-    let _ = parent.append_child(&e);
-    Some(e)
-}
-
-fn render_inline(doc: &Document, parent: &Element, v: &[Inline]) {
-    for n in v {
-        match n {
-            Inline::Text(t) => {
-                let _ = parent.append_child(&doc.create_text_node(t));
-            }
-            Inline::Break => {
-                el(doc, "br", parent, None);
-            }
-            Inline::Code(t) => {
-                if let Some(c) = el(doc, "code", parent, None) {
-                    c.set_text_content(Some(t));
-                }
-            }
-            Inline::Bold(c) | Inline::Italic(c) => {
-                let tag = if matches!(n, Inline::Bold(_)) {
-                    "strong"
-                } else {
-                    "em"
-                };
-                if let Some(e) = el(doc, tag, parent, None) {
-                    render_inline(doc, &e, c);
-                }
-            }
-            Inline::Link { href, children } => {
-                if let Some(a) = el(doc, "a", parent, None) {
-                    let _ = a.set_attribute("href", href);
-                    let _ = a.set_attribute("target", "_blank");
-                    let _ = a.set_attribute("rel", "noopener noreferrer");
-                    render_inline(doc, &a, children);
-                }
-            }
-        }
-    }
-}
-
-fn render_blocks(doc: &Document, parent: &Element, blocks: &[Block]) {
-    for b in blocks {
-        match b {
-            Block::Para(v) => {
-                if let Some(p) = el(doc, "p", parent, None) {
-                    render_inline(doc, &p, v);
-                }
-            }
-            Block::List { ordered, items } => {
-                if let Some(l) = el(doc, if *ordered { "ol" } else { "ul" }, parent, None) {
-                    for it in items {
-                        if let Some(li) = el(doc, "li", &l, None) {
-                            render_inline(doc, &li, it);
-                        }
-                    }
-                }
-            }
-            Block::Code(c) => {
-                if let Some(p) = el(doc, "pre", parent, None) {
-                    if let Some(code) = el(doc, "code", &p, None) {
-                        code.set_text_content(Some(c));
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn button(doc: &Document, parent: &Element, label: &str, m: u32, i: u32, c: Option<u32>, b: u32) {
-    if let Some(e) = el(doc, "button", parent, None) {
-        let _ = e.set_attribute("type", "button");
-        let _ = e.set_attribute("part", "button");
-        let _ = e.set_attribute("data-a", "btn");
-        let _ = e.set_attribute("data-m", &num(String::new(), m));
-        let _ = e.set_attribute("data-i", &num(String::new(), i));
-        if let Some(c) = c {
-            let _ = e.set_attribute("data-c", &num(String::new(), c));
-        }
-        let _ = e.set_attribute("data-b", &num(String::new(), b));
-        e.set_text_content(Some(label));
     }
 }
 
@@ -1598,7 +1440,7 @@ fn render_message(
 
 // ---- clicks ---------------------------------------------------------------------------------------
 
-fn attr_u32(e: &Element, name: &str) -> Option<u32> {
+pub(super) fn attr_u32(e: &Element, name: &str) -> Option<u32> {
     // our own decimal attributes (data-m, …): a byte fold, not `str::parse`'s machinery
     let v = e.get_attribute(name)?;
     (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())).then(|| {
@@ -1613,16 +1455,16 @@ pub(crate) fn click(w: &Rc<Widget>, e: Element) {
     let action = e.get_attribute("data-a").unwrap_or_default();
     match action.as_str() {
         "btn" => button_click(w, &e),
-        "up" | "down" => thumbs(w, &e, action == "up"),
-        "fbsend" => details_submit(w),
+        "up" | "down" => feedback::thumbs(w, &e, action == "up"),
+        "fbsend" => feedback::details_submit(w),
         "fbclose" => {
-            close_popup(w);
+            feedback::close_popup(w);
         }
         _ => {}
     }
 }
 
-fn message_at(w: &Widget, m: u32) -> Option<JsValue> {
+pub(super) fn message_at(w: &Widget, m: u32) -> Option<JsValue> {
     w.st.borrow().chat.msgs.get(m as usize).map(|x| x.1.clone())
 }
 
@@ -1671,241 +1513,6 @@ fn button_click(w: &Rc<Widget>, e: &Element) {
             if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
                 act::send(w, v, false, Then::Nothing);
             }
-        }
-    }
-}
-
-fn feedback_event(
-    message: &JsValue,
-    positive: bool,
-    kind: &str,
-    extra: &[(&str, JsValue)],
-) -> JsValue {
-    let item = js_sys::Array::from(&get(message, "content")).get(0);
-    let ev = js::event(
-        EventType::Feedback,
-        &[
-            ("messageItem", item),
-            ("message", message.clone()),
-            ("isPositive", positive.into()),
-            ("interactionType", kind.into()),
-        ],
-    );
-    for (k, v) in extra {
-        set(&ev, k, v);
-    }
-    ev
-}
-
-fn post_feedback(w: &Rc<Widget>, body: JsValue) {
-    let Some(tid) = w.st.borrow().thread_id.clone() else {
-        return;
-    };
-    let url = thread_url(w, &tid, "/feedback");
-    let body = json_stringify(&body).as_string().unwrap_or_default();
-    let weak = Rc::downgrade(w);
-    spawn_local(async move {
-        let mut backoff = Backoff::new();
-        for _ in 0..5 {
-            let r = request(&weak, "POST", &url, Some(&body), 0, None).await;
-            if verdict(r.as_ref().map(status).unwrap_or(0)) != Verdict::Retry {
-                return;
-            }
-            let _ = sleep(backoff.next(rand())).await;
-        }
-    });
-}
-
-fn thumbs(w: &Rc<Widget>, e: &Element, positive: bool) {
-    let Some(m) = attr_u32(e, "data-m") else {
-        return;
-    };
-    let Some(message) = message_at(w, m) else {
-        return;
-    };
-    let mid = get(&message, "id").as_string().unwrap_or_default();
-    if let Some(row) = e.parent_element() {
-        if let Ok(list) = row.query_selector_all("button") {
-            for k in 0..list.length() {
-                if let Some(b) = list.item(k) {
-                    let b: Element = b.unchecked_into();
-                    let _ = b.set_attribute("aria-pressed", if b == *e { "true" } else { "false" });
-                }
-            }
-        }
-    }
-    {
-        let mut st = w.st.borrow_mut();
-        st.chat.feedback.retain(|f| f.0 != mid);
-        st.chat.feedback.push((mid.clone(), positive));
-    }
-    emit(
-        w,
-        EventType::Feedback,
-        feedback_event(&message, positive, "button", &[]),
-        None,
-        After::Nothing,
-    );
-    post_feedback(
-        w,
-        object(&[
-            ("messageId", mid.as_str().into()),
-            ("isPositive", positive.into()),
-            ("interactionType", "button".into()),
-        ]),
-    );
-    open_popup(w, m, &message, positive);
-}
-
-fn open_popup(w: &Rc<Widget>, m: u32, message: &JsValue, positive: bool) {
-    close_popup(w);
-    let fb = get(&get(message, "message_options"), "feedback");
-    let cats: Vec<String> = items(&get(
-        &fb,
-        if positive {
-            "positive_categories"
-        } else {
-            "negative_categories"
-        },
-    ))
-    .iter()
-    .filter_map(|c| c.as_string())
-    .collect();
-    let mut st = w.st.borrow_mut();
-    let s = st.opts.strings.clone();
-    let Some(ui) = &mut st.chat.ui else { return };
-    let Some(doc) = ui.window.owner_document() else {
-        return;
-    };
-    let Some(pop) = el(&doc, "div", &ui.window, Some("pop")) else {
-        return;
-    };
-    let _ = pop.set_attribute("part", "feedback-details");
-    let _ = pop.set_attribute("role", "dialog");
-    let _ = pop.set_attribute("aria-label", s.get("feedbackTitle"));
-    let _ = pop.set_attribute("data-m", &num(String::new(), m));
-    let _ = pop.set_attribute("data-v", if positive { "1" } else { "0" });
-    if let Some(h) = el(&doc, "h2", &pop, None) {
-        h.set_text_content(Some(s.get("feedbackTitle")));
-    }
-    for c in &cats {
-        if let Some(l) = el(&doc, "label", &pop, None) {
-            if let Some(i) = el(&doc, "input", &l, None) {
-                let _ = i.set_attribute("type", "checkbox");
-                let _ = i.set_attribute("value", c);
-            }
-            let _ = l.append_child(&doc.create_text_node(c));
-        }
-    }
-    if let Some(t) = el(&doc, "textarea", &pop, None) {
-        let _ = t.set_attribute("aria-label", s.get("feedbackText"));
-        let _ = t.set_attribute("placeholder", s.get("feedbackText"));
-        let _ = t.set_attribute("maxlength", "2000");
-    }
-    if let Some(row) = el(&doc, "div", &pop, Some("row")) {
-        for (a, key) in [("fbclose", "close"), ("fbsend", "feedbackSubmit")] {
-            if let Some(b) = el(&doc, "button", &row, None) {
-                let _ = b.set_attribute("type", "button");
-                let _ = b.set_attribute("data-a", a);
-                b.set_text_content(Some(s.get(key)));
-            }
-        }
-    }
-    let first = js::query(&pop.clone().into(), "input,textarea");
-    ui.popup = Some(pop);
-    drop(st);
-    if let Some(f) = first {
-        let _ = f.unchecked_into::<web_sys::HtmlElement>().focus();
-    }
-}
-
-/// Closes the details popup; whether one was open.
-fn close_popup(w: &Widget) -> bool {
-    let pop =
-        w.st.borrow_mut()
-            .chat
-            .ui
-            .as_mut()
-            .and_then(|u| u.popup.take());
-    match pop {
-        Some(p) => {
-            p.remove();
-            true
-        }
-        None => false,
-    }
-}
-
-fn details_submit(w: &Rc<Widget>) {
-    let pop = w.st.borrow().chat.ui.as_ref().and_then(|u| u.popup.clone());
-    let Some(pop) = pop else { return };
-    let (Some(m), positive) = (
-        attr_u32(&pop, "data-m"),
-        pop.get_attribute("data-v").as_deref() == Some("1"),
-    ) else {
-        return;
-    };
-    let Some(message) = message_at(w, m) else {
-        return;
-    };
-    let cats = js_sys::Array::new();
-    if let Ok(list) = pop.query_selector_all("input:checked") {
-        for k in 0..list.length() {
-            if let Some(n) = list.item(k) {
-                cats.push(&get(&n, "value"));
-            }
-        }
-    }
-    let text = js::query(&pop.clone().into(), "textarea")
-        .map(|t| get(&t, "value"))
-        .unwrap_or(JsValue::UNDEFINED);
-    let text = if text.as_string().is_some() {
-        text
-    } else {
-        JsValue::from_str("")
-    };
-    let mid = get(&message, "id");
-    emit(
-        w,
-        EventType::Feedback,
-        feedback_event(
-            &message,
-            positive,
-            "details",
-            &[("text", text.clone()), ("categories", cats.clone().into())],
-        ),
-        None,
-        After::Nothing,
-    );
-    let body = object(&[
-        ("messageId", mid),
-        ("isPositive", positive.into()),
-        ("interactionType", "details".into()),
-        ("categories", cats.into()),
-    ]);
-    if text.as_string().is_some_and(|t| !t.is_empty()) {
-        set(&body, "text", &text);
-    }
-    post_feedback(w, body);
-    close_popup(w);
-    let thanks = w.st.borrow().opts.strings.get("feedbackThanks").to_string();
-    let st = w.st.borrow();
-    if let Some(ui) = &st.chat.ui {
-        ui.live.set_text_content(Some(&thanks));
-    }
-}
-
-/// History says which feedback this visitor gave (server `feedback` list): remembered so the
-/// thumbs show pressed.
-pub(crate) fn remember_feedback(w: &Widget, list: &JsValue) {
-    let mut st = w.st.borrow_mut();
-    for f in items(list) {
-        if let (Some(id), Some(p)) = (
-            get(&f, "messageId").as_string(),
-            get(&f, "isPositive").as_bool(),
-        ) {
-            st.chat.feedback.retain(|x| x.0 != id);
-            st.chat.feedback.push((id, p));
         }
     }
 }

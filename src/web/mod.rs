@@ -5,6 +5,8 @@
 //! * [`run`] — feeds dispatches to the core [`crate::dispatch::Engine`], calls handlers and
 //!   awaits promises with a timeout;
 //! * [`act`] — acts on each event when its handlers are done (read-back, apply, follow-up);
+//! * `chat` — the live conversation (network, stream, sends, rendering); `feedback` — the
+//!   thumbs and the details popup; `render` — message objects → DOM nodes;
 //! * [`dom`] — the shadow-root DOM; [`listener`] — owned DOM listeners;
 //! * [`opts`] — JS options → core options; [`js`] — object helpers; [`error`] — JS exceptions.
 //!
@@ -18,9 +20,11 @@ pub mod api;
 mod chat;
 mod dom;
 pub mod error;
+mod feedback;
 mod js;
 mod listener;
 mod opts;
+mod render;
 mod run;
 
 pub use api::Chat;
