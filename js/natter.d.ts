@@ -37,6 +37,7 @@ export interface Strings {
   agentLeft?: string;
   closed?: string;
   sendFailed?: string;
+  queueFull?: string;
   you?: string;
   bot?: string;
   agent?: string;
@@ -76,6 +77,7 @@ export type ViewChangeReason = "launcherClicked" | "chatLoaded" | "calledChangeV
 export interface ContentItem {
   id?: string;
   response_type?: "text" | "option" | "carousel" | "user_defined" | (string & {});
+  /** The same as `response_type` (on `pre:receive`, `receive` and `pre:threadLoaded` messages). */
   type?: string;
   text?: string;
   [key: string]: unknown;
@@ -87,7 +89,8 @@ export interface Message {
   sender?: "user" | "response";
   content: ContentItem[];
   message_options?: Record<string, unknown>;
-  message_state?: Record<string, unknown>;
+  /** On `pre:threadLoaded` messages: `{}`, or `{feedback: {isPositive}}` when the visitor rated it. */
+  message_state?: { feedback?: { isPositive: boolean }; [key: string]: unknown };
   [key: string]: unknown;
 }
 
@@ -104,8 +107,11 @@ export interface PreStreamDeltaEvent {
   messageId: string;
   threadId: string;
   runId: string;
-  /** Set `delta.content = []` to suppress this chunk. */
-  delta: { role: string; content: ContentItem[] };
+  /**
+   * Set `delta.text` (a string) to replace this chunk's text, or `delta.content = []` to
+   * suppress the chunk.
+   */
+  delta: { role: string; content: ContentItem[]; text?: string };
   /** The message so far (all earlier deltas). */
   message: Message;
 }

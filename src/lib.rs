@@ -5,8 +5,8 @@
 //! * a **pure core** with no `web-sys`/`js-sys` — [`events`] (the 17 event names), [`bus`]
 //!   (listener registry: order, `once`, `*`, snapshot dispatch), [`dispatch`] (one dispatch
 //!   after another per lane, async handlers, timeouts as state), [`view`] (launcher / main
-//!   window / maximized state machine), [`options`], [`theme`], [`strings`] and [`thread`]
-//!   (thread id persistence and the outbox the transport will drain). It builds and is tested
+//!   window / maximized state machine), [`options`], [`theme`], [`strings`], [`thread`]
+//!   (thread id persistence) and [`conversation`] (the visitor's sends until acknowledged). It builds and is tested
 //!   natively with `cargo test -p natter`; [`alloc`] is the small allocator the wasm build uses;
 //! * a **thin browser shell** (`web`, wasm32 only) that turns JS values into core values,
 //!   renders the DOM in a shadow root, calls handlers and raises JS `TypeError`s.
@@ -16,6 +16,7 @@
 
 pub mod alloc;
 pub mod bus;
+pub mod conversation;
 pub mod dispatch;
 pub mod events;
 pub mod md;

@@ -28,11 +28,12 @@ pub const KEYS: [&str; N] = [
     "agentLeft",
     "closed",
     "sendFailed",
+    "queueFull",
     "you",
     "bot",
     "agent",
 ];
-const N: usize = 24;
+const N: usize = 25;
 const DEFAULTS: [&str; N] = [
     "Chat",
     "Type a message…",
@@ -55,6 +56,7 @@ const DEFAULTS: [&str; N] = [
     "The agent left the conversation.",
     "This conversation has ended.",
     "Not sent. Check the message and try again.",
+    "Not sent: too many messages are waiting. Try again in a moment.",
     "You said",
     "Bot",
     "Agent",
@@ -82,6 +84,7 @@ const FR: [&str; N] = [
     "Le conseiller a quitté la conversation.",
     "Cette conversation est terminée.",
     "Non envoyé. Vérifiez le message et réessayez.",
+    "Non envoyé : trop de messages en attente. Réessayez dans un instant.",
     "Vous avez dit",
     "Bot",
     "Conseiller",
@@ -98,7 +101,7 @@ pub struct Strings {
 /// Errors of this module.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum Error {
-    #[error("options.strings: unknown key \"{0}\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, you, bot or agent")]
+    #[error("options.strings: unknown key \"{0}\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, queueFull, you, bot or agent")]
     UnknownKey(String),
     #[error("options.strings.{0} must be a string")]
     NotAString(String),
@@ -170,7 +173,7 @@ impl Error {
     /// The same text as `Display`, built without `core::fmt`.
     pub fn msg(&self) -> String {
         match self {
-            Error::UnknownKey(k) => crate::cat(&["options.strings: unknown key \"", k, "\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, you, bot or agent"]),
+            Error::UnknownKey(k) => crate::cat(&["options.strings: unknown key \"", k, "\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, queueFull, you, bot or agent"]),
             Error::NotAString(k) => crate::cat(&["options.strings.", k, " must be a string"]),
         }
     }

@@ -35,11 +35,17 @@ const server = { origin: String(line).trim(), close: async () => { child.kill();
 const browser = await launch();
 try {
   // ---- time to ready, cold loads ------------------------------------------------------------
-  const pages = { blank: "/bench/blank.html", natter: "/bench/natter.html", "deep-chat": "/bench/deep-chat.html" };
+  const pages = {
+    blank: "/bench/blank.html",
+    natter: "/bench/natter.html", // script embed + the documented preload hint
+    "natter npm": "/bench/natter-npm.html", // ES module + modulepreload / preload hints
+    "natter no hint": "/bench/natter-nohint.html", // script embed alone
+    "deep-chat": "/bench/deep-chat.html",
+  };
   const times = Object.fromEntries(Object.keys(pages).map((k) => [k, []]));
   // ready minus the end of the main download (natter's .wasm, deep-chat's bundle): start-up work
   // after the bytes are in, which depends much less on how busy server and network are
-  const PAYLOAD = { natter: "natter_wasm_bg.wasm", "deep-chat": "deepChat.bundle.js" };
+  const PAYLOAD = { natter: "natter_wasm_bg.wasm", "natter npm": "natter_wasm_bg.wasm", "natter no hint": "natter_wasm_bg.wasm", "deep-chat": "deepChat.bundle.js" };
   const afterBytes = Object.fromEntries(Object.keys(pages).map((k) => [k, []]));
   for (let i = 0; i < LOADS; i++) {
     for (const [name, path] of Object.entries(pages)) {
@@ -70,10 +76,15 @@ try {
   const blank = median(times.blank);
   for (const [name, xs] of Object.entries(times)) {
     const m = median(xs);
-    console.log(`  ${name.padEnd(10)} ${m.toFixed(1).padStart(7)} ms   (+${(m - blank).toFixed(1)} ms over blank; min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
+    console.log(`  ${name.padEnd(14)} ${m.toFixed(1).padStart(7)} ms   (+${(m - blank).toFixed(1)} ms over blank; min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
   }
-  for (const name of ["natter", "deep-chat"]) {
-    console.log(`  ${name.padEnd(10)} ready ${median(afterBytes[name]).toFixed(1)} ms after ${PAYLOAD[name]} arrived (median)`);
+  // per-load difference to the blank load just before it (same moment of machine load)
+  for (const name of Object.keys(pages).filter((n) => n !== "blank")) {
+    const d = times[name].map((t, i) => t - times.blank[i]);
+    console.log(`  ${name.padEnd(14)} paired: median +${median(d).toFixed(1)} ms over the blank load of the same round`);
+  }
+  for (const name of Object.keys(PAYLOAD)) {
+    console.log(`  ${name.padEnd(14)} ready ${median(afterBytes[name]).toFixed(1)} ms after ${PAYLOAD[name]} arrived (median)`);
   }
   const ph = (k) => median(phases.map((p) => p[k])).toFixed(1);
   console.log(`  natter npm-path phases (pages/phases.html, medians, ms): script start ${ph("start")}, fetch+eval modules ${ph("modules")}, wasm compile+instantiate ${ph("wasm")}, loadChat ${ph("create")}, render to chat:ready ${ph("render")}`);

@@ -146,32 +146,30 @@ impl SseParser {
         if line[0] == b':' {
             return;
         }
-        let line = String::from_utf8_lossy(line);
-        let (field, value) = match line.find(':') {
+        // byte scans, not `str` searches: this parser also runs in the size-budgeted widget
+        let (field, value) = match line.iter().position(|&b| b == b':') {
             Some(i) => {
                 let v = &line[i + 1..];
-                (&line[..i], v.strip_prefix(' ').unwrap_or(v))
+                (&line[..i], v.strip_prefix(b" ").unwrap_or(v))
             }
-            None => (&line[..], ""),
+            None => (line, &b""[..]),
         };
+        let text = || String::from_utf8_lossy(value);
         match field {
-            "data" => {
+            b"data" => {
                 if self.has_data {
                     self.data.push('\n');
                 }
-                self.data.push_str(value);
+                self.data.push_str(&text());
                 self.has_data = true;
             }
-            "event" => self.event = value.to_string(),
-            "id" => {
-                if !value.contains('\0') {
-                    self.last_event_id = Some(value.to_string());
-                }
-            }
-            "retry" => {
-                if !value.is_empty() && value.bytes().all(|b| b.is_ascii_digit()) {
-                    self.retry = value.parse().ok();
-                }
+            b"event" => self.event = text().into_owned(),
+            b"id" if !value.contains(&0) => self.last_event_id = Some(text().into_owned()),
+            // saturating: an absurdly long value is "very long", not an error
+            b"retry" if !value.is_empty() && value.iter().all(|b| b.is_ascii_digit()) => {
+                self.retry = Some(value.iter().fold(0u64, |n, &d| {
+                    n.saturating_mul(10).saturating_add(u64::from(d - b'0'))
+                }));
             }
             _ => {}
         }

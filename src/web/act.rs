@@ -83,9 +83,9 @@ pub fn send(w: &Rc<Widget>, text: String, silent: bool, then: Then) {
     );
 }
 
-/// A streamed delta from the transport: `{messageId, threadId, runId, delta: {role, content}}`.
-pub fn stream_delta(w: &Rc<Widget>, ev: JsValue) {
-    let mid = get(&ev, "messageId").as_string().unwrap_or_default();
+/// A streamed delta from the transport: `{messageId, threadId, runId, delta: {role, content}}`
+/// (the stream event itself, re-typed).
+pub fn stream_delta(w: &Rc<Widget>, ev: JsValue, mid: String) {
     let message = {
         let mut st = w.st.borrow_mut();
         match st.streams.iter().find(|s| s.id == mid) {
@@ -113,6 +113,7 @@ pub fn stream_delta(w: &Rc<Widget>, ev: JsValue) {
 /// A complete message from the transport; queued behind that message's deltas.
 pub fn receive(w: &Rc<Widget>, message: JsValue) {
     let mid = get(&message, "id").as_string().unwrap_or_default();
+    super::chat::typed(&message);
     let ev = js::event(EventType::PreReceive, &[("message", message)]);
     emit(w, EventType::PreReceive, ev, Some(mid), After::Receive);
 }
@@ -215,27 +216,8 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             if content.trim().is_empty() {
                 return run_then(w, then); // a pre:send handler emptied it: not sent
             }
-            let queued = w.st.borrow_mut().outbox.push(content.clone(), silent);
-            match queued {
-                Ok(_) => {
-                    // the transport sends it (retrying until acknowledged); `send` fires after the ack
-                    let item = w.st.borrow_mut().outbox.drain().pop();
-                    if let Some(o) = item {
-                        super::chat::queued(
-                            w,
-                            o.client_message_id,
-                            o.content,
-                            silent,
-                            message,
-                            then,
-                        );
-                    }
-                }
-                Err(e) => {
-                    js::console_warn(&e.msg());
-                    run_then(w, then);
-                }
-            }
+            // the transport sends it (retrying until acknowledged); `send` fires at the ack
+            super::chat::queued(w, content, silent, message, then);
         }
         After::Delta => super::chat::delta_done(w, &event),
         After::Receive => super::chat::receive_done(w, event),

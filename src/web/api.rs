@@ -406,7 +406,8 @@ impl Chat {
     /// A `message.delta` event: `{messageId, threadId, runId, delta: {role, content}}`.
     pub fn stream_delta(&self, event: JsValue) {
         if let Some(w) = self.inner() {
-            act::stream_delta(&w, event);
+            let mid = js::get(&event, "messageId").as_string().unwrap_or_default();
+            act::stream_delta(&w, event, mid);
         }
     }
 
@@ -443,13 +444,6 @@ impl Chat {
             After::Auth(resolve),
         );
         p
-    }
-
-    /// Takes the messages `send()` accepted, oldest first.
-    pub fn drain_outbox(&self) -> Vec<thread::Outgoing> {
-        self.inner()
-            .map(|w| w.st.borrow_mut().outbox.drain())
-            .unwrap_or_default()
     }
 
     /// The current auth token.

@@ -1,8 +1,9 @@
 //! The live conversation: the network transport (fetch + the `natter_protocol::sse` parser,
 //! reconnect with [`Backoff`] and `Last-Event-ID`, sends retried with their
-//! `clientMessageId` until acknowledged, 401 → `authTokenNeeded` → one retry) and rendering
-//! of what the server says (markdown, buttons, cards, custom items, feedback, typing,
-//! connection state, handoff notes).
+//! `clientMessageId` until acknowledged — their state is [`Sends`], the pure core in
+//! `crate::conversation` — and kept in storage across reloads, 401 → `authTokenNeeded` → one
+//! retry) and placing what the server says in the transcript (built by `render`; typing,
+//! connection state, handoff notes; the thumbs and popup are `feedback`).
 //!
 //! Invariants:
 //! * every loop (stream, sends, thread creation) holds only a `Weak` to the widget across an
@@ -10,6 +11,8 @@
 //!   (restart, another thread loaded);
 //! * a stream event is handled at most once ([`Seq`]); its seq is what `Last-Event-ID` resumes
 //!   from;
+//! * `send` fires at a send's first acknowledgement (its 202 or the stream's `message.created`
+//!   with its `clientMessageId`), so always before any event of its reply;
 //! * streamed text is appended to the trailing text node of the trailing block, once per
 //!   animation frame ([`split_blocks`] caps block size so layout per frame stays flat);
 //! * server strings reach the DOM only as text nodes or attribute values (hrefs filtered by
@@ -17,10 +20,12 @@
 
 use super::js::{self, get, items, object, set};
 use super::listener::Listener;
+use super::render::{button, el, read_message, render_blocks, Item, View};
 use super::run::{emit, promise, After, Then};
-use super::{act, find, Widget};
+use super::{act, feedback, find, Widget};
+use crate::conversation::Sends;
 use crate::events::EventType;
-use crate::md::{self, Block, Inline};
+use crate::md;
 use crate::thread::push_u32;
 use crate::transport::{
     split_blocks, verdict, Backoff, Conn, Kind, Seq, Verdict, TYPING_TIMEOUT_MS,
@@ -31,7 +36,7 @@ use std::rc::{Rc, Weak};
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::JsCast;
 use wasm_bindgen_futures::{spawn_local, JsFuture};
-use web_sys::{Document, Element, Event, Text};
+use web_sys::{Element, Event, Text};
 
 #[wasm_bindgen]
 extern "C" {
@@ -49,7 +54,7 @@ extern "C" {
     #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
     fn json_parse(s: &str) -> Result<JsValue, JsValue>;
     #[wasm_bindgen(js_namespace = JSON, js_name = stringify)]
-    fn json_stringify(v: &JsValue) -> JsValue;
+    pub(super) fn json_stringify(v: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = open)]
     fn window_open(url: &str, target: &str, features: &str) -> JsValue;
 }
@@ -74,10 +79,8 @@ thread_local! {
     .unchecked_into();
 }
 
-/// A message accepted by `pre:send`, until the server acknowledged it.
-struct Pending {
-    cmid: String,
-    content: String,
+/// The shell's side of a send waiting in [`Sends`].
+pub(crate) struct Pending {
     message: JsValue,
     then: Option<Then>,
     bubble: Option<Element>,
@@ -94,13 +97,13 @@ struct Live {
 }
 
 /// The elements this module adds to the window.
-struct Ui {
+pub(super) struct Ui {
     root: JsValue,
-    window: Element,
+    pub(super) window: Element,
     status: Element,
     typing: Element,
-    live: Element,
-    popup: Option<Element>,
+    pub(super) live: Element,
+    pub(super) popup: Option<Element>,
     _keys: Listener,
 }
 
@@ -113,8 +116,8 @@ pub(crate) struct Conv {
     streaming: bool,
     sending: bool,
     creating: bool,
-    pending: Vec<Pending>,
-    /// Client message ids of this page's sends (their `message.created` is not shown twice).
+    pub(crate) sends: Sends<Pending>,
+    /// Client message ids of acknowledged sends (their `message.created` is not shown twice).
     mine: Vec<String>,
     /// Rendered bot/agent messages: (id, message as rendered), index = `data-m`.
     msgs: Vec<(String, JsValue)>,
@@ -122,9 +125,9 @@ pub(crate) struct Conv {
     raf: bool,
     abort: Option<AbortController>,
     typing_gen: u32,
-    ui: Option<Ui>,
+    pub(super) ui: Option<Ui>,
     /// Feedback given: (message id, isPositive).
-    feedback: Vec<(String, bool)>,
+    pub(super) feedback: Vec<(String, bool)>,
     next_slot: u32,
     auth_wait: Option<Promise>,
     warned_bot: bool,
@@ -178,13 +181,13 @@ fn alive(weak: &Weak<Widget>, gen: u32) -> Option<Rc<Widget>> {
     ok.then_some(w)
 }
 
-fn num(mut s: String, n: u32) -> String {
+pub(super) fn num(mut s: String, n: u32) -> String {
     push_u32(&mut s, n);
     s
 }
 
 /// A timer future (a plain fn, not an `async fn`: no extra state machine around the JsFuture).
-fn sleep(ms: u32) -> JsFuture {
+pub(super) fn sleep(ms: u32) -> JsFuture {
     JsFuture::from(Promise::new(&mut |res, _| {
         js::set_timeout(&res, ms);
     }))
@@ -202,7 +205,7 @@ fn base(w: &Widget) -> String {
     w.st.borrow().opts.server_url.clone()
 }
 
-fn thread_url(w: &Widget, tid: &str, tail: &str) -> String {
+pub(super) fn thread_url(w: &Widget, tid: &str, tail: &str) -> String {
     let mut u = base(w);
     u.push_str("/v1/threads/");
     u.push_str(tid);
@@ -250,7 +253,7 @@ async fn refresh_token(weak: &Weak<Widget>) -> bool {
 
 /// One request with the current token; a 401 asks for a new token and retries once.
 /// `Err` is a network failure (or abort); `Ok` carries the `Response`.
-async fn request(
+pub(super) async fn request(
     weak: &Weak<Widget>,
     method: &str,
     url: &str,
@@ -303,7 +306,7 @@ async fn request(
     }
 }
 
-fn status(resp: &JsValue) -> u16 {
+pub(super) fn status(resp: &JsValue) -> u16 {
     get(resp, "status").as_f64().unwrap_or(0.0) as u16
 }
 
@@ -314,7 +317,7 @@ async fn json(resp: &JsValue) -> JsValue {
     }
 }
 
-fn rand() -> f64 {
+pub(super) fn rand() -> f64 {
     js_sys::Math::random()
 }
 
@@ -333,6 +336,7 @@ pub(crate) fn attach(w: &Rc<Widget>) {
         build_ui(w, &root, &st.opts.strings, &d.messages)
     };
     w.st.borrow_mut().chat.ui = built;
+    restore_sends(w);
     let tid = w.st.borrow().thread_id.clone();
     if let Some(tid) = tid {
         load_thread(w, tid, Then::Nothing);
@@ -347,9 +351,6 @@ fn build_ui(
 ) -> Option<Ui> {
     let doc = messages.owner_document()?;
     let window = js::query(root, "[part=window]")?;
-    let style = doc.create_element("style").ok()?;
-    style.set_text_content(Some(include_str!("chat.css")));
-    let _ = root.unchecked_ref::<web_sys::Node>().append_child(&style);
     let _ = messages.set_attribute("aria-live", "off");
     let status = doc.create_element("div").ok()?;
     let _ = status.set_attribute("part", "status");
@@ -361,7 +362,7 @@ fn build_ui(
     let _ = typing.set_attribute("role", "status");
     let _ = typing.set_attribute("aria-label", s.get("typing"));
     let _ = typing.set_attribute("hidden", "");
-    typing.set_inner_html("<i></i><i></i><i></i>");
+    super::dom::build(&doc, &typing, "<i></i><i></i><i></i>");
     let _ = messages.after_with_node_1(&typing);
     let live = doc.create_element("div").ok()?;
     let _ = live.set_attribute("class", "sr");
@@ -376,7 +377,7 @@ fn build_ui(
         let key = get(&e, "key").as_string().unwrap_or_default();
         if key == "Escape" {
             e.prevent_default();
-            if !close_popup(&w) {
+            if !feedback::close_popup(&w) {
                 act::change_view(&w, crate::view::Cause::MinimizeClicked, Then::Nothing);
             }
         } else if key == "Tab" {
@@ -508,6 +509,8 @@ pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
             a.abort();
         }
         st.chat.streaming = false;
+        // the send loop of the old generation stops; the stream's start kicks a new one
+        st.chat.sending = false;
         st.chat.seq = Seq::default();
         st.chat.gen
     };
@@ -523,9 +526,10 @@ pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
                 let body = json(&r.unwrap_or(JsValue::NULL)).await;
                 let Some(w) = alive(&weak, gen) else { return };
                 let last = get(&body, "lastSeq").as_f64().unwrap_or(0.0) as u64;
-                remember_feedback(&w, &get(&body, "feedback"));
+                feedback::remember(&w, &get(&body, "feedback"));
                 w.st.borrow_mut().chat.seq = Seq { last };
                 let messages = get(&body, "messages");
+                let given = w.st.borrow().chat.feedback.clone();
                 for m in items(&messages) {
                     let user = get(&m, "role").as_string().as_deref() == Some("user");
                     set(
@@ -533,6 +537,14 @@ pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
                         "sender",
                         &(if user { "user" } else { "response" }).into(),
                     );
+                    typed(&m);
+                    // what the visitor did with it: the feedback given, if any
+                    let id = get(&m, "id").as_string().unwrap_or_default();
+                    let state = object(&[]);
+                    if let Some(f) = given.iter().find(|f| f.0 == id) {
+                        set(&state, "feedback", &object(&[("isPositive", f.1.into())]));
+                    }
+                    set(&m, "message_state", &state);
                 }
                 let ev = js::event(EventType::PreThreadLoaded, &[("messages", messages)]);
                 emit(
@@ -581,6 +593,22 @@ pub(crate) fn history_done(w: &Rc<Widget>, event: &JsValue) {
     for (m, v) in shown.into_iter().zip(views) {
         render_message(w, &m, v, false, &mut custom);
     }
+    {
+        // sends still waiting stay at the end of the transcript, as pending
+        let mut st = w.st.borrow_mut();
+        let st = &mut *st;
+        if let Some(d) = &st.dom {
+            let bubbles: Vec<Element> = st
+                .chat
+                .sends
+                .iter_extra()
+                .filter_map(|p| p.bubble.clone())
+                .collect();
+            for b in bubbles {
+                place(&mut st.chat, d, &b);
+            }
+        }
+    }
     fire_custom(w, custom);
     scroll(w);
     start_stream(w);
@@ -602,15 +630,16 @@ pub(crate) fn reset(w: &Rc<Widget>) {
         c.live.clear();
         c.msgs.clear();
         c.feedback.clear();
-        (st.thread_id.clone(), std::mem::take(&mut st.chat.pending))
+        (st.thread_id.clone(), st.chat.sends.take_all())
     };
+    persist_sends(w);
     for p in pending {
-        if let Some(t) = p.then {
+        if let Some(t) = p.extra.then {
             act::run_then(w, t);
         }
     }
     typing(w, false);
-    close_popup(w);
+    feedback::close_popup(w);
     set_conn(w, Conn::Idle);
     if let Some(tid) = old {
         let url = thread_url(w, &tid, "/close");
@@ -764,9 +793,15 @@ fn handle(w: &Rc<Widget>, data: &str) {
     match kind {
         Kind::MessageCreated => {
             let m = get(&v, "message");
-            let cmid = get(&m, "client_message_id").as_string();
-            let mine = cmid.is_some_and(|c| w.st.borrow().chat.mine.contains(&c));
-            if !mine {
+            let cmid = get(&m, "client_message_id").as_string().unwrap_or_default();
+            let (waiting, seen) = {
+                let c = &w.st.borrow().chat;
+                (c.sends.waiting(&cmid), c.mine.contains(&cmid))
+            };
+            if waiting {
+                // the stream's record of our send: acknowledged (`send` before its reply)
+                acked(w, &cmid, true);
+            } else if !seen {
                 let text = text_of(&m);
                 user_bubble(w, &text, "user");
                 scroll(w);
@@ -775,17 +810,13 @@ fn handle(w: &Rc<Widget>, data: &str) {
         Kind::RunStarted => typing(w, true),
         Kind::AgentTyping => typing(w, get(&v, "typing").as_bool() == Some(true)),
         Kind::MessageDelta => {
-            let ev = object(&[
-                ("messageId", get(&v, "messageId")),
-                ("threadId", get(&v, "threadId")),
-                ("runId", get(&v, "runId")),
-                ("delta", get(&v, "delta")),
-            ]);
+            // the stream event itself becomes the `pre:stream:delta` event (fewer JS calls per
+            // delta): it already carries messageId, threadId, runId and delta
             let mid = get(&v, "messageId").as_string().unwrap_or_default();
             let run = get(&v, "runId").as_string().unwrap_or_default();
             // the bubble takes its place in the transcript now, whatever handlers do
-            ensure_live(w, mid, run);
-            act::stream_delta(w, ev);
+            ensure_live(w, mid.clone(), run);
+            act::stream_delta(w, v, mid);
         }
         Kind::MessageCompleted | Kind::AgentMessage => act::receive(w, get(&v, "message")),
         Kind::RunFailed => {
@@ -856,17 +887,13 @@ fn typing(w: &Widget, on: bool) {
 
 // ---- sending ------------------------------------------------------------------------------------
 
-/// `pre:send` handlers are done and the text is not empty: show it and send it.
-pub(crate) fn queued(
-    w: &Rc<Widget>,
-    cmid: String,
-    content: String,
-    silent: bool,
-    message: JsValue,
-    then: Then,
-) {
-    if w.st.borrow().chat.pending.len() >= crate::thread::OUTBOX_LIMIT {
+/// `pre:send` handlers are done and the text is not empty: show it, keep it (in memory and
+/// in storage, so a reload re-sends it) and send it.
+pub(crate) fn queued(w: &Rc<Widget>, content: String, silent: bool, message: JsValue, then: Then) {
+    if w.st.borrow().chat.sends.len() >= crate::conversation::LIMIT {
+        // tell the visitor (not only the console): the message was not taken
         js::console_warn(&crate::thread::Error::OutboxFull.msg());
+        note(w, "queueFull", None);
         return act::run_then(w, then);
     }
     let bubble = if silent {
@@ -875,16 +902,63 @@ pub(crate) fn queued(
         user_bubble(w, &content, "user pending")
     };
     scroll(w);
-    {
-        let mut st = w.st.borrow_mut();
-        st.chat.mine.push(cmid.clone());
-        st.chat.pending.push(Pending {
-            cmid,
-            content,
+    let extra = Pending {
+        message,
+        then: Some(then),
+        bubble,
+    };
+    let _ = w.st.borrow_mut().chat.sends.queue(content, extra);
+    persist_sends(w);
+    kick_sends(w);
+}
+
+fn sends_key(w: &Widget) -> String {
+    let st = w.st.borrow();
+    let mut k = crate::thread::storage_key(&st.opts.server_url, st.opts.bot.as_deref());
+    k.push_str(":sends");
+    k
+}
+
+/// Keeps the unacknowledged sends beside the thread id (`[[clientMessageId, content], …]`).
+fn persist_sends(w: &Widget) {
+    let Some(s) = super::storage(w.st.borrow().opts.persistence) else {
+        return;
+    };
+    let key = sends_key(w);
+    let list = js_sys::Array::new();
+    for (c, t) in w.st.borrow().chat.sends.stored() {
+        list.push(&js_sys::Array::of2(&c.into(), &t.into()));
+    }
+    let _ = if list.length() == 0 {
+        s.remove_item(&key)
+    } else {
+        s.set_item(&key, &json_stringify(&list).as_string().unwrap_or_default())
+    };
+}
+
+/// Takes back the sends an earlier page kept (reload, crashed tab): shown as pending and
+/// re-sent with their own client message ids, so the server keeps each once.
+fn restore_sends(w: &Rc<Widget>) {
+    let Some(s) = super::storage(w.st.borrow().opts.persistence) else {
+        return;
+    };
+    let Some(raw) = s.get_item(&sends_key(w)).ok().flatten() else {
+        return;
+    };
+    for pair in items(&json_parse(&raw).unwrap_or(JsValue::NULL)) {
+        let (Some(cmid), Some(content)) =
+            (get(&pair, "0").as_string(), get(&pair, "1").as_string())
+        else {
+            continue;
+        };
+        let bubble = user_bubble(w, &content, "user pending");
+        let message = object(&[("message", object(&[("content", content.as_str().into())]))]);
+        let extra = Pending {
             message,
-            then: Some(then),
+            then: None,
             bubble,
-        });
+        };
+        w.st.borrow_mut().chat.sends.restore(cmid, content, extra);
     }
     kick_sends(w);
 }
@@ -892,7 +966,7 @@ pub(crate) fn queued(
 fn kick_sends(w: &Rc<Widget>) {
     let gen = {
         let mut st = w.st.borrow_mut();
-        if st.chat.sending || st.chat.pending.is_empty() {
+        if st.chat.sending || st.chat.sends.is_empty() {
             return;
         }
         st.chat.sending = true;
@@ -909,9 +983,9 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
         let next =
             w.st.borrow()
                 .chat
-                .pending
-                .first()
-                .map(|p| (p.cmid.clone(), p.content.clone()));
+                .sends
+                .next()
+                .map(|(c, t)| (c.to_string(), t.to_string()));
         let Some((cmid, content)) = next else {
             w.st.borrow_mut().chat.sending = false;
             return;
@@ -925,9 +999,9 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
                 let ids: Vec<String> =
                     w.st.borrow()
                         .chat
-                        .pending
-                        .iter()
-                        .map(|p| p.cmid.clone())
+                        .sends
+                        .stored()
+                        .map(|(c, _)| c.to_string())
                         .collect();
                 for id in ids {
                     acked(&w, &id, false);
@@ -976,14 +1050,20 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
     }
 }
 
-/// The server acknowledged (or refused for good) a send: `send` fires after an ack.
+/// The server acknowledged (its 202, or the stream's record of the message) or refused for
+/// good a send: `send` fires at the first acknowledgement, before any event of its reply.
 fn acked(w: &Rc<Widget>, cmid: &str, ok: bool) {
     let p = {
         let mut st = w.st.borrow_mut();
-        let i = st.chat.pending.iter().position(|p| p.cmid == cmid);
-        i.map(|i| st.chat.pending.remove(i))
+        let p = st.chat.sends.settle(cmid);
+        if p.is_some() {
+            st.chat.mine.push(cmid.to_string());
+        }
+        p
     };
-    let Some(mut p) = p else { return };
+    let Some(p) = p else { return };
+    persist_sends(w);
+    let mut p = p.extra;
     if let Some(b) = &p.bubble {
         let _ = b.set_attribute("class", if ok { "user" } else { "user failed" });
         if !ok {
@@ -1009,6 +1089,16 @@ fn user_bubble(w: &Widget, text: &str, class: &str) -> Option<Element> {
     let _ = b.set_attribute("class", class);
     d.append_text(&b, text);
     Some(b)
+}
+
+/// Gives each content item a `type` beside its `response_type` (the event tables name `type`).
+pub(crate) fn typed(m: &JsValue) {
+    for it in items(&get(m, "content")) {
+        let t = get(&it, "response_type");
+        if !t.is_undefined() && get(&it, "type").is_undefined() {
+            set(&it, "type", &t);
+        }
+    }
 }
 
 fn text_of(m: &JsValue) -> String {
@@ -1050,12 +1140,16 @@ fn live_bubble(st: &mut super::State, id: String, run: String) {
     }
 }
 
-/// `pre:stream:delta` handlers are done: queue the text they left for the next frame.
+/// `pre:stream:delta` handlers are done: queue the text they left for the next frame. A
+/// string `event.delta.text` replaces the chunk's text; otherwise the text items of
+/// `event.delta.content` are rendered (`[]` suppresses the chunk).
 pub(crate) fn delta_done(w: &Rc<Widget>, event: &JsValue) {
     let mid = get(event, "messageId").as_string().unwrap_or_default();
     let run = get(event, "runId").as_string().unwrap_or_default();
+    let delta = get(event, "delta");
     let mut texts = Vec::new();
-    for item in items(&get(&get(event, "delta"), "content")) {
+    let rewritten = get(&delta, "text").as_string();
+    for item in items(&get(&delta, "content")) {
         let kind = get(&item, "response_type").as_string();
         let text = match kind.as_deref() {
             None | Some("text") => get(&item, "text").as_string(),
@@ -1077,9 +1171,14 @@ pub(crate) fn delta_done(w: &Rc<Widget>, event: &JsValue) {
         let Some(l) = st.chat.live.iter_mut().find(|l| l.id == mid) else {
             return;
         };
-        for (t, _) in texts {
-            if let Some(t) = t {
-                l.pending.push_str(&t);
+        match rewritten {
+            Some(t) => l.pending.push_str(&t),
+            None => {
+                for (t, _) in texts {
+                    if let Some(t) = t {
+                        l.pending.push_str(&t);
+                    }
+                }
             }
         }
         !std::mem::replace(&mut st.chat.raf, true)
@@ -1138,80 +1237,6 @@ fn scroll(w: &Widget) {
 
 // ---- messages -----------------------------------------------------------------------------------
 
-/// What the widget renders of one content item, read before any borrow (getters run JS).
-enum Item {
-    Text(Vec<Block>),
-    Buttons(Option<Vec<Block>>, Vec<String>),
-    Cards(Option<Vec<Block>>, Vec<Card>),
-    Custom(Option<Vec<Block>>, JsValue),
-}
-
-struct Card {
-    title: String,
-    desc: Option<String>,
-    image: Option<String>,
-    buttons: Vec<String>,
-}
-
-struct View {
-    role: String,
-    id: String,
-    items: Vec<Item>,
-    feedback: bool,
-}
-
-fn labels(v: &JsValue) -> Vec<String> {
-    items(v)
-        .iter()
-        .map(|b| get(b, "label").as_string().unwrap_or_default())
-        .collect()
-}
-
-fn read_message(m: &JsValue) -> View {
-    let role = get(m, "role")
-        .as_string()
-        .or_else(|| {
-            get(m, "sender")
-                .as_string()
-                .map(|s| if s == "user" { s } else { "assistant".into() })
-        })
-        .unwrap_or_else(|| "assistant".into());
-    let mut out = Vec::new();
-    for it in items(&get(m, "content")) {
-        let kind = get(&it, "response_type")
-            .as_string()
-            .or_else(|| get(&it, "type").as_string());
-        let text = get(&it, "text")
-            .as_string()
-            .filter(|t| !t.is_empty())
-            .map(|t| md::parse(&t));
-        out.push(match kind.as_deref() {
-            None | Some("text") => Item::Text(text.unwrap_or_default()),
-            Some("option") => Item::Buttons(text, labels(&get(&it, "options"))),
-            Some("carousel") => {
-                let mut cards = Vec::new();
-                for c in items(&get(&it, "cards")) {
-                    cards.push(Card {
-                        title: get(&c, "title").as_string().unwrap_or_default(),
-                        desc: get(&c, "description").as_string(),
-                        image: get(&c, "image_url").as_string(),
-                        buttons: labels(&get(&c, "buttons")),
-                    });
-                }
-                Item::Cards(text, cards)
-            }
-            _ => Item::Custom(text, it.clone()),
-        });
-    }
-    let fb = get(&get(m, "message_options"), "feedback");
-    View {
-        role,
-        id: get(m, "id").as_string().unwrap_or_default(),
-        items: out,
-        feedback: get(&fb, "enabled").as_bool() == Some(true),
-    }
-}
-
 /// `pre:receive` handlers are done: render `event.message`, announce it, then
 /// `userDefinedResponse` for its custom items and `receive`.
 pub(crate) fn receive_done(w: &Rc<Widget>, event: JsValue) {
@@ -1247,94 +1272,6 @@ fn fire_custom(w: &Rc<Widget>, custom: Vec<(JsValue, JsValue, Element)>) {
             ],
         );
         emit(w, EventType::UserDefinedResponse, ev, None, After::Nothing);
-    }
-}
-
-fn el(doc: &Document, tag: &str, parent: &Element, class: Option<&str>) -> Option<Element> {
-    let e = doc.create_element(tag).ok()?;
-    if let Some(c) = class {
-        let _ = e.set_attribute("class", c);
-    }
-    let _ = parent.append_child(&e);
-    Some(e)
-}
-
-fn render_inline(doc: &Document, parent: &Element, v: &[Inline]) {
-    for n in v {
-        match n {
-            Inline::Text(t) => {
-                let _ = parent.append_child(&doc.create_text_node(t));
-            }
-            Inline::Break => {
-                el(doc, "br", parent, None);
-            }
-            Inline::Code(t) => {
-                if let Some(c) = el(doc, "code", parent, None) {
-                    c.set_text_content(Some(t));
-                }
-            }
-            Inline::Bold(c) | Inline::Italic(c) => {
-                let tag = if matches!(n, Inline::Bold(_)) {
-                    "strong"
-                } else {
-                    "em"
-                };
-                if let Some(e) = el(doc, tag, parent, None) {
-                    render_inline(doc, &e, c);
-                }
-            }
-            Inline::Link { href, children } => {
-                if let Some(a) = el(doc, "a", parent, None) {
-                    let _ = a.set_attribute("href", href);
-                    let _ = a.set_attribute("target", "_blank");
-                    let _ = a.set_attribute("rel", "noopener noreferrer");
-                    render_inline(doc, &a, children);
-                }
-            }
-        }
-    }
-}
-
-fn render_blocks(doc: &Document, parent: &Element, blocks: &[Block]) {
-    for b in blocks {
-        match b {
-            Block::Para(v) => {
-                if let Some(p) = el(doc, "p", parent, None) {
-                    render_inline(doc, &p, v);
-                }
-            }
-            Block::List { ordered, items } => {
-                if let Some(l) = el(doc, if *ordered { "ol" } else { "ul" }, parent, None) {
-                    for it in items {
-                        if let Some(li) = el(doc, "li", &l, None) {
-                            render_inline(doc, &li, it);
-                        }
-                    }
-                }
-            }
-            Block::Code(c) => {
-                if let Some(p) = el(doc, "pre", parent, None) {
-                    if let Some(code) = el(doc, "code", &p, None) {
-                        code.set_text_content(Some(c));
-                    }
-                }
-            }
-        }
-    }
-}
-
-fn button(doc: &Document, parent: &Element, label: &str, m: u32, i: u32, c: Option<u32>, b: u32) {
-    if let Some(e) = el(doc, "button", parent, None) {
-        let _ = e.set_attribute("type", "button");
-        let _ = e.set_attribute("part", "button");
-        let _ = e.set_attribute("data-a", "btn");
-        let _ = e.set_attribute("data-m", &num(String::new(), m));
-        let _ = e.set_attribute("data-i", &num(String::new(), i));
-        if let Some(c) = c {
-            let _ = e.set_attribute("data-c", &num(String::new(), c));
-        }
-        let _ = e.set_attribute("data-b", &num(String::new(), b));
-        e.set_text_content(Some(label));
     }
 }
 
@@ -1478,10 +1415,7 @@ fn render_message(
             .map(|f| f.1);
         if let Some(row) = el(&doc, "div", &bubble, Some("fb")) {
             let _ = row.set_attribute("part", "feedback");
-            for (positive, glyph, key) in [
-                (true, THUMB, "feedbackPositive"),
-                (false, THUMB, "feedbackNegative"),
-            ] {
+            for (positive, key) in [(true, "feedbackPositive"), (false, "feedbackNegative")] {
                 if let Some(b) = el(&doc, "button", &row, None) {
                     let _ = b.set_attribute("type", "button");
                     let _ = b.set_attribute("data-a", if positive { "up" } else { "down" });
@@ -1496,7 +1430,7 @@ fn render_message(
                             "false"
                         },
                     );
-                    b.set_inner_html(glyph); // a static icon, no message data
+                    b.set_text_content(Some("\u{1f44d}\u{fe0e}"));
                 }
             }
         }
@@ -1504,13 +1438,16 @@ fn render_message(
     (live && !said.is_empty()).then_some(said)
 }
 
-/// A thumb icon (turned over for "not helpful" by the stylesheet).
-const THUMB: &str = r#"<svg viewBox="0 0 24 24" aria-hidden="true"><path d="M1 21h4V9H1v12zm22-11c0-1.1-.9-2-2-2h-6.3l1-4.6v-.3c0-.4-.2-.8-.4-1.1L14.2 1 7.6 7.6C7.2 8 7 8.5 7 9v10c0 1.1.9 2 2 2h9c.8 0 1.5-.5 1.8-1.2l3-7c.1-.3.2-.5.2-.8v-2z"/></svg>"#;
-
 // ---- clicks ---------------------------------------------------------------------------------------
 
-fn attr_u32(e: &Element, name: &str) -> Option<u32> {
-    e.get_attribute(name)?.parse().ok()
+pub(super) fn attr_u32(e: &Element, name: &str) -> Option<u32> {
+    // our own decimal attributes (data-m, …): a byte fold, not `str::parse`'s machinery
+    let v = e.get_attribute(name)?;
+    (!v.is_empty() && v.bytes().all(|b| b.is_ascii_digit())).then(|| {
+        v.bytes().fold(0u32, |n, d| {
+            n.wrapping_mul(10).wrapping_add(u32::from(d - b'0'))
+        })
+    })
 }
 
 /// A click on an element with a `data-a` the view layer does not handle.
@@ -1518,16 +1455,16 @@ pub(crate) fn click(w: &Rc<Widget>, e: Element) {
     let action = e.get_attribute("data-a").unwrap_or_default();
     match action.as_str() {
         "btn" => button_click(w, &e),
-        "up" | "down" => thumbs(w, &e, action == "up"),
-        "fbsend" => details_submit(w),
+        "up" | "down" => feedback::thumbs(w, &e, action == "up"),
+        "fbsend" => feedback::details_submit(w),
         "fbclose" => {
-            close_popup(w);
+            feedback::close_popup(w);
         }
         _ => {}
     }
 }
 
-fn message_at(w: &Widget, m: u32) -> Option<JsValue> {
+pub(super) fn message_at(w: &Widget, m: u32) -> Option<JsValue> {
     w.st.borrow().chat.msgs.get(m as usize).map(|x| x.1.clone())
 }
 
@@ -1576,241 +1513,6 @@ fn button_click(w: &Rc<Widget>, e: &Element) {
             if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
                 act::send(w, v, false, Then::Nothing);
             }
-        }
-    }
-}
-
-fn feedback_event(
-    message: &JsValue,
-    positive: bool,
-    kind: &str,
-    extra: &[(&str, JsValue)],
-) -> JsValue {
-    let item = js_sys::Array::from(&get(message, "content")).get(0);
-    let ev = js::event(
-        EventType::Feedback,
-        &[
-            ("messageItem", item),
-            ("message", message.clone()),
-            ("isPositive", positive.into()),
-            ("interactionType", kind.into()),
-        ],
-    );
-    for (k, v) in extra {
-        set(&ev, k, v);
-    }
-    ev
-}
-
-fn post_feedback(w: &Rc<Widget>, body: JsValue) {
-    let Some(tid) = w.st.borrow().thread_id.clone() else {
-        return;
-    };
-    let url = thread_url(w, &tid, "/feedback");
-    let body = json_stringify(&body).as_string().unwrap_or_default();
-    let weak = Rc::downgrade(w);
-    spawn_local(async move {
-        let mut backoff = Backoff::new();
-        for _ in 0..5 {
-            let r = request(&weak, "POST", &url, Some(&body), 0, None).await;
-            if verdict(r.as_ref().map(status).unwrap_or(0)) != Verdict::Retry {
-                return;
-            }
-            let _ = sleep(backoff.next(rand())).await;
-        }
-    });
-}
-
-fn thumbs(w: &Rc<Widget>, e: &Element, positive: bool) {
-    let Some(m) = attr_u32(e, "data-m") else {
-        return;
-    };
-    let Some(message) = message_at(w, m) else {
-        return;
-    };
-    let mid = get(&message, "id").as_string().unwrap_or_default();
-    if let Some(row) = e.parent_element() {
-        if let Ok(list) = row.query_selector_all("button") {
-            for k in 0..list.length() {
-                if let Some(b) = list.item(k) {
-                    let b: Element = b.unchecked_into();
-                    let _ = b.set_attribute("aria-pressed", if b == *e { "true" } else { "false" });
-                }
-            }
-        }
-    }
-    {
-        let mut st = w.st.borrow_mut();
-        st.chat.feedback.retain(|f| f.0 != mid);
-        st.chat.feedback.push((mid.clone(), positive));
-    }
-    emit(
-        w,
-        EventType::Feedback,
-        feedback_event(&message, positive, "button", &[]),
-        None,
-        After::Nothing,
-    );
-    post_feedback(
-        w,
-        object(&[
-            ("messageId", mid.as_str().into()),
-            ("isPositive", positive.into()),
-            ("interactionType", "button".into()),
-        ]),
-    );
-    open_popup(w, m, &message, positive);
-}
-
-fn open_popup(w: &Rc<Widget>, m: u32, message: &JsValue, positive: bool) {
-    close_popup(w);
-    let fb = get(&get(message, "message_options"), "feedback");
-    let cats: Vec<String> = items(&get(
-        &fb,
-        if positive {
-            "positive_categories"
-        } else {
-            "negative_categories"
-        },
-    ))
-    .iter()
-    .filter_map(|c| c.as_string())
-    .collect();
-    let mut st = w.st.borrow_mut();
-    let s = st.opts.strings.clone();
-    let Some(ui) = &mut st.chat.ui else { return };
-    let Some(doc) = ui.window.owner_document() else {
-        return;
-    };
-    let Some(pop) = el(&doc, "div", &ui.window, Some("pop")) else {
-        return;
-    };
-    let _ = pop.set_attribute("part", "feedback-details");
-    let _ = pop.set_attribute("role", "dialog");
-    let _ = pop.set_attribute("aria-label", s.get("feedbackTitle"));
-    let _ = pop.set_attribute("data-m", &num(String::new(), m));
-    let _ = pop.set_attribute("data-v", if positive { "1" } else { "0" });
-    if let Some(h) = el(&doc, "h2", &pop, None) {
-        h.set_text_content(Some(s.get("feedbackTitle")));
-    }
-    for c in &cats {
-        if let Some(l) = el(&doc, "label", &pop, None) {
-            if let Some(i) = el(&doc, "input", &l, None) {
-                let _ = i.set_attribute("type", "checkbox");
-                let _ = i.set_attribute("value", c);
-            }
-            let _ = l.append_child(&doc.create_text_node(c));
-        }
-    }
-    if let Some(t) = el(&doc, "textarea", &pop, None) {
-        let _ = t.set_attribute("aria-label", s.get("feedbackText"));
-        let _ = t.set_attribute("placeholder", s.get("feedbackText"));
-        let _ = t.set_attribute("maxlength", "2000");
-    }
-    if let Some(row) = el(&doc, "div", &pop, Some("row")) {
-        for (a, key) in [("fbclose", "close"), ("fbsend", "feedbackSubmit")] {
-            if let Some(b) = el(&doc, "button", &row, None) {
-                let _ = b.set_attribute("type", "button");
-                let _ = b.set_attribute("data-a", a);
-                b.set_text_content(Some(s.get(key)));
-            }
-        }
-    }
-    let first = js::query(&pop.clone().into(), "input,textarea");
-    ui.popup = Some(pop);
-    drop(st);
-    if let Some(f) = first {
-        let _ = f.unchecked_into::<web_sys::HtmlElement>().focus();
-    }
-}
-
-/// Closes the details popup; whether one was open.
-fn close_popup(w: &Widget) -> bool {
-    let pop =
-        w.st.borrow_mut()
-            .chat
-            .ui
-            .as_mut()
-            .and_then(|u| u.popup.take());
-    match pop {
-        Some(p) => {
-            p.remove();
-            true
-        }
-        None => false,
-    }
-}
-
-fn details_submit(w: &Rc<Widget>) {
-    let pop = w.st.borrow().chat.ui.as_ref().and_then(|u| u.popup.clone());
-    let Some(pop) = pop else { return };
-    let (Some(m), positive) = (
-        attr_u32(&pop, "data-m"),
-        pop.get_attribute("data-v").as_deref() == Some("1"),
-    ) else {
-        return;
-    };
-    let Some(message) = message_at(w, m) else {
-        return;
-    };
-    let cats = js_sys::Array::new();
-    if let Ok(list) = pop.query_selector_all("input:checked") {
-        for k in 0..list.length() {
-            if let Some(n) = list.item(k) {
-                cats.push(&get(&n, "value"));
-            }
-        }
-    }
-    let text = js::query(&pop.clone().into(), "textarea")
-        .map(|t| get(&t, "value"))
-        .unwrap_or(JsValue::UNDEFINED);
-    let text = if text.as_string().is_some() {
-        text
-    } else {
-        JsValue::from_str("")
-    };
-    let mid = get(&message, "id");
-    emit(
-        w,
-        EventType::Feedback,
-        feedback_event(
-            &message,
-            positive,
-            "details",
-            &[("text", text.clone()), ("categories", cats.clone().into())],
-        ),
-        None,
-        After::Nothing,
-    );
-    let body = object(&[
-        ("messageId", mid),
-        ("isPositive", positive.into()),
-        ("interactionType", "details".into()),
-        ("categories", cats.into()),
-    ]);
-    if text.as_string().is_some_and(|t| !t.is_empty()) {
-        set(&body, "text", &text);
-    }
-    post_feedback(w, body);
-    close_popup(w);
-    let thanks = w.st.borrow().opts.strings.get("feedbackThanks").to_string();
-    let st = w.st.borrow();
-    if let Some(ui) = &st.chat.ui {
-        ui.live.set_text_content(Some(&thanks));
-    }
-}
-
-/// History says which feedback this visitor gave (server `feedback` list): remembered so the
-/// thumbs show pressed.
-pub(crate) fn remember_feedback(w: &Widget, list: &JsValue) {
-    let mut st = w.st.borrow_mut();
-    for f in items(list) {
-        if let (Some(id), Some(p)) = (
-            get(&f, "messageId").as_string(),
-            get(&f, "isPositive").as_bool(),
-        ) {
-            st.chat.feedback.retain(|x| x.0 != id);
-            st.chat.feedback.push((id, p));
         }
     }
 }

@@ -1,7 +1,11 @@
-//! The widget's DOM: one host `<div>` with an open shadow root holding the stylesheet, the
-//! launcher and the main window (parts of DESIGN.md §2). The skeleton is a static template with
-//! no caller data in it; every caller- or server-provided string goes in through
-//! `textContent` / attributes, never as HTML.
+//! The widget's DOM: one host `<div>` with an open shadow root holding the launcher and the
+//! main window (parts of DESIGN.md §2). The skeleton is a static template with no caller data
+//! in it, built with `createElement` by [`build`] (no HTML parser: nothing reaches an
+//! `innerHTML` sink, so host pages can enforce Trusted Types); every caller- or server-provided
+//! string goes in through `textContent` / attributes. Styles are constructed stylesheets
+//! shared by every instance and adopted by each shadow root (no `<style>` element and no
+//! `style` attribute, so a `style-src` without `'unsafe-inline'` is enough); theme values go
+//! through CSSOM `style.setProperty`.
 //!
 //! Invariant: [`Dom`] owns the host element and the two delegated listeners (click on the
 //! shadow root, submit on the form); dropping it removes the host from the page and both
@@ -10,17 +14,86 @@
 use super::listener::Listener;
 use crate::options::Options;
 use crate::view::ViewState;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
-use web_sys::{Document, Element, Event, HtmlElement, ShadowRoot};
+use web_sys::{Document, Element, Event, HtmlElement, Node, ShadowRoot};
+
+#[wasm_bindgen]
+extern "C" {
+    type CSSStyleSheet;
+    #[wasm_bindgen(constructor)]
+    fn new() -> CSSStyleSheet;
+    #[wasm_bindgen(method, js_name = replaceSync)]
+    fn replace_sync(this: &CSSStyleSheet, css: &str);
+}
+
+thread_local! {
+    /// The widget's stylesheet, parsed once per page and shared by every instance.
+    static SHEET: JsValue = {
+        let s = CSSStyleSheet::new();
+        s.replace_sync(concat!(include_str!("style.css"), include_str!("chat.css")));
+        js_sys::Array::of1(&s).into()
+    };
+}
+
+/// Builds `src` — one of our static templates, never caller data — into `parent` with
+/// `createElement`. Understands exactly what the templates use: HTML elements with
+/// double-quoted or bare attributes, `<input>` as the one void element, and plain text
+/// (characters as themselves: no entities).
+pub fn build(doc: &Document, parent: &Node, src: &str) {
+    let b = src.as_bytes();
+    let upto = |mut i: usize, stop: &[u8]| {
+        while i < b.len() && !stop.contains(&b[i]) {
+            i += 1;
+        }
+        i
+    };
+    let mut stack: Vec<Node> = vec![parent.clone()];
+    let mut i = 0;
+    while i < b.len() {
+        let start = i;
+        let Some(top) = stack.last().cloned() else {
+            return;
+        };
+        if b[i] != b'<' {
+            i = upto(i, b"<");
+            let _ = top.append_child(&doc.create_text_node(&src[start..i]));
+            continue;
+        }
+        let end = upto(i, b">");
+        i = end + 1;
+        if b.get(start + 1) == Some(&b'/') {
+            stack.pop();
+            continue;
+        }
+        let mut j = upto(start + 1, b" />");
+        let name = &src[start + 1..j];
+        let Ok(el) = doc.create_element(name) else {
+            return;
+        };
+        while j < end && b[j] == b' ' {
+            let k = upto(j + 1, b"= />");
+            let (key, mut value) = (&src[j + 1..k], "");
+            j = k;
+            if b.get(k) == Some(&b'=') {
+                let q = upto(k + 2, b"\"");
+                value = &src[k + 2..q];
+                j = q + 1;
+            }
+            let _ = el.set_attribute(key, value);
+        }
+        let _ = top.append_child(&el);
+        if name != "input" {
+            stack.push(el.into());
+        }
+    }
+}
 
 const TEMPLATE: &str = concat!(
-    "<style>",
-    include_str!("style.css"),
-    "</style>",
-    r#"<button part="launcher" class="l" data-a="open" hidden><svg viewBox="0 0 24 24" aria-hidden="true"><path d="M4 4h16v12H8l-4 4z"/></svg></button>"#,
+    r#"<button part="launcher" class="l" data-a="open" hidden><i></i></button>"#,
     r#"<section part="window" class="w" role="dialog" hidden><header part="header"><span part="title"></span>"#,
-    r#"<button part="restart" data-a="restart">&#8635;</button><button part="maximize" data-a="max">&#10530;</button>"#,
-    r#"<button part="minimize" data-a="min">&#8211;</button></header><div part="messages" role="log" aria-live="polite"></div>"#,
+    "<button part=\"restart\" data-a=\"restart\">\u{21bb}</button><button part=\"maximize\" data-a=\"max\">\u{2922}</button>",
+    "<button part=\"minimize\" data-a=\"min\">\u{2013}</button></header><div part=\"messages\" role=\"log\" aria-live=\"polite\"></div>",
     r#"<form><input part="input" autocomplete="off"><button part="send"></button></form></section>"#
 );
 
@@ -64,19 +137,16 @@ impl Dom {
             let _ = host.set_attribute("inline", "");
         }
         if !opts.theme.is_empty() {
-            // values are validated (crate::theme): no `;`, braces, `<>` or `\` can get in
-            let mut css = String::new();
+            // CSSOM, not a `style` attribute: allowed under a strict `style-src`
+            let style = host.style();
             for (prop, value) in &opts.theme {
-                css.push_str(prop);
-                css.push(':');
-                css.push_str(value);
-                css.push(';');
+                let _ = style.set_property(prop, value);
             }
-            let _ = host.set_attribute("style", &css);
         }
         let init = super::js::object(&[("mode", "open".into())]);
         let root = host.attach_shadow(init.unchecked_ref())?;
-        root.set_inner_html(TEMPLATE);
+        SHEET.with(|s| super::js::set(&root, "adoptedStyleSheets", s));
+        build(doc, &root, TEMPLATE);
 
         let s = &opts.strings;
         let launcher = part(&root, "[part=launcher]")?;

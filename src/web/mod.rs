@@ -5,6 +5,8 @@
 //! * [`run`] — feeds dispatches to the core [`crate::dispatch::Engine`], calls handlers and
 //!   awaits promises with a timeout;
 //! * [`act`] — acts on each event when its handlers are done (read-back, apply, follow-up);
+//! * `chat` — the live conversation (network, stream, sends, rendering); `feedback` — the
+//!   thumbs and the details popup; `render` — message objects → DOM nodes;
 //! * [`dom`] — the shadow-root DOM; [`listener`] — owned DOM listeners;
 //! * [`opts`] — JS options → core options; [`js`] — object helpers; [`error`] — JS exceptions.
 //!
@@ -18,9 +20,11 @@ pub mod api;
 mod chat;
 mod dom;
 pub mod error;
+mod feedback;
 mod js;
 mod listener;
 mod opts;
+mod render;
 mod run;
 
 pub use api::Chat;
@@ -28,7 +32,7 @@ pub use api::Chat;
 use crate::bus::Registry;
 use crate::dispatch::{Engine, Token};
 use crate::options::Options;
-use crate::thread::{Outbox, Persistence};
+use crate::thread::Persistence;
 use crate::view::Views;
 use js_sys::Function;
 use std::cell::{Cell, RefCell};
@@ -74,7 +78,6 @@ pub(crate) struct State {
     timers: Vec<(Token, i32)>,
     thread_id: Option<String>,
     auth_token: Option<String>,
-    outbox: Outbox,
     streams: Vec<Stream>,
     /// The live conversation (transport and rendering, issue 4).
     chat: chat::Conv,
@@ -121,6 +124,8 @@ impl Widget {
             &mut prefix,
             (js_sys::Math::random() * 4_294_967_295.0) as u32,
         );
+        let mut chat = chat::Conv::default();
+        chat.sends = crate::conversation::Sends::new(prefix);
         let w = Rc::new(Widget {
             id,
             st: RefCell::new(State {
@@ -135,9 +140,8 @@ impl Widget {
                 ready: Ready::NotRendered,
                 timers: Vec::new(),
                 thread_id,
-                outbox: Outbox::new(prefix),
                 streams: Vec::new(),
-                chat: chat::Conv::default(),
+                chat,
                 destroyed: false,
             }),
         });

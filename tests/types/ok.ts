@@ -27,8 +27,14 @@ async function main(): Promise<void> {
     .on("pre:stream:delta", async (e) => {
       const t: string | undefined = e.delta.content[0]?.text;
       if (t === "secret") e.delta.content = [];
+      e.delta.text = (t ?? "").toUpperCase();
       const id: string = e.messageId + e.threadId + e.runId;
       void id;
+    })
+    .on("pre:threadLoaded", (e) => {
+      const rated: boolean | undefined = e.messages[0]?.message_state?.feedback?.isPositive;
+      const kind: string | undefined = e.messages[0]?.content[0]?.type;
+      void rated, kind;
     })
     .once("view:pre:change", (e) => {
       if (e.reason === "launcherClicked") e.newViewState = { launcher: false, mainWindow: true };
