@@ -58,7 +58,7 @@ export async function render(el, { bot, rest, alive }) {
   const loadRuns = async () => {
     const { runs: list } = await api.actionRuns({ bot, action: name, limit: 20 });
     if (!alive()) return;
-    runs.replaceChildren(list.length ? list.map((r) => runDetails(r, r.test ? "Test run" : "Run")) : h("p.muted", "No runs yet."));
+    runs.replaceChildren(...(list.length ? list.map((r) => runDetails(r, r.test ? "Test run" : "Run")) : [h("p.muted", "No runs yet.")]));
   };
   el.append(
     h("p.crumbs", h("a", { href: "#/actions" }, "← Actions")),

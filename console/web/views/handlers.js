@@ -49,7 +49,7 @@ export async function render(el, { bot, rest, alive, go }) {
     const { runs: list } = await api.handlerRuns(bot);
     if (!alive()) return;
     const mine = list.filter((r) => r.handler === name).slice(0, 20);
-    runs.replaceChildren(mine.length ? mine.map((r) => runDetails(r, `${r.test ? "Test run" : "Run"} · ${r.eventType}`)) : h("p.muted", "No runs yet."));
+    runs.replaceChildren(...(mine.length ? mine.map((r) => runDetails(r, `${r.test ? "Test run" : "Run"} · ${r.eventType}`)) : [h("p.muted", "No runs yet.")]));
   };
   el.append(h("p.crumbs", h("a", { href: "#/handlers" }, "← Event handlers")),
     h("h1", def.name, " ", h("span.kind", def.eventType)),
