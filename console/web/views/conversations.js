@@ -2,7 +2,10 @@
 // in the URL, cursor paging with "Load more".
 import { api } from "../api.js";
 import { h, badge } from "../dom.js";
-import { when, ago } from "../format.js";
+import { when, ago, inline } from "../format.js";
+
+/** Message text without its markdown marks, for one-line previews. */
+const plain = (t) => inline(t).map(([, s]) => s).join("");
 
 const STATUSES = [["", "All"], ["open", "Open"], ["handed_off", "Handed off"], ["closed", "Closed"]];
 
@@ -48,7 +51,7 @@ export async function render(el, { bot, params, go, alive }) {
         h("td",
           h("a.pid", { href: `#/conversations/${encodeURIComponent(c.id)}`, onclick: (e) => e.stopPropagation() }, c.publicId),
           c.subject ? h("span.subject", " " + c.subject) : null,
-          h("div.small.muted.preview", c.lastMessage || "")),
+          h("div.small.muted.preview", plain(c.lastMessage || ""))),
         h("td", { dataset: { label: "Status" } }, badge(c.status)),
         h("td", { dataset: { label: "Tags" } }, c.tags.map((t) => h("span.tag", t))),
         h("td", { dataset: { label: "Messages" } }, String(c.messageCount)),
