@@ -46,7 +46,7 @@ impl Cursor {
     }
 
     pub fn decode(text: &str) -> Option<Cursor> {
-        if text.len() % 2 != 0 || text.len() > 512 {
+        if !text.len().is_multiple_of(2) || text.len() > 512 {
             return None;
         }
         let bytes: Option<Vec<u8>> = (0..text.len())
