@@ -149,11 +149,15 @@ impl SqliteStore {
         let limit = q.limit.clamp(1, 200);
         let (cond, mut args) = conditions(q, true, true)?;
         args.add(limit as i64 + 1).map_err(bind_err)?;
+        // The page is chosen first (inner query), then only its rows get their message count
+        // and last message: SQLite would otherwise compute them for every matching row before
+        // sorting when a filter (tag, search) drives the plan.
         let sql = format!(
             "SELECT t.id, t.public_id, t.bot, t.subject, t.status, t.tags, t.created_at, t.updated_at, \
              (SELECT count(*) FROM messages m WHERE m.thread_id = t.id) AS n, \
              (SELECT body FROM messages m WHERE m.thread_id = t.id ORDER BY m.seq DESC LIMIT 1) AS last \
-             FROM threads t WHERE {cond} ORDER BY t.created_at DESC, t.id DESC LIMIT ?"
+             FROM (SELECT t.* FROM threads t WHERE {cond} ORDER BY t.created_at DESC, t.id DESC LIMIT ?) t \
+             ORDER BY t.created_at DESC, t.id DESC"
         );
         let rows = sqlx::query_with(&sql, args).fetch_all(&self.read).await?;
         let mut conversations = Vec::with_capacity(rows.len());
