@@ -66,7 +66,13 @@ fn conditions(
         args.add(status.as_str().to_string()).map_err(bind_err)?;
     }
     if let Some(tag) = &q.tag {
-        sql.push("t.id IN (SELECT thread_id FROM thread_tags WHERE tag = ?)".into());
+        // A page walks the threads newest first and probes each one's tags (it stops after a
+        // page); counts go from the tag's index to its threads.
+        sql.push(if with_cursor {
+            "EXISTS (SELECT 1 FROM thread_tags g WHERE g.thread_id = t.id AND g.tag = ?)".into()
+        } else {
+            "t.id IN (SELECT thread_id FROM thread_tags WHERE tag = ?)".into()
+        });
         args.add(tag.clone()).map_err(bind_err)?;
     }
     if let Some(from) = &q.from {
