@@ -74,6 +74,9 @@ impl Server {
         config: ServerConfig,
         shutdown: CancellationToken,
     ) -> anyhow::Result<Server> {
+        if let Some(t) = &config.http.admin_token {
+            crate::console::check_token(&t.0).map_err(anyhow::Error::msg)?;
+        }
         let bots = bots::load_dir(&config.bots_dir).map_err(|errs| {
             let list: Vec<String> = errs.iter().map(|e| e.to_string()).collect();
             anyhow::anyhow!("bot configuration errors:\n{}", list.join("\n"))
@@ -170,6 +173,7 @@ impl Server {
             config: config.http.clone(),
             shutdown,
             owners: Default::default(),
+            console: Default::default(),
         });
         Ok(Server {
             listener,

@@ -21,7 +21,8 @@ function freePort() {
   });
 }
 
-export async function startServer() {
+/** `opts`: `bots` and `www` folders instead of the test ones; `env` added to natter's environment. */
+export async function startServer(opts = {}) {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run cargo build -p natter-server`);
   if (!existsSync(join(root, "pkg/natter.js"))) throw new Error("pkg/ is missing: run scripts/build-widget");
   const port = await freePort();
@@ -33,9 +34,9 @@ export async function startServer() {
     port,
     data,
     async start() {
-      child = spawn(BIN, ["serve", "--addr", `127.0.0.1:${port}`, "--data", data, "--bots", join(root, "tests/e2e/bots"),
-        "--www", join(root, "tests/e2e/chat-pages"), "--widget", join(root, "pkg"), "--rate-per-ip", "0", "--rate-per-thread", "0", "--durability", "normal"],
-        { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NATTER_LOG: "warn" } });
+      child = spawn(BIN, ["serve", "--addr", `127.0.0.1:${port}`, "--data", data, "--bots", opts.bots || join(root, "tests/e2e/bots"),
+        "--www", opts.www || join(root, "tests/e2e/chat-pages"), "--widget", join(root, "pkg"), "--rate-per-ip", "0", "--rate-per-thread", "0", "--durability", "normal"],
+        { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NATTER_LOG: "warn", ...(opts.env || {}) } });
       for (let i = 0; i < 400; i++) {
         try { if ((await fetch(origin + "/healthz")).ok) return; } catch {}
         await new Promise((r) => setTimeout(r, 25));

@@ -11,9 +11,8 @@
 
 use std::sync::Arc;
 
-use axum::extract::{Path, Query, Request, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{header, StatusCode};
-use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -36,6 +35,16 @@ pub enum AdminError {
     NotFound(String),
     #[error("{0}")]
     BadRequest(String),
+    #[error("that is not the admin token (NATTER_ADMIN_TOKEN)")]
+    WrongToken,
+    #[error("missing or wrong CSRF token: reload the console page and try again")]
+    Csrf,
+    #[error("too many requests: try again in {0} s")]
+    RateLimited(u64),
+    #[error("the database is not answering ({0}); see the server log")]
+    Unavailable(String),
+    #[error("the server is shutting down")]
+    ShuttingDown,
     #[error("internal: {0}")]
     Internal(String),
 }
@@ -44,8 +53,21 @@ impl From<StoreError> for AdminError {
     fn from(e: StoreError) -> Self {
         match e {
             StoreError::ThreadNotFound => AdminError::NotFound("no such thread".into()),
+            StoreError::ShuttingDown => AdminError::ShuttingDown,
+            StoreError::Db(e) => AdminError::Unavailable(db_cause(&e)),
             other => AdminError::Internal(other.to_string()),
         }
+    }
+}
+
+/// What kind of database failure it was, without paths or SQL.
+fn db_cause(e: &sqlx::Error) -> String {
+    match e {
+        sqlx::Error::Database(d) => d.message().to_string(),
+        sqlx::Error::PoolTimedOut => "no connection within the timeout".into(),
+        sqlx::Error::PoolClosed => "the store is closed".into(),
+        sqlx::Error::Io(io) => io.kind().to_string(),
+        other => other.to_string(),
     }
 }
 
@@ -68,6 +90,14 @@ impl IntoResponse for AdminError {
             AdminError::Unauthorized => (StatusCode::UNAUTHORIZED, "invalid_token"),
             AdminError::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
             AdminError::BadRequest(_) => (StatusCode::BAD_REQUEST, "invalid_request"),
+            AdminError::WrongToken => (StatusCode::UNAUTHORIZED, "invalid_token"),
+            AdminError::Csrf => (StatusCode::FORBIDDEN, "csrf_failed"),
+            AdminError::RateLimited(_) => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            AdminError::Unavailable(cause) => {
+                tracing::error!(%cause, "admin: store unavailable");
+                (StatusCode::SERVICE_UNAVAILABLE, "store_unavailable")
+            }
+            AdminError::ShuttingDown => (StatusCode::SERVICE_UNAVAILABLE, "shutting_down"),
             AdminError::Internal(cause) => {
                 tracing::error!(%cause, "admin: internal error");
                 (StatusCode::INTERNAL_SERVER_ERROR, "internal")
@@ -77,7 +107,7 @@ impl IntoResponse for AdminError {
             AdminError::Internal(_) => "internal error".to_string(),
             other => other.to_string(),
         };
-        (
+        let mut resp = (
             status,
             Json(ErrorBody {
                 error: ErrorDetail {
@@ -86,7 +116,12 @@ impl IntoResponse for AdminError {
                 },
             }),
         )
-            .into_response()
+            .into_response();
+        if let AdminError::RateLimited(secs) = self {
+            resp.headers_mut()
+                .insert(header::RETRY_AFTER, axum::http::HeaderValue::from(secs));
+        }
+        resp
     }
 }
 
@@ -110,37 +145,21 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/threads/{id}", get(thread))
         // Event handlers (issue 6), behind the same admin-token check.
         .merge(crate::lifecycle::admin::router())
+        // What the console reads: conversations, bots, overview, definitions, OpenAPI.
+        .merge(crate::console::api::router())
         .fallback(|| async { AdminError::NotFound("no such endpoint".into()) })
-        .layer(axum::middleware::from_fn_with_state(state, authenticate))
+        .layer(axum::middleware::from_fn_with_state(
+            state,
+            crate::console::admin_access,
+        ))
 }
 
-/// Constant-time comparison: the token's bytes don't leak through timing.
-fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
-}
-
-async fn authenticate(State(st): S, req: Request, next: Next) -> Response {
-    let Some(token) = st
-        .config
-        .admin_token
-        .as_ref()
-        .map(|t| t.0.as_str())
-        .filter(|t| !t.is_empty())
-    else {
-        return AdminError::Disabled.into_response();
-    };
-    let given = req
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
-    match given {
-        Some(g) if same(g.trim().as_bytes(), token.as_bytes()) => next.run(req).await,
-        _ => AdminError::Unauthorized.into_response(),
-    }
-}
-
-async fn list(State(st): S, Path(bot): Path<String>) -> Result<Json<Value>, AdminError> {
+/// The bot's actions with their arguments.
+#[utoipa::path(get, path = "/admin/v1/bots/{bot}/actions", tag = "actions",
+    params(("bot" = String, Path)),
+    responses((status = 200, description = "`{bot, actions: [{name, description, kind, workflows, args: [{name, type, description, required}], requiredArgs, source, method?, base_url?, path?}]}`"),
+              (status = 404, description = "No such bot")))]
+pub async fn list(State(st): S, Path(bot): Path<String>) -> Result<Json<Value>, AdminError> {
     let b = st
         .actions
         .bots()
@@ -160,39 +179,75 @@ async fn list(State(st): S, Path(bot): Path<String>) -> Result<Json<Value>, Admi
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct TestRequest {
-    #[serde(default = "empty_object")]
-    args: Value,
+pub struct TestRequest {
+    /// The arguments as JSON values.
+    args: Option<Value>,
+    /// Or as text, each converted to its argument's declared type exactly as the CLI's
+    /// `--arg name=value` (a form's fields are text).
+    arg_text: Option<std::collections::BTreeMap<String, String>>,
     conversation_id: Option<String>,
 }
 
-fn empty_object() -> Value {
-    json!({})
-}
-
-async fn run_test(
+/// Run Test: runs the action for real (no workflow gate, hand-offs skipped) and logs it.
+#[utoipa::path(post, path = "/admin/v1/bots/{bot}/actions/{action}/test", tag = "actions",
+    params(("bot" = String, Path), ("action" = String, Path)),
+    request_body(content_type = "application/json", description = "`{args?: {name: value}, argText?: {name: \"text\"}, conversationId?}`: `argText` values take each argument's declared type, as the CLI's `--arg`; `conversationId` is an id or public id"),
+    responses((status = 200, description = "`{run}`: the logged run (status, result, stdout, stderr, log, error, durationMs, …)"),
+              (status = 400, description = "Missing, unknown or wrongly typed arguments; nothing ran"),
+              (status = 404, description = "No such bot, action or conversation")))]
+pub async fn run_test(
     State(st): S,
     Path((bot, action)): Path<(String, String)>,
     body: Result<Json<TestRequest>, axum::extract::rejection::JsonRejection>,
 ) -> Result<Json<Value>, AdminError> {
     let Json(req) = body.map_err(|e| AdminError::BadRequest(e.body_text()))?;
-    let run = st
-        .actions
-        .test(&bot, &action, req.args, req.conversation_id.as_deref())
-        .await?;
+    let args = match (req.args, req.arg_text) {
+        (Some(_), Some(_)) => {
+            return Err(AdminError::BadRequest(
+                "give `args` or `argText`, not both".into(),
+            ))
+        }
+        (Some(a), None) => a,
+        (None, None) => json!({}),
+        (None, Some(text)) => {
+            let a = st
+                .actions
+                .bots()
+                .get(&bot)
+                .ok_or_else(|| AdminError::NotFound(format!("no bot `{bot}`")))?
+                .actions
+                .get(&action)
+                .ok_or_else(|| {
+                    AdminError::NotFound(format!("bot `{bot}` has no action `{action}`"))
+                })?;
+            a.args_from_strings(text.iter().map(|(k, v)| (k.as_str(), v.as_str())))
+                .map_err(|e| AdminError::BadRequest(e.to_string()))?
+        }
+    };
+    let conversation = req
+        .conversation_id
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty());
+    let run = st.actions.test(&bot, &action, args, conversation).await?;
     Ok(Json(json!({ "run": run })))
 }
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct RunsQuery {
+pub struct RunsQuery {
     bot: Option<String>,
     action: Option<String>,
     conversation_id: Option<String>,
     limit: Option<u32>,
 }
 
-async fn runs(
+/// Logged action runs, newest first.
+#[utoipa::path(get, path = "/admin/v1/action-runs", tag = "actions",
+    params(("bot" = Option<String>, Query), ("action" = Option<String>, Query),
+           ("conversationId" = Option<String>, Query), ("limit" = Option<u32>, Query, description = "Default 50, at most 500")),
+    responses((status = 200, description = "`{runs: [run]}`")))]
+pub async fn runs(
     State(st): S,
     q: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, AdminError> {
@@ -207,7 +262,12 @@ async fn runs(
     Ok(Json(json!({ "runs": runs })))
 }
 
-async fn thread(State(st): S, Path(id): Path<String>) -> Result<Json<Value>, AdminError> {
+/// A conversation's status, tags (with ids) and metadata.
+#[utoipa::path(get, path = "/admin/v1/threads/{id}", tag = "conversations",
+    params(("id" = String, Path, description = "Id or public id")),
+    responses((status = 200, description = "`{id, publicId, bot, subject, status, tags: [{id, tag}], metadata, createdAt}`"),
+              (status = 404, description = "No such conversation")))]
+pub async fn thread(State(st): S, Path(id): Path<String>) -> Result<Json<Value>, AdminError> {
     let t = match st.store.thread(&id).await? {
         Some(t) => t,
         None => st

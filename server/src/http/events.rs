@@ -69,6 +69,12 @@ async fn stream(
         (None, Some(a)) => parse_seq(a, "after")?,
         (None, None) => 0,
     };
+    Ok(sse(&st, id, after))
+}
+
+/// The event stream of thread `id` from seq `after` on; the caller has authorized it (the
+/// widget's API per bot and owner, the admin API by the admin token).
+pub fn sse(st: &AppState, id: String, after: u64) -> Response {
     let sub = st.hub.subscribe(&id);
     let state = StreamState {
         store: st.store.clone(),
@@ -95,7 +101,7 @@ async fn stream(
     );
     // Tell reverse proxies (nginx) not to buffer the stream.
     h.insert("x-accel-buffering", HeaderValue::from_static("no"));
-    Ok(resp)
+    resp
 }
 
 struct StreamState {

@@ -96,6 +96,8 @@ pub struct AppState {
     pub thread_limiter: RateLimiter<String>,
     /// Fires at shutdown: open event streams end.
     pub shutdown: CancellationToken,
+    /// Console sessions and the admin API's rate limits.
+    pub console: crate::console::ConsoleState,
     /// Thread id → owner, for authorization without a store read (both never change).
     pub owners: std::sync::Mutex<HashMap<String, Arc<ThreadOwner>>>,
 }
@@ -134,7 +136,8 @@ pub fn app(state: Arc<AppState>) -> Router {
         .nest("/v1", api)
         .nest("/admin/v1", admin)
         .merge(ops::router())
-        .merge(crm::router());
+        .merge(crm::router())
+        .merge(crate::console::router(state.clone()));
     assets::mount(router, &state.config)
         .layer(axum::middleware::from_fn(ops::track))
         .with_state(state)

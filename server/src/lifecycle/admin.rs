@@ -29,7 +29,11 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/threads/{id}/outbox", get(outbox))
 }
 
-async fn list(State(st): S, Path(bot): Path<String>) -> Result<Json<Value>, AdminError> {
+/// The bot's event handlers.
+#[utoipa::path(get, path = "/admin/v1/bots/{bot}/handlers", tag = "handlers",
+    params(("bot" = String, Path)),
+    responses((status = 200, description = "`{bot, handlers: [{name, eventType, file}]}`"), (status = 404, description = "No such bot")))]
+pub async fn list(State(st): S, Path(bot): Path<String>) -> Result<Json<Value>, AdminError> {
     st.bots
         .get(&bot)
         .ok_or_else(|| AdminError::NotFound(format!("no bot `{bot}`")))?;
@@ -46,12 +50,18 @@ async fn list(State(st): S, Path(bot): Path<String>) -> Result<Json<Value>, Admi
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
-struct TestRequest {
+pub struct TestRequest {
     conversation_id: String,
     event_type: Option<String>,
 }
 
-async fn test(
+/// Run Test: runs the handler against a conversation without the event firing.
+#[utoipa::path(post, path = "/admin/v1/bots/{bot}/handlers/{handler}/test", tag = "handlers",
+    params(("bot" = String, Path), ("handler" = String, Path)),
+    request_body(content_type = "application/json", description = "`{conversationId, eventType?}`: the event type is passed as `context[\"args\"][\"event_type\"]` (default: the handler's own)"),
+    responses((status = 200, description = "The logged run: `{id, status, result, stdout, stderr, traceback, durationMs, …}`"),
+              (status = 400, description = "Bad body or event type"), (status = 404, description = "No such bot, handler or conversation")))]
+pub async fn test(
     State(st): S,
     Path((bot, handler)): Path<(String, String)>,
     body: Result<Json<TestRequest>, axum::extract::rejection::JsonRejection>,
@@ -88,12 +98,16 @@ async fn test(
 }
 
 #[derive(Deserialize)]
-struct RunsQuery {
+pub struct RunsQuery {
     bot: String,
     limit: Option<u32>,
 }
 
-async fn runs(
+/// A bot's handler runs, newest first.
+#[utoipa::path(get, path = "/admin/v1/handler-runs", tag = "handlers",
+    params(("bot" = String, Query), ("limit" = Option<u32>, Query, description = "Default 50, at most 500")),
+    responses((status = 200, description = "`{runs: [run]}`")))]
+pub async fn runs(
     State(st): S,
     q: Result<Query<RunsQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<Json<Value>, AdminError> {
@@ -102,7 +116,11 @@ async fn runs(
     Ok(Json(json!({ "runs": runs })))
 }
 
-async fn outbox(State(st): S, Path(id): Path<String>) -> Result<Json<Value>, AdminError> {
+/// A conversation's outbox jobs (handlers to run, webhooks to deliver) in queue order.
+#[utoipa::path(get, path = "/admin/v1/threads/{id}/outbox", tag = "conversations",
+    params(("id" = String, Path)),
+    responses((status = 200, description = "`{jobs: [{id, kind, target, eventType, status, attempts, lastError, body}]}`")))]
+pub async fn outbox(State(st): S, Path(id): Path<String>) -> Result<Json<Value>, AdminError> {
     let jobs = st.store.outbox_jobs(&id).await?;
     Ok(Json(json!({ "jobs": jobs })))
 }

@@ -29,7 +29,11 @@
 //! run already executed may execute again (at-least-once).
 
 pub mod actions;
+<<<<<<< HEAD
 pub mod live;
+=======
+pub mod console;
+>>>>>>> console
 pub mod sqlite;
 mod sqlite_writer;
 
@@ -315,4 +319,13 @@ pub trait Store: Send + Sync + 'static {
     async fn idle_threads(&self, bot: &str, idle_before: &str, limit: u32) -> Result<Vec<String>>;
     /// Flushes pending writes and closes. Later calls fail with `ShuttingDown`.
     async fn close(&self);
+    /// The console's conversation list: one page newest first, and counts per status.
+    async fn list_conversations(
+        &self,
+        query: &console::ConversationQuery,
+    ) -> Result<console::ConversationPage>;
+    /// Feedback, timeline, handler runs and browser session of a conversation's detail view.
+    async fn conversation_extras(&self, thread_id: &str) -> Result<console::ConversationExtras>;
+    /// A bot's overview figures as of `now`.
+    async fn bot_stats(&self, bot: &str, now: time::OffsetDateTime) -> Result<console::BotStats>;
 }

@@ -22,6 +22,7 @@ use super::sqlite_writer::{Done, Job, Op, Writer, WriterHandle};
 use super::*;
 
 mod actions;
+mod console;
 mod outbox;
 
 pub struct SqliteStore {
@@ -484,5 +485,27 @@ impl Store for SqliteStore {
             handle.join().await;
         }
         self.read.close().await;
+    }
+
+    async fn list_conversations(
+        &self,
+        query: &super::console::ConversationQuery,
+    ) -> Result<super::console::ConversationPage> {
+        self.do_list_conversations(query).await
+    }
+
+    async fn conversation_extras(
+        &self,
+        thread_id: &str,
+    ) -> Result<super::console::ConversationExtras> {
+        self.do_conversation_extras(thread_id).await
+    }
+
+    async fn bot_stats(
+        &self,
+        bot: &str,
+        now: time::OffsetDateTime,
+    ) -> Result<super::console::BotStats> {
+        self.do_bot_stats(bot, now).await
     }
 }

@@ -8,7 +8,7 @@ use super::actions_bot;
 use super::actions_standin::{self, Apis};
 use super::common::*;
 
-pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789";
+pub const ADMIN_TOKEN: &str = "test-admin-token-0123456789-abcdefghijkl";
 
 /// A server with the `shop` bot, its stand-in APIs, and the admin API on.
 pub async fn shop() -> (TestServer, Apis) {

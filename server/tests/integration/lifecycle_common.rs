@@ -12,7 +12,7 @@ use serde_json::Value;
 
 use crate::common::*;
 
-pub const ADMIN: &str = "admin-secret";
+pub const ADMIN: &str = "admin-secret-0123456789-abcdefghijklmnop";
 
 pub fn write_file(bots: &Path, rel: &str, text: &str) {
     let p = bots.join(rel);

@@ -11,6 +11,7 @@ mod actions_limits;
 mod actions_standin;
 mod auth;
 mod config_errors;
+mod console;
 mod crash;
 mod crm_webhooks;
 mod lifecycle;

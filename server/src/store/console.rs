@@ -1,0 +1,250 @@
+//! What the console and the admin API read beyond single conversations: the conversation list
+//! (filters, full-text search, keyset paging, counts per status), the extras of a
+//! conversation's detail view (feedback, timeline, handler runs, browser session) and a bot's
+//! overview figures. Read-only: nothing here writes.
+//!
+//! Invariants: a list is ordered newest first by `(created_at, id)`, and a cursor is the
+//! position of the last row of a page, so paging never skips or repeats a conversation even
+//! while new ones arrive (they sort before the first page). Counts per status apply every
+//! filter but the status itself, so the numbers beside a status filter say what picking it
+//! would show.
+
+use natter_protocol::ThreadStatus;
+use serde::Serialize;
+use serde_json::Value;
+
+/// Which conversations to list.
+#[derive(Debug, Clone, Default)]
+pub struct ConversationQuery {
+    pub bot: Option<String>,
+    pub status: Option<ThreadStatus>,
+    pub tag: Option<String>,
+    /// Created at or after this RFC 3339 UTC time.
+    pub from: Option<String>,
+    /// Created before this RFC 3339 UTC time.
+    pub to: Option<String>,
+    /// Matches a public id or id exactly, or words of the messages' text.
+    pub search: Option<String>,
+    /// Continue after this position (the previous page's `nextCursor`).
+    pub after: Option<Cursor>,
+    /// Rows per page (1..=200).
+    pub limit: u32,
+}
+
+/// A position in the newest-first order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cursor {
+    pub created_at: String,
+    pub id: String,
+}
+
+impl Cursor {
+    /// Opaque text for clients: `created_at` and `id` joined, hex-encoded (URL-safe).
+    pub fn encode(&self) -> String {
+        let raw = format!("{}|{}", self.created_at, self.id);
+        raw.bytes().map(|b| format!("{b:02x}")).collect()
+    }
+
+    pub fn decode(text: &str) -> Option<Cursor> {
+        if !text.len().is_multiple_of(2) || text.len() > 512 {
+            return None;
+        }
+        let bytes: Option<Vec<u8>> = (0..text.len())
+            .step_by(2)
+            .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
+            .collect();
+        let raw = String::from_utf8(bytes?).ok()?;
+        let (created_at, id) = raw.split_once('|')?;
+        Some(Cursor {
+            created_at: created_at.into(),
+            id: id.into(),
+        })
+    }
+}
+
+/// One row of the conversation list.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationSummary {
+    pub id: String,
+    pub public_id: String,
+    pub bot: String,
+    pub subject: Option<String>,
+    /// `open`, `handed_off` or `closed`.
+    pub status: String,
+    pub tags: Vec<String>,
+    pub created_at: String,
+    pub updated_at: String,
+    pub message_count: u64,
+    /// The text of the last message, cut to 160 characters.
+    pub last_message: Option<String>,
+}
+
+/// Conversations per status.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct StatusCounts {
+    pub open: u64,
+    pub handed_off: u64,
+    pub closed: u64,
+}
+
+impl StatusCounts {
+    pub fn add(&mut self, status: &str, n: u64) {
+        match status {
+            "open" => self.open += n,
+            "handed_off" => self.handed_off += n,
+            "closed" => self.closed += n,
+            _ => {}
+        }
+    }
+
+    pub fn total(&self) -> u64 {
+        self.open + self.handed_off + self.closed
+    }
+}
+
+/// One page of the list.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ConversationPage {
+    pub conversations: Vec<ConversationSummary>,
+    /// Pass as `cursor` for the next page; `null` on the last page.
+    pub next_cursor: Option<String>,
+    /// Counts per status under every filter but `status`.
+    pub counts: StatusCounts,
+}
+
+/// One feedback given on a bot message (a thumb click, then possibly the details form).
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedbackRow {
+    pub id: String,
+    pub message_id: String,
+    pub is_positive: bool,
+    /// `button` (thumb) or `details` (the form, with text and categories).
+    pub interaction_type: String,
+    pub text: Option<String>,
+    pub categories: Vec<String>,
+    pub created_at: String,
+}
+
+/// One event of a conversation's log, as the timeline shows it.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TimelineEvent {
+    pub seq: u64,
+    #[serde(rename = "type")]
+    pub event_type: String,
+    pub created_at: String,
+    /// The event envelope as the widget receives it.
+    #[schema(value_type = Object)]
+    pub data: Value,
+}
+
+/// What a conversation's detail view needs besides the thread, its messages and its action
+/// runs and outbox jobs (which have their own store methods).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ConversationExtras {
+    pub feedback: Vec<FeedbackRow>,
+    /// Every event but the streaming deltas, oldest first (at most [`TIMELINE_MAX`]).
+    pub timeline: Vec<TimelineEvent>,
+    pub handler_runs: Vec<crate::outbox::HandlerRun>,
+    /// The host page's `context` sent with the latest visitor message that had one.
+    pub browser_session: Option<Value>,
+}
+
+/// Timeline events returned per conversation.
+pub const TIMELINE_MAX: u32 = 2000;
+
+/// A category and how often it was picked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
+pub struct CategoryCount {
+    pub category: String,
+    pub count: u64,
+}
+
+/// Feedback over a period: one vote per message (its latest), categories from the forms.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct FeedbackStats {
+    pub positive: u64,
+    pub negative: u64,
+    pub top_positive: Vec<CategoryCount>,
+    pub top_negative: Vec<CategoryCount>,
+}
+
+/// An action or handler that failed at least once in the period.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Failing {
+    /// The action's or handler's name.
+    pub name: String,
+    pub failures: u64,
+    pub runs: u64,
+    pub last_status: String,
+    pub last_error: Option<String>,
+    pub last_at: String,
+}
+
+/// The bot's outbox: what still has to happen.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxStats {
+    pub pending_handlers: u64,
+    pub pending_webhooks: u64,
+    /// Jobs given up (webhooks after their last attempt).
+    pub failed: u64,
+    /// When the oldest webhook still pending was queued (RFC 3339), if any.
+    pub oldest_pending_webhook_at: Option<String>,
+}
+
+/// Conversations created on one UTC day, by current status.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+pub struct DayCounts {
+    /// `YYYY-MM-DD`.
+    pub day: String,
+    #[serde(flatten)]
+    pub counts: StatusCounts,
+}
+
+/// A bot's overview.
+#[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct BotStats {
+    pub bot: String,
+    pub generated_at: String,
+    /// Created since 00:00 UTC today, by current status.
+    pub today: StatusCounts,
+    /// Created in the last 7 days, by current status.
+    pub week: StatusCounts,
+    /// Of the last 7 days' conversations, how many were handed off at some point.
+    pub handed_off_week: u64,
+    /// `handed_off_week / week total` (0 when there were none).
+    pub handoff_rate: f64,
+    /// Last 7 days.
+    pub feedback: FeedbackStats,
+    /// Actions with failed runs in the last 24 hours (tests excluded).
+    pub failing_actions: Vec<Failing>,
+    /// Handlers with failed runs in the last 24 hours (tests excluded).
+    pub failing_handlers: Vec<Failing>,
+    pub outbox: OutboxStats,
+    /// The last 14 days, oldest first, every day present.
+    pub daily: Vec<DayCounts>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cursor_round_trips_and_refuses_garbage() {
+        let c = Cursor {
+            created_at: "2026-01-02T03:04:05.678Z".into(),
+            id: "thr_ab|c".into(),
+        };
+        assert_eq!(Cursor::decode(&c.encode()), Some(c));
+        assert_eq!(Cursor::decode("zz"), None);
+        assert_eq!(Cursor::decode("abc"), None);
+        assert_eq!(Cursor::decode("6162"), None, "no separator");
+    }
+}

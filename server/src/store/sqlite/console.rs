@@ -1,0 +1,520 @@
+//! SQLite side of [`crate::store::console`]: the console's reads, on the read pool only.
+//!
+//! Lists walk the `threads_*_created` indexes of migration 0006 newest first and stop after a
+//! page; search goes through the `messages_fts` full-text index (kept by a trigger on
+//! `messages`), never through a scan of message bodies.
+
+use std::collections::HashMap;
+
+use serde_json::Value;
+use sqlx::sqlite::SqliteArguments;
+use sqlx::{Arguments, Row};
+use time::{Duration, OffsetDateTime};
+
+use super::super::console::*;
+use super::super::{Result, StoreError};
+use super::SqliteStore;
+use crate::outbox::HandlerRun;
+
+fn corrupt(e: serde_json::Error) -> StoreError {
+    StoreError::Corrupt(e.to_string())
+}
+
+fn bind_err(e: sqlx::error::BoxDynError) -> StoreError {
+    StoreError::Corrupt(format!("bind: {e}"))
+}
+
+/// The FTS5 query for what a person typed: each word quoted (so no FTS syntax gets through),
+/// all required, the last one as a prefix. `None` when there is no word.
+pub fn fts_query(text: &str) -> Option<String> {
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .take(16)
+        .collect();
+    let last = words.len().checked_sub(1)?;
+    Some(
+        words
+            .iter()
+            .enumerate()
+            .map(|(i, w)| {
+                if i == last {
+                    format!("\"{w}\"*")
+                } else {
+                    format!("\"{w}\"")
+                }
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+    )
+}
+
+/// WHERE conditions and their arguments for a query, with or without the status filter.
+fn conditions(
+    q: &ConversationQuery,
+    with_status: bool,
+    with_cursor: bool,
+) -> Result<(String, SqliteArguments<'static>)> {
+    let mut sql = vec!["1 = 1".to_string()];
+    let mut args = SqliteArguments::default();
+    if let Some(bot) = &q.bot {
+        sql.push("t.bot = ?".into());
+        args.add(bot.clone()).map_err(bind_err)?;
+    }
+    if let (true, Some(status)) = (with_status, q.status) {
+        sql.push("t.status = ?".into());
+        args.add(status.as_str().to_string()).map_err(bind_err)?;
+    }
+    if let Some(tag) = &q.tag {
+        // A page walks the threads newest first and probes each one's tags (it stops after a
+        // page); counts go from the tag's index to its threads.
+        sql.push(if with_cursor {
+            "EXISTS (SELECT 1 FROM thread_tags g WHERE g.thread_id = t.id AND g.tag = ?)".into()
+        } else {
+            "t.id IN (SELECT thread_id FROM thread_tags WHERE tag = ?)".into()
+        });
+        args.add(tag.clone()).map_err(bind_err)?;
+    }
+    if let Some(from) = &q.from {
+        sql.push("t.created_at >= ?".into());
+        args.add(from.clone()).map_err(bind_err)?;
+    }
+    if let Some(to) = &q.to {
+        sql.push("t.created_at < ?".into());
+        args.add(to.clone()).map_err(bind_err)?;
+    }
+    if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
+        match fts_query(search) {
+            Some(fts) => {
+                sql.push(
+                    "(t.public_id = ? OR t.id = ? OR t.id IN (SELECT m.thread_id FROM messages m \
+                     WHERE m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)))"
+                        .into(),
+                );
+                args.add(search.to_string()).map_err(bind_err)?;
+                args.add(search.to_string()).map_err(bind_err)?;
+                args.add(fts).map_err(bind_err)?;
+            }
+            None => {
+                sql.push("(t.public_id = ? OR t.id = ?)".into());
+                args.add(search.to_string()).map_err(bind_err)?;
+                args.add(search.to_string()).map_err(bind_err)?;
+            }
+        }
+    }
+    if let (true, Some(c)) = (with_cursor, &q.after) {
+        sql.push("(t.created_at, t.id) < (?, ?)".into());
+        args.add(c.created_at.clone()).map_err(bind_err)?;
+        args.add(c.id.clone()).map_err(bind_err)?;
+    }
+    Ok((sql.join(" AND "), args))
+}
+
+/// The text of a stored message body: its text items joined, cut to `max` characters.
+fn message_text(body: &str, max: usize) -> Option<String> {
+    let v: Value = serde_json::from_str(body).ok()?;
+    let mut text = String::new();
+    for item in v.get("content")?.as_array()? {
+        let part = item
+            .get("text")
+            .and_then(Value::as_str)
+            .or_else(|| item.get("response_type").and_then(Value::as_str))
+            .unwrap_or("");
+        if !text.is_empty() && !part.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(part);
+    }
+    Some(if text.chars().count() > max {
+        let mut cut: String = text.chars().take(max).collect();
+        cut.push('…');
+        cut
+    } else {
+        text
+    })
+}
+
+/// RFC 3339 with milliseconds, UTC, as every stored timestamp is written.
+fn stamp(t: OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!(
+        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
+    );
+    t.format(&fmt).unwrap_or_default()
+}
+
+fn day(t: OffsetDateTime) -> String {
+    let fmt = time::macros::format_description!("[year]-[month]-[day]");
+    t.format(&fmt).unwrap_or_default()
+}
+
+impl SqliteStore {
+    pub(super) async fn do_list_conversations(
+        &self,
+        q: &ConversationQuery,
+    ) -> Result<ConversationPage> {
+        let limit = q.limit.clamp(1, 200);
+        let (cond, mut args) = conditions(q, true, true)?;
+        args.add(limit as i64 + 1).map_err(bind_err)?;
+        // The page is chosen first (inner query), then only its rows get their message count
+        // and last message: SQLite would otherwise compute them for every matching row before
+        // sorting when a filter (tag, search) drives the plan.
+        let sql = format!(
+            "SELECT t.id, t.public_id, t.bot, t.subject, t.status, t.tags, t.created_at, t.updated_at, \
+             (SELECT count(*) FROM messages m WHERE m.thread_id = t.id) AS n, \
+             (SELECT body FROM messages m WHERE m.thread_id = t.id ORDER BY m.seq DESC LIMIT 1) AS last \
+             FROM (SELECT t.* FROM threads t WHERE {cond} ORDER BY t.created_at DESC, t.id DESC LIMIT ?) t \
+             ORDER BY t.created_at DESC, t.id DESC"
+        );
+        let rows = sqlx::query_with(&sql, args).fetch_all(&self.read).await?;
+        let mut conversations = Vec::with_capacity(rows.len());
+        for r in rows.iter().take(limit as usize) {
+            conversations.push(ConversationSummary {
+                id: r.get("id"),
+                public_id: r.get("public_id"),
+                bot: r.get("bot"),
+                subject: r.get("subject"),
+                status: r.get("status"),
+                tags: serde_json::from_str(r.get::<&str, _>("tags")).map_err(corrupt)?,
+                created_at: r.get("created_at"),
+                updated_at: r.get("updated_at"),
+                message_count: r.get::<i64, _>("n") as u64,
+                last_message: r
+                    .get::<Option<&str>, _>("last")
+                    .and_then(|b| message_text(b, 160)),
+            });
+        }
+        let next_cursor = (rows.len() > limit as usize)
+            .then(|| conversations.last())
+            .flatten()
+            .map(|c| {
+                Cursor {
+                    created_at: c.created_at.clone(),
+                    id: c.id.clone(),
+                }
+                .encode()
+            });
+        let (cond, args) = conditions(q, false, false)?;
+        let sql =
+            format!("SELECT t.status, count(*) FROM threads t WHERE {cond} GROUP BY t.status");
+        let mut counts = StatusCounts::default();
+        for r in sqlx::query_with(&sql, args).fetch_all(&self.read).await? {
+            counts.add(r.get::<&str, _>(0), r.get::<i64, _>(1) as u64);
+        }
+        Ok(ConversationPage {
+            conversations,
+            next_cursor,
+            counts,
+        })
+    }
+
+    pub(super) async fn do_conversation_extras(
+        &self,
+        thread_id: &str,
+    ) -> Result<ConversationExtras> {
+        let feedback = sqlx::query(
+            "SELECT id, message_id, is_positive, interaction_type, text, categories, created_at \
+             FROM feedback WHERE thread_id = ? ORDER BY created_at, rowid",
+        )
+        .bind(thread_id)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(FeedbackRow {
+                id: r.get(0),
+                message_id: r.get(1),
+                is_positive: r.get::<i64, _>(2) != 0,
+                interaction_type: r.get(3),
+                text: r.get(4),
+                categories: serde_json::from_str(r.get::<&str, _>(5)).map_err(corrupt)?,
+                created_at: r.get(6),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let timeline = sqlx::query(
+            "SELECT seq, type, data, created_at FROM events WHERE thread_id = ? \
+             AND type NOT IN ('message.delta', 'message.started') ORDER BY seq LIMIT ?",
+        )
+        .bind(thread_id)
+        .bind(TIMELINE_MAX as i64)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(|r| {
+            Ok(TimelineEvent {
+                seq: r.get::<i64, _>(0) as u64,
+                event_type: r.get(1),
+                data: serde_json::from_str(r.get::<&str, _>(2)).map_err(corrupt)?,
+                created_at: r.get(3),
+            })
+        })
+        .collect::<Result<Vec<_>>>()?;
+        let handler_runs = sqlx::query(
+            "SELECT id, job_id, bot, handler, event_type, thread_id, test, status, result, stdout, \
+             stderr, traceback, duration_ms, started_at FROM handler_runs WHERE thread_id = ? \
+             ORDER BY started_at DESC LIMIT 200",
+        )
+        .bind(thread_id)
+        .fetch_all(&self.read)
+        .await?
+        .iter()
+        .map(handler_run)
+        .collect::<Result<Vec<_>>>()?;
+        let context: Option<String> = sqlx::query_scalar(
+            "SELECT context FROM messages WHERE thread_id = ? AND context IS NOT NULL \
+             ORDER BY seq DESC LIMIT 1",
+        )
+        .bind(thread_id)
+        .fetch_optional(&self.read)
+        .await?;
+        let browser_session = context
+            .map(|c| serde_json::from_str(&c).map_err(corrupt))
+            .transpose()?
+            .filter(|v: &Value| !v.is_null());
+        Ok(ConversationExtras {
+            feedback,
+            timeline,
+            handler_runs,
+            browser_session,
+        })
+    }
+
+    pub(super) async fn do_bot_stats(&self, bot: &str, now: OffsetDateTime) -> Result<BotStats> {
+        let midnight = now.replace_time(time::Time::MIDNIGHT);
+        let week_start = now - Duration::days(7);
+        let day_ago = now - Duration::hours(24);
+        let chart_start = midnight - Duration::days(13);
+
+        let by_status = |since: String| {
+            let bot = bot.to_string();
+            async move {
+                let mut c = StatusCounts::default();
+                let rows: Vec<(String, i64)> = sqlx::query_as(
+                    "SELECT status, count(*) FROM threads WHERE bot = ? AND created_at >= ? GROUP BY status",
+                )
+                .bind(bot)
+                .bind(since)
+                .fetch_all(&self.read)
+                .await?;
+                for (s, n) in rows {
+                    c.add(&s, n as u64);
+                }
+                Ok::<_, StoreError>(c)
+            }
+        };
+        let today = by_status(stamp(midnight)).await?;
+        let week = by_status(stamp(week_start)).await?;
+
+        let handed_off_week: i64 = sqlx::query_scalar(
+            "SELECT count(*) FROM threads t WHERE t.bot = ? AND t.created_at >= ? AND \
+             (t.status = 'handed_off' OR EXISTS (SELECT 1 FROM events e WHERE e.thread_id = t.id \
+              AND e.type = 'thread.handed_off'))",
+        )
+        .bind(bot)
+        .bind(stamp(week_start))
+        .fetch_one(&self.read)
+        .await?;
+
+        let feedback = self.feedback_stats(bot, &stamp(week_start)).await?;
+        let failing_actions = self
+            .failing(
+                "SELECT action, status, error, created_at FROM action_runs \
+             WHERE bot = ? AND created_at >= ? AND test = 0 ORDER BY created_at",
+                bot,
+                &stamp(day_ago),
+            )
+            .await?;
+        let failing_handlers = self
+            .failing(
+                "SELECT handler, status, traceback, started_at FROM handler_runs \
+             WHERE bot = ? AND started_at >= ? AND test = 0 ORDER BY started_at",
+                bot,
+                &stamp(day_ago),
+            )
+            .await?;
+
+        let mut outbox = OutboxStats::default();
+        let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
+            "SELECT kind, status, count(*), min(created_at) FROM outbox \
+             WHERE bot = ? AND status IN ('pending', 'failed') GROUP BY kind, status",
+        )
+        .bind(bot)
+        .fetch_all(&self.read)
+        .await?;
+        for (kind, status, n, oldest) in rows {
+            match (kind.as_str(), status.as_str()) {
+                ("handler", "pending") => outbox.pending_handlers = n as u64,
+                ("webhook", "pending") => {
+                    outbox.pending_webhooks = n as u64;
+                    outbox.oldest_pending_webhook_at = oldest
+                        .and_then(|ms| {
+                            OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).ok()
+                        })
+                        .map(stamp);
+                }
+                (_, "failed") => outbox.failed += n as u64,
+                _ => {}
+            }
+        }
+
+        let rows: Vec<(String, String, i64)> = sqlx::query_as(
+            "SELECT substr(created_at, 1, 10) AS d, status, count(*) FROM threads \
+             WHERE bot = ? AND created_at >= ? GROUP BY d, status",
+        )
+        .bind(bot)
+        .bind(stamp(chart_start))
+        .fetch_all(&self.read)
+        .await?;
+        let mut daily: Vec<DayCounts> = (0..14)
+            .map(|i| DayCounts {
+                day: day(chart_start + Duration::days(i)),
+                counts: StatusCounts::default(),
+            })
+            .collect();
+        for (d, status, n) in rows {
+            if let Some(slot) = daily.iter_mut().find(|x| x.day == d) {
+                slot.counts.add(&status, n as u64);
+            }
+        }
+        let total = week.total();
+        Ok(BotStats {
+            bot: bot.to_string(),
+            generated_at: stamp(now),
+            today,
+            handoff_rate: if total == 0 {
+                0.0
+            } else {
+                handed_off_week as f64 / total as f64
+            },
+            week,
+            handed_off_week: handed_off_week as u64,
+            feedback,
+            failing_actions,
+            failing_handlers,
+            outbox,
+            daily,
+        })
+    }
+
+    /// One vote per message (its latest); categories of every details form.
+    async fn feedback_stats(&self, bot: &str, since: &str) -> Result<FeedbackStats> {
+        let rows: Vec<(String, i64, String)> = sqlx::query_as(
+            "SELECT f.message_id, f.is_positive, f.categories FROM feedback f \
+             JOIN threads t ON t.id = f.thread_id \
+             WHERE t.bot = ? AND f.created_at >= ? ORDER BY f.created_at, f.rowid",
+        )
+        .bind(bot)
+        .bind(since)
+        .fetch_all(&self.read)
+        .await?;
+        let mut votes: HashMap<String, bool> = HashMap::new();
+        let mut cats: [HashMap<String, u64>; 2] = Default::default();
+        for (message, positive, categories) in rows {
+            let positive = positive != 0;
+            votes.insert(message, positive);
+            let list: Vec<String> = serde_json::from_str(&categories).unwrap_or_default();
+            for c in list {
+                *cats[positive as usize].entry(c).or_default() += 1;
+            }
+        }
+        let top = |m: &HashMap<String, u64>| {
+            let mut v: Vec<CategoryCount> = m
+                .iter()
+                .map(|(c, n)| CategoryCount {
+                    category: c.clone(),
+                    count: *n,
+                })
+                .collect();
+            v.sort_by(|a, b| b.count.cmp(&a.count).then(a.category.cmp(&b.category)));
+            v.truncate(5);
+            v
+        };
+        let positive = votes.values().filter(|p| **p).count() as u64;
+        Ok(FeedbackStats {
+            positive,
+            negative: votes.len() as u64 - positive,
+            top_positive: top(&cats[1]),
+            top_negative: top(&cats[0]),
+        })
+    }
+
+    /// Groups runs `(name, status, error, at)` oldest first into those with failures.
+    async fn failing(&self, sql: &str, bot: &str, since: &str) -> Result<Vec<Failing>> {
+        let rows: Vec<(String, String, Option<String>, String)> = sqlx::query_as(sql)
+            .bind(bot)
+            .bind(since)
+            .fetch_all(&self.read)
+            .await?;
+        let mut by_name: Vec<Failing> = Vec::new();
+        for (name, status, error, at) in rows {
+            let i = match by_name.iter().position(|f| f.name == name) {
+                Some(i) => i,
+                None => {
+                    by_name.push(Failing {
+                        name,
+                        failures: 0,
+                        runs: 0,
+                        last_status: String::new(),
+                        last_error: None,
+                        last_at: String::new(),
+                    });
+                    by_name.len() - 1
+                }
+            };
+            let f = &mut by_name[i];
+            f.runs += 1;
+            if status != "ok" {
+                f.failures += 1;
+                f.last_status = status;
+                // A traceback's last line says what went wrong.
+                f.last_error = error.map(|e| e.trim().lines().last().unwrap_or("").to_string());
+                f.last_at = at;
+            }
+        }
+        by_name.retain(|f| f.failures > 0);
+        by_name.sort_by(|a, b| b.failures.cmp(&a.failures).then(a.name.cmp(&b.name)));
+        Ok(by_name)
+    }
+}
+
+fn handler_run(r: &sqlx::sqlite::SqliteRow) -> Result<HandlerRun> {
+    Ok(HandlerRun {
+        id: r.get("id"),
+        job_id: r.get("job_id"),
+        bot: r.get("bot"),
+        handler: r.get("handler"),
+        event_type: r.get("event_type"),
+        thread_id: r.get("thread_id"),
+        test: r.get::<i64, _>("test") != 0,
+        status: r.get("status"),
+        result: r
+            .get::<Option<&str>, _>("result")
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(corrupt)?,
+        stdout: r.get("stdout"),
+        stderr: r.get("stderr"),
+        traceback: r.get("traceback"),
+        duration_ms: r.get::<i64, _>("duration_ms") as u64,
+        started_at: r.get("started_at"),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn search_words_are_quoted_and_the_last_is_a_prefix() {
+        assert_eq!(fts_query("where is"), Some("\"where\" \"is\"*".into()));
+        assert_eq!(fts_query("a\" OR b*"), Some("\"a\" \"OR\" \"b\"*".into()));
+        assert_eq!(fts_query(" -- "), None);
+    }
+
+    #[test]
+    fn message_text_joins_items_and_cuts() {
+        let body = r#"{"content":[{"text":"hello"},{"response_type":"carousel"}]}"#;
+        assert_eq!(message_text(body, 100).as_deref(), Some("hello carousel"));
+        assert_eq!(message_text(body, 3).as_deref(), Some("hel…"));
+    }
+}
