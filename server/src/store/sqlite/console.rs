@@ -1,6 +1,6 @@
 //! SQLite side of [`crate::store::console`]: the console's reads, on the read pool only.
 //!
-//! Lists walk the `threads_*_created` indexes of migration 0006 newest first and stop after a
+//! Lists walk the `threads_*_created` indexes of migration 0007 newest first and stop after a
 //! page; search goes through the `messages_fts` full-text index (kept by a trigger on
 //! `messages`), never through a scan of message bodies.
 
