@@ -29,11 +29,8 @@
 //! run already executed may execute again (at-least-once).
 
 pub mod actions;
-<<<<<<< HEAD
-pub mod live;
-=======
 pub mod console;
->>>>>>> console
+pub mod live;
 pub mod sqlite;
 mod sqlite_writer;
 
