@@ -13,6 +13,7 @@
 //!   the Python helpers' host over the store (actions and event handlers).
 //! - [`lifecycle`]: close / hand-off from every path, event handlers, inactivity timeout;
 //!   [`outbox`]: the durable job queue they feed; [`crm`]: the CRM connector wired in.
+//! - [`embedded`]: the pages, widget and demo bot carried in the binary.
 //! - [`console`]: the web console at `/console/`, its sessions, and the admin API's access check.
 
 pub mod actions;
@@ -20,6 +21,7 @@ pub mod auth;
 pub mod bots;
 pub mod console;
 pub mod crm;
+pub mod embedded;
 pub mod engine;
 pub mod http;
 pub mod hub;

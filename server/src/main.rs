@@ -4,10 +4,11 @@
 //! - `natter check bots/<slug> …` validates bot folders without serving; exit code 1 and one
 //!   `file:line: message` per problem when something is wrong.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
 use natter_server::http::limits::Rate;
 use natter_server::server::{Server, ServerConfig};
@@ -113,15 +114,16 @@ struct ServeArgs {
     /// Data directory (the SQLite file natter.db lives here).
     #[arg(long, env = "NATTER_DATA", default_value = "data")]
     data: PathBuf,
-    /// Bots directory: one folder per bot with a bot.toml.
-    #[arg(long, env = "NATTER_BOTS", default_value = "bots")]
-    bots: PathBuf,
-    /// Static pages served at /.
-    #[arg(long, env = "NATTER_WWW", default_value = "www")]
-    www: PathBuf,
-    /// Built widget package served at /widget/.
-    #[arg(long, env = "NATTER_WIDGET", default_value = "pkg")]
-    widget: PathBuf,
+    /// Bots directory: one folder per bot with a bot.toml [default: ./bots if it exists,
+    /// else the demo bot built into natter].
+    #[arg(long, env = "NATTER_BOTS")]
+    bots: Option<PathBuf>,
+    /// Static pages served at / [default: the pages built into natter].
+    #[arg(long, env = "NATTER_WWW")]
+    www: Option<PathBuf>,
+    /// Built widget package served at /widget/ [default: the widget built into natter].
+    #[arg(long, env = "NATTER_WIDGET")]
+    widget: Option<PathBuf>,
     /// Seconds a client has to send its request head.
     #[arg(long, env = "NATTER_HEADER_READ_TIMEOUT", default_value_t = 10.0)]
     header_read_timeout: f64,
@@ -307,10 +309,24 @@ fn init_logs(format: LogFormat) {
 }
 
 async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let bots_dir = match args.bots {
+        Some(dir) => dir,
+        None if Path::new("bots").is_dir() => "bots".into(),
+        None => {
+            let dir = natter_server::embedded::write_demo_bots(&args.data).with_context(|| {
+                format!(
+                    "writing the built-in demo bot under {}",
+                    args.data.display()
+                )
+            })?;
+            tracing::info!(bots = %dir.display(), "no ./bots folder: serving the built-in demo bot");
+            dir
+        }
+    };
     let mut config = ServerConfig {
         addr: args.addr,
         data_dir: args.data,
-        bots_dir: args.bots,
+        bots_dir,
         durability: match args.durability {
             DurabilityArg::Full => Durability::Full,
             DurabilityArg::Normal => Durability::Normal,

@@ -41,9 +41,11 @@ export async function render(el, { bot, params, go, alive }) {
     if (!alive()) return;
     if (!cursor) {
       const total = page.counts.open + page.counts.handed_off + page.counts.closed;
+      // A capped count (a tag or a search matching more than the server counts) is a floor.
+      const shown = (n) => (page.countsCapped ? `${n}+` : String(n));
       tabs.replaceChildren(...STATUSES.map(([s, label]) =>
         h("button.tab", { type: "button", role: "tab", "aria-selected": String(filters.status === s), dataset: { status: s || "all" }, onclick: () => apply({ status: s }) },
-          label, " ", h("span.count", String(s ? page.counts[s] : total)))));
+          label, " ", h("span.count", shown(s ? page.counts[s] : total)))));
     }
     for (const c of page.conversations) {
       const open = () => go("conversations", [c.id]);

@@ -1,53 +1,29 @@
 //! The console's files, embedded in the binary at build time from `console/web/` (plain ES
 //! modules, CSS and two HTML pages), so a `natter` binary is the whole console. Served with
-//! `Cache-Control: no-cache` (revalidated each time: a new binary shows its own files at once).
+//! `Cache-Control: no-cache` and an `ETag` (revalidated each time: a new binary shows its own
+//! files at once, an unchanged file costs a 304).
 
 use axum::extract::Path;
-use axum::http::{header, HeaderValue, StatusCode};
+use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use include_dir::{include_dir, Dir};
 
+use crate::http::assets::embedded_file;
+
 static WEB: Dir<'static> = include_dir!("$CARGO_MANIFEST_DIR/../console/web");
 
-fn content_type(path: &str) -> &'static str {
-    match path.rsplit('.').next() {
-        Some("html") => "text/html; charset=utf-8",
-        Some("js") => "text/javascript; charset=utf-8",
-        Some("css") => "text/css; charset=utf-8",
-        Some("svg") => "image/svg+xml",
-        Some("json") => "application/json",
-        _ => "application/octet-stream",
-    }
-}
-
-fn serve(path: &str) -> Option<Response> {
-    let file = WEB.get_file(path)?;
-    Some(
-        (
-            [
-                (
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static(content_type(path)),
-                ),
-                (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
-            ],
-            file.contents(),
-        )
-            .into_response(),
-    )
-}
-
 /// One of the two pages (`index.html`, `sign-in.html`).
-pub fn page(name: &str) -> Response {
-    serve(name).unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
+pub fn page(name: &str, request: &HeaderMap) -> Response {
+    embedded_file(&WEB, name, "no-cache", request)
+        .unwrap_or_else(|| StatusCode::NOT_FOUND.into_response())
 }
 
 /// `GET /console/{file}`: scripts and styles. Pages are only served by their routes.
-pub async fn file(Path(path): Path<String>) -> Response {
-    if path.ends_with(".html") || path.contains("..") {
-        return StatusCode::NOT_FOUND.into_response();
-    }
-    serve(&path).unwrap_or_else(|| {
+pub async fn file(Path(path): Path<String>, request: HeaderMap) -> Response {
+    let found = (!path.ends_with(".html") && !path.ends_with('/'))
+        .then(|| embedded_file(&WEB, &path, "no-cache", &request))
+        .flatten();
+    found.unwrap_or_else(|| {
         (
             StatusCode::NOT_FOUND,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -218,14 +218,14 @@ async fn app_page(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Respon
     if signed_in(&st, &headers).is_none() {
         return Redirect::to("/console/sign-in").into_response();
     }
-    assets::page("index.html")
+    assets::page("index.html", &headers)
 }
 
 async fn sign_in_page(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
     if signed_in(&st, &headers).is_some() {
         return Redirect::to("/console/").into_response();
     }
-    assets::page("sign-in.html")
+    assets::page("sign-in.html", &headers)
 }
 
 async fn session_info(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {

@@ -42,9 +42,9 @@ pub struct HttpConfig {
     pub sse_keepalive: Duration,
     /// `retry:` hint sent at the start of each stream.
     pub sse_retry_ms: u64,
-    /// Static files served at `/` and `/widget/`.
-    pub www_dir: PathBuf,
-    pub widget_dir: PathBuf,
+    /// Folders served at `/` and `/widget/` instead of the files embedded in the binary.
+    pub www_dir: Option<PathBuf>,
+    pub widget_dir: Option<PathBuf>,
     /// Bearer token of `/admin/v1` (`NATTER_ADMIN_TOKEN`); `None`: the admin API refuses all.
     pub admin_token: Option<crate::actions::admin::AdminToken>,
 }
@@ -74,8 +74,8 @@ impl Default for HttpConfig {
             },
             sse_keepalive: Duration::from_secs(15),
             sse_retry_ms: 2000,
-            www_dir: "www".into(),
-            widget_dir: "pkg".into(),
+            www_dir: None,
+            widget_dir: None,
             admin_token: None,
         }
     }

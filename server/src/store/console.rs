@@ -112,7 +112,13 @@ pub struct ConversationPage {
     pub next_cursor: Option<String>,
     /// Counts per status under every filter but `status`.
     pub counts: StatusCounts,
+    /// With a tag or a search, counting stops past [`COUNT_CAP`] conversations (the newest):
+    /// then `true`, and `counts` covers only those — show the total as "1000+".
+    pub counts_capped: bool,
 }
+
+/// How many conversations matching a tag or a search are counted at most.
+pub const COUNT_CAP: u64 = 1000;
 
 /// One feedback given on a bot message (a thumb click, then possibly the details form).
 #[derive(Debug, Clone, PartialEq, Serialize, utoipa::ToSchema)]

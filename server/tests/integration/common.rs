@@ -131,8 +131,8 @@ pub fn test_config(data: &Path, bots: &Path) -> ServerConfig {
         per_sec: 0.0,
         burst: 0.0,
     };
-    c.http.www_dir = bots.join("../www");
-    c.http.widget_dir = bots.join("../pkg");
+    c.http.www_dir = Some(bots.join("../www"));
+    c.http.widget_dir = Some(bots.join("../pkg"));
     c
 }
 

@@ -54,6 +54,7 @@ async fn list_filters_search_paging_and_counts() {
     );
     assert_eq!(page["counts"]["open"], 2);
     assert_eq!(page["counts"]["handed_off"], 1);
+    assert_eq!(page["countsCapped"], false);
     assert_eq!(page["nextCursor"], Value::Null);
     assert_eq!(page["conversations"][2]["messageCount"], 3);
 

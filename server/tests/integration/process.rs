@@ -40,20 +40,27 @@ pub async fn spawn_natter(
     port: u16,
     env: &[(&str, &str)],
 ) -> (Proc, String) {
-    let child = Command::new(env!("CARGO_BIN_EXE_natter"))
-        .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
+    let mut cmd = natter_serve(port);
+    cmd.arg("--data").arg(data).arg("--bots").arg(bots);
+    cmd.envs(env.iter().copied());
+    start(cmd, port).await
+}
+
+/// `natter serve` on 127.0.0.1:`port` with rate limits off and quiet logs; add arguments, then
+/// [`start`] it.
+pub fn natter_serve(port: u16) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_natter"));
+    cmd.args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .args(["--rate-per-ip", "0", "--rate-per-thread", "0"])
-        .arg("--data")
-        .arg(data)
-        .arg("--bots")
-        .arg(bots)
         .env("NATTER_LOG", "warn")
-        .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let proc = Proc(child);
+        .stderr(Stdio::null());
+    cmd
+}
+
+/// Spawns `cmd` and waits until `/healthz` on `port` answers.
+pub async fn start(mut cmd: Command, port: u16) -> (Proc, String) {
+    let proc = Proc(cmd.spawn().unwrap());
     let base = format!("http://127.0.0.1:{port}");
     let client = reqwest::Client::new();
     until("server up", || async {

@@ -49,7 +49,8 @@ pub fn fts_query(text: &str) -> Option<String> {
     )
 }
 
-/// WHERE conditions and their arguments for a query, with or without the status filter.
+/// WHERE conditions and their arguments for a query, with or without the status filter and
+/// the cursor.
 fn conditions(
     q: &ConversationQuery,
     with_status: bool,
@@ -66,13 +67,11 @@ fn conditions(
         args.add(status.as_str().to_string()).map_err(bind_err)?;
     }
     if let Some(tag) = &q.tag {
-        // A page walks the threads newest first and probes each one's tags (it stops after a
-        // page); counts go from the tag's index to its threads.
-        sql.push(if with_cursor {
-            "EXISTS (SELECT 1 FROM thread_tags g WHERE g.thread_id = t.id AND g.tag = ?)".into()
-        } else {
-            "t.id IN (SELECT thread_id FROM thread_tags WHERE tag = ?)".into()
-        });
+        // Probed per thread as the walk goes newest first: it stops after a page (or the
+        // count cap) instead of reading every tagged thread.
+        sql.push(
+            "EXISTS (SELECT 1 FROM thread_tags g WHERE g.thread_id = t.id AND g.tag = ?)".into(),
+        );
         args.add(tag.clone()).map_err(bind_err)?;
     }
     if let Some(from) = &q.from {
@@ -86,9 +85,11 @@ fn conditions(
     if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         match fts_query(search) {
             Some(fts) => {
+                // Per thread: its few messages, each looked up in the index by rowid (an FTS5
+                // seek), not the word's whole posting list turned into a set of threads.
                 sql.push(
-                    "(t.public_id = ? OR t.id = ? OR t.id IN (SELECT m.thread_id FROM messages m \
-                     WHERE m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)))"
+                    "(t.public_id = ? OR t.id = ? OR EXISTS (SELECT 1 FROM messages m, messages_fts f \
+                     WHERE m.thread_id = t.id AND f.rowid = m.rowid AND messages_fts MATCH ?))"
                         .into(),
                 );
                 args.add(search.to_string()).map_err(bind_err)?;
@@ -193,17 +194,29 @@ impl SqliteStore {
                 }
                 .encode()
             });
-        let (cond, args) = conditions(q, false, false)?;
-        let sql =
-            format!("SELECT t.status, count(*) FROM threads t WHERE {cond} GROUP BY t.status");
+        let (cond, mut args) = conditions(q, false, false)?;
+        // Plain filters count through their indexes, exactly. A tag or a search is probed per
+        // thread, so its count walks the newest matches only, up to the cap.
+        let capped = q.tag.is_some() || q.search.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let sql = if capped {
+            args.add(COUNT_CAP as i64 + 1).map_err(bind_err)?;
+            format!(
+                "SELECT status, count(*) FROM (SELECT t.status FROM threads t WHERE {cond} \
+                 ORDER BY t.created_at DESC, t.id DESC LIMIT ?) GROUP BY status"
+            )
+        } else {
+            format!("SELECT t.status, count(*) FROM threads t WHERE {cond} GROUP BY t.status")
+        };
         let mut counts = StatusCounts::default();
         for r in sqlx::query_with(&sql, args).fetch_all(&self.read).await? {
             counts.add(r.get::<&str, _>(0), r.get::<i64, _>(1) as u64);
         }
+        let counts_capped = capped && counts.total() > COUNT_CAP;
         Ok(ConversationPage {
             conversations,
             next_cursor,
             counts,
+            counts_capped,
         })
     }
 
@@ -516,5 +529,83 @@ mod tests {
         let body = r#"{"content":[{"text":"hello"},{"response_type":"carousel"}]}"#;
         assert_eq!(message_text(body, 100).as_deref(), Some("hello carousel"));
         assert_eq!(message_text(body, 3).as_deref(), Some("hel…"));
+    }
+
+    /// More matches than the cap: the page is still the newest ones, the counts stop at the
+    /// cap and say so; a filter below the cap counts exactly.
+    #[tokio::test]
+    async fn tag_and_search_counts_stop_at_the_cap() {
+        use crate::store::sqlite::Durability;
+        use crate::store::{EventSink, Store};
+        struct NoSink;
+        impl EventSink for NoSink {
+            fn published(&self, _: &str, _: &[std::sync::Arc<crate::store::StoredEvent>]) {}
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let open =
+            || SqliteStore::open(dir.path(), Durability::Normal, std::sync::Arc::new(NoSink));
+        open().await.unwrap().close().await;
+        let n = COUNT_CAP as usize + 20;
+        {
+            let mut c = rusqlite::Connection::open(dir.path().join("natter.db")).unwrap();
+            let tx = c.transaction().unwrap();
+            for i in 0..n {
+                let id = format!("thr_{i:06}");
+                let at = format!(
+                    "2026-01-01T{:02}:{:02}:{:02}.000Z",
+                    i / 3600,
+                    i / 60 % 60,
+                    i % 60
+                );
+                tx.execute(
+                    "INSERT INTO threads (id, public_id, bot, status, tags, created_at, updated_at) \
+                     VALUES (?1, ?2, 'b', ?3, '[\"x\"]', ?4, ?4)",
+                    rusqlite::params![id, format!("P{i:06}"), ["open", "closed"][i % 2], at],
+                )
+                .unwrap();
+                tx.execute(
+                    "INSERT INTO thread_tags (id, thread_id, tag, created_at) VALUES (?1, ?2, 'x', ?3)",
+                    rusqlite::params![format!("tag_{i}"), id, at],
+                )
+                .unwrap();
+                let text = if i < 5 { "rare parcel" } else { "common word" };
+                let body =
+                    serde_json::json!({"content": [{"response_type": "text", "text": text}]});
+                tx.execute(
+                    "INSERT INTO messages (id, thread_id, seq, role, body, created_at) \
+                     VALUES (?1, ?2, 1, 'user', ?3, ?4)",
+                    rusqlite::params![format!("msg_{i}"), id, body.to_string(), at],
+                )
+                .unwrap();
+            }
+            tx.commit().unwrap();
+        }
+        let store = open().await.unwrap();
+        let list = |f: &dyn Fn(&mut ConversationQuery)| {
+            let mut q = ConversationQuery {
+                limit: 10,
+                ..Default::default()
+            };
+            f(&mut q);
+            let store = &store;
+            async move { store.list_conversations(&q).await.unwrap() }
+        };
+        let newest = format!("thr_{:06}", n - 1);
+        for page in [
+            list(&|q| q.tag = Some("x".into())).await,
+            list(&|q| q.search = Some("common".into())).await,
+        ] {
+            assert_eq!(page.conversations[0].id, newest);
+            assert_eq!(page.conversations.len(), 10);
+            assert!(page.counts_capped);
+            assert_eq!(page.counts.total(), COUNT_CAP + 1);
+        }
+        let rare = list(&|q| q.search = Some("parcel".into())).await;
+        assert!(!rare.counts_capped);
+        assert_eq!(rare.counts.total(), 5);
+        assert_eq!(rare.conversations.len(), 5);
+        let all = list(&|_| {}).await;
+        assert!(!all.counts_capped, "plain filters count exactly");
+        assert_eq!(all.counts.total(), n as u64);
     }
 }
