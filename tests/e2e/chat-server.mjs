@@ -21,7 +21,8 @@ function freePort() {
   });
 }
 
-/** `opts`: `bots` and `www` folders instead of the test ones; `env` added to natter's environment. */
+/** `opts`: `bots` and `www` folders instead of the test ones (`www: false`: the pages and the
+ * widget built into natter, as a user runs it); `env` added to natter's environment. */
 export async function startServer(opts = {}) {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run cargo build -p natter-server`);
   if (!existsSync(join(root, "pkg/natter.js"))) throw new Error("pkg/ is missing: run scripts/build-widget");
@@ -34,8 +35,9 @@ export async function startServer(opts = {}) {
     port,
     data,
     async start() {
+      const folders = opts.www === false ? [] : ["--www", opts.www || join(root, "tests/e2e/chat-pages"), "--widget", join(root, "pkg")];
       child = spawn(BIN, ["serve", "--addr", `127.0.0.1:${port}`, "--data", data, "--bots", opts.bots || join(root, "tests/e2e/bots"),
-        "--www", opts.www || join(root, "tests/e2e/chat-pages"), "--widget", join(root, "pkg"), "--rate-per-ip", "0", "--rate-per-thread", "0", "--durability", "normal"],
+        ...folders, "--rate-per-ip", "0", "--rate-per-thread", "0", "--durability", "normal"],
         { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NATTER_LOG: "warn", ...(opts.env || {}) } });
       for (let i = 0; i < 400; i++) {
         try { if ((await fetch(origin + "/healthz")).ok) return; } catch {}

@@ -26,6 +26,32 @@ use crate::embedded;
 const WIDGET_CACHE: &str = "public, max-age=300";
 const PAGE_CACHE: &str = "no-cache";
 
+/// The policy of every page natter serves from its binary (demo, agent console, examples, the
+/// bots' console): no inline script or style, no HTML sinks (Trusted Types), wasm allowed for
+/// the widget, framed only by its own origin. The pages keep to it: their scripts and styles
+/// are files, their DOM is built with `textContent`/`createElement`.
+pub const PAGE_CSP: &str = "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; \
+     style-src 'self'; img-src 'self' https: data:; connect-src 'self'; object-src 'none'; \
+     base-uri 'none'; form-action 'self'; frame-ancestors 'self'; \
+     require-trusted-types-for 'script'";
+
+/// `Content-Security-Policy` + `X-Content-Type-Options` for pages served from the binary.
+fn page_security() -> tower::layer::util::Stack<
+    SetResponseHeaderLayer<HeaderValue>,
+    SetResponseHeaderLayer<HeaderValue>,
+> {
+    tower::layer::util::Stack::new(
+        SetResponseHeaderLayer::overriding(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(PAGE_CSP),
+        ),
+        SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ),
+    )
+}
+
 fn disk(path: &std::path::Path, cache: &'static str) -> axum::Router {
     let service = ServiceBuilder::new()
         .layer(SetResponseHeaderLayer::overriding(
@@ -70,7 +96,7 @@ pub fn mount<S: Clone + Send + Sync + 'static>(
     };
     let pages = match &cfg.www_dir {
         Some(dir) => disk(dir, PAGE_CACHE),
-        None => memory(&embedded::WWW, PAGE_CACHE, "not found\n"),
+        None => memory(&embedded::WWW, PAGE_CACHE, "not found\n").layer(page_security()),
     };
     router
         .nest_service("/widget", widget)
