@@ -112,8 +112,9 @@ pub struct ConversationPage {
     pub next_cursor: Option<String>,
     /// Counts per status under every filter but `status`.
     pub counts: StatusCounts,
-    /// With a tag or a search, counting stops past [`COUNT_CAP`] conversations (the newest):
-    /// then `true`, and `counts` covers only those — show the total as "1000+".
+    /// With a tag or a search that matches very many rows (a common word), counting stops past
+    /// [`COUNT_CAP`] conversations (the newest): then `true`, and `counts` covers only those —
+    /// show the total as "1000+".
     pub counts_capped: bool,
 }
 

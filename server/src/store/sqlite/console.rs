@@ -49,12 +49,26 @@ pub fn fts_query(text: &str) -> Option<String> {
     )
 }
 
+/// How a tag or a search is applied. `Set` reads every match first (cheap when they are few:
+/// a rare word, a small tag); `Probe` checks each thread as the newest-first walk reaches it
+/// (cheap when they are many: the walk stops after a page, where a set would read them all).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Plan {
+    Set,
+    Probe,
+}
+
+/// Above this many matching rows (messages for a word, threads for a tag) a filter is probed.
+const DENSE: i64 = 2000;
+
 /// WHERE conditions and their arguments for a query, with or without the status filter and
-/// the cursor.
+/// the cursor; `tag` and `search` say how those filters are applied.
 fn conditions(
     q: &ConversationQuery,
     with_status: bool,
     with_cursor: bool,
+    tag_plan: Plan,
+    search_plan: Plan,
 ) -> Result<(String, SqliteArguments<'static>)> {
     let mut sql = vec!["1 = 1".to_string()];
     let mut args = SqliteArguments::default();
@@ -85,13 +99,16 @@ fn conditions(
     if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         match fts_query(search) {
             Some(fts) => {
-                // Per thread: its few messages, each looked up in the index by rowid (an FTS5
-                // seek), not the word's whole posting list turned into a set of threads.
-                sql.push(
-                    "(t.public_id = ? OR t.id = ? OR EXISTS (SELECT 1 FROM messages m, messages_fts f \
-                     WHERE m.thread_id = t.id AND f.rowid = m.rowid AND messages_fts MATCH ?))"
+                sql.push(match search_plan {
+                    // Per thread: its few messages, each looked up in the index by rowid.
+                    Plan::Probe => "(t.public_id = ? OR t.id = ? OR EXISTS (SELECT 1 FROM messages m, \
+                         messages_fts f WHERE m.thread_id = t.id AND f.rowid = m.rowid \
+                         AND messages_fts MATCH ?))"
                         .into(),
-                );
+                    Plan::Set => "(t.public_id = ? OR t.id = ? OR t.id IN (SELECT m.thread_id FROM messages m \
+                         WHERE m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)))"
+                        .into(),
+                });
                 args.add(search.to_string()).map_err(bind_err)?;
                 args.add(search.to_string()).map_err(bind_err)?;
                 args.add(fts).map_err(bind_err)?;
@@ -154,7 +171,8 @@ impl SqliteStore {
         q: &ConversationQuery,
     ) -> Result<ConversationPage> {
         let limit = q.limit.clamp(1, 200);
-        let (cond, mut args) = conditions(q, true, true)?;
+        let (tag_plan, search_plan) = self.plans(q).await?;
+        let (cond, mut args) = conditions(q, true, true, tag_plan, search_plan)?;
         args.add(limit as i64 + 1).map_err(bind_err)?;
         // The page is chosen first (inner query), then only its rows get their message count
         // and last message: SQLite would otherwise compute them for every matching row before
@@ -194,10 +212,10 @@ impl SqliteStore {
                 }
                 .encode()
             });
-        let (cond, mut args) = conditions(q, false, false)?;
-        // Plain filters count through their indexes, exactly. A tag or a search is probed per
-        // thread, so its count walks the newest matches only, up to the cap.
-        let capped = q.tag.is_some() || q.search.as_deref().is_some_and(|s| !s.trim().is_empty());
+        let (cond, mut args) = conditions(q, false, false, tag_plan, search_plan)?;
+        // Plain filters and sets count exactly. A probed filter matches too many to read them
+        // all, so its count walks the newest matches only, up to the cap.
+        let capped = tag_plan == Plan::Probe || search_plan == Plan::Probe;
         let sql = if capped {
             args.add(COUNT_CAP as i64 + 1).map_err(bind_err)?;
             format!(
@@ -218,6 +236,37 @@ impl SqliteStore {
             counts,
             counts_capped,
         })
+    }
+
+    /// Picks [`Plan`]s by counting a filter's matching rows, up to [`DENSE`] (index-only, so
+    /// cheap either way).
+    async fn plans(&self, q: &ConversationQuery) -> Result<(Plan, Plan)> {
+        let dense = |n: i64| if n > DENSE { Plan::Probe } else { Plan::Set };
+        let tag = match &q.tag {
+            Some(tag) => dense(
+                sqlx::query_scalar(
+                    "SELECT count(*) FROM (SELECT 1 FROM thread_tags WHERE tag = ? LIMIT ?)",
+                )
+                .bind(tag)
+                .bind(DENSE + 1)
+                .fetch_one(&self.read)
+                .await?,
+            ),
+            None => Plan::Set,
+        };
+        let search = match q.search.as_deref().and_then(fts_query) {
+            Some(fts) => dense(
+                sqlx::query_scalar(
+                    "SELECT count(*) FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)",
+                )
+                .bind(fts)
+                .bind(DENSE + 1)
+                .fetch_one(&self.read)
+                .await?,
+            ),
+            None => Plan::Set,
+        };
+        Ok((tag, search))
     }
 
     pub(super) async fn do_conversation_extras(
@@ -531,8 +580,8 @@ mod tests {
         assert_eq!(message_text(body, 3).as_deref(), Some("hel…"));
     }
 
-    /// More matches than the cap: the page is still the newest ones, the counts stop at the
-    /// cap and say so; a filter below the cap counts exactly.
+    /// A tag or a word with more matches than [`DENSE`]: the page is still the newest ones,
+    /// the counts stop at the cap and say so; a rare word and plain filters count exactly.
     #[tokio::test]
     async fn tag_and_search_counts_stop_at_the_cap() {
         use crate::store::sqlite::Durability;
@@ -545,7 +594,7 @@ mod tests {
         let open =
             || SqliteStore::open(dir.path(), Durability::Normal, std::sync::Arc::new(NoSink));
         open().await.unwrap().close().await;
-        let n = COUNT_CAP as usize + 20;
+        let n = DENSE as usize + 20;
         {
             let mut c = rusqlite::Connection::open(dir.path().join("natter.db")).unwrap();
             let tx = c.transaction().unwrap();
