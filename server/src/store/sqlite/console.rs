@@ -81,11 +81,12 @@ fn conditions(
         args.add(status.as_str().to_string()).map_err(bind_err)?;
     }
     if let Some(tag) = &q.tag {
-        // Probed per thread as the walk goes newest first: it stops after a page (or the
-        // count cap) instead of reading every tagged thread.
-        sql.push(
-            "EXISTS (SELECT 1 FROM thread_tags g WHERE g.thread_id = t.id AND g.tag = ?)".into(),
-        );
+        sql.push(match tag_plan {
+            Plan::Probe => {
+                "EXISTS (SELECT 1 FROM thread_tags g WHERE g.thread_id = t.id AND g.tag = ?)".into()
+            }
+            Plan::Set => "t.id IN (SELECT thread_id FROM thread_tags WHERE tag = ?)".into(),
+        });
         args.add(tag.clone()).map_err(bind_err)?;
     }
     if let Some(from) = &q.from {
