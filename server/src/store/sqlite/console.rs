@@ -49,26 +49,26 @@ pub fn fts_query(text: &str) -> Option<String> {
     )
 }
 
-/// How a tag or a search is applied. `Set` reads every match first (cheap when they are few:
-/// a rare word, a small tag); `Probe` checks each thread as the newest-first walk reaches it
-/// (cheap when they are many: the walk stops after a page, where a set would read them all).
+/// How a tag is applied. `Set` reads every tagged thread first (cheap when they are few);
+/// `Probe` checks each thread as the newest-first walk reaches it (cheap when they are many:
+/// the walk stops after a page, where a set would read them all).
 #[derive(Debug, Clone, Copy, PartialEq)]
 enum Plan {
     Set,
     Probe,
 }
 
-/// Above this many matching rows (messages for a word, threads for a tag) a filter is probed.
+/// Above this many matching rows (threads for a tag, messages for a word) a filter is dense:
+/// a tag is probed, and counts stop at the cap.
 const DENSE: i64 = 2000;
 
 /// WHERE conditions and their arguments for a query, with or without the status filter and
-/// the cursor; `tag` and `search` say how those filters are applied.
+/// the cursor; `tag_plan` says how the tag filter is applied.
 fn conditions(
     q: &ConversationQuery,
     with_status: bool,
     with_cursor: bool,
     tag_plan: Plan,
-    search_plan: Plan,
 ) -> Result<(String, SqliteArguments<'static>)> {
     let mut sql = vec!["1 = 1".to_string()];
     let mut args = SqliteArguments::default();
@@ -100,16 +100,13 @@ fn conditions(
     if let Some(search) = q.search.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
         match fts_query(search) {
             Some(fts) => {
-                sql.push(match search_plan {
-                    // Per thread: its few messages, each looked up in the index by rowid.
-                    Plan::Probe => "(t.public_id = ? OR t.id = ? OR EXISTS (SELECT 1 FROM messages m, \
-                         messages_fts f WHERE m.thread_id = t.id AND f.rowid = m.rowid \
-                         AND messages_fts MATCH ?))"
+                // The index's rowids carry the thread (migration 0010): the word's threads
+                // are a set of integers read from the index alone.
+                sql.push(
+                    "(t.public_id = ? OR t.id = ? OR t.rowid IN \
+                     (SELECT rowid >> 32 FROM messages_fts WHERE messages_fts MATCH ?))"
                         .into(),
-                    Plan::Set => "(t.public_id = ? OR t.id = ? OR t.id IN (SELECT m.thread_id FROM messages m \
-                         WHERE m.rowid IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)))"
-                        .into(),
-                });
+                );
                 args.add(search.to_string()).map_err(bind_err)?;
                 args.add(search.to_string()).map_err(bind_err)?;
                 args.add(fts).map_err(bind_err)?;
@@ -172,8 +169,8 @@ impl SqliteStore {
         q: &ConversationQuery,
     ) -> Result<ConversationPage> {
         let limit = q.limit.clamp(1, 200);
-        let (tag_plan, search_plan) = self.plans(q).await?;
-        let (cond, mut args) = conditions(q, true, true, tag_plan, search_plan)?;
+        let (tag_plan, search_dense) = self.plans(q).await?;
+        let (cond, mut args) = conditions(q, true, true, tag_plan)?;
         args.add(limit as i64 + 1).map_err(bind_err)?;
         // The page is chosen first (inner query), then only its rows get their message count
         // and last message: SQLite would otherwise compute them for every matching row before
@@ -213,10 +210,10 @@ impl SqliteStore {
                 }
                 .encode()
             });
-        let (cond, mut args) = conditions(q, false, false, tag_plan, search_plan)?;
+        let (cond, mut args) = conditions(q, false, false, tag_plan)?;
         // Plain filters and sets count exactly. A probed filter matches too many to read them
         // all, so its count walks the newest matches only, up to the cap.
-        let capped = tag_plan == Plan::Probe || search_plan == Plan::Probe;
+        let capped = tag_plan == Plan::Probe || search_dense;
         let sql = if capped {
             args.add(COUNT_CAP as i64 + 1).map_err(bind_err)?;
             format!(
@@ -239,9 +236,9 @@ impl SqliteStore {
         })
     }
 
-    /// Picks [`Plan`]s by counting a filter's matching rows, up to [`DENSE`] (index-only, so
-    /// cheap either way).
-    async fn plans(&self, q: &ConversationQuery) -> Result<(Plan, Plan)> {
+    /// The tag's [`Plan`] and whether the search is dense, by counting matching rows up to
+    /// [`DENSE`] (index-only, so cheap either way).
+    async fn plans(&self, q: &ConversationQuery) -> Result<(Plan, bool)> {
         let dense = |n: i64| if n > DENSE { Plan::Probe } else { Plan::Set };
         let tag = match &q.tag {
             Some(tag) => dense(
@@ -256,16 +253,17 @@ impl SqliteStore {
             None => Plan::Set,
         };
         let search = match q.search.as_deref().and_then(fts_query) {
-            Some(fts) => dense(
-                sqlx::query_scalar(
+            Some(fts) => {
+                let n: i64 = sqlx::query_scalar(
                     "SELECT count(*) FROM (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ? LIMIT ?)",
                 )
                 .bind(fts)
                 .bind(DENSE + 1)
                 .fetch_one(&self.read)
-                .await?,
-            ),
-            None => Plan::Set,
+                .await?;
+                n > DENSE
+            }
+            None => false,
         };
         Ok((tag, search))
     }
