@@ -49,26 +49,27 @@ pub fn fts_query(text: &str) -> Option<String> {
     )
 }
 
-/// How a tag is applied. `Set` reads every tagged thread first (cheap when they are few);
-/// `Probe` checks each thread as the newest-first walk reaches it (cheap when they are many:
-/// the walk stops after a page, where a set would read them all).
-#[derive(Debug, Clone, Copy, PartialEq)]
-enum Plan {
-    Set,
-    Probe,
-}
-
-/// Above this many matching rows (threads for a tag, messages for a word) a filter is dense:
-/// a tag is probed, and counts stop at the cap.
+/// Above this many matching rows (threads for a tag, messages for a word) a filter is dense.
+/// A tag or a word is a set of threads, read once per query. A sparse set drives the query
+/// (its few threads looked up, then sorted); a dense one is probed as the newest-first walk
+/// goes (the walk stops after a page, where driving would look up and sort every match), and
+/// its counts stop at the cap. The `+` before a dense filter's column keeps SQLite from
+/// driving by it.
 const DENSE: i64 = 2000;
 
+#[derive(Debug, Clone, Copy, Default)]
+struct Density {
+    tag: bool,
+    search: bool,
+}
+
 /// WHERE conditions and their arguments for a query, with or without the status filter and
-/// the cursor; `tag_plan` says how the tag filter is applied.
+/// the cursor, for a tag and a search of the given [`Density`].
 fn conditions(
     q: &ConversationQuery,
     with_status: bool,
     with_cursor: bool,
-    tag_plan: Plan,
+    density: Density,
 ) -> Result<(String, SqliteArguments<'static>)> {
     let mut sql = vec!["1 = 1".to_string()];
     let mut args = SqliteArguments::default();
@@ -81,12 +82,10 @@ fn conditions(
         args.add(status.as_str().to_string()).map_err(bind_err)?;
     }
     if let Some(tag) = &q.tag {
-        sql.push(match tag_plan {
-            Plan::Probe => {
-                "EXISTS (SELECT 1 FROM thread_tags g WHERE g.thread_id = t.id AND g.tag = ?)".into()
-            }
-            Plan::Set => "t.id IN (SELECT thread_id FROM thread_tags WHERE tag = ?)".into(),
-        });
+        let plus = if density.tag { "+" } else { "" };
+        sql.push(format!(
+            "{plus}t.id IN (SELECT thread_id FROM thread_tags WHERE tag = ?)"
+        ));
         args.add(tag.clone()).map_err(bind_err)?;
     }
     if let Some(from) = &q.from {
@@ -102,11 +101,11 @@ fn conditions(
             Some(fts) => {
                 // The index's rowids carry the thread (migration 0010): the word's threads
                 // are a set of integers read from the index alone.
-                sql.push(
-                    "(t.public_id = ? OR t.id = ? OR t.rowid IN \
+                let plus = if density.search { "+" } else { "" };
+                sql.push(format!(
+                    "(t.public_id = ? OR t.id = ? OR {plus}t.rowid IN \
                      (SELECT rowid >> 32 FROM messages_fts WHERE messages_fts MATCH ?))"
-                        .into(),
-                );
+                ));
                 args.add(search.to_string()).map_err(bind_err)?;
                 args.add(search.to_string()).map_err(bind_err)?;
                 args.add(fts).map_err(bind_err)?;
@@ -169,8 +168,8 @@ impl SqliteStore {
         q: &ConversationQuery,
     ) -> Result<ConversationPage> {
         let limit = q.limit.clamp(1, 200);
-        let (tag_plan, search_dense) = self.plans(q).await?;
-        let (cond, mut args) = conditions(q, true, true, tag_plan)?;
+        let density = self.density(q).await?;
+        let (cond, mut args) = conditions(q, true, true, density)?;
         args.add(limit as i64 + 1).map_err(bind_err)?;
         // The page is chosen first (inner query), then only its rows get their message count
         // and last message: SQLite would otherwise compute them for every matching row before
@@ -210,10 +209,10 @@ impl SqliteStore {
                 }
                 .encode()
             });
-        let (cond, mut args) = conditions(q, false, false, tag_plan)?;
-        // Plain filters and sets count exactly. A probed filter matches too many to read them
-        // all, so its count walks the newest matches only, up to the cap.
-        let capped = tag_plan == Plan::Probe || search_dense;
+        let (cond, mut args) = conditions(q, false, false, density)?;
+        // Plain filters and sparse sets count exactly; with a dense one the count walks the
+        // newest matches only, up to the cap.
+        let capped = density.tag || density.search;
         let sql = if capped {
             args.add(COUNT_CAP as i64 + 1).map_err(bind_err)?;
             format!(
@@ -236,21 +235,21 @@ impl SqliteStore {
         })
     }
 
-    /// The tag's [`Plan`] and whether the search is dense, by counting matching rows up to
-    /// [`DENSE`] (index-only, so cheap either way).
-    async fn plans(&self, q: &ConversationQuery) -> Result<(Plan, bool)> {
-        let dense = |n: i64| if n > DENSE { Plan::Probe } else { Plan::Set };
+    /// Whether the tag and the search are dense, by counting their rows up to [`DENSE`]
+    /// (index-only, so cheap either way).
+    async fn density(&self, q: &ConversationQuery) -> Result<Density> {
         let tag = match &q.tag {
-            Some(tag) => dense(
-                sqlx::query_scalar(
+            Some(tag) => {
+                let n: i64 = sqlx::query_scalar(
                     "SELECT count(*) FROM (SELECT 1 FROM thread_tags WHERE tag = ? LIMIT ?)",
                 )
                 .bind(tag)
                 .bind(DENSE + 1)
                 .fetch_one(&self.read)
-                .await?,
-            ),
-            None => Plan::Set,
+                .await?;
+                n > DENSE
+            }
+            None => false,
         };
         let search = match q.search.as_deref().and_then(fts_query) {
             Some(fts) => {
@@ -265,7 +264,7 @@ impl SqliteStore {
             }
             None => false,
         };
-        Ok((tag, search))
+        Ok(Density { tag, search })
     }
 
     pub(super) async fn do_conversation_extras(
