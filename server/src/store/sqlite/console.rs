@@ -162,6 +162,27 @@ fn day(t: OffsetDateTime) -> String {
     t.format(&fmt).unwrap_or_default()
 }
 
+/// The counts per status of a query (every filter but `status`), and whether they are capped:
+/// plain filters and sparse sets count exactly; with a dense one the count walks the newest
+/// matches only, up to the cap.
+fn count_query(
+    q: &ConversationQuery,
+    density: Density,
+) -> Result<(String, SqliteArguments<'static>, bool)> {
+    let (cond, mut args) = conditions(q, false, false, density)?;
+    let capped = density.tag || density.search;
+    let sql = if capped {
+        args.add(COUNT_CAP as i64 + 1).map_err(bind_err)?;
+        format!(
+            "SELECT status, count(*) FROM (SELECT t.status FROM threads t WHERE {cond} \
+             ORDER BY t.created_at DESC, t.id DESC LIMIT ?) GROUP BY status"
+        )
+    } else {
+        format!("SELECT t.status, count(*) FROM threads t WHERE {cond} GROUP BY t.status")
+    };
+    Ok((sql, args, capped))
+}
+
 impl SqliteStore {
     pub(super) async fn do_list_conversations(
         &self,
@@ -181,7 +202,12 @@ impl SqliteStore {
              FROM (SELECT t.* FROM threads t WHERE {cond} ORDER BY t.created_at DESC, t.id DESC LIMIT ?) t \
              ORDER BY t.created_at DESC, t.id DESC"
         );
-        let rows = sqlx::query_with(&sql, args).fetch_all(&self.read).await?;
+        // The page and the counts are independent reads: run them on two pooled connections
+        // at once, so the answer takes the longer of the two, not their sum.
+        let page = sqlx::query_with(&sql, args).fetch_all(&self.read);
+        let (count_sql, count_args, capped) = count_query(q, density)?;
+        let count = sqlx::query_with(&count_sql, count_args).fetch_all(&self.read);
+        let (rows, count_rows) = tokio::try_join!(page, count)?;
         let mut conversations = Vec::with_capacity(rows.len());
         for r in rows.iter().take(limit as usize) {
             conversations.push(ConversationSummary {
@@ -209,21 +235,8 @@ impl SqliteStore {
                 }
                 .encode()
             });
-        let (cond, mut args) = conditions(q, false, false, density)?;
-        // Plain filters and sparse sets count exactly; with a dense one the count walks the
-        // newest matches only, up to the cap.
-        let capped = density.tag || density.search;
-        let sql = if capped {
-            args.add(COUNT_CAP as i64 + 1).map_err(bind_err)?;
-            format!(
-                "SELECT status, count(*) FROM (SELECT t.status FROM threads t WHERE {cond} \
-                 ORDER BY t.created_at DESC, t.id DESC LIMIT ?) GROUP BY status"
-            )
-        } else {
-            format!("SELECT t.status, count(*) FROM threads t WHERE {cond} GROUP BY t.status")
-        };
         let mut counts = StatusCounts::default();
-        for r in sqlx::query_with(&sql, args).fetch_all(&self.read).await? {
+        for r in count_rows {
             counts.add(r.get::<&str, _>(0), r.get::<i64, _>(1) as u64);
         }
         let counts_capped = capped && counts.total() > COUNT_CAP;
