@@ -22,6 +22,7 @@ mod live;
 mod llm;
 mod llm_failures;
 mod ops;
+mod pg_cluster;
 mod process;
 mod resume;
 mod send;

@@ -48,6 +48,7 @@ pub async fn spawn_natter(
         .arg("--bots")
         .arg(bots)
         .env("NATTER_LOG", "warn")
+        .envs(crate::common::engine_env(data))
         .envs(env.iter().copied())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
