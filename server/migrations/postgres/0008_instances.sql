@@ -7,4 +7,6 @@ CREATE TABLE instances (
     heartbeat_at BIGINT NOT NULL    -- unix ms
 );
 ALTER TABLE runs ADD COLUMN owner TEXT;
+-- The instance holding an outbox job's lease: the lease ends with that instance's heartbeat.
+ALTER TABLE outbox ADD COLUMN lease_owner TEXT;
 CREATE INDEX runs_owner ON runs (owner) WHERE status = 'running';

@@ -146,6 +146,18 @@ pub fn engine_env(data: &Path) -> Vec<(String, String)> {
     }
 }
 
+/// Runs SQL statements directly on the store of `data` (either engine), as a crash or an
+/// operator would leave it.
+pub fn store_sql(data: &Path, sql: &str) {
+    if on_postgres() {
+        let cluster = super::pg_cluster::cluster();
+        cluster.psql(&super::pg_cluster::database_name(data), sql);
+    } else {
+        let conn = rusqlite::Connection::open(data.join("natter.db")).unwrap();
+        conn.execute_batch(sql).unwrap();
+    }
+}
+
 pub fn test_config(data: &Path, bots: &Path) -> ServerConfig {
     let mut c = ServerConfig {
         addr: "127.0.0.1:0".into(),

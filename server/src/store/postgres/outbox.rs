@@ -2,9 +2,10 @@
 //!
 //! A claim is one transaction: due rows whose lane has no earlier pending row are locked with
 //! `FOR UPDATE SKIP LOCKED` (instances claiming at the same moment take different rows) and
-//! leased. A leased row is not due for anyone until its lease ends, so a job runs on one
-//! instance at a time; when that instance dies the lease expires and another claims the job
-//! (at least once, same job id). A lane's later job is not claimable while an earlier one is
+//! leased to this instance. A leased row is not due for anyone until its lease ends, so a job
+//! runs on one instance at a time; a lease also ends when its instance stops refreshing its
+//! heartbeat (dead for the run lease, see [`super::PgOptions::run_lease`]), and another
+//! instance claims the job (at least once, same job id). A lane's later job is not claimable while an earlier one is
 //! pending, leased or not: webhooks of one conversation go in order across instances.
 
 use serde_json::Value;
@@ -15,7 +16,9 @@ use super::{corrupt, PgStore};
 use crate::outbox::{now_ms, ClaimedJob, HandlerRun, JobKind, JobResult, JobRow};
 
 const CLAIM: &str = "SELECT seq, id, thread_id, bot, kind, target, event_type, body, attempts FROM outbox o \
-    WHERE status = 'pending' AND due_at <= $1 AND (lease_until IS NULL OR lease_until <= $1) \
+    WHERE status = 'pending' AND due_at <= $1 \
+    AND (lease_until IS NULL OR lease_until <= $1 OR NOT EXISTS \
+      (SELECT 1 FROM instances i WHERE i.id = o.lease_owner AND i.heartbeat_at > $3)) \
     AND (lane IS NULL OR NOT EXISTS (SELECT 1 FROM outbox p WHERE p.lane = o.lane AND p.status = 'pending' AND p.seq < o.seq)) \
     ORDER BY due_at, seq LIMIT $2 FOR UPDATE SKIP LOCKED";
 
@@ -27,9 +30,11 @@ impl PgStore {
         limit: usize,
     ) -> Result<Vec<ClaimedJob>> {
         let mut tx = self.pool.begin().await?;
+        let dead_before = now - self.options.run_lease.as_millis() as i64;
         let rows = sqlx::query(CLAIM)
             .bind(now)
             .bind(limit as i64)
+            .bind(dead_before)
             .fetch_all(&mut *tx)
             .await?;
         if rows.is_empty() {
@@ -37,10 +42,11 @@ impl PgStore {
         }
         let seqs: Vec<i64> = rows.iter().map(|r| r.get(0)).collect();
         sqlx::query(
-            "UPDATE outbox SET lease_until = $1, attempts = attempts + 1 WHERE seq = ANY($2)",
+            "UPDATE outbox SET lease_until = $1, lease_owner = $3, attempts = attempts + 1 WHERE seq = ANY($2)",
         )
         .bind(now + lease_ms)
         .bind(&seqs)
+        .bind(&self.instance)
         .execute(&mut *tx)
         .await?;
         tx.commit().await?;
