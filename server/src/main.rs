@@ -175,7 +175,7 @@ fn main() -> ExitCode {
             match rt.block_on(serve(args)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    tracing::error!("{e:#}");
+                    // One line, not also a log line: a failed start reads as one cause.
                     eprintln!("natter: {e:#}");
                     ExitCode::FAILURE
                 }

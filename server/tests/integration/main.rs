@@ -14,6 +14,7 @@ mod config_errors;
 mod console;
 mod crash;
 mod crm_webhooks;
+mod instances;
 mod lifecycle;
 mod lifecycle_common;
 mod lifecycle_crash;

@@ -48,7 +48,9 @@ fn bin_dir() -> PathBuf {
         .filter(|p| p.join("pg_ctl").exists())
         .collect();
     versions.sort();
-    versions.pop().expect("a PostgreSQL version under /usr/lib/postgresql")
+    versions
+        .pop()
+        .expect("a PostgreSQL version under /usr/lib/postgresql")
 }
 
 extern "C" fn stop_at_exit() {
@@ -61,9 +63,20 @@ impl Cluster {
     fn start(durable: bool) -> Cluster {
         let bin = bin_dir();
         let as_user = unsafe { libc::geteuid() } == 0;
-        if as_user && !Command::new("id").arg(USER).output().is_ok_and(|o| o.status.success()) {
+        if as_user
+            && !Command::new("id")
+                .arg(USER)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        {
             let ok = Command::new("useradd")
-                .args(["--system", "--no-create-home", "--shell", "/usr/sbin/nologin", USER])
+                .args([
+                    "--system",
+                    "--no-create-home",
+                    "--shell",
+                    "/usr/sbin/nologin",
+                    USER,
+                ])
                 .status()
                 .is_ok_and(|s| s.success());
             assert!(ok, "cannot create the system user {USER} for PostgreSQL");
@@ -90,9 +103,14 @@ impl Cluster {
         };
         let data = c.dir.join("data");
         c.run("initdb", |cmd| {
-            cmd.arg("-D")
-                .arg(&data)
-                .args(["-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"]);
+            cmd.arg("-D").arg(&data).args([
+                "-U",
+                "postgres",
+                "--auth=trust",
+                "-E",
+                "UTF8",
+                "--locale=C",
+            ]);
             if !durable {
                 cmd.arg("--no-sync");
             }
