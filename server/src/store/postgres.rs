@@ -110,6 +110,15 @@ impl PgStore {
         planner: Arc<dyn Planner>,
     ) -> Result<Self> {
         let connect: PgConnectOptions = url.parse().map_err(|e| connect_error(url, e))?;
+        // One connection first: its error says why (the pool would only time out).
+        let first = tokio::time::timeout(
+            Duration::from_secs(10),
+            <sqlx::PgConnection as sqlx::Connection>::connect_with(&connect),
+        )
+        .await
+        .map_err(|_| connect_error(url, "no answer within 10 s"))?
+        .map_err(|e| connect_error(url, db_reason(&e)))?;
+        let _ = sqlx::Connection::close(first).await;
         let pool = PgPoolOptions::new()
             .max_connections(options.pool_size.max(2))
             .acquire_timeout(Duration::from_secs(10))
