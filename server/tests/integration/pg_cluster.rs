@@ -32,7 +32,8 @@ pub fn cluster() -> &'static Cluster {
     CLUSTER.get_or_init(|| Cluster::start(false))
 }
 
-/// A cluster with PostgreSQL's default durability (fsync, synchronous commit), for benchmarks.
+/// A cluster with PostgreSQL's default durability (fsync, synchronous commit) and
+/// pg_stat_statements, for benchmarks.
 pub fn durable_cluster() -> &'static Cluster {
     SLOW.get_or_init(|| Cluster::start(true))
 }
@@ -127,7 +128,10 @@ impl Cluster {
             "-p {port} -k {} -c listen_addresses=127.0.0.1 -c max_connections=600 -c shared_buffers=128MB",
             c.dir.display()
         );
-        if !durable {
+        if durable {
+            // Benchmarks read per-statement figures.
+            opts.push_str(" -c shared_preload_libraries=pg_stat_statements");
+        } else {
             opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
         }
         let log = c.dir.join("log");
