@@ -14,8 +14,9 @@
 //! NOTIFY ([`fanout`]).
 //!
 //! Streamed events ([`Store::stream`]: a reply's start and deltas) are committed like any
-//! other event, but with `synchronous_commit = off`: the COMMIT returns without waiting for
-//! the WAL flush, so a delta costs one short transaction and no fsync. They become durable at
+//! other event, but each call in one statement (its own transaction, one round trip) and with
+//! `synchronous_commit = off`: the COMMIT returns without waiting for the WAL flush, so a
+//! delta costs one statement and no fsync. They become durable at
 //! the latest with the thread's next synchronous commit (the completed message), since WAL is
 //! flushed in order. A kill -9 of an instance loses nothing committed; a crash of the
 //! PostgreSQL server itself may lose the last streamed events of a reply in progress (the run
@@ -227,7 +228,10 @@ impl Store for PgStore {
     }
 
     async fn stream(&self, thread_id: &str, events: Vec<EventPayload>) -> Result<()> {
-        self.do_append(thread_id, events, false).await.map(|_| ())
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.do_stream(thread_id, events).await
     }
 
     async fn append(
@@ -235,7 +239,7 @@ impl Store for PgStore {
         thread_id: &str,
         events: Vec<EventPayload>,
     ) -> Result<Vec<Arc<StoredEvent>>> {
-        self.do_append(thread_id, events, true).await
+        self.do_append(thread_id, events).await
     }
 
     async fn complete_message(

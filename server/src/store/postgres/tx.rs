@@ -40,8 +40,6 @@ pub(super) struct Tx<'s> {
     events: Vec<(String, Arc<StoredEvent>)>,
     /// Outbox rows were inserted: wake the worker after the commit.
     enqueued: bool,
-    /// Wait for the WAL flush at COMMIT (off only for streamed events).
-    synchronous: bool,
     now: String,
 }
 
@@ -53,15 +51,8 @@ impl<'s> Tx<'s> {
             locked: Vec::new(),
             events: Vec::new(),
             enqueued: false,
-            synchronous: true,
             now: now_rfc3339(),
         })
-    }
-
-    /// Streamed events only: COMMIT does not wait for the WAL flush (see the module doc of
-    /// [`super`]).
-    pub fn asynchronous(&mut self) {
-        self.synchronous = false;
     }
 
     /// Locks the thread's row (waiting for its other writers) and returns its status.
@@ -219,15 +210,13 @@ impl<'s> Tx<'s> {
                     )
                 })
                 .collect();
-            // One round trip: events, counters, notifications (delivered at COMMIT), and the
-            // commit's durability (a setting local to this transaction).
+            // One round trip: events, counters, notifications (delivered at COMMIT).
             sqlx::query(
                 "WITH ins AS (INSERT INTO events (thread_id, seq, type, data, created_at) \
                    SELECT * FROM UNNEST($1::text[], $2::bigint[], $3::text[], $4::text[], $5::text[])), \
                  upd AS (UPDATE threads t SET last_seq = u.last \
                    FROM UNNEST($6::text[], $7::bigint[]) AS u(id, last) WHERE t.id = u.id) \
-                 SELECT pg_notify($8, p), set_config('synchronous_commit', $9, true) \
-                   FROM UNNEST($10::text[]) AS p",
+                 SELECT pg_notify($8, p) FROM UNNEST($9::text[]) AS p",
             )
             .bind(tid)
             .bind(seq)
@@ -237,7 +226,6 @@ impl<'s> Tx<'s> {
             .bind(ids)
             .bind(lasts)
             .bind(CHANNEL)
-            .bind(if self.synchronous { "on" } else { "off" })
             .bind(notes)
             .fetch_all(&mut *self.tx)
             .await?;

@@ -7,6 +7,7 @@ use natter_protocol::{ErrorDetail, EventPayload, FeedbackRequest, Message, Role,
 use serde_json::Value;
 use sqlx::Row;
 
+use super::super::live::Prepared;
 use super::super::{
     NewThread, Recovered, Rerun, Result, RunItem, RunOutcome, SendOutcome, StoreError, StoredEvent,
     Thread, MAX_RERUNS,
@@ -151,18 +152,57 @@ impl PgStore {
         Ok(SendOutcome::Created { message_id, run_id })
     }
 
-    /// Appends events that store no row; `durable = false` for streamed events (committed
-    /// without waiting for the WAL flush).
+    /// Streams events of a reply in progress: one statement, its own transaction (one round
+    /// trip): the counter moves under the row lock, the envelopes are spliced with their seqs
+    /// in SQL (the same bytes [`Prepared::seal`] makes), the NOTIFY goes out, and the commit
+    /// does not wait for the WAL flush.
+    pub(super) async fn do_stream(&self, thread_id: &str, events: Vec<EventPayload>) -> Result<()> {
+        let prepared: Vec<Prepared> = events.iter().map(Prepared::new).collect();
+        let n = prepared.len() as i64;
+        let head = "{\"seq\":0".len();
+        let rests: Vec<String> = prepared
+            .iter()
+            .map(|p| p.seal(thread_id, 0).json[head..].to_string())
+            .collect();
+        let types: Vec<&str> = prepared.iter().map(|p| p.event_type).collect();
+        let rows = sqlx::query(
+            "WITH t AS (UPDATE threads SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq), \
+             ins AS (INSERT INTO events (thread_id, seq, type, data, created_at) \
+               SELECT $1, t.last_seq - $2 + e.i, e.typ, '{\"seq\":' || (t.last_seq - $2 + e.i) || e.rest, $5 \
+               FROM t, UNNEST($3::text[], $4::text[]) WITH ORDINALITY AS e(typ, rest, i)) \
+             SELECT t.last_seq, set_config('synchronous_commit', 'off', true), \
+               pg_notify($6, $7 || ' ' || $1 || ' ' || (t.last_seq - $2 + 1) || ' ' || t.last_seq) FROM t",
+        )
+        .bind(thread_id)
+        .bind(n)
+        .bind(&types)
+        .bind(&rests)
+        .bind(now_rfc3339())
+        .bind(super::tx::CHANNEL)
+        .bind(&self.instance)
+        .fetch_all(&self.pool)
+        .await?;
+        let last = rows
+            .first()
+            .map(|r| r.get::<i64, _>(0) as u64)
+            .ok_or(StoreError::ThreadNotFound)?;
+        let first = last + 1 - n as u64;
+        let sealed: Vec<Arc<StoredEvent>> = prepared
+            .iter()
+            .enumerate()
+            .map(|(i, p)| p.seal(thread_id, first + i as u64))
+            .collect();
+        self.sink.published(thread_id, &sealed);
+        Ok(())
+    }
+
+    /// Appends events that store no row, durably.
     pub(super) async fn do_append(
         &self,
         thread_id: &str,
         events: Vec<EventPayload>,
-        durable: bool,
     ) -> Result<Vec<Arc<StoredEvent>>> {
         let mut tx = Tx::begin(self).await?;
-        if !durable {
-            tx.asynchronous();
-        }
         tx.lock(thread_id).await?;
         for ev in &events {
             tx.append(thread_id, ev)?;
