@@ -174,6 +174,7 @@ async fn run() {
             let modes = std::iter::once(None).chain(rate.map(Some));
             for pace in modes {
                 let before = database.as_ref().map(|(db, _)| db_counters(db));
+                let runs_before = runs_completed(&bases[0]).await;
                 let r = natter(&bases, n, secs, pace).await;
                 let tps = r.turns as f64 / secs as f64;
                 let mode = match pace {
@@ -191,9 +192,10 @@ async fn run() {
                     r.errors
                 );
                 if let (Some((db, _)), Some(before)) = (&database, before) {
-                    // Every turn of the window and of its warm-up second hit the database.
+                    // Per run completed over the whole point (setup, warm-up and window: what
+                    // the database counters cover), on every instance of this process.
                     let d = db_counters(db).minus(&before);
-                    let turns = r.all_turns.max(1) as f64;
+                    let turns = (runs_completed(&bases[0]).await - runs_before).max(1.0);
                     println!(
                         "  per turn: {:.1} statements, {:.1} commits, {:.1} NOTIFYs, {:.2} ms statement time (pg_stat_statements)",
                         d.statements / turns,
@@ -225,6 +227,20 @@ async fn run() {
             let _ = s.await;
         }
     }
+}
+
+/// Runs completed by every server of this process (the metrics are process-wide).
+async fn runs_completed(base: &str) -> f64 {
+    let m = reqwest::get(format!("{base}/metrics"))
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    m.lines()
+        .find_map(|l| l.strip_prefix("natter_runs_completed_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
 }
 
 /// The database's work so far, from pg_stat_statements and pg_stat_database.
@@ -311,8 +327,6 @@ async fn hello_world(url: &str, users: usize, secs: u64) -> (f64, Duration, Dura
 
 struct Result {
     turns: usize,
-    /// Turns completed, warm-up included (what the database counters cover).
-    all_turns: usize,
     errors: usize,
     first: Vec<Duration>,
     turn: Vec<Duration>,
@@ -344,17 +358,16 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
             .unwrap();
         sessions.push((t, Sse::new(r)));
     }
-    let all_turns = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for (i, (thread, mut sse)) in sessions.into_iter().enumerate() {
-        let (client, base, stop, measuring, all_turns) = (
+        let (client, base, stop, measuring) = (
             client.clone(),
             bases[(i + 1) % bases.len()].clone(),
             stop.clone(),
             measuring.clone(),
-            all_turns.clone(),
         );
         tasks.push(tokio::spawn(async move {
             let (mut first, mut turn, mut errors) = (Vec::new(), Vec::new(), 0);
@@ -403,7 +416,6 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
                         break;
                     }
                 }
-                all_turns.fetch_add(1, Ordering::Relaxed);
                 if counted && !stop.load(Ordering::Relaxed) {
                     first.push(fd.unwrap_or_default());
                     turn.push(t0.elapsed());
@@ -419,7 +431,6 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
     stop.store(true, Ordering::Relaxed);
     let mut res = Result {
         turns: 0,
-        all_turns: 0,
         errors: 0,
         first: vec![],
         turn: vec![],
@@ -431,7 +442,6 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
         res.errors += e;
     }
     res.turns = res.turn.len();
-    res.all_turns = all_turns.load(Ordering::Relaxed);
     res.first.sort();
     res.turn.sort();
     res

@@ -4,8 +4,9 @@
 //! Each write transaction sends, per thread it wrote, one NOTIFY on [`CHANNEL`] with payload
 //! `"<instance> <thread> <first seq> <last seq>"` (delivered at COMMIT, in commit order). The
 //! payload is only a wake-up: the events are read from the `events` table (the truth), and only
-//! for threads someone follows here ([`EventSink::watching`]). Notifications are handled one at
-//! a time in arrival order, so a thread's events reach the sink in seq order; an event stream
+//! for threads someone follows here ([`EventSink::watching`]). The notifications received so far
+//! are handled together (one query for all their threads), batch after batch in arrival
+//! order, so a thread's events reach the sink in seq order; an event stream
 //! drops what it already sent and reads the log on any gap (see `http/events.rs`), so a
 //! notification handled twice or late costs a read, never a duplicate.
 //!
@@ -41,8 +42,8 @@ pub fn parse(payload: &str) -> Option<Note<'_>> {
     it.next().is_none().then_some(note)
 }
 
-/// Events per log read on a wake-up (a notification covers one transaction's events).
-const PAGE: u32 = 500;
+/// Notifications handled together (one log read for all of them).
+const BATCH: usize = 512;
 
 /// Starts listening (returns once LISTEN is active, so no commit after `open` is missed).
 pub(super) async fn start(store: &PgStore) -> Result<()> {
@@ -61,7 +62,17 @@ pub(super) async fn start(store: &PgStore) -> Result<()> {
                 n = listener.try_recv() => n,
             };
             match next {
-                Ok(Some(n)) => reader.woken(n.payload()).await,
+                Ok(Some(n)) => {
+                    // Everything already received goes in the same read.
+                    let mut payloads = vec![n.payload().to_string()];
+                    while payloads.len() < BATCH {
+                        match listener.next_buffered() {
+                            Some(n) => payloads.push(n.payload().to_string()),
+                            None => break,
+                        }
+                    }
+                    reader.woken(&payloads).await;
+                }
                 // The connection dropped and was re-established by the next try_recv.
                 Ok(None) => reader.resync().await,
                 Err(e) => {
@@ -84,51 +95,72 @@ struct Reader {
 }
 
 impl Reader {
-    async fn woken(&self, payload: &str) {
-        let Some(note) = parse(payload) else {
-            tracing::warn!(payload, "event listener: unknown notification");
-            return;
-        };
-        // Our own commits reached our sink right after COMMIT.
-        if note.instance == self.instance || !self.sink.watching(note.thread) {
-            return;
-        }
-        let mut after = note.first.saturating_sub(1);
-        while after < note.last {
-            match self.read(note.thread, after, note.last).await {
-                Ok(events) if !events.is_empty() => {
-                    after = events.last().map_or(note.last, |e| e.seq);
-                    self.sink.published(note.thread, &events);
+    /// Reads the events the notifications announce, for the threads followed here, in one
+    /// query, and hands them to the sink thread by thread in seq order.
+    async fn woken(&self, payloads: &[String]) {
+        // Per thread: the range its notifications cover (they arrive in commit order).
+        let mut wanted: Vec<(&str, u64, u64)> = Vec::new();
+        for payload in payloads {
+            let Some(note) = parse(payload) else {
+                tracing::warn!(payload, "event listener: unknown notification");
+                continue;
+            };
+            // Our own commits reached our sink right after COMMIT.
+            if note.instance == self.instance || !self.sink.watching(note.thread) {
+                continue;
+            }
+            match wanted.iter_mut().find(|w| w.0 == note.thread) {
+                Some(w) => {
+                    w.1 = w.1.min(note.first);
+                    w.2 = w.2.max(note.last);
                 }
-                Ok(_) => return,
-                Err(e) => {
-                    tracing::warn!(thread = note.thread, error = %e, "event listener: log read failed");
-                    return;
-                }
+                None => wanted.push((note.thread, note.first, note.last)),
             }
         }
-    }
-
-    async fn read(&self, thread: &str, after: u64, upto: u64) -> Result<Vec<Arc<StoredEvent>>> {
-        let rows: Vec<(i64, String, String)> = sqlx::query_as(
-            "SELECT seq, type, data FROM events WHERE thread_id = $1 AND seq > $2 AND seq <= $3 ORDER BY seq LIMIT $4",
+        if wanted.is_empty() {
+            return;
+        }
+        let threads: Vec<&str> = wanted.iter().map(|w| w.0).collect();
+        let after: Vec<i64> = wanted.iter().map(|w| w.1 as i64 - 1).collect();
+        let upto: Vec<i64> = wanted.iter().map(|w| w.2 as i64).collect();
+        let rows: Result<Vec<(String, i64, String, String)>> = sqlx::query_as(
+            "SELECT e.thread_id, e.seq, e.type, e.data \
+             FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS w(t, a, b) \
+             JOIN events e ON e.thread_id = w.t AND e.seq > w.a AND e.seq <= w.b \
+             ORDER BY e.thread_id, e.seq",
         )
-        .bind(thread)
-        .bind(after as i64)
-        .bind(upto as i64)
-        .bind(PAGE as i64)
+        .bind(&threads)
+        .bind(&after)
+        .bind(&upto)
         .fetch_all(&self.pool)
-        .await?;
-        Ok(rows
-            .into_iter()
-            .map(|(seq, event_type, json)| {
-                Arc::new(StoredEvent {
-                    seq: seq as u64,
-                    event_type,
-                    json,
-                })
-            })
-            .collect())
+        .await
+        .map_err(Into::into);
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                // The streams concerned catch up from the log at their next event.
+                tracing::warn!(error = %e, "event listener: log read failed");
+                return;
+            }
+        };
+        let mut group: Vec<Arc<StoredEvent>> = Vec::new();
+        let mut current: Option<String> = None;
+        for (thread, seq, event_type, json) in rows {
+            if current.as_deref() != Some(thread.as_str()) {
+                if let Some(t) = current.take() {
+                    self.sink.published(&t, &std::mem::take(&mut group));
+                }
+                current = Some(thread);
+            }
+            group.push(Arc::new(StoredEvent {
+                seq: seq as u64,
+                event_type,
+                json,
+            }));
+        }
+        if let Some(t) = current {
+            self.sink.published(&t, &group);
+        }
     }
 
     async fn resync(&self) {
