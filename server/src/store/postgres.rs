@@ -123,6 +123,9 @@ impl PgStore {
         let pool = PgPoolOptions::new()
             .max_connections(options.pool_size.max(2))
             .acquire_timeout(Duration::from_secs(10))
+            // No ping before each use (a round trip per transaction): a broken connection
+            // fails its statement and the pool replaces it.
+            .test_before_acquire(false)
             .connect_with(connect)
             .await
             .map_err(|e| connect_error(url, db_reason(&e)))?;
