@@ -12,11 +12,19 @@
 //! with `BENCH_RATE`, *paced* (the users together offer that many turns/s, each on its own
 //! schedule: the latency of a given load below saturation).
 //!
+//! `BENCH_STORES=sqlite,pg1,pg2,pg3` runs the points on each store in turn: SQLite, then 1, 2
+//! and 3 instances in this process on one PostgreSQL database (a throwaway cluster with its
+//! default durability), each user streaming from one instance and posting to another; for
+//! PostgreSQL it prints the database's statements, commits, NOTIFYs and statement time per turn.
+//!
 //!     cargo bench -p natter-server --bench load
 //!     BENCH_USERS=100,1000 BENCH_SECS=10 BENCH_RATE=2000 BENCH_DURABILITY=full cargo bench -p natter-server --bench load
+//!     BENCH_USERS=1000 BENCH_STORES=sqlite,pg1,pg2,pg3 cargo bench -p natter-server --bench load
 
 #[path = "common.rs"]
 mod common;
+#[path = "../../server/tests/integration/pg_cluster.rs"]
+mod pg_cluster;
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -57,6 +65,33 @@ fn env_list(name: &str, default: &str) -> Vec<usize> {
         .collect()
 }
 
+/// Where the bench's servers keep their data.
+#[derive(Clone, Copy, PartialEq)]
+enum Engine {
+    Sqlite,
+    /// This many instances on one PostgreSQL database.
+    Postgres(usize),
+}
+
+impl Engine {
+    fn parse(s: &str) -> Option<Engine> {
+        match s.trim() {
+            "sqlite" => Some(Engine::Sqlite),
+            pg => pg
+                .strip_prefix("pg")
+                .and_then(|n| n.parse().ok())
+                .map(Engine::Postgres),
+        }
+    }
+
+    fn name(self) -> String {
+        match self {
+            Engine::Sqlite => "sqlite".into(),
+            Engine::Postgres(n) => format!("postgres ×{n}"),
+        }
+    }
+}
+
 async fn run() {
     let users = env_list("BENCH_USERS", "100,1000");
     let secs: u64 = std::env::var("BENCH_SECS")
@@ -70,6 +105,11 @@ async fn run() {
         Ok("normal") => Durability::Normal,
         _ => Durability::Full,
     };
+    let engines: Vec<Engine> = std::env::var("BENCH_STORES")
+        .unwrap_or_else(|_| "sqlite".into())
+        .split(',')
+        .filter_map(Engine::parse)
+        .collect();
     println!(
         "natter server load bench: {} cores, {secs}s per point, durability {durability:?}",
         std::thread::available_parallelism().map_or(0, |n| n.get())
@@ -82,31 +122,6 @@ async fn run() {
         let app = axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" }));
         axum::serve(hello, app).await.unwrap();
     });
-
-    let tmp = tempfile::tempdir().unwrap();
-    let bots = tmp.path().join("bots");
-    std::fs::create_dir_all(bots.join("bench")).unwrap();
-    std::fs::write(bots.join("bench/bot.toml"), BOT).unwrap();
-    let mut config = ServerConfig {
-        addr: "127.0.0.1:0".into(),
-        data_dir: tmp.path().join("data"),
-        bots_dir: bots,
-        durability,
-        ..ServerConfig::default()
-    };
-    config.http.limits.per_ip = Rate {
-        per_sec: 0.0,
-        burst: 0.0,
-    };
-    config.http.limits.per_thread = Rate {
-        per_sec: 0.0,
-        burst: 0.0,
-    };
-    let shutdown = CancellationToken::new();
-    let server = Server::start(config, shutdown.clone()).await.unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let server = tokio::spawn(server.run());
-
     for &n in &users {
         let (rps, p50, p99) = hello_world(&hello_url, n, secs).await;
         println!(
@@ -114,44 +129,160 @@ async fn run() {
             ms(p50),
             ms(p99)
         );
-        let modes = std::iter::once(None).chain(rate.map(Some));
-        for pace in modes {
-            let r = natter(&base, n, secs, pace).await;
-            let tps = r.turns as f64 / secs as f64;
-            let mode = match pace {
-                None => "saturated".to_string(),
-                Some(rate) => format!("paced {rate:.0}/s"),
+    }
+
+    for engine in engines {
+        let tmp = tempfile::tempdir().unwrap();
+        let bots = tmp.path().join("bots");
+        std::fs::create_dir_all(bots.join("bench")).unwrap();
+        std::fs::write(bots.join("bench/bot.toml"), BOT).unwrap();
+        let (instances, database) = match engine {
+            Engine::Sqlite => (1, None),
+            Engine::Postgres(n) => {
+                let cluster = pg_cluster::durable_cluster();
+                let db = format!("bench_{}", uuid::Uuid::new_v4().simple());
+                let url = cluster.database(&db);
+                cluster.psql(&db, "CREATE EXTENSION IF NOT EXISTS pg_stat_statements");
+                (n, Some((db, url)))
+            }
+        };
+        let shutdown = CancellationToken::new();
+        let mut bases = Vec::new();
+        let mut servers = Vec::new();
+        for i in 0..instances {
+            let mut config = ServerConfig {
+                addr: "127.0.0.1:0".into(),
+                data_dir: tmp.path().join(format!("data{i}")),
+                database_url: database.as_ref().map(|(_, url)| url.clone()),
+                bots_dir: bots.clone(),
+                durability,
+                ..ServerConfig::default()
             };
-            println!(
-                "natter turns      users={n:5}  {tps:9.0} turns/s  ({:.3} × hello-world, {mode})  first delta p50 {}  p99 {}   turn p50 {}  p99 {}   ({} turns, {} errors)",
-                tps / rps,
-                ms(pct(&r.first, 0.5)),
-                ms(pct(&r.first, 0.99)),
-                ms(pct(&r.turn, 0.5)),
-                ms(pct(&r.turn, 0.99)),
-                r.turns,
-                r.errors
-            );
+            config.http.limits.per_ip = Rate {
+                per_sec: 0.0,
+                burst: 0.0,
+            };
+            config.http.limits.per_thread = Rate {
+                per_sec: 0.0,
+                burst: 0.0,
+            };
+            let server = Server::start(config, shutdown.clone()).await.unwrap();
+            bases.push(format!("http://{}", server.local_addr()));
+            servers.push(tokio::spawn(server.run()));
+        }
+        for &n in &users {
+            let modes = std::iter::once(None).chain(rate.map(Some));
+            for pace in modes {
+                let before = database.as_ref().map(|(db, _)| db_counters(db));
+                let runs_before = runs_completed(&bases[0]).await;
+                let r = natter(&bases, n, secs, pace).await;
+                let tps = r.turns as f64 / secs as f64;
+                let mode = match pace {
+                    None => "saturated".to_string(),
+                    Some(rate) => format!("paced {rate:.0}/s"),
+                };
+                println!(
+                    "natter {:12} users={n:5}  {tps:9.0} turns/s  ({mode})  first delta p50 {}  p99 {}   turn p50 {}  p99 {}   ({} turns, {} errors)",
+                    engine.name(),
+                    ms(pct(&r.first, 0.5)),
+                    ms(pct(&r.first, 0.99)),
+                    ms(pct(&r.turn, 0.5)),
+                    ms(pct(&r.turn, 0.99)),
+                    r.turns,
+                    r.errors
+                );
+                if let (Some((db, _)), Some(before)) = (&database, before) {
+                    // Per run completed over the whole point (setup, warm-up and window: what
+                    // the database counters cover), on every instance of this process.
+                    let d = db_counters(db).minus(&before);
+                    let turns = (runs_completed(&bases[0]).await - runs_before).max(1.0);
+                    println!(
+                        "  per turn: {:.1} statements, {:.1} commits, {:.1} NOTIFYs, {:.2} ms statement time (pg_stat_statements)",
+                        d.statements / turns,
+                        d.commits / turns,
+                        d.notifies / turns,
+                        d.exec_ms / turns
+                    );
+                }
+            }
+        }
+        let m = reqwest::get(format!("{}/metrics", bases[0]))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        for l in m.lines().filter(|l| {
+            l.starts_with("natter_store_commit_seconds_sum")
+                || l.starts_with("natter_store_commit_seconds_count")
+                || l.starts_with("natter_store_sync_seconds_sum")
+                || l.starts_with("natter_store_jobs_total")
+                || l.starts_with("natter_run_first_delta_seconds_sum")
+                || l.starts_with("natter_run_first_delta_seconds_count")
+        }) {
+            println!("  {l}");
+        }
+        shutdown.cancel();
+        for s in servers {
+            let _ = s.await;
         }
     }
+}
+
+/// Runs completed by every server of this process (the metrics are process-wide).
+async fn runs_completed(base: &str) -> f64 {
     let m = reqwest::get(format!("{base}/metrics"))
         .await
         .unwrap()
         .text()
         .await
         .unwrap();
-    for l in m.lines().filter(|l| {
-        l.starts_with("natter_store_commit_seconds_sum")
-            || l.starts_with("natter_store_commit_seconds_count")
-            || l.starts_with("natter_store_sync_seconds_sum")
-            || l.starts_with("natter_store_jobs_total")
-            || l.starts_with("natter_run_first_delta_seconds_sum")
-            || l.starts_with("natter_run_first_delta_seconds_count")
-    }) {
-        println!("  {l}");
+    m.lines()
+        .find_map(|l| l.strip_prefix("natter_runs_completed_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+/// The database's work so far, from pg_stat_statements and pg_stat_database.
+struct DbCounters {
+    statements: f64,
+    commits: f64,
+    notifies: f64,
+    exec_ms: f64,
+}
+
+impl DbCounters {
+    fn minus(&self, o: &DbCounters) -> DbCounters {
+        DbCounters {
+            statements: self.statements - o.statements,
+            commits: self.commits - o.commits,
+            notifies: self.notifies - o.notifies,
+            exec_ms: self.exec_ms - o.exec_ms,
+        }
     }
-    shutdown.cancel();
-    let _ = server.await;
+}
+
+fn db_counters(db: &str) -> DbCounters {
+    let out = pg_cluster::durable_cluster().psql(
+        db,
+        &format!(
+            "SELECT (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}'), \
+             (SELECT xact_commit FROM pg_stat_database WHERE datname = '{db}'), \
+             (SELECT coalesce(sum(s.rows), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}' AND s.query LIKE '%pg_notify%'), \
+             (SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}')"
+        ),
+    );
+    let v: Vec<f64> = out
+        .trim()
+        .split('|')
+        .map(|x| x.parse().unwrap_or(0.0))
+        .collect();
+    DbCounters {
+        statements: v[0],
+        commits: v[1],
+        notifies: v[2],
+        exec_ms: v[3],
+    }
 }
 
 fn client() -> reqwest::Client {
@@ -203,11 +334,14 @@ struct Result {
 
 /// `pace`: turns/s offered by all users together (each user every `users / pace` s), or
 /// `None` to send again as soon as a turn ends.
-async fn natter(base: &str, users: usize, secs: u64, pace: Option<f64>) -> Result {
+/// With several instances, user `i` streams from instance `i` and posts to the next one, so
+/// every event it sees crossed instances.
+async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) -> Result {
     let client = client();
     // Setup (not measured): a thread and an open event stream per user.
     let mut sessions = Vec::new();
-    for _ in 0..users {
+    for u in 0..users {
+        let base = &bases[u % bases.len()];
         let v: Value = client
             .post(format!("{base}/v1/bots/bench/threads"))
             .send()
@@ -224,13 +358,14 @@ async fn natter(base: &str, users: usize, secs: u64, pace: Option<f64>) -> Resul
             .unwrap();
         sessions.push((t, Sse::new(r)));
     }
+
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
     let mut tasks = Vec::new();
     for (i, (thread, mut sse)) in sessions.into_iter().enumerate() {
         let (client, base, stop, measuring) = (
             client.clone(),
-            base.to_string(),
+            bases[(i + 1) % bases.len()].clone(),
             stop.clone(),
             measuring.clone(),
         );

@@ -74,4 +74,12 @@ impl EventSink for Hub {
             }
         }
     }
+
+    fn watching(&self, thread_id: &str) -> bool {
+        self.channels.lock().unwrap().contains_key(thread_id)
+    }
+
+    fn watched(&self) -> Vec<String> {
+        self.channels.lock().unwrap().keys().cloned().collect()
+    }
 }

@@ -114,6 +114,17 @@ struct ServeArgs {
     /// Data directory (the SQLite file natter.db lives here).
     #[arg(long, env = "NATTER_DATA", default_value = "data")]
     data: PathBuf,
+    /// `postgres://user:password@host:port/db`: store everything in PostgreSQL (several
+    /// instances may share it). Unset: the SQLite file in --data.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    database_url: Option<String>,
+    /// PostgreSQL connections of this instance (the event listener uses one more).
+    #[arg(long, env = "NATTER_DB_POOL", default_value_t = 16)]
+    db_pool: u32,
+    /// Seconds without a heartbeat after which an instance counts as dead and another
+    /// instance re-runs its runs (PostgreSQL only).
+    #[arg(long, env = "NATTER_RUN_LEASE", default_value_t = 30.0)]
+    run_lease: f64,
     /// Bots directory: one folder per bot with a bot.toml [default: ./bots if it exists,
     /// else the demo bot built into natter].
     #[arg(long, env = "NATTER_BOTS")]
@@ -166,7 +177,7 @@ fn main() -> ExitCode {
             match rt.block_on(serve(args)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
-                    tracing::error!("{e:#}");
+                    // One line, not also a log line: a failed start reads as one cause.
                     eprintln!("natter: {e:#}");
                     ExitCode::FAILURE
                 }
@@ -326,6 +337,11 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let mut config = ServerConfig {
         addr: args.addr,
         data_dir: args.data,
+        database_url: args.database_url.filter(|u| !u.is_empty()),
+        postgres: natter_server::store::postgres::PgOptions {
+            pool_size: args.db_pool.max(2),
+            run_lease: Duration::from_secs_f64(args.run_lease.max(1.0)),
+        },
         bots_dir,
         durability: match args.durability {
             DurabilityArg::Full => Durability::Full,

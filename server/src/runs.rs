@@ -14,6 +14,8 @@
 //!   partial message, so the visitor sees the answer once; but the re-run repeats the turn, so
 //!   an action the interrupted run already executed may execute again (at-least-once).
 //! - Every run task is tracked; [`Runs::shutdown`] cancels them and waits for them to end.
+//!   With a database shared by other instances, a run cancelled by shutdown is not ended but
+//!   handed over: another instance re-runs it (see [`Store::recovery_interval`]).
 
 use std::collections::HashMap;
 use std::sync::atomic::Ordering;
@@ -140,6 +142,18 @@ impl Runs {
             // Handed off or closed while this run waited its turn: nothing to say.
             Ok(thread.agent_state.clone())
         };
+        if matches!(result, Err(AgentError::Reply(ReplyError::Cancelled)))
+            && self.store.recovery_interval().is_some()
+        {
+            // Shutdown with other instances on the database: hand the run over. What it said
+            // so far is committed; the run stays `running`, and once this instance is gone
+            // another one fails it and re-runs the message (see Store::recovery_interval).
+            let pending = std::mem::take(&mut out.pending);
+            if !pending.is_empty() {
+                let _ = self.store.run_batch(&input.thread_id, pending).await;
+            }
+            return;
+        }
         let (outcome, state) = match result {
             Ok(state) => {
                 m.runs_completed.fetch_add(1, Ordering::Relaxed);

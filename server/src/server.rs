@@ -28,13 +28,19 @@ use crate::http::limits::RateLimiter;
 use crate::http::{app, AppState, HttpConfig};
 use crate::hub::Hub;
 use crate::runs::{RunInput, Runs};
+use crate::store::postgres::{PgOptions, PgStore};
 use crate::store::sqlite::{Durability, SqliteStore};
-use crate::store::{EventSink, RunOutcome, Store};
+use crate::store::{EventSink, Recovered, RunOutcome, Store};
 
 #[derive(Debug, Clone)]
 pub struct ServerConfig {
     pub addr: String,
     pub data_dir: PathBuf,
+    /// `postgres://…`: the PostgreSQL store (several instances may share it); `None`: the
+    /// SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Pool size and run lease of the PostgreSQL store.
+    pub postgres: PgOptions,
     pub bots_dir: PathBuf,
     pub durability: Durability,
     pub header_read_timeout: Duration,
@@ -52,6 +58,8 @@ impl Default for ServerConfig {
         ServerConfig {
             addr: "127.0.0.1:8080".into(),
             data_dir: "data".into(),
+            database_url: None,
+            postgres: PgOptions::default(),
             bots_dir: "bots".into(),
             durability: Durability::Full,
             header_read_timeout: Duration::from_secs(10),
@@ -84,16 +92,24 @@ impl Server {
         let hub = Arc::new(Hub::default());
         // Event handlers are found first: the store enqueues their jobs with each transition.
         let plan = crate::lifecycle::plan::Plan::prepare(&bots)?;
-        let store: Arc<dyn Store> = Arc::new(
-            SqliteStore::open_with_planner(
-                &config.data_dir,
-                config.durability,
-                hub.clone() as Arc<dyn EventSink>,
-                plan.clone(),
-            )
-            .await
-            .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
-        );
+        let sink = hub.clone() as Arc<dyn EventSink>;
+        let store: Arc<dyn Store> = match &config.database_url {
+            Some(url) => Arc::new(
+                PgStore::open(url, config.postgres.clone(), sink, plan.clone())
+                    .await
+                    .context("opening the PostgreSQL store")?,
+            ),
+            None => Arc::new(
+                SqliteStore::open_with_planner(
+                    &config.data_dir,
+                    config.durability,
+                    sink,
+                    plan.clone(),
+                )
+                .await
+                .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
+            ),
+        };
         // Interrupted runs are failed and their re-runs created now; the re-runs are queued
         // once the agents exist (below). A crash before that leaves them `running`: the next
         // start recovers them in turn (bounded by `store::MAX_RERUNS`).
@@ -137,29 +153,7 @@ impl Server {
         runs.set_lifecycle(lifecycle.clone());
         host.set_lifecycle(&lifecycle);
         actions.set_crm(lifecycle.clone());
-        for rerun in recovered.reruns {
-            match agents.get(&rerun.bot) {
-                Some(agent) => runs.spawn(
-                    agent.clone(),
-                    RunInput {
-                        thread_id: rerun.thread_id,
-                        run_id: rerun.run_id,
-                        text: rerun.text,
-                        context: rerun.context,
-                    },
-                ),
-                None => {
-                    // The bot is gone from the config: end the re-run instead of leaving it open.
-                    let outcome = RunOutcome::Failed {
-                        code: "interrupted".into(),
-                        message: "the bot no longer exists".into(),
-                    };
-                    store
-                        .finish_run(&rerun.thread_id, &rerun.run_id, outcome, None)
-                        .await?;
-                }
-            }
-        }
+        queue_reruns(&runs, &agents, &*store, recovered).await?;
         let state = Arc::new(AppState {
             actions,
             runs,
@@ -205,6 +199,7 @@ impl Server {
             state.lifecycle.clone(),
             state.shutdown.child_token(),
         );
+        let recovery = spawn_recovery(&state);
         loop {
             let (stream, peer) = tokio::select! {
                 _ = state.shutdown.cancelled() => break,
@@ -239,6 +234,9 @@ impl Server {
         state.runs.shutdown().await;
         // The outbox worker and the inactivity sweep saw the token too; wait for them.
         background.stop().await;
+        if let Some(task) = recovery {
+            let _ = task.await;
+        }
         if tokio::time::timeout(config.grace, graceful.shutdown())
             .await
             .is_err()
@@ -249,6 +247,69 @@ impl Server {
         tracing::info!("stopped");
         Ok(())
     }
+}
+
+/// Queues the re-runs recovery created; a re-run whose bot is gone from the config is ended
+/// instead of left open.
+async fn queue_reruns(
+    runs: &Arc<Runs>,
+    agents: &HashMap<String, Arc<dyn Agent>>,
+    store: &dyn Store,
+    recovered: Recovered,
+) -> anyhow::Result<()> {
+    for rerun in recovered.reruns {
+        match agents.get(&rerun.bot) {
+            Some(agent) => runs.spawn(
+                agent.clone(),
+                RunInput {
+                    thread_id: rerun.thread_id,
+                    run_id: rerun.run_id,
+                    text: rerun.text,
+                    context: rerun.context,
+                },
+            ),
+            None => {
+                let outcome = RunOutcome::Failed {
+                    code: "interrupted".into(),
+                    message: "the bot no longer exists".into(),
+                };
+                store
+                    .finish_run(&rerun.thread_id, &rerun.run_id, outcome, None)
+                    .await?;
+            }
+        }
+    }
+    Ok(())
+}
+
+/// With a shared database ([`Store::recovery_interval`]), runs of instances that died are
+/// looked for (and re-run here) periodically until shutdown.
+fn spawn_recovery(state: &Arc<AppState>) -> Option<tokio::task::JoinHandle<()>> {
+    let every = state.store.recovery_interval()?;
+    let state = state.clone();
+    Some(tokio::spawn(async move {
+        loop {
+            tokio::select! {
+                _ = state.shutdown.cancelled() => return,
+                _ = tokio::time::sleep(every) => {}
+            }
+            match state.store.recover_interrupted_runs().await {
+                Ok(r) if r.interrupted > 0 => {
+                    tracing::warn!(
+                        interrupted = r.interrupted,
+                        reruns = r.reruns.len(),
+                        "took over runs of a stopped instance; re-running their messages"
+                    );
+                    if let Err(e) = queue_reruns(&state.runs, &state.agents, &*state.store, r).await
+                    {
+                        tracing::error!(error = %e, "queueing re-runs failed");
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => tracing::warn!(error = %e, "looking for interrupted runs failed"),
+            }
+        }
+    }))
 }
 
 fn agents_for(

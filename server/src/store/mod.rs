@@ -16,11 +16,10 @@
 //!   once and is recorded by exactly one event in the same commit.
 //!
 //! [`sqlite::SqliteStore`] is the default (single file, WAL, one writer thread doing group
-//! commits). A PostgreSQL implementation (`DATABASE_URL=postgres://…`) plugs in behind the same
-//! trait; its sink is fed by LISTEN/NOTIFY so several instances share one log (the events
-//! table is the truth; streamed events travel in NOTIFY payloads and are written by the run's
-//! instance with the completed message). The outbox table is written in the same transaction
-//! as [`Store::transition`].
+//! commits). [`postgres::PgStore`] (`DATABASE_URL=postgres://…`) serves several instances on
+//! one database: the events table is the truth, LISTEN/NOTIFY wakes the other instances' sinks
+//! (see its module doc for how streamed events are committed there). The outbox table is
+//! written in the same transaction as [`Store::transition`].
 //!
 //! Crash recovery ([`Store::recover_interrupted_runs`]): runs a crash left `running` are failed
 //! (`interrupted`) and, in the same commit, re-created as new runs for the same user message
@@ -31,6 +30,7 @@
 pub mod actions;
 pub mod console;
 pub mod live;
+pub mod postgres;
 pub mod sqlite;
 mod sqlite_writer;
 
@@ -54,6 +54,9 @@ pub enum StoreError {
     Db(#[from] sqlx::Error),
     #[error("corrupt row: {0}")]
     Corrupt(String),
+    /// The database cannot be reached or refused us (the message names no password).
+    #[error("{0}")]
+    Connect(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -88,6 +91,15 @@ pub struct StoredEvent {
 /// Receives committed events, in commit order (see the module invariants).
 pub trait EventSink: Send + Sync + 'static {
     fn published(&self, thread_id: &str, events: &[Arc<StoredEvent>]);
+    /// Whether anyone here follows the thread: events other instances committed are read
+    /// from the log only for those.
+    fn watching(&self, _thread_id: &str) -> bool {
+        true
+    }
+    /// The threads followed here (to catch up after a lost notification connection).
+    fn watched(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
 pub struct NewThread {
@@ -255,6 +267,11 @@ pub trait Store: Send + Sync + 'static {
     /// thread is no longer open, a later run of the thread completed, or the message was re-run
     /// [`MAX_RERUNS`] times already. The caller must queue the returned re-runs.
     async fn recover_interrupted_runs(&self) -> Result<Recovered>;
+    /// `Some(every)` when other instances share the database: interrupted runs are then looked
+    /// for again that often (an instance may die at any time), not only at start.
+    fn recovery_interval(&self) -> Option<std::time::Duration> {
+        None
+    }
     /// Stores a sanitized value (a CRM action result marked `sanitize`) apart from the
     /// metadata: never shown, only read by [`Store::secrets`] for action arguments.
     async fn set_secret(&self, thread_id: &str, key: &str, value: Value) -> Result<()>;

@@ -43,6 +43,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/0005_secret_metadata.sql")),
     (6, include_str!("../../migrations/0006_seq_reserved.sql")),
     (7, include_str!("../../migrations/0007_console.sql")),
+    (8, include_str!("../../migrations/0008_instances.sql")),
     (
         10,
         include_str!("../../migrations/0010_console_fts_threads.sql"),

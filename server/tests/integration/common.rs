@@ -113,10 +113,60 @@ pub fn write_bot(bots: &Path, slug: &str, toml: &str) {
     std::fs::write(dir.join("bot.toml"), toml).unwrap();
 }
 
+/// The store engine tests run on: `NATTER_TEST_STORE=postgres` (a throwaway cluster, one
+/// database per data directory) or SQLite (the default).
+pub fn on_postgres() -> bool {
+    std::env::var("NATTER_TEST_STORE").is_ok_and(|v| v == "postgres")
+}
+
+/// The database URL of a data directory under `NATTER_TEST_STORE=postgres` (the same
+/// directory, e.g. a restarted server, gets the same database), else `None`.
+pub fn database_url(data: &Path) -> Option<String> {
+    on_postgres().then(|| {
+        let cluster = super::pg_cluster::cluster();
+        cluster.database(&super::pg_cluster::database_name(data))
+    })
+}
+
+/// Seconds without a heartbeat after which a test instance counts as dead (PostgreSQL).
+pub const TEST_RUN_LEASE: Duration = Duration::from_secs(2);
+
+/// Environment for a spawned `natter serve` on `data`: the engine's settings.
+pub fn engine_env(data: &Path) -> Vec<(String, String)> {
+    match database_url(data) {
+        Some(url) => vec![
+            ("DATABASE_URL".into(), url),
+            ("NATTER_DB_POOL".into(), "4".into()),
+            (
+                "NATTER_RUN_LEASE".into(),
+                TEST_RUN_LEASE.as_secs().to_string(),
+            ),
+        ],
+        None => Vec::new(),
+    }
+}
+
+/// Runs SQL statements directly on the store of `data` (either engine), as a crash or an
+/// operator would leave it.
+pub fn store_sql(data: &Path, sql: &str) {
+    if on_postgres() {
+        let cluster = super::pg_cluster::cluster();
+        cluster.psql(&super::pg_cluster::database_name(data), sql);
+    } else {
+        let conn = rusqlite::Connection::open(data.join("natter.db")).unwrap();
+        conn.execute_batch(sql).unwrap();
+    }
+}
+
 pub fn test_config(data: &Path, bots: &Path) -> ServerConfig {
     let mut c = ServerConfig {
         addr: "127.0.0.1:0".into(),
         data_dir: data.to_path_buf(),
+        database_url: database_url(data),
+        postgres: natter_server::store::postgres::PgOptions {
+            pool_size: 4,
+            run_lease: TEST_RUN_LEASE,
+        },
         bots_dir: bots.to_path_buf(),
         durability: Durability::Normal,
         header_read_timeout: Duration::from_secs(5),

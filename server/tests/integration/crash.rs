@@ -309,25 +309,15 @@ async fn no_re_run_when_handed_off_a_later_run_completed_or_retries_are_used_up(
     let capped = s.create_thread("t").await;
     s.turn(&capped, "hello world").await;
     proc.kill9();
-    // Leave a run `running` on the handed-off thread, as a crash mid-reply would.
-    {
-        let conn = rusqlite::Connection::open(data.join("natter.db")).unwrap();
-        conn.execute(
-            "UPDATE runs SET status = 'running', error = NULL, ended_at = NULL WHERE thread_id = ?1",
-            [&handed],
-        )
-        .unwrap();
-        conn.execute(
-            "UPDATE runs SET status = 'running', error = NULL, ended_at = NULL WHERE id = ?1",
-            [&first_run],
-        )
-        .unwrap();
-        conn.execute(
-            "UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, attempt = 2 WHERE thread_id = ?1",
-            [&capped],
-        )
-        .unwrap();
-    }
+    // Leave a run `running` on the handed-off thread, as a crash mid-reply would (owner gone).
+    let running = "UPDATE runs SET status = 'running', error = NULL, ended_at = NULL, owner = NULL";
+    store_sql(
+        &data,
+        &format!(
+            "{running} WHERE thread_id = '{handed}'; {running} WHERE id = '{first_run}'; \
+             {running}, attempt = 2 WHERE thread_id = '{capped}';"
+        ),
+    );
     let (_proc2, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
     s.base = base;
     let all = s.all_events(&handed).await;

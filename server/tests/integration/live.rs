@@ -152,10 +152,11 @@ async fn kill_9_mid_reply_then_resume_from_a_streamed_seq_misses_nothing() {
         .unwrap_or_else(|| panic!("{}", dump()));
     assert_eq!(rest[failed]["runId"], first_run.as_str());
     assert_eq!(rest[failed]["error"]["code"], "interrupted");
+    // (PostgreSQL commits every delta: those streamed after the cut are there, not lost.)
     assert!(
-        rest[..failed]
-            .iter()
-            .all(|e| e["type"] == "stream.lost" && e["runId"] == first_run.as_str()),
+        rest[..failed].iter().all(|e| (e["type"] == "stream.lost"
+            || (on_postgres() && e["type"] == "message.delta"))
+            && e["runId"] == first_run.as_str()),
         "{}",
         dump()
     );
@@ -215,9 +216,14 @@ async fn a_graceful_stop_mid_reply_stores_what_was_streamed() {
         "every streamed event stored as sent"
     );
     assert!(all.iter().all(|e| e["type"] != "stream.lost"));
-    let last = all.last().unwrap();
-    assert_eq!(last["type"], "run.failed");
-    assert_eq!(last["error"]["code"], "interrupted");
+    let failed = all.iter().position(|e| e["type"] == "run.failed").unwrap();
+    assert_eq!(all[failed]["error"]["code"], "interrupted");
+    if on_postgres() {
+        // Handed over at the stop: the next instance re-runs the message.
+        assert_eq!(all[failed + 1]["type"], "run.started");
+    } else {
+        assert_eq!(failed, all.len() - 1);
+    }
     s2.stop().await;
 }
 

@@ -42,6 +42,7 @@ pub async fn spawn_natter(
 ) -> (Proc, String) {
     let mut cmd = natter_serve(port);
     cmd.arg("--data").arg(data).arg("--bots").arg(bots);
+    cmd.envs(crate::common::engine_env(data));
     cmd.envs(env.iter().copied());
     start(cmd, port).await
 }

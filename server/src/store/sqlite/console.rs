@@ -4,8 +4,6 @@
 //! page; search goes through the `messages_fts` full-text index (kept by a trigger on
 //! `messages`), never through a scan of message bodies.
 
-use std::collections::HashMap;
-
 use serde_json::Value;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, Row};
@@ -123,43 +121,6 @@ fn conditions(
         args.add(c.id.clone()).map_err(bind_err)?;
     }
     Ok((sql.join(" AND "), args))
-}
-
-/// The text of a stored message body: its text items joined, cut to `max` characters.
-fn message_text(body: &str, max: usize) -> Option<String> {
-    let v: Value = serde_json::from_str(body).ok()?;
-    let mut text = String::new();
-    for item in v.get("content")?.as_array()? {
-        let part = item
-            .get("text")
-            .and_then(Value::as_str)
-            .or_else(|| item.get("response_type").and_then(Value::as_str))
-            .unwrap_or("");
-        if !text.is_empty() && !part.is_empty() {
-            text.push(' ');
-        }
-        text.push_str(part);
-    }
-    Some(if text.chars().count() > max {
-        let mut cut: String = text.chars().take(max).collect();
-        cut.push('…');
-        cut
-    } else {
-        text
-    })
-}
-
-/// RFC 3339 with milliseconds, UTC, as every stored timestamp is written.
-fn stamp(t: OffsetDateTime) -> String {
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    t.format(&fmt).unwrap_or_default()
-}
-
-fn day(t: OffsetDateTime) -> String {
-    let fmt = time::macros::format_description!("[year]-[month]-[day]");
-    t.format(&fmt).unwrap_or_default()
 }
 
 /// The counts per status of a query (every filter but `status`), and whether they are capped:
@@ -406,7 +367,6 @@ impl SqliteStore {
             )
             .await?;
 
-        let mut outbox = OutboxStats::default();
         let rows: Vec<(String, String, i64, Option<i64>)> = sqlx::query_as(
             "SELECT kind, status, count(*), min(created_at) FROM outbox \
              WHERE bot = ? AND status IN ('pending', 'failed') GROUP BY kind, status",
@@ -414,22 +374,7 @@ impl SqliteStore {
         .bind(bot)
         .fetch_all(&self.read)
         .await?;
-        for (kind, status, n, oldest) in rows {
-            match (kind.as_str(), status.as_str()) {
-                ("handler", "pending") => outbox.pending_handlers = n as u64,
-                ("webhook", "pending") => {
-                    outbox.pending_webhooks = n as u64;
-                    outbox.oldest_pending_webhook_at = oldest
-                        .and_then(|ms| {
-                            OffsetDateTime::from_unix_timestamp_nanos(ms as i128 * 1_000_000).ok()
-                        })
-                        .map(stamp);
-                }
-                (_, "failed") => outbox.failed += n as u64,
-                _ => {}
-            }
-        }
-
+        let outbox = outbox_stats(rows);
         let rows: Vec<(String, String, i64)> = sqlx::query_as(
             "SELECT substr(created_at, 1, 10) AS d, status, count(*) FROM threads \
              WHERE bot = ? AND created_at >= ? GROUP BY d, status",
@@ -438,17 +383,7 @@ impl SqliteStore {
         .bind(stamp(chart_start))
         .fetch_all(&self.read)
         .await?;
-        let mut daily: Vec<DayCounts> = (0..14)
-            .map(|i| DayCounts {
-                day: day(chart_start + Duration::days(i)),
-                counts: StatusCounts::default(),
-            })
-            .collect();
-        for (d, status, n) in rows {
-            if let Some(slot) = daily.iter_mut().find(|x| x.day == d) {
-                slot.counts.add(&status, n as u64);
-            }
-        }
+        let daily = daily_counts(chart_start, rows);
         let total = week.total();
         Ok(BotStats {
             bot: bot.to_string(),
@@ -480,35 +415,7 @@ impl SqliteStore {
         .bind(since)
         .fetch_all(&self.read)
         .await?;
-        let mut votes: HashMap<String, bool> = HashMap::new();
-        let mut cats: [HashMap<String, u64>; 2] = Default::default();
-        for (message, positive, categories) in rows {
-            let positive = positive != 0;
-            votes.insert(message, positive);
-            let list: Vec<String> = serde_json::from_str(&categories).unwrap_or_default();
-            for c in list {
-                *cats[positive as usize].entry(c).or_default() += 1;
-            }
-        }
-        let top = |m: &HashMap<String, u64>| {
-            let mut v: Vec<CategoryCount> = m
-                .iter()
-                .map(|(c, n)| CategoryCount {
-                    category: c.clone(),
-                    count: *n,
-                })
-                .collect();
-            v.sort_by(|a, b| b.count.cmp(&a.count).then(a.category.cmp(&b.category)));
-            v.truncate(5);
-            v
-        };
-        let positive = votes.values().filter(|p| **p).count() as u64;
-        Ok(FeedbackStats {
-            positive,
-            negative: votes.len() as u64 - positive,
-            top_positive: top(&cats[1]),
-            top_negative: top(&cats[0]),
-        })
+        Ok(feedback_summary(rows))
     }
 
     /// Groups runs `(name, status, error, at)` oldest first into those with failures.
@@ -518,35 +425,7 @@ impl SqliteStore {
             .bind(since)
             .fetch_all(&self.read)
             .await?;
-        let mut by_name: Vec<Failing> = Vec::new();
-        for (name, status, error, at) in rows {
-            let i = match by_name.iter().position(|f| f.name == name) {
-                Some(i) => i,
-                None => {
-                    by_name.push(Failing {
-                        name,
-                        failures: 0,
-                        runs: 0,
-                        last_status: String::new(),
-                        last_error: None,
-                        last_at: String::new(),
-                    });
-                    by_name.len() - 1
-                }
-            };
-            let f = &mut by_name[i];
-            f.runs += 1;
-            if status != "ok" {
-                f.failures += 1;
-                f.last_status = status;
-                // A traceback's last line says what went wrong.
-                f.last_error = error.map(|e| e.trim().lines().last().unwrap_or("").to_string());
-                f.last_at = at;
-            }
-        }
-        by_name.retain(|f| f.failures > 0);
-        by_name.sort_by(|a, b| b.failures.cmp(&a.failures).then(a.name.cmp(&b.name)));
-        Ok(by_name)
+        Ok(group_failing(rows))
     }
 }
 
@@ -582,13 +461,6 @@ mod tests {
         assert_eq!(fts_query("where is"), Some("\"where\" \"is\"*".into()));
         assert_eq!(fts_query("a\" OR b*"), Some("\"a\" \"OR\" \"b\"*".into()));
         assert_eq!(fts_query(" -- "), None);
-    }
-
-    #[test]
-    fn message_text_joins_items_and_cuts() {
-        let body = r#"{"content":[{"text":"hello"},{"response_type":"carousel"}]}"#;
-        assert_eq!(message_text(body, 100).as_deref(), Some("hello carousel"));
-        assert_eq!(message_text(body, 3).as_deref(), Some("hel…"));
     }
 
     /// A tag or a word with more matches than [`DENSE`]: the page is still the newest ones,

@@ -1,0 +1,207 @@
+//! Fan-out across instances: a LISTEN connection per instance wakes this instance's sink for
+//! events other instances committed.
+//!
+//! Each write transaction sends, per thread it wrote, one NOTIFY on [`CHANNEL`] with payload
+//! `"<instance> <thread> <first seq> <last seq>"` (delivered at COMMIT, in commit order). The
+//! payload is only a wake-up: the events are read from the `events` table (the truth), and only
+//! for threads someone follows here ([`EventSink::watching`]). The notifications received so far
+//! are handled together (one query for all their threads), batch after batch in arrival
+//! order, so a thread's events reach the sink in seq order; an event stream
+//! drops what it already sent and reads the log on any gap (see `http/events.rs`), so a
+//! notification handled twice or late costs a read, never a duplicate.
+//!
+//! If the LISTEN connection drops, notifications sent meanwhile are lost: after reconnecting,
+//! every followed thread gets its last committed event, which makes each stream that is behind
+//! see a gap and read the log.
+
+use std::sync::Arc;
+
+use sqlx::postgres::PgListener;
+
+use super::super::{EventSink, Result, StoredEvent};
+use super::tx::CHANNEL;
+use super::PgStore;
+
+/// One parsed notification.
+#[derive(Debug, PartialEq)]
+pub struct Note<'a> {
+    pub instance: &'a str,
+    pub thread: &'a str,
+    pub first: u64,
+    pub last: u64,
+}
+
+pub fn parse(payload: &str) -> Option<Note<'_>> {
+    let mut it = payload.split(' ');
+    let note = Note {
+        instance: it.next()?,
+        thread: it.next()?,
+        first: it.next()?.parse().ok()?,
+        last: it.next()?.parse().ok()?,
+    };
+    it.next().is_none().then_some(note)
+}
+
+/// Notifications handled together (one log read for all of them).
+const BATCH: usize = 512;
+
+/// Starts listening (returns once LISTEN is active, so no commit after `open` is missed).
+pub(super) async fn start(store: &PgStore) -> Result<()> {
+    let mut listener = PgListener::connect_with(&store.pool).await?;
+    listener.listen(CHANNEL).await?;
+    let reader = Reader {
+        pool: store.pool.clone(),
+        sink: store.sink.clone(),
+        instance: store.instance.clone(),
+    };
+    let stop = store.stop.clone();
+    store.tasks.spawn(async move {
+        loop {
+            let next = tokio::select! {
+                _ = stop.cancelled() => return,
+                n = listener.try_recv() => n,
+            };
+            match next {
+                Ok(Some(n)) => {
+                    // Everything already received goes in the same read.
+                    let mut payloads = vec![n.payload().to_string()];
+                    while payloads.len() < BATCH {
+                        match listener.next_buffered() {
+                            Some(n) => payloads.push(n.payload().to_string()),
+                            None => break,
+                        }
+                    }
+                    reader.woken(&payloads).await;
+                }
+                // The connection dropped and was re-established by the next try_recv.
+                Ok(None) => reader.resync().await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "event listener: connection failed; retrying");
+                    tokio::select! {
+                        _ = stop.cancelled() => return,
+                        _ = tokio::time::sleep(std::time::Duration::from_millis(500)) => {}
+                    }
+                }
+            }
+        }
+    });
+    Ok(())
+}
+
+struct Reader {
+    pool: sqlx::PgPool,
+    sink: Arc<dyn EventSink>,
+    instance: String,
+}
+
+impl Reader {
+    /// Reads the events the notifications announce, for the threads followed here, in one
+    /// query, and hands them to the sink thread by thread in seq order.
+    async fn woken(&self, payloads: &[String]) {
+        // Per thread: the range its notifications cover (they arrive in commit order).
+        let mut wanted: Vec<(&str, u64, u64)> = Vec::new();
+        for payload in payloads {
+            let Some(note) = parse(payload) else {
+                tracing::warn!(payload, "event listener: unknown notification");
+                continue;
+            };
+            // Our own commits reached our sink right after COMMIT.
+            if note.instance == self.instance || !self.sink.watching(note.thread) {
+                continue;
+            }
+            match wanted.iter_mut().find(|w| w.0 == note.thread) {
+                Some(w) => {
+                    w.1 = w.1.min(note.first);
+                    w.2 = w.2.max(note.last);
+                }
+                None => wanted.push((note.thread, note.first, note.last)),
+            }
+        }
+        if wanted.is_empty() {
+            return;
+        }
+        let threads: Vec<&str> = wanted.iter().map(|w| w.0).collect();
+        let after: Vec<i64> = wanted.iter().map(|w| w.1 as i64 - 1).collect();
+        let upto: Vec<i64> = wanted.iter().map(|w| w.2 as i64).collect();
+        let rows: Result<Vec<(String, i64, String, String)>> = sqlx::query_as(
+            "SELECT e.thread_id, e.seq, e.type, e.data \
+             FROM UNNEST($1::text[], $2::bigint[], $3::bigint[]) AS w(t, a, b) \
+             JOIN events e ON e.thread_id = w.t AND e.seq > w.a AND e.seq <= w.b \
+             ORDER BY e.thread_id, e.seq",
+        )
+        .bind(&threads)
+        .bind(&after)
+        .bind(&upto)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(Into::into);
+        let rows = match rows {
+            Ok(rows) => rows,
+            Err(e) => {
+                // The streams concerned catch up from the log at their next event.
+                tracing::warn!(error = %e, "event listener: log read failed");
+                return;
+            }
+        };
+        let mut group: Vec<Arc<StoredEvent>> = Vec::new();
+        let mut current: Option<String> = None;
+        for (thread, seq, event_type, json) in rows {
+            if current.as_deref() != Some(thread.as_str()) {
+                if let Some(t) = current.take() {
+                    self.sink.published(&t, &std::mem::take(&mut group));
+                }
+                current = Some(thread);
+            }
+            group.push(Arc::new(StoredEvent {
+                seq: seq as u64,
+                event_type,
+                json,
+            }));
+        }
+        if let Some(t) = current {
+            self.sink.published(&t, &group);
+        }
+    }
+
+    async fn resync(&self) {
+        tracing::info!("event listener: reconnected; catching up followed threads");
+        for thread in self.sink.watched() {
+            let last: Result<Option<(i64, String, String)>> = sqlx::query_as(
+                "SELECT seq, type, data FROM events WHERE thread_id = $1 ORDER BY seq DESC LIMIT 1",
+            )
+            .bind(&thread)
+            .fetch_optional(&self.pool)
+            .await
+            .map_err(Into::into);
+            if let Ok(Some((seq, event_type, json))) = last {
+                let ev = Arc::new(StoredEvent {
+                    seq: seq as u64,
+                    event_type,
+                    json,
+                });
+                self.sink.published(&thread, &[ev]);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn payloads_parse_and_junk_does_not() {
+        assert_eq!(
+            parse("inst_1 thr_a 3 7"),
+            Some(Note {
+                instance: "inst_1",
+                thread: "thr_a",
+                first: 3,
+                last: 7
+            })
+        );
+        assert_eq!(parse("inst_1 thr_a 3"), None);
+        assert_eq!(parse("inst_1 thr_a x 7"), None);
+        assert_eq!(parse("inst_1 thr_a 3 7 9"), None);
+    }
+}
