@@ -138,6 +138,10 @@ async fn run() {
         per_sec: 0.0,
         burst: 0.0,
     };
+    config.http.limits.crm_per_ip = Rate {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
     config.lifecycle.outbox.concurrency = concurrency;
     let shutdown = CancellationToken::new();
     let server = Server::start(config, shutdown.clone()).await.unwrap();

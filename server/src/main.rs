@@ -128,6 +128,9 @@ struct ServeArgs {
     /// Requests per second per client IP on /v1 (0 = unlimited); burst is 3x.
     #[arg(long, env = "NATTER_RATE_PER_IP", default_value_t = 20.0)]
     rate_per_ip: f64,
+    /// Requests per second per client IP on the CRM's inbound Chat API (0 = unlimited); burst 4x.
+    #[arg(long, env = "NATTER_RATE_CRM_PER_IP", default_value_t = 50.0)]
+    rate_crm_per_ip: f64,
     /// Messages per second per thread (0 = unlimited); burst 10.
     #[arg(long, env = "NATTER_RATE_PER_THREAD", default_value_t = 1.0)]
     rate_per_thread: f64,
@@ -330,6 +333,10 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     http.limits.per_thread = Rate {
         per_sec: args.rate_per_thread,
         burst: 10.0,
+    };
+    http.limits.crm_per_ip = Rate {
+        per_sec: args.rate_crm_per_ip,
+        burst: (args.rate_crm_per_ip * 4.0).max(1.0),
     };
     http.sse_keepalive = Duration::from_secs_f64(args.sse_keepalive.max(0.01));
     http.admin_token = args

@@ -174,6 +174,7 @@ impl Server {
             shutdown,
             owners: Default::default(),
             console: Default::default(),
+            crm_limiter: RateLimiter::new(limits.crm_per_ip),
         });
         Ok(Server {
             listener,

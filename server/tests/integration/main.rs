@@ -24,5 +24,8 @@ mod llm_failures;
 mod ops;
 mod process;
 mod resume;
+mod sec_json;
+mod sec_limits;
+mod sec_origins;
 mod send;
 mod steps;
