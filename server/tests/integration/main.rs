@@ -25,6 +25,7 @@ mod ops;
 mod process;
 mod resume;
 mod sec_json;
+mod sec_jwt;
 mod sec_limits;
 mod sec_origins;
 mod send;
