@@ -118,7 +118,7 @@ async fn run() {
     std::fs::write(
         bots.join("b/bot.toml"),
         format!(
-            "fallback = \"?\"\n[crm]\nchat_webhook_url = \"{recv_url}\"\nsigning_secret = \"{}\"\napi_key = \"bench-key\"\n",
+            "fallback = \"?\"\n[network]\nallow_private_network = true\n[crm]\nchat_webhook_url = \"{recv_url}\"\nsigning_secret = \"{}\"\napi_key = \"bench-key\"\n",
             secret.expose_whsec()
         ),
     )

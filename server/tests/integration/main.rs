@@ -28,5 +28,6 @@ mod sec_json;
 mod sec_jwt;
 mod sec_limits;
 mod sec_origins;
+mod sec_outbound;
 mod send;
 mod steps;
