@@ -27,6 +27,7 @@ mod resume;
 mod sec_json;
 mod sec_jwt;
 mod sec_limits;
+mod sec_logs;
 mod sec_origins;
 mod sec_outbound;
 mod send;

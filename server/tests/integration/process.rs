@@ -40,6 +40,17 @@ pub async fn spawn_natter(
     port: u16,
     env: &[(&str, &str)],
 ) -> (Proc, String) {
+    spawn_natter_logging(data, bots, port, env, Stdio::null()).await
+}
+
+/// As [`spawn_natter`], with the server's log (stderr) going to `log`.
+pub async fn spawn_natter_logging(
+    data: &Path,
+    bots: &Path,
+    port: u16,
+    env: &[(&str, &str)],
+    log: Stdio,
+) -> (Proc, String) {
     let child = Command::new(env!("CARGO_BIN_EXE_natter"))
         .args(["serve", "--addr", &format!("127.0.0.1:{port}")])
         .args(["--rate-per-ip", "0", "--rate-per-thread", "0"])
@@ -50,7 +61,7 @@ pub async fn spawn_natter(
         .env("NATTER_LOG", "warn")
         .envs(env.iter().copied())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(log)
         .spawn()
         .unwrap();
     let proc = Proc(child);
