@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Parser, Subcommand, ValueEnum};
+use natter_python_runtime::SandboxPolicy;
 use natter_server::http::limits::Rate;
 use natter_server::server::{Server, ServerConfig};
 use natter_server::store::sqlite::Durability;
@@ -98,6 +99,13 @@ enum LogFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum SandboxArg {
+    Auto,
+    Required,
+    Off,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum DurabilityArg {
     /// fsync each group commit (survives power loss).
     Full,
@@ -147,6 +155,15 @@ struct ServeArgs {
     durability: DurabilityArg,
     #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Isolation of Python actions and handlers: `auto` (bubblewrap when usable, else a logged
+    /// fallback), `required` (refuse to start without a usable bubblewrap), `off`.
+    #[arg(
+        long,
+        env = "NATTER_PYTHON_SANDBOX",
+        value_enum,
+        default_value = "auto"
+    )]
+    python_sandbox: SandboxArg,
     /// Bearer token of the admin API (/admin/v1); unset: the admin API refuses every request.
     #[arg(long, env = "NATTER_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -343,6 +360,13 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .admin_token
         .filter(|t| !t.is_empty())
         .map(natter_server::actions::admin::AdminToken);
+    let sandbox = match args.python_sandbox {
+        SandboxArg::Auto => SandboxPolicy::Auto,
+        SandboxArg::Required => SandboxPolicy::Require,
+        SandboxArg::Off => SandboxPolicy::Disable,
+    };
+    config.actions.python.sandbox = sandbox;
+    config.lifecycle.python.sandbox = sandbox;
     // Python actions: start the runtime and each bot's warm processes now, not on the first call.
     config.actions.prewarm = true;
 

@@ -119,6 +119,7 @@ impl Server {
             host.clone(),
             config.actions.clone(),
         )?;
+        actions.require_sandbox().await?;
         actions.prewarm().await;
         let agents = agents_for(&bots, &store, &actions, &llm_models)?;
         let listener = TcpListener::bind(&config.addr)

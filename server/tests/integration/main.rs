@@ -30,5 +30,6 @@ mod sec_limits;
 mod sec_logs;
 mod sec_origins;
 mod sec_outbound;
+mod sec_sandbox;
 mod send;
 mod steps;
