@@ -1,6 +1,6 @@
 // XSS corpus in Chromium against a real `natter serve`: every string of the Big List of Naughty
 // Strings (tests/fixtures/blns), plus payloads that would fetch from a canary server on
-// 127.0.0.1, shown by the widget as bot replies, option button labels, carousel card titles,
+// 127.0.0.1 and script URLs in the spellings browsers accept, shown by the widget as bot replies, option button labels, carousel card titles,
 // descriptions, image URLs, button labels and URLs, feedback categories, and human agent
 // messages (through the CRM inbound API). Pass: 0 script executions (alert/confirm/prompt/print
 // and dialogs in any frame), 0 requests to the canary, 0 javascript:/vbscript:/data:text/html
@@ -26,6 +26,15 @@ const toml = (s) => JSON.stringify(s).replace(/\x7f/g, "\\u007F");
 const chunks = (list, n) => Array.from({ length: Math.ceil(list.length / n) }, (_, i) => list.slice(i * n, i * n + n));
 
 let canary, canaryHits = [], server, browser, corpus;
+
+/** Script URLs in the spellings browsers accept (as card image and button URLs they must be
+ * dropped; clicking their buttons must run nothing). */
+const SCRIPT_URLS = [
+  "javascript:alert(1)", " javascript:alert(2)", "JaVaScRiPt:alert(3)", "java\tscript:alert(4)",
+  "java\nscript:alert(5)", "\u0001javascript:alert(6)", "vbscript:msgbox(7)",
+  "data:text/html,<script>alert(8)</script>", "data:text/html;base64,PHNjcmlwdD5hbGVydCg5KTwvc2NyaXB0Pg==",
+  "javascript&colon;alert(10)", "&#106;avascript:alert(11)", "javascript://%0aalert(12)",
+];
 
 function canaryVectors(c) {
   return [
@@ -83,7 +92,7 @@ before(async () => {
   const c = `http://127.0.0.1:${canary.address().port}`;
   const blns = JSON.parse(readFileSync(join(root, "tests/fixtures/blns/blns.json"), "utf8"));
   // Blank strings are not valid labels or replies (the config refuses them): left out.
-  corpus = [...blns.filter((s) => s.trim() !== ""), ...canaryVectors(c)];
+  corpus = [...blns.filter((s) => s.trim() !== ""), ...canaryVectors(c), ...SCRIPT_URLS];
   const bots = mkdtempSync(join(tmpdir(), "natter-xss-bots-"));
   mkdirSync(join(bots, "xss"));
   writeFileSync(join(bots, "xss/bot.toml"), scriptedBot(corpus));
@@ -196,7 +205,7 @@ test("xss corpus as card titles, descriptions, image URLs, button labels and URL
   const cards = page.locator("[part=card]");
   let clicked = 0;
   for (let i = 0; i < corpus.length; i++) {
-    if (!/^\s*(javascript|vbscript|data):/i.test(corpus[i])) continue;
+    if (!SCRIPT_URLS.includes(corpus[i]) && !/^\s*(javascript|vbscript|data):/i.test(corpus[i])) continue;
     await cards.nth(i).locator("[part=button]").first().click();
     clicked++;
   }
