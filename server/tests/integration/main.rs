@@ -26,6 +26,7 @@ mod process;
 mod resume;
 mod sec_json;
 mod sec_jwt;
+mod sec_kills;
 mod sec_limits;
 mod sec_logs;
 mod sec_origins;
