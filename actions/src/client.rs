@@ -21,7 +21,7 @@ use serde_json::{json, Map, Value};
 use crate::def::{Action, ActionKind, ApiAction};
 use crate::policy::{NetPolicy, PolicyError};
 use crate::request::{PrepareError, Prepared};
-use crate::resolve::{Lookup, PolicyResolver, ResolveError, SystemLookup};
+use crate::resolve::{Lookup, SystemLookup};
 use crate::schema::ArgsError;
 
 /// Settings of a bot's client.
@@ -178,13 +178,10 @@ impl ActionClient {
         lookup: Arc<dyn Lookup>,
     ) -> Result<ActionClient, CallError> {
         let policy = Arc::new(config.policy.clone());
-        let http = reqwest::Client::builder()
-            // A proxy would connect on our behalf to an address we never checked.
-            .no_proxy()
+        let http = crate::guard::guarded_builder(policy, lookup)
             .redirect(reqwest::redirect::Policy::none())
             // Pinned so behaviour doesn't depend on which reqwest features the workspace enables.
             .http1_only()
-            .dns_resolver(Arc::new(PolicyResolver { policy, lookup }))
             .connect_timeout(config.connect_timeout)
             .pool_idle_timeout(Duration::from_secs(60))
             .tcp_nodelay(true)
@@ -379,12 +376,8 @@ fn decode(bytes: &[u8], content_type: Option<&str>) -> Value {
 /// A policy refusal from the resolver comes back wrapped in reqwest's and hyper's errors;
 /// find it so it is reported as a refusal, not as a network failure.
 fn classify(e: reqwest::Error) -> CallError {
-    let mut source: Option<&(dyn std::error::Error + 'static)> = Some(&e);
-    while let Some(s) = source {
-        if let Some(ResolveError::Policy(p)) = s.downcast_ref::<ResolveError>() {
-            return CallError::Policy(p.clone());
-        }
-        source = s.source();
+    if let Some(p) = crate::guard::policy_refusal(&e) {
+        return CallError::Policy(p);
     }
     let mut msg = e.to_string();
     let mut source = std::error::Error::source(&e);

@@ -15,6 +15,7 @@ pub mod body;
 pub mod client;
 pub mod crm;
 pub mod def;
+pub mod guard;
 pub mod parse;
 pub mod policy;
 pub mod request;
@@ -28,6 +29,7 @@ pub use crm::CrmDataError;
 pub use def::{
     Action, ActionKind, ApiAction, ArgSpec, ArgType, CrmAction, FieldValue, Method, PythonAction,
 };
+pub use guard::{guarded_builder, Guard};
 pub use parse::{parse_action, DefinitionError};
 pub use policy::{NetPolicy, PolicyError};
 pub use request::{Env, PrepareError, Prepared, ProcessEnv};

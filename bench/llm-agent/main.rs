@@ -41,7 +41,7 @@ use tokio_util::sync::CancellationToken;
 
 fn bot_toml(base: &str) -> String {
     format!(
-        "name = \"bench\"\nagent = \"llm\"\nfallback = \"Sorry.\"\n[llm]\nbase_url = \"{base}\"\nmodel = \"m\"\ninstructions = \"You are a helpful shop assistant. Answer briefly.\"\nmax_retries = 0\n\n[[workflows]]\nname = \"main\"\ninstructions = \"Help with orders.\"\n"
+        "name = \"bench\"\nagent = \"llm\"\nfallback = \"Sorry.\"\n[llm]\nbase_url = \"{base}\"\nmodel = \"m\"\ninstructions = \"You are a helpful shop assistant. Answer briefly.\"\nmax_retries = 0\n[network]\nallow_private_network = true\n\n[[workflows]]\nname = \"main\"\ninstructions = \"Help with orders.\"\n"
     )
 }
 

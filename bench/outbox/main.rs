@@ -118,7 +118,7 @@ async fn run() {
     std::fs::write(
         bots.join("b/bot.toml"),
         format!(
-            "fallback = \"?\"\n[crm]\nchat_webhook_url = \"{recv_url}\"\nsigning_secret = \"{}\"\napi_key = \"bench-key\"\n",
+            "fallback = \"?\"\n[network]\nallow_private_network = true\n[crm]\nchat_webhook_url = \"{recv_url}\"\nsigning_secret = \"{}\"\napi_key = \"bench-key\"\n",
             secret.expose_whsec()
         ),
     )
@@ -135,6 +135,10 @@ async fn run() {
         burst: 0.0,
     };
     config.http.limits.per_thread = Rate {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
+    config.http.limits.crm_per_ip = Rate {
         per_sec: 0.0,
         burst: 0.0,
     };

@@ -7,7 +7,6 @@
 
 use std::time::Duration;
 
-use crate::classify::error_chain;
 use crate::client::{snippet, CrmClient};
 use crate::config::Crm;
 use crate::id::new_webhook_id;
@@ -42,19 +41,13 @@ impl CrmClient {
             .as_ref()
             .ok_or_else(|| ActionCallError::NotConfigured(crm.bot_id.clone()))?;
         let a = self
-            .post_signed(
-                url,
-                &crm.secrets,
-                &new_webhook_id(),
-                &request.to_body(),
-                timeout,
-            )
+            .post_signed(crm, url, &new_webhook_id(), &request.to_body(), timeout)
             .await
             .map_err(|e| {
                 if e.is_timeout() {
                     ActionCallError::Timeout(timeout)
                 } else {
-                    ActionCallError::Transport(error_chain(&e))
+                    ActionCallError::Transport(e.cause())
                 }
             })?;
         if !(200..300).contains(&a.status) {

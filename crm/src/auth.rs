@@ -33,6 +33,17 @@ fn digest(s: &str) -> [u8; 32] {
     Sha256::digest(s.as_bytes()).into()
 }
 
+/// Whether a presented secret equals the expected one, in time that depends on neither's
+/// contents nor length: both are hashed to 32 bytes first, then compared in constant time.
+/// The server's admin token, console CSRF tokens and CRM keys all go through this.
+pub fn secrets_equal(presented: &[u8], expected: &[u8]) -> bool {
+    let (a, b): ([u8; 32], [u8; 32]) = (
+        Sha256::digest(presented).into(),
+        Sha256::digest(expected).into(),
+    );
+    bool::from(a.ct_eq(&b))
+}
+
 impl ApiKey {
     pub fn new(key: &str) -> Result<Self, ApiKeyError> {
         let key = key.trim();
@@ -74,6 +85,9 @@ mod tests {
         assert!(!k.matches_authorization(Some("")));
         assert!(!k.matches_authorization(None));
         assert_eq!(ApiKey::new(" ").unwrap_err(), ApiKeyError::Empty);
+        assert!(secrets_equal(b"abc", b"abc"));
+        assert!(!secrets_equal(b"abc", b"abcd"));
+        assert!(!secrets_equal(b"", b"abc"));
         assert_eq!(ApiKey::new("a b").unwrap_err(), ApiKeyError::NotHeaderSafe);
         assert_eq!(format!("{k:?}"), "ApiKey([redacted])");
     }

@@ -67,6 +67,16 @@ pub struct Crm {
     pub secrets: Vec<SigningSecret>,
     pub delivery_timeout: Duration,
     pub sync_timeout: Duration,
+    /// The bot's outbound-address policy and a client bound to it; `None`: calls go through
+    /// the shared [`CrmClient`](crate::CrmClient) unchecked (set it with [`Crm::guarded`]).
+    pub outbound: Option<Outbound>,
+}
+
+/// A bot's outbound-address policy with the HTTP client that obeys it.
+#[derive(Debug, Clone)]
+pub struct Outbound {
+    pub guard: natter_actions::Guard,
+    pub http: reqwest::Client,
 }
 
 fn url(field: &'static str, v: &Option<String>) -> Result<Option<Url>, ConfigError> {
@@ -167,11 +177,20 @@ impl CrmSettings {
                 self.sync_timeout_ms,
                 DEFAULT_SYNC_TIMEOUT,
             )?,
+            outbound: None,
         })
     }
 }
 
 impl Crm {
+    /// This bot's CRM calls obey `guard`: webhook URLs the policy refuses are never requested,
+    /// and names only ever connect to addresses it allows.
+    pub fn guarded(mut self, guard: natter_actions::Guard) -> Result<Crm, crate::ClientError> {
+        let http = crate::client::configure(guard.builder()).build()?;
+        self.outbound = Some(Outbound { guard, http });
+        Ok(self)
+    }
+
     /// An actions webhook request of this bot; `data` from natter-actions' `crm_data()` via
     /// [`ActionData::from_crm_data`](crate::wire::ActionData::from_crm_data).
     pub fn action_request(

@@ -13,7 +13,7 @@
 use std::time::{Duration, SystemTime};
 
 use crate::classify::{classify_error, classify_status, Verdict};
-use crate::client::{snippet, CrmClient};
+use crate::client::{snippet, CrmClient, PostError};
 use crate::config::Crm;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -52,7 +52,7 @@ impl CrmClient {
             };
         };
         let verdict = match self
-            .post_signed(url, &crm.secrets, &job.id, &job.body, crm.delivery_timeout)
+            .post_signed(crm, url, &job.id, &job.body, crm.delivery_timeout)
             .await
         {
             Ok(a) => match classify_status(a.status, a.retry_after.as_deref(), SystemTime::now()) {
@@ -65,7 +65,9 @@ impl CrmClient {
                     cause: with_body(cause, &a.body),
                 },
             },
-            Err(e) => classify_error(&e),
+            Err(e) if e.is_refusal() => Verdict::Permanent { cause: e.cause() },
+            Err(PostError::Http(e)) => classify_error(&e),
+            Err(e) => Verdict::Permanent { cause: e.cause() },
         };
         match verdict {
             Verdict::Done => unreachable!("returned above"),

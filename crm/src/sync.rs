@@ -6,7 +6,6 @@
 //! `false` with its cause logged, and the conversation goes on. Each call has its own fresh
 //! `webhook-id`.
 
-use crate::classify::error_chain;
 use crate::client::{snippet, CrmClient};
 use crate::config::Crm;
 use crate::id::new_webhook_id;
@@ -75,19 +74,13 @@ impl CrmClient {
             .ok_or_else(|| SyncError::NotConfigured(crm.bot_id.clone()))?;
         let body = crm.webhook(event).to_body();
         let a = self
-            .post_signed(
-                url,
-                &crm.secrets,
-                &new_webhook_id(),
-                &body,
-                crm.sync_timeout,
-            )
+            .post_signed(crm, url, &new_webhook_id(), &body, crm.sync_timeout)
             .await
             .map_err(|e| {
                 SyncError::Transport(if e.is_timeout() {
                     format!("no answer within {:?}", crm.sync_timeout)
                 } else {
-                    error_chain(&e)
+                    e.cause()
                 })
             })?;
         if (200..300).contains(&a.status) {

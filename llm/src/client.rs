@@ -108,6 +108,8 @@ pub enum ClientError {
     Config(#[from] ConfigError),
     #[error("could not build the HTTP client: {0}")]
     Build(String),
+    #[error("llm.base_url is refused by the bot's outbound-address policy ([network]): {0}")]
+    Refused(natter_actions::PolicyError),
 }
 
 /// A source of streamed model answers: [`ChatClient`] in production, a script in tests.
@@ -121,6 +123,16 @@ pub trait Model: Send + Sync {
 #[async_trait]
 pub trait EventStream: Send {
     async fn next_event(&mut self) -> Option<Result<StreamEvent, ApiError>>;
+}
+
+/// The settings of every model client, guarded or not.
+fn configure(b: reqwest::ClientBuilder, cfg: &LlmConfig) -> Result<reqwest::Client, ClientError> {
+    b.connect_timeout(cfg.connect_timeout)
+        .pool_idle_timeout(Duration::from_secs(60))
+        // Redirects would resend the key to wherever they point.
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .map_err(|e| ClientError::Build(e.to_string()))
 }
 
 /// One per bot: holds the connection pool, the endpoint and the key.
@@ -158,13 +170,7 @@ impl ChatClient {
 
     /// As [`ChatClient::new`] with the key given (tests, or keys from elsewhere).
     pub fn with_key(cfg: &LlmConfig, key: Option<ApiKey>) -> Result<ChatClient, ClientError> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(cfg.connect_timeout)
-            .pool_idle_timeout(Duration::from_secs(60))
-            // Redirects would resend the key to wherever they point.
-            .redirect(reqwest::redirect::Policy::none())
-            .build()
-            .map_err(|e| ClientError::Build(e.to_string()))?;
+        let http = configure(reqwest::Client::builder(), cfg)?;
         let auth = match key {
             None => None,
             Some(k) => {
@@ -192,6 +198,19 @@ impl ChatClient {
             stall: cfg.stall_timeout,
             request: cfg.request_timeout,
         })
+    }
+
+    /// This client obeys `guard` (the bot's outbound-address policy, as its API actions do):
+    /// a literal-IP endpoint it refuses is an error now; a name connects only to the addresses
+    /// it allows (a refused answer fails the request).
+    pub fn guarded(
+        mut self,
+        cfg: &LlmConfig,
+        guard: &natter_actions::Guard,
+    ) -> Result<ChatClient, ClientError> {
+        guard.check(&self.endpoint).map_err(ClientError::Refused)?;
+        self.http = configure(guard.builder(), cfg)?;
+        Ok(self)
     }
 
     /// Caps the bytes of one response body (default [`MAX_BODY`]).

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
+use natter_python_runtime::SandboxPolicy;
 use natter_server::http::limits::Rate;
 use natter_server::server::{Server, ServerConfig};
 use natter_server::store::sqlite::Durability;
@@ -99,6 +100,13 @@ enum LogFormat {
 }
 
 #[derive(Clone, Copy, ValueEnum)]
+enum SandboxArg {
+    Auto,
+    Required,
+    Off,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
 enum DurabilityArg {
     /// fsync each group commit (survives power loss).
     Full,
@@ -141,6 +149,9 @@ struct ServeArgs {
     /// Requests per second per client IP on /v1 (0 = unlimited); burst is 3x.
     #[arg(long, env = "NATTER_RATE_PER_IP", default_value_t = 20.0)]
     rate_per_ip: f64,
+    /// Requests per second per client IP on the CRM's inbound Chat API (0 = unlimited); burst 4x.
+    #[arg(long, env = "NATTER_RATE_CRM_PER_IP", default_value_t = 50.0)]
+    rate_crm_per_ip: f64,
     /// Messages per second per thread (0 = unlimited); burst 10.
     #[arg(long, env = "NATTER_RATE_PER_THREAD", default_value_t = 1.0)]
     rate_per_thread: f64,
@@ -157,6 +168,15 @@ struct ServeArgs {
     durability: DurabilityArg,
     #[arg(long, env = "NATTER_LOG_FORMAT", value_enum, default_value = "text")]
     log_format: LogFormat,
+    /// Isolation of Python actions and handlers: `auto` (bubblewrap when usable, else a logged
+    /// fallback), `required` (refuse to start without a usable bubblewrap), `off`.
+    #[arg(
+        long,
+        env = "NATTER_PYTHON_SANDBOX",
+        value_enum,
+        default_value = "auto"
+    )]
+    python_sandbox: SandboxArg,
     /// Bearer token of the admin API (/admin/v1); unset: the admin API refuses every request.
     #[arg(long, env = "NATTER_ADMIN_TOKEN", hide_env_values = true)]
     admin_token: Option<String>,
@@ -363,11 +383,22 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         per_sec: args.rate_per_thread,
         burst: 10.0,
     };
+    http.limits.crm_per_ip = Rate {
+        per_sec: args.rate_crm_per_ip,
+        burst: (args.rate_crm_per_ip * 4.0).max(1.0),
+    };
     http.sse_keepalive = Duration::from_secs_f64(args.sse_keepalive.max(0.01));
     http.admin_token = args
         .admin_token
         .filter(|t| !t.is_empty())
         .map(natter_server::actions::admin::AdminToken);
+    let sandbox = match args.python_sandbox {
+        SandboxArg::Auto => SandboxPolicy::Auto,
+        SandboxArg::Required => SandboxPolicy::Require,
+        SandboxArg::Off => SandboxPolicy::Disable,
+    };
+    config.actions.python.sandbox = sandbox;
+    config.lifecycle.python.sandbox = sandbox;
     // Python actions: start the runtime and each bot's warm processes now, not on the first call.
     config.actions.prewarm = true;
 

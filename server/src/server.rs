@@ -135,6 +135,7 @@ impl Server {
             host.clone(),
             config.actions.clone(),
         )?;
+        actions.require_sandbox().await?;
         actions.prewarm().await;
         let agents = agents_for(&bots, &store, &actions, &llm_models)?;
         let listener = TcpListener::bind(&config.addr)
@@ -168,6 +169,7 @@ impl Server {
             shutdown,
             owners: Default::default(),
             console: Default::default(),
+            crm_limiter: RateLimiter::new(limits.crm_per_ip),
         });
         Ok(Server {
             listener,

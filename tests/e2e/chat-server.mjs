@@ -46,7 +46,8 @@ export async function startServer(opts = {}) {
       throw new Error("natter did not come up");
     },
     async kill(signal = "SIGKILL") {
-      if (!child || child.exitCode !== null) return;
+      // A child killed by a signal has `signalCode` set and `exitCode` null: it is gone too.
+      if (!child || child.exitCode !== null || child.signalCode !== null) return;
       const done = new Promise((r) => child.once("exit", r));
       child.kill(signal);
       await done;

@@ -114,6 +114,17 @@ impl ActionRunner {
         &self.store
     }
 
+    /// With `sandbox = required`: starts the python runtime now, so a machine without a usable
+    /// bubblewrap refuses to serve instead of failing each Python run later.
+    pub async fn require_sandbox(&self) -> anyhow::Result<()> {
+        if self.config.python.sandbox != natter_python_runtime::SandboxPolicy::Require {
+            return Ok(());
+        }
+        self.runtime().await.map(|_| ()).map_err(|e| {
+            anyhow::anyhow!("the python sandbox is required (NATTER_PYTHON_SANDBOX=required): {e}")
+        })
+    }
+
     /// Starts the python runtime and warms each Python bot's processes (when configured).
     pub async fn prewarm(&self) {
         if !self.config.prewarm {

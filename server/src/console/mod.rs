@@ -258,7 +258,7 @@ async fn sign_in(State(st): State<Arc<AppState>>, req: Request) -> Result<Respon
     if cross_site(&headers) {
         return Err(AdminError::Csrf);
     }
-    let body = axum::body::to_bytes(req.into_body(), 4096)
+    let body = crate::http::body::read_limited(&headers, req.into_body(), 4096)
         .await
         .map_err(|_| AdminError::BadRequest("the body must be at most 4096 bytes".into()))?;
     let SignIn { token: given } = serde_json::from_slice(&body)

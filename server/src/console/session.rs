@@ -41,9 +41,9 @@ fn random_id() -> String {
     )
 }
 
-/// Constant-time comparison: a secret's bytes don't leak through timing.
-pub fn same(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+/// Constant-time comparison: neither a secret's bytes nor its length leak through timing.
+pub fn same(given: &[u8], expected: &[u8]) -> bool {
+    natter_crm::auth::secrets_equal(given, expected)
 }
 
 impl Sessions {

@@ -46,7 +46,7 @@ pub async fn cors(State(st): State<Arc<AppState>>, req: Request, next: Next) -> 
     let allowed = st
         .bots
         .get(&bot)
-        .is_some_and(|b| b.cors_origins.iter().any(|o| *o == origin));
+        .is_some_and(|b| b.cors_origins.contains(&origin));
     if !allowed {
         return ApiError::OriginNotAllowed.into_response();
     }

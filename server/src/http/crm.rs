@@ -13,11 +13,12 @@
 //!
 //! Auth: the bot's CRM API key in `Authorization` (bare or `Bearer`), compared in constant
 //! time; the key also names the bot. Unknown conversation: 404. Bad payload: 400 with the
-//! field and the cause; nothing changes.
+//! field and the cause; nothing changes. The Chat API routes are rate-limited per client IP
+//! (`Limits::crm_per_ip`), so keys cannot be guessed at speed; the local CRM's webhook is
+//! this server calling itself, signed, and is not.
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -27,7 +28,9 @@ use natter_crm::{InboundError, InboundErrorKind};
 use natter_protocol::{error_code as code, ContentItem, EventPayload, Message, Role, ThreadStatus};
 use serde_json::{json, Value};
 
+use super::body::Limited;
 use super::error::ApiError;
+use super::limits::Rate;
 use super::AppState;
 use crate::auth::AuthError;
 use crate::bots::Bot;
@@ -41,15 +44,41 @@ mod channel;
 
 type S = State<Arc<AppState>>;
 
-pub fn router() -> Router<Arc<AppState>> {
+/// Inbound CRM requests per second per client IP, after a burst (a CRM's server is one IP
+/// speaking for all its agents, so this is generous; it bounds key guessing and floods).
+pub const INBOUND_RATE: Rate = Rate {
+    per_sec: 50.0,
+    burst: 200.0,
+};
+
+/// Middleware: the per-IP limit of the CRM routes.
+async fn per_ip(
+    State(st): S,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let ip = req
+        .extensions()
+        .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+        .map(|c| c.0.ip());
+    if let Some(ip) = ip {
+        if let Err(wait) = st.crm_limiter.check(&ip) {
+            return super::limits::refused(wait).into_response();
+        }
+    }
+    next.run(req).await
+}
+
+pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
     Router::new()
         .route(
             "/agent/converse/send-message-to-widget",
             post(agent_message),
         )
         .route("/converse/chat", post(channel::converse_chat))
-        .route(crate::crm::local::WEBHOOK_PATH, post(local_webhook))
         .route("/local-crm/api/conversations", get(local_list))
+        .layer(axum::middleware::from_fn_with_state(state, per_ip))
+        .route(crate::crm::local::WEBHOOK_PATH, post(local_webhook))
 }
 
 /// The bot whose CRM API key the request carries.
@@ -115,12 +144,9 @@ fn text_message(role: Role, text: String) -> Message {
 async fn agent_message(
     State(st): S,
     headers: HeaderMap,
-    body: Bytes,
+    Limited(body): Limited,
 ) -> Result<Response, ApiError> {
     let (bot, crm) = authorized_bot(&st, &headers)?;
-    if body.len() > st.config.limits.max_body_bytes {
-        return Err(ApiError::PayloadTooLarge(st.config.limits.max_body_bytes));
-    }
     if let Some(resp) = typing(&st, &bot, &body).await? {
         return Ok(resp);
     }
@@ -269,7 +295,7 @@ async fn typing(st: &AppState, bot: &Bot, body: &[u8]) -> Result<Option<Response
 async fn local_webhook(
     State(st): S,
     headers: HeaderMap,
-    body: Bytes,
+    Limited(body): Limited,
 ) -> Result<Response, ApiError> {
     let v: Value = serde_json::from_slice(&body)
         .map_err(|e| ApiError::bad(code::INVALID_JSON, e.to_string()))?;

@@ -8,7 +8,6 @@
 
 use std::sync::Arc;
 
-use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -17,6 +16,7 @@ use natter_protocol::{ContentItem, Message, Role, ThreadStatus};
 use serde_json::{json, Map, Value};
 
 use super::{authorized_bot, bad};
+use crate::http::body::Limited;
 use crate::http::error::ApiError;
 use crate::http::AppState;
 use crate::lifecycle::{ClosedBy, CRM_SUB_PREFIX};
@@ -28,13 +28,10 @@ use crate::{ids, time::now_rfc3339};
 pub(super) async fn converse_chat(
     State(st): State<Arc<AppState>>,
     headers: HeaderMap,
-    body: Bytes,
+    Limited(body): Limited,
 ) -> Result<Response, ApiError> {
     let (bot, _crm) = authorized_bot(&st, &headers)?;
     let limit = st.config.limits.max_body_bytes;
-    if body.len() > limit {
-        return Err(ApiError::PayloadTooLarge(limit));
-    }
     let chat = natter_crm::parse_converse_chat(&body).map_err(|e| bad(e, limit))?;
     let pcid = chat.platform_conversation_id;
     let existing = match st.store.crm_thread(&bot.slug, &pcid).await? {

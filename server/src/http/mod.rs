@@ -55,6 +55,8 @@ pub struct Limits {
     pub max_message_chars: usize,
     pub per_ip: Rate,
     pub per_thread: Rate,
+    /// The CRM's inbound Chat API, per client IP.
+    pub crm_per_ip: Rate,
 }
 
 impl Default for HttpConfig {
@@ -71,6 +73,7 @@ impl Default for HttpConfig {
                     per_sec: 1.0,
                     burst: 10.0,
                 },
+                crm_per_ip: crm::INBOUND_RATE,
             },
             sse_keepalive: Duration::from_secs(15),
             sse_retry_ms: 2000,
@@ -98,6 +101,8 @@ pub struct AppState {
     pub shutdown: CancellationToken,
     /// Console sessions and the admin API's rate limits.
     pub console: crate::console::ConsoleState,
+    /// Per-IP limit of the CRM's inbound Chat API.
+    pub crm_limiter: RateLimiter<IpAddr>,
     /// Thread id → owner, for authorization without a store read (both never change).
     pub owners: std::sync::Mutex<HashMap<String, Arc<ThreadOwner>>>,
 }
@@ -136,7 +141,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .nest("/v1", api)
         .nest("/admin/v1", admin)
         .merge(ops::router())
-        .merge(crm::router())
+        .merge(crm::router(state.clone()))
         .merge(crate::console::router(state.clone()));
     assets::mount(router, &state.config)
         .layer(axum::middleware::from_fn(ops::track))

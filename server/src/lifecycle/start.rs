@@ -68,9 +68,17 @@ impl Lifecycle {
         for slug in bots.slugs() {
             let bot = bots.get(slug).expect("listed");
             if let Some(s) = &bot.crm {
-                let c = s
+                let mut c = s
                     .resolve(slug, &base, None)
                     .map_err(|e| anyhow::anyhow!("bot `{slug}`: {e}"))?;
+                // Webhooks obey the bot's `[network]` policy, like its API actions. The local
+                // CRM is this server itself, at an address the server chose.
+                if !c.local {
+                    c.crm = c
+                        .crm
+                        .guarded(natter_actions::Guard::new(bot.network.clone()))
+                        .map_err(|e| anyhow::anyhow!("bot `{slug}`: CRM client: {e}"))?;
+                }
                 crm.insert(slug.to_string(), Arc::new(c));
             }
         }

@@ -19,6 +19,8 @@ greeting = "Hi!"
 fallback = "Hm?"
 [stream]
 delay_ms = 0
+[network]
+allow_private_network = true   # the CRM stand-in listens on 127.0.0.1
 [crm]
 bot_id = "BOT_ID"
 chat_webhook_url = "{chat_url}"
@@ -586,8 +588,6 @@ steps = [
   { action = "useToken", args = { productId = "$secret.token" }, save_as = "u" },
   { say = "Done {{r.results.token}}." },
 ]
-[network]
-allow_private_network = true   # the stand-in API listens on 127.0.0.1
 "#;
     let tmp = tempfile::tempdir().unwrap();
     let bots = tmp.path().join("bots");

@@ -40,10 +40,22 @@ pub async fn spawn_natter(
     port: u16,
     env: &[(&str, &str)],
 ) -> (Proc, String) {
+    spawn_natter_logging(data, bots, port, env, Stdio::null()).await
+}
+
+/// As [`spawn_natter`], with the server's log (stderr) going to `log`.
+pub async fn spawn_natter_logging(
+    data: &Path,
+    bots: &Path,
+    port: u16,
+    env: &[(&str, &str)],
+    log: Stdio,
+) -> (Proc, String) {
     let mut cmd = natter_serve(port);
     cmd.arg("--data").arg(data).arg("--bots").arg(bots);
     cmd.envs(crate::common::engine_env(data));
     cmd.envs(env.iter().copied());
+    cmd.stderr(log);
     start(cmd, port).await
 }
 

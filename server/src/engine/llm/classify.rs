@@ -27,11 +27,16 @@ impl LlmModels {
     pub fn for_bots(bots: &BotRegistry) -> Result<LlmModels, natter_llm::ClientError> {
         let mut models = HashMap::new();
         for slug in bots.slugs() {
-            let Some(llm) = bots.get(slug).and_then(|b| b.llm.as_ref()) else {
+            let Some(bot) = bots.get(slug) else { continue };
+            let Some(llm) = bot.llm.as_ref() else {
                 continue;
             };
-            let client: Arc<dyn Model> =
-                Arc::new(ChatClient::with_key(&llm.config, llm.api_key.clone())?);
+            let client: Arc<dyn Model> = Arc::new(
+                ChatClient::with_key(&llm.config, llm.api_key.clone())?.guarded(
+                    &llm.config,
+                    &natter_actions::Guard::new(bot.network.clone()),
+                )?,
+            );
             models.insert(slug.to_string(), (client, llm.config.clone()));
         }
         Ok(LlmModels { models })

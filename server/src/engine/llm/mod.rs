@@ -88,7 +88,10 @@ impl LlmAgent {
             .llm
             .as_ref()
             .ok_or_else(|| LlmAgentError::NotLlm(bot.slug.clone()))?;
-        let client = ChatClient::with_key(&llm.config, llm.api_key.clone())?;
+        let client = ChatClient::with_key(&llm.config, llm.api_key.clone())?.guarded(
+            &llm.config,
+            &natter_actions::Guard::new(bot.network.clone()),
+        )?;
         Self::with_model(bot, store, actions, Arc::new(client))
     }
 

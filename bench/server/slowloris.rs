@@ -1,0 +1,175 @@
+//! Slow-header connections against chatting clients (not a test): the turn latency of N
+//! clients (default 100) chatting, first alone, then while M connections (default 200) hold a
+//! request head open by sending it one byte every 200 ms. Prints p50/p99 of both runs and the
+//! p99 ratio (the claim: within 2x). The server runs in this process with rate limits off and
+//! its default header-read timeout (the slow heads are dripped for less than it).
+//!
+//! A *turn*: POST a message, then read the thread's already-open event stream until that
+//! run's `run.completed` (the bench bot replies 8 words, unpaced). Each client runs
+//! `BENCH_TURNS` turns back to back (default 20).
+//!
+//!     cargo bench -p natter-server --bench slowloris
+//!     BENCH_CLIENTS=100 BENCH_SLOW=200 BENCH_TURNS=20 cargo bench -p natter-server --bench slowloris
+
+#[path = "common.rs"]
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::{ms, pct, Sse};
+use natter_server::http::limits::Rate;
+use natter_server::server::{Server, ServerConfig};
+use natter_server::store::sqlite::Durability;
+use serde_json::{json, Value};
+use tokio::io::AsyncWriteExt;
+use tokio_util::sync::CancellationToken;
+
+const BOT: &str = r#"
+name = "Bench"
+fallback = "one two three four five six seven eight"
+[stream]
+chunk = "word"
+delay_ms = 0
+"#;
+
+fn env_num(k: &str, d: usize) -> usize {
+    std::env::var(k)
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(d)
+}
+
+/// `clients` users, each `turns` turns; every turn's latency.
+async fn chat(base: &str, clients: usize, turns: usize) -> Vec<Duration> {
+    let http = reqwest::Client::new();
+    let tasks = (0..clients).map(|c| {
+        let (http, base) = (http.clone(), base.to_string());
+        tokio::spawn(async move {
+            let r = http
+                .post(format!("{base}/v1/bots/bench/threads"))
+                .send()
+                .await
+                .unwrap();
+            let t = r.json::<Value>().await.unwrap()["threadId"]
+                .as_str()
+                .unwrap()
+                .to_string();
+            let resp = http
+                .get(format!("{base}/v1/threads/{t}/events"))
+                .send()
+                .await
+                .unwrap();
+            let mut sse = Sse::new(resp);
+            let mut out = Vec::with_capacity(turns);
+            for i in 0..turns {
+                let started = Instant::now();
+                let r = http
+                    .post(format!("{base}/v1/threads/{t}/messages"))
+                    .json(&json!({"clientMessageId": format!("c{c}-{i}"), "content": "hi"}))
+                    .send()
+                    .await
+                    .unwrap();
+                let run = r.json::<Value>().await.unwrap()["runId"].clone();
+                loop {
+                    let ev = sse.next().await.expect("stream open");
+                    let v: Value = serde_json::from_str(&ev.data).unwrap();
+                    if v["type"] == "run.completed" && v["runId"] == run {
+                        break;
+                    }
+                }
+                out.push(started.elapsed());
+            }
+            out
+        })
+    });
+    let mut all = Vec::new();
+    for t in futures_util::future::join_all(tasks).await {
+        all.extend(t.unwrap());
+    }
+    all.sort();
+    all
+}
+
+#[tokio::main]
+async fn main() {
+    let clients = env_num("BENCH_CLIENTS", 100);
+    let slow = env_num("BENCH_SLOW", 200);
+    let turns = env_num("BENCH_TURNS", 20);
+    let tmp = tempfile::tempdir().unwrap();
+    let bots = tmp.path().join("bots");
+    std::fs::create_dir_all(bots.join("bench")).unwrap();
+    std::fs::write(bots.join("bench/bot.toml"), BOT).unwrap();
+    let mut config = ServerConfig {
+        addr: "127.0.0.1:0".into(),
+        data_dir: tmp.path().join("data"),
+        bots_dir: bots,
+        durability: Durability::Normal,
+        ..ServerConfig::default()
+    };
+    config.http.limits.per_ip = Rate {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
+    config.http.limits.per_thread = Rate {
+        per_sec: 0.0,
+        burst: 0.0,
+    };
+    let header_timeout = config.header_read_timeout;
+    let shutdown = CancellationToken::new();
+    let server = Server::start(config, shutdown.clone()).await.unwrap();
+    let addr = server.local_addr().to_string();
+    let base = format!("http://{addr}");
+    let server = tokio::spawn(server.run());
+
+    chat(&base, clients.min(10), 2).await; // warm-up
+    let alone = chat(&base, clients, turns).await;
+
+    // Slow heads: one byte every 200 ms, for less than the header-read timeout.
+    let stop = CancellationToken::new();
+    let mut held = Vec::new();
+    for _ in 0..slow {
+        let mut conn = tokio::net::TcpStream::connect(&addr).await.unwrap();
+        let stop = stop.clone();
+        held.push(tokio::spawn(async move {
+            let head = b"POST /v1/bots/bench/threads HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+            for b in head.iter().chain(std::iter::repeat(&b'a')) {
+                if conn.write_all(&[*b]).await.is_err() {
+                    return;
+                }
+                tokio::select! {
+                    _ = stop.cancelled() => return,
+                    _ = tokio::time::sleep(Duration::from_millis(200)) => {}
+                }
+            }
+        }));
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let started = Instant::now();
+    let loaded = chat(&base, clients, turns).await;
+    let took = started.elapsed();
+    stop.cancel();
+    for h in held {
+        let _ = h.await;
+    }
+    if took > header_timeout {
+        println!(
+            "note: the loaded run took {took:?}, longer than the header-read timeout ({header_timeout:?}): some slow heads were cut off during it"
+        );
+    }
+    let line = |what: &str, v: &[Duration]| {
+        println!(
+            "{what:28} {} turns  p50 {}  p99 {}",
+            v.len(),
+            ms(pct(v, 0.5)),
+            ms(pct(v, 0.99))
+        )
+    };
+    line(&format!("{clients} clients alone"), &alone);
+    line(&format!("{clients} clients + {slow} slow heads"), &loaded);
+    println!(
+        "p99 ratio (loaded / alone): {:.2}",
+        pct(&loaded, 0.99).as_secs_f64() / pct(&alone, 0.99).as_secs_f64()
+    );
+    shutdown.cancel();
+    let _ = server.await;
+}
