@@ -43,6 +43,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (5, include_str!("../../migrations/0005_secret_metadata.sql")),
     (6, include_str!("../../migrations/0006_seq_reserved.sql")),
     (7, include_str!("../../migrations/0007_console.sql")),
+    (
+        8,
+        include_str!("../../migrations/0008_message_user_defined.sql"),
+    ),
 ];
 /// Jobs per group commit; bounds the latency one batch adds.
 const MAX_BATCH: usize = 1024;
