@@ -76,3 +76,47 @@ pub fn duplicates(reg: &BotRegistry, dir: &Path) -> Vec<ConfigError> {
     }
     errors
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn bot(dir: &Path, slug: &str, ibm: &str) {
+        let d = dir.join(slug);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join("bot.toml"), format!("greeting = \"hi\"\n{ibm}\n")).unwrap();
+    }
+
+    #[test]
+    fn ids_map_to_their_bot_and_a_shared_id_is_a_config_error() {
+        let dir = tempfile::tempdir().unwrap();
+        bot(
+            dir.path(),
+            "a",
+            "[ibm]\nintegration_ids = [\"i-1\"]\nagent_ids = [\"g-1\"]",
+        );
+        bot(dir.path(), "b", "[ibm]\nintegration_ids = [\"i-2\"]");
+        let reg = super::super::load_dir(dir.path()).unwrap();
+        let slug = |k, id| reg.by_ibm_id(k, id).map(|b| b.slug.clone());
+        assert_eq!(slug(IbmIdKind::Integration, "i-2").as_deref(), Some("b"));
+        assert_eq!(slug(IbmIdKind::Agent, "g-1").as_deref(), Some("a"));
+        assert_eq!(slug(IbmIdKind::Agent, "i-1"), None, "kinds are separate");
+
+        bot(dir.path(), "c", "[ibm]\nintegration_ids = [\"i-1\"]");
+        let errs = super::super::load_dir(dir.path()).err().unwrap();
+        assert_eq!(errs.len(), 1);
+        let msg = errs[0].to_string();
+        assert!(
+            msg.contains("c/bot.toml") && msg.contains("`i-1`") && msg.contains("bot `a`"),
+            "{msg}"
+        );
+
+        bot(dir.path(), "d", "[ibm]\nintegrationIDs = [\"x\"]");
+        let errs = super::super::load_dir(dir.path()).err().unwrap();
+        assert!(
+            errs.iter()
+                .any(|e| e.to_string().contains("integrationIDs")),
+            "unknown keys are errors"
+        );
+    }
+}
