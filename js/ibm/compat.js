@@ -182,10 +182,14 @@ function ibmWelcome(c) {
   var ev = { type: "pre:send", message: { message: { content: "" } }, silent: true };
   ibmShape(c, "pre:send", ev);
   ev.data.history.is_welcome_request = true;
-  return ibmRun(c, "pre:send", ev).then(function () {
-    var text = ibmText(ev.message.message.content);
-    if (text.trim()) return c.chat.send(text, { silent: true });
-  });
+  return ibmRun(c, "pre:send", ev)
+    .then(function () {
+      var text = ibmText(ev.message.message.content);
+      if (text.trim()) return c.chat.send(text, { silent: true });
+    })
+    .catch(function (e) {
+      console.error(IBM_SAY + "the welcome request could not be sent:", e);
+    });
 }
 
 function ibmApi(c, path, init) {
@@ -287,13 +291,13 @@ function ibmInternal(c) {
     }
     if (open && !ev.oldViewState.mainWindow && !c.welcomed && !chat.getState().threadId) {
       c.welcomed = true;
-      return ibmWelcome(c);
+      ibmWelcome(c); // not awaited: the view change does not wait for the first message
     }
   });
   chat.on("restartConversation", function () {
     c.ud = {};
     c.welcomed = chat.getState().view.mainWindow;
-    if (c.welcomed) return ibmWelcome(c);
+    if (c.welcomed) ibmWelcome(c);
   });
 }
 

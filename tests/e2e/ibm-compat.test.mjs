@@ -6,6 +6,8 @@ import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { createServer } from "node:http";
 import { createHmac } from "node:crypto";
+import { cpSync, appendFileSync, mkdtempSync, readFileSync } from "node:fs";
+import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startServer, bubbles, botTexts, until } from "./chat-server.mjs";
 import { launch } from "./widget-browser.mjs";
@@ -18,36 +20,50 @@ function jwt(sub) {
   return body + "." + createHmac("sha256", SECRET).update(body).digest("base64url");
 }
 
-let server, browser, jwtService, jwtUrl;
+let server, browser, jwtService, jwtUrl, elsewhere;
+const listen = (srv) => new Promise((ok) => srv.listen(0, "127.0.0.1", () => ok(`http://127.0.0.1:${srv.address().port}`)));
 before(async () => {
-  server = await startServer({ bots: join(here, "ibm/bots"), www: join(here, "ibm/pages") });
+  // a host page on another origin than Natter's: served by a plain static server, allowed by
+  // the bot's [cors]
+  elsewhere = createServer((req, res) => {
+    const name = new URL(req.url, "http://x").pathname.slice(1);
+    if (!/^[a-z-]+\.html$/.test(name)) return res.writeHead(404).end();
+    res.writeHead(200, { "content-type": "text/html" }).end(readFileSync(join(here, "ibm/pages", name)));
+  });
+  elsewhere.origin = await listen(elsewhere);
+  const bots = mkdtempSync(join(tmpdir(), "natter-ibm-bots-"));
+  cpSync(join(here, "ibm/bots"), bots, { recursive: true });
+  appendFileSync(join(bots, "assistant/bot.toml"), `\n[cors]\nallowed_origins = ["${elsewhere.origin}"]\n`);
+  server = await startServer({ bots, www: join(here, "ibm/pages") });
   browser = await launch();
   jwtService = createServer((req, res) => {
     const q = new URL(req.url, "http://x").searchParams;
     res.writeHead(200, { "content-type": "text/plain", "access-control-allow-origin": "*" });
     res.end(jwt(q.get("user") || q.get("user_id") || "anonymous-1"));
   });
-  await new Promise((ok) => jwtService.listen(0, "127.0.0.1", ok));
-  jwtUrl = encodeURIComponent(`http://127.0.0.1:${jwtService.address().port}`);
+  jwtUrl = encodeURIComponent(await listen(jwtService));
 });
 after(async () => {
   await browser?.close();
   await server?.kill();
   jwtService?.close();
+  elsewhere?.close();
 });
 
-/** Opens a page of tests/e2e/ibm/pages; collects page errors, console errors and warnings. */
-async function open(path) {
+/** Opens a page of tests/e2e/ibm/pages (served by Natter, or by `origin`); collects page
+ *  errors, console errors and warnings. */
+async function open(path, origin = server.origin) {
   const ctx = await browser.newContext({ viewport: { width: 1000, height: 760 } });
   const page = await ctx.newPage();
   const problems = [];
   const warnings = [];
   page.on("pageerror", (e) => problems.push("pageerror: " + e.message));
   page.on("console", (m) => {
+    if (process.env.IBM_TEST_CONSOLE) console.log(path, m.type(), m.text());
     if (m.type() === "error" && !/favicon|Failed to load resource/.test(m.text())) problems.push("console.error: " + m.text());
     if (m.type() === "warning") warnings.push(m.text());
   });
-  await page.goto(`${server.origin}/${path}`);
+  await page.goto(`${origin}/${path}`);
   await page.locator("div[data-natter]").waitFor({ state: "attached" });
   return { page, ctx, problems, warnings };
 }
@@ -56,7 +72,13 @@ const say = async (page, text) => {
   await page.locator("[part=input]").fill(text);
   await page.locator("[part=input]").press("Enter");
 };
-const botSaid = (page, re) => until(page, (src) => [...document.querySelectorAll("div[data-natter]")].some((h) => [...h.shadowRoot.querySelectorAll("[part=message]:not(.user)")].some((m) => new RegExp(src).test(m.textContent))), re.source);
+async function botSaid(page, re) {
+  try {
+    await until(page, (src) => [...document.querySelectorAll("div[data-natter]")].some((h) => [...h.shadowRoot.querySelectorAll("[part=message]:not(.user)")].some((m) => new RegExp(src).test(m.textContent))), re.source);
+  } catch (e) {
+    throw new Error(`no bot message matches ${re}; the transcript: ${JSON.stringify(await bubbles(page).catch(() => "?"))}`, { cause: e });
+  }
+}
 const userTexts = async (page) => (await bubbles(page)).filter(([c]) => c.includes("user")).map(([, t]) => t);
 
 test("content-carousel: the page's carousel renders in the bubble; its buttons send silently", async () => {
@@ -289,6 +311,20 @@ test("both IBM loaders on one page: a clear error, and one chat", async () => {
   await page.waitForTimeout(300);
   assert.equal(problems.filter((p) => /both IBM web chat loaders are on this page/.test(p)).length, 1, problems.join("\n"));
   assert.equal(await page.locator("div[data-natter]").count(), 1);
+  await ctx.close();
+});
+
+test("a page on another origin: the loader, the wasm and the API work cross-origin", async () => {
+  const { page, ctx, problems } = await open(`crossorigin.html?natter=${encodeURIComponent(server.origin)}`, elsewhere.origin);
+  await page.locator("[part=launcher]").click();
+  await botSaid(page, /test assistant/);
+  await say(page, "echo across origins");
+  await botSaid(page, /Echo: echo across origins/);
+  const id = await page.evaluate(() => new Promise((ok) => webChatInstance.on("receive", (e) => ok(e.data.id)) && webChatInstance.send("echo again")));
+  await page.evaluate((id) => webChatInstance.updateHistoryUserDefined(id, { seen: true }), id);
+  const tid = await page.evaluate(() => webChatInstance.getState().threadId);
+  assert.deepEqual((await server.api(`/v1/threads/${tid}/user_defined`)).body.messages[id], { seen: true });
+  assert.deepEqual(problems, []);
   await ctx.close();
 });
 

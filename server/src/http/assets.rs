@@ -34,12 +34,20 @@ fn dir(
         .service(ServeDir::new(path).precompressed_br().precompressed_gzip())
 }
 
-/// Adds `/widget/` and the `/` fallback to `router`.
+/// Adds `/widget/` and the `/` fallback to `router`. Widget files are readable from any origin:
+/// a host page on another origin fetches the `.wasm` with `fetch` (CORS mode); they are public
+/// and carry no credentials.
 pub fn mount<S: Clone + Send + Sync + 'static>(
     router: axum::Router<S>,
     cfg: &HttpConfig,
 ) -> axum::Router<S> {
-    router
+    let widget = axum::Router::new()
         .nest_service("/widget", dir(&cfg.widget_dir, "public, max-age=300"))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ));
+    router
+        .merge(widget)
         .fallback_service(dir(&cfg.www_dir, "no-cache"))
 }
