@@ -149,7 +149,7 @@ function ibmRegister(c, mode, a, b) {
     entry.wrapper = function (ev) {
       if (!ibmHears(c, type, ev)) return;
       if (entry.once) ibmDrop(c, entry);
-      ibmShape(c, natter, ev);
+      ibmShape(c, natter === "*" ? ev.type : natter, ev);
       // IBM Orchestrate's `chatstarted` hands the instance itself to its handler
       var r = fn.call(c.inst, type === "chatstarted" ? c.inst : ev, c.inst);
       if (natter !== "authTokenNeeded") return r;

@@ -329,6 +329,12 @@ test("a page on another origin: the loader, the wasm and the API work cross-orig
 });
 
 test("server side: id lookup and user_defined endpoints refuse bad input with clear errors", async () => {
+  for (const path of ["/WatsonAssistantChatEntry.js", "/versions/8.2.0/WatsonAssistantChatEntry.js", "/wxochat/wxoLoader.js?embed=true", "/wxoLoader.js"]) {
+    const res = await fetch(server.origin + path);
+    assert.equal(res.status, 200, path);
+    assert.match(res.headers.get("content-type"), /javascript/, path);
+  }
+  assert.equal((await fetch(server.origin + "/widget/natter_wasm_bg.wasm")).headers.get("access-control-allow-origin"), "*");
   let r = await server.api("/ibm/bot?integrationID=nope");
   assert.equal(r.status, 404);
   assert.match(r.body.error.message, /\[ibm\] integration_ids/);
