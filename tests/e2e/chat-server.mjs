@@ -44,7 +44,7 @@ export async function startServer(opts = {}) {
       throw new Error("natter did not come up");
     },
     async kill(signal = "SIGKILL") {
-      if (!child || child.exitCode !== null) return;
+      if (!child || child.exitCode !== null || child.signalCode !== null) return; // already gone (a signal leaves exitCode null)
       const done = new Promise((r) => child.once("exit", r));
       child.kill(signal);
       await done;
