@@ -7,30 +7,24 @@
  * or <script src=".../widget/embed.js" data-server-url="https://chat.example.com" data-bot="acme" async>.
  *
  * scripts/build-widget wraps this file, together with wasm-bindgen's classic-script glue
- * (`--target no-modules`, which defines `wasm_bindgen` here), in one function scope: the host
- * page gets no globals, and the page loads two files (this one and the .wasm) instead of four.
+ * (`--target no-modules`) and js/boot.js (natterStart), in one function scope: the host page
+ * gets no globals, and the page loads two files (this one and the .wasm) instead of four.
  *
  * It finds its own URL, fetches natter_wasm_bg.wasm next to it, reads window.natterConfig
  * (data-* attributes fill what it leaves out; serverUrl defaults to this script's origin),
  * waits until the document is parsed, then calls onLoad(chat) — or, without onLoad, renders
  * at once. Failures go to console.error. (What loadChat does is the same as in natter.js.)
  */
-/* global wasm_bindgen */
+/* global natterStart */
 var script = document.currentScript || document.querySelector("script[data-natter],script[src*='embed.js']");
 var base = new URL(".", (script && script.src) || location.href);
 var cfg = Object.assign({}, window.natterConfig);
 var data = (script && script.dataset) || {};
 if (cfg.serverUrl === undefined) cfg.serverUrl = data.serverUrl || base.origin;
 if (cfg.bot === undefined && data.bot) cfg.bot = data.bot;
-// an async script may run before <body> (or options.element) exists: start the download now,
-// create the widget once the document is parsed
-var parsed = new Promise(function (done) {
-  if (document.readyState === "loading") document.addEventListener("DOMContentLoaded", done, { once: true });
-  else done();
-});
-Promise.all([wasm_bindgen({ module_or_path: new URL("natter_wasm_bg.wasm", base) }), parsed])
-  .then(function () {
-    var chat = wasm_bindgen.NatterChat._create(cfg);
+natterStart(base)
+  .then(function (NatterChat) {
+    var chat = NatterChat._create(cfg);
     chat._attach(chat);
     return typeof cfg.onLoad === "function" ? cfg.onLoad(chat) : chat.render();
   })

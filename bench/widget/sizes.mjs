@@ -2,15 +2,19 @@
 // may download, and the totals of the two ways to load the widget:
 //   <script> embed: embed.js (loader + classic glue) + natter_wasm_bg.wasm
 //   npm package:    natter.js (ESM entry) + natter_wasm.js (glue) + natter_wasm_bg.wasm
+//   IBM loaders:    ibm-wa.js / ibm-wxo.js (loader + classic glue + IBM layer) + natter_wasm_bg.wasm
 // The CSS is compiled into the wasm.  Usage: node bench/widget/sizes.mjs [pkg-dir]
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 
-export const FILES = ["embed.js", "natter.js", "natter_wasm.js", "natter_wasm_bg.wasm"];
+export const FILES = ["embed.js", "natter.js", "natter_wasm.js", "natter_wasm_bg.wasm", "ibm-wa.js", "ibm-wxo.js"];
 export const PATHS = {
   "script embed": ["embed.js", "natter_wasm_bg.wasm"],
   "npm package": ["natter.js", "natter_wasm.js", "natter_wasm_bg.wasm"],
+  // the IBM web chat compatibility loaders (docs/ibm.md); not in the 60 KB budget of the two above
+  "IBM classic loader": ["ibm-wa.js", "natter_wasm_bg.wasm"],
+  "IBM wxO loader": ["ibm-wxo.js", "natter_wasm_bg.wasm"],
 };
 
 export function sizes(dir = "pkg") {

@@ -349,9 +349,14 @@ impl Chat {
         chat::flush(&self.live("_flush")?);
         Ok(())
     }
+}
 
-    /// Internal (tests and benchmarks): dispatches `event` to the handlers of `type` with no
-    /// widget action attached.
+/// Test builds only (feature `test-hooks`, which scripts/test-widget-browser turns on): the
+/// shipped widget does not carry it.
+#[cfg(feature = "test-hooks")]
+#[wasm_bindgen(js_class = NatterChat)]
+impl Chat {
+    /// Dispatches `event` to the handlers of `type` with no widget action attached.
     #[wasm_bindgen(js_name = _emit)]
     pub fn emit_raw(&self, ty: JsValue, event: JsValue) -> core::result::Result<(), JsValue> {
         let w = &self.live("_emit")?;

@@ -59,6 +59,9 @@ struct RawBot {
     crm: Option<Spanned<toml::Table>>,
     /// Automatic close after inactivity (issue 6).
     lifecycle: Option<Spanned<crate::lifecycle::LifecycleConfig>>,
+    /// The IBM web chat ids this bot answers for (docs/ibm.md).
+    #[serde(default)]
+    ibm: super::ibm::IbmIds,
 }
 
 #[derive(Deserialize)]
@@ -478,6 +481,7 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         sheets: raw.sheets.map(Spanned::into_inner),
         crm,
         lifecycle: lifecycle.unwrap_or_default(),
+        ibm: raw.ibm,
     })
 }
 

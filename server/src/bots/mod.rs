@@ -6,6 +6,7 @@
 //! server holds them in a [`BotRegistry`].
 
 mod actions;
+pub mod ibm;
 mod llm;
 mod load;
 pub mod model;
@@ -84,6 +85,7 @@ pub fn load_dir(dir: &Path) -> Result<BotRegistry, Vec<ConfigError>> {
             Err(errs) => errors.extend(errs),
         }
     }
+    errors.extend(ibm::duplicates(&reg, dir));
     if errors.is_empty() {
         Ok(reg)
     } else {

@@ -37,6 +37,8 @@ pub struct Bot {
     pub crm: Option<crate::crm::CrmBotSettings>,
     /// `[lifecycle]`: inactivity timeout (issue 6).
     pub lifecycle: crate::lifecycle::LifecycleConfig,
+    /// `[ibm]`: the IBM web chat ids this bot answers for (docs/ibm.md).
+    pub ibm: super::ibm::IbmIds,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -78,7 +78,9 @@ fn memory(dir: &'static Dir<'static>, cache: &'static str, missing: &'static str
         .layer(CompressionLayer::new().br(true).gzip(true))
 }
 
-/// Adds `/widget/` and the `/` fallback to `router`.
+/// Adds `/widget/` and the `/` fallback to `router`. Widget files are readable from any origin:
+/// a host page on another origin fetches the `.wasm` with `fetch` (CORS mode); they are public
+/// and carry no credentials.
 pub fn mount<S: Clone + Send + Sync + 'static>(
     router: axum::Router<S>,
     cfg: &HttpConfig,
@@ -98,9 +100,14 @@ pub fn mount<S: Clone + Send + Sync + 'static>(
         Some(dir) => disk(dir, PAGE_CACHE),
         None => memory(&embedded::WWW, PAGE_CACHE, "not found\n").layer(page_security()),
     };
-    router
-        .nest_service("/widget", widget)
-        .fallback_service(pages)
+    // Widget files are read by host pages on any origin (the wasm is fetched, not just run).
+    let widget = axum::Router::new().nest_service("/widget", widget).layer(
+        SetResponseHeaderLayer::overriding(
+            header::ACCESS_CONTROL_ALLOW_ORIGIN,
+            HeaderValue::from_static("*"),
+        ),
+    );
+    router.merge(widget).fallback_service(pages)
 }
 
 /// The response for `path` (as requested: leading `/`, maybe a folder) from an embedded

@@ -11,6 +11,7 @@ pub mod cors;
 pub mod crm;
 pub mod error;
 pub mod events;
+pub mod ibm;
 pub mod limits;
 pub mod ops;
 pub mod threads;
@@ -121,6 +122,7 @@ pub fn app(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .merge(threads::router())
         .merge(events::router())
+        .merge(ibm::api())
         .fallback(|| async {
             ApiError::NotFound {
                 code: code::NOT_FOUND,
@@ -142,6 +144,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .nest("/admin/v1", admin)
         .merge(ops::router())
         .merge(crm::router(state.clone()))
+        .merge(ibm::router(&state.config))
         .merge(crate::console::router(state.clone()));
     assets::mount(router, &state.config)
         .layer(axum::middleware::from_fn(ops::track))

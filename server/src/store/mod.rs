@@ -279,6 +279,19 @@ pub trait Store: Send + Sync + 'static {
     async fn secrets(&self, thread_id: &str) -> Result<serde_json::Map<String, Value>>;
     /// Sets (`Some`) or deletes (`None`) one metadata key; returns whether it was set before.
     async fn set_metadata(&self, thread_id: &str, key: &str, value: Option<Value>) -> Result<bool>;
+    /// Keeps `data` with one message of the thread (replacing what was kept); `MessageNotFound`
+    /// when the thread has no such message. Migration 0008; used by the IBM layer (docs/ibm.md).
+    async fn set_message_user_defined(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+        data: Value,
+    ) -> Result<()>;
+    /// What [`Store::set_message_user_defined`] kept for the thread's messages, by message id.
+    async fn messages_user_defined(
+        &self,
+        thread_id: &str,
+    ) -> Result<serde_json::Map<String, Value>>;
     /// Adds a tag once; a tag already there keeps its id (`already_present`).
     async fn add_tag(&self, thread_id: &str, tag: &str) -> Result<actions::TagOutcome>;
     /// `(tag id, tag)` of a thread, in the order added.

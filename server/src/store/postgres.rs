@@ -36,6 +36,7 @@ mod migrate;
 mod outbox;
 mod read;
 mod tx;
+mod user_defined;
 mod write;
 
 use std::sync::Arc;
@@ -354,6 +355,23 @@ impl Store for PgStore {
 
     async fn tag_ids(&self, thread_id: &str) -> Result<Vec<(String, String)>> {
         self.do_tag_ids(thread_id).await
+    }
+
+    async fn set_message_user_defined(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+        data: Value,
+    ) -> Result<()> {
+        self.do_set_message_user_defined(thread_id, message_id, data)
+            .await
+    }
+
+    async fn messages_user_defined(
+        &self,
+        thread_id: &str,
+    ) -> Result<serde_json::Map<String, Value>> {
+        self.do_messages_user_defined(thread_id).await
     }
 
     async fn ab_variant(

@@ -24,6 +24,7 @@ use super::*;
 mod actions;
 mod console;
 mod outbox;
+mod user_defined;
 
 pub struct SqliteStore {
     read: SqlitePool,
@@ -380,6 +381,23 @@ impl Store for SqliteStore {
 
     async fn secrets(&self, thread_id: &str) -> Result<serde_json::Map<String, Value>> {
         self.do_secrets(thread_id).await
+    }
+
+    async fn set_message_user_defined(
+        &self,
+        thread_id: &str,
+        message_id: &str,
+        data: Value,
+    ) -> Result<()> {
+        self.do_set_message_user_defined(thread_id, message_id, data)
+            .await
+    }
+
+    async fn messages_user_defined(
+        &self,
+        thread_id: &str,
+    ) -> Result<serde_json::Map<String, Value>> {
+        self.do_messages_user_defined(thread_id).await
     }
 
     async fn set_metadata(&self, thread_id: &str, key: &str, value: Option<Value>) -> Result<bool> {

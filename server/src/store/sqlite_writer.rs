@@ -45,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
     (7, include_str!("../../migrations/0007_console.sql")),
     (8, include_str!("../../migrations/0008_instances.sql")),
     (
+        9,
+        include_str!("../../migrations/0009_message_user_defined.sql"),
+    ),
+    (
         10,
         include_str!("../../migrations/0010_console_fts_threads.sql"),
     ),

@@ -45,6 +45,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/postgres/0008_instances.sql"),
     ),
     (
+        9,
+        include_str!("../../../migrations/postgres/0009_message_user_defined.sql"),
+    ),
+    (
         10,
         include_str!("../../../migrations/postgres/0010_console_fts_threads.sql"),
     ),

@@ -34,7 +34,7 @@ fn metadata(c: &Connection, thread_id: &str) -> Result<serde_json::Map<String, V
 }
 
 impl SqliteStore {
-    async fn conn_job(
+    pub(super) async fn conn_job(
         &self,
         f: impl FnOnce(&Connection) -> Result<Value> + Send + 'static,
     ) -> Result<Value> {
