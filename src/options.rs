@@ -1,4 +1,4 @@
-//! `loadChat` options (DESIGN.md §2), validated into [`Options`].
+//! `loadChat` options (docs/api.md), validated into [`Options`].
 //!
 //! The shell reads each property of the JS options object into a [`Raw`] (which JS type it
 //! had) and hands them here; everything about what is allowed lives in this module. `element`
@@ -71,7 +71,7 @@ pub struct Options {
     pub theme: Theme,
 }
 
-/// Default `handlerTimeoutMs` (DESIGN.md §3).
+/// Default `handlerTimeoutMs` (docs/api.md).
 pub const DEFAULT_HANDLER_TIMEOUT_MS: u32 = 10_000;
 
 /// Errors of this module.

@@ -1,11 +1,9 @@
-//! Conversation state that outlives a render: the thread id (and where it is persisted) and
-//! the outbox of messages accepted by `send()` — the seam the network transport (issue 4)
-//! plugs into: it drains the outbox and reports server events back to the shell.
+//! Conversation state that outlives a render: where the thread id is persisted, its storage
+//! key, and the bound on messages waiting for the server (the send queue itself is
+//! `crate::conversation`).
 //!
-//! Invariants: the storage key depends only on server URL and bot, so two widgets for
-//! different bots on one page never share a thread; the outbox keeps send order and gives
-//! every message a client message id unique within the page (`<prefix>-<seq>`), which the
-//! transport will use for idempotent POSTs.
+//! Invariant: the storage key depends only on server URL and bot, so two widgets for
+//! different bots on one page never share a thread.
 
 use thiserror::Error;
 
@@ -39,7 +37,7 @@ pub enum Error {
     OutboxFull,
 }
 
-/// How many messages may wait for the transport (DESIGN §6: every queue has a bound).
+/// How many messages may wait for the transport (every queue has a bound).
 pub const OUTBOX_LIMIT: usize = 256;
 
 /// The storage key for a widget's thread id.

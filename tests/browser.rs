@@ -4,7 +4,7 @@
 //!
 //! Handlers are real JS functions (built with `new Function`), the instance they receive is the
 //! real `NatterChat` wrapper, and the transport side (deltas, messages, history, 401s) is driven
-//! through the crate's Rust seam, exactly as issue 4's transport will.
+//! through the crate's Rust seam, the same path the SSE transport takes.
 #![cfg(target_arch = "wasm32")]
 
 use js_sys::{Array, Function, Object, Promise, Reflect};

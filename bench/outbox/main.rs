@@ -1,4 +1,4 @@
-//! Outbox benchmark (issue 6, not a test): CRM webhooks delivered per second to a receiver on
+//! Outbox benchmark (not a test): CRM webhooks delivered per second to a receiver on
 //! 127.0.0.1, and the latency from a conversation's transition to its webhook's arrival, with
 //! N conversations (default 1,000) closing at once.
 //!

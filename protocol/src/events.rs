@@ -70,7 +70,7 @@ pub enum EventPayload {
     /// Status → closed (once per thread). `by`: `visitor`, `bot`, `agent`, `automation`.
     #[serde(rename = "thread.closed")]
     ThreadClosed { by: String, reason: Option<String> },
-    /// A human agent joined (handoff, issue 6).
+    /// A human agent joined (handoff).
     #[serde(rename = "agent.joined")]
     AgentJoined {
         agent: Option<String>,

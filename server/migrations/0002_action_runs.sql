@@ -1,4 +1,4 @@
--- Natter store, version 2 (issue 5): what actions do to a conversation and the log of every
+-- Natter store, version 2: what actions do to a conversation and the log of every
 -- action run. Tags keep their ids here (threads.tags stays the list of names, updated in the
 -- same job); A/B variants are sticky per (thread, test).
 CREATE TABLE thread_tags (

@@ -1,4 +1,4 @@
--- Issue 6: the durable outbox, event handler runs, and the CRM-channel conversation map.
+-- The durable outbox, event handler runs, and the CRM-channel conversation map.
 --
 -- outbox: one row per thing to do after a commit (an event handler to run, a CRM webhook to
 -- deliver), inserted in the SAME transaction as the change that caused it, so a crash can

@@ -1,4 +1,4 @@
--- Natter store, version 5 (issue 6): sanitized CRM action results. Kept apart from
+-- Natter store, version 5: sanitized CRM action results. Kept apart from
 -- threads.metadata so nothing that shows metadata (admin API, Python context and helpers,
 -- events, history) can show them; only action arguments `$secret.<key>` read them, at call time.
 CREATE TABLE secret_metadata (

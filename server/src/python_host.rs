@@ -1,7 +1,7 @@
 //! The Python helpers' [`Host`], over the real store: what `set_conversation_metadata`,
 //! `add_conversation_tag`, `hand_off_conversation`, … do on the server.
 //!
-//! Used by actions (`crate::actions`) and by event handlers (issue 6): build one
+//! Used by actions (`crate::actions`) and by event handlers: build one
 //! [`StoreHost`] per server and hand it to the python runtime.
 //!
 //! Invariants:

@@ -41,7 +41,7 @@ pub struct Runs {
     queues: Mutex<HashMap<String, mpsc::UnboundedSender<(Arc<dyn Agent>, RunInput)>>>,
     tracker: TaskTracker,
     cancel: CancellationToken,
-    /// The CRM's synchronous calls (`escalate`, `isTeamOnline`) for workflow steps (issue 6).
+    /// The CRM's synchronous calls (`escalate`, `isTeamOnline`) for workflow steps.
     lifecycle: std::sync::OnceLock<Arc<crate::lifecycle::Lifecycle>>,
 }
 

@@ -47,9 +47,9 @@ pub struct ServerConfig {
     /// How long in-flight requests may take to finish at shutdown.
     pub grace: Duration,
     pub http: HttpConfig,
-    /// Outbox, CRM retries, inactivity sweep, handlers' python (issue 6).
+    /// Outbox, CRM retries, inactivity sweep, handlers' python.
     pub lifecycle: crate::lifecycle::LifecycleOptions,
-    /// Python limits of actions (issue 5).
+    /// Python limits of actions.
     pub actions: crate::actions::ActionsConfig,
 }
 

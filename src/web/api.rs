@@ -261,8 +261,7 @@ impl Chat {
         Ok(p)
     }
 
-    /// Loads a thread's history through `pre:threadLoaded`. (Fetching the history over the
-    /// network is issue 4; until then the history is empty.)
+    /// Loads a thread's history through `pre:threadLoaded`.
     #[wasm_bindgen(js_name = loadThreadById)]
     pub fn load_thread_by_id(&self, id: JsValue) -> core::result::Result<Promise, JsValue> {
         let w = &self.live("loadThreadById")?;
@@ -401,7 +400,7 @@ fn thread_loaded(w: &Rc<Widget>, thread_id: String, messages: JsValue) -> Promis
     p
 }
 
-/// The transport seam (issue 4 drives these from the SSE stream); the browser tests use them
+/// The transport seam (the SSE stream drives these); the browser tests use them
 /// directly. Not exported to JS.
 impl Chat {
     fn inner(&self) -> Option<Rc<Widget>> {

@@ -1,5 +1,5 @@
 //! The widget's DOM: one host `<div>` with an open shadow root holding the launcher and the
-//! main window (parts of DESIGN.md §2). The skeleton is a static template with no caller data
+//! main window. The skeleton is a static template with no caller data
 //! in it, built with `createElement` by [`build`] (no HTML parser: nothing reaches an
 //! `innerHTML` sink, so host pages can enforce Trusted Types); every caller- or server-provided
 //! string goes in through `textContent` / attributes. Styles are constructed stylesheets

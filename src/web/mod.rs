@@ -79,7 +79,7 @@ pub(crate) struct State {
     thread_id: Option<String>,
     auth_token: Option<String>,
     streams: Vec<Stream>,
-    /// The live conversation (transport and rendering, issue 4).
+    /// The live conversation (transport and rendering).
     chat: chat::Conv,
     destroyed: bool,
 }

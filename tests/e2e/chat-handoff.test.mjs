@@ -1,7 +1,8 @@
 // Point 9 (handoff) against a real `natter serve`: the bot hands off ("human") and the widget
-// shows thread.handed_off. The agent side (agent.joined / typing / message / left) has no
-// public server API in this tree yet (issue 6 adds it), so those stream events are fed
-// through the widget's internal `_feed` seam — the same code path the SSE reader uses.
+// shows thread.handed_off. The agent side (agent.joined / typing / message / left) is fed
+// through the widget's internal `_feed` seam — the same code path the SSE reader uses — so
+// each event is checked alone; tests/e2e/handoff.test.mjs runs the whole loop through the
+// real agent API.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { setup, bubbles, until } from "./chat-server.mjs";

@@ -1,4 +1,4 @@
-// Issue 6, the full hand-off loop against one real `natter serve` (no feeding of events):
+// The full hand-off loop against one real `natter serve` (no feeding of events):
 // widget → bot → hand-off (escalate accepted by the built-in local CRM) → the visitor's
 // message reaches the CRM (widgetMessage through the outbox) → an agent answers through the
 // public agent API (/agent/converse/send-message-to-widget, as the agent console does) → the

@@ -1,4 +1,4 @@
-// Issue 7 end to end through the widget: a real `natter serve` whose `llm` bot (template in
+// The LLM agent end to end through the widget: a real `natter serve` whose `llm` bot (template in
 // tests/e2e/bots/llm, copied to a temp dir and pointed at the stand-in) talks to a node
 // stand-in OpenAI-compatible server that streams exactly as OpenAI does (role chunk, content
 // chunks, tool-call chunks with split arguments, finish_reason, usage, [DONE]). The widget in

@@ -143,7 +143,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         .route("/bots/{bot}/actions/{action}/test", post(run_test))
         .route("/action-runs", get(runs))
         .route("/threads/{id}", get(thread))
-        // Event handlers (issue 6), behind the same admin-token check.
+        // Event handlers, behind the same admin-token check.
         .merge(crate::lifecycle::admin::router())
         // What the console reads: conversations, bots, overview, definitions, OpenAPI.
         .merge(crate::console::api::router())

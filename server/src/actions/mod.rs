@@ -1,4 +1,4 @@
-//! Calling a bot's actions (issue 5): the same path for a workflow `action` step, an LLM tool
+//! Calling a bot's actions: the same path for a workflow `action` step, an LLM tool
 //! call and a "Run Test" (CLI `natter action test`, admin API).
 //!
 //! - [`runner::ActionRunner`]: gates by workflow, runs API actions (natter-actions'

@@ -72,7 +72,7 @@ pub struct ActionRunner {
     config: ActionsConfig,
     /// Started on first use: bots without Python actions never need python3.
     python: OnceCell<Result<Runtime, String>>,
-    /// `kind = "crm"` actions (issue 6's CRM connector), set once at start.
+    /// `kind = "crm"` actions (the CRM connector), set once at start.
     crm: std::sync::OnceLock<crate::crm::actions::SharedCrmActions>,
 }
 

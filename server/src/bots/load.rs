@@ -55,9 +55,9 @@ struct RawBot {
     sheets: Option<Spanned<SheetsSettings>>,
     /// `agent = "llm"`: natter-llm's config plus the server's keys (see `bots::llm`).
     llm: Option<Spanned<toml::Table>>,
-    /// The CRM connection (issue 6, `crate::crm::CrmBotSettings`).
+    /// The CRM connection (`crate::crm::CrmBotSettings`).
     crm: Option<Spanned<toml::Table>>,
-    /// Automatic close after inactivity (issue 6).
+    /// Automatic close after inactivity.
     lifecycle: Option<Spanned<crate::lifecycle::LifecycleConfig>>,
     /// The IBM web chat ids this bot answers for (docs/ibm.md).
     #[serde(default)]
@@ -242,7 +242,7 @@ struct ActionStep {
     save_as: Option<String>,
 }
 
-/// `team_online = "var"`: asks the CRM `isTeamOnline` and stores "true"/"false" (issue 6).
+/// `team_online = "var"`: asks the CRM `isTeamOnline` and stores "true"/"false".
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct TeamOnlineStep {

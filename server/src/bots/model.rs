@@ -25,7 +25,7 @@ pub struct Bot {
     pub stream: StreamConfig,
     pub feedback: FeedbackConfig,
     pub workflows: Vec<Workflow>,
-    /// `actions/*.toml`, each enabled in the workflows it names (issue 5).
+    /// `actions/*.toml`, each enabled in the workflows it names.
     pub actions: natter_actions::ActionSet,
     /// `[network]`: where the bot's API actions may connect.
     pub network: natter_actions::NetPolicy,
@@ -33,9 +33,9 @@ pub struct Bot {
     pub sheets: Option<SheetsSettings>,
     /// `agent = "llm"`: the `[llm]` table (always `Some` for LLM bots, `None` otherwise).
     pub llm: Option<LlmBot>,
-    /// `[crm]`: the CRM connection (issue 6), resolved at server start.
+    /// `[crm]`: the CRM connection, resolved at server start.
     pub crm: Option<crate::crm::CrmBotSettings>,
-    /// `[lifecycle]`: inactivity timeout (issue 6).
+    /// `[lifecycle]`: inactivity timeout.
     pub lifecycle: crate::lifecycle::LifecycleConfig,
     /// `[ibm]`: the IBM web chat ids this bot answers for (docs/ibm.md).
     pub ibm: super::ibm::IbmIds,
@@ -129,7 +129,7 @@ pub enum Target {
 /// A workflow step. The set is closed per release but meant to grow: to add a kind, add a
 /// variant here, its parser in `bots::load::parse_step` (which lists known kinds in
 /// `STEP_KINDS` and rejects others at load time with file:line) and its execution in
-/// `engine::scripted`. Issue 5 adds `Action` (call an API/Python action with arguments from
+/// `engine::scripted`. `Action` (call an API/Python action with arguments from
 /// `$variables`, store the result under a variable so later text can use `{{result.x}}` and a
 /// `Branch` can test it).
 #[derive(Debug)]

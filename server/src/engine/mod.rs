@@ -9,9 +9,10 @@
 //! the latest the run's end), which saves commits without changing what clients see. The state
 //! the agent returns is saved with the run's end (`run.completed`), atomically.
 //!
-//! Implementations: [`scripted::ScriptedAgent`] (workflows from `bot.toml`). Issue 7 adds an
-//! OpenAI-compatible LLM agent (tokens → `delta`, tool calls → actions) behind the same trait;
-//! issue 5's actions are called from inside a turn (a workflow step, or an LLM tool call).
+//! Implementations: [`scripted::ScriptedAgent`] (workflows from `bot.toml`) and
+//! [`llm::LlmAgent`], an OpenAI-compatible LLM agent (tokens → `delta`, tool calls → actions),
+//! behind the same trait; actions are called from inside a turn (a workflow step, or an LLM
+//! tool call).
 
 pub mod llm;
 pub mod scripted;

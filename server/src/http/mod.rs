@@ -91,9 +91,9 @@ pub struct AppState {
     pub agents: HashMap<String, Arc<dyn Agent>>,
     pub hub: Arc<Hub>,
     pub runs: Arc<Runs>,
-    /// Bot actions: workflow calls, Run Test, the admin API (issue 5).
+    /// Bot actions: workflow calls, Run Test, the admin API.
     pub actions: Arc<crate::actions::ActionRunner>,
-    /// Transitions, handlers, CRM (issue 6).
+    /// Transitions, handlers, CRM.
     pub lifecycle: Arc<crate::lifecycle::Lifecycle>,
     pub config: HttpConfig,
     pub ip_limiter: RateLimiter<IpAddr>,

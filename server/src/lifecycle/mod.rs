@@ -1,4 +1,4 @@
-//! Conversation lifecycle (issue 6): closing and handing off from every path, the event
+//! Conversation lifecycle: closing and handing off from every path, the event
 //! handlers those transitions fire, and closing idle conversations.
 //!
 //! There is ONE transition function, [`crate::store::Store::transition`]: the visitor's close

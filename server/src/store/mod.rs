@@ -308,7 +308,7 @@ pub trait Store: Send + Sync + 'static {
     /// Logged action runs, newest first.
     async fn action_runs(&self, query: actions::ActionRunQuery) -> Result<Vec<actions::ActionRun>>;
     async fn thread_by_public_id(&self, public_id: &str) -> Result<Option<Thread>>;
-    /// Outbox (issue 6, see [`crate::outbox`]): leases up to `limit` due jobs whose lane has no
+    /// Outbox (see [`crate::outbox`]): leases up to `limit` due jobs whose lane has no
     /// earlier pending job, counting the attempt.
     async fn claim_jobs(
         &self,

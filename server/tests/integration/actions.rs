@@ -1,4 +1,4 @@
-//! Issue 5 end to end: the seeds' action examples called from real workflows against stand-in
+//! Actions end to end: the seeds' action examples called from real workflows against stand-in
 //! APIs on 127.0.0.1, with real python3; every helper against the real store; action events
 //! in the thread. (Run Test, gating and limits: actions_admin.rs, actions_limits.rs.)
 
