@@ -105,7 +105,32 @@ async fn read(req: Request<Body>, state: &AppState) -> Result<Bytes, ApiError> {
     Ok(bytes)
 }
 
+/// Whether a JSON document holds a NUL character in a string or a key. JSON can only carry one
+/// escaped (`\u0000`), so the full walk runs only when that escape is in the bytes.
+fn has_nul(bytes: &[u8]) -> bool {
+    fn walk(v: &serde_json::Value) -> bool {
+        match v {
+            serde_json::Value::String(s) => s.contains('\0'),
+            serde_json::Value::Array(a) => a.iter().any(walk),
+            serde_json::Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || walk(v)),
+            _ => false,
+        }
+    }
+    bytes
+        .windows(6)
+        .any(|w| w[..2] == *b"\\u" && w[2..].iter().all(|b| *b == b'0'))
+        && serde_json::from_slice::<serde_json::Value>(bytes).is_ok_and(|v| walk(&v))
+}
+
+/// Parses a request body. Text with a NUL character is refused here, once for every route:
+/// no message, name or value needs one, and PostgreSQL cannot store it.
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_nul(bytes) {
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            "text must not contain the NUL character (\\u0000)",
+        ));
+    }
     serde_json::from_slice(bytes).map_err(|e| {
         use serde_json::error::Category;
         match e.classify() {
@@ -154,5 +179,22 @@ impl FromRequest<std::sync::Arc<AppState>> for Limited {
         state: &std::sync::Arc<AppState>,
     ) -> Result<Self, ApiError> {
         bytes(req, state).await.map(|(_, b)| Limited(b))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::has_nul;
+
+    #[test]
+    fn nul_is_found_in_strings_and_keys_only() {
+        assert!(has_nul(br#"{"content": "a\u0000b"}"#));
+        assert!(has_nul(br#"{"a\u0000": 1}"#));
+        assert!(has_nul(br#"[["\u0000"]]"#));
+        assert!(
+            !has_nul(br#"{"content": "a\\u0000b"}"#),
+            "an escaped backslash, then text"
+        );
+        assert!(!has_nul(br#"{"content": "plain"}"#));
     }
 }

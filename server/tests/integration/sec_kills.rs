@@ -75,7 +75,12 @@ async fn burst_then_kill(
     acked
 }
 
+/// SQLite's own check of the file after a kill (PostgreSQL recovers its WAL itself; the
+/// message checks below hold on both engines).
 fn integrity_ok(data: &std::path::Path) {
+    if on_postgres() {
+        return;
+    }
     let db = rusqlite::Connection::open(data.join("natter.db")).unwrap();
     let r: String = db
         .query_row("PRAGMA integrity_check", [], |r| r.get(0))
