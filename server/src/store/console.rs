@@ -242,6 +242,39 @@ pub struct BotStats {
     pub daily: Vec<DayCounts>,
 }
 
+/// A `handler_runs` row as a [`HandlerRun`], for either engine's rows (same columns, same
+/// text encodings).
+pub(crate) fn handler_run<'r, R>(r: &'r R) -> super::Result<crate::outbox::HandlerRun>
+where
+    R: sqlx::Row,
+    &'static str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<&'r str>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    Ok(crate::outbox::HandlerRun {
+        id: r.get("id"),
+        job_id: r.get("job_id"),
+        bot: r.get("bot"),
+        handler: r.get("handler"),
+        event_type: r.get("event_type"),
+        thread_id: r.get("thread_id"),
+        test: r.get::<i64, _>("test") != 0,
+        status: r.get("status"),
+        result: r
+            .get::<Option<&str>, _>("result")
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(|e| super::StoreError::Corrupt(e.to_string()))?,
+        stdout: r.get("stdout"),
+        stderr: r.get("stderr"),
+        traceback: r.get("traceback"),
+        duration_ms: r.get::<i64, _>("duration_ms") as u64,
+        started_at: r.get("started_at"),
+    })
+}
+
 /// The text of a stored message body: its text items joined, cut to `max` characters.
 pub(crate) fn message_text(body: &str, max: usize) -> Option<String> {
     let v: Value = serde_json::from_str(body).ok()?;

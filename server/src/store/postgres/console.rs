@@ -16,7 +16,6 @@ use unicode_normalization::UnicodeNormalization;
 
 use super::super::console::*;
 use super::super::{Result, StoreError};
-use super::outbox::handler_run;
 use super::{corrupt, PgStore};
 
 /// Words of `text` as the index holds them: lower case, no accents.

@@ -11,8 +11,9 @@
 use serde_json::Value;
 use sqlx::Row;
 
+use super::super::console::handler_run;
 use super::super::Result;
-use super::{corrupt, PgStore};
+use super::PgStore;
 use crate::outbox::{now_ms, ClaimedJob, HandlerRun, JobKind, JobResult, JobRow};
 
 const CLAIM: &str = "SELECT seq, id, thread_id, bot, kind, target, event_type, body, attempts FROM outbox o \
@@ -160,27 +161,4 @@ impl PgStore {
         .fetch_optional(&self.pool)
         .await?)
     }
-}
-
-pub(super) fn handler_run(r: &sqlx::postgres::PgRow) -> Result<HandlerRun> {
-    Ok(HandlerRun {
-        id: r.get("id"),
-        job_id: r.get("job_id"),
-        bot: r.get("bot"),
-        handler: r.get("handler"),
-        event_type: r.get("event_type"),
-        thread_id: r.get("thread_id"),
-        test: r.get::<i64, _>("test") != 0,
-        status: r.get("status"),
-        result: r
-            .get::<Option<&str>, _>("result")
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(corrupt)?,
-        stdout: r.get("stdout"),
-        stderr: r.get("stderr"),
-        traceback: r.get("traceback"),
-        duration_ms: r.get::<i64, _>("duration_ms") as u64,
-        started_at: r.get("started_at"),
-    })
 }

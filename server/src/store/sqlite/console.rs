@@ -12,7 +12,6 @@ use time::{Duration, OffsetDateTime};
 use super::super::console::*;
 use super::super::{Result, StoreError};
 use super::SqliteStore;
-use crate::outbox::HandlerRun;
 
 fn corrupt(e: serde_json::Error) -> StoreError {
     StoreError::Corrupt(e.to_string())
@@ -427,29 +426,6 @@ impl SqliteStore {
             .await?;
         Ok(group_failing(rows))
     }
-}
-
-fn handler_run(r: &sqlx::sqlite::SqliteRow) -> Result<HandlerRun> {
-    Ok(HandlerRun {
-        id: r.get("id"),
-        job_id: r.get("job_id"),
-        bot: r.get("bot"),
-        handler: r.get("handler"),
-        event_type: r.get("event_type"),
-        thread_id: r.get("thread_id"),
-        test: r.get::<i64, _>("test") != 0,
-        status: r.get("status"),
-        result: r
-            .get::<Option<&str>, _>("result")
-            .map(serde_json::from_str)
-            .transpose()
-            .map_err(corrupt)?,
-        stdout: r.get("stdout"),
-        stderr: r.get("stderr"),
-        traceback: r.get("traceback"),
-        duration_ms: r.get::<i64, _>("duration_ms") as u64,
-        started_at: r.get("started_at"),
-    })
 }
 
 #[cfg(test)]
