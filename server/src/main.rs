@@ -54,8 +54,8 @@ enum HandlerCommand {
         bot: PathBuf,
         #[arg(long, default_value_t = 20)]
         limit: u32,
-        #[arg(long, env = "NATTER_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
     /// Run one handler against a conversation without the event firing (logged as a test).
     Test {
@@ -67,8 +67,8 @@ enum HandlerCommand {
         /// `conversation_closed` or `conversation_handed_off` (default: the handler's own).
         #[arg(long)]
         event: Option<String>,
-        #[arg(long, env = "NATTER_DATA", default_value = "data")]
-        data: PathBuf,
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -87,9 +87,9 @@ enum ActionCommand {
         /// A conversation id or public id: fills `context["conversation"]` (else None).
         #[arg(long)]
         conversation: Option<String>,
-        /// Data directory of the store the run is logged in.
-        #[arg(long, env = "NATTER_DATA", default_value = "data")]
-        data: PathBuf,
+        /// The store the run is logged in.
+        #[command(flatten)]
+        store: StoreArgs,
     },
 }
 
@@ -114,11 +114,9 @@ enum DurabilityArg {
     Normal,
 }
 
+/// Where the store is: the same flags for `serve` and the commands that read its store.
 #[derive(clap::Args)]
-struct ServeArgs {
-    /// Listen address.
-    #[arg(long, env = "NATTER_ADDR", default_value = "127.0.0.1:8080")]
-    addr: String,
+struct StoreArgs {
     /// Data directory (the SQLite file natter.db lives here).
     #[arg(long, env = "NATTER_DATA", default_value = "data")]
     data: PathBuf,
@@ -126,6 +124,21 @@ struct ServeArgs {
     /// instances may share it). Unset: the SQLite file in --data.
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     database_url: Option<String>,
+}
+
+impl StoreArgs {
+    fn database_url(&self) -> Option<&str> {
+        self.database_url.as_deref().filter(|u| !u.is_empty())
+    }
+}
+
+#[derive(clap::Args)]
+struct ServeArgs {
+    /// Listen address.
+    #[arg(long, env = "NATTER_ADDR", default_value = "127.0.0.1:8080")]
+    addr: String,
+    #[command(flatten)]
+    store: StoreArgs,
     /// PostgreSQL connections of this instance (the event listener uses one more).
     #[arg(long, env = "NATTER_DB_POOL", default_value_t = 16)]
     db_pool: u32,
@@ -255,7 +268,7 @@ fn action(cmd: ActionCommand) -> ExitCode {
             action,
             args,
             conversation,
-            data,
+            store,
         } => {
             let rt = tokio::runtime::Builder::new_multi_thread()
                 .enable_all()
@@ -263,7 +276,8 @@ fn action(cmd: ActionCommand) -> ExitCode {
                 .expect("tokio runtime");
             rt.block_on(cli::test(
                 &bot,
-                &data,
+                &store.data,
+                store.database_url(),
                 &action,
                 &args,
                 conversation.as_deref(),
@@ -294,18 +308,19 @@ fn handler(cmd: HandlerCommand) -> ExitCode {
         .expect("tokio runtime");
     let result = match cmd {
         HandlerCommand::List { bot } => cli::list(&bot).map(|o| (o, true)),
-        HandlerCommand::Runs { bot, limit, data } => rt
-            .block_on(cli::runs(&bot, &data, limit))
+        HandlerCommand::Runs { bot, limit, store } => rt
+            .block_on(cli::runs(&bot, &store.data, store.database_url(), limit))
             .map(|o| (o, true)),
         HandlerCommand::Test {
             bot,
             handler,
             conversation,
             event,
-            data,
+            store,
         } => rt.block_on(cli::test(
             &bot,
-            &data,
+            &store.data,
+            store.database_url(),
             &handler,
             &conversation,
             event.as_deref(),
@@ -344,20 +359,21 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Some(dir) => dir,
         None if Path::new("bots").is_dir() => "bots".into(),
         None => {
-            let dir = natter_server::embedded::write_demo_bots(&args.data).with_context(|| {
-                format!(
-                    "writing the built-in demo bot under {}",
-                    args.data.display()
-                )
-            })?;
+            let dir =
+                natter_server::embedded::write_demo_bots(&args.store.data).with_context(|| {
+                    format!(
+                        "writing the built-in demo bot under {}",
+                        args.store.data.display()
+                    )
+                })?;
             tracing::info!(bots = %dir.display(), "no ./bots folder: serving the built-in demo bot");
             dir
         }
     };
     let mut config = ServerConfig {
         addr: args.addr,
-        data_dir: args.data,
-        database_url: args.database_url.filter(|u| !u.is_empty()),
+        data_dir: args.store.data,
+        database_url: args.store.database_url.filter(|u| !u.is_empty()),
         postgres: natter_server::store::postgres::PgOptions {
             pool_size: args.db_pool.max(2),
             run_lease: Duration::from_secs_f64(args.run_lease.max(1.0)),

@@ -28,8 +28,9 @@ use crate::http::limits::RateLimiter;
 use crate::http::{app, AppState, HttpConfig};
 use crate::hub::Hub;
 use crate::runs::{RunInput, Runs};
-use crate::store::postgres::{PgOptions, PgStore};
-use crate::store::sqlite::{Durability, SqliteStore};
+use crate::store::open::StoreLocation;
+use crate::store::postgres::PgOptions;
+use crate::store::sqlite::Durability;
 use crate::store::{EventSink, Recovered, RunOutcome, Store};
 
 #[derive(Debug, Clone)]
@@ -93,23 +94,17 @@ impl Server {
         // Event handlers are found first: the store enqueues their jobs with each transition.
         let plan = crate::lifecycle::plan::Plan::prepare(&bots)?;
         let sink = hub.clone() as Arc<dyn EventSink>;
-        let store: Arc<dyn Store> = match &config.database_url {
-            Some(url) => Arc::new(
-                PgStore::open(url, config.postgres.clone(), sink, plan.clone())
-                    .await
-                    .context("opening the PostgreSQL store")?,
-            ),
-            None => Arc::new(
-                SqliteStore::open_with_planner(
-                    &config.data_dir,
-                    config.durability,
-                    sink,
-                    plan.clone(),
-                )
-                .await
-                .with_context(|| format!("opening the store in {}", config.data_dir.display()))?,
-            ),
-        };
+        let store = crate::store::open::open(
+            StoreLocation {
+                data_dir: &config.data_dir,
+                database_url: config.database_url.as_deref(),
+                durability: config.durability,
+                postgres: config.postgres.clone(),
+            },
+            sink,
+            plan.clone(),
+        )
+        .await?;
         // Interrupted runs are failed and their re-runs created now; the re-runs are queued
         // once the agents exist (below). A crash before that leaves them `running`: the next
         // start recovers them in turn (bounded by `store::MAX_RERUNS`).

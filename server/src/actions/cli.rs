@@ -10,9 +10,9 @@ use std::sync::Arc;
 
 use super::{ActionRunner, ActionsConfig};
 use crate::bots::{load_bot, BotRegistry};
+use crate::outbox::NoJobs;
 use crate::python_host::StoreHost;
-use crate::store::sqlite::{Durability, SqliteStore};
-use crate::store::{EventSink, Store, StoredEvent};
+use crate::store::open::{open, NoSink, StoreLocation};
 
 /// What a CLI command could not do (printed, exit code 1).
 #[derive(Debug, thiserror::Error)]
@@ -76,15 +76,11 @@ pub fn list(dir: &Path) -> Result<String, CliError> {
     Ok(out)
 }
 
-struct NoSink;
-impl EventSink for NoSink {
-    fn published(&self, _thread_id: &str, _events: &[Arc<StoredEvent>]) {}
-}
-
 /// Runs `action` once as a test; returns the report and whether it ended `ok`.
 pub async fn test(
     dir: &Path,
     data: &Path,
+    database_url: Option<&str>,
     action: &str,
     pairs: &[String],
     conversation: Option<&str>,
@@ -106,11 +102,13 @@ pub async fn test(
     let args = a
         .args_from_strings(kv.iter().map(|(k, v)| (*k, *v)))
         .map_err(|e| CliError::Run(format!("arguments: {e}")))?;
-    let store: Arc<dyn Store> = Arc::new(
-        SqliteStore::open(data, Durability::Full, Arc::new(NoSink))
-            .await
-            .map_err(|e| CliError::Run(format!("store in {}: {e}", data.display())))?,
-    );
+    let store = open(
+        StoreLocation::for_cli(data, database_url),
+        Arc::new(NoSink),
+        Arc::new(NoJobs),
+    )
+    .await
+    .map_err(|e| CliError::Run(format!("{e:#}")))?;
     let mut reg = BotRegistry::default();
     reg.insert(bot);
     let bots = Arc::new(reg);

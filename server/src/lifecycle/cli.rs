@@ -12,14 +12,10 @@ use natter_python_runtime::RuntimeConfig;
 use super::handlers::{Catalog, HandlerRunner};
 use crate::bots::{load_bot, BotRegistry};
 use crate::outbox::HandlerRun;
+use crate::outbox::NoJobs;
 use crate::python_host::StoreHost;
-use crate::store::sqlite::{Durability, SqliteStore};
-use crate::store::{EventSink, Store, StoredEvent};
-
-struct NoSink;
-impl EventSink for NoSink {
-    fn published(&self, _: &str, _: &[Arc<StoredEvent>]) {}
-}
+use crate::store::open::{open, NoSink, StoreLocation};
+use crate::store::Store;
 
 fn registry(dir: &Path) -> Result<(Arc<BotRegistry>, String), String> {
     let bot = load_bot(dir).map_err(|errs| {
@@ -34,11 +30,14 @@ fn registry(dir: &Path) -> Result<(Arc<BotRegistry>, String), String> {
     Ok((Arc::new(reg), slug))
 }
 
-async fn open(data: &Path) -> Result<Arc<dyn Store>, String> {
-    let s = SqliteStore::open(data, Durability::Full, Arc::new(NoSink))
-        .await
-        .map_err(|e| format!("store in {}: {e}", data.display()))?;
-    Ok(Arc::new(s))
+async fn open_store(data: &Path, database_url: Option<&str>) -> Result<Arc<dyn Store>, String> {
+    open(
+        StoreLocation::for_cli(data, database_url),
+        Arc::new(NoSink),
+        Arc::new(NoJobs),
+    )
+    .await
+    .map_err(|e| format!("{e:#}"))
 }
 
 /// One line per handler: event and name.
@@ -96,13 +95,18 @@ fn indent(t: &str) -> String {
 }
 
 /// The bot's latest handler runs, newest first.
-pub async fn runs(dir: &Path, data: &Path, limit: u32) -> Result<String, String> {
+pub async fn runs(
+    dir: &Path,
+    data: &Path,
+    database_url: Option<&str>,
+    limit: u32,
+) -> Result<String, String> {
     let slug = dir
         .file_name()
         .and_then(|s| s.to_str())
         .unwrap_or_default()
         .to_string();
-    let store = open(data).await?;
+    let store = open_store(data, database_url).await?;
     let runs = store
         .handler_runs(&slug, limit)
         .await
@@ -118,6 +122,7 @@ pub async fn runs(dir: &Path, data: &Path, limit: u32) -> Result<String, String>
 pub async fn test(
     dir: &Path,
     data: &Path,
+    database_url: Option<&str>,
     handler: &str,
     conversation: &str,
     event: Option<&str>,
@@ -135,7 +140,7 @@ pub async fn test(
     })?;
     // The form's event type is what the handler sees (the seed's Run Test), defaulting to its own.
     let event = event.unwrap_or(def.event);
-    let store = open(data).await?;
+    let store = open_store(data, database_url).await?;
     // A Run Test classifies with the bot's own [llm] model, like a live run.
     let llm =
         crate::engine::llm::LlmModels::for_bots(&bots).map_err(|e| format!("LLM client: {e}"))?;

@@ -30,6 +30,7 @@
 pub mod actions;
 pub mod console;
 pub mod live;
+pub mod open;
 pub mod postgres;
 pub mod sqlite;
 mod sqlite_writer;

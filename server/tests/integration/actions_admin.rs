@@ -182,6 +182,7 @@ async fn run_test_through_the_admin_api_and_the_cli() {
         .arg(&bot_dir)
         .args(["contextProbe", "--arg", "note=from the cli", "--data"])
         .arg(data.path())
+        .envs(engine_env(data.path()))
         .output()
         .unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
