@@ -32,7 +32,6 @@ use serde_json::json;
 use crate::actions::admin::AdminError;
 use crate::http::limits::{Rate, RateLimiter};
 use crate::http::AppState;
-use session::Sessions;
 
 /// The shortest admin token accepted at start.
 pub const MIN_TOKEN_BYTES: usize = 32;
@@ -50,7 +49,6 @@ pub const SIGN_IN_RATE: Rate = Rate {
 
 /// The console's share of the server state.
 pub struct ConsoleState {
-    pub sessions: Sessions,
     pub admin_limiter: RateLimiter<IpAddr>,
     pub sign_in_limiter: RateLimiter<IpAddr>,
 }
@@ -58,7 +56,6 @@ pub struct ConsoleState {
 impl Default for ConsoleState {
     fn default() -> Self {
         ConsoleState {
-            sessions: Sessions::default(),
             admin_limiter: RateLimiter::new(ADMIN_RATE),
             sign_in_limiter: RateLimiter::new(SIGN_IN_RATE),
         }
@@ -160,7 +157,7 @@ pub async fn admin_access(State(st): State<Arc<AppState>>, req: Request, next: N
             AdminError::Unauthorized.into_response()
         };
     }
-    let Some(csrf) = session::cookie(headers).and_then(|id| st.console.sessions.csrf(&id)) else {
+    let Some(csrf) = signed_in(&st, headers).await else {
         return AdminError::Unauthorized.into_response();
     };
     if !is_safe(req.method()) {
@@ -210,26 +207,28 @@ async fn off_without_token(State(st): State<Arc<AppState>>, req: Request, next: 
     next.run(req).await
 }
 
-fn signed_in(st: &AppState, headers: &HeaderMap) -> Option<String> {
-    session::cookie(headers).and_then(|id| st.console.sessions.csrf(&id))
+/// The CSRF token of the request's session, if it carries a live one.
+async fn signed_in(st: &AppState, headers: &HeaderMap) -> Option<String> {
+    let id = session::cookie(headers)?;
+    session::csrf(st.store.as_ref(), &id).await
 }
 
 async fn app_page(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if signed_in(&st, &headers).is_none() {
+    if signed_in(&st, &headers).await.is_none() {
         return Redirect::to("/console/sign-in").into_response();
     }
     assets::page("index.html", &headers)
 }
 
 async fn sign_in_page(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    if signed_in(&st, &headers).is_some() {
+    if signed_in(&st, &headers).await.is_some() {
         return Redirect::to("/console/").into_response();
     }
     assets::page("sign-in.html", &headers)
 }
 
 async fn session_info(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Response {
-    let body = match signed_in(&st, &headers) {
+    let body = match signed_in(&st, &headers).await {
         Some(csrf) => json!({"signedIn": true, "csrfToken": csrf}),
         None => json!({"signedIn": false}),
     };
@@ -270,7 +269,7 @@ async fn sign_in(State(st): State<Arc<AppState>>, req: Request) -> Result<Respon
         tracing::warn!("console: sign-in with a wrong admin token");
         return Err(AdminError::WrongToken);
     }
-    let (id, csrf) = st.console.sessions.create();
+    let (id, csrf) = session::create(st.store.as_ref()).await?;
     Ok((
         [
             (
@@ -288,7 +287,7 @@ async fn sign_out(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Respon
     let Some(id) = session::cookie(&headers) else {
         return AdminError::Unauthorized.into_response();
     };
-    let Some(csrf) = st.console.sessions.csrf(&id) else {
+    let Some(csrf) = session::csrf(st.store.as_ref(), &id).await else {
         return AdminError::Unauthorized.into_response();
     };
     let given = headers
@@ -298,7 +297,9 @@ async fn sign_out(State(st): State<Arc<AppState>>, headers: HeaderMap) -> Respon
     if cross_site(&headers) || !session::same(given.as_bytes(), csrf.as_bytes()) {
         return AdminError::Csrf.into_response();
     }
-    st.console.sessions.remove(&id);
+    if let Err(e) = session::remove(st.store.as_ref(), &id).await {
+        return AdminError::from(e).into_response();
+    }
     (
         [(
             header::SET_COOKIE,

@@ -8,30 +8,23 @@
 //! - Every session has its own CSRF token, readable by the console's script
 //!   (`GET /console/session`) and required in `X-CSRF-Token` on every state-changing request
 //!   made with the cookie. Bearer requests carry no ambient credential and need none.
-//! - Sessions live in memory for [`SESSION_TTL`] (a restart signs everyone out); signing out
-//!   deletes the session at once. At most [`MAX_SESSIONS`] exist: the oldest goes first.
+//! - Sessions live in the store (every instance on it knows them) for [`SESSION_TTL`]; the
+//!   store keeps only the SHA-256 of a session id, so reading the table gives no session.
+//!   Signing out deletes the session at once, on every instance. At most [`MAX_SESSIONS`]
+//!   exist: the oldest goes first.
 
-use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use axum::http::{header, HeaderMap, HeaderValue};
+use sha2::{Digest, Sha256};
+
+use crate::store::console::ConsoleSession;
+use crate::store::{Store, StoreError};
 
 pub const COOKIE: &str = "natter_console";
 pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const SESSION_TTL: Duration = Duration::from_secs(12 * 3600);
-pub const MAX_SESSIONS: usize = 1024;
-
-#[derive(Debug, Clone)]
-struct Session {
-    csrf: String,
-    created: Instant,
-}
-
-#[derive(Default)]
-pub struct Sessions {
-    map: Mutex<HashMap<String, Session>>,
-}
+pub const MAX_SESSIONS: u32 = 1024;
 
 fn random_id() -> String {
     format!(
@@ -41,52 +34,53 @@ fn random_id() -> String {
     )
 }
 
+fn id_hash(id: &str) -> String {
+    Sha256::digest(id.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Constant-time comparison: neither a secret's bytes nor its length leak through timing.
 pub fn same(given: &[u8], expected: &[u8]) -> bool {
     natter_crm::auth::secrets_equal(given, expected)
 }
 
-impl Sessions {
-    /// A new session: `(session id, csrf token)`.
-    pub fn create(&self) -> (String, String) {
-        let (id, csrf) = (random_id(), random_id());
-        let mut map = self.map.lock().unwrap();
-        map.retain(|_, s| s.created.elapsed() < SESSION_TTL);
-        if map.len() >= MAX_SESSIONS {
-            if let Some(oldest) = map
-                .iter()
-                .min_by_key(|(_, s)| s.created)
-                .map(|(k, _)| k.clone())
-            {
-                map.remove(&oldest);
-            }
-        }
-        map.insert(
-            id.clone(),
-            Session {
+/// A new session: `(session id, csrf token)`.
+pub async fn create(store: &dyn Store) -> Result<(String, String), StoreError> {
+    let (id, csrf) = (random_id(), random_id());
+    let now = crate::outbox::now_ms();
+    store
+        .create_console_session(
+            ConsoleSession {
+                id_hash: id_hash(&id),
                 csrf: csrf.clone(),
-                created: Instant::now(),
+                created_at: now,
+                expires_at: now + SESSION_TTL.as_millis() as i64,
             },
-        );
-        (id, csrf)
-    }
+            MAX_SESSIONS,
+        )
+        .await?;
+    Ok((id, csrf))
+}
 
-    /// The CSRF token of a live session.
-    pub fn csrf(&self, id: &str) -> Option<String> {
-        let mut map = self.map.lock().unwrap();
-        match map.get(id) {
-            Some(s) if s.created.elapsed() < SESSION_TTL => Some(s.csrf.clone()),
-            Some(_) => {
-                map.remove(id);
-                None
-            }
-            None => None,
+/// The CSRF token of a live session; `None` for an unknown or expired one, or when the store
+/// cannot answer (logged: the request is refused, never let through).
+pub async fn csrf(store: &dyn Store, id: &str) -> Option<String> {
+    match store
+        .console_session_csrf(&id_hash(id), crate::outbox::now_ms())
+        .await
+    {
+        Ok(csrf) => csrf,
+        Err(e) => {
+            tracing::error!(error = %e, "console: reading the session failed");
+            None
         }
     }
+}
 
-    pub fn remove(&self, id: &str) {
-        self.map.lock().unwrap().remove(id);
-    }
+pub async fn remove(store: &dyn Store, id: &str) -> Result<(), StoreError> {
+    store.remove_console_session(&id_hash(id)).await
 }
 
 /// The session id in the request's cookies, if any.
@@ -127,13 +121,13 @@ mod tests {
     use super::*;
 
     #[test]
-    fn sessions_are_found_then_gone_after_removal() {
-        let s = Sessions::default();
-        let (id, csrf) = s.create();
+    fn the_store_sees_a_hash_never_the_id() {
+        let id = random_id();
         assert_eq!(id.len(), 64);
-        assert_eq!(s.csrf(&id), Some(csrf));
-        s.remove(&id);
-        assert_eq!(s.csrf(&id), None);
+        let h = id_hash(&id);
+        assert_eq!(h.len(), 64);
+        assert_ne!(h, id);
+        assert_eq!(h, id_hash(&id));
     }
 
     #[test]

@@ -17,6 +17,15 @@ use serde_json::Value;
 use time::{Duration, OffsetDateTime};
 
 /// Which conversations to list.
+/// A console sign-in session as stored: the hash of its id, never the id.
+#[derive(Debug, Clone)]
+pub struct ConsoleSession {
+    pub id_hash: String,
+    pub csrf: String,
+    pub created_at: i64,
+    pub expires_at: i64,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct ConversationQuery {
     pub bot: Option<String>,

@@ -356,4 +356,15 @@ pub trait Store: Send + Sync + 'static {
     async fn conversation_extras(&self, thread_id: &str) -> Result<console::ConversationExtras>;
     /// A bot's overview figures as of `now`.
     async fn bot_stats(&self, bot: &str, now: time::OffsetDateTime) -> Result<console::BotStats>;
+    /// Stores a console session, first dropping expired ones and, when `max` are left, the
+    /// oldest.
+    async fn create_console_session(
+        &self,
+        session: console::ConsoleSession,
+        max: u32,
+    ) -> Result<()>;
+    /// The CSRF token of the session whose id hashes to `id_hash`, if it has not expired by
+    /// `now_ms`.
+    async fn console_session_csrf(&self, id_hash: &str, now_ms: i64) -> Result<Option<String>>;
+    async fn remove_console_session(&self, id_hash: &str) -> Result<()>;
 }

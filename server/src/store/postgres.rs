@@ -31,6 +31,7 @@
 
 mod actions;
 mod console;
+mod console_sessions;
 pub mod fanout;
 mod migrate;
 mod outbox;
@@ -491,5 +492,21 @@ impl Store for PgStore {
         now: time::OffsetDateTime,
     ) -> Result<crate::store::console::BotStats> {
         self.do_bot_stats(bot, now).await
+    }
+
+    async fn create_console_session(
+        &self,
+        session: crate::store::console::ConsoleSession,
+        max: u32,
+    ) -> Result<()> {
+        self.do_create_console_session(session, max).await
+    }
+
+    async fn console_session_csrf(&self, id_hash: &str, now_ms: i64) -> Result<Option<String>> {
+        self.do_console_session_csrf(id_hash, now_ms).await
+    }
+
+    async fn remove_console_session(&self, id_hash: &str) -> Result<()> {
+        self.do_remove_console_session(id_hash).await
     }
 }

@@ -23,6 +23,7 @@ use super::*;
 
 mod actions;
 mod console;
+mod console_sessions;
 mod outbox;
 mod user_defined;
 
@@ -525,5 +526,21 @@ impl Store for SqliteStore {
         now: time::OffsetDateTime,
     ) -> Result<super::console::BotStats> {
         self.do_bot_stats(bot, now).await
+    }
+
+    async fn create_console_session(
+        &self,
+        session: crate::store::console::ConsoleSession,
+        max: u32,
+    ) -> Result<()> {
+        self.do_create_console_session(session, max).await
+    }
+
+    async fn console_session_csrf(&self, id_hash: &str, now_ms: i64) -> Result<Option<String>> {
+        self.do_console_session_csrf(id_hash, now_ms).await
+    }
+
+    async fn remove_console_session(&self, id_hash: &str) -> Result<()> {
+        self.do_remove_console_session(id_hash).await
     }
 }

@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/0010_console_fts_threads.sql"),
     ),
+    (
+        14,
+        include_str!("../../migrations/0014_console_sessions.sql"),
+    ),
 ];
 /// Jobs per group commit; bounds the latency one batch adds.
 const MAX_BATCH: usize = 1024;

@@ -13,6 +13,7 @@ mod auth;
 mod cli_store;
 mod config_errors;
 mod console;
+mod console_sessions;
 mod crash;
 mod crm_webhooks;
 mod embedded;
