@@ -30,6 +30,7 @@
 //! lock ([`migrate`]).
 
 mod actions;
+mod attachments;
 mod console;
 pub mod fanout;
 mod migrate;

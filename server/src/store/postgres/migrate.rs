@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../../migrations/postgres/0010_console_fts_threads.sql"),
     ),
+    (
+        12,
+        include_str!("../../../migrations/postgres/0012_attachments.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations (any constant shared by all instances).
