@@ -210,7 +210,7 @@ async fn answer<S, E>(
 where
     S: futures_util::Stream<Item = Result<bytes::Bytes, E>> + Unpin,
 {
-    if !declared_length(headers).is_some_and(|n| n > DRAIN_MAX as u64) {
+    if declared_length(headers).is_none_or(|n| n <= DRAIN_MAX as u64) {
         drain(stream).await;
     }
     let (status, a) = match result? {

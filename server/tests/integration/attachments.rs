@@ -543,8 +543,10 @@ async fn send_files(s: &TestServer, thread: &str, text: &str, files: &[&Value]) 
 async fn the_llm_agent_sees_images_as_image_url_parts_and_other_files_by_name() {
     use crate::llm::standin::{chunks, Reply, StandIn};
     let model = StandIn::start(true).await;
-    let seeing = crate::llm::bot_toml(&model.base_url)
-        .replace("model = \"gpt-test\"", "model = \"gpt-test\"\naccepts_images = true");
+    let seeing = crate::llm::bot_toml(&model.base_url).replace(
+        "model = \"gpt-test\"",
+        "model = \"gpt-test\"\naccepts_images = true",
+    );
     let blind = crate::llm::bot_toml(&model.base_url);
     let s = TestServer::start_with(&[("seeing", &seeing), ("blind", &blind)], |_| {}).await;
     let photo = png(3_000, 13);
@@ -564,22 +566,37 @@ async fn the_llm_agent_sees_images_as_image_url_parts_and_other_files_by_name() 
         let messages = crate::llm::request_messages(&model, n);
         let user = messages.last().unwrap();
         assert_eq!(user["role"], "user");
-        let pdf_named = format!("[file: receipt.pdf (application/pdf, {} bytes)]", pdf().len());
+        let pdf_named = format!(
+            "[file: receipt.pdf (application/pdf, {} bytes)]",
+            pdf().len()
+        );
         if bot == "seeing" {
             let parts = user["content"].as_array().expect("content parts");
             assert_eq!(parts[0]["type"], "text");
             let text = parts[0]["text"].as_str().unwrap();
-            assert!(text.contains("What is wrong?") && text.contains(&pdf_named), "{text}");
+            assert!(
+                text.contains("What is wrong?") && text.contains(&pdf_named),
+                "{text}"
+            );
             assert_eq!(parts.len(), 2, "one image part: {user}");
             assert_eq!(parts[1]["type"], "image_url");
             let url = parts[1]["image_url"]["url"].as_str().unwrap();
             use base64::Engine as _;
-            let b64 = url.strip_prefix("data:image/png;base64,").expect("a data URL");
-            let bytes = base64::engine::general_purpose::STANDARD.decode(b64).unwrap();
+            let b64 = url
+                .strip_prefix("data:image/png;base64,")
+                .expect("a data URL");
+            let bytes = base64::engine::general_purpose::STANDARD
+                .decode(b64)
+                .unwrap();
             assert_eq!(bytes, photo);
         } else {
-            let text = user["content"].as_str().expect("plain text for a model without images");
-            assert!(text.contains("[file: box.png (image/png, 3000 bytes)]"), "{text}");
+            let text = user["content"]
+                .as_str()
+                .expect("plain text for a model without images");
+            assert!(
+                text.contains("[file: box.png (image/png, 3000 bytes)]"),
+                "{text}"
+            );
             assert!(text.contains(&pdf_named), "{text}");
         }
     }
