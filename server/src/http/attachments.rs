@@ -1,5 +1,7 @@
 //! Files of a thread over HTTP: `POST /v1/threads/{id}/attachments` (upload) and
-//! `GET /v1/threads/{id}/attachments/{attachmentId}` (download).
+//! `GET /v1/threads/{id}/attachments/{attachmentId}` (download), and the CRM's agent upload
+//! `POST /agent/converse/attachments` (the bot's CRM API key; the thread is the query's
+//! `platformConversationId`).
 //!
 //! An upload is the raw file as the request body (any `Content-Type`, ignored), with
 //! `?name=<file name>&clientId=<id>` (the same authorization as sending a message). It is
