@@ -76,11 +76,23 @@ export type ViewChangeReason = "launcherClicked" | "chatLoaded" | "calledChangeV
 /** One content item of a message. */
 export interface ContentItem {
   id?: string;
-  response_type?: "text" | "option" | "carousel" | "user_defined" | (string & {});
+  response_type?: "text" | "option" | "carousel" | "user_defined" | "file" | (string & {});
   /** The same as `response_type` (on `pre:receive`, `receive` and `pre:threadLoaded` messages). */
   type?: string;
   text?: string;
+  /** `file` items: a file sent with the message (docs/protocol.md §5.8). */
+  file?: FileRef;
   [key: string]: unknown;
+}
+
+/** A file of a conversation. `type` is what the server found in the bytes. */
+export interface FileRef {
+  id: string;
+  name: string;
+  type: string;
+  size: number;
+  /** A path on the Natter server (prefix `serverURL`); images are served inline, the rest as downloads. */
+  url: string;
 }
 
 export interface Message {

@@ -174,7 +174,8 @@ fn agent_events() {
         AgentMessage {
             platform_conversation_id: "p".into(),
             event: AgentEvent::Message {
-                text: "Hi, Ana here".into()
+                text: "Hi, Ana here".into(),
+                attachments: vec![],
             }
         }
     );

@@ -28,6 +28,10 @@ pub struct ChatMessage {
     /// For `role: tool`: the call this is the result of.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tool_call_id: Option<String>,
+    /// User messages to a model that accepts images: their URLs (`https:` or `data:`), sent
+    /// as OpenAI-style `image_url` content parts after the text (see [`wire_messages`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub images: Vec<String>,
 }
 
 impl ChatMessage {
@@ -46,6 +50,14 @@ impl ChatMessage {
             content: Some(text.into()),
             tool_calls: Vec::new(),
             tool_call_id: None,
+            images: Vec::new(),
+        }
+    }
+    /// A user message with images (see [`ChatMessage::images`]).
+    pub fn user_with_images(text: impl Into<String>, images: Vec<String>) -> Self {
+        ChatMessage {
+            images,
+            ..Self::text(Role::User, text)
         }
     }
     /// An assistant message that calls tools (with whatever text came with the calls).
@@ -55,6 +67,7 @@ impl ChatMessage {
             content: text,
             tool_calls: calls,
             tool_call_id: None,
+            images: Vec::new(),
         }
     }
     pub fn tool_result(call_id: impl Into<String>, content: impl Into<String>) -> Self {
@@ -63,6 +76,7 @@ impl ChatMessage {
             content: Some(content.into()),
             tool_calls: Vec::new(),
             tool_call_id: Some(call_id.into()),
+            images: Vec::new(),
         }
     }
 }
@@ -143,6 +157,7 @@ impl ToolSpec {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct ChatRequest {
     pub model: String,
+    #[serde(serialize_with = "wire_messages")]
     pub messages: Vec<ChatMessage>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tools: Vec<Value>,
@@ -150,6 +165,34 @@ pub struct ChatRequest {
     pub temperature: Option<f32>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_tokens: Option<u32>,
+}
+
+/// Messages as the API takes them: a message with images has `content` as a list of parts
+/// (`{"type":"text"}` then one `{"type":"image_url","image_url":{"url"}}` per image); every
+/// other message keeps plain-string `content`.
+fn wire_messages<S: serde::Serializer>(messages: &[ChatMessage], s: S) -> Result<S::Ok, S::Error> {
+    use serde::ser::{Error, SerializeSeq};
+    let mut seq = s.serialize_seq(Some(messages.len()))?;
+    for m in messages {
+        if m.images.is_empty() {
+            seq.serialize_element(m)?;
+            continue;
+        }
+        let mut v = serde_json::to_value(m).map_err(S::Error::custom)?;
+        let mut parts =
+            vec![json!({"type": "text", "text": m.content.clone().unwrap_or_default()})];
+        parts.extend(
+            m.images
+                .iter()
+                .map(|u| json!({"type": "image_url", "image_url": {"url": u}})),
+        );
+        v["content"] = Value::Array(parts);
+        if let Some(o) = v.as_object_mut() {
+            o.remove("images");
+        }
+        seq.serialize_element(&v)?;
+    }
+    seq.end()
 }
 
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -37,6 +37,32 @@ pub struct SendMessageRequest {
     /// Optional host-page context (object), stored with the message and visible to the bot.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub context: Option<Value>,
+    /// Ids of files uploaded to this thread before (`POST …/attachments`), sent with the text
+    /// as `file` items; with attachments, `content` may be empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<String>,
+}
+
+/// A file stored in a thread: the answer to an upload and the `file` of a `file` item.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct FileRef {
+    /// `att_…`
+    pub id: String,
+    /// The name the sender gave (no path, no control characters).
+    pub name: String,
+    /// The type the server found in the bytes (never the client's claim).
+    #[serde(rename = "type")]
+    pub mime: String,
+    /// Bytes.
+    pub size: u64,
+    /// Where to download it (a path under `/v1`; the same authorization as the thread).
+    pub url: String,
+}
+
+/// `POST /v1/threads/{id}/attachments` answer (201, or 200 for a retried upload).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct UploadResponse {
+    pub attachment: FileRef,
 }
 
 /// `202` answer to a send.
@@ -193,6 +219,7 @@ pub mod response_type {
     pub const OPTION: &str = "option";
     pub const CAROUSEL: &str = "carousel";
     pub const USER_DEFINED: &str = "user_defined";
+    pub const FILE: &str = "file";
 }
 
 /// One item of a message's content. A flat struct (not an enum) so that unknown
@@ -214,6 +241,9 @@ pub struct ContentItem {
     /// `user_defined`: arbitrary JSON for the host page to render.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_defined: Option<Value>,
+    /// `file`: an attachment (image or document) the sender uploaded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub file: Option<FileRef>,
 }
 
 impl ContentItem {
@@ -299,6 +329,9 @@ pub mod error_code {
     pub const METHOD_NOT_ALLOWED: &str = "method_not_allowed";
     pub const SHUTTING_DOWN: &str = "shutting_down";
     pub const INTERNAL: &str = "internal";
+    pub const ATTACHMENT_NOT_FOUND: &str = "attachment_not_found";
+    /// The bot takes no attachments (`[attachments] enabled = false`).
+    pub const ATTACHMENTS_DISABLED: &str = "attachments_disabled";
 }
 
 #[cfg(test)]

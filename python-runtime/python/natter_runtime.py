@@ -207,6 +207,17 @@ def get_ab_test_variant(context, test_name, possible_variants):
     return _call("ab.variant", test_name=test_name, variants=list(possible_variants))
 
 
+def read_attachment(context, attachment):
+    """The bytes of a file sent in this conversation: pass one of a message's "attachments"
+    (or its "id"). Files larger than 10 MiB are refused."""
+    if isinstance(attachment, dict):
+        attachment = attachment.get("id")
+    _need_str("attachment id", attachment)
+    import base64 as _base64
+
+    return _base64.b64decode(_call("attachment.read", id=attachment))
+
+
 def add_google_sheets_row(sheet_id, data):
     """Append a row to a Google Sheet with the bot's service account.
 
@@ -276,7 +287,7 @@ _HELPER_FUNCTIONS = [
     get_conversation_metadata, set_conversation_metadata, delete_conversation_metadata,
     add_conversation_tag, add_conversation_event, hand_off_conversation,
     llm_classify_binary, llm_classify_category, get_ab_test_variant,
-    add_google_sheets_row, is_holiday, list_predefined_functions,
+    add_google_sheets_row, is_holiday, list_predefined_functions, read_attachment,
 ]
 _HELPERS = {fn.__name__: fn for fn in _HELPER_FUNCTIONS}
 _HELPERS["HelperError"] = HelperError

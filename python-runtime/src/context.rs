@@ -48,6 +48,10 @@ pub struct Message {
     pub timestamp: String,
     pub content: String,
     pub channel: String,
+    /// Files sent with the message: `{id, name, type, size, url}` (`url`: a signed download
+    /// path valid for a short time); the bytes through the `read_attachment` helper.
+    #[serde(default)]
+    pub attachments: Vec<Value>,
 }
 
 /// Which entry point a run calls.

@@ -39,6 +39,8 @@ const MAX_PROMPT: usize = 20_000;
 const MAX_INPUT: usize = 50_000;
 const MAX_OPTIONS: usize = 50;
 const MAX_CELLS: usize = 500;
+/// The largest attachment `read_attachment` returns (bytes; sent base64 over the channel).
+pub const MAX_ATTACHMENT_READ: usize = 10 << 20;
 
 fn invalid(msg: impl Into<String>) -> Error {
     Error::InvalidArgument(msg.into())
@@ -272,6 +274,22 @@ pub async fn dispatch(
                 // A test run without a conversation: nothing to stick to.
                 None => Ok(Value::String(candidate)),
             }
+        }
+        "attachment.read" => {
+            let id = arg_str(args, "id")?;
+            if id.is_empty()
+                || id.len() > 64
+                || id.chars().any(|c| !c.is_ascii_alphanumeric() && c != '_')
+            {
+                return Err(invalid("attachment must be an attachment dict or its id"));
+            }
+            let bytes = host
+                .read_attachment(conv(scope)?, id, MAX_ATTACHMENT_READ)
+                .await?;
+            use base64::Engine as _;
+            Ok(Value::String(
+                base64::engine::general_purpose::STANDARD.encode(bytes),
+            ))
         }
         "sheets.append" => {
             let sheet_id = arg_str(args, "sheet_id")?;

@@ -124,4 +124,16 @@ pub trait Host: Send + Sync + 'static {
         sheet_id: &str,
         row: Vec<Value>,
     ) -> Result<Value, Error>;
+    /// The bytes of a file attached to this conversation (at most `max_bytes`; a larger
+    /// file is refused). The default has no files.
+    async fn read_attachment(
+        &self,
+        _conv: &ConversationRef,
+        attachment_id: &str,
+        _max_bytes: usize,
+    ) -> Result<Vec<u8>, Error> {
+        Err(Error::Host(format!(
+            "no attachment `{attachment_id}` in this conversation"
+        )))
+    }
 }

@@ -499,6 +499,7 @@ async fn list_predefined_functions_names_every_helper() {
             "add_google_sheets_row",
             "is_holiday",
             "list_predefined_functions",
+            "read_attachment",
         ]
     );
     let h = &out.value[5];

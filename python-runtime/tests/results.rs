@@ -257,8 +257,8 @@ async fn context_shape_for_actions_handlers_and_test_runs() {
                 "id": "c-1", "publicId": "ABC123XYZ", "subject": "Where is my order?", "businessSlug": "acme",
                 "channel": "web", "pageUrl": "https://shop.example/cart",
                 "messages": [
-                    {"sender": "customer", "timestamp": "2026-01-02T10:00:00Z", "content": "Hi, order 42?", "channel": "web"},
-                    {"sender": "bot", "timestamp": "2026-01-02T10:00:01Z", "content": "Let me check.", "channel": "web"}
+                    {"sender": "customer", "timestamp": "2026-01-02T10:00:00Z", "content": "Hi, order 42?", "channel": "web", "attachments": []},
+                    {"sender": "bot", "timestamp": "2026-01-02T10:00:01Z", "content": "Let me check.", "channel": "web", "attachments": []}
                 ]
             },
             "browser_session": {"userAgent": "Firefox", "language": "en"}

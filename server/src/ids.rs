@@ -29,3 +29,7 @@ pub fn public_id() -> String {
         .map(|i| ALPHABET[((bits >> (i * 5)) & 31) as usize] as char)
         .collect()
 }
+
+pub fn attachment() -> String {
+    prefixed("att")
+}

@@ -13,10 +13,12 @@
 //!   the Python helpers' host over the store (actions and event handlers).
 //! - [`lifecycle`]: close / hand-off from every path, event handlers, inactivity timeout;
 //!   [`outbox`]: the durable job queue they feed; [`crm`]: the CRM connector wired in.
+//! - [`attachments`]: files in conversations (sniffing, limits, streamed storage, signed URLs).
 //! - [`embedded`]: the pages, widget and demo bot carried in the binary.
 //! - [`console`]: the web console at `/console/`, its sessions, and the admin API's access check.
 
 pub mod actions;
+pub mod attachments;
 pub mod auth;
 pub mod bots;
 pub mod console;

@@ -319,4 +319,36 @@ impl Host for StoreHost {
     ) -> Result<Value, Error> {
         self.sheets_client(bot)?.append_row(sheet_id, row).await
     }
+
+    async fn read_attachment(
+        &self,
+        conv: &ConversationRef,
+        attachment_id: &str,
+        max_bytes: usize,
+    ) -> Result<Vec<u8>, Error> {
+        let found = self
+            .store
+            .attachments(&conv.conversation_id, &[attachment_id.to_string()])
+            .await
+            .map_err(store_err)?;
+        let a = found.first().ok_or_else(|| {
+            Error::Host(format!(
+                "no attachment `{attachment_id}` in this conversation"
+            ))
+        })?;
+        if a.size as usize > max_bytes {
+            return Err(Error::Host(format!(
+                "attachment `{attachment_id}` is {} bytes; read_attachment returns at most {max_bytes} (download its url instead)",
+                a.size
+            )));
+        }
+        let blobs = crate::attachments::blobs_for(&self.store);
+        let mut out = Vec::with_capacity(a.size as usize);
+        let mut n = 0;
+        while let Some(chunk) = blobs.get(&a.id, n).await.map_err(store_err)? {
+            out.extend_from_slice(&chunk);
+            n += 1;
+        }
+        Ok(out)
+    }
 }

@@ -151,6 +151,7 @@ impl Server {
         actions.set_crm(lifecycle.clone());
         queue_reruns(&runs, &agents, &*store, recovered).await?;
         let state = Arc::new(AppState {
+            blobs: crate::attachments::blobs_for(&store),
             actions,
             runs,
             lifecycle,

@@ -1,7 +1,10 @@
 // The console is a CRM client like any other: it reads what Natter's local CRM received
 // (GET /local-crm/api/conversations) and answers through the public agent API
 // (POST /agent/converse/send-message-to-widget), with the bot's CRM API key.
-// Text is only ever set with textContent: nothing from a visitor becomes HTML.
+// Files go up through POST /agent/converse/attachments (same key), then are named in a
+// message's `attachments`. Text is only ever set with textContent: nothing from a visitor
+// becomes HTML; a file is shown as an <img> only when the server typed it as a raster image
+// (it serves every other type as a download).
 const $ = (id) => document.getElementById(id);
 const keyInput = $("key");
 keyInput.value = new URLSearchParams(location.search).get("key") || sessionStorage.getItem("natter-agent-key") || "";
@@ -27,6 +30,41 @@ async function agent(body) {
   refresh();
 }
 
+const RASTER = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+function size(n) {
+  return n < 1024 ? `${n} B` : n < 1048576 ? `${(n / 1024).toFixed(1)} KB` : `${(n / 1048576).toFixed(1)} MB`;
+}
+
+/** One file of a line: a thumbnail linking to the full image, or a download link. */
+function fileView(f) {
+  const a = document.createElement("a");
+  a.className = "file";
+  a.href = f.url;
+  a.target = "_blank";
+  a.rel = "noopener";
+  if (RASTER.includes(f.type)) {
+    const img = document.createElement("img");
+    img.src = f.url;
+    img.alt = f.name;
+    a.append(img);
+  } else {
+    a.download = f.name;
+    a.textContent = `${f.name} (${f.type}, ${size(f.size)})`;
+  }
+  return a;
+}
+
+async function upload(file) {
+  const q = new URLSearchParams({ platformConversationId: selected, name: file.name, clientId: crypto.randomUUID() });
+  const r = await fetch(`/agent/converse/attachments?${q}`, {
+    method: "POST", headers: { Authorization: keyInput.value.trim() }, body: file,
+  });
+  const body = await r.json().catch(() => ({}));
+  if (!r.ok) throw new Error((body.error && body.error.message) || `upload failed (${r.status})`);
+  return body.attachment.id;
+}
+
 function render() {
   const list = $("list");
   list.replaceChildren();
@@ -49,6 +87,7 @@ function render() {
     const p = document.createElement("div");
     p.className = "line " + l.from;
     p.textContent = l.text;
+    for (const f of l.files || []) p.append(fileView(f));
     return p;
   }));
   if (atBottom) lines.scrollTop = lines.scrollHeight;
@@ -72,13 +111,22 @@ $("text").addEventListener("input", () => {
   const typing = $("text").value.length > 0;
   if (typing !== typingSent) { typingSent = typing; agent({ eventType: "typing", typing }); }
 });
-$("form").onsubmit = (e) => {
+$("form").onsubmit = async (e) => {
   e.preventDefault();
   const text = $("text").value.trim();
-  if (!text) return;
+  const files = [...$("file").files];
+  if (!text && !files.length) return;
+  let attachments = [];
+  try {
+    attachments = await Promise.all(files.map(upload));
+  } catch (err) {
+    $("status").textContent = err.message;
+    return;
+  }
   $("text").value = "";
+  $("file").value = "";
   typingSent = false;
-  agent({ eventType: "message", text });
+  agent(attachments.length ? { eventType: "message", text, attachments } : { eventType: "message", text });
 };
 $("join").onclick = () => agent({ eventType: "escalationSuccess", agent: $("name").value || "Agent" });
 $("leave").onclick = () => agent({ eventType: "agentDisconnect" });

@@ -12,6 +12,16 @@ function text(t) {
   return h("p.text", inline(t || "").map(([kind, s]) => (kind === "text" ? s : h(kind, s))));
 }
 
+const RASTER = ["image/png", "image/jpeg", "image/gif", "image/webp"];
+
+/** An attachment: the server types it from its bytes and serves only raster images inline. */
+function file(f) {
+  const label = `${f.name} (${f.type}, ${f.size} bytes)`;
+  if (!/^\/v1\//.test(f.url || "")) return h("span.muted.small", label);
+  return h("a.file", { href: f.url, target: "_blank", rel: "noopener", download: RASTER.includes(f.type) ? null : f.name },
+    RASTER.includes(f.type) ? h("img", { src: f.url, alt: f.name, loading: "lazy" }) : null, h("span.small", label));
+}
+
 function item(c) {
   switch (c.response_type) {
     case "text":
@@ -24,6 +34,8 @@ function item(c) {
           card.image_url && /^https:\/\//.test(card.image_url) ? h("img", { src: card.image_url, alt: "", loading: "lazy", referrerpolicy: "no-referrer" }) : null,
           h("strong", card.title), card.description ? h("p.small", card.description) : null,
           h("div.options", (card.buttons || []).map((o) => h("span.option", o.label)))))));
+    case "file":
+      return file(c.file || {});
     default:
       return h("div", h("span.muted.small", `${c.response_type} item`), json(c.user_defined ?? c));
   }

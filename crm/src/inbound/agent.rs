@@ -2,9 +2,10 @@
 //! conversation (template `MessageToWidgetRequestDto`).
 //!
 //! `{eventType: message|escalationSuccess|escalationFailed|escalationQueueUpdate|agentDisconnect,
-//! platformConversationId, text?, agent?, agentAvatar?, queuePosition?, waitingTime?}`; `text`
-//! is required (non-empty) for `message`, the other fields are optional and only read for the
-//! event the DTO documents them on.
+//! platformConversationId, text?, attachments?, agent?, agentAvatar?, queuePosition?,
+//! waitingTime?}`; `text` is required (non-empty) for `message` unless it sends `attachments`
+//! (Natter's extension: ids of files uploaded to the conversation before), the other fields are
+//! optional and only read for the event the DTO documents them on.
 
 use super::fields::{parse_body, Obj};
 use super::InboundError;
@@ -17,8 +18,12 @@ pub struct AgentMessage {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AgentEvent {
-    /// An agent's text for the visitor.
-    Message { text: String },
+    /// An agent's text for the visitor, and the files sent with it (attachment ids; `text`
+    /// may then be empty).
+    Message {
+        text: String,
+        attachments: Vec<String>,
+    },
     /// An agent took the conversation.
     EscalationSuccess {
         agent: Option<String>,
@@ -49,9 +54,21 @@ pub fn parse_agent_message(body: &[u8]) -> Result<AgentMessage, InboundError> {
     let event_type = o.required_enum("eventType", EVENTS)?;
     let platform_conversation_id = o.required_str("platformConversationId")?;
     let event = match event_type {
-        "message" => AgentEvent::Message {
-            text: o.required_str("text")?,
-        },
+        "message" => {
+            let mut attachments = Vec::new();
+            for v in o.optional_array("attachments")?.into_iter().flatten() {
+                match v.as_str() {
+                    Some(id) if !id.is_empty() => attachments.push(id.to_string()),
+                    _ => return Err(o.err("attachments", "expected a list of attachment ids")),
+                }
+            }
+            let text = if attachments.is_empty() {
+                o.required_str("text")?
+            } else {
+                o.optional_str("text")?.unwrap_or_default()
+            };
+            AgentEvent::Message { text, attachments }
+        }
         "escalationSuccess" => AgentEvent::EscalationSuccess {
             agent: o.optional_str("agent")?,
             // `@IsOptional()` only in the DTO: an empty avatar means none.

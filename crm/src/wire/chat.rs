@@ -292,6 +292,22 @@ pub struct WidgetMessage {
     /// Always empty.
     #[serde(default)]
     pub predicted_intents: Vec<PredictedIntent>,
+    /// Files the visitor sent with the message (absent when none).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attachments: Vec<WidgetAttachment>,
+}
+
+/// A file of a `widgetMessage`: download it from `url` (a path on the Natter server, signed,
+/// valid for a short time; no other credential needed).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WidgetAttachment {
+    pub id: String,
+    pub name: String,
+    /// The type Natter found in the bytes.
+    #[serde(rename = "type")]
+    pub mime: String,
+    pub size: u64,
+    pub url: String,
 }
 
 fn text_type() -> MessageType {
@@ -308,6 +324,7 @@ impl WidgetMessage {
             text: text.into(),
             carousel_cards: Vec::new(),
             predicted_intents: Vec::new(),
+            attachments: Vec::new(),
         }
     }
 }

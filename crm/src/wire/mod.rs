@@ -11,5 +11,6 @@ mod number;
 pub use actions::{ActionData, ActionRequest, ActionResult, ResultValue};
 pub use chat::{
     BotMessage, Button, ButtonType, CarouselCard, ChatEvent, ChatWebhook, EndSession, Escalate,
-    MessageType, PredictedIntent, TeamOnlineAnswer, TeamOnlineQuery, WidgetMessage,
+    MessageType, PredictedIntent, TeamOnlineAnswer, TeamOnlineQuery, WidgetAttachment,
+    WidgetMessage,
 };

@@ -28,7 +28,8 @@ fn text(m: &Message) -> String {
 }
 
 /// The conversation as the seed describes it: id, publicId, subject, businessSlug, channel,
-/// messages (sender, timestamp, content, channel), plus status, tags and metadata.
+/// messages (sender, timestamp, content, channel, and the files sent with each), plus status,
+/// tags and metadata.
 pub async fn conversation(store: &dyn Store, thread: &Thread) -> Result<Conversation> {
     let (messages, _) = store.history(&thread.id).await?;
     let messages = messages
@@ -38,6 +39,7 @@ pub async fn conversation(store: &dyn Store, thread: &Thread) -> Result<Conversa
             timestamp: m.created_at.clone(),
             content: text(m),
             channel: WEB.into(),
+            attachments: crate::attachments::items::signed_list(&thread.id, m),
         })
         .collect();
     let mut extra = Map::new();

@@ -1,6 +1,7 @@
 //! The `[llm]` table of an LLM bot (`agent = "llm"`): natter-llm's [`LlmConfig`] keys plus
-//! the server's own — `visible_metadata` (conversation metadata keys the model may see) and
-//! `workflow` (the workflow active until a trigger selects another).
+//! the server's own — `visible_metadata` (conversation metadata keys the model may see),
+//! `workflow` (the workflow active until a trigger selects another) and `accepts_images` (the
+//! model takes images: the visitor's pictures are sent to it as `image_url` parts).
 //!
 //! Invariants: every problem is reported with the file and the line of the key it concerns
 //! (the table's header line when the key can't be found); the API key is read from the
@@ -65,6 +66,17 @@ pub(super) fn parse(
             None
         }
     };
+    let accepts_images = match rest.remove("accepts_images") {
+        None => false,
+        Some(toml::Value::Boolean(b)) => b,
+        Some(_) => {
+            errors.push(at(
+                Some("accepts_images"),
+                "llm.accepts_images: expected true or false".into(),
+            ));
+            false
+        }
+    };
     let config: LlmConfig = match toml::Value::Table(rest).try_into() {
         Ok(c) => c,
         Err(e) => {
@@ -104,6 +116,7 @@ pub(super) fn parse(
         api_key,
         visible_metadata,
         default_workflow,
+        accepts_images,
     })
 }
 

@@ -62,6 +62,8 @@ struct RawBot {
     /// The IBM web chat ids this bot answers for (docs/ibm.md).
     #[serde(default)]
     ibm: super::ibm::IbmIds,
+    /// Files in conversations: limits and accepted types.
+    attachments: Option<Spanned<crate::attachments::AttachmentsConfig>>,
 }
 
 #[derive(Deserialize)]
@@ -458,6 +460,15 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         l
     });
 
+    let attachments = raw.attachments.map(|a| {
+        let span = a.span();
+        let a = a.into_inner();
+        if let Err(e) = a.check() {
+            cx.err(Some(&span), e);
+        }
+        a
+    });
+
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
@@ -482,6 +493,7 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         crm,
         lifecycle: lifecycle.unwrap_or_default(),
         ibm: raw.ibm,
+        attachments: attachments.unwrap_or_default(),
     })
 }
 

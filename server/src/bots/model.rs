@@ -39,6 +39,8 @@ pub struct Bot {
     pub lifecycle: crate::lifecycle::LifecycleConfig,
     /// `[ibm]`: the IBM web chat ids this bot answers for (docs/ibm.md).
     pub ibm: super::ibm::IbmIds,
+    /// `[attachments]`: whether files are taken, their limits and types.
+    pub attachments: crate::attachments::AttachmentsConfig,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -60,6 +62,9 @@ pub struct LlmBot {
     /// The workflow active when no trigger has selected one (`[llm] workflow`); `None`: the
     /// first workflow, if any.
     pub default_workflow: Option<String>,
+    /// The model takes images (`[llm] accepts_images`): the visitor's raster images are sent
+    /// as `image_url` parts; other files (and images otherwise) are named in the text.
+    pub accepts_images: bool,
 }
 
 /// How replies are cut into `message.delta` events and paced.

@@ -208,7 +208,7 @@ async fn off_without_token(State(st): State<Arc<AppState>>, req: Request, next: 
 }
 
 /// The CSRF token of the request's session, if it carries a live one.
-async fn signed_in(st: &AppState, headers: &HeaderMap) -> Option<String> {
+pub(crate) async fn signed_in(st: &AppState, headers: &HeaderMap) -> Option<String> {
     let id = session::cookie(headers)?;
     session::csrf(st.store.as_ref(), &id).await
 }

@@ -26,6 +26,9 @@ pub struct Line {
     /// `visitor`, `agent` or `system`.
     pub from: String,
     pub text: String,
+    /// Files sent with the line: `{id, name, type, size, url}` (`url` signed, short-lived).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub files: Vec<Value>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -80,7 +83,10 @@ impl LocalCrm {
                 c.status = "waiting".into();
                 c.push("system", "The visitor asked for a person.".into());
             }
-            "widgetMessage" => g.conv(bot, pcid).push("visitor", text),
+            "widgetMessage" => {
+                let files = data["attachments"].as_array().cloned().unwrap_or_default();
+                g.conv(bot, pcid).push_files("visitor", text, files)
+            }
             "widgetEndSession" => {
                 let c = g.conv(bot, pcid);
                 c.status = "ended".into();
@@ -106,6 +112,14 @@ impl LocalCrm {
             c.status = s.into();
         }
         c.push(from, text);
+    }
+
+    /// An agent's message (text and files), for the console's view.
+    pub fn note_agent_files(&self, bot: &str, pcid: &str, text: String, files: Vec<Value>) {
+        let mut g = self.inner.lock().unwrap();
+        let c = g.conv(bot, pcid);
+        c.status = "active".into();
+        c.push_files("agent", text, files);
     }
 
     /// The bot's conversations, newest first.
@@ -146,12 +160,17 @@ impl Inner {
 
 impl Conversation {
     fn push(&mut self, from: &str, text: String) {
+        self.push_files(from, text, Vec::new());
+    }
+
+    fn push_files(&mut self, from: &str, text: String, files: Vec<Value>) {
         if self.lines.len() >= MAX_LINES {
             self.lines.remove(0);
         }
         self.lines.push(Line {
             from: from.into(),
             text,
+            files,
         });
     }
 }

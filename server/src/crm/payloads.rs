@@ -2,7 +2,8 @@
 //! every retry sends the same bytes under the same `webhook-id`.
 
 use natter_crm::wire::{
-    BotMessage, Button, CarouselCard, ChatEvent, EndSession, Escalate, WidgetMessage,
+    BotMessage, Button, CarouselCard, ChatEvent, EndSession, Escalate, WidgetAttachment,
+    WidgetMessage,
 };
 use natter_protocol::{response_type, ContentItem, Message};
 
@@ -58,9 +59,25 @@ pub fn widget_escalate(crm: &CrmBot, thread_id: &str) -> Vec<u8> {
         .to_body()
 }
 
-pub fn widget_message(crm: &CrmBot, thread_id: &str, text: &str) -> Vec<u8> {
-    let mut m = WidgetMessage::new(thread_id, text);
+/// `widgetMessage` for a visitor message after a hand-off: its text and its files (each with
+/// a signed download path, valid for [`crate::attachments::SIGNED_URL_TTL`] from when the
+/// webhook is queued).
+pub fn widget_message(crm: &CrmBot, thread_id: &str, message: &Message) -> Vec<u8> {
+    let mut m = WidgetMessage::new(thread_id, join_text(&message.content));
     m.conversation_id = Some(thread_id.to_string());
+    m.attachments = crate::attachments::items::files(message)
+        .map(|f| WidgetAttachment {
+            id: f.id.clone(),
+            name: f.name.clone(),
+            mime: f.mime.clone(),
+            size: f.size,
+            url: crate::attachments::sign::signed_path(
+                thread_id,
+                &f.id,
+                crate::attachments::SIGNED_URL_TTL,
+            ),
+        })
+        .collect();
     crm.crm.webhook(ChatEvent::WidgetMessage(m)).to_body()
 }
 

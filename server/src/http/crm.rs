@@ -160,19 +160,30 @@ async fn agent_message(
     let local = crm.local.then_some(&st.lifecycle.local);
     use natter_crm::inbound::AgentEvent as E;
     match msg.event {
-        E::Message { text } => {
+        E::Message { text, attachments } => {
             if thread.status != ThreadStatus::HandedOff {
                 return Err(ApiError::bad(
                     "not_handed_off",
                     "the conversation is not handed off; send escalationSuccess first",
                 ));
             }
-            if let Some(l) = local {
-                l.note_agent(&bot.slug, id, "agent", text.clone(), Some("active"));
+            let files = super::threads::attached(&st, id, &attachments).await?;
+            let mut message = text_message(Role::Agent, text.clone());
+            if text.is_empty() {
+                message.content.clear();
             }
-            st.store
-                .complete_message(id, None, text_message(Role::Agent, text))
-                .await?;
+            message
+                .content
+                .extend(crate::attachments::items::items(&files));
+            if let Some(l) = local {
+                l.note_agent_files(
+                    &bot.slug,
+                    id,
+                    text,
+                    crate::attachments::items::signed_list(id, &message),
+                );
+            }
+            st.store.complete_message(id, None, message).await?;
         }
         E::EscalationSuccess {
             agent,

@@ -21,6 +21,14 @@ pub enum ApiError {
     OriginNotAllowed,
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
+    /// 413 with a message of its own (a file over a limit).
+    #[error("{0}")]
+    TooLarge(String),
+    /// 415 for an uploaded file whose sniffed type is not accepted.
+    #[error("{0}")]
+    UnsupportedFile(String),
+    #[error("{message}")]
+    Forbidden { code: &'static str, message: String },
     #[error("expected Content-Type: application/json")]
     UnsupportedMediaType,
     #[error("too many requests")]
@@ -97,6 +105,19 @@ impl IntoResponse for ApiError {
                 code::PAYLOAD_TOO_LARGE,
                 self.to_string(),
             ),
+            ApiError::TooLarge(m) => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                code::PAYLOAD_TOO_LARGE,
+                m.clone(),
+            ),
+            ApiError::UnsupportedFile(m) => (
+                StatusCode::UNSUPPORTED_MEDIA_TYPE,
+                code::UNSUPPORTED_MEDIA_TYPE,
+                m.clone(),
+            ),
+            ApiError::Forbidden { code, message } => {
+                (StatusCode::FORBIDDEN, *code, message.clone())
+            }
             ApiError::UnsupportedMediaType => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 code::UNSUPPORTED_MEDIA_TYPE,

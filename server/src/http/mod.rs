@@ -6,6 +6,7 @@
 //! [`cors`] (per-bot exact-match origins) and the per-IP rate limit ([`limits`]).
 
 pub mod assets;
+pub mod attachments;
 pub mod body;
 pub mod cors;
 pub mod crm;
@@ -104,6 +105,8 @@ pub struct AppState {
     pub console: crate::console::ConsoleState,
     /// Per-IP limit of the CRM's inbound Chat API.
     pub crm_limiter: RateLimiter<IpAddr>,
+    /// Where the bytes of attachments live (`crate::attachments::blobs`).
+    pub blobs: Arc<dyn crate::attachments::blobs::Blobs>,
     /// Thread id → owner, for authorization without a store read (both never change).
     pub owners: std::sync::Mutex<HashMap<String, Arc<ThreadOwner>>>,
 }
@@ -121,6 +124,7 @@ const OWNER_CACHE_MAX: usize = 100_000;
 pub fn app(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .merge(threads::router())
+        .merge(attachments::router())
         .merge(events::router())
         .merge(ibm::api())
         .fallback(|| async {
@@ -144,6 +148,7 @@ pub fn app(state: Arc<AppState>) -> Router {
         .nest("/admin/v1", admin)
         .merge(ops::router())
         .merge(crm::router(state.clone()))
+        .merge(attachments::agent_router())
         .merge(ibm::router(&state.config))
         .merge(crate::console::router(state.clone()));
     assets::mount(router, &state.config)

@@ -149,10 +149,10 @@ async fn send(
             format!("clientMessageId must be 1–{MAX_CLIENT_ID} printable characters"),
         ));
     }
-    if req.content.trim().is_empty() {
+    if req.content.trim().is_empty() && req.attachments.is_empty() {
         return Err(ApiError::bad(
             code::INVALID_REQUEST,
-            "content must not be empty",
+            "content must not be empty (unless the message sends attachments)",
         ));
     }
     let max = st.config.limits.max_message_chars;
@@ -182,13 +182,19 @@ async fn send(
             _ => Err(refused(wait)),
         };
     }
+    let files = attached(&st, &id, &req.attachments).await?;
+    let mut content = Vec::new();
+    if !req.content.trim().is_empty() {
+        content.push(natter_protocol::ContentItem::text(
+            "c0",
+            req.content.clone(),
+        ));
+    }
+    content.extend(crate::attachments::items::items(&files));
     let message = Message {
         id: ids::message(),
         role: Role::User,
-        content: vec![natter_protocol::ContentItem::text(
-            "c0",
-            req.content.clone(),
-        )],
+        content,
         message_options: Default::default(),
         created_at: now_rfc3339(),
         run_id: None,
@@ -226,6 +232,27 @@ async fn send(
         StatusCode::ACCEPTED,
         axum::Json(SendMessageResponse { message_id, run_id }),
     ))
+}
+
+/// The ready files of this thread a message names, in its order; an unknown id (or another
+/// thread's file) is refused.
+pub(super) async fn attached(
+    st: &AppState,
+    thread_id: &str,
+    ids: &[String],
+) -> Result<Vec<crate::store::attachments::Attachment>, ApiError> {
+    use crate::attachments::{AttachError, MAX_PER_MESSAGE};
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    if ids.len() > MAX_PER_MESSAGE {
+        return Err(AttachError::TooMany.into());
+    }
+    let found = st.store.attachments(thread_id, ids).await?;
+    if let Some(missing) = ids.iter().find(|id| !found.iter().any(|a| &a.id == *id)) {
+        return Err(AttachError::Unknown(missing.clone()).into());
+    }
+    Ok(found)
 }
 
 async fn feedback(

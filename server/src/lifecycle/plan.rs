@@ -122,14 +122,14 @@ impl Planner for Plan {
         jobs
     }
 
-    fn on_visitor_message(&self, t: &PlanThread<'_>, text: &str) -> Vec<NewJob> {
+    fn on_visitor_message(&self, t: &PlanThread<'_>, m: &Message) -> Vec<NewJob> {
         match (self.crm_with_webhook(t.bot), t.crm_channel) {
             (Some(crm), None) => {
                 vec![webhook(
                     t.id,
                     EVENT_VISITOR_MESSAGE,
                     "widgetMessage",
-                    payloads::widget_message(crm, t.id, text),
+                    payloads::widget_message(crm, t.id, m),
                 )]
             }
             _ => Vec::new(),

@@ -106,7 +106,8 @@ pub struct BackgroundTasks {
 }
 
 impl BackgroundTasks {
-    /// Starts the outbox worker and the inactivity sweep; both end when `cancel` fires.
+    /// Starts the outbox worker, the inactivity sweep and the attachments sweep; all end when
+    /// `cancel` fires.
     pub fn spawn(lc: Arc<Lifecycle>, cancel: CancellationToken) -> BackgroundTasks {
         let exec = Arc::new(exec::Exec(lc.clone()));
         let worker = OutboxWorker::new(
@@ -119,6 +120,13 @@ impl BackgroundTasks {
             tokio::spawn(worker.run(cancel.clone())),
             tokio::spawn(inactivity::run(
                 lc.clone(),
+                lc.options.inactivity_every,
+                cancel.clone(),
+            )),
+            tokio::spawn(crate::attachments::retention::run(
+                lc.store.clone(),
+                crate::attachments::blobs_for(&lc.store),
+                lc.bots.clone(),
                 lc.options.inactivity_every,
                 cancel,
             )),

@@ -151,7 +151,7 @@ pub trait Planner: Send + Sync + 'static {
         event: &EventPayload,
     ) -> Vec<NewJob>;
     /// A visitor message stored while the conversation is handed off.
-    fn on_visitor_message(&self, thread: &PlanThread<'_>, text: &str) -> Vec<NewJob>;
+    fn on_visitor_message(&self, thread: &PlanThread<'_>, message: &Message) -> Vec<NewJob>;
     /// A bot message stored in a conversation whose channel is the CRM.
     fn on_bot_message(&self, thread: &PlanThread<'_>, message: &Message) -> Vec<NewJob>;
     /// Called after a commit that inserted jobs (wakes the worker).
@@ -171,7 +171,7 @@ impl Planner for NoJobs {
     ) -> Vec<NewJob> {
         Vec::new()
     }
-    fn on_visitor_message(&self, _: &PlanThread<'_>, _: &str) -> Vec<NewJob> {
+    fn on_visitor_message(&self, _: &PlanThread<'_>, _: &Message) -> Vec<NewJob> {
         Vec::new()
     }
     fn on_bot_message(&self, _: &PlanThread<'_>, _: &Message) -> Vec<NewJob> {

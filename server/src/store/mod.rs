@@ -28,6 +28,7 @@
 //! run already executed may execute again (at-least-once).
 
 pub mod actions;
+pub mod attachments;
 pub mod console;
 pub mod live;
 pub mod open;
@@ -179,7 +180,7 @@ pub enum RunOutcome {
 }
 
 #[async_trait]
-pub trait Store: Send + Sync + 'static {
+pub trait Store: attachments::AttachmentStore + Send + Sync + 'static {
     /// Creates a thread; `greeting`, if any, is stored as its first message
     /// (one `message.completed` event) in the same commit.
     async fn create_thread(&self, new: NewThread, greeting: Option<Message>) -> Result<Thread>;

@@ -30,6 +30,7 @@
 //! lock ([`migrate`]).
 
 mod actions;
+mod attachments;
 mod console;
 mod console_sessions;
 pub mod fanout;

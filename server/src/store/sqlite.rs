@@ -22,6 +22,7 @@ use super::sqlite_writer::{Done, Job, Op, Writer, WriterHandle};
 use super::*;
 
 mod actions;
+mod attachments;
 mod console;
 mod console_sessions;
 mod outbox;

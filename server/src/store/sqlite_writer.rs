@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/0010_console_fts_threads.sql"),
     ),
+    (12, include_str!("../../migrations/0012_attachments.sql")),
     (
         14,
         include_str!("../../migrations/0014_console_sessions.sql"),
@@ -445,20 +446,14 @@ impl Writer {
                 )?;
                 self.insert_message_row(&thread_id, ev.seq, &message, ctx)?;
                 if status == ThreadStatus::HandedOff {
-                    // The human side gets the visitor's words (widgetMessage), with this commit.
-                    let text = message
-                        .content
-                        .iter()
-                        .filter_map(|c| c.text.as_deref())
-                        .collect::<Vec<_>>()
-                        .join("\n");
+                    // The human side gets the visitor's message (widgetMessage), with this commit.
                     let (bot, pcid) = self.plan_thread(&thread_id)?;
                     let pt = PlanThread {
                         id: &thread_id,
                         bot: &bot,
                         crm_channel: pcid.as_deref(),
                     };
-                    let jobs = self.planner.on_visitor_message(&pt, &text);
+                    let jobs = self.planner.on_visitor_message(&pt, &message);
                     self.insert_jobs(&thread_id, &bot, jobs)?;
                 }
                 if let Some(run) = &run_id {

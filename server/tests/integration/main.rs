@@ -9,6 +9,7 @@ mod actions_admin;
 mod actions_bot;
 mod actions_limits;
 mod actions_standin;
+mod attachments;
 mod auth;
 mod cli_store;
 mod config_errors;

@@ -3,8 +3,10 @@
 //!
 //! The store keeps what the user saw (messages); the tool calls and results that led to an
 //! answer live in the agent's state as [`ToolMemory`], keyed by the answer's message id, and
-//! are inserted just before that answer. Buttons, cards and custom content are described in
-//! words (the model can't see the widget). Messages of a human agent are marked as such.
+//! are inserted just before that answer. Buttons, cards, files and custom content are described
+//! in words (the model can't see the widget); for a model that accepts images, the visitor's
+//! images also go with their message as `image_url` parts. Messages of a human agent are marked
+//! as such.
 
 use natter_llm::{ChatMessage, Role as ChatRole};
 use natter_protocol::{response_type, Message, Role};
@@ -18,15 +20,24 @@ pub struct ToolMemory {
 }
 
 /// The chat history up to and including this run's user message (a later message queued
-/// behind this run is not part of it).
-pub fn to_chat(messages: &[Message], memory: &[ToolMemory], run_id: &str) -> Vec<ChatMessage> {
+/// behind this run is not part of it). `images`: image URLs per user message id.
+pub fn to_chat(
+    messages: &[Message],
+    memory: &[ToolMemory],
+    run_id: &str,
+    images: &std::collections::HashMap<String, Vec<String>>,
+) -> Vec<ChatMessage> {
     let mut out = Vec::with_capacity(messages.len() + 1);
     for m in messages {
         let text = describe(m);
         match m.role {
             Role::User => {
-                if !text.is_empty() {
-                    out.push(ChatMessage::user(text));
+                match images.get(&m.id) {
+                    Some(urls) if !urls.is_empty() => {
+                        out.push(ChatMessage::user_with_images(text, urls.clone()))
+                    }
+                    _ if !text.is_empty() => out.push(ChatMessage::user(text)),
+                    _ => {}
                 }
                 if m.run_id.as_deref() == Some(run_id) {
                     break;
@@ -99,6 +110,11 @@ fn describe(m: &Message) -> String {
                 parts.push(format!("[cards: {}]", titles.join(", ")));
             }
             response_type::TEXT => {}
+            response_type::FILE => {
+                if let Some(f) = &c.file {
+                    parts.push(format!("[file: {} ({}, {} bytes)]", f.name, f.mime, f.size));
+                }
+            }
             other => parts.push(format!("[{other} content]")),
         }
     }
@@ -155,7 +171,7 @@ mod tests {
             msg("m4", Role::User, "thanks", Some("r2")),
             msg("m5", Role::User, "queued later", Some("r3")),
         ];
-        let chat = to_chat(&stored, &memory, "r2");
+        let chat = to_chat(&stored, &memory, "r2", &Default::default());
         let roles: Vec<ChatRole> = chat.iter().map(|m| m.role).collect();
         assert_eq!(
             roles,

@@ -21,6 +21,7 @@
 
 mod classify;
 mod history;
+mod images;
 mod sink;
 mod tools;
 
@@ -194,7 +195,12 @@ impl Agent for LlmAgent {
             .history(&turn.thread.id)
             .await
             .map_err(super::ReplyError::from)?;
-        let chat = history::to_chat(&messages, &st.tools, turn.run_id);
+        let images = if self.llm().accepts_images {
+            images::for_turn(&self.store, &messages, turn.run_id).await
+        } else {
+            Default::default()
+        };
+        let chat = history::to_chat(&messages, &st.tools, turn.run_id, &images);
         let req = TurnRequest {
             history: &chat,
             metadata: &metadata,

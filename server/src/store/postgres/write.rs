@@ -119,14 +119,14 @@ impl PgStore {
         tx.insert_message(thread_id, ev.seq, &message, context.map(|c| c.to_string()))
             .await?;
         if status == ThreadStatus::HandedOff {
-            // The human side gets the visitor's words (widgetMessage), with this commit.
+            // The human side gets the visitor's message (widgetMessage), with this commit.
             let (bot, pcid) = self.plan_thread(&mut tx, thread_id).await?;
             let pt = PlanThread {
                 id: thread_id,
                 bot: &bot,
                 crm_channel: pcid.as_deref(),
             };
-            let jobs = self.planner.on_visitor_message(&pt, &text_of(&message));
+            let jobs = self.planner.on_visitor_message(&pt, &message);
             tx.insert_jobs(thread_id, &bot, jobs).await?;
         }
         if let Some(run) = &run_id {
