@@ -39,6 +39,19 @@ async fn with_session(client: &reqwest::Client, base: &str, cookie: &str) -> u16
         .as_u16()
 }
 
+/// Signs out on `base`; the status.
+async fn sign_out(client: &reqwest::Client, base: &str, cookie: &str, csrf: &str) -> u16 {
+    client
+        .post(format!("{base}/console/sign-out"))
+        .header("cookie", cookie)
+        .header("x-csrf-token", csrf)
+        .send()
+        .await
+        .unwrap()
+        .status()
+        .as_u16()
+}
+
 fn config(data: &std::path::Path, bots: &std::path::Path) -> natter_server::server::ServerConfig {
     let mut c = test_config(data, bots);
     c.http.admin_token = Some(AdminToken(TOKEN.into()));
@@ -75,15 +88,7 @@ async fn a_session_outlives_a_restart_and_sign_out_ends_it() {
     assert_eq!(info["csrfToken"], csrf.as_str());
     let forged = format!("{}x", cookie);
     assert_eq!(with_session(&s.client, &s.base, &forged).await, 401);
-    let r = s
-        .client
-        .post(s.url("/console/sign-out"))
-        .header("cookie", &cookie)
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(sign_out(&s.client, &s.base, &cookie, &csrf).await, 200);
     assert_eq!(with_session(&s.client, &s.base, &cookie).await, 401);
     s.stop().await;
 }
@@ -110,15 +115,7 @@ async fn on_postgres_every_instance_knows_a_session_and_sign_out_on_one_ends_it_
         200,
         "known to B"
     );
-    let r = b
-        .client
-        .post(b.url("/console/sign-out"))
-        .header("cookie", &cookie)
-        .header("x-csrf-token", &csrf)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    assert_eq!(sign_out(&b.client, &b.base, &cookie, &csrf).await, 200);
     assert_eq!(
         with_session(&a.client, &a.base, &cookie).await,
         401,
