@@ -11,15 +11,13 @@
 //!     cargo bench -p natter-server --bench slowloris
 //!     BENCH_CLIENTS=100 BENCH_SLOW=200 BENCH_TURNS=20 cargo bench -p natter-server --bench slowloris
 
-#[path = "common.rs"]
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{ms, pct, Sse};
-use natter_server::http::limits::Rate;
-use natter_server::server::{Server, ServerConfig};
-use natter_server::store::sqlite::Durability;
+use natter_server::server::ServerConfig;
+use natter_testing::env_or;
+use natter_testing::server::TestServer;
+use natter_testing::sse::SseReader as Sse;
+use natter_testing::stats::{ms, pct};
 use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
@@ -31,13 +29,6 @@ fallback = "one two three four five six seven eight"
 chunk = "word"
 delay_ms = 0
 "#;
-
-fn env_num(k: &str, d: usize) -> usize {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(d)
-}
 
 /// `clients` users, each `turns` turns; every turn's latency.
 async fn chat(base: &str, clients: usize, turns: usize) -> Vec<Duration> {
@@ -92,34 +83,17 @@ async fn chat(base: &str, clients: usize, turns: usize) -> Vec<Duration> {
 
 #[tokio::main]
 async fn main() {
-    let clients = env_num("BENCH_CLIENTS", 100);
-    let slow = env_num("BENCH_SLOW", 200);
-    let turns = env_num("BENCH_TURNS", 20);
-    let tmp = tempfile::tempdir().unwrap();
-    let bots = tmp.path().join("bots");
-    std::fs::create_dir_all(bots.join("bench")).unwrap();
-    std::fs::write(bots.join("bench/bot.toml"), BOT).unwrap();
-    let mut config = ServerConfig {
-        addr: "127.0.0.1:0".into(),
-        data_dir: tmp.path().join("data"),
-        bots_dir: bots,
-        durability: Durability::Normal,
-        ..ServerConfig::default()
-    };
-    config.http.limits.per_ip = Rate {
-        per_sec: 0.0,
-        burst: 0.0,
-    };
-    config.http.limits.per_thread = Rate {
-        per_sec: 0.0,
-        burst: 0.0,
-    };
-    let header_timeout = config.header_read_timeout;
-    let shutdown = CancellationToken::new();
-    let server = Server::start(config, shutdown.clone()).await.unwrap();
-    let addr = server.local_addr().to_string();
-    let base = format!("http://{addr}");
-    let server = tokio::spawn(server.run());
+    let clients = env_or("BENCH_CLIENTS", 100);
+    let slow = env_or("BENCH_SLOW", 200);
+    let turns = env_or("BENCH_TURNS", 20);
+    // The server's default header-read timeout (tests shorten it).
+    let header_timeout = ServerConfig::default().header_read_timeout;
+    let server = TestServer::start_with(&[("bench", BOT)], |c| {
+        c.header_read_timeout = header_timeout;
+    })
+    .await;
+    let base = server.base.clone();
+    let addr = base.trim_start_matches("http://").to_string();
 
     chat(&base, clients.min(10), 2).await; // warm-up
     let alone = chat(&base, clients, turns).await;
@@ -170,6 +144,5 @@ async fn main() {
         "p99 ratio (loaded / alone): {:.2}",
         pct(&loaded, 0.99).as_secs_f64() / pct(&alone, 0.99).as_secs_f64()
     );
-    shutdown.cancel();
-    let _ = server.await;
+    server.stop().await;
 }
