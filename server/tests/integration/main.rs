@@ -38,6 +38,7 @@ mod sec_limits;
 mod sec_logs;
 mod sec_origins;
 mod sec_outbound;
+mod sec_outbox_kills;
 mod sec_sandbox;
 mod send;
 mod steps;
