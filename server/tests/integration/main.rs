@@ -40,5 +40,6 @@ mod sec_origins;
 mod sec_outbound;
 mod sec_outbox_kills;
 mod sec_sandbox;
+mod sec_stream_cuts;
 mod send;
 mod steps;
