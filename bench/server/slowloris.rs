@@ -15,10 +15,9 @@ use std::time::{Duration, Instant};
 
 use natter_server::server::ServerConfig;
 use natter_testing::env_or;
+use natter_testing::load::chat_turns;
 use natter_testing::server::TestServer;
-use natter_testing::sse::SseReader as Sse;
 use natter_testing::stats::{ms, pct};
-use serde_json::{json, Value};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
@@ -29,57 +28,6 @@ fallback = "one two three four five six seven eight"
 chunk = "word"
 delay_ms = 0
 "#;
-
-/// `clients` users, each `turns` turns; every turn's latency.
-async fn chat(base: &str, clients: usize, turns: usize) -> Vec<Duration> {
-    let http = reqwest::Client::new();
-    let tasks = (0..clients).map(|c| {
-        let (http, base) = (http.clone(), base.to_string());
-        tokio::spawn(async move {
-            let r = http
-                .post(format!("{base}/v1/bots/bench/threads"))
-                .send()
-                .await
-                .unwrap();
-            let t = r.json::<Value>().await.unwrap()["threadId"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            let resp = http
-                .get(format!("{base}/v1/threads/{t}/events"))
-                .send()
-                .await
-                .unwrap();
-            let mut sse = Sse::new(resp);
-            let mut out = Vec::with_capacity(turns);
-            for i in 0..turns {
-                let started = Instant::now();
-                let r = http
-                    .post(format!("{base}/v1/threads/{t}/messages"))
-                    .json(&json!({"clientMessageId": format!("c{c}-{i}"), "content": "hi"}))
-                    .send()
-                    .await
-                    .unwrap();
-                let run = r.json::<Value>().await.unwrap()["runId"].clone();
-                loop {
-                    let ev = sse.next().await.expect("stream open");
-                    let v: Value = serde_json::from_str(&ev.data).unwrap();
-                    if v["type"] == "run.completed" && v["runId"] == run {
-                        break;
-                    }
-                }
-                out.push(started.elapsed());
-            }
-            out
-        })
-    });
-    let mut all = Vec::new();
-    for t in futures_util::future::join_all(tasks).await {
-        all.extend(t.unwrap());
-    }
-    all.sort();
-    all
-}
 
 #[tokio::main]
 async fn main() {
@@ -95,8 +43,8 @@ async fn main() {
     let base = server.base.clone();
     let addr = base.trim_start_matches("http://").to_string();
 
-    chat(&base, clients.min(10), 2).await; // warm-up
-    let alone = chat(&base, clients, turns).await;
+    chat_turns(&base, "bench", clients.min(10), 2).await; // warm-up
+    let alone = chat_turns(&base, "bench", clients, turns).await;
 
     // Slow heads: one byte every 200 ms, for less than the header-read timeout.
     let stop = CancellationToken::new();
@@ -119,7 +67,7 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
-    let loaded = chat(&base, clients, turns).await;
+    let loaded = chat_turns(&base, "bench", clients, turns).await;
     let took = started.elapsed();
     stop.cancel();
     for h in held {

@@ -6,6 +6,7 @@
 //! - [`process`]: the `natter` binary as a child process (kill -9 and restart on the same data).
 //! - [`sse`]: an event-stream reader on the protocol crate's parser.
 //! - [`proxy`]: a TCP proxy that cuts connections after a chosen number of bytes.
+//! - [`load`]: chatting visitors whose turn latencies benchmarks measure.
 //! - [`pg_cluster`]: a throwaway PostgreSQL cluster (`NATTER_TEST_STORE=postgres`).
 //! - [`rand`]: a seeded generator for fault schedules (replay with `NATTER_SEED`).
 //! - [`wait`]: bounded polling; every wait fails after [`wait::PATIENCE`] instead of hanging.
@@ -16,6 +17,8 @@
 pub mod rand;
 pub mod stats;
 
+#[cfg(feature = "server")]
+pub mod load;
 #[cfg(feature = "server")]
 pub mod pg_cluster;
 #[cfg(feature = "server")]
