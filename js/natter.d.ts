@@ -38,6 +38,7 @@ export interface Strings {
   closed?: string;
   sendFailed?: string;
   queueFull?: string;
+  authFailed?: string;
   you?: string;
   bot?: string;
   agent?: string;

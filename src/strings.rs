@@ -29,11 +29,12 @@ pub const KEYS: [&str; N] = [
     "closed",
     "sendFailed",
     "queueFull",
+    "authFailed",
     "you",
     "bot",
     "agent",
 ];
-const N: usize = 25;
+const N: usize = 26;
 const DEFAULTS: [&str; N] = [
     "Chat",
     "Type a message…",
@@ -57,6 +58,7 @@ const DEFAULTS: [&str; N] = [
     "This conversation has ended.",
     "Not sent. Check the message and try again.",
     "Not sent: too many messages are waiting. Try again in a moment.",
+    "Your session has ended. Sign in again to continue.",
     "You said",
     "Bot",
     "Agent",
@@ -85,6 +87,7 @@ const FR: [&str; N] = [
     "Cette conversation est terminée.",
     "Non envoyé. Vérifiez le message et réessayez.",
     "Non envoyé : trop de messages en attente. Réessayez dans un instant.",
+    "Votre session a pris fin. Reconnectez-vous pour continuer.",
     "Vous avez dit",
     "Bot",
     "Conseiller",
@@ -101,7 +104,7 @@ pub struct Strings {
 /// Errors of this module.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum Error {
-    #[error("options.strings: unknown key \"{0}\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, queueFull, you, bot or agent")]
+    #[error("options.strings: unknown key \"{0}\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, queueFull, authFailed, you, bot or agent")]
     UnknownKey(String),
     #[error("options.strings.{0} must be a string")]
     NotAString(String),
@@ -173,7 +176,7 @@ impl Error {
     /// The same text as `Display`, built without `core::fmt`.
     pub fn msg(&self) -> String {
         match self {
-            Error::UnknownKey(k) => crate::cat(&["options.strings: unknown key \"", k, "\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, queueFull, you, bot or agent"]),
+            Error::UnknownKey(k) => crate::cat(&["options.strings: unknown key \"", k, "\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, queueFull, authFailed, you, bot or agent"]),
             Error::NotAString(k) => crate::cat(&["options.strings.", k, " must be a string"]),
         }
     }

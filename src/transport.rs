@@ -61,6 +61,9 @@ pub enum Conn {
     Online,
     /// Lost; retrying with backoff.
     Reconnecting,
+    /// The server refused the auth token, also the one `authTokenNeeded` gave: stopped until
+    /// a new token is set.
+    Unauthorized,
 }
 
 impl Conn {
@@ -68,6 +71,7 @@ impl Conn {
     pub fn label(self) -> Option<&'static str> {
         match self {
             Conn::Reconnecting => Some("reconnecting"),
+            Conn::Unauthorized => Some("authFailed"),
             _ => None,
         }
     }

@@ -18,31 +18,11 @@ use axum::extract::Path;
 use axum::routing::get;
 use axum::{Json, Router};
 use natter_actions::{parse_action, ActionClient, ClientConfig, NetPolicy};
+use natter_testing::stats::Summary;
 use serde_json::{json, Value};
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
 
 fn us(d: Duration) -> f64 {
     d.as_secs_f64() * 1e6
-}
-
-struct Stats {
-    p50: Duration,
-    p99: Duration,
-    mean: Duration,
-}
-
-fn stats(mut v: Vec<Duration>) -> Stats {
-    v.sort();
-    let mean = v.iter().sum::<Duration>() / v.len() as u32;
-    Stats {
-        p50: percentile(&v, 0.5),
-        p99: percentile(&v, 0.99),
-        mean,
-    }
 }
 
 fn main() {
@@ -138,9 +118,9 @@ fn main() {
         std::hint::black_box(p);
     }
 
-    let d = stats(direct);
-    let a = stats(via_action);
-    let p = stats(prepare);
+    let d = Summary::of(direct);
+    let a = Summary::of(via_action);
+    let p = Summary::of(prepare);
     println!("API action overhead, {iters} calls each, 127.0.0.1, one pooled connection");
     println!(
         "{:<28} {:>10} {:>10} {:>10}",

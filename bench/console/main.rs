@@ -14,17 +14,11 @@ use natter_protocol::ThreadStatus;
 use natter_server::store::console::{ConversationQuery, Cursor};
 use natter_server::store::sqlite::{Durability, SqliteStore};
 use natter_server::store::{EventSink, Store, StoredEvent};
+use natter_testing::env_or;
 
 struct NoSink;
 impl EventSink for NoSink {
     fn published(&self, _: &str, _: &[Arc<StoredEvent>]) {}
-}
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 const USER: &[&str] = &[
@@ -105,15 +99,15 @@ fn seed(path: &std::path::Path, n: usize) {
     tx.commit().unwrap();
 }
 
+/// The `p` quantile of `v` in milliseconds.
 fn pct(mut v: Vec<Duration>, p: f64) -> f64 {
     v.sort();
-    let i = ((v.len() as f64 - 1.0) * p).round() as usize;
-    v[i].as_secs_f64() * 1000.0
+    natter_testing::stats::as_ms(natter_testing::stats::pct(&v, p))
 }
 
 fn main() {
-    let n = env("BENCH_CONVERSATIONS", 100_000);
-    let iters = env("BENCH_ITERS", 200);
+    let n = env_or("BENCH_CONVERSATIONS", 100_000);
+    let iters = env_or("BENCH_ITERS", 200);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

@@ -12,23 +12,13 @@ use std::time::{Duration, Instant};
 use natter_crm::standin::{StandIn, StandInConfig};
 use natter_crm::wire::{BotMessage, Button, ChatEvent, PredictedIntent};
 use natter_crm::{new_webhook_id, CrmClient, CrmSettings, Job, Outcome, SigningSecret};
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[i]
-}
+use natter_testing::env_or;
+use natter_testing::stats::pct;
 
 fn main() {
-    let total = env("CRM_BENCH_TOTAL", 20_000);
-    let concurrency = env("CRM_BENCH_CONCURRENCY", 1_000).max(1);
-    let threads = env("CRM_BENCH_THREADS", 2).max(1);
+    let total = env_or("CRM_BENCH_TOTAL", 20_000);
+    let concurrency = env_or("CRM_BENCH_CONCURRENCY", 1_000).max(1);
+    let threads = env_or("CRM_BENCH_THREADS", 2).max(1);
     let rt = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(threads)
         .enable_all()

@@ -14,8 +14,6 @@
 //! BENCH_TURNS=2000 BENCH_USERS=500 BENCH_SECS=10 BENCH_DURABILITY=full cargo bench -p natter-server --bench llm_agent
 //! ```
 
-#[path = "../server/common.rs"]
-mod common;
 #[path = "../../llm/tests/support/standin.rs"]
 mod standin;
 
@@ -24,16 +22,17 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
-use common::{ms, pct, Sse};
 use natter_llm::{ApiError, ChatClient, ChatRequest, EventStream, Model, StreamEvent};
 use natter_protocol::{ContentItem, Message, MessageOptions, Role};
 use natter_server::engine::llm::{LlmAgent, NoActions};
 use natter_server::engine::{Agent, AgentError, Reply, Turn};
-use natter_server::http::limits::Rate;
 use natter_server::runs::{RunInput, Runs};
-use natter_server::server::{Server, ServerConfig};
 use natter_server::store::sqlite::{Durability, SqliteStore};
 use natter_server::store::{EventSink, NewThread, SendOutcome, Store, StoredEvent, Thread};
+use natter_testing::env_or;
+use natter_testing::server::TestServer;
+use natter_testing::sse::SseReader as Sse;
+use natter_testing::stats::{ms, pct};
 use serde_json::{json, Value};
 use standin::{chunks, Reply as StandInReply, StandIn};
 use tokio::sync::mpsc;
@@ -43,13 +42,6 @@ fn bot_toml(base: &str) -> String {
     format!(
         "name = \"bench\"\nagent = \"llm\"\nfallback = \"Sorry.\"\n[llm]\nbase_url = \"{base}\"\nmodel = \"m\"\ninstructions = \"You are a helpful shop assistant. Answer briefly.\"\nmax_retries = 0\n[network]\nallow_private_network = true\n\n[[workflows]]\nname = \"main\"\ninstructions = \"Help with orders.\"\n"
     )
-}
-
-fn env<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn main() {
@@ -65,9 +57,9 @@ async fn run() {
         Ok("full") => Durability::Full,
         _ => Durability::Normal,
     };
-    let turns: usize = env("BENCH_TURNS", 2000);
-    let users: usize = env("BENCH_USERS", 500);
-    let secs: u64 = env("BENCH_SECS", 10);
+    let turns: usize = env_or("BENCH_TURNS", 2000);
+    let users: usize = env_or("BENCH_USERS", 500);
+    let secs: u64 = env_or("BENCH_SECS", 10);
     let cores = std::thread::available_parallelism().map_or(0, |n| n.get());
     let load = std::fs::read_to_string("/proc/loadavg").unwrap_or_default();
     println!(
@@ -254,29 +246,11 @@ async fn overhead(model: &StandIn, durability: Durability, turns: usize) {
 // ---- 2. throughput through the whole server ----
 
 async fn throughput(model: &StandIn, durability: Durability, users: usize, secs: u64) {
-    let tmp = tempfile::tempdir().unwrap();
-    let bots = tmp.path().join("bots");
-    std::fs::create_dir_all(bots.join("bench")).unwrap();
-    std::fs::write(bots.join("bench/bot.toml"), bot_toml(&model.base_url)).unwrap();
-    let mut config = ServerConfig {
-        addr: "127.0.0.1:0".into(),
-        data_dir: tmp.path().join("data"),
-        bots_dir: bots,
-        durability,
-        ..ServerConfig::default()
-    };
-    config.http.limits.per_ip = Rate {
-        per_sec: 0.0,
-        burst: 0.0,
-    };
-    config.http.limits.per_thread = Rate {
-        per_sec: 0.0,
-        burst: 0.0,
-    };
-    let shutdown = CancellationToken::new();
-    let server = Server::start(config, shutdown.clone()).await.unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let server = tokio::spawn(server.run());
+    let server = TestServer::start_with(&[("bench", &bot_toml(&model.base_url))], |c| {
+        c.durability = durability;
+    })
+    .await;
+    let base = server.base.clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(4096)
         .tcp_nodelay(true)
@@ -365,6 +339,5 @@ async fn throughput(model: &StandIn, durability: Durability, users: usize, secs:
         ms(pct(&all, 0.99)),
         all.len()
     );
-    shutdown.cancel();
-    let _ = server.await;
+    server.stop().await;
 }

@@ -23,6 +23,8 @@ use async_trait::async_trait;
 use futures_util::StreamExt;
 use natter_llm::scripted::{Script, ScriptedModel};
 use natter_llm::*;
+use natter_testing::env_or;
+use natter_testing::stats::pct;
 use serde_json::{json, Map, Value};
 use standin::{chunks, Reply, StandIn};
 
@@ -43,13 +45,6 @@ impl Sink for Drain {
         self.0 += text.len();
         Ok(())
     }
-}
-
-fn env(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
 }
 
 fn pieces() -> Vec<&'static str> {
@@ -114,10 +109,6 @@ async fn bare(http: &reqwest::Client, url: &str, body: &Value) {
     while let Some(b) = s.next().await {
         b.unwrap();
     }
-}
-
-fn pct(sorted: &[Duration], p: f64) -> Duration {
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn us(d: Duration) -> String {
@@ -191,7 +182,7 @@ fn main() {
 }
 
 async fn latency(s: &StandIn) {
-    let iters = env("BENCH_ITERS", 2000);
+    let iters = env_or("BENCH_ITERS", 2000);
     let cfg = config(&s.base_url);
     let engine = TurnEngine::new(
         Arc::new(ChatClient::with_key(&cfg, None).unwrap()),
@@ -344,7 +335,7 @@ async fn latency(s: &StandIn) {
 
 /// 3. Throughput with `BENCH_CONVS` concurrent conversations sharing one engine (one per bot).
 async fn throughput(s: &StandIn) {
-    let convs = env("BENCH_CONVS", 500);
+    let convs = env_or("BENCH_CONVS", 500);
     let per_conv = 10;
     let cfg = config(&s.base_url);
     s.set_default(Reply::fast(chunks::text(&pieces())));

@@ -23,11 +23,12 @@ use axum::http::HeaderMap;
 use natter_crm::sign::{verify, SignatureHeaders};
 use natter_crm::SigningSecret;
 use natter_server::http::limits::Rate;
-use natter_server::server::{Server, ServerConfig};
 use natter_server::store::sqlite::Durability;
+use natter_testing::env_or;
+use natter_testing::server::TestServer;
+use natter_testing::stats::pct;
 use serde_json::{json, Value};
 use tokio::sync::Notify;
-use tokio_util::sync::CancellationToken;
 
 #[derive(Default)]
 struct Arrivals {
@@ -35,20 +36,6 @@ struct Arrivals {
     at: Mutex<HashMap<(String, String), Instant>>,
     bad_signatures: Mutex<u64>,
     notify: Notify,
-}
-
-fn env_num(k: &str, d: usize) -> usize {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(d)
-}
-
-fn pct(sorted: &[f64], p: f64) -> f64 {
-    if sorted.is_empty() {
-        return f64::NAN;
-    }
-    sorted[((sorted.len() as f64 - 1.0) * p).round() as usize]
 }
 
 fn main() {
@@ -60,8 +47,8 @@ fn main() {
 }
 
 async fn run() {
-    let n = env_num("BENCH_CONVERSATIONS", 1000);
-    let concurrency = env_num("BENCH_CONCURRENCY", 32);
+    let n = env_or("BENCH_CONVERSATIONS", 1000);
+    let concurrency = env_or("BENCH_CONCURRENCY", 32);
     let durability = if std::env::var("BENCH_DURABILITY").as_deref() == Ok("normal") {
         Durability::Normal
     } else {
@@ -112,41 +99,20 @@ async fn run() {
     );
     tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
 
-    let tmp = tempfile::tempdir().unwrap();
-    let bots = tmp.path().join("bots");
-    std::fs::create_dir_all(bots.join("b")).unwrap();
-    std::fs::write(
-        bots.join("b/bot.toml"),
-        format!(
-            "fallback = \"?\"\n[network]\nallow_private_network = true\n[crm]\nchat_webhook_url = \"{recv_url}\"\nsigning_secret = \"{}\"\napi_key = \"bench-key\"\n",
-            secret.expose_whsec()
-        ),
-    )
-    .unwrap();
-    let mut config = ServerConfig {
-        addr: "127.0.0.1:0".into(),
-        data_dir: tmp.path().join("data"),
-        bots_dir: bots,
-        durability,
-        ..ServerConfig::default()
-    };
-    config.http.limits.per_ip = Rate {
-        per_sec: 0.0,
-        burst: 0.0,
-    };
-    config.http.limits.per_thread = Rate {
-        per_sec: 0.0,
-        burst: 0.0,
-    };
-    config.http.limits.crm_per_ip = Rate {
-        per_sec: 0.0,
-        burst: 0.0,
-    };
-    config.lifecycle.outbox.concurrency = concurrency;
-    let shutdown = CancellationToken::new();
-    let server = Server::start(config, shutdown.clone()).await.unwrap();
-    let base = format!("http://{}", server.local_addr());
-    let handle = tokio::spawn(server.run());
+    let bot = format!(
+        "fallback = \"?\"\n[network]\nallow_private_network = true\n[crm]\nchat_webhook_url = \"{recv_url}\"\nsigning_secret = \"{}\"\napi_key = \"bench-key\"\n",
+        secret.expose_whsec()
+    );
+    let server = TestServer::start_with(&[("b", &bot)], |c| {
+        c.durability = durability;
+        c.http.limits.crm_per_ip = Rate {
+            per_sec: 0.0,
+            burst: 0.0,
+        };
+        c.lifecycle.outbox.concurrency = concurrency;
+    })
+    .await;
+    let base = server.base.clone();
     let client = reqwest::Client::builder()
         .pool_max_idle_per_host(256)
         .build()
@@ -234,8 +200,7 @@ async fn run() {
         pct(&lat, 0.99),
         lat.last().unwrap()
     );
-    shutdown.cancel();
-    let _ = handle.await;
+    server.stop().await;
 }
 
 async fn wait_for(a: &Arrivals, event: &str, n: usize) {

@@ -15,6 +15,8 @@
 //! `requests` (as the seeds' actions do) and echoes its arguments.
 
 use natter_python_runtime::*;
+use natter_testing::env_or;
+use natter_testing::stats::{as_ms, Summary as Stats};
 use serde_json::{json, Value};
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
@@ -38,44 +40,15 @@ def execute_action(context):
             "uss": kb["Private_Clean"] + kb["Private_Dirty"]}
 "#;
 
-struct Stats {
-    n: usize,
-    p50: f64,
-    p99: f64,
-    mean: f64,
-}
-
-fn stats(mut v: Vec<Duration>) -> Stats {
-    v.sort();
-    let pct = |p: f64| {
-        v[((v.len() as f64 * p).ceil() as usize)
-            .saturating_sub(1)
-            .min(v.len() - 1)]
-        .as_secs_f64()
-            * 1e3
-    };
-    let mean = v.iter().sum::<Duration>().as_secs_f64() * 1e3 / v.len() as f64;
-    Stats {
-        n: v.len(),
-        p50: pct(0.50),
-        p99: pct(0.99),
-        mean,
-    }
-}
-
 fn line(name: &str, s: &Stats, rate: Option<f64>) {
     let rate = rate.map_or(String::new(), |r| format!("  {r:>6.0} calls/s"));
     println!(
         "{name:<44} n={:<5} p50={:>7.2} ms  p99={:>7.2} ms  mean={:>7.2} ms{rate}",
-        s.n, s.p50, s.p99, s.mean
+        s.n,
+        as_ms(s.p50),
+        as_ms(s.p99),
+        as_ms(s.mean)
     );
-}
-
-fn env_or<T: std::str::FromStr>(name: &str, default: T) -> T {
-    std::env::var(name)
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(default)
 }
 
 fn write(dir: &Path, name: &str, text: &str) {
@@ -117,7 +90,7 @@ async fn sustained(rt: &Runtime, dir: &Path, callers: usize, secs: f64) -> (Stat
         all.extend(t.await.unwrap());
     }
     let rate = all.len() as f64 / t0.elapsed().as_secs_f64();
-    (stats(all), rate)
+    (Stats::of(all), rate)
 }
 
 /// Calls arriving at `rate` per second for `secs` whatever the ones before are doing (an
@@ -143,7 +116,7 @@ async fn offered(rt: &Runtime, dir: &Path, rate: f64, secs: f64) -> (Stats, f64)
         all.push(t.await.unwrap());
     }
     let achieved = all.len() as f64 / t0.elapsed().as_secs_f64();
-    (stats(all), achieved)
+    (Stats::of(all), achieved)
 }
 
 /// Median per-call memory (kB) over `n` calls: (rss, pss, uss).
@@ -238,7 +211,7 @@ async fn main() {
         assert!(st.success());
         bare.push(t.elapsed());
     }
-    line("baseline: bare `python3 -c pass`", &stats(bare), None);
+    line("baseline: bare `python3 -c pass`", &Stats::of(bare), None);
 
     // The warm pool of fresh interpreters (the only way without a zygote).
     let pool = Runtime::start(config(false), host.clone()).await.unwrap();
@@ -255,7 +228,7 @@ async fn main() {
     }
     line(
         "pool: warm call (refilled between calls)",
-        &stats(warm),
+        &Stats::of(warm),
         None,
     );
     pool.prewarm(dir).await.unwrap();
@@ -274,7 +247,7 @@ async fn main() {
             seq.push(t.elapsed());
             assert!(out.is_ok(), "{out:#?}");
         }
-        line("zygote: one call at a time", &stats(seq), None);
+        line("zygote: one call at a time", &Stats::of(seq), None);
         let mut met = Vec::new();
         for &r in &rates {
             let (s, rate) = offered(&zy, dir, r, secs).await;
@@ -284,7 +257,7 @@ async fn main() {
                 Some(rate),
             );
             // Kept up: the achieved rate is the offered one (less the last call's time).
-            if r >= 200.0 && rate >= 0.98 * r && s.p50 <= 5.0 && s.p99 <= 25.0 {
+            if r >= 200.0 && rate >= 0.98 * r && as_ms(s.p50) <= 5.0 && as_ms(s.p99) <= 25.0 {
                 met.push(format!("{r:.0} calls/s offered"));
             }
         }
@@ -295,7 +268,7 @@ async fn main() {
                 &s,
                 Some(rate),
             );
-            if rate >= 200.0 && s.p50 <= 5.0 && s.p99 <= 25.0 {
+            if rate >= 200.0 && as_ms(s.p50) <= 5.0 && as_ms(s.p99) <= 25.0 {
                 met.push(format!("{c} callers"));
             }
         }

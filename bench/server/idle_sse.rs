@@ -11,10 +11,12 @@
 #[path = "common.rs"]
 mod common;
 
-use std::process::{Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::rss_mib;
+use natter_testing::process::{natter_serve, start};
+use natter_testing::server::write_bot;
 use serde_json::Value;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -36,54 +38,27 @@ fn raise_nofile(want: u64) -> u64 {
 }
 
 fn main() {
-    let n: usize = std::env::var("BENCH_STREAMS")
-        .ok()
-        .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
+    let n: usize = natter_testing::env_or("BENCH_STREAMS", 10_000);
     let limit = raise_nofile(n as u64 * 2 + 1024);
     println!("idle SSE bench: {n} streams, open-files limit {limit} (inherited by the server)");
     let tmp = tempfile::tempdir().unwrap();
     let bots = tmp.path().join("bots");
-    std::fs::create_dir_all(bots.join("b")).unwrap();
-    std::fs::write(bots.join("b/bot.toml"), "greeting = \"Hi\"\n").unwrap();
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
-        .args([
-            "serve",
-            "--addr",
-            &addr,
-            "--rate-per-ip",
-            "0",
-            "--durability",
-            "normal",
-        ])
-        .arg("--data")
-        .arg(tmp.path().join("data"))
-        .arg("--bots")
-        .arg(&bots)
-        .env("NATTER_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
+    write_bot(&bots, "b", "greeting = \"Hi\"\n");
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
+        let mut cmd = natter_serve();
+        cmd.args(["--durability", "normal"])
+            .arg("--data")
+            .arg(tmp.path().join("data"))
+            .arg("--bots")
+            .arg(&bots)
+            .stderr(Stdio::inherit());
+        let (child, base) = start(cmd).await;
+        let (pid, addr) = (child.id(), child.addr().to_string());
         let client = reqwest::Client::new();
-        let base = format!("http://{addr}");
-        for _ in 0..500 {
-            if client.get(format!("{base}/healthz")).send().await.is_ok() {
-                break;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
         println!("server RSS at start:           {:8.1} MiB", rss_mib(pid));
         // Threads, created with bounded concurrency.
         let mut threads = Vec::with_capacity(n);
@@ -129,7 +104,6 @@ fn main() {
         println!("server RSS with {} idle streams: {after:8.1} MiB  ({:.1} KiB per stream; opened in {:.2}s; {open_gauge})",
             conns.len(), (after - before) * 1024.0 / conns.len() as f64, opened.as_secs_f64());
         drop(conns);
+        drop(child);
     });
-    let _ = child.kill();
-    let _ = child.wait();
 }

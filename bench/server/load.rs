@@ -21,19 +21,16 @@
 //!     BENCH_USERS=100,1000 BENCH_SECS=10 BENCH_RATE=2000 BENCH_DURABILITY=full cargo bench -p natter-server --bench load
 //!     BENCH_USERS=1000 BENCH_STORES=sqlite,pg1,pg2,pg3 cargo bench -p natter-server --bench load
 
-#[path = "common.rs"]
-mod common;
-#[path = "../../server/tests/integration/pg_cluster.rs"]
-mod pg_cluster;
-
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{ms, pct, Sse};
 use natter_server::http::limits::Rate;
 use natter_server::server::{Server, ServerConfig};
 use natter_server::store::sqlite::Durability;
+use natter_testing::pg_cluster;
+use natter_testing::sse::SseReader as Sse;
+use natter_testing::stats::{ms, pct};
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 

@@ -11,16 +11,13 @@
 //!     cargo bench -p natter-server --bench slowloris
 //!     BENCH_CLIENTS=100 BENCH_SLOW=200 BENCH_TURNS=20 cargo bench -p natter-server --bench slowloris
 
-#[path = "common.rs"]
-mod common;
-
 use std::time::{Duration, Instant};
 
-use common::{ms, pct, Sse};
-use natter_server::http::limits::Rate;
-use natter_server::server::{Server, ServerConfig};
-use natter_server::store::sqlite::Durability;
-use serde_json::{json, Value};
+use natter_server::server::ServerConfig;
+use natter_testing::env_or;
+use natter_testing::load::chat_turns;
+use natter_testing::server::TestServer;
+use natter_testing::stats::{ms, pct};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
 
@@ -32,97 +29,22 @@ chunk = "word"
 delay_ms = 0
 "#;
 
-fn env_num(k: &str, d: usize) -> usize {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(d)
-}
-
-/// `clients` users, each `turns` turns; every turn's latency.
-async fn chat(base: &str, clients: usize, turns: usize) -> Vec<Duration> {
-    let http = reqwest::Client::new();
-    let tasks = (0..clients).map(|c| {
-        let (http, base) = (http.clone(), base.to_string());
-        tokio::spawn(async move {
-            let r = http
-                .post(format!("{base}/v1/bots/bench/threads"))
-                .send()
-                .await
-                .unwrap();
-            let t = r.json::<Value>().await.unwrap()["threadId"]
-                .as_str()
-                .unwrap()
-                .to_string();
-            let resp = http
-                .get(format!("{base}/v1/threads/{t}/events"))
-                .send()
-                .await
-                .unwrap();
-            let mut sse = Sse::new(resp);
-            let mut out = Vec::with_capacity(turns);
-            for i in 0..turns {
-                let started = Instant::now();
-                let r = http
-                    .post(format!("{base}/v1/threads/{t}/messages"))
-                    .json(&json!({"clientMessageId": format!("c{c}-{i}"), "content": "hi"}))
-                    .send()
-                    .await
-                    .unwrap();
-                let run = r.json::<Value>().await.unwrap()["runId"].clone();
-                loop {
-                    let ev = sse.next().await.expect("stream open");
-                    let v: Value = serde_json::from_str(&ev.data).unwrap();
-                    if v["type"] == "run.completed" && v["runId"] == run {
-                        break;
-                    }
-                }
-                out.push(started.elapsed());
-            }
-            out
-        })
-    });
-    let mut all = Vec::new();
-    for t in futures_util::future::join_all(tasks).await {
-        all.extend(t.unwrap());
-    }
-    all.sort();
-    all
-}
-
 #[tokio::main]
 async fn main() {
-    let clients = env_num("BENCH_CLIENTS", 100);
-    let slow = env_num("BENCH_SLOW", 200);
-    let turns = env_num("BENCH_TURNS", 20);
-    let tmp = tempfile::tempdir().unwrap();
-    let bots = tmp.path().join("bots");
-    std::fs::create_dir_all(bots.join("bench")).unwrap();
-    std::fs::write(bots.join("bench/bot.toml"), BOT).unwrap();
-    let mut config = ServerConfig {
-        addr: "127.0.0.1:0".into(),
-        data_dir: tmp.path().join("data"),
-        bots_dir: bots,
-        durability: Durability::Normal,
-        ..ServerConfig::default()
-    };
-    config.http.limits.per_ip = Rate {
-        per_sec: 0.0,
-        burst: 0.0,
-    };
-    config.http.limits.per_thread = Rate {
-        per_sec: 0.0,
-        burst: 0.0,
-    };
-    let header_timeout = config.header_read_timeout;
-    let shutdown = CancellationToken::new();
-    let server = Server::start(config, shutdown.clone()).await.unwrap();
-    let addr = server.local_addr().to_string();
-    let base = format!("http://{addr}");
-    let server = tokio::spawn(server.run());
+    let clients = env_or("BENCH_CLIENTS", 100);
+    let slow = env_or("BENCH_SLOW", 200);
+    let turns = env_or("BENCH_TURNS", 20);
+    // The server's default header-read timeout (tests shorten it).
+    let header_timeout = ServerConfig::default().header_read_timeout;
+    let server = TestServer::start_with(&[("bench", BOT)], |c| {
+        c.header_read_timeout = header_timeout;
+    })
+    .await;
+    let base = server.base.clone();
+    let addr = base.trim_start_matches("http://").to_string();
 
-    chat(&base, clients.min(10), 2).await; // warm-up
-    let alone = chat(&base, clients, turns).await;
+    chat_turns(&base, "bench", clients.min(10), 2).await; // warm-up
+    let alone = chat_turns(&base, "bench", clients, turns).await;
 
     // Slow heads: one byte every 200 ms, for less than the header-read timeout.
     let stop = CancellationToken::new();
@@ -145,7 +67,7 @@ async fn main() {
     }
     tokio::time::sleep(Duration::from_millis(500)).await;
     let started = Instant::now();
-    let loaded = chat(&base, clients, turns).await;
+    let loaded = chat_turns(&base, "bench", clients, turns).await;
     let took = started.elapsed();
     stop.cancel();
     for h in held {
@@ -170,6 +92,5 @@ async fn main() {
         "p99 ratio (loaded / alone): {:.2}",
         pct(&loaded, 0.99).as_secs_f64() / pct(&alone, 0.99).as_secs_f64()
     );
-    shutdown.cancel();
-    let _ = server.await;
+    server.stop().await;
 }

@@ -59,5 +59,5 @@ pub use host::{
 pub use memory_host::{InMemoryHost, MemConversation};
 pub use outcome::{RunOutcome, RunStatus};
 pub use runtime::{Runtime, RuntimeStats, RUNTIME_PY};
-pub use sandbox::{SandboxMode, SANDBOX_BOT_DIR};
+pub use sandbox::{SandboxMode, PYTHON_NICE, SANDBOX_BOT_DIR};
 pub use sheets::{GoogleSheets, ServiceAccountKey, SheetsConfig};

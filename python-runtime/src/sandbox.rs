@@ -221,7 +221,7 @@ impl Launcher {
             setup,
         };
         // SAFETY: the closure only makes async-signal-safe libc calls (dup/fcntl/setsid/
-        // unshare/mount/setrlimit/setgroups/setgid/setuid/prctl) and allocates nothing.
+        // unshare/mount/setpriority/setrlimit/setgroups/setgid/setuid/prctl) and allocates nothing.
         unsafe {
             // `&owned` (not `owned.setup`) so the closure owns the C strings too: edition-2021
             // closures would otherwise capture only the Copy field and drop the strings.
@@ -338,6 +338,9 @@ impl Launcher {
     }
 }
 
+/// The nice value of sandboxed Python processes (the server runs at 0).
+pub const PYTHON_NICE: libc::c_int = 10;
+
 fn child_setup(s: ChildSetup) -> std::io::Result<()> {
     fn check(r: libc::c_int) -> std::io::Result<libc::c_int> {
         if r < 0 {
@@ -385,6 +388,11 @@ fn child_setup(s: ChildSetup) -> std::io::Result<()> {
         }
         check(libc::setsid())?;
     }
+    // Below the server's CPU priority: runaway scripts (a busy loop until their time limit)
+    // share what the chat leaves instead of competing with it as equals. Inherited by every
+    // process the code starts; unprivileged code cannot raise it back.
+    // SAFETY: plain syscall on this process.
+    check(unsafe { libc::setpriority(libc::PRIO_PROCESS as _, 0, PYTHON_NICE) })?;
     limit(libc::RLIMIT_AS, s.memory)?;
     limit(libc::RLIMIT_FSIZE, s.fsize)?;
     limit(libc::RLIMIT_CORE, 0)?;

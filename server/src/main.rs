@@ -137,6 +137,10 @@ struct ServeArgs {
     /// Listen address.
     #[arg(long, env = "NATTER_ADDR", default_value = "127.0.0.1:8080")]
     addr: String,
+    /// Once listening, write the bound address (`127.0.0.1:41234`) to this file: with port 0
+    /// in --addr, a supervisor or test learns the port the system picked.
+    #[arg(long, env = "NATTER_ADDR_FILE")]
+    addr_file: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
     /// PostgreSQL connections of this instance (the event listener uses one more).
@@ -420,12 +424,24 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
 
     let shutdown = CancellationToken::new();
     let server = Server::start(config, shutdown.clone()).await?;
+    if let Some(file) = &args.addr_file {
+        write_addr_file(file, server.local_addr())?;
+    }
     tokio::spawn(async move {
         wait_for_signal().await;
         tracing::info!("signal received");
         shutdown.cancel();
     });
     server.run().await
+}
+
+/// Writes `addr` to `file` whole or not at all (a reader polling the file never sees half an
+/// address): a sibling temp file, then a rename.
+fn write_addr_file(file: &Path, addr: std::net::SocketAddr) -> anyhow::Result<()> {
+    let tmp = file.with_extension("tmp");
+    std::fs::write(&tmp, format!("{addr}\n"))
+        .and_then(|()| std::fs::rename(&tmp, file))
+        .with_context(|| format!("writing the listen address to {}", file.display()))
 }
 
 async fn wait_for_signal() {

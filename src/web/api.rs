@@ -282,6 +282,7 @@ impl Chat {
             return Err(Error::BadToken.into());
         }
         w.st.borrow_mut().auth_token = token.as_string();
+        chat::token_changed(w);
         Ok(())
     }
 

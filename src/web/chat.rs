@@ -130,6 +130,8 @@ pub(crate) struct Conv {
     pub(super) feedback: Vec<(String, bool)>,
     next_slot: u32,
     auth_wait: Option<Promise>,
+    /// Tokens put in place so far (see [`refresh_token`]).
+    auth_epoch: u32,
     warned_bot: bool,
     /// The group the next message goes into, and how many it holds (see [`bubble`]).
     group: Option<Element>,
@@ -216,14 +218,19 @@ pub(super) fn thread_url(w: &Widget, tid: &str, tail: &str) -> String {
 // ---- HTTP -------------------------------------------------------------------------------------
 
 /// `authTokenNeeded` (one dispatch at a time, shared by every request that got a 401);
-/// resolves to whether a new token is set.
-async fn refresh_token(weak: &Weak<Widget>) -> bool {
+/// resolves to whether a token is set. A request sent before a refresh that has finished
+/// since (`sent_epoch` is old) retries with that token without asking again: with many
+/// requests in flight when the token expires, handlers see one `authTokenNeeded`.
+async fn refresh_token(weak: &Weak<Widget>, sent_epoch: u32) -> bool {
     let Some(w) = weak.upgrade() else {
         return false;
     };
+    if w.st.borrow().chat.auth_epoch != sent_epoch {
+        return w.st.borrow().auth_token.is_some();
+    }
     let waiting = w.st.borrow().chat.auth_wait.clone();
-    let p = match waiting {
-        Some(p) => p,
+    let (p, mine) = match waiting {
+        Some(p) => (p, false),
         None => {
             let (p, resolve) = promise();
             w.st.borrow_mut().chat.auth_wait = Some(p.clone());
@@ -240,15 +247,31 @@ async fn refresh_token(weak: &Weak<Widget>) -> bool {
                 None,
                 After::Auth(resolve),
             );
-            p
+            (p, true)
         }
     };
     drop(w);
     let token = JsFuture::from(p).await.unwrap_or(JsValue::NULL);
-    if let Some(w) = weak.upgrade() {
-        w.st.borrow_mut().chat.auth_wait = None;
+    if mine {
+        if let Some(w) = weak.upgrade() {
+            w.st.borrow_mut().chat.auth_wait = None;
+            token_changed(&w);
+        }
     }
     token.as_string().is_some()
+}
+
+/// A new token is in place (from `authTokenNeeded` or `updateAuthToken`): requests that get a
+/// 401 for the old one retry with it, and a stream stopped by a refused token starts again.
+pub(crate) fn token_changed(w: &Rc<Widget>) {
+    let stopped = {
+        let mut st = w.st.borrow_mut();
+        st.chat.auth_epoch = st.chat.auth_epoch.wrapping_add(1);
+        st.chat.conn == Some(Conn::Unauthorized) && st.auth_token.is_some()
+    };
+    if stopped {
+        start_stream(w);
+    }
 }
 
 /// One request with the current token; a 401 asks for a new token and retries once.
@@ -263,7 +286,7 @@ pub(super) async fn request(
 ) -> Result<JsValue, JsValue> {
     let mut refreshed = false;
     loop {
-        let headers = {
+        let (headers, epoch) = {
             let w = weak.upgrade().ok_or(JsValue::NULL)?;
             let st = w.st.borrow();
             let h = object(&[]);
@@ -282,7 +305,7 @@ pub(super) async fn request(
                     &num(String::new(), last_event_id as u32).into(),
                 );
             }
-            h
+            (h, st.chat.auth_epoch)
         };
         let init = object(&[
             ("method", method.into()),
@@ -298,7 +321,7 @@ pub(super) async fn request(
         let resp = JsFuture::from(fetch(url, &init)).await?;
         if status(&resp) == 401 && !refreshed {
             refreshed = true;
-            if refresh_token(weak).await {
+            if refresh_token(weak, epoch).await {
                 continue;
             }
         }
@@ -731,6 +754,13 @@ async fn stream_loop(weak: Weak<Widget>, gen: u32) {
                     }
                 }
             }
+            Ok(resp) if status(&resp) == 401 => {
+                // refused even after authTokenNeeded: stop instead of looping on requests and
+                // events, and say so; a new token (updateAuthToken) starts the stream again
+                w.st.borrow_mut().chat.streaming = false;
+                set_conn(&w, Conn::Unauthorized);
+                return;
+            }
             Ok(resp) if status(&resp) == 404 => {
                 // the thread is gone: forget it; the next send starts a new one
                 w.set_thread_id(None);
@@ -770,6 +800,7 @@ fn set_conn(w: &Widget, c: Conn) {
                 Conn::Connecting => "connecting",
                 Conn::Online => "online",
                 Conn::Reconnecting => "reconnecting",
+                Conn::Unauthorized => "unauthorized",
             },
         );
     }

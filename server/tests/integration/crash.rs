@@ -18,8 +18,7 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_message() {
         "t",
         &TEST_BOT.replace("delay_ms = 0", "delay_ms = 5"),
     );
-    let port = free_port();
-    let (mut proc, base) = spawn_natter(&data, &bots, port, &[]).await;
+    let (mut proc, base) = spawn_natter(&data, &bots, &[]).await;
     let client = reqwest::Client::new();
     let mut threads = Vec::new();
     for _ in 0..8 {
@@ -82,16 +81,8 @@ async fn kill_9_during_a_burst_loses_no_acknowledged_message() {
         acked.push(a);
     }
 
-    let (_proc2, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
-    let s = TestServer {
-        base,
-        data,
-        bots,
-        shutdown: Default::default(),
-        handle: None,
-        client: client.clone(),
-        _tmp: None,
-    };
+    let (_proc2, base) = spawn_natter(&data, &bots, &[]).await;
+    let s = TestServer::at(base, &data, &bots);
     for t in &threads {
         let h = s.history(t).await;
         let stored: Vec<(String, String)> = h["messages"]
@@ -171,17 +162,8 @@ async fn kill_9_mid_reply_re_runs_the_message_once_after_restart() {
         "t",
         &TEST_BOT.replace("delay_ms = 0", "delay_ms = 300"),
     );
-    let (mut proc, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
-    let client = reqwest::Client::new();
-    let mut s = TestServer {
-        base,
-        data: data.clone(),
-        bots: bots.clone(),
-        shutdown: Default::default(),
-        handle: None,
-        client: client.clone(),
-        _tmp: None,
-    };
+    let (mut proc, base) = spawn_natter(&data, &bots, &[]).await;
+    let mut s = TestServer::at(base, &data, &bots);
     let t = s.create_thread("t").await;
     let before = s.last_seq(&t).await;
     let mut sse = s.events(&t, Some(before)).await;
@@ -202,7 +184,7 @@ async fn kill_9_mid_reply_re_runs_the_message_once_after_restart() {
     proc.kill9(); // mid-reply
     drop(sse);
 
-    let (_proc2, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
+    let (_proc2, base) = spawn_natter(&data, &bots, &[]).await;
     s.base = base;
     // Everything from the start; read until a run other than the first one completes.
     let mut sse = s.events(&t, Some(0)).await;
@@ -282,17 +264,8 @@ async fn no_re_run_when_handed_off_a_later_run_completed_or_retries_are_used_up(
     let tmp = tempfile::tempdir().unwrap();
     let (data, bots) = (tmp.path().join("data"), tmp.path().join("bots"));
     write_bot(&bots, "t", TEST_BOT);
-    let (mut proc, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
-    let client = reqwest::Client::new();
-    let mut s = TestServer {
-        base,
-        data: data.clone(),
-        bots: bots.clone(),
-        shutdown: Default::default(),
-        handle: None,
-        client: client.clone(),
-        _tmp: None,
-    };
+    let (mut proc, base) = spawn_natter(&data, &bots, &[]).await;
+    let mut s = TestServer::at(base, &data, &bots);
     // A thread handed off: its (finished) runs and an interrupted one are not re-run.
     let handed = s.create_thread("t").await;
     let evs = s.turn(&handed, "human").await;
@@ -318,7 +291,7 @@ async fn no_re_run_when_handed_off_a_later_run_completed_or_retries_are_used_up(
              {running}, attempt = 2 WHERE thread_id = '{capped}';"
         ),
     );
-    let (_proc2, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
+    let (_proc2, base) = spawn_natter(&data, &bots, &[]).await;
     s.base = base;
     let all = s.all_events(&handed).await;
     let started = all.iter().filter(|e| e.event == "run.started").count();

@@ -5,15 +5,14 @@
 use reqwest::header;
 use serde_json::Value;
 
-use crate::process::{free_port, natter_serve, start};
+use crate::process::{natter_serve, start};
 
 #[tokio::test]
 async fn natter_started_from_an_empty_directory_serves_pages_widget_and_demo_bot() {
     let cwd = tempfile::tempdir().unwrap();
-    let port = free_port();
-    let mut cmd = natter_serve(port);
+    let mut cmd = natter_serve();
     cmd.current_dir(cwd.path());
-    let (_proc, base) = start(cmd, port).await;
+    let (_proc, base) = start(cmd).await;
     let client = reqwest::Client::new();
 
     let page = client.get(format!("{base}/")).send().await.unwrap();
@@ -88,10 +87,9 @@ async fn a_www_folder_on_the_command_line_overrides_the_embedded_pages() {
     std::fs::create_dir(cwd.path().join("site")).unwrap();
     std::fs::write(cwd.path().join("site/index.html"), "<p>our own page</p>").unwrap();
     std::fs::create_dir(cwd.path().join("bots")).unwrap();
-    let port = free_port();
-    let mut cmd = natter_serve(port);
+    let mut cmd = natter_serve();
     cmd.current_dir(cwd.path()).args(["--www", "site"]);
-    let (_proc, base) = start(cmd, port).await;
+    let (_proc, base) = start(cmd).await;
     let body = reqwest::get(format!("{base}/"))
         .await
         .unwrap()

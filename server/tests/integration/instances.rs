@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use crate::common::*;
 use crate::lifecycle_common::until;
 use crate::pg_cluster::{cluster, PASSWORD};
-use crate::process::{free_port, spawn_natter};
+use crate::process::spawn_natter;
 
 /// A small deterministic generator (xorshift): which instance, when to reconnect.
 struct Dice(u64);
@@ -183,8 +183,8 @@ async fn kill_9_mid_reply_another_instance_re_runs_and_the_stream_resumes_there(
     write_bot(&bots, "s", SLOW_BOT);
     // Both instances are spawned binaries on the same database (their own data dirs unused).
     let env = [("DATABASE_URL", url.as_str())];
-    let (mut a, base_a) = spawn_natter(&tmp.path().join("a"), &bots, free_port(), &env).await;
-    let (_b, base_b) = spawn_natter(&tmp.path().join("b"), &bots, free_port(), &env).await;
+    let (mut a, base_a) = spawn_natter(&tmp.path().join("a"), &bots, &env).await;
+    let (_b, base_b) = spawn_natter(&tmp.path().join("b"), &bots, &env).await;
     let client = reqwest::Client::new();
     let mut threads = Vec::new();
     for i in 0..4 {
@@ -321,7 +321,12 @@ fn a_wrong_or_unreachable_database_url_stops_the_start_with_one_clear_line() {
         !wrong.contains(PASSWORD) && !wrong.contains("panicked"),
         "{wrong}"
     );
-    let closed = free_port();
+    // A port nothing listens on: bound by the system, then released.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let refused = failed_start(
         &format!("postgres://natter_pw:{PASSWORD}@127.0.0.1:{closed}/postgres"),
         tmp.path(),

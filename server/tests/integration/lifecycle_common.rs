@@ -43,24 +43,7 @@ pub async fn admin_get(client: &reqwest::Client, base: &str, path: &str) -> Valu
     r.json().await.unwrap()
 }
 
-/// Polls `f` until it returns `Some`, for at most PATIENCE.
-pub async fn until<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + PATIENCE;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
-}
+pub use natter_testing::wait::until;
 
 /// The bot's handler runs once there are at least `n`.
 pub async fn handler_runs(client: &reqwest::Client, base: &str, bot: &str, n: usize) -> Vec<Value> {

@@ -32,8 +32,7 @@ async fn kill_9_while_handlers_run_then_restart_runs_every_handler() {
     write_bot(&bots, "k", "fallback = \"?\"\n[stream]\ndelay_ms = 0\n");
     write_file(&bots, "k/handlers/conversation_closed/slow.py", SLOW_PY);
     write_file(&bots, "k/handlers/conversation_closed/fast.py", FAST_PY);
-    let port = free_port();
-    let (mut proc, base) = spawn_natter(&data, &bots, port, &[("NATTER_ADMIN_TOKEN", ADMIN)]).await;
+    let (mut proc, base) = spawn_natter(&data, &bots, &[("NATTER_ADMIN_TOKEN", ADMIN)]).await;
     let client = reqwest::Client::new();
 
     let r = client
@@ -59,7 +58,7 @@ async fn kill_9_while_handlers_run_then_restart_runs_every_handler() {
     .await;
     proc.kill9();
 
-    let (_proc, base) = spawn_natter(&data, &bots, port, &[("NATTER_ADMIN_TOKEN", ADMIN)]).await;
+    let (_proc, base) = spawn_natter(&data, &bots, &[("NATTER_ADMIN_TOKEN", ADMIN)]).await;
     let runs = until("both handlers ran after the restart", || async {
         let v = admin_get(&client, &base, "/handler-runs?bot=k&limit=100").await;
         let runs = v["runs"].as_array().unwrap().clone();

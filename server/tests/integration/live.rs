@@ -96,16 +96,8 @@ async fn kill_9_mid_reply_then_resume_from_a_streamed_seq_misses_nothing() {
     let tmp = tempfile::tempdir().unwrap();
     let (data, bots) = (tmp.path().join("data"), tmp.path().join("bots"));
     write_bot(&bots, "t", &slow_bot());
-    let (mut proc, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
-    let mut s = TestServer {
-        base,
-        data: data.clone(),
-        bots: bots.clone(),
-        shutdown: Default::default(),
-        handle: None,
-        client: reqwest::Client::new(),
-        _tmp: None,
-    };
+    let (mut proc, base) = spawn_natter(&data, &bots, &[]).await;
+    let mut s = TestServer::at(base, &data, &bots);
     let t = s.create_thread("t").await;
     let mut sse = s.events(&t, Some(0)).await;
     let (st, body) = s.send(&t, "k", "hello world").await;
@@ -117,7 +109,7 @@ async fn kill_9_mid_reply_then_resume_from_a_streamed_seq_misses_nothing() {
     proc.kill9();
     drop(sse);
 
-    let (_proc2, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
+    let (_proc2, base) = spawn_natter(&data, &bots, &[]).await;
     s.base = base;
     // Resume from the last seq seen, which was streamed from memory and lost in the crash.
     let r = s

@@ -1,8 +1,14 @@
 //! Integration tests over real HTTP on 127.0.0.1 (one test binary, many modules, so the
 //! server is linked once). Servers run in-process on an ephemeral port, except the kill -9
-//! test, which spawns the built `natter` binary.
+//! tests, which spawn the built `natter` binary. The harness is the natter-testing crate.
 
-mod common;
+/// The harness under the name the test modules use: servers, bots, SSE, bounded waits.
+mod common {
+    pub use natter_testing::server::*;
+    pub use natter_testing::sse::*;
+    pub use natter_testing::wait::PATIENCE;
+}
+use natter_testing::{pg_cluster, process};
 
 mod actions;
 mod actions_admin;
@@ -27,8 +33,6 @@ mod live;
 mod llm;
 mod llm_failures;
 mod ops;
-mod pg_cluster;
-mod process;
 mod resume;
 mod sec_json;
 mod sec_jwt;
@@ -37,6 +41,9 @@ mod sec_limits;
 mod sec_logs;
 mod sec_origins;
 mod sec_outbound;
+mod sec_outbox_kills;
+mod sec_runaway;
 mod sec_sandbox;
+mod sec_stream_cuts;
 mod send;
 mod steps;

@@ -10,13 +10,7 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 use crate::process::*;
-
-fn env_num(k: &str, d: usize) -> usize {
-    std::env::var(k)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(d)
-}
+use natter_testing::env_or;
 
 /// Sends from 8 threads until the server dies; returns (thread, clientMessageId, messageId)
 /// of every 202 that was read whole, once at least `at_least` arrived and the kill was done.
@@ -90,8 +84,8 @@ fn integrity_ok(data: &std::path::Path) {
 
 #[tokio::test]
 async fn repeated_kill_9_loses_and_doubles_no_acknowledged_message() {
-    let kills = env_num("NATTER_KILLS", 6);
-    let per_kill = env_num("NATTER_ACKS_PER_KILL", 150);
+    let kills = env_or("NATTER_KILLS", 6);
+    let per_kill = env_or("NATTER_ACKS_PER_KILL", 150);
     let tmp = tempfile::tempdir().unwrap();
     let (data, bots) = (tmp.path().join("data"), tmp.path().join("bots"));
     write_bot(
@@ -100,7 +94,7 @@ async fn repeated_kill_9_loses_and_doubles_no_acknowledged_message() {
         &TEST_BOT.replace("delay_ms = 0", "delay_ms = 5"),
     );
     let client = reqwest::Client::new();
-    let (mut proc, mut base) = spawn_natter(&data, &bots, free_port(), &[]).await;
+    let (mut proc, mut base) = spawn_natter(&data, &bots, &[]).await;
     let mut threads = Vec::new();
     for _ in 0..8 {
         let r: Value = client
@@ -120,7 +114,7 @@ async fn repeated_kill_9_loses_and_doubles_no_acknowledged_message() {
             acked.insert((t, cmid), mid);
         }
         integrity_ok(&data);
-        (proc, base) = spawn_natter(&data, &bots, free_port(), &[]).await;
+        (proc, base) = spawn_natter(&data, &bots, &[]).await;
         // Every acknowledged message so far: there, once, with its id.
         for t in &threads {
             let h: Value = client

@@ -18,7 +18,7 @@ use serde_json::{json, Value};
 
 use crate::common::*;
 use crate::llm::standin::{chunks, Reply, StandIn as ModelStandIn};
-use crate::process::{free_port, spawn_natter_logging};
+use crate::process::spawn_natter_logging;
 
 const JWT_SECRET: &str = "jwt-secret-Zq8v1mN4kT0pW7rYx2Lc9Hs5Df3Gb6Ja";
 const ADMIN: &str = "admin-token-Pk3nV8qR1sT6wY0zB4cE7gJ2mL5xH9uD";
@@ -128,11 +128,9 @@ async fn scenario(format: &str) -> (String, Vec<String>) {
     );
     let log_path = tmp.path().join("natter.log");
     let log = std::fs::File::create(&log_path).unwrap();
-    let port = free_port();
     let (proc, base) = spawn_natter_logging(
         &tmp.path().join("data"),
         &tmp.path().join("bots"),
-        port,
         &[
             ("NATTER_LOG", "debug"),
             ("NATTER_LOG_FORMAT", format),

@@ -1,22 +1,19 @@
-//! Test harness: a server on 127.0.0.1:0 with bots written to a temp dir, a small client,
-//! and an SSE reader built on the protocol crate's parser.
-
-#![allow(dead_code)]
+//! A server on 127.0.0.1:0 in this process, with bots written to a temp dir, on the store
+//! engine the run asks for (`NATTER_TEST_STORE=postgres`, else SQLite), and a small client of
+//! the visitor API. [`TestServer::at`] wraps a server started elsewhere (a `natter` process).
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use futures_util::StreamExt;
-use natter_protocol::sse::{SseEvent, SseParser};
+use natter_protocol::sse::SseEvent;
 use natter_server::http::limits::Rate;
 use natter_server::server::{Server, ServerConfig};
 use natter_server::store::sqlite::Durability;
 use serde_json::{json, Value};
 use tokio_util::sync::CancellationToken;
 
-/// Every wait in tests is bounded by this (a hang fails instead of blocking CI); nothing
-/// asserts on elapsed time.
-pub const PATIENCE: Duration = Duration::from_secs(20);
+use crate::sse::SseReader;
+use crate::wait::PATIENCE;
 
 /// A bot used by most tests: no pacing, word chunks, every step kind.
 pub const TEST_BOT: &str = r#"
@@ -123,8 +120,8 @@ pub fn on_postgres() -> bool {
 /// directory, e.g. a restarted server, gets the same database), else `None`.
 pub fn database_url(data: &Path) -> Option<String> {
     on_postgres().then(|| {
-        let cluster = super::pg_cluster::cluster();
-        cluster.database(&super::pg_cluster::database_name(data))
+        let cluster = crate::pg_cluster::cluster();
+        cluster.database(&crate::pg_cluster::database_name(data))
     })
 }
 
@@ -150,12 +147,47 @@ pub fn engine_env(data: &Path) -> Vec<(String, String)> {
 /// operator would leave it.
 pub fn store_sql(data: &Path, sql: &str) {
     if on_postgres() {
-        let cluster = super::pg_cluster::cluster();
-        cluster.psql(&super::pg_cluster::database_name(data), sql);
+        let cluster = crate::pg_cluster::cluster();
+        cluster.psql(&crate::pg_cluster::database_name(data), sql);
     } else {
         let conn = rusqlite::Connection::open(data.join("natter.db")).unwrap();
         conn.execute_batch(sql).unwrap();
     }
+}
+
+/// The rows of a query on the store of `data` (either engine), each column as text (`""` for
+/// NULL), for checks a client cannot make through the API.
+pub fn store_rows(data: &Path, sql: &str) -> Vec<Vec<String>> {
+    if on_postgres() {
+        let cluster = crate::pg_cluster::cluster();
+        let out = cluster.psql(&crate::pg_cluster::database_name(data), sql);
+        return out
+            .lines()
+            .filter(|l| !l.is_empty())
+            .map(|l| l.split('|').map(str::to_string).collect())
+            .collect();
+    }
+    use rusqlite::types::ValueRef;
+    let conn = rusqlite::Connection::open(data.join("natter.db")).unwrap();
+    let mut stmt = conn.prepare(sql).unwrap();
+    let n = stmt.column_count();
+    let rows = stmt
+        .query_map([], |r| {
+            (0..n)
+                .map(|i| {
+                    Ok(match r.get_ref(i)? {
+                        ValueRef::Null => String::new(),
+                        ValueRef::Integer(v) => v.to_string(),
+                        ValueRef::Real(v) => v.to_string(),
+                        ValueRef::Text(t) | ValueRef::Blob(t) => {
+                            String::from_utf8_lossy(t).into_owned()
+                        }
+                    })
+                })
+                .collect::<rusqlite::Result<Vec<String>>>()
+        })
+        .unwrap();
+    rows.map(Result::unwrap).collect()
 }
 
 pub fn test_config(data: &Path, bots: &Path) -> ServerConfig {
@@ -206,6 +238,20 @@ impl TestServer {
         let mut s = Self::launch(config).await;
         s._tmp = Some(tmp);
         s
+    }
+
+    /// A client of a server already listening at `base` (e.g. a spawned `natter`) on `data`
+    /// and `bots`; [`stop`](Self::stop) does nothing to it.
+    pub fn at(base: String, data: &Path, bots: &Path) -> TestServer {
+        TestServer {
+            base,
+            data: data.to_path_buf(),
+            bots: bots.to_path_buf(),
+            shutdown: CancellationToken::new(),
+            handle: None,
+            client: reqwest::Client::new(),
+            _tmp: None,
+        }
     }
 
     pub async fn launch(config: ServerConfig) -> TestServer {
@@ -334,83 +380,6 @@ impl TestServer {
         }
         out
     }
-}
-
-pub struct SseReader {
-    body: futures_util::stream::BoxStream<'static, reqwest::Result<bytes::Bytes>>,
-    parser: SseParser,
-    pending: std::collections::VecDeque<SseEvent>,
-}
-
-impl SseReader {
-    pub fn new(resp: reqwest::Response) -> Self {
-        SseReader {
-            body: resp.bytes_stream().boxed(),
-            parser: SseParser::new(),
-            pending: Default::default(),
-        }
-    }
-
-    /// The next event, `None` when the stream ends. Panics after [`PATIENCE`].
-    pub async fn next(&mut self) -> Option<SseEvent> {
-        tokio::time::timeout(PATIENCE, async {
-            loop {
-                if let Some(e) = self.pending.pop_front() {
-                    return Some(e);
-                }
-                match self.body.next().await {
-                    Some(Ok(chunk)) => self.pending.extend(self.parser.feed(&chunk)),
-                    _ => return None,
-                }
-            }
-        })
-        .await
-        .expect("event within patience")
-    }
-
-    pub async fn next_json(&mut self) -> Option<Value> {
-        let e = self.next().await?;
-        let v: Value = serde_json::from_str(&e.data).unwrap();
-        assert_eq!(
-            v["seq"].to_string(),
-            e.id.clone().unwrap(),
-            "id line is the seq"
-        );
-        assert_eq!(
-            v["type"].as_str().unwrap(),
-            e.event,
-            "event line is the type"
-        );
-        Some(v)
-    }
-
-    pub fn retry(&self) -> Option<u64> {
-        self.parser.retry()
-    }
-}
-
-pub fn types(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .map(|e| e["type"].as_str().unwrap().to_string())
-        .collect()
-}
-
-/// The texts of the completed bot messages among `events`.
-pub fn replies(events: &[Value]) -> Vec<String> {
-    events
-        .iter()
-        .filter(|e| e["type"] == "message.completed")
-        .map(|e| {
-            e["message"]["content"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter_map(|c| c["text"].as_str())
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
 }
 
 pub async fn error_code(r: reqwest::Response) -> (u16, String) {

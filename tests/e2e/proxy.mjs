@@ -1,0 +1,45 @@
+// An HTTP proxy on 127.0.0.1 in front of `natter serve`, for fault tests in the browser: it
+// forwards everything (streams included) unless told otherwise. `down` answers 503 to the API;
+// `cut()` ends every response it is carrying (open event streams); `late401` holds every 401
+// after the first that long before passing it on (a refused request whose answer comes back
+// after another one's token refresh has finished). Each event-stream request is logged.
+import { createServer, request } from "node:http";
+
+export function startProxy(target) {
+  const state = { down: false, late401: 0, refused: 0, attempts: [], open: new Set() };
+  const server = createServer((req, res) => {
+    if (req.url.includes("/events")) state.attempts.push({ at: Date.now(), down: state.down });
+    if (state.down && req.url.startsWith("/v1/")) {
+      res.writeHead(503, { "content-type": "application/json" });
+      res.end(JSON.stringify({ error: { code: "unavailable", message: "proxy down (test)" } }));
+      return;
+    }
+    const up = request(target + req.url, { method: req.method, headers: req.headers }, (r) => {
+      const pass = () => { res.writeHead(r.statusCode, r.headers); r.pipe(res); };
+      if (r.statusCode === 401 && state.refused++ > 0 && state.late401 > 0) setTimeout(pass, state.late401);
+      else pass();
+    });
+    up.on("error", () => res.destroy());
+    req.pipe(up);
+    state.open.add(res);
+    res.on("close", () => { state.open.delete(res); up.destroy(); });
+  });
+  return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok({
+    state,
+    origin: `http://127.0.0.1:${server.address().port}`,
+    cut() { for (const r of state.open) r.destroy(); },
+    goDown() { state.down = true; this.cut(); },
+    close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
+  })));
+}
+
+/** Opens the e2e chat page through `proxy` in a new context; collects page errors. */
+export async function openThrough(browser, proxy, query) {
+  const ctx = await browser.newContext();
+  const page = await ctx.newPage();
+  const problems = [];
+  page.on("pageerror", (e) => problems.push("pageerror: " + e.message));
+  await page.goto(`${proxy.origin}/chat.html?${query}`);
+  await page.waitForFunction(() => window.natterLoaded);
+  return { page, ctx, problems };
+}
