@@ -168,7 +168,8 @@ async fn agent_message(
                 ));
             }
             if let Some(l) = local {
-                l.note_agent(&bot.slug, id, "agent", text.clone(), Some("active"));
+                l.note_agent(&bot.slug, id, "agent", text.clone(), Some("active"))
+                    .await?;
             }
             st.store
                 .complete_message(id, None, text_message(Role::Agent, text))
@@ -190,7 +191,8 @@ async fn agent_message(
                     "system",
                     format!("{who} joined."),
                     Some("active"),
-                );
+                )
+                .await?;
             }
             st.store
                 .append(
@@ -238,7 +240,8 @@ async fn agent_message(
                     "system",
                     "The agent left.".into(),
                     Some("ended"),
-                );
+                )
+                .await?;
             }
             st.store
                 .append(id, vec![EventPayload::AgentLeft { agent: None }])
@@ -319,7 +322,7 @@ async fn local_webhook(
         std::time::Duration::from_secs(300),
     )
     .map_err(|e| ApiError::Auth(AuthError::Invalid(e.to_string())))?;
-    let answer = st.lifecycle.local.receive(slug, sig.id, &v);
+    let answer = st.lifecycle.local.receive(slug, sig.id, &v).await?;
     Ok((
         StatusCode::OK,
         axum::Json(answer.unwrap_or_else(|| json!({}))),
@@ -330,7 +333,12 @@ async fn local_webhook(
 #[derive(serde::Deserialize)]
 struct ListQuery {
     bot: Option<String>,
+    /// Who is looking (the console's agent name); one presence per name.
+    agent: Option<String>,
 }
+
+/// Longest agent name a console may give.
+const MAX_AGENT: usize = 64;
 
 /// The agent console's list: conversations the local CRM heard of, for the key's bot.
 async fn local_list(
@@ -345,6 +353,14 @@ async fn local_list(
             message: "this bot has no local CRM".into(),
         });
     }
-    let list = st.lifecycle.local.list(&bot.slug);
+    let agent = q.agent.as_deref().unwrap_or("console");
+    if agent.is_empty() || agent.chars().count() > MAX_AGENT || agent.chars().any(char::is_control)
+    {
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            format!("agent: 1–{MAX_AGENT} printable characters"),
+        ));
+    }
+    let list = st.lifecycle.local.list(&bot.slug, agent).await?;
     Ok(axum::Json(json!({ "bot": bot.slug, "conversations": list })).into_response())
 }

@@ -30,6 +30,7 @@
 pub mod actions;
 pub mod console;
 pub mod live;
+pub mod local_crm;
 pub mod postgres;
 pub mod sqlite;
 mod sqlite_writer;
@@ -355,4 +356,13 @@ pub trait Store: Send + Sync + 'static {
     async fn conversation_extras(&self, thread_id: &str) -> Result<console::ConversationExtras>;
     /// A bot's overview figures as of `now`.
     async fn bot_stats(&self, bot: &str, now: time::OffsetDateTime) -> Result<console::BotStats>;
+    /// The local CRM takes a note ([`local_crm`]); `false` (nothing written) when its webhook
+    /// id was taken before.
+    async fn local_crm_note(&self, note: local_crm::Note) -> Result<bool>;
+    /// The local CRM's conversations of `bot`, newest first, each with its lines.
+    async fn local_crm_conversations(&self, bot: &str) -> Result<Vec<local_crm::Conversation>>;
+    /// Records that `agent` (an agent console) of `bot` looked at `now_ms`.
+    async fn local_crm_agent_seen(&self, bot: &str, agent: &str, now_ms: i64) -> Result<()>;
+    /// Whether an agent console of `bot` looked at or after `since_ms`.
+    async fn local_crm_online(&self, bot: &str, since_ms: i64) -> Result<bool>;
 }

@@ -32,6 +32,7 @@
 mod actions;
 mod console;
 pub mod fanout;
+mod local_crm;
 mod migrate;
 mod outbox;
 mod read;
@@ -491,5 +492,24 @@ impl Store for PgStore {
         now: time::OffsetDateTime,
     ) -> Result<crate::store::console::BotStats> {
         self.do_bot_stats(bot, now).await
+    }
+
+    async fn local_crm_note(&self, note: crate::store::local_crm::Note) -> Result<bool> {
+        self.do_local_crm_note(note).await
+    }
+
+    async fn local_crm_conversations(
+        &self,
+        bot: &str,
+    ) -> Result<Vec<crate::store::local_crm::Conversation>> {
+        self.do_local_crm_conversations(bot).await
+    }
+
+    async fn local_crm_agent_seen(&self, bot: &str, agent: &str, now_ms: i64) -> Result<()> {
+        self.do_local_crm_agent_seen(bot, agent, now_ms).await
+    }
+
+    async fn local_crm_online(&self, bot: &str, since_ms: i64) -> Result<bool> {
+        self.do_local_crm_online(bot, since_ms).await
     }
 }

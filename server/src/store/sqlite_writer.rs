@@ -52,6 +52,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/0010_console_fts_threads.sql"),
     ),
+    (13, include_str!("../../migrations/0013_local_crm.sql")),
 ];
 /// Jobs per group commit; bounds the latency one batch adds.
 const MAX_BATCH: usize = 1024;

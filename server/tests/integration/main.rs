@@ -23,6 +23,7 @@ mod limits;
 mod live;
 mod llm;
 mod llm_failures;
+mod local_crm;
 mod ops;
 mod pg_cluster;
 mod process;
