@@ -16,6 +16,7 @@ mod crash;
 mod crm_webhooks;
 mod embedded;
 mod instances;
+mod instances_outbox;
 mod lifecycle;
 mod lifecycle_common;
 mod lifecycle_crash;
