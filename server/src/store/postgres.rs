@@ -11,7 +11,9 @@
 //! thread, all in one statement before COMMIT. The row lock serializes the writers of a
 //! thread across instances, so seqs are 1, 2, 3, … with no gap, in commit order. Events reach
 //! this instance's sink after the COMMIT; other instances get them from the log on the
-//! NOTIFY ([`fanout`]).
+//! NOTIFY ([`fanout`]). The hot path's writes — a send to an open thread, a run's completed
+//! message and end — are each one statement with the same effect ([`fast`]): one round trip
+//! per write instead of one per row.
 //!
 //! Streamed events ([`Store::stream`]: a reply's start and deltas) are committed like any
 //! other event, but each call in one statement (its own transaction, one round trip) and with
@@ -32,6 +34,7 @@
 mod actions;
 mod console;
 pub mod fanout;
+mod fast;
 mod local_crm;
 mod migrate;
 mod outbox;
