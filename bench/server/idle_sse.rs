@@ -1,15 +1,23 @@
-//! Idle event streams benchmark (not a test): the server's resident memory while holding
+//! Idle event streams benchmark (not a test): each server's resident memory while holding
 //! N idle SSE connections (default 10,000), one thread each.
 //!
 //! Spawns the release `natter` binary (its RSS is measured alone, without the client's),
 //! raises the open-files limit of both processes, creates N threads, opens N streams with
 //! raw sockets and reads each stream's first bytes (so every stream is really established).
 //!
+//! `BENCH_INSTANCES=K` (K > 1 needs `BENCH_STORE=postgres`): K servers on one PostgreSQL
+//! database (a throwaway cluster, as in the load bench), N streams on each (threads created
+//! through the first one): the memory per instance and per stream when the store is shared
+//! and each instance listens for the others' commits.
+//!
 //!     cargo bench -p natter-server --bench idle_sse
 //!     BENCH_STREAMS=10000 cargo bench -p natter-server --bench idle_sse
+//!     BENCH_STORE=postgres BENCH_INSTANCES=3 BENCH_STREAMS=5000 cargo bench -p natter-server --bench idle_sse
 
 #[path = "common.rs"]
 mod common;
+#[path = "../../server/tests/integration/pg_cluster.rs"]
+mod pg_cluster;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -35,25 +43,49 @@ fn raise_nofile(want: u64) -> u64 {
     }
 }
 
-fn main() {
-    let n: usize = std::env::var("BENCH_STREAMS")
+fn env_usize(name: &str, default: usize) -> usize {
+    std::env::var(name)
         .ok()
         .and_then(|s| s.parse().ok())
-        .unwrap_or(10_000);
-    let limit = raise_nofile(n as u64 * 2 + 1024);
-    println!("idle SSE bench: {n} streams, open-files limit {limit} (inherited by the server)");
-    let tmp = tempfile::tempdir().unwrap();
-    let bots = tmp.path().join("bots");
-    std::fs::create_dir_all(bots.join("b")).unwrap();
-    std::fs::write(bots.join("b/bot.toml"), "greeting = \"Hi\"\n").unwrap();
+        .unwrap_or(default)
+}
+
+fn free_addr() -> String {
     let port = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
         .unwrap()
         .port();
-    let addr = format!("127.0.0.1:{port}");
-    let mut child = Command::new(env!("CARGO_BIN_EXE_natter"))
-        .args([
+    format!("127.0.0.1:{port}")
+}
+
+fn main() {
+    let n = env_usize("BENCH_STREAMS", 10_000);
+    let instances = env_usize("BENCH_INSTANCES", 1).max(1);
+    let postgres = std::env::var("BENCH_STORE").is_ok_and(|s| s == "postgres");
+    assert!(
+        postgres || instances == 1,
+        "BENCH_INSTANCES > 1 needs BENCH_STORE=postgres (one SQLite file has one server)"
+    );
+    let limit = raise_nofile((n * instances) as u64 * 2 + 1024);
+    let store = if postgres { "PostgreSQL" } else { "SQLite" };
+    println!(
+        "idle SSE bench: {n} streams on each of {instances} instance(s), {store}, open-files limit {limit} (inherited by the servers)"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let bots = tmp.path().join("bots");
+    std::fs::create_dir_all(bots.join("b")).unwrap();
+    std::fs::write(bots.join("b/bot.toml"), "greeting = \"Hi\"\n").unwrap();
+    let url = postgres.then(|| {
+        let db = format!("idle_{}", uuid::Uuid::new_v4().simple());
+        pg_cluster::durable_cluster().database(&db)
+    });
+    let mut children = Vec::new();
+    let mut addrs = Vec::new();
+    for i in 0..instances {
+        let addr = free_addr();
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_natter"));
+        cmd.args([
             "serve",
             "--addr",
             &addr,
@@ -63,31 +95,40 @@ fn main() {
             "normal",
         ])
         .arg("--data")
-        .arg(tmp.path().join("data"))
+        .arg(tmp.path().join(format!("data{i}")))
         .arg("--bots")
         .arg(&bots)
         .env("NATTER_LOG", "warn")
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let pid = child.id();
+        .stdout(Stdio::null());
+        if let Some(url) = &url {
+            cmd.env("DATABASE_URL", url);
+        }
+        children.push(cmd.spawn().unwrap());
+        addrs.push(addr);
+    }
+    let pids: Vec<u32> = children.iter().map(|c| c.id()).collect();
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
         let client = reqwest::Client::new();
-        let base = format!("http://{addr}");
-        for _ in 0..500 {
-            if client.get(format!("{base}/healthz")).send().await.is_ok() {
-                break;
+        for addr in &addrs {
+            for _ in 0..500 {
+                if client.get(format!("http://{addr}/healthz")).send().await.is_ok_and(|r| r.status() == 200) {
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            tokio::time::sleep(Duration::from_millis(20)).await;
         }
-        println!("server RSS at start:           {:8.1} MiB", rss_mib(pid));
-        // Threads, created with bounded concurrency.
-        let mut threads = Vec::with_capacity(n);
-        for chunk in (0..n).collect::<Vec<_>>().chunks(200) {
+        let rss = |i: usize| rss_mib(pids[i]);
+        for i in 0..instances {
+            println!("instance {i}: server RSS at start:           {:8.1} MiB", rss(i));
+        }
+        // Threads, created with bounded concurrency, through the first instance.
+        let base = format!("http://{}", addrs[0]);
+        let mut threads = Vec::with_capacity(n * instances);
+        for chunk in (0..n * instances).collect::<Vec<_>>().chunks(200) {
             let futs = chunk.iter().map(|_| {
                 let c = client.clone();
                 let u = format!("{base}/v1/bots/b/threads");
@@ -97,39 +138,46 @@ fn main() {
         }
         drop(client);
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let before = rss_mib(pid);
-        println!("server RSS after {n} threads:  {before:8.1} MiB");
-        let t0 = Instant::now();
-        let mut conns = Vec::with_capacity(n);
-        for chunk in threads.chunks(500) {
-            let futs = chunk.iter().map(|t| {
-                let addr = addr.clone();
-                let req = format!("GET /v1/threads/{t}/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
-                async move {
-                    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-                    s.write_all(req.as_bytes()).await.unwrap();
-                    let mut buf = vec![0u8; 4096];
-                    let mut got = Vec::new();
-                    // Wait for the greeting event: the stream is established end to end.
-                    while !String::from_utf8_lossy(&got).contains("message.completed") {
-                        let k = s.read(&mut buf).await.unwrap();
-                        assert!(k > 0, "stream closed early");
-                        got.extend_from_slice(&buf[..k]);
+        let mut conns = Vec::with_capacity(n * instances);
+        for (i, addr) in addrs.iter().enumerate() {
+            let before = rss(i);
+            println!("instance {i}: server RSS after {} threads:  {before:8.1} MiB", threads.len());
+            let t0 = Instant::now();
+            let mine = &threads[i * n..(i + 1) * n];
+            let mut opened_here = Vec::with_capacity(n);
+            for chunk in mine.chunks(500) {
+                let futs = chunk.iter().map(|t| {
+                    let addr = addr.clone();
+                    let req = format!("GET /v1/threads/{t}/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+                    async move {
+                        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                        s.write_all(req.as_bytes()).await.unwrap();
+                        let mut buf = vec![0u8; 4096];
+                        let mut got = Vec::new();
+                        // Wait for the greeting event: the stream is established end to end.
+                        while !String::from_utf8_lossy(&got).contains("message.completed") {
+                            let k = s.read(&mut buf).await.unwrap();
+                            assert!(k > 0, "stream closed early");
+                            got.extend_from_slice(&buf[..k]);
+                        }
+                        s
                     }
-                    s
-                }
-            });
-            conns.extend(futures_util::future::join_all(futs).await);
+                });
+                opened_here.extend(futures_util::future::join_all(futs).await);
+            }
+            let opened = t0.elapsed();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let after = rss(i);
+            let metrics = reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap();
+            let open_gauge = metrics.lines().find(|l| l.starts_with("natter_sse_streams_open")).unwrap_or("?").to_string();
+            println!("instance {i}: server RSS with {} idle streams: {after:8.1} MiB  ({:.1} KiB per stream; opened in {:.2}s; {open_gauge})",
+                opened_here.len(), (after - before) * 1024.0 / opened_here.len() as f64, opened.as_secs_f64());
+            conns.extend(opened_here);
         }
-        let opened = t0.elapsed();
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let after = rss_mib(pid);
-        let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
-        let open_gauge = metrics.lines().find(|l| l.starts_with("natter_sse_streams_open")).unwrap_or("?").to_string();
-        println!("server RSS with {} idle streams: {after:8.1} MiB  ({:.1} KiB per stream; opened in {:.2}s; {open_gauge})",
-            conns.len(), (after - before) * 1024.0 / conns.len() as f64, opened.as_secs_f64());
         drop(conns);
     });
-    let _ = child.kill();
-    let _ = child.wait();
+    for mut child in children {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
 }
