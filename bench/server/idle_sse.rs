@@ -1,20 +1,27 @@
-//! Idle event streams benchmark (not a test): the server's resident memory while holding
+//! Idle event streams benchmark (not a test): each server's resident memory while holding
 //! N idle SSE connections (default 10,000), one thread each.
 //!
 //! Spawns the release `natter` binary (its RSS is measured alone, without the client's),
 //! raises the open-files limit of both processes, creates N threads, opens N streams with
 //! raw sockets and reads each stream's first bytes (so every stream is really established).
 //!
+//! `BENCH_INSTANCES=K` (K > 1 needs `BENCH_STORE=postgres`): K servers on one PostgreSQL
+//! database (a throwaway cluster, as in the load bench), N streams on each (threads created
+//! through the first one): the memory per instance and per stream when the store is shared
+//! and each instance listens for the others' commits.
+//!
 //!     cargo bench -p natter-server --bench idle_sse
 //!     BENCH_STREAMS=10000 cargo bench -p natter-server --bench idle_sse
+//!     BENCH_STORE=postgres BENCH_INSTANCES=3 BENCH_STREAMS=5000 cargo bench -p natter-server --bench idle_sse
 
 #[path = "common.rs"]
 mod common;
 
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use common::rss_mib;
+use natter_testing::env_or;
+use natter_testing::pg_cluster::durable_cluster;
 use natter_testing::process::{natter_serve, start};
 use natter_testing::server::write_bot;
 use serde_json::Value;
@@ -38,31 +45,54 @@ fn raise_nofile(want: u64) -> u64 {
 }
 
 fn main() {
-    let n: usize = natter_testing::env_or("BENCH_STREAMS", 10_000);
-    let limit = raise_nofile(n as u64 * 2 + 1024);
-    println!("idle SSE bench: {n} streams, open-files limit {limit} (inherited by the server)");
+    let n: usize = env_or("BENCH_STREAMS", 10_000);
+    let instances = env_or("BENCH_INSTANCES", 1usize).max(1);
+    let postgres = std::env::var("BENCH_STORE").is_ok_and(|s| s == "postgres");
+    assert!(
+        postgres || instances == 1,
+        "BENCH_INSTANCES > 1 needs BENCH_STORE=postgres (one SQLite file has one server)"
+    );
+    let limit = raise_nofile((n * instances) as u64 * 2 + 1024);
+    let store = if postgres { "PostgreSQL" } else { "SQLite" };
+    println!(
+        "idle SSE bench: {n} streams on each of {instances} instance(s), {store}, open-files limit {limit} (inherited by the servers)"
+    );
     let tmp = tempfile::tempdir().unwrap();
     let bots = tmp.path().join("bots");
     write_bot(&bots, "b", "greeting = \"Hi\"\n");
+    let url = postgres.then(|| {
+        let db = format!("idle_{}", uuid::Uuid::new_v4().simple());
+        durable_cluster().database(&db)
+    });
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
         .unwrap();
     rt.block_on(async {
-        let mut cmd = natter_serve();
-        cmd.args(["--durability", "normal"])
-            .arg("--data")
-            .arg(tmp.path().join("data"))
-            .arg("--bots")
-            .arg(&bots)
-            .stderr(Stdio::inherit());
-        let (child, base) = start(cmd).await;
-        let (pid, addr) = (child.id(), child.addr().to_string());
+        let mut servers = Vec::new();
+        for i in 0..instances {
+            let mut cmd = natter_serve();
+            cmd.args(["--durability", "normal"])
+                .arg("--data")
+                .arg(tmp.path().join(format!("data{i}")))
+                .arg("--bots")
+                .arg(&bots);
+            if let Some(url) = &url {
+                cmd.env("DATABASE_URL", url);
+            }
+            servers.push(start(cmd).await.0);
+        }
+        let pids: Vec<u32> = servers.iter().map(|s| s.id()).collect();
+        let addrs: Vec<String> = servers.iter().map(|s| s.addr().to_string()).collect();
         let client = reqwest::Client::new();
-        println!("server RSS at start:           {:8.1} MiB", rss_mib(pid));
-        // Threads, created with bounded concurrency.
-        let mut threads = Vec::with_capacity(n);
-        for chunk in (0..n).collect::<Vec<_>>().chunks(200) {
+        let rss = |i: usize| rss_mib(pids[i]);
+        for i in 0..instances {
+            println!("instance {i}: server RSS at start:           {:8.1} MiB", rss(i));
+        }
+        // Threads, created with bounded concurrency, through the first instance.
+        let base = format!("http://{}", addrs[0]);
+        let mut threads = Vec::with_capacity(n * instances);
+        for chunk in (0..n * instances).collect::<Vec<_>>().chunks(200) {
             let futs = chunk.iter().map(|_| {
                 let c = client.clone();
                 let u = format!("{base}/v1/bots/b/threads");
@@ -72,38 +102,43 @@ fn main() {
         }
         drop(client);
         tokio::time::sleep(Duration::from_millis(500)).await;
-        let before = rss_mib(pid);
-        println!("server RSS after {n} threads:  {before:8.1} MiB");
-        let t0 = Instant::now();
-        let mut conns = Vec::with_capacity(n);
-        for chunk in threads.chunks(500) {
-            let futs = chunk.iter().map(|t| {
-                let addr = addr.clone();
-                let req = format!("GET /v1/threads/{t}/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
-                async move {
-                    let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
-                    s.write_all(req.as_bytes()).await.unwrap();
-                    let mut buf = vec![0u8; 4096];
-                    let mut got = Vec::new();
-                    // Wait for the greeting event: the stream is established end to end.
-                    while !String::from_utf8_lossy(&got).contains("message.completed") {
-                        let k = s.read(&mut buf).await.unwrap();
-                        assert!(k > 0, "stream closed early");
-                        got.extend_from_slice(&buf[..k]);
+        let mut conns = Vec::with_capacity(n * instances);
+        for (i, addr) in addrs.iter().enumerate() {
+            let before = rss(i);
+            println!("instance {i}: server RSS after {} threads:  {before:8.1} MiB", threads.len());
+            let t0 = Instant::now();
+            let mine = &threads[i * n..(i + 1) * n];
+            let mut opened_here = Vec::with_capacity(n);
+            for chunk in mine.chunks(500) {
+                let futs = chunk.iter().map(|t| {
+                    let addr = addr.clone();
+                    let req = format!("GET /v1/threads/{t}/events HTTP/1.1\r\nHost: {addr}\r\nAccept: text/event-stream\r\n\r\n");
+                    async move {
+                        let mut s = tokio::net::TcpStream::connect(&addr).await.unwrap();
+                        s.write_all(req.as_bytes()).await.unwrap();
+                        let mut buf = vec![0u8; 4096];
+                        let mut got = Vec::new();
+                        // Wait for the greeting event: the stream is established end to end.
+                        while !String::from_utf8_lossy(&got).contains("message.completed") {
+                            let k = s.read(&mut buf).await.unwrap();
+                            assert!(k > 0, "stream closed early");
+                            got.extend_from_slice(&buf[..k]);
+                        }
+                        s
                     }
-                    s
-                }
-            });
-            conns.extend(futures_util::future::join_all(futs).await);
+                });
+                opened_here.extend(futures_util::future::join_all(futs).await);
+            }
+            let opened = t0.elapsed();
+            tokio::time::sleep(Duration::from_secs(2)).await;
+            let after = rss(i);
+            let metrics = reqwest::get(format!("http://{addr}/metrics")).await.unwrap().text().await.unwrap();
+            let open_gauge = metrics.lines().find(|l| l.starts_with("natter_sse_streams_open")).unwrap_or("?").to_string();
+            println!("instance {i}: server RSS with {} idle streams: {after:8.1} MiB  ({:.1} KiB per stream; opened in {:.2}s; {open_gauge})",
+                opened_here.len(), (after - before) * 1024.0 / opened_here.len() as f64, opened.as_secs_f64());
+            conns.extend(opened_here);
         }
-        let opened = t0.elapsed();
-        tokio::time::sleep(Duration::from_secs(2)).await;
-        let after = rss_mib(pid);
-        let metrics = reqwest::get(format!("{base}/metrics")).await.unwrap().text().await.unwrap();
-        let open_gauge = metrics.lines().find(|l| l.starts_with("natter_sse_streams_open")).unwrap_or("?").to_string();
-        println!("server RSS with {} idle streams: {after:8.1} MiB  ({:.1} KiB per stream; opened in {:.2}s; {open_gauge})",
-            conns.len(), (after - before) * 1024.0 / conns.len() as f64, opened.as_secs_f64());
         drop(conns);
-        drop(child);
+        drop(servers);
     });
 }

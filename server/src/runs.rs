@@ -120,6 +120,7 @@ impl Runs {
             thread_id: &input.thread_id,
             run_id: &input.run_id,
             open: None,
+            start_event: None,
             pending: Vec::new(),
             started,
             first_delta: false,
@@ -217,6 +218,9 @@ struct RunWriter<'a> {
     run_id: &'a str,
     /// The message being streamed: (id, role).
     open: Option<(String, Role)>,
+    /// The open message's `message.started`, streamed with its first deltas (every agent
+    /// writes a delta right after `begin`): one store write less per message.
+    start_event: Option<EventPayload>,
     /// A completed message waiting for the next write or the run's end (one commit less per
     /// reply). Committed before anything else of the run is written or streamed.
     pending: Vec<RunItem>,
@@ -228,6 +232,9 @@ struct RunWriter<'a> {
 
 impl RunWriter<'_> {
     async fn flush(&mut self) -> Result<(), ReplyError> {
+        if let Some(started) = self.start_event.take() {
+            self.store.stream(self.thread_id, vec![started]).await?;
+        }
         if !self.pending.is_empty() {
             self.store
                 .run_batch(self.thread_id, std::mem::take(&mut self.pending))
@@ -246,16 +253,11 @@ impl Reply for RunWriter<'_> {
         let id = ids::message();
         // The previous message's `message.completed` must get its seq first.
         self.flush().await?;
-        self.store
-            .stream(
-                self.thread_id,
-                vec![EventPayload::MessageStarted {
-                    message_id: id.clone(),
-                    run_id: Some(self.run_id.into()),
-                    role,
-                }],
-            )
-            .await?;
+        self.start_event = Some(EventPayload::MessageStarted {
+            message_id: id.clone(),
+            run_id: Some(self.run_id.into()),
+            role,
+        });
         self.open = Some((id.clone(), role));
         Ok(id)
     }
@@ -265,18 +267,18 @@ impl Reply for RunWriter<'_> {
             .open
             .clone()
             .ok_or(ReplyError::Misuse("delta without begin"))?;
-        let events = pieces
-            .iter()
-            .map(|text| EventPayload::MessageDelta {
-                message_id: id.clone(),
-                run_id: Some(self.run_id.into()),
-                delta: Delta {
-                    role,
-                    content: vec![ContentItem::text(item_id, *text)],
-                },
-            })
-            .collect();
-        self.store.stream(self.thread_id, events).await?;
+        let mut events: Vec<EventPayload> = self.start_event.take().into_iter().collect();
+        events.extend(pieces.iter().map(|text| EventPayload::MessageDelta {
+            message_id: id.clone(),
+            run_id: Some(self.run_id.into()),
+            delta: Delta {
+                role,
+                content: vec![ContentItem::text(item_id, *text)],
+            },
+        }));
+        if !events.is_empty() {
+            self.store.stream(self.thread_id, events).await?;
+        }
         if !self.first_delta && !pieces.is_empty() {
             self.first_delta = true;
             metrics::global()
@@ -295,6 +297,10 @@ impl Reply for RunWriter<'_> {
             .open
             .take()
             .ok_or(ReplyError::Misuse("complete without begin"))?;
+        // A message without deltas still shows its start before its completion.
+        if let Some(started) = self.start_event.take() {
+            self.store.stream(self.thread_id, vec![started]).await?;
+        }
         let message = Message {
             id,
             role,

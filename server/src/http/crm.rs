@@ -176,12 +176,9 @@ async fn agent_message(
                 .content
                 .extend(crate::attachments::items::items(&files));
             if let Some(l) = local {
-                l.note_agent_files(
-                    &bot.slug,
-                    id,
-                    text,
-                    crate::attachments::items::signed_list(id, &message),
-                );
+                let files = crate::attachments::items::signed_list(id, &message);
+                l.note_agent(&bot.slug, id, "agent", text, &files, Some("active"))
+                    .await?;
             }
             st.store.complete_message(id, None, message).await?;
         }
@@ -200,8 +197,10 @@ async fn agent_message(
                     id,
                     "system",
                     format!("{who} joined."),
+                    &[],
                     Some("active"),
-                );
+                )
+                .await?;
             }
             st.store
                 .append(
@@ -248,8 +247,10 @@ async fn agent_message(
                     id,
                     "system",
                     "The agent left.".into(),
+                    &[],
                     Some("ended"),
-                );
+                )
+                .await?;
             }
             st.store
                 .append(id, vec![EventPayload::AgentLeft { agent: None }])
@@ -330,7 +331,7 @@ async fn local_webhook(
         std::time::Duration::from_secs(300),
     )
     .map_err(|e| ApiError::Auth(AuthError::Invalid(e.to_string())))?;
-    let answer = st.lifecycle.local.receive(slug, sig.id, &v);
+    let answer = st.lifecycle.local.receive(slug, sig.id, &v).await?;
     Ok((
         StatusCode::OK,
         axum::Json(answer.unwrap_or_else(|| json!({}))),
@@ -341,7 +342,12 @@ async fn local_webhook(
 #[derive(serde::Deserialize)]
 struct ListQuery {
     bot: Option<String>,
+    /// Who is looking (the console's agent name); one presence per name.
+    agent: Option<String>,
 }
+
+/// Longest agent name a console may give.
+const MAX_AGENT: usize = 64;
 
 /// The agent console's list: conversations the local CRM heard of, for the key's bot.
 async fn local_list(
@@ -356,6 +362,14 @@ async fn local_list(
             message: "this bot has no local CRM".into(),
         });
     }
-    let list = st.lifecycle.local.list(&bot.slug);
+    let agent = q.agent.as_deref().unwrap_or("console");
+    if agent.is_empty() || agent.chars().count() > MAX_AGENT || agent.chars().any(char::is_control)
+    {
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            format!("agent: 1–{MAX_AGENT} printable characters"),
+        ));
+    }
+    let list = st.lifecycle.local.list(&bot.slug, agent).await?;
     Ok(axum::Json(json!({ "bot": bot.slug, "conversations": list })).into_response())
 }

@@ -88,12 +88,12 @@ impl Lifecycle {
         let handlers =
             HandlerRunner::new(store.clone(), bots.clone(), py_host, options.python.clone());
         Ok(Arc::new(Lifecycle {
+            local: Arc::new(LocalCrm::new(store.clone())),
             store,
             bots,
             plan,
             client,
             handlers,
-            local: Arc::new(LocalCrm::default()),
             options,
         }))
     }

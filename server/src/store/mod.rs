@@ -31,6 +31,7 @@ pub mod actions;
 pub mod attachments;
 pub mod console;
 pub mod live;
+pub mod local_crm;
 pub mod open;
 pub mod postgres;
 pub mod sqlite;
@@ -368,4 +369,13 @@ pub trait Store: attachments::AttachmentStore + Send + Sync + 'static {
     /// `now_ms`.
     async fn console_session_csrf(&self, id_hash: &str, now_ms: i64) -> Result<Option<String>>;
     async fn remove_console_session(&self, id_hash: &str) -> Result<()>;
+    /// The local CRM takes a note ([`local_crm`]); `false` (nothing written) when its webhook
+    /// id was taken before.
+    async fn local_crm_note(&self, note: local_crm::Note) -> Result<bool>;
+    /// The local CRM's conversations of `bot`, newest first, each with its lines.
+    async fn local_crm_conversations(&self, bot: &str) -> Result<Vec<local_crm::Conversation>>;
+    /// Records that `agent` (an agent console) of `bot` looked at `now_ms`.
+    async fn local_crm_agent_seen(&self, bot: &str, agent: &str, now_ms: i64) -> Result<()>;
+    /// Whether an agent console of `bot` looked at or after `since_ms`.
+    async fn local_crm_online(&self, bot: &str, since_ms: i64) -> Result<bool>;
 }

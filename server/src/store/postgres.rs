@@ -11,7 +11,9 @@
 //! thread, all in one statement before COMMIT. The row lock serializes the writers of a
 //! thread across instances, so seqs are 1, 2, 3, … with no gap, in commit order. Events reach
 //! this instance's sink after the COMMIT; other instances get them from the log on the
-//! NOTIFY ([`fanout`]).
+//! NOTIFY ([`fanout`]). The hot path's writes — a send to an open thread, a run's completed
+//! message and end — are each one statement with the same effect ([`fast`]): one round trip
+//! per write instead of one per row.
 //!
 //! Streamed events ([`Store::stream`]: a reply's start and deltas) are committed like any
 //! other event, but each call in one statement (its own transaction, one round trip) and with
@@ -34,6 +36,8 @@ mod attachments;
 mod console;
 mod console_sessions;
 pub mod fanout;
+mod fast;
+mod local_crm;
 mod migrate;
 mod outbox;
 mod read;
@@ -509,5 +513,24 @@ impl Store for PgStore {
 
     async fn remove_console_session(&self, id_hash: &str) -> Result<()> {
         self.do_remove_console_session(id_hash).await
+    }
+
+    async fn local_crm_note(&self, note: crate::store::local_crm::Note) -> Result<bool> {
+        self.do_local_crm_note(note).await
+    }
+
+    async fn local_crm_conversations(
+        &self,
+        bot: &str,
+    ) -> Result<Vec<crate::store::local_crm::Conversation>> {
+        self.do_local_crm_conversations(bot).await
+    }
+
+    async fn local_crm_agent_seen(&self, bot: &str, agent: &str, now_ms: i64) -> Result<()> {
+        self.do_local_crm_agent_seen(bot, agent, now_ms).await
+    }
+
+    async fn local_crm_online(&self, bot: &str, since_ms: i64) -> Result<bool> {
+        self.do_local_crm_online(bot, since_ms).await
     }
 }

@@ -25,6 +25,7 @@ mod actions;
 mod attachments;
 mod console;
 mod console_sessions;
+mod local_crm;
 mod outbox;
 mod user_defined;
 
@@ -543,5 +544,24 @@ impl Store for SqliteStore {
 
     async fn remove_console_session(&self, id_hash: &str) -> Result<()> {
         self.do_remove_console_session(id_hash).await
+    }
+
+    async fn local_crm_note(&self, note: crate::store::local_crm::Note) -> Result<bool> {
+        self.do_local_crm_note(note).await
+    }
+
+    async fn local_crm_conversations(
+        &self,
+        bot: &str,
+    ) -> Result<Vec<crate::store::local_crm::Conversation>> {
+        self.do_local_crm_conversations(bot).await
+    }
+
+    async fn local_crm_agent_seen(&self, bot: &str, agent: &str, now_ms: i64) -> Result<()> {
+        self.do_local_crm_agent_seen(bot, agent, now_ms).await
+    }
+
+    async fn local_crm_online(&self, bot: &str, since_ms: i64) -> Result<bool> {
+        self.do_local_crm_online(bot, since_ms).await
     }
 }

@@ -53,6 +53,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/0010_console_fts_threads.sql"),
     ),
     (12, include_str!("../../migrations/0012_attachments.sql")),
+    (13, include_str!("../../migrations/0013_local_crm.sql")),
     (
         14,
         include_str!("../../migrations/0014_console_sessions.sql"),

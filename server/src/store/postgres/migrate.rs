@@ -57,6 +57,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/postgres/0012_attachments.sql"),
     ),
     (
+        13,
+        include_str!("../../../migrations/postgres/0013_local_crm.sql"),
+    ),
+    (
         14,
         include_str!("../../../migrations/postgres/0014_console_sessions.sql"),
     ),

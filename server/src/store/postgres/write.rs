@@ -84,6 +84,17 @@ impl PgStore {
         context: Option<Value>,
         run_id: String,
     ) -> Result<SendOutcome> {
+        // The common case in one statement; anything else under the row lock below.
+        if self
+            .fast_send(thread_id, &message, &context, &run_id)
+            .await?
+            .is_some()
+        {
+            return Ok(SendOutcome::Created {
+                message_id: message.id,
+                run_id: Some(run_id),
+            });
+        }
         let mut tx = Tx::begin(self).await?;
         let status = tx.lock(thread_id).await?;
         if let Some(cmid) = &message.client_message_id {
@@ -159,10 +170,9 @@ impl PgStore {
     pub(super) async fn do_stream(&self, thread_id: &str, events: Vec<EventPayload>) -> Result<()> {
         let prepared: Vec<Prepared> = events.iter().map(Prepared::new).collect();
         let n = prepared.len() as i64;
-        let head = "{\"seq\":0".len();
         let rests: Vec<String> = prepared
             .iter()
-            .map(|p| p.seal(thread_id, 0).json[head..].to_string())
+            .map(|p| super::fast::envelope_rest(p, thread_id))
             .collect();
         let types: Vec<&str> = prepared.iter().map(|p| p.event_type).collect();
         let rows = sqlx::query(
@@ -211,6 +221,10 @@ impl PgStore {
     }
 
     pub(super) async fn do_run_batch(&self, thread_id: &str, items: Vec<RunItem>) -> Result<()> {
+        let items = match self.fast_batch(thread_id, items).await? {
+            Ok(()) => return Ok(()),
+            Err(items) => items,
+        };
         let mut tx = Tx::begin(self).await?;
         tx.lock(thread_id).await?;
         for item in items {
