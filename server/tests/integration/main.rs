@@ -10,6 +10,7 @@ mod actions_bot;
 mod actions_limits;
 mod actions_standin;
 mod auth;
+mod browser_session;
 mod config_errors;
 mod console;
 mod crash;

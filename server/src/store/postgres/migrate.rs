@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../../migrations/postgres/0010_console_fts_threads.sql"),
     ),
+    (
+        11,
+        include_str!("../../../migrations/postgres/0011_thread_channel_session.sql"),
+    ),
 ];
 
 /// The advisory lock key of migrations (any constant shared by all instances).
