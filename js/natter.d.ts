@@ -62,6 +62,9 @@ export interface LoadChatOptions {
   persistence?: Persistence;
   /** How long an async handler may take before it is abandoned (default 10000). */
   handlerTimeoutMs?: number;
+  /** Added to the browser session the bot's actions and handlers see (a plain JSON object,
+   *  at most 4096 bytes as JSON; copied when `loadChat` runs), e.g. `{customerId: "c-42"}`. */
+  context?: Record<string, unknown>;
   /** Called with the instance before `loadChat` resolves; the embed renders only without it. */
   onLoad?: (instance: NatterChat) => void | Promise<void>;
 }

@@ -13,7 +13,7 @@
  *   instance, through wrappers registered on the NatterChat (so Natter's ordering, awaiting and
  *   timeouts apply unchanged).
  */
-/* global natterStart */
+/* global natterStart, natterPage */
 /* eslint-disable no-unused-vars */
 
 var IBM_SAY = "natter (IBM web chat compatibility): ";
@@ -489,7 +489,9 @@ function ibmStart(o) {
   });
   return Promise.all([natterStart(server + "/widget/"), bot])
     .then(function (got) {
-      var options = Object.assign({ serverUrl: server, bot: got[1] }, o.options);
+      // `_channel`: the conversation is recorded as having come through this loader
+      var options = Object.assign({ serverUrl: server, bot: got[1], _channel: o.classic ? "ibm_web_chat" : "ibm_orchestrate" }, o.options);
+      var page = natterPage(options);
       var chat = got[0]._create(options);
       var inst = ibmInstance(chat, {
         server: server,
@@ -501,7 +503,7 @@ function ibmStart(o) {
         session: o.session,
         token: options.authToken,
       });
-      chat._attach(inst);
+      chat._attach(inst, page);
       return Promise.resolve(typeof o.onLoad === "function" ? o.onLoad(inst) : undefined)
         .then(function () { return o.render || typeof o.onLoad !== "function" ? inst.render() : undefined; })
         .then(function () { return inst; });

@@ -247,6 +247,7 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             run_then(w, then);
         }
         After::Auth(done) => {
+            super::chat::token_settled(w);
             let token = get(&event, "authToken");
             let token = token.as_string();
             let value: JsValue = token.as_deref().map_or(JsValue::NULL, JsValue::from_str);

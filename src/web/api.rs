@@ -124,15 +124,18 @@ impl Chat {
     pub fn create(options: JsValue) -> core::result::Result<Chat, JsValue> {
         let p = opts::parse(&options)?;
         Ok(Chat {
-            w: std::cell::RefCell::new(Some(Widget::new(p.options, p.element))),
+            w: std::cell::RefCell::new(Some(Widget::new(p.options, p.element, p.channel))),
         })
     }
 
-    /// Gives the widget the JS object handlers receive as `instance`. Called by `loadChat`.
+    /// Gives the widget the JS object handlers receive as `instance`, and the function that
+    /// reads the page (`natterPage(options)` of js/page.js). Called by `loadChat`.
     #[wasm_bindgen(js_name = _attach)]
-    pub fn attach(&self, instance: JsValue) {
+    pub fn attach(&self, instance: JsValue, page: JsValue) {
         if let Some(w) = &*self.w.borrow() {
-            w.st.borrow_mut().instance = instance;
+            let mut st = w.st.borrow_mut();
+            st.instance = instance;
+            st.chat.session.page = page.dyn_into().ok();
         }
     }
 
@@ -384,24 +387,8 @@ fn restart(w: &Rc<Widget>, then: Then) {
     );
 }
 
-fn thread_loaded(w: &Rc<Widget>, thread_id: String, messages: JsValue) -> Promise {
-    let (p, resolve) = run::promise();
-    let ev = js::event(EventType::PreThreadLoaded, &[("messages", messages)]);
-    run::emit(
-        w,
-        EventType::PreThreadLoaded,
-        ev,
-        None,
-        After::ThreadLoaded {
-            thread_id,
-            then: Then::Resolve(resolve),
-        },
-    );
-    p
-}
-
-/// The transport seam (the SSE stream drives these); the browser tests use them
-/// directly. Not exported to JS.
+/// The transport seam: what the widget does with what the network brings (the stream, the
+/// history, a 401), minus the fetch; the browser tests drive these. Not exported to JS.
 impl Chat {
     fn inner(&self) -> Option<Rc<Widget>> {
         self.w.borrow().clone()
@@ -422,32 +409,24 @@ impl Chat {
         }
     }
 
-    /// History for a thread; resolves when rendered.
-    pub fn history_loaded(&self, thread_id: &str, messages: JsValue) -> Promise {
+    /// A thread's history as `GET …/messages` answers it (`{messages, lastSeq, feedback}`):
+    /// the widget's own handling after the fetch. Resolves when rendered.
+    pub fn history_loaded(&self, thread_id: &str, body: JsValue) -> Promise {
+        let (p, resolve) = run::promise();
         match self.inner() {
-            Some(w) => thread_loaded(&w, thread_id.into(), messages),
-            None => js::resolved(&JsValue::UNDEFINED),
+            Some(w) => chat::history_arrived(&w, thread_id.into(), &body, Then::Resolve(resolve)),
+            None => return js::resolved(&JsValue::UNDEFINED),
         }
+        p
     }
 
-    /// A request got 401: ask `authTokenNeeded` handlers; resolves to the token to retry with.
+    /// What a request that got a 401 does: `authTokenNeeded` (shared by concurrent 401s);
+    /// resolves to the token to retry with.
     pub fn auth_token_needed(&self) -> Promise {
-        let (p, resolve) = run::promise();
-        let Some(w) = self.inner() else { return p };
-        let current: JsValue =
-            w.st.borrow()
-                .auth_token
-                .as_deref()
-                .map_or(JsValue::NULL, JsValue::from_str);
-        let ev = js::event(EventType::AuthTokenNeeded, &[("authToken", current)]);
-        run::emit(
-            &w,
-            EventType::AuthTokenNeeded,
-            ev,
-            None,
-            After::Auth(resolve),
-        );
-        p
+        match self.inner() {
+            Some(w) => chat::token_needed(&w),
+            None => js::resolved(&JsValue::NULL),
+        }
     }
 
     /// The current auth token.
