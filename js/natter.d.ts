@@ -150,6 +150,8 @@ export interface CustomEvent_ {
   customEventName: "buttonItemClicked" | (string & {});
   contentItem: ContentItem;
   message: Message;
+  /** The clicked button (an `option` item's option, or a card's button). */
+  button: { label?: string; value?: string; url?: string; [key: string]: unknown };
 }
 export interface FeedbackEvent {
   type: "feedback";
@@ -220,7 +222,7 @@ export declare class NatterChat {
   off(registration: Registration | readonly Registration[]): this;
   /** Renders; resolves after the `chat:ready` handlers ran. Idempotent. */
   render(): Promise<void>;
-  /** Resolves after the `send` handlers ran (the network part is not wired yet). */
+  /** Resolves after the `send` handlers ran, which is once the server acknowledged the message. */
   send(text: string, options?: { silent?: boolean }): Promise<void>;
   changeView(view: "launcher" | "mainWindow" | Partial<ViewState>): Promise<void>;
   changeViewProperties(properties: { maximized: boolean }): Promise<void>;
