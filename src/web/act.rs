@@ -68,7 +68,7 @@ pub fn change_props(w: &Rc<Widget>, maximized: bool, then: Then) {
 }
 
 /// Offers a message to `pre:send`.
-pub fn send(w: &Rc<Widget>, text: String, silent: bool, then: Then) {
+pub fn send(w: &Rc<Widget>, text: String, silent: bool, label: Option<String>, then: Then) {
     let message = object(&[("message", object(&[("content", text.into())]))]);
     let ev = js::event(
         EventType::PreSend,
@@ -79,7 +79,11 @@ pub fn send(w: &Rc<Widget>, text: String, silent: bool, then: Then) {
         EventType::PreSend,
         ev,
         None,
-        After::Send { silent, then },
+        After::Send {
+            silent,
+            label,
+            then,
+        },
     );
 }
 
@@ -208,7 +212,11 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                 }
             }
         }
-        After::Send { silent, then } => {
+        After::Send {
+            silent,
+            label,
+            then,
+        } => {
             let message = get(&event, "message");
             let content = get(&get(&message, "message"), "content")
                 .as_string()
@@ -217,7 +225,7 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                 return run_then(w, then); // a pre:send handler emptied it: not sent
             }
             // the transport sends it (retrying until acknowledged); `send` fires at the ack
-            super::chat::queued(w, content, silent, message, then);
+            super::chat::queued(w, content, silent, label, message, then);
         }
         After::Delta => super::chat::delta_done(w, &event),
         After::Receive => super::chat::receive_done(w, event),

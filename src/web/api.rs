@@ -183,7 +183,7 @@ impl Chat {
                     act::change_props(&w, m, Then::Nothing)
                 }
                 dom::Action::Restart => restart(&w, Then::Nothing),
-                dom::Action::Submit(text) => act::send(&w, text, false, Then::Nothing),
+                dom::Action::Submit(text) => act::send(&w, text, false, None, Then::Nothing),
                 dom::Action::Click(el) => chat::click(&w, el),
             }
         };
@@ -214,7 +214,7 @@ impl Chat {
             _ => return Err(Error::BadSendOptions.into()),
         };
         let (p, resolve) = run::promise();
-        act::send(w, text, silent, Then::Resolve(resolve));
+        act::send(w, text, silent, None, Then::Resolve(resolve));
         Ok(p)
     }
 

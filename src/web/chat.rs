@@ -902,9 +902,16 @@ fn typing(w: &Widget, on: bool) {
 
 // ---- sending ------------------------------------------------------------------------------------
 
-/// `pre:send` handlers are done and the text is not empty: show it, keep it (in memory and
-/// in storage, so a reload re-sends it) and send it.
-pub(crate) fn queued(w: &Rc<Widget>, content: String, silent: bool, message: JsValue, then: Then) {
+/// `pre:send` handlers are done and the text is not empty: show it (or `label` instead), keep
+/// it (in memory and in storage, so a reload re-sends it) and send it.
+pub(crate) fn queued(
+    w: &Rc<Widget>,
+    content: String,
+    silent: bool,
+    label: Option<String>,
+    message: JsValue,
+    then: Then,
+) {
     if w.st.borrow().chat.sends.len() >= crate::conversation::LIMIT {
         // tell the visitor (not only the console): the message was not taken
         js::console_warn(&crate::thread::Error::OutboxFull.msg());
@@ -914,7 +921,7 @@ pub(crate) fn queued(w: &Rc<Widget>, content: String, silent: bool, message: JsV
     let bubble = if silent {
         None
     } else {
-        user_bubble(w, &content, "user pending")
+        user_bubble(w, label.as_deref().unwrap_or(&content), "user pending")
     };
     scroll(w);
     let extra = Pending {
@@ -1520,11 +1527,16 @@ fn button_click(w: &Rc<Widget>, e: &Element) {
             }
         }
         None => {
-            let v = get(&button, "value")
+            // the value (IBM's option items: `value.input.text`) goes to the bot; the visitor
+            // sees the label they clicked
+            let label = get(&button, "label").as_string();
+            let value = get(&button, "value");
+            let v = value
                 .as_string()
-                .or_else(|| get(&button, "label").as_string());
+                .or_else(|| get(&get(&value, "input"), "text").as_string())
+                .or_else(|| label.clone());
             if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
-                act::send(w, v, false, Then::Nothing);
+                act::send(w, v, false, label, Then::Nothing);
             }
         }
     }
