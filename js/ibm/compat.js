@@ -393,11 +393,11 @@ function ibmInstance(chat, o) {
       if (typeof text !== "string") throw new TypeError('send: pass a string or {input: {text}}, e.g. send({input: {text: "hi"}})');
       if (msg && typeof msg === "object") {
         if (msg.context) ibmWarn("send context", "send(): a message's context is not passed to a Natter bot; only its text is sent");
-        if (msg.history && msg.history.label) ibmWarn("send label", "send(): history.label is not supported; the text itself is shown");
       }
+      var label = msg && msg.history && typeof msg.history.label === "string" ? msg.history.label : undefined;
       // IBM: an empty silent send asks for the welcome message
       if (!text.trim()) return silent ? ibmWelcome(c) : Promise.resolve();
-      return chat.send(text, { silent: silent });
+      return chat.send(text, { silent: silent, label: label });
     },
     changeView: function (v) { return chat.changeView(v); },
     changeViewProperties: function (v) { return chat.changeViewProperties(v); },

@@ -198,23 +198,29 @@ impl Chat {
     }
 
     /// Sends a message through `pre:send` and `send`; `{silent: true}` keeps it out of the
-    /// transcript. Resolves after the `send` handlers ran.
+    /// transcript, `{label}` shows that text instead of the one sent. Resolves after the `send`
+    /// handlers ran.
     pub fn send(&self, text: JsValue, options: JsValue) -> core::result::Result<Promise, JsValue> {
         let w = &self.live("send")?;
         let text = text
             .as_string()
             .filter(|t| !t.trim().is_empty())
             .ok_or(Error::BadText)?;
-        let silent = match options {
-            o if o.is_undefined() || o.is_null() => false,
-            o if o.is_object() => match get(&o, "silent") {
-                s if s.is_undefined() => false,
-                s => s.as_bool().ok_or(Error::BadSendOptions)?,
-            },
+        let (silent, label) = match options {
+            o if o.is_undefined() || o.is_null() => (false, None),
+            o if o.is_object() => {
+                let (s, l) = (get(&o, "silent"), get(&o, "label"));
+                if !(s.is_undefined() || s.as_bool().is_some())
+                    || !(l.is_undefined() || l.as_string().is_some())
+                {
+                    return Err(Error::BadSendOptions.into());
+                }
+                (s.as_bool() == Some(true), l.as_string())
+            }
             _ => return Err(Error::BadSendOptions.into()),
         };
         let (p, resolve) = run::promise();
-        act::send(w, text, silent, None, Then::Resolve(resolve));
+        act::send(w, text, silent, label, Then::Resolve(resolve));
         Ok(p)
     }
 
