@@ -223,8 +223,11 @@ export declare class NatterChat {
   /** Renders; resolves after the `chat:ready` handlers ran. Idempotent. */
   render(): Promise<void>;
   /** Resolves after the `send` handlers ran, which is once the server acknowledged the message. */
-  /** `label`: shown in the transcript instead of `text` (which is what the bot gets). */
-  send(text: string, options?: { silent?: boolean; label?: string }): Promise<void>;
+  /**
+   * `label`: shown in the transcript instead of `text` (which is what the bot gets); `context`:
+   * an object that goes to the bot with the message (`event.message.context` on `pre:send`).
+   */
+  send(text: string, options?: { silent?: boolean; label?: string; context?: Record<string, unknown> }): Promise<void>;
   changeView(view: "launcher" | "mainWindow" | Partial<ViewState>): Promise<void>;
   changeViewProperties(properties: { maximized: boolean }): Promise<void>;
   restartConversation(): Promise<void>;

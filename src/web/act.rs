@@ -68,8 +68,20 @@ pub fn change_props(w: &Rc<Widget>, maximized: bool, then: Then) {
 }
 
 /// Offers a message to `pre:send`.
-pub fn send(w: &Rc<Widget>, text: String, silent: bool, label: Option<String>, then: Then) {
+/// `context`: an object that goes to the bot with the message (`event.message.context` for
+/// `pre:send` handlers), or `undefined`.
+pub fn send(
+    w: &Rc<Widget>,
+    text: String,
+    silent: bool,
+    label: Option<String>,
+    context: JsValue,
+    then: Then,
+) {
     let message = object(&[("message", object(&[("content", text.into())]))]);
+    if context.is_object() {
+        set(&message, "context", &context);
+    }
     let ev = js::event(
         EventType::PreSend,
         &[("message", message), ("silent", silent.into())],

@@ -183,7 +183,9 @@ impl Chat {
                     act::change_props(&w, m, Then::Nothing)
                 }
                 dom::Action::Restart => restart(&w, Then::Nothing),
-                dom::Action::Submit(text) => act::send(&w, text, false, None, Then::Nothing),
+                dom::Action::Submit(text) => {
+                    act::send(&w, text, false, None, JsValue::UNDEFINED, Then::Nothing)
+                }
                 dom::Action::Click(el) => chat::click(&w, el),
             }
         };
@@ -198,29 +200,30 @@ impl Chat {
     }
 
     /// Sends a message through `pre:send` and `send`; `{silent: true}` keeps it out of the
-    /// transcript, `{label}` shows that text instead of the one sent. Resolves after the `send`
-    /// handlers ran.
+    /// transcript, `{label}` shows that text instead of the one sent, `{context}` (an object)
+    /// goes to the bot with it. Resolves after the `send` handlers ran.
     pub fn send(&self, text: JsValue, options: JsValue) -> core::result::Result<Promise, JsValue> {
         let w = &self.live("send")?;
         let text = text
             .as_string()
             .filter(|t| !t.trim().is_empty())
             .ok_or(Error::BadText)?;
-        let (silent, label) = match options {
-            o if o.is_undefined() || o.is_null() => (false, None),
+        let (silent, label, context) = match options {
+            o if o.is_undefined() || o.is_null() => (false, None, JsValue::UNDEFINED),
             o if o.is_object() => {
-                let (s, l) = (get(&o, "silent"), get(&o, "label"));
+                let (s, l, c) = (get(&o, "silent"), get(&o, "label"), get(&o, "context"));
                 if !(s.is_undefined() || s.as_bool().is_some())
                     || !(l.is_undefined() || l.as_string().is_some())
+                    || !(c.is_undefined() || c.is_object() && !js_sys::Array::is_array(&c))
                 {
                     return Err(Error::BadSendOptions.into());
                 }
-                (s.as_bool() == Some(true), l.as_string())
+                (s.as_bool() == Some(true), l.as_string(), c)
             }
             _ => return Err(Error::BadSendOptions.into()),
         };
         let (p, resolve) = run::promise();
-        act::send(w, text, silent, label, Then::Resolve(resolve));
+        act::send(w, text, silent, label, context, Then::Resolve(resolve));
         Ok(p)
     }
 

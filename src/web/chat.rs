@@ -1033,9 +1033,21 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
         };
         let Some(w) = alive(&weak, gen) else { return };
         let url = thread_url(&w, &tid, "/messages");
+        // the host's context, as `pre:send` handlers left it (`undefined`: not sent)
+        let context =
+            w.st.borrow()
+                .chat
+                .sends
+                .iter_extra()
+                .next()
+                .map_or(JsValue::UNDEFINED, |p| match get(&p.message, "context") {
+                    c if c.is_object() => c,
+                    _ => JsValue::UNDEFINED,
+                });
         let body = json_text(&object(&[
             ("clientMessageId", cmid.as_str().into()),
             ("content", content.as_str().into()),
+            ("context", context),
         ]));
         drop(w);
         let r = request(&weak, "POST", &url, Some(&body), 0, None).await;
@@ -1536,7 +1548,7 @@ fn button_click(w: &Rc<Widget>, e: &Element) {
                 .or_else(|| get(&get(&value, "input"), "text").as_string())
                 .or_else(|| label.clone());
             if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
-                act::send(w, v, false, label, Then::Nothing);
+                act::send(w, v, false, label, JsValue::UNDEFINED, Then::Nothing);
             }
         }
     }

@@ -26,7 +26,9 @@ pub enum Error {
     BadRegistration(&'static str),
     #[error("send: the message must be a non-empty string")]
     BadText,
-    #[error("send: the second argument must be {{silent?: boolean, label?: string}}")]
+    #[error(
+        "send: the second argument must be {{silent?: boolean, label?: string, context?: object}}"
+    )]
     BadSendOptions,
     #[error("updateAuthToken: the token must be a string or null")]
     BadToken,
@@ -71,7 +73,8 @@ impl Error {
             ]),
             Error::BadText => "send: the message must be a non-empty string".into(),
             Error::BadSendOptions => {
-                "send: the second argument must be {silent?: boolean, label?: string}".into()
+                "send: the second argument must be {silent?: boolean, label?: string, context?: object}"
+                    .into()
             }
             Error::BadToken => "updateAuthToken: the token must be a string or null".into(),
             Error::BadLocale => {
