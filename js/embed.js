@@ -15,7 +15,7 @@
  * waits until the document is parsed, then calls onLoad(chat) — or, without onLoad, renders
  * at once. Failures go to console.error. (What loadChat does is the same as in natter.js.)
  */
-/* global natterStart */
+/* global natterStart, natterPage */
 var script = document.currentScript || document.querySelector("script[data-natter],script[src*='embed.js']");
 var base = new URL(".", (script && script.src) || location.href);
 var cfg = Object.assign({}, window.natterConfig);
@@ -24,8 +24,9 @@ if (cfg.serverUrl === undefined) cfg.serverUrl = data.serverUrl || base.origin;
 if (cfg.bot === undefined && data.bot) cfg.bot = data.bot;
 natterStart(base)
   .then(function (NatterChat) {
+    var page = natterPage(cfg);
     var chat = NatterChat._create(cfg);
-    chat._attach(chat);
+    chat._attach(chat, page);
     return typeof cfg.onLoad === "function" ? cfg.onLoad(chat) : chat.render();
   })
   .catch(function (e) {

@@ -63,6 +63,9 @@ export interface LoadChatOptions {
   persistence?: Persistence;
   /** How long an async handler may take before it is abandoned (default 10000). */
   handlerTimeoutMs?: number;
+  /** Added to the browser session the bot's actions and handlers see (a plain JSON object,
+   *  at most 4096 bytes as JSON; copied when `loadChat` runs), e.g. `{customerId: "c-42"}`. */
+  context?: Record<string, unknown>;
   /** Called with the instance before `loadChat` resolves; the embed renders only without it. */
   onLoad?: (instance: NatterChat) => void | Promise<void>;
 }
@@ -160,6 +163,8 @@ export interface CustomEvent_ {
   customEventName: "buttonItemClicked" | (string & {});
   contentItem: ContentItem;
   message: Message;
+  /** The clicked button (an `option` item's option, or a card's button). */
+  button: { label?: string; value?: string; url?: string; [key: string]: unknown };
 }
 export interface FeedbackEvent {
   type: "feedback";
@@ -230,8 +235,12 @@ export declare class NatterChat {
   off(registration: Registration | readonly Registration[]): this;
   /** Renders; resolves after the `chat:ready` handlers ran. Idempotent. */
   render(): Promise<void>;
-  /** Resolves after the `send` handlers ran (the network part is not wired yet). */
-  send(text: string, options?: { silent?: boolean }): Promise<void>;
+  /** Resolves after the `send` handlers ran, which is once the server acknowledged the message. */
+  /**
+   * `label`: shown in the transcript instead of `text` (which is what the bot gets); `context`:
+   * an object that goes to the bot with the message (`event.message.context` on `pre:send`).
+   */
+  send(text: string, options?: { silent?: boolean; label?: string; context?: Record<string, unknown> }): Promise<void>;
   changeView(view: "launcher" | "mainWindow" | Partial<ViewState>): Promise<void>;
   changeViewProperties(properties: { maximized: boolean }): Promise<void>;
   restartConversation(): Promise<void>;

@@ -28,8 +28,9 @@ export function preload(source) {
  */
 export async function loadChat(options) {
   await preload();
+  const page = natterPage(options); // js/page.js, put first by scripts/build-widget
   const chat = NatterChat._create(options);
-  chat._attach(chat);
+  chat._attach(chat, page);
   if (typeof options.onLoad === "function") await options.onLoad(chat);
   return chat;
 }

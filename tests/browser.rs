@@ -93,7 +93,7 @@ fn new_chat(extra: &str) -> (Chat, JsValue) {
     ));
     let chat = Chat::create(o).unwrap();
     let instance: JsValue = chat.clone().into();
-    chat.attach(instance.clone());
+    chat.attach(instance.clone(), JsValue::UNDEFINED);
     (chat, instance)
 }
 
@@ -545,17 +545,25 @@ async fn history_restart_and_auth_token_are_read_back() {
         "pre:threadLoaded",
         handler(
             &log,
-            "e.messages.push({sender: 'response', content: [{text: 'added'}]})",
+            "log.push(e.messages[0].sender + ':' + e.messages[0].content[0].type + ':' + JSON.stringify(e.messages[0].message_state)); e.messages.push({sender: 'response', content: [{text: 'added'}]})",
         ),
     );
-    let history =
-        eval("return [{id: '1', sender: 'user', content: [{response_type: 'text', text: 'old'}]}]");
+    // as the server answers GET …/messages
+    let history = eval(
+        "return {messages: [{id: '1', role: 'user', content: [{id: 'c0', response_type: 'text', text: 'old'}]}], lastSeq: 3, feedback: []}",
+    );
     wait(c.history_loaded("t1", history)).await;
     let shown: Vec<String> = parts(&c, "message")
         .iter()
         .map(|m| m.text_content().unwrap())
         .collect();
     assert_eq!(shown, vec!["old", "added"]);
+    assert_eq!(
+        joined(&log),
+        "user:text:{}",
+        "sender, type and message_state added"
+    );
+    log.set_length(0);
     assert_eq!(
         get(&c.get_state().unwrap(), "threadId")
             .as_string()
@@ -824,7 +832,7 @@ async fn load_render_destroy_cycles_do_not_grow_wasm_memory() {
     let cycle = || async {
         let o = eval("return {serverUrl: 'https://chat.example.com', persistence: 'none'}");
         let chat = Chat::create(o).unwrap();
-        chat.attach(eval("return {}"));
+        chat.attach(eval("return {}"), JsValue::UNDEFINED);
         chat.on("view:change".into(), handler(&Array::new(), ""))
             .unwrap();
         wait(chat.render().unwrap()).await;

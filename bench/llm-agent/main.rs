@@ -189,6 +189,8 @@ async fn overhead(model: &StandIn, durability: Durability, turns: usize) {
                 sub: None,
                 subject: None,
                 metadata: Default::default(),
+                channel: "api".into(),
+                browser_session: None,
             };
             store.create_thread(new, None).await.unwrap();
         }

@@ -13,7 +13,7 @@
  *   instance, through wrappers registered on the NatterChat (so Natter's ordering, awaiting and
  *   timeouts apply unchanged).
  */
-/* global natterStart */
+/* global natterStart, natterPage */
 /* eslint-disable no-unused-vars */
 
 var IBM_SAY = "natter (IBM web chat compatibility): ";
@@ -93,7 +93,10 @@ function ibmShape(c, t, ev) {
     var m = ev.message;
     var input = {};
     ibmAlias(input, "text", function () { return m.message.content; }, function (v) { m.message.content = v; }, true);
-    ev.data = { input: input, history: { is_welcome_request: false }, context: {} };
+    // `data.context` is the message's context (sent with it); writing one sets it
+    if (!m.context) m.context = {};
+    ev.data = { input: input, history: { is_welcome_request: false } };
+    ibmAlias(ev.data, "context", function () { return m.context; }, function (v) { m.context = v; }, true);
   } else if (t === "pre:receive" || t === "receive") {
     ev.data = ibmMessage(c, ev.message);
   } else if (t === "userDefinedResponse") {
@@ -391,13 +394,11 @@ function ibmInstance(chat, o) {
       var silent = !!(opts && opts.silent);
       var text = typeof msg === "string" ? msg : msg && msg.input ? msg.input.text : msg && msg.message ? msg.message.content : undefined;
       if (typeof text !== "string") throw new TypeError('send: pass a string or {input: {text}}, e.g. send({input: {text: "hi"}})');
-      if (msg && typeof msg === "object") {
-        if (msg.context) ibmWarn("send context", "send(): a message's context is not passed to a Natter bot; only its text is sent");
-        if (msg.history && msg.history.label) ibmWarn("send label", "send(): history.label is not supported; the text itself is shown");
-      }
+      var context = msg && typeof msg === "object" && msg.context && typeof msg.context === "object" && !Array.isArray(msg.context) ? msg.context : undefined;
+      var label = msg && msg.history && typeof msg.history.label === "string" ? msg.history.label : undefined;
       // IBM: an empty silent send asks for the welcome message
       if (!text.trim()) return silent ? ibmWelcome(c) : Promise.resolve();
-      return chat.send(text, { silent: silent });
+      return chat.send(text, { silent: silent, label: label, context: context });
     },
     changeView: function (v) { return chat.changeView(v); },
     changeViewProperties: function (v) { return chat.changeViewProperties(v); },
@@ -489,7 +490,9 @@ function ibmStart(o) {
   });
   return Promise.all([natterStart(server + "/widget/"), bot])
     .then(function (got) {
-      var options = Object.assign({ serverUrl: server, bot: got[1] }, o.options);
+      // `_channel`: the conversation is recorded as having come through this loader
+      var options = Object.assign({ serverUrl: server, bot: got[1], _channel: o.classic ? "ibm_web_chat" : "ibm_orchestrate" }, o.options);
+      var page = natterPage(options);
       var chat = got[0]._create(options);
       var inst = ibmInstance(chat, {
         server: server,
@@ -501,7 +504,7 @@ function ibmStart(o) {
         session: o.session,
         token: options.authToken,
       });
-      chat._attach(inst);
+      chat._attach(inst, page);
       return Promise.resolve(typeof o.onLoad === "function" ? o.onLoad(inst) : undefined)
         .then(function () { return o.render || typeof o.onLoad !== "function" ? inst.render() : undefined; })
         .then(function () { return inst; });

@@ -17,6 +17,15 @@ pub struct CreateThreadRequest {
     /// Free-form metadata stored on the conversation (object).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub metadata: Option<serde_json::Map<String, Value>>,
+    /// What the conversation comes through: `web` (the Natter widget), `ibm_web_chat`,
+    /// `ibm_orchestrate` (the IBM compatibility loaders) or `api` (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub channel: Option<String>,
+    /// The visitor's page (an object; the widget sends URL, title, referrer, user agent,
+    /// language, time zone, screen size and the host's `context`). Replaced later with
+    /// `PUT /v1/threads/{id}/browser-session`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub browser_session: Option<Value>,
 }
 
 /// `201` answer to thread creation.

@@ -68,8 +68,20 @@ pub fn change_props(w: &Rc<Widget>, maximized: bool, then: Then) {
 }
 
 /// Offers a message to `pre:send`.
-pub fn send(w: &Rc<Widget>, text: String, silent: bool, then: Then) {
+/// `context`: an object that goes to the bot with the message (`event.message.context` for
+/// `pre:send` handlers), or `undefined`.
+pub fn send(
+    w: &Rc<Widget>,
+    text: String,
+    silent: bool,
+    label: Option<String>,
+    context: JsValue,
+    then: Then,
+) {
     let message = object(&[("message", object(&[("content", text.into())]))]);
+    if context.is_object() {
+        set(&message, "context", &context);
+    }
     let ev = js::event(
         EventType::PreSend,
         &[("message", message), ("silent", silent.into())],
@@ -79,7 +91,11 @@ pub fn send(w: &Rc<Widget>, text: String, silent: bool, then: Then) {
         EventType::PreSend,
         ev,
         None,
-        After::Send { silent, then },
+        After::Send {
+            silent,
+            label,
+            then,
+        },
     );
 }
 
@@ -208,7 +224,11 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                 }
             }
         }
-        After::Send { silent, then } => {
+        After::Send {
+            silent,
+            label,
+            then,
+        } => {
             let message = get(&event, "message");
             let content = get(&get(&message, "message"), "content")
                 .as_string()
@@ -217,7 +237,7 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
                 return run_then(w, then); // a pre:send handler emptied it: not sent
             }
             // the transport sends it (retrying until acknowledged); `send` fires at the ack
-            super::chat::queued(w, content, silent, message, then);
+            super::chat::queued(w, content, silent, label, message, then);
         }
         After::Delta => super::chat::delta_done(w, &event),
         After::Receive => super::chat::receive_done(w, event),
@@ -253,6 +273,7 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             if token.is_some() {
                 w.st.borrow_mut().auth_token = token;
             }
+            super::chat::token_settled(w);
             resolve(&done, &value);
         }
     }

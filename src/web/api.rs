@@ -124,15 +124,18 @@ impl Chat {
     pub fn create(options: JsValue) -> core::result::Result<Chat, JsValue> {
         let p = opts::parse(&options)?;
         Ok(Chat {
-            w: std::cell::RefCell::new(Some(Widget::new(p.options, p.element))),
+            w: std::cell::RefCell::new(Some(Widget::new(p.options, p.element, p.channel))),
         })
     }
 
-    /// Gives the widget the JS object handlers receive as `instance`. Called by `loadChat`.
+    /// Gives the widget the JS object handlers receive as `instance`, and the function that
+    /// reads the page (`natterPage(options)` of js/page.js). Called by `loadChat`.
     #[wasm_bindgen(js_name = _attach)]
-    pub fn attach(&self, instance: JsValue) {
+    pub fn attach(&self, instance: JsValue, page: JsValue) {
         if let Some(w) = &*self.w.borrow() {
-            w.st.borrow_mut().instance = instance;
+            let mut st = w.st.borrow_mut();
+            st.instance = instance;
+            st.chat.session.page = page.dyn_into().ok();
         }
     }
 
@@ -180,7 +183,9 @@ impl Chat {
                     act::change_props(&w, m, Then::Nothing)
                 }
                 dom::Action::Restart => restart(&w, Then::Nothing),
-                dom::Action::Submit(text) => act::send(&w, text, false, Then::Nothing),
+                dom::Action::Submit(text) => {
+                    act::send(&w, text, false, None, JsValue::UNDEFINED, Then::Nothing)
+                }
                 dom::Action::Click(el) => chat::click(&w, el),
             }
         };
@@ -195,23 +200,30 @@ impl Chat {
     }
 
     /// Sends a message through `pre:send` and `send`; `{silent: true}` keeps it out of the
-    /// transcript. Resolves after the `send` handlers ran.
+    /// transcript, `{label}` shows that text instead of the one sent, `{context}` (an object)
+    /// goes to the bot with it. Resolves after the `send` handlers ran.
     pub fn send(&self, text: JsValue, options: JsValue) -> core::result::Result<Promise, JsValue> {
         let w = &self.live("send")?;
         let text = text
             .as_string()
             .filter(|t| !t.trim().is_empty())
             .ok_or(Error::BadText)?;
-        let silent = match options {
-            o if o.is_undefined() || o.is_null() => false,
-            o if o.is_object() => match get(&o, "silent") {
-                s if s.is_undefined() => false,
-                s => s.as_bool().ok_or(Error::BadSendOptions)?,
-            },
+        let (silent, label, context) = match options {
+            o if o.is_undefined() || o.is_null() => (false, None, JsValue::UNDEFINED),
+            o if o.is_object() => {
+                let (s, l, c) = (get(&o, "silent"), get(&o, "label"), get(&o, "context"));
+                if !(s.is_undefined() || s.as_bool().is_some())
+                    || !(l.is_undefined() || l.as_string().is_some())
+                    || !(c.is_undefined() || c.is_object() && !js_sys::Array::is_array(&c))
+                {
+                    return Err(Error::BadSendOptions.into());
+                }
+                (s.as_bool() == Some(true), l.as_string(), c)
+            }
             _ => return Err(Error::BadSendOptions.into()),
         };
         let (p, resolve) = run::promise();
-        act::send(w, text, silent, Then::Resolve(resolve));
+        act::send(w, text, silent, label, context, Then::Resolve(resolve));
         Ok(p)
     }
 
@@ -385,24 +397,8 @@ fn restart(w: &Rc<Widget>, then: Then) {
     );
 }
 
-fn thread_loaded(w: &Rc<Widget>, thread_id: String, messages: JsValue) -> Promise {
-    let (p, resolve) = run::promise();
-    let ev = js::event(EventType::PreThreadLoaded, &[("messages", messages)]);
-    run::emit(
-        w,
-        EventType::PreThreadLoaded,
-        ev,
-        None,
-        After::ThreadLoaded {
-            thread_id,
-            then: Then::Resolve(resolve),
-        },
-    );
-    p
-}
-
-/// The transport seam (the SSE stream drives these); the browser tests use them
-/// directly. Not exported to JS.
+/// The transport seam: what the widget does with what the network brings (the stream, the
+/// history, a 401), minus the fetch; the browser tests drive these. Not exported to JS.
 impl Chat {
     fn inner(&self) -> Option<Rc<Widget>> {
         self.w.borrow().clone()
@@ -423,32 +419,24 @@ impl Chat {
         }
     }
 
-    /// History for a thread; resolves when rendered.
-    pub fn history_loaded(&self, thread_id: &str, messages: JsValue) -> Promise {
+    /// A thread's history as `GET …/messages` answers it (`{messages, lastSeq, feedback}`):
+    /// the widget's own handling after the fetch. Resolves when rendered.
+    pub fn history_loaded(&self, thread_id: &str, body: JsValue) -> Promise {
+        let (p, resolve) = run::promise();
         match self.inner() {
-            Some(w) => thread_loaded(&w, thread_id.into(), messages),
-            None => js::resolved(&JsValue::UNDEFINED),
+            Some(w) => chat::history_arrived(&w, thread_id.into(), &body, Then::Resolve(resolve)),
+            None => return js::resolved(&JsValue::UNDEFINED),
         }
+        p
     }
 
-    /// A request got 401: ask `authTokenNeeded` handlers; resolves to the token to retry with.
+    /// What a request that got a 401 does: `authTokenNeeded` (shared by concurrent 401s);
+    /// resolves to the token to retry with.
     pub fn auth_token_needed(&self) -> Promise {
-        let (p, resolve) = run::promise();
-        let Some(w) = self.inner() else { return p };
-        let current: JsValue =
-            w.st.borrow()
-                .auth_token
-                .as_deref()
-                .map_or(JsValue::NULL, JsValue::from_str);
-        let ev = js::event(EventType::AuthTokenNeeded, &[("authToken", current)]);
-        run::emit(
-            &w,
-            EventType::AuthTokenNeeded,
-            ev,
-            None,
-            After::Auth(resolve),
-        );
-        p
+        match self.inner() {
+            Some(w) => chat::token_needed(&w),
+            None => js::resolved(&JsValue::NULL),
+        }
     }
 
     /// The current auth token.

@@ -18,7 +18,7 @@
 //! * server strings reach the DOM only as text nodes or attribute values (hrefs filtered by
 //!   [`md::safe_url`]).
 
-use super::js::{self, get, items, object, set};
+use super::js::{self, call0, get, items, json_parse, json_text, object, set};
 use super::listener::Listener;
 use super::render::{button, el, read_message, render_blocks, Item, View};
 use super::run::{emit, promise, After, Then};
@@ -51,10 +51,6 @@ extern "C" {
     fn abort(this: &AbortController);
     #[wasm_bindgen(method, getter)]
     fn signal(this: &AbortController) -> JsValue;
-    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
-    fn json_parse(s: &str) -> Result<JsValue, JsValue>;
-    #[wasm_bindgen(js_namespace = JSON, js_name = stringify)]
-    pub(super) fn json_stringify(v: &JsValue) -> JsValue;
     #[wasm_bindgen(js_name = open)]
     fn window_open(url: &str, target: &str, features: &str) -> JsValue;
 }
@@ -133,6 +129,8 @@ pub(crate) struct Conv {
     /// Tokens put in place so far (see [`refresh_token`]).
     auth_epoch: u32,
     warned_bot: bool,
+    /// The browser session and the listeners that resend it.
+    pub(super) session: super::session::Session,
     /// The group the next message goes into, and how many it holds (see [`bubble`]).
     group: Option<Element>,
     group_n: u32,
@@ -195,14 +193,6 @@ pub(super) fn sleep(ms: u32) -> JsFuture {
     }))
 }
 
-fn call0(obj: &JsValue, name: &str) -> JsValue {
-    get(obj, name)
-        .dyn_into::<Function>()
-        .ok()
-        .and_then(|f| f.call0(obj).ok())
-        .unwrap_or(JsValue::UNDEFINED)
-}
-
 fn base(w: &Widget) -> String {
     w.st.borrow().opts.server_url.clone()
 }
@@ -217,10 +207,41 @@ pub(super) fn thread_url(w: &Widget, tid: &str, tail: &str) -> String {
 
 // ---- HTTP -------------------------------------------------------------------------------------
 
-/// `authTokenNeeded` (one dispatch at a time, shared by every request that got a 401);
-/// resolves to whether a token is set. A request sent before a refresh that has finished
-/// since (`sent_epoch` is old) retries with that token without asking again: with many
-/// requests in flight when the token expires, handlers see one `authTokenNeeded`.
+/// `authTokenNeeded`, one dispatch at a time: every request that got a 401 meanwhile waits for
+/// the same one. Resolves to the new token, or `null` (handlers set none).
+pub(crate) fn token_needed(w: &Rc<Widget>) -> Promise {
+    if let Some(p) = w.st.borrow().chat.auth_wait.clone() {
+        return p;
+    }
+    let (p, resolve) = promise();
+    w.st.borrow_mut().chat.auth_wait = Some(p.clone());
+    let current: JsValue =
+        w.st.borrow()
+            .auth_token
+            .as_deref()
+            .map_or(JsValue::NULL, JsValue::from_str);
+    let ev = js::event(EventType::AuthTokenNeeded, &[("authToken", current)]);
+    emit(
+        w,
+        EventType::AuthTokenNeeded,
+        ev,
+        None,
+        After::Auth(resolve),
+    );
+    p
+}
+
+/// The `authTokenNeeded` dispatch is over, its token (if any) in place: the next 401 of a
+/// request sent after this starts a new one.
+pub(super) fn token_settled(w: &Rc<Widget>) {
+    w.st.borrow_mut().chat.auth_wait = None;
+    token_changed(w);
+}
+
+/// [`token_needed`] for a request that got a 401: whether a new token is set. A request sent
+/// before a refresh that has finished since (`sent_epoch` is old) retries with that token
+/// without asking again: with many requests in flight when the token expires, handlers see
+/// one `authTokenNeeded`.
 async fn refresh_token(weak: &Weak<Widget>, sent_epoch: u32) -> bool {
     let Some(w) = weak.upgrade() else {
         return false;
@@ -228,36 +249,9 @@ async fn refresh_token(weak: &Weak<Widget>, sent_epoch: u32) -> bool {
     if w.st.borrow().chat.auth_epoch != sent_epoch {
         return w.st.borrow().auth_token.is_some();
     }
-    let waiting = w.st.borrow().chat.auth_wait.clone();
-    let (p, mine) = match waiting {
-        Some(p) => (p, false),
-        None => {
-            let (p, resolve) = promise();
-            w.st.borrow_mut().chat.auth_wait = Some(p.clone());
-            let current: JsValue =
-                w.st.borrow()
-                    .auth_token
-                    .as_deref()
-                    .map_or(JsValue::NULL, JsValue::from_str);
-            let ev = js::event(EventType::AuthTokenNeeded, &[("authToken", current)]);
-            emit(
-                &w,
-                EventType::AuthTokenNeeded,
-                ev,
-                None,
-                After::Auth(resolve),
-            );
-            (p, true)
-        }
-    };
+    let p = token_needed(&w);
     drop(w);
     let token = JsFuture::from(p).await.unwrap_or(JsValue::NULL);
-    if mine {
-        if let Some(w) = weak.upgrade() {
-            w.st.borrow_mut().chat.auth_wait = None;
-            token_changed(&w);
-        }
-    }
     token.as_string().is_some()
 }
 
@@ -286,39 +280,11 @@ pub(super) async fn request(
 ) -> Result<JsValue, JsValue> {
     let mut refreshed = false;
     loop {
-        let (headers, epoch) = {
-            let w = weak.upgrade().ok_or(JsValue::NULL)?;
-            let st = w.st.borrow();
-            let h = object(&[]);
-            if body.is_some() {
-                set(&h, "content-type", &"application/json".into());
-            }
-            if let Some(t) = &st.auth_token {
-                let mut v = String::from("Bearer ");
-                v.push_str(t);
-                set(&h, "authorization", &v.into());
-            }
-            if last_event_id > 0 {
-                set(
-                    &h,
-                    "last-event-id",
-                    &num(String::new(), last_event_id as u32).into(),
-                );
-            }
-            (h, st.chat.auth_epoch)
-        };
-        let init = object(&[
-            ("method", method.into()),
-            ("headers", headers),
-            ("cache", "no-store".into()),
-        ]);
-        if let Some(b) = body {
-            set(&init, "body", &b.into());
-        }
-        if let Some(s) = &signal {
-            set(&init, "signal", s);
-        }
-        let resp = JsFuture::from(fetch(url, &init)).await?;
+        let w = weak.upgrade().ok_or(JsValue::NULL)?;
+        let epoch = w.st.borrow().chat.auth_epoch;
+        let p = start(&w, method, url, body, last_event_id, signal.as_ref());
+        drop(w);
+        let resp = JsFuture::from(p).await?;
         if status(&resp) == 401 && !refreshed {
             refreshed = true;
             if refresh_token(weak, epoch).await {
@@ -327,6 +293,46 @@ pub(super) async fn request(
         }
         return Ok(resp);
     }
+}
+
+/// Starts one `fetch` with the current token (a plain fn: kept out of the state machines of
+/// the loops that await it).
+pub(super) fn start(
+    w: &Widget,
+    method: &str,
+    url: &str,
+    body: Option<&str>,
+    last_event_id: u64,
+    signal: Option<&JsValue>,
+) -> Promise {
+    let h = object(&[]);
+    if body.is_some() {
+        set(&h, "content-type", &"application/json".into());
+    }
+    if let Some(t) = &w.st.borrow().auth_token {
+        let mut v = String::from("Bearer ");
+        v.push_str(t);
+        set(&h, "authorization", &v.into());
+    }
+    if last_event_id > 0 {
+        set(
+            &h,
+            "last-event-id",
+            &num(String::new(), last_event_id as u32).into(),
+        );
+    }
+    let init = object(&[
+        ("method", method.into()),
+        ("headers", h),
+        ("cache", "no-store".into()),
+    ]);
+    if let Some(b) = body {
+        set(&init, "body", &b.into());
+    }
+    if let Some(s) = signal {
+        set(&init, "signal", s);
+    }
+    fetch(url, &init)
 }
 
 pub(super) fn status(resp: &JsValue) -> u16 {
@@ -359,9 +365,12 @@ pub(crate) fn attach(w: &Rc<Widget>) {
         build_ui(w, &root, &st.opts.strings, &d.messages)
     };
     w.st.borrow_mut().chat.ui = built;
+    super::session::watch(w);
     restore_sends(w);
     let tid = w.st.borrow().thread_id.clone();
     if let Some(tid) = tid {
+        // a page load on a site of several pages: the thread learns the page
+        super::session::sync(w);
         load_thread(w, tid, Then::Nothing);
     }
 }
@@ -497,8 +506,9 @@ async fn ensure_thread(weak: &Weak<Widget>, gen: u32) -> Option<String> {
         url.push_str(&bot);
         url.push_str("/threads");
         w.st.borrow_mut().chat.creating = true;
+        let body = super::session::create_body(&w);
         drop(w);
-        let r = request(weak, "POST", &url, None, 0, None).await;
+        let r = request(weak, "POST", &url, Some(&body), 0, None).await;
         let w = weak.upgrade()?;
         w.st.borrow_mut().chat.creating = false;
         if w.st.borrow().chat.gen != gen || w.st.borrow().destroyed {
@@ -548,39 +558,7 @@ pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
             if code == 200 {
                 let body = json(&r.unwrap_or(JsValue::NULL)).await;
                 let Some(w) = alive(&weak, gen) else { return };
-                let last = get(&body, "lastSeq").as_f64().unwrap_or(0.0) as u64;
-                feedback::remember(&w, &get(&body, "feedback"));
-                w.st.borrow_mut().chat.seq = Seq { last };
-                let messages = get(&body, "messages");
-                let given = w.st.borrow().chat.feedback.clone();
-                for m in items(&messages) {
-                    let user = get(&m, "role").as_string().as_deref() == Some("user");
-                    set(
-                        &m,
-                        "sender",
-                        &(if user { "user" } else { "response" }).into(),
-                    );
-                    typed(&m);
-                    // what the visitor did with it: the feedback given, if any
-                    let id = get(&m, "id").as_string().unwrap_or_default();
-                    let state = object(&[]);
-                    if let Some(f) = given.iter().find(|f| f.0 == id) {
-                        set(&state, "feedback", &object(&[("isPositive", f.1.into())]));
-                    }
-                    set(&m, "message_state", &state);
-                }
-                let ev = js::event(EventType::PreThreadLoaded, &[("messages", messages)]);
-                emit(
-                    &w,
-                    EventType::PreThreadLoaded,
-                    ev,
-                    None,
-                    After::ThreadLoaded {
-                        thread_id: tid,
-                        then,
-                    },
-                );
-                return;
+                return history_arrived(&w, tid, &body, then);
             }
             if code != 0 && verdict(code) != Verdict::Retry {
                 // gone (404) or not ours: forget it; the next open starts a new thread
@@ -594,6 +572,44 @@ pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
             let _ = sleep(backoff.next(rand())).await;
         }
     });
+}
+
+/// A thread's history arrived (`{messages, lastSeq, feedback}`, the body of `GET …/messages`):
+/// the stream will resume after `lastSeq`; each message gets `sender`, `type` beside each
+/// item's `response_type`, and `message_state` (the feedback given); then `pre:threadLoaded`.
+pub(crate) fn history_arrived(w: &Rc<Widget>, tid: String, body: &JsValue, then: Then) {
+    let last = get(body, "lastSeq").as_f64().unwrap_or(0.0) as u64;
+    feedback::remember(w, &get(body, "feedback"));
+    w.st.borrow_mut().chat.seq = Seq { last };
+    let messages = get(body, "messages");
+    let given = w.st.borrow().chat.feedback.clone();
+    for m in items(&messages) {
+        let user = get(&m, "role").as_string().as_deref() == Some("user");
+        set(
+            &m,
+            "sender",
+            &(if user { "user" } else { "response" }).into(),
+        );
+        typed(&m);
+        // what the visitor did with it: the feedback given, if any
+        let id = get(&m, "id").as_string().unwrap_or_default();
+        let state = object(&[]);
+        if let Some(f) = given.iter().find(|f| f.0 == id) {
+            set(&state, "feedback", &object(&[("isPositive", f.1.into())]));
+        }
+        set(&m, "message_state", &state);
+    }
+    let ev = js::event(EventType::PreThreadLoaded, &[("messages", messages)]);
+    emit(
+        w,
+        EventType::PreThreadLoaded,
+        ev,
+        None,
+        After::ThreadLoaded {
+            thread_id: tid,
+            then,
+        },
+    );
 }
 
 /// After `pre:threadLoaded`: shows `event.messages`, then opens the stream.
@@ -918,9 +934,16 @@ fn typing(w: &Widget, on: bool) {
 
 // ---- sending ------------------------------------------------------------------------------------
 
-/// `pre:send` handlers are done and the text is not empty: show it, keep it (in memory and
-/// in storage, so a reload re-sends it) and send it.
-pub(crate) fn queued(w: &Rc<Widget>, content: String, silent: bool, message: JsValue, then: Then) {
+/// `pre:send` handlers are done and the text is not empty: show it (or `label` instead), keep
+/// it (in memory and in storage, so a reload re-sends it) and send it.
+pub(crate) fn queued(
+    w: &Rc<Widget>,
+    content: String,
+    silent: bool,
+    label: Option<String>,
+    message: JsValue,
+    then: Then,
+) {
     if w.st.borrow().chat.sends.len() >= crate::conversation::LIMIT {
         // tell the visitor (not only the console): the message was not taken
         js::console_warn(&crate::thread::Error::OutboxFull.msg());
@@ -930,7 +953,7 @@ pub(crate) fn queued(w: &Rc<Widget>, content: String, silent: bool, message: JsV
     let bubble = if silent {
         None
     } else {
-        user_bubble(w, &content, "user pending")
+        user_bubble(w, label.as_deref().unwrap_or(&content), "user pending")
     };
     scroll(w);
     let extra = Pending {
@@ -963,7 +986,7 @@ fn persist_sends(w: &Widget) {
     let _ = if list.length() == 0 {
         s.remove_item(&key)
     } else {
-        s.set_item(&key, &json_stringify(&list).as_string().unwrap_or_default())
+        s.set_item(&key, &json_text(&list))
     };
 }
 
@@ -1042,12 +1065,22 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
         };
         let Some(w) = alive(&weak, gen) else { return };
         let url = thread_url(&w, &tid, "/messages");
-        let body = json_stringify(&object(&[
+        // the host's context, as `pre:send` handlers left it (`undefined`: not sent)
+        let context =
+            w.st.borrow()
+                .chat
+                .sends
+                .iter_extra()
+                .next()
+                .map_or(JsValue::UNDEFINED, |p| match get(&p.message, "context") {
+                    c if c.is_object() => c,
+                    _ => JsValue::UNDEFINED,
+                });
+        let body = json_text(&object(&[
             ("clientMessageId", cmid.as_str().into()),
             ("content", content.as_str().into()),
-        ]))
-        .as_string()
-        .unwrap_or_default();
+            ("context", context),
+        ]));
         drop(w);
         let r = request(&weak, "POST", &url, Some(&body), 0, None).await;
         let Some(w) = alive(&weak, gen) else { return };
@@ -1538,11 +1571,16 @@ fn button_click(w: &Rc<Widget>, e: &Element) {
             }
         }
         None => {
-            let v = get(&button, "value")
+            // the value (IBM's option items: `value.input.text`) goes to the bot; the visitor
+            // sees the label they clicked
+            let label = get(&button, "label").as_string();
+            let value = get(&button, "value");
+            let v = value
                 .as_string()
-                .or_else(|| get(&button, "label").as_string());
+                .or_else(|| get(&get(&value, "input"), "text").as_string())
+                .or_else(|| label.clone());
             if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
-                act::send(w, v, false, Then::Nothing);
+                act::send(w, v, false, label, JsValue::UNDEFINED, Then::Nothing);
             }
         }
     }

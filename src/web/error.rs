@@ -26,7 +26,9 @@ pub enum Error {
     BadRegistration(&'static str),
     #[error("send: the message must be a non-empty string")]
     BadText,
-    #[error("send: the second argument must be {{silent?: boolean}}")]
+    #[error(
+        "send: the second argument must be {{silent?: boolean, label?: string, context?: object}}"
+    )]
     BadSendOptions,
     #[error("updateAuthToken: the token must be a string or null")]
     BadToken,
@@ -70,7 +72,10 @@ impl Error {
                 ": expected (type, handler), {type, handler} or an array of those",
             ]),
             Error::BadText => "send: the message must be a non-empty string".into(),
-            Error::BadSendOptions => "send: the second argument must be {silent?: boolean}".into(),
+            Error::BadSendOptions => {
+                "send: the second argument must be {silent?: boolean, label?: string, context?: object}"
+                    .into()
+            }
             Error::BadToken => "updateAuthToken: the token must be a string or null".into(),
             Error::BadLocale => {
                 "updateLocale: the locale must be a language tag like \"en\" or \"pt-BR\"".into()

@@ -6,9 +6,7 @@
 //! Invariant: the popup is the only element this module adds; it is removed on close, Escape,
 //! restart and destroy (it lives in the window, which the `Dom` owns).
 
-use super::chat::{
-    attr_u32, json_stringify, message_at, num, rand, request, sleep, status, thread_url,
-};
+use super::chat::{attr_u32, message_at, num, rand, request, sleep, status, thread_url};
 use super::js::{self, get, items, object, set};
 use super::render::el;
 use super::run::{emit, After};
@@ -48,7 +46,7 @@ fn post_feedback(w: &Rc<Widget>, body: JsValue) {
         return;
     };
     let url = thread_url(w, &tid, "/feedback");
-    let body = json_stringify(&body).as_string().unwrap_or_default();
+    let body = super::js::json_text(&body);
     let weak = Rc::downgrade(w);
     spawn_local(async move {
         let mut backoff = Backoff::new();

@@ -27,6 +27,10 @@ extern "C" {
         this: &ParentNode,
         selector: &str,
     ) -> Result<Option<web_sys::Element>, JsValue>;
+    #[wasm_bindgen(js_namespace = JSON, js_name = parse, catch)]
+    pub fn json_parse(s: &str) -> Result<JsValue, JsValue>;
+    #[wasm_bindgen(js_namespace = JSON, js_name = stringify, catch)]
+    fn json_stringify(v: &JsValue) -> Result<JsValue, JsValue>;
     /// `globalThis` (cheaper than `web_sys::window()`'s four-way global lookup).
     #[wasm_bindgen(thread_local_v2, js_name = globalThis)]
     static GLOBAL: JsValue;
@@ -111,4 +115,23 @@ pub fn items(v: &JsValue) -> Vec<JsValue> {
     } else {
         Vec::new()
     }
+}
+
+/// `JSON.stringify(v)`, or `None` when it throws (a BigInt, a cycle) or gives `undefined`.
+pub fn json(v: &JsValue) -> Option<String> {
+    json_stringify(v).ok().and_then(|t| t.as_string())
+}
+
+/// `JSON.stringify(v)` of a value built here (plain data: never throws), `""` otherwise.
+pub fn json_text(v: &JsValue) -> String {
+    json(v).unwrap_or_default()
+}
+
+/// `obj[name]()`, or `undefined` when it is not a function or throws.
+pub fn call0(obj: &JsValue, name: &str) -> JsValue {
+    get(obj, name)
+        .dyn_into::<js_sys::Function>()
+        .ok()
+        .and_then(|f| f.call0(obj).ok())
+        .unwrap_or(JsValue::UNDEFINED)
 }

@@ -7,6 +7,7 @@
 //! * [`act`] — acts on each event when its handlers are done (read-back, apply, follow-up);
 //! * `chat` — the live conversation (network, stream, sends, rendering); `feedback` — the
 //!   thumbs and the details popup; `render` — message objects → DOM nodes;
+//! * `session` — the browser session sent to the server (page, browser, host `context`);
 //! * [`dom`] — the shadow-root DOM; [`listener`] — owned DOM listeners;
 //! * [`opts`] — JS options → core options; [`js`] — object helpers; [`error`] — JS exceptions.
 //!
@@ -26,6 +27,7 @@ mod listener;
 mod opts;
 mod render;
 mod run;
+mod session;
 
 pub use api::Chat;
 
@@ -111,7 +113,7 @@ fn storage(p: Persistence) -> Option<Storage> {
 }
 
 impl Widget {
-    fn new(opts: Options, container: Option<Element>) -> Rc<Widget> {
+    fn new(opts: Options, container: Option<Element>, channel: Option<String>) -> Rc<Widget> {
         let id = NEXT_ID.with(|n| {
             let id = n.get();
             n.set(id.wrapping_add(1).max(1));
@@ -126,6 +128,7 @@ impl Widget {
         );
         let mut chat = chat::Conv::default();
         chat.sends = crate::conversation::Sends::new(prefix);
+        chat.session.channel = channel;
         let w = Rc::new(Widget {
             id,
             st: RefCell::new(State {

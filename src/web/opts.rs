@@ -60,6 +60,8 @@ const KEYS: [&str; 8] = [
 pub struct Parsed {
     pub options: options::Options,
     pub element: Option<Element>,
+    /// `_channel`: what the conversation comes through (the IBM loaders name theirs).
+    pub channel: Option<String>,
 }
 
 /// Validates a JS options object.
@@ -93,7 +95,11 @@ pub fn parse(o: &JsValue) -> Result<Parsed> {
         theme: entries(&get(o, "theme"), "theme")?,
     };
     let options = options::parse(raw_opts, element.is_some())?;
-    Ok(Parsed { options, element })
+    Ok(Parsed {
+        options,
+        element,
+        channel: get(o, "_channel").as_string(),
+    })
 }
 
 fn resolve_element(v: JsValue) -> Result<Element> {

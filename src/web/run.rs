@@ -30,15 +30,29 @@ pub enum Then {
 /// What the widget does when a dispatch's handlers are done.
 pub enum After {
     Nothing,
-    View { proposed: ViewState, then: Then },
-    Props { proposed: bool, then: Then },
+    View {
+        proposed: ViewState,
+        then: Then,
+    },
+    Props {
+        proposed: bool,
+        then: Then,
+    },
     Finally(Then),
     Ready,
-    Send { silent: bool, then: Then },
+    /// `label`: shown in the transcript instead of the text sent (an option button's label).
+    Send {
+        silent: bool,
+        label: Option<String>,
+        then: Then,
+    },
     Delta,
     Receive,
     Restart(Then),
-    ThreadLoaded { thread_id: String, then: Then },
+    ThreadLoaded {
+        thread_id: String,
+        then: Then,
+    },
     Auth(Function),
 }
 

@@ -4,7 +4,7 @@
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { mkdirSync } from "node:fs";
-import { setup, botTexts, until } from "./chat-server.mjs";
+import { setup, bubbles, botTexts, until } from "./chat-server.mjs";
 
 let env;
 before(async () => { env = await setup(); mkdirSync("test-artifacts", { recursive: true }); });
@@ -37,7 +37,7 @@ test("messages: markdown becomes DOM nodes; links are http(s)/mailto with rel=no
   await ctx.close();
 });
 
-test("messages: option buttons fire customEvent buttonItemClicked, then send their value; url buttons open safely", async () => {
+test("messages: option buttons fire customEvent buttonItemClicked, then send their value (the label is shown); url buttons open safely", async () => {
   const { page, ctx, problems } = await start();
   await page.evaluate(() => { window.opened = []; window.open = (...a) => { opened.push(a); return null; }; });
   await page.evaluate(() => chat.send("buttons"));
@@ -51,6 +51,8 @@ test("messages: option buttons fire customEvent buttonItemClicked, then send the
   assert.equal(ev[0].contentItem.options[0].label, "Alpha");
   assert.match(ev[0].message.id, /^msg_/);
   assert.equal(ev[1].message.message.content, "picked alpha");
+  const mine = (await bubbles(page)).filter(([c]) => c.includes("user")).map(([, t]) => t);
+  assert.equal(mine.at(-1), "Alpha", "the visitor sees the label they clicked; the bot got the value");
   await page.locator("[part=button]", { hasText: "Docs" }).click();
   await until(page, () => opened.length === 1);
   assert.deepEqual(await page.evaluate(() => opened[0]), ["https://example.com/docs", "_blank", "noopener,noreferrer"]);

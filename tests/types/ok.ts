@@ -13,6 +13,7 @@ async function main(): Promise<void> {
     theme: { primaryColor: "#0a5", borderRadius: "8px" },
     persistence: "session",
     handlerTimeoutMs: 2000,
+    context: { customerId: "c-42", plan: { tier: 2 } },
     onLoad: async (c) => {
       await c.render();
     },

@@ -1,14 +1,11 @@
-//! `context["conversation"]` for Python code, built from the store: the thread and its
-//! history. Holds nothing secret (no owner `sub`, no agent state).
+//! `context["conversation"]` for Python code, built from the
+//! store: the thread and its history. Holds nothing secret (no owner `sub`, no agent state).
 
 use natter_protocol::{Message, Role};
 use natter_python_runtime::{Conversation, Message as PyMessage};
 use serde_json::{json, Map, Value};
 
 use crate::store::{Result, Store, Thread};
-
-/// The channel of every conversation Natter serves today.
-pub const WEB: &str = "web";
 
 fn sender(role: Role) -> &'static str {
     match role {
@@ -29,7 +26,8 @@ fn text(m: &Message) -> String {
 
 /// The conversation as the seed describes it: id, publicId, subject, businessSlug, channel,
 /// messages (sender, timestamp, content, channel, and the files sent with each), plus status,
-/// tags and metadata.
+/// tags and metadata. A conversation has one channel, so each message carries the
+/// conversation's.
 pub async fn conversation(store: &dyn Store, thread: &Thread) -> Result<Conversation> {
     let (messages, _) = store.history(&thread.id).await?;
     let messages = messages
@@ -38,7 +36,7 @@ pub async fn conversation(store: &dyn Store, thread: &Thread) -> Result<Conversa
             sender: sender(m.role).into(),
             timestamp: m.created_at.clone(),
             content: text(m),
-            channel: WEB.into(),
+            channel: thread.channel.clone(),
             attachments: crate::attachments::items::signed_list(&thread.id, m),
         })
         .collect();
@@ -52,7 +50,7 @@ pub async fn conversation(store: &dyn Store, thread: &Thread) -> Result<Conversa
         public_id: thread.public_id.clone(),
         subject: thread.subject.clone().unwrap_or_default(),
         business_slug: thread.bot.clone(),
-        channel: WEB.into(),
+        channel: thread.channel.clone(),
         messages,
         extra,
     })

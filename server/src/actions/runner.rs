@@ -34,8 +34,6 @@ pub struct CallSite<'a> {
     pub thread: Option<&'a Thread>,
     /// The bot run (turn) calling it.
     pub run_id: Option<&'a str>,
-    /// What the widget's host page sent with the message (web chat only).
-    pub browser_session: Option<&'a Value>,
     /// A "Run Test": hand-offs are skipped, the run is logged as a test.
     pub test: bool,
 }
@@ -270,7 +268,6 @@ impl ActionRunner {
         let site = CallSite {
             thread: thread.as_ref(),
             run_id: None,
-            browser_session: None,
             test: true,
         };
         Ok(self.execute(&b, a, args, site, new_run_id()).await.0)
@@ -367,7 +364,8 @@ impl ActionRunner {
                         let context = Context {
                             args: map.clone(),
                             conversation,
-                            browser_session: site.browser_session.cloned(),
+                            // the page the visitor is on (web chat), never the metadata
+                            browser_session: site.thread.and_then(|t| t.browser_session.clone()),
                         };
                         let mut req = RunRequest::action(&bot.slug, &bot.dir, &p.file, context);
                         req.test_run = site.test;

@@ -196,6 +196,7 @@ pub async fn detail(State(st): S, Path(id): Path<String>) -> Result<Json<Value>,
             "tags": tags,
             "metadata": t.metadata,
             "createdAt": t.created_at,
+            "channel": t.channel,
         },
         "messages": messages,
         "lastSeq": last_seq,
@@ -204,7 +205,7 @@ pub async fn detail(State(st): S, Path(id): Path<String>) -> Result<Json<Value>,
         "actionRuns": action_runs,
         "handlerRuns": extras.handler_runs,
         "outbox": outbox,
-        "browserSession": extras.browser_session,
+        "browserSession": t.browser_session,
     })))
 }
 

@@ -79,7 +79,6 @@ struct Run<'a> {
     actions: Option<&'a ActionRunner>,
     thread: &'a Thread,
     run_id: &'a str,
-    context: Option<&'a Value>,
     out: &'a mut dyn Reply,
     cancel: tokio_util::sync::CancellationToken,
     st: State,
@@ -102,7 +101,6 @@ impl Agent for ScriptedAgent {
             actions: self.actions.as_deref(),
             thread: turn.thread,
             run_id: turn.run_id,
-            context: turn.context,
             out,
             cancel: turn.cancel,
             st,
@@ -369,7 +367,6 @@ impl<'a> Run<'a> {
                 let site = CallSite {
                     thread: Some(self.thread),
                     run_id: Some(self.run_id),
-                    browser_session: self.context,
                     test: false,
                 };
                 let called = runner

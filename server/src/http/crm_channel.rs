@@ -94,23 +94,14 @@ async fn start(
         sub: Some(format!("{CRM_SUB_PREFIX}{pcid}")),
         subject: None,
         metadata: plain(metadata),
+        channel: "crm".into(),
+        browser_session: None,
     };
     let agent = st
         .agents
         .get(bot)
         .ok_or_else(|| ApiError::Internal(format!("no agent for bot {bot}")))?;
-    let probe = Thread {
-        id: new.id.clone(),
-        public_id: new.public_id.clone(),
-        bot: bot.into(),
-        sub: new.sub.clone(),
-        subject: None,
-        status: ThreadStatus::Open,
-        tags: vec![],
-        metadata: new.metadata.clone(),
-        agent_state: Value::Null,
-        created_at: now_rfc3339(),
-    };
+    let probe = new.clone().created(now_rfc3339());
     let greeting = agent.greeting(&probe).map(|(content, options)| Message {
         id: ids::message(),
         role: Role::Assistant,

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use natter_protocol::{
     error_code as code, CloseRequest, CloseResponse, CreateThreadRequest, CreateThreadResponse,
@@ -18,7 +18,7 @@ use super::error::ApiError;
 use super::limits::refused;
 use super::AppState;
 use crate::runs::RunInput;
-use crate::store::{NewThread, SendOutcome};
+use crate::store::{NewThread, SendOutcome, CHANNELS};
 use crate::{ids, metrics, time::now_rfc3339};
 
 type S = State<Arc<AppState>>;
@@ -30,12 +30,32 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/threads/{id}/messages", get(history).post(send))
         .route("/threads/{id}/feedback", post(feedback))
         .route("/threads/{id}/close", post(close))
+        .route("/threads/{id}/browser-session", put(browser_session))
 }
 
 const MAX_SUBJECT: usize = 200;
 const MAX_METADATA_BYTES: usize = 8 * 1024;
 const MAX_CLIENT_ID: usize = 128;
 const MAX_FEEDBACK_TEXT: usize = 2000;
+/// A browser session is a few hundred bytes; the host's `context` in it must stay small too.
+const MAX_BROWSER_SESSION_BYTES: usize = 8 * 1024;
+
+/// A browser session as sent: an object of at most [`MAX_BROWSER_SESSION_BYTES`].
+fn check_browser_session(v: &serde_json::Value) -> Result<(), ApiError> {
+    if !v.is_object() {
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            "browserSession must be a JSON object, e.g. {\"url\": \"https://shop.example/cart\"}",
+        ));
+    }
+    if v.to_string().len() > MAX_BROWSER_SESSION_BYTES {
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            format!("browserSession larger than {MAX_BROWSER_SESSION_BYTES} bytes"),
+        ));
+    }
+    Ok(())
+}
 
 async fn create(
     State(st): S,
@@ -66,6 +86,16 @@ async fn create(
             format!("metadata larger than {MAX_METADATA_BYTES} bytes"),
         ));
     }
+    let channel = req.channel.unwrap_or_else(|| "api".into());
+    if !CHANNELS.contains(&channel.as_str()) || channel == "crm" {
+        return Err(ApiError::bad(
+            code::INVALID_REQUEST,
+            "channel must be one of web, ibm_web_chat, ibm_orchestrate, api",
+        ));
+    }
+    if let Some(b) = &req.browser_session {
+        check_browser_session(b)?;
+    }
     let new = NewThread {
         id: ids::thread(),
         public_id: ids::public_id(),
@@ -73,23 +103,14 @@ async fn create(
         sub: principal.sub,
         subject: req.subject,
         metadata,
+        channel,
+        browser_session: req.browser_session,
     };
     let agent = st
         .agents
         .get(&slug)
         .ok_or_else(|| ApiError::Internal(format!("no agent for bot {slug}")))?;
-    let probe = crate::store::Thread {
-        id: new.id.clone(),
-        public_id: new.public_id.clone(),
-        bot: slug.clone(),
-        sub: new.sub.clone(),
-        subject: new.subject.clone(),
-        status: ThreadStatus::Open,
-        tags: vec![],
-        metadata: new.metadata.clone(),
-        agent_state: serde_json::Value::Null,
-        created_at: now_rfc3339(),
-    };
+    let probe = new.clone().created(now_rfc3339());
     let greeting = agent.greeting(&probe).map(|(content, options)| Message {
         id: ids::message(),
         role: Role::Assistant,
@@ -314,4 +335,18 @@ async fn close(
         status: ThreadStatus::Closed,
         changed,
     }))
+}
+
+/// `PUT /v1/threads/{id}/browser-session`: the page the visitor is on now (the widget sends it
+/// when the page changes); replaces the one kept on the conversation.
+async fn browser_session(
+    State(st): S,
+    Path(id): Path<String>,
+    headers: HeaderMap,
+    Json(session): Json<serde_json::Value>,
+) -> Result<StatusCode, ApiError> {
+    st.authorized_thread(&id, &headers).await?;
+    check_browser_session(&session)?;
+    st.store.set_browser_session(&id, session).await?;
+    Ok(StatusCode::NO_CONTENT)
 }

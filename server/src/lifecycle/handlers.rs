@@ -5,15 +5,14 @@
 //! [`HandlerRunner`] runs one handler in the python runtime (same sandbox, helpers and
 //! [`crate::python_host::StoreHost`] as actions; 60 s limit) with the seed's context —
 //! `args.event_type`, `conversation` (loaded when the handler runs, so it includes everything
-//! up to then), `browser_session` (web conversations: the metadata the widget created the
-//! thread with) — and returns the run record; the caller stores it.
+//! up to then), `browser_session` (the page the visitor is on, as the widget last sent it;
+//! `None` when it never sent one) — and returns the run record; the caller stores it.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
 use natter_python_runtime::{Context, Host, RunRequest, Runtime, RuntimeConfig};
-use serde_json::Value;
 use tokio::sync::OnceCell;
 
 use crate::bots::BotRegistry;
@@ -185,11 +184,10 @@ impl HandlerRunner {
             .filter(|t| t.bot == bot)
             .ok_or_else(|| HandlerError::NoConversation(conversation.into()))?;
         let conv = crate::actions::context::conversation(&*self.store, &thread).await?;
-        let web = !thread.id.starts_with(crate::outbox::CRM_THREAD_PREFIX);
         let context = Context {
             args: Default::default(),
             conversation: Some(conv),
-            browser_session: web.then(|| Value::Object(thread.metadata.clone())),
+            browser_session: thread.browser_session.clone(),
         };
         let mut req = RunRequest::event_handler(&b.slug, &b.dir, &def.script, event, context);
         req.test_run = test;

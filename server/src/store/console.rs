@@ -168,8 +168,6 @@ pub struct ConversationExtras {
     /// Every event but the streaming deltas, oldest first (at most [`TIMELINE_MAX`]).
     pub timeline: Vec<TimelineEvent>,
     pub handler_runs: Vec<crate::outbox::HandlerRun>,
-    /// The host page's `context` sent with the latest visitor message that had one.
-    pub browser_session: Option<Value>,
 }
 
 /// Timeline events returned per conversation.

@@ -80,6 +80,41 @@ pub struct Thread {
     /// Opaque state the bot's agent keeps between turns.
     pub agent_state: Value,
     pub created_at: String,
+    /// What the conversation came through (one of [`CHANNELS`]), set at creation.
+    pub channel: String,
+    /// The page the visitor is on, as the widget last sent it (an object; `None`: never sent).
+    pub browser_session: Option<Value>,
+}
+
+/// The channels a conversation can come through: the Natter widget, the two IBM web chat
+/// compatibility loaders, a protocol client that named none, a CRM-channel conversation.
+pub const CHANNELS: [&str; 5] = ["web", "ibm_web_chat", "ibm_orchestrate", "api", "crm"];
+
+/// How many characters of the visitor's first message make a conversation's default subject.
+pub const SUBJECT_CHARS: usize = 80;
+
+/// The subject a conversation without one gets from its first visitor message: the start of
+/// its text, whitespace runs folded to one space, cut at [`SUBJECT_CHARS`] characters (an
+/// ellipsis marks a cut).
+pub fn default_subject(text: &str) -> Option<String> {
+    let mut out = String::new();
+    let mut n = 0;
+    for word in text.split_whitespace() {
+        for c in (!out.is_empty())
+            .then_some(' ')
+            .into_iter()
+            .chain(word.chars())
+        {
+            if n == SUBJECT_CHARS {
+                out.pop();
+                out.push('…');
+                return Some(out);
+            }
+            out.push(c);
+            n += 1;
+        }
+    }
+    (!out.is_empty()).then_some(out)
 }
 
 /// One committed event of a thread's log.
@@ -105,6 +140,7 @@ pub trait EventSink: Send + Sync + 'static {
     }
 }
 
+#[derive(Debug, Clone)]
 pub struct NewThread {
     pub id: String,
     pub public_id: String,
@@ -112,6 +148,29 @@ pub struct NewThread {
     pub sub: Option<String>,
     pub subject: Option<String>,
     pub metadata: serde_json::Map<String, Value>,
+    /// One of [`CHANNELS`].
+    pub channel: String,
+    pub browser_session: Option<Value>,
+}
+
+impl NewThread {
+    /// The thread this creates, as stored at `created_at`.
+    pub fn created(self, created_at: String) -> Thread {
+        Thread {
+            id: self.id,
+            public_id: self.public_id,
+            bot: self.bot,
+            sub: self.sub,
+            subject: self.subject,
+            status: ThreadStatus::Open,
+            tags: vec![],
+            metadata: self.metadata,
+            agent_state: Value::Null,
+            created_at,
+            channel: self.channel,
+            browser_session: self.browser_session,
+        }
+    }
 }
 
 /// What a send did.
@@ -187,7 +246,8 @@ pub trait Store: attachments::AttachmentStore + Send + Sync + 'static {
     async fn create_thread(&self, new: NewThread, greeting: Option<Message>) -> Result<Thread>;
     async fn thread(&self, id: &str) -> Result<Option<Thread>>;
     /// Stores a user message idempotently on `(thread, clientMessageId)` and, unless the thread
-    /// is handed off, starts run `run_id` for it (`message.created` + `run.started`).
+    /// is handed off, starts run `run_id` for it (`message.created` + `run.started`). A thread
+    /// without a subject gets [`default_subject`] of it, in the same commit.
     /// A closed thread refuses with [`StoreError::ThreadClosed`].
     async fn send_user_message(
         &self,
@@ -280,6 +340,8 @@ pub trait Store: attachments::AttachmentStore + Send + Sync + 'static {
     async fn set_secret(&self, thread_id: &str, key: &str, value: Value) -> Result<()>;
     /// The thread's sanitized values (see [`Store::set_secret`]).
     async fn secrets(&self, thread_id: &str) -> Result<serde_json::Map<String, Value>>;
+    /// Replaces the thread's browser session (a JSON object); `ThreadNotFound` without it.
+    async fn set_browser_session(&self, thread_id: &str, session: Value) -> Result<()>;
     /// Sets (`Some`) or deletes (`None`) one metadata key; returns whether it was set before.
     async fn set_metadata(&self, thread_id: &str, key: &str, value: Option<Value>) -> Result<bool>;
     /// Keeps `data` with one message of the thread (replacing what was kept); `MessageNotFound`
@@ -354,7 +416,7 @@ pub trait Store: attachments::AttachmentStore + Send + Sync + 'static {
         &self,
         query: &console::ConversationQuery,
     ) -> Result<console::ConversationPage>;
-    /// Feedback, timeline, handler runs and browser session of a conversation's detail view.
+    /// Feedback, timeline and handler runs of a conversation's detail view.
     async fn conversation_extras(&self, thread_id: &str) -> Result<console::ConversationExtras>;
     /// A bot's overview figures as of `now`.
     async fn bot_stats(&self, bot: &str, now: time::OffsetDateTime) -> Result<console::BotStats>;
@@ -378,4 +440,24 @@ pub trait Store: attachments::AttachmentStore + Send + Sync + 'static {
     async fn local_crm_agent_seen(&self, bot: &str, agent: &str, now_ms: i64) -> Result<()>;
     /// Whether an agent console of `bot` looked at or after `since_ms`.
     async fn local_crm_online(&self, bot: &str, since_ms: i64) -> Result<bool>;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{default_subject, SUBJECT_CHARS};
+
+    #[test]
+    fn subject_is_the_start_of_the_first_message() {
+        assert_eq!(
+            default_subject("  Where is\n\tmy  order? ").as_deref(),
+            Some("Where is my order?")
+        );
+        assert_eq!(default_subject(" \n "), None);
+        let long = "é".repeat(SUBJECT_CHARS + 5);
+        let s = default_subject(&long).unwrap();
+        assert_eq!(s.chars().count(), SUBJECT_CHARS);
+        assert!(s.ends_with('…'));
+        let exact = "a".repeat(SUBJECT_CHARS);
+        assert_eq!(default_subject(&exact).as_deref(), Some(exact.as_str()));
+    }
 }

@@ -41,6 +41,7 @@ mod local_crm;
 mod migrate;
 mod outbox;
 mod read;
+mod session;
 mod tx;
 mod user_defined;
 mod write;
@@ -214,6 +215,12 @@ fn thread_from_row(row: &sqlx::postgres::PgRow) -> Result<Thread> {
         metadata: serde_json::from_str(row.get::<&str, _>("metadata")).map_err(corrupt)?,
         agent_state: serde_json::from_str(row.get::<&str, _>("agent_state")).map_err(corrupt)?,
         created_at: row.get("created_at"),
+        channel: row.get("channel"),
+        browser_session: row
+            .get::<Option<&str>, _>("browser_session")
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(corrupt)?,
     })
 }
 
@@ -345,6 +352,10 @@ impl Store for PgStore {
 
     async fn secrets(&self, thread_id: &str) -> Result<serde_json::Map<String, Value>> {
         self.do_secrets(thread_id).await
+    }
+
+    async fn set_browser_session(&self, thread_id: &str, session: Value) -> Result<()> {
+        self.do_set_browser_session(thread_id, session).await
     }
 
     async fn set_metadata(&self, thread_id: &str, key: &str, value: Option<Value>) -> Result<bool> {

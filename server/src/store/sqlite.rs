@@ -27,6 +27,7 @@ mod console;
 mod console_sessions;
 mod local_crm;
 mod outbox;
+mod session;
 mod user_defined;
 
 pub struct SqliteStore {
@@ -106,6 +107,12 @@ fn thread_from_row(row: &sqlx::sqlite::SqliteRow) -> Result<Thread> {
         metadata: serde_json::from_str(row.get::<&str, _>("metadata")).map_err(corrupt)?,
         agent_state: serde_json::from_str(row.get::<&str, _>("agent_state")).map_err(corrupt)?,
         created_at: row.get("created_at"),
+        channel: row.get("channel"),
+        browser_session: row
+            .get::<Option<&str>, _>("browser_session")
+            .map(serde_json::from_str)
+            .transpose()
+            .map_err(corrupt)?,
     })
 }
 
@@ -401,6 +408,10 @@ impl Store for SqliteStore {
         thread_id: &str,
     ) -> Result<serde_json::Map<String, Value>> {
         self.do_messages_user_defined(thread_id).await
+    }
+
+    async fn set_browser_session(&self, thread_id: &str, session: Value) -> Result<()> {
+        self.do_set_browser_session(thread_id, session).await
     }
 
     async fn set_metadata(&self, thread_id: &str, key: &str, value: Option<Value>) -> Result<bool> {

@@ -52,6 +52,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         10,
         include_str!("../../migrations/0010_console_fts_threads.sql"),
     ),
+    (
+        11,
+        include_str!("../../migrations/0011_thread_channel_session.sql"),
+    ),
     (12, include_str!("../../migrations/0012_attachments.sql")),
     (13, include_str!("../../migrations/0013_local_crm.sql")),
     (
@@ -383,11 +387,21 @@ impl Writer {
                 let now = now_rfc3339();
                 self.conn
                     .prepare_cached(
-                        "INSERT INTO threads (id, public_id, bot, sub, subject, status, metadata, created_at, updated_at) \
-                         VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?7)",
+                        "INSERT INTO threads (id, public_id, bot, sub, subject, status, metadata, created_at, updated_at, channel, browser_session) \
+                         VALUES (?1, ?2, ?3, ?4, ?5, 'open', ?6, ?7, ?7, ?8, ?9)",
                     )
                     .and_then(|mut s| {
-                        s.execute(params![new.id, new.public_id, new.bot, new.sub, new.subject, Value::Object(new.metadata.clone()).to_string(), now])
+                        s.execute(params![
+                            new.id,
+                            new.public_id,
+                            new.bot,
+                            new.sub,
+                            new.subject,
+                            Value::Object(new.metadata.clone()).to_string(),
+                            now,
+                            new.channel,
+                            new.browser_session.as_ref().map(Value::to_string)
+                        ])
                     })
                     .map_err(db)?;
                 let old = self.seq.insert(new.id.clone(), 0);
@@ -396,18 +410,7 @@ impl Writer {
                 if let Some(msg) = greeting {
                     self.store_message(&new.id, None, msg, None, log)?;
                 }
-                Ok(Done::Thread(Box::new(Thread {
-                    id: new.id,
-                    public_id: new.public_id,
-                    bot: new.bot,
-                    sub: new.sub,
-                    subject: new.subject,
-                    status: ThreadStatus::Open,
-                    tags: vec![],
-                    metadata: new.metadata,
-                    agent_state: Value::Null,
-                    created_at: now,
-                })))
+                Ok(Done::Thread(Box::new(new.created(now))))
             }
             Op::Send {
                 thread_id,
@@ -446,6 +449,15 @@ impl Writer {
                     log,
                 )?;
                 self.insert_message_row(&thread_id, ev.seq, &message, ctx)?;
+                let text = message.content.iter().find_map(|c| c.text.as_deref());
+                if let Some(subject) = text.and_then(super::default_subject) {
+                    self.conn
+                        .prepare_cached(
+                            "UPDATE threads SET subject = ?1 WHERE id = ?2 AND subject IS NULL",
+                        )
+                        .and_then(|mut s| s.execute(params![subject, thread_id]))
+                        .map_err(db)?;
+                }
                 if status == ThreadStatus::HandedOff {
                     // The human side gets the visitor's message (widgetMessage), with this commit.
                     let (bot, pcid) = self.plan_thread(&thread_id)?;

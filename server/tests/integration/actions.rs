@@ -193,11 +193,26 @@ async fn seed_examples_from_workflows_and_every_helper() {
     );
 
     // --- Every helper, against the real store ---
-    let h = s.create_thread("shop").await;
+    // a conversation the widget described: its page is the action's browser_session (the
+    // message's own context is not)
+    let r = s
+        .client
+        .post(s.url("/v1/bots/shop/threads"))
+        .json(
+            &json!({"channel": "web", "browserSession": {"pageUrl": "https://shop.example/cart"}}),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let h = r.json::<Value>().await.unwrap()["threadId"]
+        .as_str()
+        .unwrap()
+        .to_string();
     let r1 = s
         .client
         .post(s.url(&format!("/v1/threads/{h}/messages")))
-        .json(&json!({"clientMessageId": "h1", "content": "helpers", "context": {"pageUrl": "https://shop.example/cart"}}))
+        .json(&json!({"clientMessageId": "h1", "content": "helpers", "context": {"pageUrl": "https://shop.example/elsewhere"}}))
         .send()
         .await
         .unwrap();

@@ -385,6 +385,8 @@ async fn the_workflow_gate_and_idempotent_hand_off_on_the_store() {
                 sub: None,
                 subject: None,
                 metadata: Default::default(),
+                channel: "web".into(),
+                browser_session: None,
             },
             None,
         )

@@ -17,6 +17,7 @@ mod actions_limits;
 mod actions_standin;
 mod attachments;
 mod auth;
+mod browser_session;
 mod cli_store;
 mod config_errors;
 mod console;

@@ -211,7 +211,6 @@ impl Agent for LlmAgent {
             actions: &*self.actions,
             thread: turn.thread,
             run_id: turn.run_id,
-            context: turn.context,
             workflow: st.workflow.as_deref(),
         };
         let mut batched = Batching::new(sink::ReplySink::new(out), BATCH_INTERVAL, BATCH_MAX_CHARS);

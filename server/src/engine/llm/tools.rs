@@ -23,8 +23,6 @@ use crate::store::Thread;
 pub struct ActionCall<'a> {
     pub thread: &'a Thread,
     pub run_id: &'a str,
-    /// The host page's `context` sent with the message.
-    pub context: Option<&'a Value>,
     /// The active workflow: the action must be enabled in it.
     pub workflow: &'a str,
     pub name: &'a str,
@@ -71,7 +69,6 @@ impl Actions for RunnerActions {
         let site = CallSite {
             thread: Some(call.thread),
             run_id: Some(call.run_id),
-            browser_session: call.context,
             test: false,
         };
         let args = Value::Object(call.args.clone());
@@ -106,7 +103,6 @@ pub(super) struct Executor<'a> {
     pub actions: &'a dyn Actions,
     pub thread: &'a Thread,
     pub run_id: &'a str,
-    pub context: Option<&'a Value>,
     pub workflow: Option<&'a str>,
 }
 
@@ -120,7 +116,7 @@ impl ToolExecutor for Executor<'_> {
                 // Without a workflow no action is offered, so natter-llm refused already.
                 None => ToolOutput::error(format!("no action named `{name}`")),
                 Some(workflow) => {
-                    let call = ActionCall { thread: self.thread, run_id: self.run_id, context: self.context, workflow, name, args };
+                    let call = ActionCall { thread: self.thread, run_id: self.run_id, workflow, name, args };
                     let done = self.actions.call(call).await;
                     let output = ToolOutput::json(&done.value);
                     if done.handed_off { output.ending() } else { output }

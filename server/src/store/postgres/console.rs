@@ -7,7 +7,6 @@
 //! `to_tsvector('simple', search_text)`; a query needs every word, the last as a prefix.
 
 use natter_protocol::Message;
-use serde_json::Value;
 use sqlx::postgres::PgArguments;
 use sqlx::{Arguments, Row};
 use time::{Duration, OffsetDateTime};
@@ -238,22 +237,10 @@ impl PgStore {
         .iter()
         .map(handler_run)
         .collect::<Result<Vec<_>>>()?;
-        let context: Option<String> = sqlx::query_scalar(
-            "SELECT context FROM messages WHERE thread_id = $1 AND context IS NOT NULL \
-             ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(thread_id)
-        .fetch_optional(&self.pool)
-        .await?;
-        let browser_session = context
-            .map(|c| serde_json::from_str(&c).map_err(corrupt))
-            .transpose()?
-            .filter(|v: &Value| !v.is_null());
         Ok(ConversationExtras {
             feedback,
             timeline,
             handler_runs,
-            browser_session,
         })
     }
 

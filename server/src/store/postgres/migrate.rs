@@ -53,6 +53,10 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../../migrations/postgres/0010_console_fts_threads.sql"),
     ),
     (
+        11,
+        include_str!("../../../migrations/postgres/0011_thread_channel_session.sql"),
+    ),
+    (
         12,
         include_str!("../../../migrations/postgres/0012_attachments.sql"),
     ),

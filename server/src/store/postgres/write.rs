@@ -9,30 +9,14 @@ use sqlx::Row;
 
 use super::super::live::Prepared;
 use super::super::{
-    NewThread, Recovered, Rerun, Result, RunItem, RunOutcome, SendOutcome, StoreError, StoredEvent,
-    Thread, MAX_RERUNS,
+    default_subject, NewThread, Recovered, Rerun, Result, RunItem, RunOutcome, SendOutcome,
+    StoreError, StoredEvent, Thread, MAX_RERUNS,
 };
 use super::tx::Tx;
 use super::{corrupt, PgStore};
 use crate::ids;
 use crate::outbox::{PlanThread, CRM_THREAD_PREFIX};
 use crate::time::now_rfc3339;
-
-/// The thread a create wrote.
-fn created(new: NewThread, created_at: String) -> Thread {
-    Thread {
-        id: new.id,
-        public_id: new.public_id,
-        bot: new.bot,
-        sub: new.sub,
-        subject: new.subject,
-        status: ThreadStatus::Open,
-        tags: vec![],
-        metadata: new.metadata,
-        agent_state: Value::Null,
-        created_at,
-    }
-}
 
 fn text_of(m: &Message) -> String {
     m.content
@@ -55,14 +39,14 @@ impl PgStore {
                 .await?;
         }
         tx.commit().await?;
-        Ok(created(new, now))
+        Ok(new.created(now))
     }
 
     async fn insert_thread(&self, tx: &mut Tx<'_>, new: &NewThread) -> Result<String> {
         let now = now_rfc3339();
         sqlx::query(
-            "INSERT INTO threads (id, public_id, bot, sub, subject, status, metadata, created_at, updated_at) \
-             VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $7)",
+            "INSERT INTO threads (id, public_id, bot, sub, subject, status, metadata, created_at, updated_at, \
+             channel, browser_session) VALUES ($1, $2, $3, $4, $5, 'open', $6, $7, $7, $8, $9)",
         )
         .bind(&new.id)
         .bind(&new.public_id)
@@ -71,6 +55,8 @@ impl PgStore {
         .bind(&new.subject)
         .bind(Value::Object(new.metadata.clone()).to_string())
         .bind(&now)
+        .bind(&new.channel)
+        .bind(new.browser_session.as_ref().map(Value::to_string))
         .execute(&mut *tx.tx)
         .await?;
         tx.created(&new.id, &new.bot);
@@ -129,6 +115,13 @@ impl PgStore {
         )?;
         tx.insert_message(thread_id, ev.seq, &message, context.map(|c| c.to_string()))
             .await?;
+        if let Some(subject) = default_subject(&text_of(&message)) {
+            sqlx::query("UPDATE threads SET subject = $1 WHERE id = $2 AND subject IS NULL")
+                .bind(subject)
+                .bind(thread_id)
+                .execute(&mut *tx.tx)
+                .await?;
+        }
         if status == ThreadStatus::HandedOff {
             // The human side gets the visitor's message (widgetMessage), with this commit.
             let (bot, pcid) = self.plan_thread(&mut tx, thread_id).await?;
@@ -600,6 +593,6 @@ impl PgStore {
                 .await?;
         }
         tx.commit().await?;
-        Ok(created(new, now))
+        Ok(new.created(now))
     }
 }

@@ -4,7 +4,6 @@
 //! page; search goes through the `messages_fts` full-text index (kept by a trigger on
 //! `messages`), never through a scan of message bodies.
 
-use serde_json::Value;
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, Row};
 use time::{Duration, OffsetDateTime};
@@ -293,22 +292,10 @@ impl SqliteStore {
         .iter()
         .map(handler_run)
         .collect::<Result<Vec<_>>>()?;
-        let context: Option<String> = sqlx::query_scalar(
-            "SELECT context FROM messages WHERE thread_id = ? AND context IS NOT NULL \
-             ORDER BY seq DESC LIMIT 1",
-        )
-        .bind(thread_id)
-        .fetch_optional(&self.read)
-        .await?;
-        let browser_session = context
-            .map(|c| serde_json::from_str(&c).map_err(corrupt))
-            .transpose()?
-            .filter(|v: &Value| !v.is_null());
         Ok(ConversationExtras {
             feedback,
             timeline,
             handler_runs,
-            browser_session,
         })
     }
 
