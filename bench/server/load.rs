@@ -20,6 +20,7 @@
 //!     cargo bench -p natter-server --bench load
 //!     BENCH_USERS=100,1000 BENCH_SECS=10 BENCH_RATE=2000 BENCH_DURABILITY=full cargo bench -p natter-server --bench load
 //!     BENCH_USERS=1000 BENCH_STORES=sqlite,pg1,pg2,pg3 cargo bench -p natter-server --bench load
+//!     BENCH_DB_POOL=64 BENCH_STORES=pg1 cargo bench -p natter-server --bench load   # connections per instance
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -98,6 +99,11 @@ async fn run() {
     let rate: Option<f64> = std::env::var("BENCH_RATE")
         .ok()
         .and_then(|s| s.parse().ok());
+    // PostgreSQL connections per instance (`--db-pool`).
+    let pool_size: u32 = std::env::var("BENCH_DB_POOL")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(16);
     let durability = match std::env::var("BENCH_DURABILITY").as_deref() {
         Ok("normal") => Durability::Normal,
         _ => Durability::Full,
@@ -151,6 +157,10 @@ async fn run() {
                 addr: "127.0.0.1:0".into(),
                 data_dir: tmp.path().join(format!("data{i}")),
                 database_url: database.as_ref().map(|(_, url)| url.clone()),
+                postgres: natter_server::store::postgres::PgOptions {
+                    pool_size,
+                    ..Default::default()
+                },
                 bots_dir: bots.clone(),
                 durability,
                 ..ServerConfig::default()
