@@ -20,7 +20,7 @@ use serde_json::Value;
 use sqlx::Row;
 
 use super::super::live::Prepared;
-use super::super::{Result, RunItem, RunOutcome, StoredEvent};
+use super::super::{default_subject, Result, RunItem, RunOutcome, StoredEvent};
 use super::tx::CHANNEL;
 use super::PgStore;
 use crate::outbox::CRM_THREAD_PREFIX;
@@ -51,7 +51,8 @@ fn duplicate(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("23505"))
 }
 
-const SEND: &str = "WITH t AS (UPDATE threads SET last_seq = last_seq + 2 \
+const SEND: &str = "WITH t AS (UPDATE threads SET last_seq = last_seq + 2, \
+       subject = coalesce(subject, $14) \
        WHERE id = $1 AND status = 'open' \
        AND NOT EXISTS (SELECT 1 FROM messages WHERE thread_id = $1 AND client_message_id = $4) \
        RETURNING last_seq), \
@@ -98,7 +99,8 @@ struct Finish {
 
 impl PgStore {
     /// A send to an open thread with a new `clientMessageId`, in one statement: its message,
-    /// its run, `message.created` + `run.started`. `None`: nothing written (take the general
+    /// its run, `message.created` + `run.started`, and the thread's default subject if it has
+    /// none. `None`: nothing written (take the general
     /// path).
     pub(super) async fn fast_send(
         &self,
@@ -137,6 +139,7 @@ impl PgStore {
             .bind(&types)
             .bind(&rests)
             .bind(CHANNEL)
+            .bind(default_subject(&super::write::text_of(&message)))
             .fetch_optional(&self.pool)
             .await;
         let row = match row {

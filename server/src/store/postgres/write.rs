@@ -18,7 +18,7 @@ use crate::ids;
 use crate::outbox::{PlanThread, CRM_THREAD_PREFIX};
 use crate::time::now_rfc3339;
 
-fn text_of(m: &Message) -> String {
+pub(super) fn text_of(m: &Message) -> String {
     m.content
         .iter()
         .filter_map(|c| c.text.as_deref())
