@@ -10,6 +10,7 @@ mod actions_bot;
 mod actions_limits;
 mod actions_standin;
 mod attachments;
+mod attachments_info;
 mod auth;
 mod cli_store;
 mod config_errors;
