@@ -34,6 +34,20 @@ pub struct CreateThreadRequest {
 pub struct CreateThreadResponse {
     pub thread_id: String,
     pub public_id: String,
+    /// What visitors may upload to this bot's threads; absent when the bot takes no files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<AttachmentsInfo>,
+}
+
+/// A bot's upload limits as the widget needs them (`attachments` of thread creation and
+/// history): present only when the bot accepts files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct AttachmentsInfo {
+    /// The largest file, in bytes.
+    pub max_file_bytes: u64,
+    /// The types accepted, as found in the bytes (`image/png`, `application/pdf`, …).
+    pub types: Vec<String>,
 }
 
 /// `POST /v1/threads/{id}/messages` body.
@@ -97,6 +111,9 @@ pub struct HistoryResponse {
     /// shows the thumbs as the visitor left them).
     #[serde(default)]
     pub feedback: Vec<FeedbackChoice>,
+    /// As in [`CreateThreadResponse::attachments`]: a reloaded widget learns it here.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub attachments: Option<AttachmentsInfo>,
 }
 
 /// One message's latest feedback (`HistoryResponse::feedback`).

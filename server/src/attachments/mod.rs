@@ -100,6 +100,15 @@ impl AttachmentsConfig {
         Ok(())
     }
 
+    /// What the widget is told (thread creation and history): `None` when the bot takes no
+    /// files, so the widget shows no attach control.
+    pub fn info(&self) -> Option<natter_protocol::AttachmentsInfo> {
+        self.enabled.then(|| natter_protocol::AttachmentsInfo {
+            max_file_bytes: self.max_file_bytes,
+            types: self.types.clone(),
+        })
+    }
+
     pub fn accepts(&self, mime: &str) -> bool {
         self.types.iter().any(|t| t == mime)
     }

@@ -128,6 +128,7 @@ async fn create(
         axum::Json(CreateThreadResponse {
             thread_id: thread.id,
             public_id: thread.public_id,
+            attachments: bot.attachments.info(),
         }),
     ))
 }
@@ -137,7 +138,7 @@ async fn history(
     Path(id): Path<String>,
     headers: HeaderMap,
 ) -> Result<JsonOut<HistoryResponse>, ApiError> {
-    st.authorized_thread(&id, &headers).await?;
+    let bot = st.authorized_thread(&id, &headers).await?;
     let thread = st
         .store
         .thread(&id)
@@ -150,6 +151,7 @@ async fn history(
         status: thread.status,
         last_seq,
         feedback,
+        attachments: bot.attachments.info(),
     }))
 }
 

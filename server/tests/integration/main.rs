@@ -16,6 +16,7 @@ mod actions_bot;
 mod actions_limits;
 mod actions_standin;
 mod attachments;
+mod attachments_info;
 mod auth;
 mod browser_session;
 mod cli_store;
