@@ -12,20 +12,12 @@ use std::time::Duration;
 
 use natter_server::actions::admin::AdminToken;
 use natter_testing::env_or;
-use natter_testing::load::chat_turns;
+use natter_testing::load::{chat_turns, CHAT_BOT as BOT};
 use natter_testing::server::{test_config, write_bot, TestServer};
 use natter_testing::stats::{ms, pct};
 use serde_json::{json, Value};
 
 const ADMIN: &str = "bench-admin-token-0123456789-abcdefghij";
-
-const BOT: &str = r#"
-name = "Bench"
-fallback = "one two three four five six seven eight"
-[stream]
-chunk = "word"
-delay_ms = 0
-"#;
 
 const SPIN_PY: &str = r#"
 def execute_action(context):

@@ -15,19 +15,11 @@ use std::time::{Duration, Instant};
 
 use natter_server::server::ServerConfig;
 use natter_testing::env_or;
-use natter_testing::load::chat_turns;
+use natter_testing::load::{chat_turns, CHAT_BOT as BOT};
 use natter_testing::server::TestServer;
 use natter_testing::stats::{ms, pct};
 use tokio::io::AsyncWriteExt;
 use tokio_util::sync::CancellationToken;
-
-const BOT: &str = r#"
-name = "Bench"
-fallback = "one two three four five six seven eight"
-[stream]
-chunk = "word"
-delay_ms = 0
-"#;
 
 #[tokio::main]
 async fn main() {

@@ -8,6 +8,16 @@ use serde_json::{json, Value};
 
 use crate::sse::SseReader;
 
+/// The bot [`chat_turns`] is meant for: every turn a fixed eight-word reply, streamed word by
+/// word without delay, so a turn's cost is the server's own.
+pub const CHAT_BOT: &str = r#"
+name = "Bench"
+fallback = "one two three four five six seven eight"
+[stream]
+chunk = "word"
+delay_ms = 0
+"#;
+
 /// `clients` visitors of `bot` chatting at once, each `turns` turns back to back; every
 /// turn's latency, sorted.
 pub async fn chat_turns(base: &str, bot: &str, clients: usize, turns: usize) -> Vec<Duration> {
