@@ -120,6 +120,8 @@ function ibmHears(c, type, ev) {
     return opened !== was && opened === (type === "window:open");
   }
   if (type === "userDefinedResponse" || type === "customResponse") return !c.drawn.has(ev);
+  // the new, empty thread of a welcome request is no history the page loads
+  if (c.adopting && (type === "pre:threadLoaded" || type === "history:begin")) return false;
   return true;
 }
 
@@ -180,15 +182,31 @@ function ibmRun(c, type, ev) {
 }
 
 /** IBM's welcome request: a `pre:send` with empty text and `history.is_welcome_request`; text a
- *  handler puts in `input.text` is sent (silently) as the first message. */
-function ibmWelcome(c) {
+ *  handler puts in `input.text` is sent (silently) as the first message. `fresh`: no thread yet
+ *  (the window is opening): that text replaces the bot's greeting, as on IBM, so the thread is
+ *  started here without it and handed to the widget before it would start its own. */
+function ibmWelcome(c, fresh) {
   var ev = { type: "pre:send", message: { message: { content: "" } }, silent: true };
   ibmShape(c, "pre:send", ev);
   ev.data.history.is_welcome_request = true;
   return ibmRun(c, "pre:send", ev)
     .then(function () {
       var text = ibmText(ev.message.message.content);
-      if (text.trim()) return c.chat.send(text, { silent: true });
+      if (!text.trim()) return;
+      if (!fresh) return c.chat.send(text, { silent: true });
+      return ibmApi(c, "/v1/bots/" + encodeURIComponent(c.bot) + "/threads", {
+        method: "POST",
+        body: JSON.stringify({ channel: c.channel, browserSession: JSON.parse(c.page()), greeting: false }),
+      })
+        .then(function (body) {
+          c.adopting = true;
+          return c.chat.loadThreadById(body.threadId);
+        })
+        .then(function () {
+          c.adopting = false;
+          // not awaited: the window opens while the answer comes
+          c.chat.send(text, { silent: true });
+        });
     })
     .catch(function (e) {
       console.error(IBM_SAY + "the welcome request could not be sent:", e);
@@ -287,15 +305,17 @@ function ibmInternal(c) {
       }, Promise.resolve());
     });
   });
-  chat.on("view:change", function (ev) {
-    var open = !!ev.newViewState.mainWindow;
-    if (c.session) {
-      try { sessionStorage.setItem(c.viewKey, open ? "1" : "0"); } catch (e) { /* storage blocked: nothing to keep */ }
-    }
-    if (open && !ev.oldViewState.mainWindow && !c.welcomed && !chat.getState().threadId) {
+  // Before the window opens, so before the widget starts a thread (with the greeting): the
+  // welcome request may start it without one
+  chat.on("view:pre:change", function (ev) {
+    if (ev.newViewState.mainWindow && !ev.oldViewState.mainWindow && !c.welcomed && !chat.getState().threadId) {
       c.welcomed = true;
-      ibmWelcome(c); // not awaited: the view change does not wait for the first message
+      return ibmWelcome(c, true);
     }
+  });
+  chat.on("view:change", function (ev) {
+    if (!c.session) return;
+    try { sessionStorage.setItem(c.viewKey, ev.newViewState.mainWindow ? "1" : "0"); } catch (e) { /* storage blocked: nothing to keep */ }
   });
   chat.on("restartConversation", function () {
     c.ud = {};
@@ -323,13 +343,17 @@ function ibmDetached() {
   return document.createElement("div");
 }
 
-/** The IBM-shaped instance over `chat`. `o`: {server, bot, classic, element, mount (the id of the
- *  element a floating widget's root goes into), links, session, token}. */
+/** The IBM-shaped instance over `chat`. `o`: {server, bot, classic, channel, page (the browser
+ *  session now, as JSON), element, mount (the id of the element a floating widget's root goes
+ *  into), links, session, token}. */
 function ibmInstance(chat, o) {
   var c = {
     chat: chat,
     server: o.server,
+    bot: o.bot,
     classic: o.classic,
+    channel: o.channel,
+    page: o.page,
     element: o.element || null,
     mount: o.mount || null,
     links: o.links,
@@ -342,6 +366,7 @@ function ibmInstance(chat, o) {
     shaped: new WeakSet(),
     drawn: new WeakSet(),
     welcomed: false,
+    adopting: false,
     restoring: false,
     loading: null,
     host: null,
@@ -491,13 +516,16 @@ function ibmStart(o) {
   return Promise.all([natterStart(server + "/widget/"), bot])
     .then(function (got) {
       // `_channel`: the conversation is recorded as having come through this loader
-      var options = Object.assign({ serverUrl: server, bot: got[1], _channel: o.classic ? "ibm_web_chat" : "ibm_orchestrate" }, o.options);
+      var channel = o.classic ? "ibm_web_chat" : "ibm_orchestrate";
+      var options = Object.assign({ serverUrl: server, bot: got[1], _channel: channel }, o.options);
       var page = natterPage(options);
       var chat = got[0]._create(options);
       var inst = ibmInstance(chat, {
         server: server,
         bot: got[1],
         classic: o.classic,
+        channel: channel,
+        page: page,
         element: options.element,
         mount: o.mount,
         links: o.links,

@@ -26,6 +26,11 @@ pub struct CreateThreadRequest {
     /// `PUT /v1/threads/{id}/browser-session`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub browser_session: Option<Value>,
+    /// `false`: the thread starts without the bot's greeting (a client that opens with a
+    /// message of its own, such as IBM's welcome request, shows only the answer to it).
+    /// Default `true`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub greeting: Option<bool>,
 }
 
 /// `201` answer to thread creation.

@@ -189,6 +189,11 @@ test("page-interaction: a user_defined button fills the page's form; receive rea
   await say(page, "account");
   await page.locator(".ibm-web-chat--default-styles button").click();
   assert.equal(await page.locator("#account").inputValue(), "1234567");
+  // a user_defined item with text is one item: one userDefinedResponse with the text in it, one bubble
+  assert.deepEqual(await page.evaluate(() => drawn), [
+    { type: "fill_account_number", text: "Your account number can go into the form.", items: 1 },
+  ]);
+  assert.deepEqual(await botTexts(page), ["Hi, I'm the test assistant.", "Your account number can go into the form."]);
   await say(page, "phone");
   await until(page, () => document.querySelector("#phone").value === "555-0100");
   assert.deepEqual(problems, []);
@@ -201,6 +206,11 @@ test("select-greeting-action: the welcome request goes through pre:send and the 
   await botSaid(page, /Our credit cards/);
   assert.deepEqual(await userTexts(page), [], "the replaced welcome request is not shown as the visitor's");
   assert.equal(await page.evaluate(() => welcomeRequests), 1);
+  // IBM: the welcome request's answer replaces the greeting (the thread starts without it)
+  assert.deepEqual(await botTexts(page), ["Our credit cards: Gold and Travel."], "no greeting before the answer");
+  const tid = await page.evaluate(() => webChatInstance.getState().threadId);
+  const { body } = await server.api(`/v1/threads/${tid}/messages`);
+  assert.deepEqual(body.messages.map((m) => m.role), ["user", "assistant"], "the server thread has no greeting either");
   await ctx.close();
   const plain = await open("greeting.html");
   await plain.page.locator("[part=launcher]").click();

@@ -334,7 +334,7 @@ impl<'a> Run<'a> {
                 }
                 Step::UserDefined { text, data } => {
                     let item = ContentItem {
-                        id: "c1".into(),
+                        id: "c0".into(),
                         response_type: response_type::USER_DEFINED.into(),
                         user_defined: Some(data.clone()),
                         ..Default::default()
@@ -439,11 +439,16 @@ impl<'a> Run<'a> {
                 self.out.delta("c0", piece).await?;
             }
         }
-        let mut content = Vec::with_capacity(1 + extra.len());
-        if !text.is_empty() {
-            content.push(ContentItem::text("c0", text));
+        let mut content = extra;
+        match content.first_mut() {
+            // A `user_defined` reply is one item with its text in it (the deltas' `c0`): the host
+            // page draws it whole, as IBM web chat pages do, not a text bubble and then the item.
+            Some(it) if it.response_type == response_type::USER_DEFINED => {
+                it.text = (!text.is_empty()).then_some(text);
+            }
+            _ if !text.is_empty() => content.insert(0, ContentItem::text("c0", text)),
+            _ => {}
         }
-        content.extend(extra);
         let fb = &self.bot.feedback;
         let options = MessageOptions {
             feedback: (feedback || fb.all_messages).then(|| FeedbackOptions {

@@ -111,7 +111,12 @@ async fn create(
         .get(&slug)
         .ok_or_else(|| ApiError::Internal(format!("no agent for bot {slug}")))?;
     let probe = new.clone().created(now_rfc3339());
-    let greeting = agent.greeting(&probe).map(|(content, options)| Message {
+    // `greeting: false`: the client opens with a message of its own instead
+    let greeting = match req.greeting {
+        Some(false) => None,
+        _ => agent.greeting(&probe),
+    };
+    let greeting = greeting.map(|(content, options)| Message {
         id: ids::message(),
         role: Role::Assistant,
         content,

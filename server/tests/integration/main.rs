@@ -51,3 +51,4 @@ mod sec_sandbox;
 mod sec_stream_cuts;
 mod send;
 mod steps;
+mod thread_greeting;

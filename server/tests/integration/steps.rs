@@ -131,9 +131,10 @@ async fn carousel_and_user_defined() {
         .iter()
         .find(|e| e["type"] == "message.completed")
         .unwrap()["message"];
+    // One item, its text in it (not a text item and then the payload)
     assert_eq!(
-        msg["content"][1],
-        json!({"id": "c1", "response_type": "user_defined", "user_defined": {"kind": "map", "lat": 1.5}})
+        msg["content"],
+        json!([{"id": "c0", "response_type": "user_defined", "text": "A map:", "user_defined": {"kind": "map", "lat": 1.5}}])
     );
     s.stop().await;
 }
