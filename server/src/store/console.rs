@@ -249,6 +249,53 @@ pub struct BotStats {
     pub daily: Vec<DayCounts>,
 }
 
+/// A console list page from its rows (at most `limit + 1`: one more than the page says there
+/// is a next one), for either engine's rows (same columns, same text encodings): the page's
+/// summaries and the cursor of the next page.
+pub(crate) fn conversation_page<'r, R>(
+    rows: &'r [R],
+    limit: usize,
+) -> super::Result<(Vec<ConversationSummary>, Option<String>)>
+where
+    R: sqlx::Row,
+    &'static str: sqlx::ColumnIndex<R>,
+    String: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<String>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    &'r str: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    Option<&'r str>: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+    i64: sqlx::Decode<'r, R::Database> + sqlx::Type<R::Database>,
+{
+    let mut conversations = Vec::with_capacity(rows.len().min(limit));
+    for r in rows.iter().take(limit) {
+        conversations.push(ConversationSummary {
+            id: r.get("id"),
+            public_id: r.get("public_id"),
+            bot: r.get("bot"),
+            subject: r.get("subject"),
+            status: r.get("status"),
+            tags: serde_json::from_str(r.get::<&str, _>("tags"))
+                .map_err(|e| super::StoreError::Corrupt(e.to_string()))?,
+            created_at: r.get("created_at"),
+            updated_at: r.get("updated_at"),
+            message_count: r.get::<i64, _>("n") as u64,
+            last_message: r
+                .get::<Option<&str>, _>("last")
+                .and_then(|b| message_text(b, 160)),
+        });
+    }
+    let next_cursor = (rows.len() > limit)
+        .then(|| conversations.last())
+        .flatten()
+        .map(|c| {
+            Cursor {
+                created_at: c.created_at.clone(),
+                id: c.id.clone(),
+            }
+            .encode()
+        });
+    Ok((conversations, next_cursor))
+}
+
 /// A `handler_runs` row as a [`HandlerRun`], for either engine's rows (same columns, same
 /// text encodings).
 pub(crate) fn handler_run<'r, R>(r: &'r R) -> super::Result<crate::outbox::HandlerRun>

@@ -142,33 +142,7 @@ impl PgStore {
             p.n + 1
         );
         let rows = sqlx::query_with(&sql, p.args).fetch_all(&self.pool).await?;
-        let mut conversations = Vec::with_capacity(rows.len());
-        for r in rows.iter().take(limit as usize) {
-            conversations.push(ConversationSummary {
-                id: r.get("id"),
-                public_id: r.get("public_id"),
-                bot: r.get("bot"),
-                subject: r.get("subject"),
-                status: r.get("status"),
-                tags: serde_json::from_str(r.get::<&str, _>("tags")).map_err(corrupt)?,
-                created_at: r.get("created_at"),
-                updated_at: r.get("updated_at"),
-                message_count: r.get::<i64, _>("n") as u64,
-                last_message: r
-                    .get::<Option<&str>, _>("last")
-                    .and_then(|b| message_text(b, 160)),
-            });
-        }
-        let next_cursor = (rows.len() > limit as usize)
-            .then(|| conversations.last())
-            .flatten()
-            .map(|c| {
-                Cursor {
-                    created_at: c.created_at.clone(),
-                    id: c.id.clone(),
-                }
-                .encode()
-            });
+        let (conversations, next_cursor) = conversation_page(&rows, limit as usize)?;
         let mut p = Params::new();
         let cond = conditions(q, false, false, &mut p)?;
         let sql =
