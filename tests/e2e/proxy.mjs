@@ -2,11 +2,13 @@
 // forwards everything (streams included) unless told otherwise. `down` answers 503 to the API;
 // `cut()` ends every response it is carrying (open event streams); `late401` holds every 401
 // after the first that long before passing it on (a refused request whose answer comes back
-// after another one's token refresh has finished). Each event-stream request is logged.
+// after another one's token refresh has finished); `switchTo(origin)` sends every later request
+// to another server (a load balancer moving a client to another instance). Each event-stream
+// request is logged.
 import { createServer, request } from "node:http";
 
 export function startProxy(target) {
-  const state = { down: false, late401: 0, refused: 0, attempts: [], open: new Set() };
+  const state = { down: false, late401: 0, refused: 0, attempts: [], open: new Set(), target };
   const server = createServer((req, res) => {
     if (req.url.includes("/events")) state.attempts.push({ at: Date.now(), down: state.down });
     if (state.down && req.url.startsWith("/v1/")) {
@@ -14,7 +16,7 @@ export function startProxy(target) {
       res.end(JSON.stringify({ error: { code: "unavailable", message: "proxy down (test)" } }));
       return;
     }
-    const up = request(target + req.url, { method: req.method, headers: req.headers }, (r) => {
+    const up = request(state.target + req.url, { method: req.method, headers: req.headers }, (r) => {
       const pass = () => { res.writeHead(r.statusCode, r.headers); r.pipe(res); };
       if (r.statusCode === 401 && state.refused++ > 0 && state.late401 > 0) setTimeout(pass, state.late401);
       else pass();
@@ -29,6 +31,7 @@ export function startProxy(target) {
     origin: `http://127.0.0.1:${server.address().port}`,
     cut() { for (const r of state.open) r.destroy(); },
     goDown() { state.down = true; this.cut(); },
+    switchTo(origin) { state.target = origin; this.cut(); },
     close: () => new Promise((r) => { server.closeAllConnections(); server.close(r); }),
   })));
 }
