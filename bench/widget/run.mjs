@@ -41,6 +41,9 @@ try {
     "natter npm": "/bench/natter-npm.html", // ES module + modulepreload / preload hints
     "natter no hint": "/bench/natter-nohint.html", // script embed alone
     "deep-chat": "/bench/deep-chat.html",
+    // floors: an external async script that only fetches (and compiles) natter's .wasm
+    "floor: fetch": "/bench/floor-fetch.html",
+    "floor: compile": "/bench/floor-compile.html",
   };
   const times = Object.fromEntries(Object.keys(pages).map((k) => [k, []]));
   // ready minus the end of the main download (natter's .wasm, deep-chat's bundle): start-up work
