@@ -83,7 +83,11 @@ fn walk(root: libc::pid_t, mut f: impl FnMut(libc::pid_t, u64, u64)) {
                 f(tid, cpu, policy);
             }
             if let Ok(children) = std::fs::read_to_string(format!("{base}/children")) {
-                stack.extend(children.split_whitespace().filter_map(|c| c.parse::<i32>().ok()));
+                stack.extend(
+                    children
+                        .split_whitespace()
+                        .filter_map(|c| c.parse::<i32>().ok()),
+                );
             }
         }
     }
@@ -118,7 +122,10 @@ mod tests {
             .args(["-c", "while :; do :; done"])
             .spawn()
             .unwrap();
-        let mut idle = std::process::Command::new("sleep").arg("30").spawn().unwrap();
+        let mut idle = std::process::Command::new("sleep")
+            .arg("30")
+            .spawn()
+            .unwrap();
         let spin_pid = spin.id() as libc::pid_t;
         let idle_pid = idle.id() as libc::pid_t;
         // Bounded: a loaded machine may take a while to give the spinner 200 ms of CPU.
@@ -134,11 +141,17 @@ mod tests {
             }
         }
         sweep(idle_pid, 20, &HashMap::new());
-        let idle_policy = cpu_and_policy(&format!("/proc/{idle_pid}/task/{idle_pid}")).unwrap().1;
+        let idle_policy = cpu_and_policy(&format!("/proc/{idle_pid}/task/{idle_pid}"))
+            .unwrap()
+            .1;
         spin.kill().unwrap();
         idle.kill().unwrap();
         let _ = (spin.wait(), idle.wait());
         assert!(demoted, "the spinning process was not demoted");
-        assert_eq!(idle_policy, libc::SCHED_OTHER as u64, "a sleeping process was demoted");
+        assert_eq!(
+            idle_policy,
+            libc::SCHED_OTHER as u64,
+            "a sleeping process was demoted"
+        );
     }
 }

@@ -99,7 +99,9 @@ pub struct Egress {
 
 impl std::fmt::Debug for Egress {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Egress").field("root", &self.root).finish_non_exhaustive()
+        f.debug_struct("Egress")
+            .field("root", &self.root)
+            .finish_non_exhaustive()
     }
 }
 
@@ -303,16 +305,17 @@ fn parse_head(head: &[u8]) -> Result<Request, ProxyError> {
         return Err(bad("only HTTP/1.x"));
     }
     if method.eq_ignore_ascii_case("CONNECT") {
-        let (host, port) = split_authority(target, None).ok_or_else(|| bad("CONNECT needs host:port"))?;
+        let (host, port) =
+            split_authority(target, None).ok_or_else(|| bad("CONNECT needs host:port"))?;
         return Ok(Request {
             host,
             port,
             forward: None,
         });
     }
-    let rest = target
-        .strip_prefix("http://")
-        .ok_or_else(|| bad("a plain request through the proxy needs an absolute http:// URL (HTTPS uses CONNECT)"))?;
+    let rest = target.strip_prefix("http://").ok_or_else(|| {
+        bad("a plain request through the proxy needs an absolute http:// URL (HTTPS uses CONNECT)")
+    })?;
     let (authority, path) = match rest.find(['/', '?']) {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -325,11 +328,17 @@ fn parse_head(head: &[u8]) -> Result<Request, ProxyError> {
     if authority.contains('@') {
         return Err(bad("user names in proxied URLs are not supported"));
     }
-    let (host, port) = split_authority(authority, Some(80)).ok_or_else(|| bad("bad host in the URL"))?;
+    let (host, port) =
+        split_authority(authority, Some(80)).ok_or_else(|| bad("bad host in the URL"))?;
     let mut out = format!("{method} {path} {version}\r\n");
     for h in lines.filter(|l| !l.is_empty()) {
         let name = h.split(':').next().unwrap_or("").trim();
-        let hop = ["connection", "proxy-connection", "keep-alive", "proxy-authorization"];
+        let hop = [
+            "connection",
+            "proxy-connection",
+            "keep-alive",
+            "proxy-authorization",
+        ];
         if !hop.iter().any(|x| name.eq_ignore_ascii_case(x)) {
             out.push_str(h);
             out.push_str("\r\n");
@@ -369,7 +378,13 @@ fn split_authority(a: &str, default_port: Option<u16>) -> Option<(String, u16)> 
 async fn refuse(c: &mut UnixStream, e: &ProxyError) {
     let reason: String = format!("natter egress {e}")
         .chars()
-        .map(|ch| if ch.is_ascii_graphic() || ch == ' ' { ch } else { '?' })
+        .map(|ch| {
+            if ch.is_ascii_graphic() || ch == ' ' {
+                ch
+            } else {
+                '?'
+            }
+        })
         .take(300)
         .collect();
     let body = format!("{reason}\n");
@@ -404,7 +419,9 @@ mod tests {
         );
         let r = parse_head(b"POST http://example.com?q HTTP/1.1\r\n\r\n").unwrap();
         assert_eq!(r.port, 80);
-        assert!(String::from_utf8(r.forward.unwrap()).unwrap().starts_with("POST /?q HTTP/1.1\r\n"));
+        assert!(String::from_utf8(r.forward.unwrap())
+            .unwrap()
+            .starts_with("POST /?q HTTP/1.1\r\n"));
     }
 
     #[test]

@@ -56,7 +56,6 @@ mod zygote;
 
 pub use config::{RuntimeConfig, SandboxPolicy};
 pub use context::{Context, Conversation, Message, RunKind, RunRequest};
-pub use egress::{SANDBOX_EGRESS_DIR, MAX_CONNECTIONS as MAX_EGRESS_CONNECTIONS};
 pub use error::Error;
 pub use helpers::is_e164;
 pub use host::{

@@ -177,19 +177,33 @@ async fn network_is_isolated_by_default_and_can_be_turned_off() {
         ),
     );
     for cfg in [test_config(), pool_config()] {
-        let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new())).await.unwrap();
+        let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new()))
+            .await
+            .unwrap();
         let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
         assert_eq!(out.value, json!("refused"), "{out:#?}");
-        assert!(out.log.iter().any(|l| l.starts_with("network: isolated")), "{:?}", out.log);
+        assert!(
+            out.log.iter().any(|l| l.starts_with("network: isolated")),
+            "{:?}",
+            out.log
+        );
     }
     let cfg = RuntimeConfig {
         isolate_network: false,
         ..test_config()
     };
-    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new())).await.unwrap();
+    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new()))
+        .await
+        .unwrap();
     let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
     assert_eq!(out.value, json!("connected"));
-    assert!(out.log.iter().any(|l| l.starts_with("network: NOT isolated")), "{:?}", out.log);
+    assert!(
+        out.log
+            .iter()
+            .any(|l| l.starts_with("network: NOT isolated")),
+        "{:?}",
+        out.log
+    );
 }
 
 /// A plain-HTTP server on 127.0.0.1 that answers every request with its path and counts
@@ -252,7 +266,11 @@ async fn requests_and_urllib_go_out_through_the_egress_proxy_only_where_the_host
         let host = InMemoryHost::new().with_egress(&[&allowed]);
         let rt = Runtime::start(cfg, Arc::new(host)).await.unwrap();
         let run = |port: u16, lib: &str| {
-            rt.run(action(&bot, &s, context(json!({"port": port, "lib": lib}), None)))
+            rt.run(action(
+                &bot,
+                &s,
+                context(json!({"port": port, "lib": lib}), None),
+            ))
         };
         let out = run(open_port, "requests").await;
         assert_eq!(out.value, json!([200, "/p?q=1"]), "{out:#?}");
@@ -261,7 +279,10 @@ async fn requests_and_urllib_go_out_through_the_egress_proxy_only_where_the_host
         let out = run(closed_port, "requests").await;
         assert_eq!(out.value[0], 403, "{out:#?}");
         let why = out.value[1].as_str().unwrap();
-        assert!(why.contains("natter egress refused") && why.contains("is not allowed"), "{why}");
+        assert!(
+            why.contains("natter egress refused") && why.contains("is not allowed"),
+            "{why}"
+        );
     }
     assert_eq!(open_seen.load(std::sync::atomic::Ordering::SeqCst), 4);
     assert_eq!(closed_seen.load(std::sync::atomic::Ordering::SeqCst), 0);

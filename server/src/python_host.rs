@@ -339,14 +339,15 @@ impl Host for StoreHost {
             )));
         }
         let name = host.trim_start_matches('[').trim_end_matches(']');
-        let ips = natter_actions::allowed_addresses(&b.network, &natter_actions::SystemLookup, name)
-            .await
-            .map_err(|e| match e {
-                natter_actions::ResolveError::Policy(p) => {
-                    Error::Host(format!("refused by the bot's [network] policy: {p}"))
-                }
-                other => Error::Host(other.to_string()),
-            })?;
+        let ips =
+            natter_actions::allowed_addresses(&b.network, &natter_actions::SystemLookup, name)
+                .await
+                .map_err(|e| match e {
+                    natter_actions::ResolveError::Policy(p) => {
+                        Error::Host(format!("refused by the bot's [network] policy: {p}"))
+                    }
+                    other => Error::Host(other.to_string()),
+                })?;
         Ok(ips
             .into_iter()
             .map(|ip| std::net::SocketAddr::new(ip, port))

@@ -220,18 +220,42 @@ mod tests {
         for (bad, want) in [
             ("", EgressError::Empty),
             ("  ", EgressError::Empty),
-            ("https://api.example.com", EgressError::Url("https://api.example.com".into())),
-            ("api.example.com/v1", EgressError::Url("api.example.com/v1".into())),
-            ("api.example.com:0", EgressError::Port("api.example.com:0".into())),
-            ("api.example.com:70000", EgressError::Port("api.example.com:70000".into())),
-            ("api.example.com:", EgressError::Port("api.example.com:".into())),
-            ("api.example.com:http", EgressError::Port("api.example.com:http".into())),
+            (
+                "https://api.example.com",
+                EgressError::Url("https://api.example.com".into()),
+            ),
+            (
+                "api.example.com/v1",
+                EgressError::Url("api.example.com/v1".into()),
+            ),
+            (
+                "api.example.com:0",
+                EgressError::Port("api.example.com:0".into()),
+            ),
+            (
+                "api.example.com:70000",
+                EgressError::Port("api.example.com:70000".into()),
+            ),
+            (
+                "api.example.com:",
+                EgressError::Port("api.example.com:".into()),
+            ),
+            (
+                "api.example.com:http",
+                EgressError::Port("api.example.com:http".into()),
+            ),
             ("2001:db8::1", EgressError::BareIpv6("2001:db8::1".into())),
             ("api.*.com", EgressError::Wildcard("api.*.com".into())),
             ("*", EgressError::Wildcard("*".into())),
-            ("**.example.com", EgressError::Wildcard("**.example.com".into())),
+            (
+                "**.example.com",
+                EgressError::Wildcard("**.example.com".into()),
+            ),
             ("exa mple.com", EgressError::Host("exa mple.com".into())),
-            ("-bad.example.com", EgressError::Host("-bad.example.com".into())),
+            (
+                "-bad.example.com",
+                EgressError::Host("-bad.example.com".into()),
+            ),
             ("a..b", EgressError::Host("a..b".into())),
             ("[::1", EgressError::Host("[::1".into())),
             ("[::1]8080", EgressError::Host("[::1]8080".into())),
@@ -248,30 +272,47 @@ mod tests {
         let l = list(&["api.example.com", "*.corp.example"]);
         assert!(l.allows("api.example.com", 443));
         assert!(l.allows("API.EXAMPLE.COM.", 80));
-        assert!(!l.allows("api.example.com", 8443), "no port: 80 and 443 only");
+        assert!(
+            !l.allows("api.example.com", 8443),
+            "no port: 80 and 443 only"
+        );
         assert!(!l.allows("example.com", 443));
         assert!(!l.allows("xapi.example.com", 443));
         assert!(!l.allows("api.example.com.evil.test", 443));
         assert!(l.allows("a.corp.example", 443));
         assert!(l.allows("a.b.corp.example", 443));
-        assert!(!l.allows("corp.example", 443), "the wildcard is below the suffix");
+        assert!(
+            !l.allows("corp.example", 443),
+            "the wildcard is below the suffix"
+        );
         assert!(!l.allows("evilcorp.example", 443));
     }
 
     #[test]
     fn ports_and_addresses() {
-        let l = list(&["api.example.com:8443", "127.0.0.1:9000", "[::1]", "203.0.113.7"]);
+        let l = list(&[
+            "api.example.com:8443",
+            "127.0.0.1:9000",
+            "[::1]",
+            "203.0.113.7",
+        ]);
         assert!(l.allows("api.example.com", 8443));
         assert!(!l.allows("api.example.com", 443));
         assert!(l.allows("127.0.0.1", 9000));
         assert!(!l.allows("127.0.0.1", 9001));
         assert!(!l.allows("127.0.0.2", 9000));
-        assert!(!l.allows("localhost", 9000), "a name is not matched by its address");
+        assert!(
+            !l.allows("localhost", 9000),
+            "a name is not matched by its address"
+        );
         assert!(l.allows("[::1]", 443));
         assert!(l.allows("::1", 80));
         assert!(!l.allows("[::1]", 9000));
         assert!(l.allows("203.0.113.7", 443));
-        assert!(l.allows("::ffff:203.0.113.7", 443), "IPv4-mapped is the same address");
+        assert!(
+            l.allows("::ffff:203.0.113.7", 443),
+            "IPv4-mapped is the same address"
+        );
         assert!(!l.allows("not a host", 443));
         assert!(!l.allows("", 443));
     }

@@ -128,10 +128,9 @@ async fn python_has_no_network_but_the_allow_listed_hosts_the_network_policy_all
     }
     let spy = Spy::start().await;
     let other = Spy::start().await;
-    let probes = PROBES.replace("SPY", &spy.port.to_string()).replace(
-        "OTHER",
-        &other.port.to_string(),
-    );
+    let probes = PROBES
+        .replace("SPY", &spy.port.to_string())
+        .replace("OTHER", &other.port.to_string());
     let listed = format!(
         "[python]\negress = [\"127.0.0.1:{}\", \"169.254.169.254\"]",
         spy.port
@@ -172,8 +171,14 @@ async fn python_has_no_network_but_the_allow_listed_hosts_the_network_policy_all
 
     for r in run_both(&s, "none").await {
         check_common(&r);
-        assert!(field(&r, "listed").contains("not in this bot's [python] egress"), "{r:#}");
-        assert!(field(&r, "metadata").contains("not in this bot's [python] egress"), "{r:#}");
+        assert!(
+            field(&r, "listed").contains("not in this bot's [python] egress"),
+            "{r:#}"
+        );
+        assert!(
+            field(&r, "metadata").contains("not in this bot's [python] egress"),
+            "{r:#}"
+        );
     }
     assert_eq!(spy.hits(), 0, "no egress: nothing may reach the spy");
 
@@ -188,7 +193,11 @@ async fn python_has_no_network_but_the_allow_listed_hosts_the_network_policy_all
         );
         assert!(field(&r, "metadata").contains("metadata"), "{r:#}");
     }
-    assert_eq!(spy.hits(), 0, "listed but loopback refused: nothing may reach the spy");
+    assert_eq!(
+        spy.hits(),
+        0,
+        "listed but loopback refused: nothing may reach the spy"
+    );
 
     for r in run_both(&s, "allowed").await {
         check_common(&r);
@@ -196,7 +205,11 @@ async fn python_has_no_network_but_the_allow_listed_hosts_the_network_policy_all
         // Allowing private addresses never allows the metadata service.
         assert!(field(&r, "metadata").contains("metadata"), "{r:#}");
     }
-    assert_eq!(spy.hits(), 2, "the action's and the handler's request, and only those");
+    assert_eq!(
+        spy.hits(),
+        2,
+        "the action's and the handler's request, and only those"
+    );
     assert_eq!(other.hits(), 0, "a port not on the list was connected to");
     eprintln!(
         "python egress: 3 bots × (action, handler); spy connections: 0 without egress, 0 with loopback refused, 2 allowed; unlisted port 0; metadata refused"
@@ -213,12 +226,23 @@ async fn a_bad_egress_entry_fails_the_bot_load_naming_the_key() {
     write_bot(
         &bots,
         "bad",
-        &bot_toml("[python]\negress = [\"api.example.com\", \"https://api.example.com/v1\"]", ""),
+        &bot_toml(
+            "[python]\negress = [\"api.example.com\", \"https://api.example.com/v1\"]",
+            "",
+        ),
     );
-    let errs = natter_server::bots::load_dir(&bots).err().expect("the load fails");
-    let text = errs.iter().map(|e| e.to_string()).collect::<Vec<_>>().join("\n");
+    let errs = natter_server::bots::load_dir(&bots)
+        .err()
+        .expect("the load fails");
+    let text = errs
+        .iter()
+        .map(|e| e.to_string())
+        .collect::<Vec<_>>()
+        .join("\n");
     assert!(
-        text.contains("python.egress") && text.contains("https://api.example.com/v1") && text.contains("bot.toml:"),
+        text.contains("python.egress")
+            && text.contains("https://api.example.com/v1")
+            && text.contains("bot.toml:"),
         "{text}"
     );
 }

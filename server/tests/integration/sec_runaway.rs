@@ -106,12 +106,21 @@ async fn a_cpu_burning_script_moves_to_sched_idle_and_a_normal_one_does_not() {
     let idle = libc_sched_idle();
     let normal = run(false).await;
     assert_eq!(normal["status"], "ok", "{normal:#}");
-    assert_eq!(normal["result"]["policy"], 0, "a normal action stays SCHED_OTHER: {normal:#}");
+    assert_eq!(
+        normal["result"]["policy"], 0,
+        "a normal action stays SCHED_OTHER: {normal:#}"
+    );
     let spun = run(true).await;
     assert_eq!(spun["status"], "ok", "{spun:#}");
     assert_eq!(spun["result"]["policy"], idle, "{spun:#}");
-    assert_eq!(spun["result"]["escaped"], false, "it cannot leave SCHED_IDLE: {spun:#}");
-    assert_eq!(spun["result"]["child"], idle, "inherited by what it starts: {spun:#}");
+    assert_eq!(
+        spun["result"]["escaped"], false,
+        "it cannot leave SCHED_IDLE: {spun:#}"
+    );
+    assert_eq!(
+        spun["result"]["child"], idle,
+        "inherited by what it starts: {spun:#}"
+    );
     let log = spun["log"].to_string();
     assert!(log.contains("SCHED_IDLE"), "the run log says so: {log}");
     s.stop().await;
