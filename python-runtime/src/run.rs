@@ -75,8 +75,9 @@ pub async fn run_job<P: RunProcess>(
     let demoted = demoted.into_inner();
     if demoted > 0 {
         log.push(format!(
-            "cpu: {demoted} thread(s) used more than {} ms of CPU and were moved to SCHED_IDLE (they run only when the CPU is otherwise idle)",
-            crate::demote::DEMOTE_AFTER.as_millis()
+            "cpu: {demoted} thread(s) used more than {} ms of CPU: moved to SCHED_IDLE, and the run throttled (CPU-burning runs together get at most {} of one CPU)",
+            crate::demote::DEMOTE_AFTER.as_millis(),
+            crate::demote::HOG_BUDGET
         ));
     }
 

@@ -1,7 +1,7 @@
 //! Runaway Python code does not compete with the server as an equal: every sandboxed process
 //! (and what it starts) runs niced below the server, and cannot raise its priority back; a
-//! thread that burns CPU is moved to SCHED_IDLE, and cannot leave it, while a normal action
-//! is never moved.
+//! thread that burns CPU is moved to SCHED_IDLE (and its run throttled), and cannot leave
+//! it, while a normal action is never moved.
 
 use natter_python_runtime::SandboxPolicy;
 use serde_json::{json, Value};
@@ -122,7 +122,14 @@ async fn a_cpu_burning_script_moves_to_sched_idle_and_a_normal_one_does_not() {
         "inherited by what it starts: {spun:#}"
     );
     let log = spun["log"].to_string();
-    assert!(log.contains("SCHED_IDLE"), "the run log says so: {log}");
+    assert!(
+        log.contains("SCHED_IDLE") && log.contains("throttled"),
+        "the run log says so: {log}"
+    );
+    assert!(
+        !normal["log"].to_string().contains("SCHED_IDLE"),
+        "{normal:#}"
+    );
     s.stop().await;
 }
 
