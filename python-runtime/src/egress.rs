@@ -175,6 +175,8 @@ async fn serve(listener: UnixListener, host: Arc<dyn Host>, bot: BotSlot) {
     let slots = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let Ok((stream, _)) = listener.accept().await else {
+            // Out of fds, most likely: wait rather than spin.
+            tokio::time::sleep(Duration::from_millis(50)).await;
             continue;
         };
         let Ok(permit) = slots.clone().try_acquire_owned() else {

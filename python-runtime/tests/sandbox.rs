@@ -251,12 +251,19 @@ async fn requests_and_urllib_go_out_through_the_egress_proxy_only_where_the_host
     let s = bot.script(
         "out.py",
         r#"
-        import requests, urllib.request
+        import http.client, os, requests, urllib.parse, urllib.request
         def execute_action(context):
             port = context["args"]["port"]
             url = f"http://127.0.0.1:{port}/p?q=1"
             if context["args"]["lib"] == "urllib":
                 return urllib.request.urlopen(url, timeout=5).read().decode()
+            if context["args"]["lib"] == "tunnel":
+                # What HTTPS does: CONNECT, then its own bytes through the tunnel.
+                proxy = urllib.parse.urlsplit(os.environ["HTTPS_PROXY"])
+                c = http.client.HTTPConnection(proxy.hostname, proxy.port, timeout=5)
+                c.set_tunnel("127.0.0.1", port)
+                c.request("GET", "/t")
+                return c.getresponse().read().decode()
             r = requests.get(url, timeout=5)
             return [r.status_code, r.text.strip()]
     "#,
@@ -276,6 +283,8 @@ async fn requests_and_urllib_go_out_through_the_egress_proxy_only_where_the_host
         assert_eq!(out.value, json!([200, "/p?q=1"]), "{out:#?}");
         let out = run(open_port, "urllib").await;
         assert_eq!(out.value, json!("/p?q=1"), "{out:#?}");
+        let out = run(open_port, "tunnel").await;
+        assert_eq!(out.value, json!("/t"), "{out:#?}");
         let out = run(closed_port, "requests").await;
         assert_eq!(out.value[0], 403, "{out:#?}");
         let why = out.value[1].as_str().unwrap();
@@ -284,6 +293,6 @@ async fn requests_and_urllib_go_out_through_the_egress_proxy_only_where_the_host
             "{why}"
         );
     }
-    assert_eq!(open_seen.load(std::sync::atomic::Ordering::SeqCst), 4);
+    assert_eq!(open_seen.load(std::sync::atomic::Ordering::SeqCst), 6);
     assert_eq!(closed_seen.load(std::sync::atomic::Ordering::SeqCst), 0);
 }
