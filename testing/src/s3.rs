@@ -6,15 +6,15 @@
 #![allow(dead_code)]
 
 use std::net::TcpStream;
-use std::process::{Command, Stdio};
-use std::sync::OnceLock;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use natter_server::attachments::s3::S3Config;
 
 pub struct S3Server {
     pub port: u16,
-    pid: u32,
+    child: Mutex<Child>,
 }
 
 static SERVER: OnceLock<S3Server> = OnceLock::new();
@@ -25,8 +25,9 @@ pub fn server() -> &'static S3Server {
 }
 
 extern "C" fn kill_at_exit() {
-    if let Some(s) = SERVER.get() {
-        unsafe { libc::kill(s.pid as i32, libc::SIGKILL) };
+    if let Some(mut child) = SERVER.get().and_then(|s| s.child.lock().ok()) {
+        let _ = child.kill();
+        let _ = child.wait();
     }
 }
 
@@ -38,7 +39,14 @@ impl S3Server {
             .unwrap()
             .port();
         let child = Command::new("python3")
-            .args(["-m", "moto.server", "-H", "127.0.0.1", "-p", &port.to_string()])
+            .args([
+                "-m",
+                "moto.server",
+                "-H",
+                "127.0.0.1",
+                "-p",
+                &port.to_string(),
+            ])
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -46,7 +54,7 @@ impl S3Server {
             .expect("python3 runs (moto[server] is installed by scripts/setup)");
         let s = S3Server {
             port,
-            pid: child.id(),
+            child: Mutex::new(child),
         };
         unsafe { libc::atexit(kill_at_exit) };
         let deadline = Instant::now() + Duration::from_secs(60);
@@ -71,7 +79,11 @@ impl S3Server {
             .send()
             .await
             .expect("moto answers");
-        assert!(r.status().is_success(), "creating bucket {name}: {}", r.status());
+        assert!(
+            r.status().is_success(),
+            "creating bucket {name}: {}",
+            r.status()
+        );
         self.config(name)
     }
 

@@ -128,8 +128,13 @@ mod tests {
              "file": {"id": "att_1", "name": "a.png", "type": "image/png", "size": 3,
                       "url": "/v1/threads/thr_1/attachments/att_1"}}]}}});
         let out: Value = serde_json::from_str(&sign_event_json("thr_1", &ev.to_string())).unwrap();
-        let url = out["data"]["message"]["content"][0]["file"]["url"].as_str().unwrap();
-        assert!(url.starts_with("/v1/threads/thr_1/attachments/att_1?exp="), "{url}");
+        let url = out["data"]["message"]["content"][0]["file"]["url"]
+            .as_str()
+            .unwrap();
+        assert!(
+            url.starts_with("/v1/threads/thr_1/attachments/att_1?exp="),
+            "{url}"
+        );
         assert_eq!(url, visitor_url("thr_1", "att_1"));
     }
 }

@@ -68,7 +68,9 @@ impl S3Config {
     /// `s3://bucket/prefix at endpoint`: how logs and errors name it (no credentials).
     pub fn describe(&self) -> String {
         let at = self.endpoint.as_deref().unwrap_or("AWS");
-        format!("s3://{}/{} at {at}", self.bucket, self.prefix)
+        let prefix = self.prefix.trim_matches('/');
+        let sep = if prefix.is_empty() { "" } else { "/" };
+        format!("s3://{}{sep}{prefix} at {at}", self.bucket)
     }
 }
 
@@ -77,12 +79,18 @@ pub enum S3Error {
     /// The client could not be built or the bucket did not answer (the cause is kept in the
     /// message, not as a source, so the start error reads as one line without repeats).
     #[error("object store {at}: {}", one_line(.cause))]
-    Setup { at: String, cause: object_store::Error },
+    Setup {
+        at: String,
+        cause: object_store::Error,
+    },
 }
 
 /// `e` on one line: the S3 server's answer may be a multi-line XML document.
 fn one_line(e: &object_store::Error) -> String {
-    e.to_string().split_whitespace().collect::<Vec<_>>().join(" ")
+    e.to_string()
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 /// The object-store blob backend.

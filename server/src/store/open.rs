@@ -8,9 +8,9 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::postgres::{PgOptions, PgStore};
-use crate::attachments::s3::{S3Blobs, S3Config};
 use super::sqlite::{Durability, SqliteStore};
 use super::{EventSink, Store, StoredEvent};
+use crate::attachments::s3::{S3Blobs, S3Config};
 use crate::outbox::Planner;
 
 /// Where the store lives and how it is kept.

@@ -365,12 +365,23 @@ async fn only_the_visitor_agents_and_the_admin_may_download() {
         .map(|m| m["content"][0]["file"].clone())
         .unwrap();
     let from_history = item["url"].as_str().unwrap();
-    let exp: u64 = from_history.split("exp=").nth(1).unwrap().split('&').next().unwrap().parse().unwrap();
+    let exp: u64 = from_history
+        .split("exp=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
     let now = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs();
-    assert!(exp >= now + 12 * 3600, "valid for at least 12 h: {from_history}");
+    assert!(
+        exp >= now + 12 * 3600,
+        "valid for at least 12 h: {from_history}"
+    );
     assert_eq!(download(&s, from_history, None).await.status(), 200);
     let evs = s
         .client
@@ -381,12 +392,17 @@ async fn only_the_visitor_agents_and_the_admin_may_download() {
         .unwrap();
     let mut sse = SseReader::new(evs);
     let created = loop {
-        let e = sse.next_json().await.expect("the stream has message.created");
+        let e = sse
+            .next_json()
+            .await
+            .expect("the stream has message.created");
         if e["type"] == "message.created" {
             break e;
         }
     };
-    let from_stream = created["message"]["content"][0]["file"]["url"].as_str().unwrap();
+    let from_stream = created["message"]["content"][0]["file"]["url"]
+        .as_str()
+        .unwrap();
     assert!(from_stream.contains("&sig="), "{created}");
     assert_eq!(download(&s, from_stream, None).await.status(), 200);
 
@@ -398,7 +414,13 @@ async fn only_the_visitor_agents_and_the_admin_may_download() {
     assert_eq!(header(&r, "x-content-type-options"), "nosniff");
     assert!(header(&r, "content-disposition").starts_with("attachment"));
     assert!(r.bytes().await.unwrap().is_empty());
-    let r = s.client.head(s.url(&url)).bearer_auth(&mallory).send().await.unwrap();
+    let r = s
+        .client
+        .head(s.url(&url))
+        .bearer_auth(&mallory)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 404);
     s.stop().await;
 }

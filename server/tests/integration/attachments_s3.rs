@@ -122,7 +122,10 @@ async fn files_are_stored_served_limited_and_deleted_through_the_object_store() 
     // Files of a closed conversation of `k` are deleted, objects included; the thread stays.
     close(&s, &thread).await;
     until("the closed conversation's objects are deleted", || async {
-        moto.keys(&bucket, "natter/files/").await.is_empty().then_some(())
+        moto.keys(&bucket, "natter/files/")
+            .await
+            .is_empty()
+            .then_some(())
     })
     .await;
     let r = s.client.get(s.url(&url)).send().await.unwrap();

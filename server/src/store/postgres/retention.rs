@@ -45,10 +45,11 @@ impl RetentionStore for PgStore {
         if claimed.is_none() {
             return Ok(false);
         }
-        let files: Vec<String> = sqlx::query_scalar("SELECT id FROM attachments WHERE thread_id = $1")
-            .bind(thread_id)
-            .fetch_all(&mut *tx)
-            .await?;
+        let files: Vec<String> =
+            sqlx::query_scalar("SELECT id FROM attachments WHERE thread_id = $1")
+                .bind(thread_id)
+                .fetch_all(&mut *tx)
+                .await?;
         for id in &files {
             blobs.delete(id).await?;
         }

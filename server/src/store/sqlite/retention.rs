@@ -23,10 +23,7 @@ fn still_due(c: &Connection, thread_id: &str, before: &str) -> Result<bool> {
     c.prepare_cached(&format!(
         "SELECT 1 FROM threads t WHERE t.id = ?1 AND {DUE}"
     ))
-    .and_then(|mut s| {
-        s.query_row([thread_id, before], |_| Ok(()))
-            .optional()
-    })
+    .and_then(|mut s| s.query_row([thread_id, before], |_| Ok(())).optional())
     .map(|r| r.is_some())
     .map_err(db)
 }
@@ -85,10 +82,11 @@ impl RetentionStore for SqliteStore {
         if due.is_none() {
             return Ok(false);
         }
-        let files: Vec<(String,)> = sqlx::query_as("SELECT id FROM attachments WHERE thread_id = ?")
-            .bind(thread_id)
-            .fetch_all(&self.read)
-            .await?;
+        let files: Vec<(String,)> =
+            sqlx::query_as("SELECT id FROM attachments WHERE thread_id = ?")
+                .bind(thread_id)
+                .fetch_all(&self.read)
+                .await?;
         for (id,) in &files {
             blobs.delete(id).await?;
         }
