@@ -425,7 +425,7 @@ async fn only_the_visitor_agents_and_the_admin_may_download() {
     s.stop().await;
 }
 
-const READER_PY: &str = r#"
+pub(crate) const READER_PY: &str = r#"
 import hashlib
 
 def handle_event(context):

@@ -228,3 +228,42 @@ async fn a_wrong_object_store_stops_the_start_with_one_clear_line() {
         assert!(err.contains(expect), "{err}");
     }
 }
+
+/// Python code reads a file's bytes through the same object store (`read_attachment`).
+#[tokio::test]
+async fn a_python_handler_reads_a_file_from_the_object_store() {
+    let objects = s3::server().bucket(&bucket_name("python")).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let bots = tmp.path().join("bots");
+    // Files kept after the close: the handler runs then.
+    write_bot(&bots, "k", &BOT.replace("keep_after_close_secs = 1\n", ""));
+    write_file(
+        &bots,
+        "k/handlers/conversation_closed/files.py",
+        crate::attachments::READER_PY,
+    );
+    let mut config = test_config(&tmp.path().join("data"), &bots);
+    fast(&mut config);
+    config.objects = Some(objects);
+    let mut s = TestServer::launch(config).await;
+    s._tmp = Some(tmp);
+    let thread = s.create_thread("k").await;
+    let photo = png(270_000, 9);
+    let (st, a) = upload(&s, &thread, "damage.png", "p1", photo).await;
+    assert_eq!(st, 201, "{a}");
+    let r = s
+        .client
+        .post(s.url(&format!("/v1/threads/{thread}/messages")))
+        .json(&json!({"clientMessageId": "m1", "content": "see", "attachments": [a["attachment"]["id"]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    close(&s, &thread).await;
+    let runs = handler_runs(&s.client, &s.base, "k", 1).await;
+    assert_eq!(runs[0]["status"], "ok", "{}", runs[0]);
+    let file = &runs[0]["result"]["files"][0];
+    assert_eq!(file["read"], 270_000, "{file}");
+    assert_eq!(file["size"], 270_000);
+    s.stop().await;
+}
