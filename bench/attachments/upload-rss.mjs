@@ -6,6 +6,8 @@
 // BENCH_MB megabytes (default 10; a PNG signature then random bytes) and reads the peak again,
 // then downloads it back (checking the bytes) and reads the peak a third time. Prints the
 // three figures and the upload/download times. Not a timed test: figures only.
+// BENCH_S3=1: the bytes go to an S3 bucket on moto's server (python3 -m moto.server, on a free
+// 127.0.0.1 port; scripts/setup installs it) instead of the SQLite store.
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { createServer } from "node:net";
@@ -19,9 +21,31 @@ const bin = process.env.NATTER_BIN
 if (!bin) throw new Error("build natter first: cargo build --release -p natter-server");
 const mb = Number(process.env.BENCH_MB || 10);
 
-const port = await new Promise((ok) => {
+const freePort = () => new Promise((ok) => {
   const s = createServer().listen(0, "127.0.0.1", () => { const p = s.address().port; s.close(() => ok(p)); });
 });
+const port = await freePort();
+const waitOk = async (url, what) => {
+  for (let i = 0; ; i++) {
+    try { if ((await fetch(url)).ok) return; } catch {}
+    if (i > 1200) throw new Error(`${what} did not start`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+};
+
+// The object store, when asked for: moto's S3 server and a bucket on it.
+const s3 = process.env.BENCH_S3 === "1" ? { port: await freePort() } : null;
+const env = { ...process.env };
+if (s3) {
+  s3.proc = spawn("python3", ["-m", "moto.server", "-H", "127.0.0.1", "-p", String(s3.port)], { stdio: "ignore" });
+  const endpoint = `http://127.0.0.1:${s3.port}`;
+  await waitOk(`${endpoint}/`, "moto's S3 server");
+  await fetch(`${endpoint}/bench`, { method: "PUT" });
+  Object.assign(env, {
+    NATTER_S3_BUCKET: "bench", NATTER_S3_ENDPOINT: endpoint, NATTER_S3_REGION: "us-east-1",
+    AWS_ACCESS_KEY_ID: "bench", AWS_SECRET_ACCESS_KEY: "bench",
+  });
+}
 const dir = mkdtempSync(join(tmpdir(), "natter-bench-att-"));
 mkdirSync(join(dir, "bots/files"), { recursive: true });
 writeFileSync(join(dir, "bots/files/bot.toml"), `name = "Files"
@@ -30,17 +54,13 @@ max_file_bytes = 67108864
 max_conversation_bytes = 134217728
 `);
 const child = spawn(bin, ["serve", "--addr", `127.0.0.1:${port}`, "--data", join(dir, "data"), "--bots", join(dir, "bots")],
-  { stdio: "ignore" });
+  { stdio: "ignore", env });
 const origin = `http://127.0.0.1:${port}`;
 const kib = (field) => Number(readFileSync(`/proc/${child.pid}/status`, "utf8").match(new RegExp(`${field}:\\s+(\\d+)`))[1]);
 const mib = (k) => `${(k / 1024).toFixed(1)} MiB`;
 
 try {
-  for (let i = 0; ; i++) {
-    try { if ((await fetch(`${origin}/healthz`)).ok) break; } catch {}
-    if (i > 400) throw new Error("natter did not start");
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await waitOk(`${origin}/healthz`, "natter");
   const { threadId } = await (await fetch(`${origin}/v1/bots/files/threads`, { method: "POST" })).json();
   await new Promise((r) => setTimeout(r, 500));
   const idle = { rss: kib("VmRSS"), peak: kib("VmHWM") };
@@ -59,7 +79,7 @@ try {
   if (!back.equals(file)) throw new Error("downloaded bytes differ");
   const afterDownload = kib("VmHWM");
 
-  console.log(`natter: ${bin}`);
+  console.log(`natter: ${bin}; bytes in ${s3 ? "S3 (moto)" : "the SQLite store"}`);
   console.log(`load average: ${loadavg().map((l) => l.toFixed(2)).join(" ")}`);
   console.log(`idle server:            RSS ${mib(idle.rss)}, peak RSS ${mib(idle.peak)}`);
   console.log(`after a ${mb} MiB upload:   peak RSS ${mib(afterUpload)} (+${mib(afterUpload - idle.peak)}), upload ${upMs.toFixed(0)} ms`);
@@ -67,5 +87,6 @@ try {
 } finally {
   child.kill("SIGTERM");
   await new Promise((r) => child.once("exit", r));
+  s3?.proc.kill("SIGKILL");
   rmSync(dir, { recursive: true, force: true });
 }

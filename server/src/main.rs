@@ -132,6 +132,41 @@ impl StoreArgs {
     }
 }
 
+/// Where attachment bytes go when not in the store: an S3-compatible object store. The
+/// credentials are the standard AWS ones (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, …).
+#[derive(clap::Args)]
+struct S3Args {
+    /// Bucket of attachment bytes; unset: they stay in the store.
+    #[arg(long, env = "NATTER_S3_BUCKET")]
+    s3_bucket: Option<String>,
+    /// `http(s)://host:port` of an S3-compatible server (MinIO, Ceph, R2, …); unset: AWS S3.
+    #[arg(long, env = "NATTER_S3_ENDPOINT")]
+    s3_endpoint: Option<String>,
+    /// Region (AWS S3; most other servers ignore it).
+    #[arg(long, env = "NATTER_S3_REGION")]
+    s3_region: Option<String>,
+    /// Key prefix of the objects (`natter/files`); empty: the bucket's root.
+    #[arg(long, env = "NATTER_S3_PREFIX", default_value = "")]
+    s3_prefix: String,
+    /// Address buckets as `endpoint/bucket` (`true`) or `bucket.endpoint` (`false`).
+    #[arg(long, env = "NATTER_S3_PATH_STYLE", default_value_t = true, action = clap::ArgAction::Set)]
+    s3_path_style: bool,
+}
+
+impl S3Args {
+    fn config(self) -> Option<natter_server::attachments::s3::S3Config> {
+        Some(natter_server::attachments::s3::S3Config {
+            bucket: self.s3_bucket.filter(|b| !b.is_empty())?,
+            endpoint: self.s3_endpoint.filter(|e| !e.is_empty()),
+            region: self.s3_region.filter(|r| !r.is_empty()),
+            prefix: self.s3_prefix,
+            path_style: self.s3_path_style,
+            access_key_id: None,
+            secret_access_key: None,
+        })
+    }
+}
+
 #[derive(clap::Args)]
 struct ServeArgs {
     /// Listen address.
@@ -143,6 +178,8 @@ struct ServeArgs {
     addr_file: Option<PathBuf>,
     #[command(flatten)]
     store: StoreArgs,
+    #[command(flatten)]
+    s3: S3Args,
     /// PostgreSQL connections of this instance (the event listener uses one more).
     #[arg(long, env = "NATTER_DB_POOL", default_value_t = 16)]
     db_pool: u32,
@@ -378,6 +415,7 @@ async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         addr: args.addr,
         data_dir: args.store.data,
         database_url: args.store.database_url.filter(|u| !u.is_empty()),
+        objects: args.s3.config(),
         postgres: natter_server::store::postgres::PgOptions {
             pool_size: args.db_pool.max(2),
             run_lease: Duration::from_secs_f64(args.run_lease.max(1.0)),

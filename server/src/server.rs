@@ -42,6 +42,9 @@ pub struct ServerConfig {
     pub database_url: Option<String>,
     /// Pool size and run lease of the PostgreSQL store.
     pub postgres: PgOptions,
+    /// The S3-compatible object store holding attachment bytes; `None`: the store's chunk
+    /// table.
+    pub objects: Option<crate::attachments::s3::S3Config>,
     pub bots_dir: PathBuf,
     pub durability: Durability,
     pub header_read_timeout: Duration,
@@ -61,6 +64,7 @@ impl Default for ServerConfig {
             data_dir: "data".into(),
             database_url: None,
             postgres: PgOptions::default(),
+            objects: None,
             bots_dir: "bots".into(),
             durability: Durability::Full,
             header_read_timeout: Duration::from_secs(10),
@@ -100,6 +104,7 @@ impl Server {
                 database_url: config.database_url.as_deref(),
                 durability: config.durability,
                 postgres: config.postgres.clone(),
+                objects: config.objects.clone(),
             },
             sink,
             plan.clone(),

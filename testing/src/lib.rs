@@ -8,6 +8,7 @@
 //! - [`proxy`]: a TCP proxy that cuts connections after a chosen number of bytes.
 //! - [`load`]: chatting visitors whose turn latencies benchmarks measure.
 //! - [`pg_cluster`]: a throwaway PostgreSQL cluster (`NATTER_TEST_STORE=postgres`).
+//! - [`s3`]: a real S3-compatible server (moto's) for the object-store backend of files.
 //! - [`rand`]: a seeded generator for fault schedules (replay with `NATTER_SEED`).
 //! - [`wait`]: bounded polling; every wait fails after [`wait::PATIENCE`] instead of hanging.
 //!
@@ -25,6 +26,8 @@ pub mod pg_cluster;
 pub mod process;
 #[cfg(feature = "server")]
 pub mod proxy;
+#[cfg(feature = "server")]
+pub mod s3;
 #[cfg(feature = "server")]
 pub mod server;
 #[cfg(feature = "server")]

@@ -1,13 +1,13 @@
-//! Where the bytes of attachments live: a seam with one implementation today, the store itself
-//! ([`StoreBlobs`]: chunks in the `attachment_chunks` table of SQLite or PostgreSQL, so several
-//! instances on one PostgreSQL database share them).
+//! Where the bytes of attachments live: the store itself ([`StoreBlobs`]: chunks in the
+//! `attachment_chunks` table of SQLite or PostgreSQL, so several instances on one PostgreSQL
+//! database share them), or an S3-compatible object store ([`super::s3::S3Blobs`], one object
+//! per chunk) when one is configured.
 //!
 //! A file is a sequence of chunks `0, 1, 2, …` under its attachment id, each at most
 //! [`super::CHUNK`] bytes, written in order while the upload streams in and read one at a time
-//! while a download streams out: neither ever holds the whole file. An S3-compatible object
-//! store can take the bytes by implementing [`Blobs`] with one object per chunk
-//! (`<attachment id>/<n>`); the rows (name, type, size, readiness) stay in the store either
-//! way, so readiness and the per-conversation limit keep their single commit.
+//! while a download streams out: neither ever holds the whole file. The rows (name, type,
+//! size, readiness) stay in the store either way, so readiness and the per-conversation limit
+//! keep their single commit.
 
 use std::sync::Arc;
 

@@ -4,7 +4,8 @@
 //! - [`sniff`]: the type of a file from its bytes (never its name or the client's claim).
 //! - [`upload`]: one upload streamed into [`blobs`] chunk by chunk, checked against the bot's
 //!   [`AttachmentsConfig`] as it arrives; nothing of it is visible until it is whole.
-//! - [`blobs`]: where the bytes live (the store's chunk table, or another backend).
+//! - [`blobs`]: where the bytes live: the store's chunk table, or [`s3`], an S3-compatible
+//!   object store.
 //! - [`sign`]: short-lived download URLs for the CRM and Python code.
 //! - [`retention`]: the sweep that deletes files of conversations closed long enough ago,
 //!   and uploads left pending by a crash.
@@ -17,6 +18,7 @@
 pub mod blobs;
 pub mod items;
 pub mod retention;
+pub mod s3;
 pub mod sign;
 pub mod sniff;
 pub mod upload;
@@ -35,6 +37,10 @@ pub const MAX_PER_MESSAGE: usize = 10;
 
 /// How long the signed URLs given to actions, handlers and the CRM are valid.
 pub const SIGNED_URL_TTL: std::time::Duration = std::time::Duration::from_secs(15 * 60);
+
+/// How long the URLs visitors are given (upload answers, history, the event stream) stay valid
+/// at least: a page session.
+pub const VISITOR_URL_TTL: std::time::Duration = std::time::Duration::from_secs(12 * 3600);
 
 /// The longest file name kept (characters).
 pub const MAX_NAME_CHARS: usize = 255;
@@ -144,9 +150,12 @@ pub enum AttachError {
     Store(#[from] StoreError),
 }
 
-/// The blob backend the server uses (the store's chunk table).
+/// The blob backend of `store`'s attachments: the object store set at open, else the store's
+/// chunk table.
 pub fn blobs_for(store: &Arc<dyn Store>) -> Arc<dyn blobs::Blobs> {
-    Arc::new(blobs::StoreBlobs(store.clone()))
+    store
+        .object_blobs()
+        .unwrap_or_else(|| Arc::new(blobs::StoreBlobs(store.clone())))
 }
 
 /// Checks a file name: 1–[`MAX_NAME_CHARS`] characters, no path separator, no control

@@ -7,12 +7,12 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::blobs::Blobs;
 use crate::bots::BotRegistry;
 use crate::store::Store;
+use crate::time::rfc3339_ago;
 
 /// A pending upload older than this is abandoned.
 pub const STALE_UPLOAD: Duration = Duration::from_secs(3600);
@@ -46,28 +46,19 @@ pub async fn run(
     }
 }
 
-fn ago(d: Duration) -> Option<String> {
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    (OffsetDateTime::now_utc() - d).format(&fmt).ok()
-}
-
 /// One pass: stale uploads, then each bot's closed conversations.
 pub async fn sweep(store: &dyn Store, blobs: &dyn Blobs, keep: &[(String, Duration)]) {
-    if let Some(before) = ago(STALE_UPLOAD) {
-        match store.stale_uploads(&before).await {
-            Ok(ids) => {
-                for id in ids {
-                    let _ = blobs.delete(&id).await;
-                    let _ = store.attachment_discard(&id).await;
-                }
+    match store.stale_uploads(&rfc3339_ago(STALE_UPLOAD)).await {
+        Ok(ids) => {
+            for id in ids {
+                let _ = blobs.delete(&id).await;
+                let _ = store.attachment_discard(&id).await;
             }
-            Err(e) => tracing::error!(error = %e, "stale upload sweep failed"),
         }
+        Err(e) => tracing::error!(error = %e, "stale upload sweep failed"),
     }
     for (bot, after) in keep {
-        let Some(before) = ago(*after) else { continue };
+        let before = rfc3339_ago(*after);
         let threads = match store
             .closed_threads_with_attachments(bot, &before, BATCH)
             .await

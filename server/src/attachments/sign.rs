@@ -42,7 +42,22 @@ pub fn path(thread_id: &str, attachment_id: &str) -> String {
 
 /// [`path`] plus a signature valid until `now + ttl`.
 pub fn signed_path(thread_id: &str, attachment_id: &str, ttl: std::time::Duration) -> String {
-    let exp = now_secs() + ttl.as_secs();
+    signed_until(thread_id, attachment_id, now_secs() + ttl.as_secs())
+}
+
+/// [`signed_path`] valid for at least `ttl`, its expiry rounded up to the next full hour: every
+/// URL of one file handed out within the same hour is the same string (history, the event
+/// stream and the upload answer agree, and a browser's cache keeps the image).
+pub fn signed_path_hourly(
+    thread_id: &str,
+    attachment_id: &str,
+    ttl: std::time::Duration,
+) -> String {
+    let exp = (now_secs() + ttl.as_secs()).div_ceil(3600) * 3600;
+    signed_until(thread_id, attachment_id, exp)
+}
+
+fn signed_until(thread_id: &str, attachment_id: &str, exp: u64) -> String {
     let sig = mac(thread_id, attachment_id, exp).finalize().into_bytes();
     let hex: String = sig.iter().map(|b| format!("{b:02x}")).collect();
     format!("{}?exp={exp}&sig={hex}", path(thread_id, attachment_id))

@@ -1,5 +1,6 @@
 //! Files of a thread over HTTP: `POST /v1/threads/{id}/attachments` (upload) and
-//! `GET /v1/threads/{id}/attachments/{attachmentId}` (download), and the CRM's agent upload
+//! `GET /v1/threads/{id}/attachments/{attachmentId}` (download; `HEAD` answers the same
+//! headers without the body, as axum does for every `GET` route), and the CRM's agent upload
 //! `POST /agent/converse/attachments` (the bot's CRM API key; the thread is the query's
 //! `platformConversationId`).
 //!
@@ -7,6 +8,8 @@
 //! `?name=<file name>&clientId=<id>` (the same authorization as sending a message). It is
 //! streamed into the blob backend ([`crate::attachments::upload`]). A refused upload's body is
 //! read and dropped (up to [`DRAIN_MAX`]) before the answer, so a browser still sending gets it.
+//! The answer's `url` is signed for the visitor ([`items::visitor_url`]), like the URLs of
+//! history and the event stream, so a page can show the image with `<img src>`.
 //!
 //! A download is allowed to the thread's visitor (its token, or the thread id for anonymous
 //! bots), to the admin token and console sessions, to the bot's CRM API key, and to anyone
@@ -223,7 +226,7 @@ where
         Stored::Existing(a) => (StatusCode::OK, a),
     };
     let body = UploadResponse {
-        attachment: items::file_ref(&a),
+        attachment: items::visitor_file_ref(&a),
     };
     Ok((status, axum::Json(body)).into_response())
 }

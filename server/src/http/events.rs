@@ -165,7 +165,9 @@ impl StreamState {
                 self.need_log = true;
                 return;
             }
-            sse::encode_event(out, Some(&ev.seq.to_string()), &ev.event_type, &ev.json);
+            // File URLs signed: the page shows images with `<img src>`, which sends no token.
+            let json = crate::attachments::items::sign_event_json(&self.thread_id, &ev.json);
+            sse::encode_event(out, Some(&ev.seq.to_string()), &ev.event_type, &json);
             self.last = ev.seq;
             if out.len() >= MAX_CHUNK {
                 return;

@@ -149,7 +149,11 @@ async fn history(
         .thread(&id)
         .await?
         .ok_or_else(ApiError::thread_not_found)?;
-    let (messages, last_seq) = st.store.history(&id).await?;
+    let (mut messages, last_seq) = st.store.history(&id).await?;
+    // Signed file URLs: a page shows images with `<img src>`, which sends no token.
+    for m in &mut messages {
+        crate::attachments::items::sign_message(&id, m);
+    }
     let feedback = st.store.feedback_choices(&id).await?;
     Ok(axum::Json(HistoryResponse {
         messages,

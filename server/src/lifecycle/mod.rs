@@ -12,6 +12,7 @@
 //! - [`handlers`]: `bots/<slug>/handlers/<event_type>/*.py` discovery and running.
 //! - [`exec`]: the outbox [`crate::outbox::worker::Executor`] (handlers and webhook delivery).
 //! - [`inactivity`]: the per-bot inactivity close, a task that ends on shutdown.
+//! - [`retention`]: deleting conversations closed longer than their bot keeps them.
 
 pub mod admin;
 pub mod cli;
@@ -19,6 +20,7 @@ pub mod exec;
 pub mod handlers;
 pub mod inactivity;
 pub mod plan;
+pub mod retention;
 mod start;
 
 pub use start::{BackgroundTasks, LifecycleOptions};
@@ -42,14 +44,21 @@ use crate::store::{Store, StoreError};
 pub struct LifecycleConfig {
     /// Close conversations (not already closed) with no event for this long.
     pub inactivity_timeout_secs: Option<u64>,
+    /// Delete conversations (with their messages, events and files) this long after they were
+    /// closed, once their webhooks and event handlers have run ([`retention`]). `None`
+    /// (default): conversations are kept.
+    pub delete_after_close_secs: Option<u64>,
 }
 
 impl LifecycleConfig {
     pub fn check(&self) -> Result<(), String> {
-        match self.inactivity_timeout_secs {
-            Some(0) => Err("lifecycle.inactivity_timeout_secs must be at least 1".into()),
-            _ => Ok(()),
+        if self.inactivity_timeout_secs == Some(0) {
+            return Err("lifecycle.inactivity_timeout_secs must be at least 1".into());
         }
+        if self.delete_after_close_secs == Some(0) {
+            return Err("lifecycle.delete_after_close_secs must be at least 1".into());
+        }
+        Ok(())
     }
     pub fn inactivity_timeout(&self) -> Option<Duration> {
         self.inactivity_timeout_secs.map(Duration::from_secs)

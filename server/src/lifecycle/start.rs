@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 
 use super::handlers::HandlerRunner;
 use super::plan::Plan;
-use super::{exec, inactivity, Lifecycle};
+use super::{exec, inactivity, retention, Lifecycle};
 use crate::bots::BotRegistry;
 use crate::crm::local::LocalCrm;
 use crate::outbox::worker::{OutboxWorker, WorkerConfig};
@@ -106,8 +106,8 @@ pub struct BackgroundTasks {
 }
 
 impl BackgroundTasks {
-    /// Starts the outbox worker, the inactivity sweep and the attachments sweep; all end when
-    /// `cancel` fires.
+    /// Starts the outbox worker, the inactivity sweep, the attachments sweep and the
+    /// conversation retention sweep; all end when `cancel` fires.
     pub fn spawn(lc: Arc<Lifecycle>, cancel: CancellationToken) -> BackgroundTasks {
         let exec = Arc::new(exec::Exec(lc.clone()));
         let worker = OutboxWorker::new(
@@ -124,6 +124,13 @@ impl BackgroundTasks {
                 cancel.clone(),
             )),
             tokio::spawn(crate::attachments::retention::run(
+                lc.store.clone(),
+                crate::attachments::blobs_for(&lc.store),
+                lc.bots.clone(),
+                lc.options.inactivity_every,
+                cancel.clone(),
+            )),
+            tokio::spawn(retention::run(
                 lc.store.clone(),
                 crate::attachments::blobs_for(&lc.store),
                 lc.bots.clone(),

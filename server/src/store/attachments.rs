@@ -11,7 +11,10 @@
 //!   (checked in the same commit, under the thread's write lock).
 //! - Chunks are only written for pending rows and read by attachment id; the caller writes
 //!   them through [`crate::attachments::blobs::Blobs`], so another blob backend can take the
-//!   bytes instead (the rows always stay here).
+//!   bytes instead (the rows always stay here): an object store set once at open
+//!   ([`AttachmentStore::set_object_blobs`]) is then what every reader of the store uses.
+
+use std::sync::Arc;
 
 use async_trait::async_trait;
 use bytes::Bytes;
@@ -91,4 +94,9 @@ pub trait AttachmentStore: Send + Sync {
     async fn chunk_put(&self, id: &str, n: u32, data: Bytes) -> Result<()>;
     async fn chunk_get(&self, id: &str, n: u32) -> Result<Option<Bytes>>;
     async fn chunks_delete(&self, id: &str) -> Result<()>;
+    /// Makes `blobs` hold this store's attachment bytes instead of the chunk table (set once,
+    /// at open; a second call is ignored).
+    fn set_object_blobs(&self, blobs: Arc<dyn crate::attachments::blobs::Blobs>);
+    /// What [`Self::set_object_blobs`] set; `None`: the chunk table.
+    fn object_blobs(&self) -> Option<Arc<dyn crate::attachments::blobs::Blobs>>;
 }

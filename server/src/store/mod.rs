@@ -34,6 +34,7 @@ pub mod live;
 pub mod local_crm;
 pub mod open;
 pub mod postgres;
+pub mod retention;
 pub mod sqlite;
 mod sqlite_writer;
 
@@ -60,6 +61,9 @@ pub enum StoreError {
     /// The database cannot be reached or refused us (the message names no password).
     #[error("{0}")]
     Connect(String),
+    /// The object store holding attachment bytes failed (`crate::attachments::s3`).
+    #[error("object store: {0}")]
+    Objects(String),
 }
 
 pub type Result<T, E = StoreError> = std::result::Result<T, E>;
@@ -240,7 +244,9 @@ pub enum RunOutcome {
 }
 
 #[async_trait]
-pub trait Store: attachments::AttachmentStore + Send + Sync + 'static {
+pub trait Store:
+    attachments::AttachmentStore + retention::RetentionStore + Send + Sync + 'static
+{
     /// Creates a thread; `greeting`, if any, is stored as its first message
     /// (one `message.completed` event) in the same commit.
     async fn create_thread(&self, new: NewThread, greeting: Option<Message>) -> Result<Thread>;

@@ -41,6 +41,7 @@ mod local_crm;
 mod migrate;
 mod outbox;
 mod read;
+mod retention;
 mod session;
 mod tx;
 mod user_defined;
@@ -88,6 +89,8 @@ pub struct PgStore {
     /// Stops the heartbeat and the fan-out listener.
     stop: CancellationToken,
     tasks: tokio_util::task::TaskTracker,
+    /// The attachment bytes' backend when it is not the chunk table.
+    objects: std::sync::OnceLock<Arc<dyn crate::attachments::blobs::Blobs>>,
 }
 
 /// `postgres://user:secret@host/db` → `postgres://user@host/db`: what error messages show.
@@ -153,6 +156,7 @@ impl PgStore {
             options,
             stop: CancellationToken::new(),
             tasks: tokio_util::task::TaskTracker::new(),
+            objects: Default::default(),
         };
         store.start_heartbeat();
         fanout::start(&store).await?;

@@ -27,6 +27,7 @@ mod console;
 mod console_sessions;
 mod local_crm;
 mod outbox;
+mod retention;
 mod session;
 mod user_defined;
 
@@ -35,6 +36,8 @@ pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     writer: Mutex<Option<WriterHandle>>,
     live: Arc<Live>,
+    /// The attachment bytes' backend when it is not the chunk table.
+    objects: std::sync::OnceLock<Arc<dyn crate::attachments::blobs::Blobs>>,
 }
 
 /// Durability of a commit: `Full` fsyncs every group commit (survives power loss);
@@ -80,6 +83,7 @@ impl SqliteStore {
             jobs,
             writer: Mutex::new(Some(writer)),
             live,
+            objects: Default::default(),
         })
     }
 

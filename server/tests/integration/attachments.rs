@@ -322,7 +322,11 @@ async fn only_the_visitor_agents_and_the_admin_may_download() {
     assert_eq!(st, 404);
     let (st, body) = upload(&s, &thread, "a.pdf", "x", pdf(), Some(&alice)).await;
     assert_eq!(st, 201, "{body}");
-    let url = body["attachment"]["url"].as_str().unwrap().to_string();
+    // The visitor is given a signed URL: a page's `<img src>` (no Authorization header) loads it.
+    let signed = body["attachment"]["url"].as_str().unwrap().to_string();
+    assert!(signed.contains("&sig="), "{signed}");
+    assert_eq!(download(&s, &signed, None).await.status(), 200);
+    let url = signed.split('?').next().unwrap().to_string();
 
     assert_eq!(download(&s, &url, Some(&alice)).await.status(), 200);
     let r = download(&s, &url, Some(&mallory)).await;
@@ -332,10 +336,96 @@ async fn only_the_visitor_agents_and_the_admin_may_download() {
     // A forged or expired signature is no credential.
     let forged = format!("{url}?exp=99999999999&sig={}", "0".repeat(64));
     assert_eq!(download(&s, &forged, None).await.status(), 401);
+
+    // History and the event stream give the visitor signed URLs too, valid for a page session.
+    let r = s
+        .client
+        .post(s.url(&format!("/v1/threads/{thread}/messages")))
+        .bearer_auth(&alice)
+        .json(&json!({"clientMessageId": "m1", "content": "", "attachments": [body["attachment"]["id"]]}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 202);
+    let h: Value = s
+        .client
+        .get(s.url(&format!("/v1/threads/{thread}/messages")))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let item = h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "user")
+        .map(|m| m["content"][0]["file"].clone())
+        .unwrap();
+    let from_history = item["url"].as_str().unwrap();
+    let exp: u64 = from_history
+        .split("exp=")
+        .nth(1)
+        .unwrap()
+        .split('&')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    assert!(
+        exp >= now + 12 * 3600,
+        "valid for at least 12 h: {from_history}"
+    );
+    assert_eq!(download(&s, from_history, None).await.status(), 200);
+    let evs = s
+        .client
+        .get(s.url(&format!("/v1/threads/{thread}/events")))
+        .bearer_auth(&alice)
+        .send()
+        .await
+        .unwrap();
+    let mut sse = SseReader::new(evs);
+    let created = loop {
+        let e = sse
+            .next_json()
+            .await
+            .expect("the stream has message.created");
+        if e["type"] == "message.created" {
+            break e;
+        }
+    };
+    let from_stream = created["message"]["content"][0]["file"]["url"]
+        .as_str()
+        .unwrap();
+    assert!(from_stream.contains("&sig="), "{created}");
+    assert_eq!(download(&s, from_stream, None).await.status(), 200);
+
+    // HEAD: the same headers, no body.
+    let r = s.client.head(s.url(from_history)).send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(header(&r, "content-type"), "application/pdf");
+    assert_eq!(header(&r, "content-length"), pdf().len().to_string());
+    assert_eq!(header(&r, "x-content-type-options"), "nosniff");
+    assert!(header(&r, "content-disposition").starts_with("attachment"));
+    assert!(r.bytes().await.unwrap().is_empty());
+    let r = s
+        .client
+        .head(s.url(&url))
+        .bearer_auth(&mallory)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 404);
     s.stop().await;
 }
 
-const READER_PY: &str = r#"
+pub(crate) const READER_PY: &str = r#"
 import hashlib
 
 def handle_event(context):

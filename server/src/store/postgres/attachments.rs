@@ -217,4 +217,12 @@ impl AttachmentStore for PgStore {
             .await?;
         Ok(())
     }
+
+    fn set_object_blobs(&self, blobs: std::sync::Arc<dyn crate::attachments::blobs::Blobs>) {
+        let _ = self.objects.set(blobs);
+    }
+
+    fn object_blobs(&self) -> Option<std::sync::Arc<dyn crate::attachments::blobs::Blobs>> {
+        self.objects.get().cloned()
+    }
 }
