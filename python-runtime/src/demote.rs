@@ -240,4 +240,44 @@ mod tests {
             "a sleeping process was demoted"
         );
     }
+
+    fn state(pid: libc::pid_t) -> char {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        stat.rfind(')')
+            .and_then(|i| stat[i + 1..].trim_start().chars().next())
+            .unwrap_or('?')
+    }
+
+    /// Polls `cond` every 5 ms, for at most 30 s (a loaded machine is slow, not wrong).
+    async fn eventually(what: &str, mut cond: impl FnMut() -> bool) {
+        for _ in 0..6000 {
+            if cond() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
+        }
+        panic!("{what} never happened");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_demoted_run_is_stopped_between_its_shares_and_continued_when_the_watch_ends() {
+        let mut spin = std::process::Command::new("sh")
+            .args(["-c", "while :; do :; done"])
+            .spawn()
+            .unwrap();
+        let pid = spin.id() as libc::pid_t;
+        let watch = tokio::spawn(async move {
+            let demoted = AtomicUsize::new(0);
+            watch(pid, &demoted).await;
+        });
+        eventually("the spinner stopped by the throttle", || state(pid) == 'T').await;
+        watch.abort();
+        let _ = watch.await;
+        eventually("the spinner continued after the watch", || {
+            state(pid) != 'T'
+        })
+        .await;
+        spin.kill().unwrap();
+        let _ = spin.wait();
+    }
 }

@@ -147,6 +147,13 @@ async fn disabled_sandbox_is_reported_as_fallback() {
             let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
             assert_eq!(out.value, json!(1), "{out:#?}");
             assert!(out.log[0].contains("FALLBACK"), "{:?}", out.log);
+            assert!(
+                out.log
+                    .iter()
+                    .any(|l| l.starts_with("network: NOT isolated (no bubblewrap)")),
+                "{:?}",
+                out.log
+            );
         }
         // As root with an interpreter the sandbox uid cannot read (pyenv under /root), the
         // fallback refuses to start, with a clear error.
