@@ -6,51 +6,25 @@ use common::*;
 use natter_python_runtime::*;
 use serde_json::json;
 use std::sync::Arc;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 /// Answers GET /orders?id=42&email=... and GET /shipments?tracking_number=TN1.
 async fn apis() -> String {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let base = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(async move {
-        loop {
-            let (mut sock, _) = listener.accept().await.unwrap();
-            tokio::spawn(async move {
-                let mut buf = vec![0u8; 8192];
-                let mut n = 0;
-                while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
-                    match sock.read(&mut buf[n..]).await {
-                        Ok(0) | Err(_) => return,
-                        Ok(k) => n += k,
-                    }
-                }
-                let head = String::from_utf8_lossy(&buf[..n]).to_string();
-                let target = head.split(' ').nth(1).unwrap_or("").to_string();
-                let auth = head
-                    .lines()
-                    .any(|l| l.eq_ignore_ascii_case("authorization: Bearer ERP_KEY"));
-                let (status, body) = if target == "/orders?id=42&email=a%40b.example" && auth {
-                    (
-                        "200 OK",
-                        json!({"status": "shipped", "trackingNumber": "TN1", "estimatedDelivery": "2026-01-05"}),
-                    )
-                } else if target.starts_with("/orders") {
-                    ("404 Not Found", json!({}))
-                } else if target == "/shipments?tracking_number=TN1" {
-                    (
-                        "200 OK",
-                        json!({"events": [{"at": "2026-01-02", "what": "picked up"}]}),
-                    )
-                } else {
-                    ("404 Not Found", json!({}))
-                };
-                let body = body.to_string();
-                let resp = format!("HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}", body.len());
-                let _ = sock.write_all(resp.as_bytes()).await;
-            });
-        }
-    });
-    base
+    let (port, _) = http_server(|head| {
+        let target = target(head);
+        let auth = head
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case("authorization: Bearer ERP_KEY"));
+        let body = if target == "/orders?id=42&email=a%40b.example" && auth {
+            json!({"status": "shipped", "trackingNumber": "TN1", "estimatedDelivery": "2026-01-05"})
+        } else if target == "/shipments?tracking_number=TN1" {
+            json!({"events": [{"at": "2026-01-02", "what": "picked up"}]})
+        } else {
+            return ("404 Not Found", "{}".to_string());
+        };
+        ("200 OK", body.to_string())
+    })
+    .await;
+    format!("http://127.0.0.1:{port}")
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

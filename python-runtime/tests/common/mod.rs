@@ -127,3 +127,46 @@ pub fn action(bot: &Bot, script: &Path, ctx: Context) -> RunRequest {
 pub fn no_args() -> Value {
     json!({})
 }
+
+/// A plain-HTTP/1.1 server on 127.0.0.1 (port 0) for the code under test to call: `answer`
+/// gets each request's head (request line and headers) and returns the status line's tail
+/// (`"200 OK"`) and the body. Returns the port and the number of connections accepted.
+pub async fn http_server(
+    answer: impl Fn(&str) -> (&'static str, String) + Send + Sync + 'static,
+) -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = seen.clone();
+    let answer = Arc::new(answer);
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            let answer = answer.clone();
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 8192];
+                let mut n = 0;
+                while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => n += k,
+                    }
+                }
+                let (status, body) = answer(&String::from_utf8_lossy(&buf[..n]));
+                let reply = format!(
+                    "HTTP/1.1 {status}\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+/// The request target of a request head (`GET /a?b HTTP/1.1` → `/a?b`).
+pub fn target(head: &str) -> String {
+    head.split(' ').nth(1).unwrap_or("").to_string()
+}
