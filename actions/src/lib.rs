@@ -33,6 +33,6 @@ pub use guard::{guarded_builder, Guard};
 pub use parse::{parse_action, DefinitionError};
 pub use policy::{NetPolicy, PolicyError};
 pub use request::{Env, PrepareError, Prepared, ProcessEnv};
-pub use resolve::{Lookup, LookupFuture, SystemLookup};
+pub use resolve::{allowed_addresses, Lookup, LookupFuture, ResolveError, SystemLookup};
 pub use schema::{ArgProblem, ArgsError};
 pub use set::{ActionSet, CallableError};

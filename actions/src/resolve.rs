@@ -41,6 +41,18 @@ impl Lookup for SystemLookup {
     }
 }
 
+/// The addresses `host` resolves to that `policy` allows (all of them checked, the refused
+/// ones dropped), or why there are none: the check API actions make, for other clients that
+/// must obey a bot's `[network]` policy (the Python egress proxy). Connect only to what it
+/// returns, never to a second look-up of the name.
+pub async fn allowed_addresses(
+    policy: &NetPolicy,
+    lookup: &dyn Lookup,
+    host: &str,
+) -> Result<Vec<IpAddr>, ResolveError> {
+    PolicyResolver::allowed(policy, lookup, host).await
+}
+
 /// reqwest's resolver: look up, then filter by policy.
 pub(crate) struct PolicyResolver {
     pub(crate) policy: Arc<NetPolicy>,

@@ -3,7 +3,8 @@
 //! loop until their time limit. Prints p50/p99 of both runs and the p99 ratio (the claim: the
 //! chat's p99 stays within 2x), with the load average. The server runs in this process with
 //! rate limits off; the runaways are started through the admin API's Run Test, each in its
-//! own sandboxed process (niced below the server: the runtime's `PYTHON_NICE`).
+//! own sandboxed process (niced below the server: the runtime's `PYTHON_NICE`, and moved to
+//! SCHED_IDLE once a thread has used 200 ms of CPU in its call: python-runtime's `demote`).
 //!
 //!     cargo bench -p natter-server --bench runaway
 //!     BENCH_CLIENTS=50 BENCH_RUNAWAY=10 BENCH_TURNS=20 cargo bench -p natter-server --bench runaway

@@ -354,8 +354,73 @@ def _run(job):
     _tx.flush()
 
 
+# ---- the way out -------------------------------------------------------------------------
+
+
+def _egress_pump(a, b):
+    """Relay bytes both ways between two sockets until both directions have ended."""
+    import select as _select
+    import socket as _socket
+
+    peer = {a: b, b: a}
+    open_ = [a, b]
+    try:
+        while open_:
+            readable, _, _ = _select.select(open_, [], [])
+            for s in readable:
+                data = s.recv(65536)
+                if data:
+                    peer[s].sendall(data)
+                else:
+                    open_.remove(s)
+                    try:
+                        peer[s].shutdown(_socket.SHUT_WR)
+                    except OSError:
+                        pass
+    except OSError:
+        pass
+    finally:
+        a.close()
+        b.close()
+
+
+def _start_egress_relay(path):
+    """The sandbox has loopback only: relay a port on it to the runtime's egress proxy (a unix
+    socket) and make it the HTTP(S) proxy of `requests` and `urllib`, which then work as
+    usual for the hosts the bot allows. Started before the user's code runs."""
+    import socket as _socket
+
+    srv = _socket.socket(_socket.AF_INET, _socket.SOCK_STREAM)
+    srv.bind(("127.0.0.1", 0))
+    srv.listen(64)
+
+    def accept():
+        while True:
+            try:
+                conn, _ = srv.accept()
+            except OSError:
+                return
+            up = _socket.socket(_socket.AF_UNIX, _socket.SOCK_STREAM)
+            try:
+                up.connect(path)
+            except OSError:
+                conn.close()
+                up.close()
+                continue
+            _threading.Thread(target=_egress_pump, args=(conn, up), daemon=True).start()
+
+    _threading.Thread(target=accept, name="natter-egress", daemon=True).start()
+    url = "http://127.0.0.1:%d" % srv.getsockname()[1]
+    for key in ("HTTP_PROXY", "HTTPS_PROXY", "http_proxy", "https_proxy"):
+        _os.environ[key] = url
+    for key in ("NO_PROXY", "no_proxy", "ALL_PROXY", "all_proxy"):
+        _os.environ.pop(key, None)
+
+
 def _serve_one():
     """Say ready, run the one job, and end the process."""
+    if _CONFIG.get("egress"):
+        _start_egress_relay(_CONFIG["egress"])
     _send({"t": "ready"})
     line = _rx.readline()
     if line:  # else the pool shut down before giving us a job

@@ -62,8 +62,11 @@ pub struct RuntimeConfig {
     pub max_concurrent_runs: usize,
     /// How long a process may take to start and import before it counts as failed.
     pub startup_timeout: Duration,
-    /// Give the sandbox no network (a private network namespace). Off by default: actions
-    /// exist to call APIs.
+    /// Give the sandbox no network (a private network namespace with loopback only); the
+    /// code's connections then go through the egress proxy, where the [`crate::Host`]
+    /// decides each one (the server: the bot's `[python] egress` allow-list and `[network]`
+    /// policy). On by default. Bubblewrap only: the fallback cannot isolate the network, and
+    /// says so in every run's log.
     pub isolate_network: bool,
 }
 
@@ -89,7 +92,7 @@ impl Default for RuntimeConfig {
             max_warm_total: 8,
             max_concurrent_runs: 16,
             startup_timeout: Duration::from_secs(15),
-            isolate_network: false,
+            isolate_network: true,
         }
     }
 }

@@ -136,4 +136,19 @@ pub trait Host: Send + Sync + 'static {
             "no attachment `{attachment_id}` in this conversation"
         )))
     }
+
+    /// Where the sandboxed code may connect: the addresses to dial for `host:port` (`host` as
+    /// the code wrote it: a name or an IP address), asked by the egress proxy for every
+    /// connection the code opens. `Err` refuses it; the message reaches the code (and the
+    /// server's log). The default allows nothing.
+    async fn egress(
+        &self,
+        _bot: &str,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<std::net::SocketAddr>, Error> {
+        Err(Error::Host(format!(
+            "`{host}:{port}`: Python code may not connect anywhere here"
+        )))
+    }
 }

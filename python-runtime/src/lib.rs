@@ -24,13 +24,19 @@
 //! - helpers act through the [`Host`] at once, always on the run's own conversation;
 //! - every run ends with its whole process tree killed (bubblewrap: its pid namespace goes;
 //!   fallback as root: a sweep of the worker's own uid; fallback otherwise: the process group
-//!   only); limits: wall clock, RLIMIT_AS, RLIMIT_NPROC (counted per sandbox), RLIMIT_FSIZE;
+//!   only); threads that burn more than 200 ms of CPU are moved to SCHED_IDLE (`demote`);
+//!   limits: wall clock, RLIMIT_AS, RLIMIT_NPROC (counted per sandbox), RLIMIT_FSIZE;
 //! - no secret reaches Python: the environment is rebuilt from scratch, credentials stay in
-//!   the Host / [`GoogleSheets`].
+//!   the Host / [`GoogleSheets`];
+//! - under bubblewrap the code has no network (`isolate_network`, on by default): each
+//!   connection goes through the folder's egress proxy (`egress`) and only where
+//!   [`Host::egress`] allows; the fallback cannot isolate it and says so in every run's log.
 
 mod channel;
 mod config;
 mod context;
+mod demote;
+mod egress;
 mod error;
 mod helpers;
 mod host;

@@ -28,13 +28,15 @@ pub struct MemConversation {
 
 type Llm = Box<dyn Fn(&ClassifyRequest) -> Result<String, Error> + Send + Sync>;
 
-/// Conversations in a map; an optional LLM function; an optional Sheets client.
+/// Conversations in a map; an optional LLM function; an optional Sheets client; the
+/// `host:port` pairs the code may connect to (no address policy: tests use loopback).
 #[derive(Default)]
 pub struct InMemoryHost {
     conversations: Mutex<HashMap<String, MemConversation>>,
     next_id: Mutex<u64>,
     llm: Option<Llm>,
     sheets: Option<GoogleSheets>,
+    egress: Vec<String>,
 }
 
 impl InMemoryHost {
@@ -48,6 +50,12 @@ impl InMemoryHost {
         f: impl Fn(&ClassifyRequest) -> Result<String, Error> + Send + Sync + 'static,
     ) -> Self {
         self.llm = Some(Box::new(f));
+        self
+    }
+
+    /// Let the code connect to these `host:port` pairs (exactly as the code names them).
+    pub fn with_egress(mut self, targets: &[&str]) -> Self {
+        self.egress = targets.iter().map(|t| t.to_string()).collect();
         self
     }
 
@@ -201,5 +209,18 @@ impl Host for InMemoryHost {
                 "Google Sheets is not configured for this bot".into(),
             )),
         }
+    }
+
+    async fn egress(
+        &self,
+        _bot: &str,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<std::net::SocketAddr>, Error> {
+        if !self.egress.contains(&format!("{host}:{port}")) {
+            return Err(Error::Host(format!("`{host}:{port}` is not allowed")));
+        }
+        let found = tokio::net::lookup_host((host, port)).await?;
+        Ok(found.collect())
     }
 }

@@ -18,6 +18,9 @@ pub trait RunProcess: Send + 'static {
     /// After the channel closed without a result: wait up to `wait` for the process to end
     /// on its own and say how it ended, for the run log (`None`: not known).
     fn exit_reason(&mut self, wait: Duration) -> impl Future<Output = Option<String>> + Send;
+    /// The root of the run's process tree as the server sees it, while it is alive and its
+    /// pid cannot name another process (for `demote`); `None` otherwise.
+    fn pid(&self) -> Option<libc::pid_t>;
     /// Kill the process and everything it started; wait (bounded) until they are gone.
     fn kill_and_reap(&mut self) -> impl Future<Output = ()> + Send;
 }

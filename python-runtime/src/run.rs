@@ -57,11 +57,29 @@ pub async fn run_job<P: RunProcess>(
     } = job;
     let mut effects = Effects::default();
     let mut exit_note = None;
-    let ended = tokio::time::timeout(
-        remaining,
-        drive(&mut worker, &job, host, scope, &mut effects, &mut log),
-    )
+    let demoted = std::sync::atomic::AtomicUsize::new(0);
+    let root = worker.pid();
+    let ended = tokio::time::timeout(remaining, async {
+        let demote = async {
+            match root {
+                Some(pid) => crate::demote::watch(pid, &demoted).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            e = drive(&mut worker, &job, host, scope, &mut effects, &mut log) => e,
+            () = demote => unreachable!("the demotion watch never ends"),
+        }
+    })
     .await;
+    let demoted = demoted.into_inner();
+    if demoted > 0 {
+        log.push(format!(
+            "cpu: {demoted} thread(s) used more than {} ms of CPU: moved to SCHED_IDLE, and the run throttled (CPU-burning runs together get at most {} of one CPU)",
+            crate::demote::DEMOTE_AFTER.as_millis(),
+            crate::demote::HOG_BUDGET
+        ));
+    }
 
     let (stdout, stderr) = if matches!(ended, Ok(Ended::Result(_))) {
         // Everything printed was written before the result (stdout is unbuffered), so it is

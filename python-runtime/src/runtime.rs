@@ -89,6 +89,9 @@ impl Drop for Inner {
         if let Some(z) = &self.zygotes {
             z.shutdown();
         }
+        if let Some(e) = &self.launcher.egress {
+            e.shutdown();
+        }
         let _ = std::fs::remove_dir_all(&self.runtime_dir);
     }
 }
@@ -112,6 +115,7 @@ impl Runtime {
             cfg,
             is_root,
             uids: None,
+            egress: None,
         };
         launcher.prepare_stage()?;
         let mut fallback_reason = None;
@@ -128,6 +132,13 @@ impl Runtime {
             tracing::warn!(error = %e, "bubblewrap unusable; python runs WITHOUT the bubblewrap sandbox");
             launcher.mode = SandboxMode::Fallback;
             fallback_reason = Some(format!("bubblewrap unusable: {e}"));
+        }
+        if launcher.mode == SandboxMode::Bubblewrap && launcher.cfg.isolate_network {
+            let egress = crate::egress::Egress::new(runtime_dir.join("egress"), host.clone())?;
+            launcher.egress = Some(Arc::new(egress));
+        }
+        if launcher.mode == SandboxMode::Fallback {
+            tracing::warn!("python runs without bubblewrap: its network is NOT isolated (the [python] egress allow-list is not enforced)");
         }
         if launcher.mode == SandboxMode::Fallback && is_root {
             launcher.uids = Some(crate::uids::UidPool::shared(launcher.cfg.fallback_uid_base));
@@ -268,6 +279,7 @@ impl Runtime {
         if let Some(why) = &inner.fallback_reason {
             log.push(format!("sandbox: {why}"));
         }
+        log.push(inner.launcher.network_note().to_string());
         if let Some(why) = &inner.no_zygote {
             log.push(format!("process: {why}"));
         }
@@ -284,6 +296,9 @@ impl Runtime {
             );
             return failed(RunStatus::Timeout, msg, log, started);
         };
+        if let Some(egress) = &inner.launcher.egress {
+            egress.set_bot(&dir, &req.bot);
+        }
         let process = match self.acquire(&dir, &mut log).await {
             Ok(p) => p,
             Err(e) => return failed(RunStatus::Internal, e.to_string(), log, started),

@@ -22,6 +22,11 @@
 //! bind-mounts them, in a private mount namespace of its own (never visible on the host),
 //! onto empty mount points in the runtime's temp folder, and bwrap binds those.
 //!
+//! Network: under bubblewrap with `isolate_network` (the default) the sandbox has a network
+//! namespace of its own, loopback only, and the bot folder's egress folder (its proxy's unix
+//! socket, see `egress`) bound read-only at `/natter/egress`; the fallback has the host's
+//! network.
+//!
 //! In both modes, before exec: a new session (so killpg reaches the tree), RLIMIT_AS,
 //! RLIMIT_FSIZE, RLIMIT_CORE=0, RLIMIT_NOFILE, dropping root, PR_SET_PDEATHSIG, and the
 //! channel pipes (a zygote: its control socket, on both) moved to fds 3 (in) and 4 (out). The environment is emptied and rebuilt
@@ -75,6 +80,8 @@ pub struct Launcher {
     pub is_root: bool,
     /// Fallback mode as root: one uid per worker (see `uids`).
     pub uids: Option<crate::uids::UidPool>,
+    /// Bubblewrap without network: the per-folder egress proxies (see `egress`).
+    pub egress: Option<std::sync::Arc<crate::egress::Egress>>,
 }
 /// Most folders staged (interpreter folders + the bot folder).
 pub const MAX_STAGED: usize = 16;
@@ -112,6 +119,22 @@ fn cstring(p: &Path) -> std::ffi::CString {
 }
 
 impl Launcher {
+    /// The run log's line on the network the code has.
+    pub fn network_note(&self) -> &'static str {
+        match (self.mode, self.cfg.isolate_network, self.egress.is_some()) {
+            (SandboxMode::Bubblewrap, true, true) => {
+                "network: isolated; connections only through the egress proxy, where the host allows them"
+            }
+            (SandboxMode::Bubblewrap, true, false) => "network: isolated; no egress proxy",
+            (SandboxMode::Bubblewrap, false, _) => {
+                "network: NOT isolated (isolate_network is off): the code connects anywhere the server can"
+            }
+            (SandboxMode::Fallback, _, _) => {
+                "network: NOT isolated (no bubblewrap): the code connects anywhere the server can, egress allow-list not enforced"
+            }
+        }
+    }
+
     /// Folders the sandbox binds besides the public system ones: (host path, sandbox path).
     fn private_binds(&self, bot_dir: &Path) -> Vec<(PathBuf, String)> {
         let mut v: Vec<(PathBuf, String)> = self
@@ -176,19 +199,32 @@ impl Launcher {
                     };
                     binds.push((src.to_string_lossy().into_owned(), dest));
                 }
+                let egress = self.egress.as_ref().and_then(|e| match e.folder(bot_dir) {
+                    Ok(f) => Some(f),
+                    Err(err) => {
+                        tracing::warn!(dir = %bot_dir.display(), error = %err, "python egress proxy could not start; this process has no way out");
+                        None
+                    }
+                });
+                if let Some(f) = &egress {
+                    binds.push((
+                        f.to_string_lossy().into_owned(),
+                        crate::egress::SANDBOX_EGRESS_DIR.to_string(),
+                    ));
+                }
                 let mut c = std::process::Command::new(&self.cfg.bwrap);
                 c.args(self.bwrap_args(&binds));
                 c.arg("--")
                     .arg(exe)
                     .args(["-u", "-B", "-E", "-s", SANDBOX_RUNTIME_FILE]);
-                c.arg(self.process_config(kind, SANDBOX_BOT_DIR, true));
+                c.arg(self.process_config(kind, SANDBOX_BOT_DIR, true, egress.is_some()));
                 c.current_dir("/");
                 c
             }
             SandboxMode::Fallback => {
                 let mut c = std::process::Command::new(exe);
                 c.args(["-u", "-B", "-E", "-s"]).arg(&self.runtime_file);
-                c.arg(self.process_config(kind, &bot_dir.to_string_lossy(), false));
+                c.arg(self.process_config(kind, &bot_dir.to_string_lossy(), false, false));
                 c.current_dir(bot_dir);
                 c
             }
@@ -238,21 +274,31 @@ impl Launcher {
         cmd
     }
 
-    fn process_config(&self, kind: ProcessKind, bot_dir: &str, set_nproc: bool) -> String {
+    fn process_config(
+        &self,
+        kind: ProcessKind,
+        bot_dir: &str,
+        set_nproc: bool,
+        egress: bool,
+    ) -> String {
         let mut sys_path = vec![bot_dir.to_string()];
         sys_path.extend(self.interpreter.sys_path.iter().cloned());
         let cfg = &self.cfg;
+        // Where the egress relay of each call connects (absent: no proxy).
+        let egress = egress.then(crate::egress::sandbox_socket);
         match kind {
             ProcessKind::Worker => serde_json::json!({
                 "mode": "worker",
                 "nproc": if set_nproc { Some(cfg.max_processes) } else { None },
                 "sys_path": sys_path,
+                "egress": egress,
             }),
             // No process limit on the zygote itself: each call sets its own, inside its own
             // user namespace, and a limit here would cap all calls together.
             ProcessKind::Zygote => serde_json::json!({
                 "mode": "zygote",
                 "sys_path": sys_path,
+                "egress": egress,
                 "zygote": {
                     "limits": {
                         "memory": cfg.memory_limit,
@@ -396,6 +442,9 @@ fn child_setup(s: ChildSetup) -> std::io::Result<()> {
     limit(libc::RLIMIT_AS, s.memory)?;
     limit(libc::RLIMIT_FSIZE, s.fsize)?;
     limit(libc::RLIMIT_CORE, 0)?;
+    // No headroom to raise the priority again: keeps the nice value, and keeps a thread that
+    // `demote` moved to SCHED_IDLE from switching back.
+    limit(libc::RLIMIT_NICE, 0)?;
     limit(libc::RLIMIT_NOFILE, 256)?;
     if let Some(n) = s.nproc {
         limit(libc::RLIMIT_NPROC, n)?;

@@ -218,6 +218,11 @@ impl crate::process::RunProcess for Worker {
             .map(crate::process::describe_exit)
     }
 
+    fn pid(&self) -> Option<libc::pid_t> {
+        // Not reaped by us: until then the pid stays this process's (or its zombie's).
+        (self.pgid > 0 && !self.reaped).then_some(self.pgid)
+    }
+
     async fn kill_and_reap(&mut self) {
         Worker::kill_and_reap(self).await;
     }

@@ -162,7 +162,14 @@ async fn background_processes_die_with_the_run() {
     "#
         ),
     );
-    let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
+    // With the host's network, so that a survivor could call home.
+    let cfg = RuntimeConfig {
+        isolate_network: false,
+        ..test_config()
+    };
+    let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new()))
+        .await
+        .unwrap();
     let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
     assert_eq!(out.value, json!("returned"), "{out:#?}");
     let got = tokio::time::timeout(Duration::from_secs(3), async {

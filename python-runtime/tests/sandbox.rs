@@ -99,7 +99,8 @@ async fn code_cannot_write_the_bot_folder_or_read_host_secrets() {
     let lr = v["list_root"].as_str().unwrap();
     assert!(lr.starts_with("denied") || lr == "ALLOWED: []", "{lr}");
     assert_eq!(v["env_secret"], json!(null));
-    // Only what the runtime sets (PWD comes from bwrap --chdir; LC_CTYPE may be added by Python's C.UTF-8 coercion).
+    // Only what the runtime sets (PWD comes from bwrap --chdir; LC_CTYPE may be added by
+    // Python's C.UTF-8 coercion; the proxy variables point at the call's egress relay).
     let keys: Vec<&str> = v["env_keys"]
         .as_array()
         .unwrap()
@@ -111,12 +112,16 @@ async fn code_cannot_write_the_bot_folder_or_read_host_secrets() {
         keys,
         [
             "HOME",
+            "HTTPS_PROXY",
+            "HTTP_PROXY",
             "LANG",
             "MALLOC_ARENA_MAX",
             "PATH",
             "PWD",
             "PYTHONIOENCODING",
-            "TMPDIR"
+            "TMPDIR",
+            "http_proxy",
+            "https_proxy"
         ],
         "{v}"
     );
@@ -150,7 +155,7 @@ async fn disabled_sandbox_is_reported_as_fallback() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn network_can_be_isolated() {
+async fn network_is_isolated_by_default_and_can_be_turned_off() {
     if !bwrap_expected() {
         return;
     }
@@ -171,24 +176,123 @@ async fn network_can_be_isolated() {
     "#
         ),
     );
-    let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
-    assert_eq!(
-        rt.run(action(&bot, &s, context(json!({}), None)))
+    for cfg in [test_config(), pool_config()] {
+        let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new()))
             .await
-            .value,
-        json!("connected")
-    );
+            .unwrap();
+        let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
+        assert_eq!(out.value, json!("refused"), "{out:#?}");
+        assert!(
+            out.log.iter().any(|l| l.starts_with("network: isolated")),
+            "{:?}",
+            out.log
+        );
+    }
     let cfg = RuntimeConfig {
-        isolate_network: true,
+        isolate_network: false,
         ..test_config()
     };
     let rt = Runtime::start(cfg, Arc::new(InMemoryHost::new()))
         .await
         .unwrap();
-    assert_eq!(
-        rt.run(action(&bot, &s, context(json!({}), None)))
-            .await
-            .value,
-        json!("refused")
+    let out = rt.run(action(&bot, &s, context(json!({}), None))).await;
+    assert_eq!(out.value, json!("connected"));
+    assert!(
+        out.log
+            .iter()
+            .any(|l| l.starts_with("network: NOT isolated")),
+        "{:?}",
+        out.log
     );
+}
+
+/// A plain-HTTP server on 127.0.0.1 that answers every request with its path and counts
+/// connections.
+async fn spy() -> (u16, Arc<std::sync::atomic::AtomicUsize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let seen = Arc::new(std::sync::atomic::AtomicUsize::new(0));
+    let count = seen.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            count.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            tokio::spawn(async move {
+                let mut buf = vec![0u8; 4096];
+                let mut n = 0;
+                while !buf[..n].windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf[n..]).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(k) => n += k,
+                    }
+                }
+                let head = String::from_utf8_lossy(&buf[..n]).to_string();
+                let path = head.split(' ').nth(1).unwrap_or("").to_string();
+                let reply = format!(
+                    "HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{path}",
+                    path.len()
+                );
+                let _ = sock.write_all(reply.as_bytes()).await;
+            });
+        }
+    });
+    (port, seen)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requests_and_urllib_go_out_through_the_egress_proxy_only_where_the_host_allows() {
+    if !bwrap_expected() {
+        return;
+    }
+    let (open_port, open_seen) = spy().await;
+    let (closed_port, closed_seen) = spy().await;
+    let bot = Bot::new();
+    let s = bot.script(
+        "out.py",
+        r#"
+        import http.client, os, requests, urllib.parse, urllib.request
+        def execute_action(context):
+            port = context["args"]["port"]
+            url = f"http://127.0.0.1:{port}/p?q=1"
+            if context["args"]["lib"] == "urllib":
+                return urllib.request.urlopen(url, timeout=5).read().decode()
+            if context["args"]["lib"] == "tunnel":
+                # What HTTPS does: CONNECT, then its own bytes through the tunnel.
+                proxy = urllib.parse.urlsplit(os.environ["HTTPS_PROXY"])
+                c = http.client.HTTPConnection(proxy.hostname, proxy.port, timeout=5)
+                c.set_tunnel("127.0.0.1", port)
+                c.request("GET", "/t")
+                return c.getresponse().read().decode()
+            r = requests.get(url, timeout=5)
+            return [r.status_code, r.text.strip()]
+    "#,
+    );
+    let allowed = format!("127.0.0.1:{open_port}");
+    for cfg in [test_config(), pool_config()] {
+        let host = InMemoryHost::new().with_egress(&[&allowed]);
+        let rt = Runtime::start(cfg, Arc::new(host)).await.unwrap();
+        let run = |port: u16, lib: &str| {
+            rt.run(action(
+                &bot,
+                &s,
+                context(json!({"port": port, "lib": lib}), None),
+            ))
+        };
+        let out = run(open_port, "requests").await;
+        assert_eq!(out.value, json!([200, "/p?q=1"]), "{out:#?}");
+        let out = run(open_port, "urllib").await;
+        assert_eq!(out.value, json!("/p?q=1"), "{out:#?}");
+        let out = run(open_port, "tunnel").await;
+        assert_eq!(out.value, json!("/t"), "{out:#?}");
+        let out = run(closed_port, "requests").await;
+        assert_eq!(out.value[0], 403, "{out:#?}");
+        let why = out.value[1].as_str().unwrap();
+        assert!(
+            why.contains("natter egress refused") && why.contains("is not allowed"),
+            "{why}"
+        );
+    }
+    assert_eq!(open_seen.load(std::sync::atomic::Ordering::SeqCst), 6);
+    assert_eq!(closed_seen.load(std::sync::atomic::Ordering::SeqCst), 0);
 }

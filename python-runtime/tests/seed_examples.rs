@@ -1,5 +1,6 @@
 //! The seed's "fetch order with tracking from multiple APIs" example, verbatim but for the
-//! URLs, calling two stand-in APIs on 127.0.0.1 with `requests` from inside the sandbox.
+//! URLs, calling two stand-in APIs on 127.0.0.1 with `requests` from inside the sandbox
+//! (through its egress proxy, the host allowing them).
 mod common;
 use common::*;
 use natter_python_runtime::*;
@@ -91,7 +92,9 @@ def execute_action(context):
 "#
     .replace("BASE", &base);
     let s = bot.script("getOrderDetails.py", &code);
-    let rt = runtime_with(Arc::new(InMemoryHost::new())).await;
+    // The sandbox has no network: the host lets the code reach the stand-in APIs.
+    let hostport = base.trim_start_matches("http://").to_string();
+    let rt = runtime_with(Arc::new(InMemoryHost::new().with_egress(&[&hostport]))).await;
     let out = rt
         .run(action(
             &bot,

@@ -12,6 +12,9 @@
 //!   never calls it in a test run.
 //! - Credentials (Google service accounts, LLM keys) stay here; store failures are logged and
 //!   reach Python only as "the conversation store failed".
+//! - The code's connections (the runtime's egress proxy asks [`Host::egress`]) go only to a
+//!   `host:port` on the bot's `[python] egress` list, and then only to the addresses its
+//!   `[network]` policy allows, checked as for API actions (`natter_actions::allowed_addresses`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -318,6 +321,37 @@ impl Host for StoreHost {
         row: Vec<Value>,
     ) -> Result<Value, Error> {
         self.sheets_client(bot)?.append_row(sheet_id, row).await
+    }
+
+    async fn egress(
+        &self,
+        bot: &str,
+        host: &str,
+        port: u16,
+    ) -> Result<Vec<std::net::SocketAddr>, Error> {
+        let b = self
+            .bots
+            .get(bot)
+            .ok_or_else(|| Error::Host(format!("no bot `{bot}`")))?;
+        if !b.python_egress.allows(host, port) {
+            return Err(Error::Host(format!(
+                "`{host}:{port}` is not in this bot's [python] egress allow-list"
+            )));
+        }
+        let name = host.trim_start_matches('[').trim_end_matches(']');
+        let ips =
+            natter_actions::allowed_addresses(&b.network, &natter_actions::SystemLookup, name)
+                .await
+                .map_err(|e| match e {
+                    natter_actions::ResolveError::Policy(p) => {
+                        Error::Host(format!("refused by the bot's [network] policy: {p}"))
+                    }
+                    other => Error::Host(other.to_string()),
+                })?;
+        Ok(ips
+            .into_iter()
+            .map(|ip| std::net::SocketAddr::new(ip, port))
+            .collect())
     }
 
     async fn read_attachment(

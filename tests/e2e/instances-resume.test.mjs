@@ -29,9 +29,11 @@ after(async () => {
   pg?.stop();
 });
 
-test("instances: kill -9 of the instance streaming a reply — the widget resumes on another, transcript = store", async () => {
+test("instances: kill -9 of the instance streaming a reply — the widget resumes on another, transcript = store", async (t) => {
   const px = await startProxy(a.origin);
+  t.after(() => px.close());
   const { page, ctx, problems } = await openThrough(browser, px, "bot=slow");
+  t.after(() => ctx.close());
   const events = [];
   await page.exposeFunction("record", (e) => events.push(e));
   await page.evaluate(() => {
@@ -62,6 +64,4 @@ test("instances: kill -9 of the instance streaming a reply — the widget resume
   assert.equal(events.filter((e) => e.type === "receive" && e.text.startsWith("w01")).length, 1, "one receive for the long reply");
   assert.ok(px.state.attempts.length >= 2, "the event stream was opened again (through the proxy, on B)");
   assert.deepEqual(problems, []);
-  await ctx.close();
-  await px.close();
 });

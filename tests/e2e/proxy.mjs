@@ -1,14 +1,15 @@
 // An HTTP proxy on 127.0.0.1 in front of `natter serve`, for fault tests in the browser: it
 // forwards everything (streams included) unless told otherwise. `down` answers 503 to the API;
-// `cut()` ends every response it is carrying (open event streams); `late401` holds every 401
-// after the first that long before passing it on (a refused request whose answer comes back
-// after another one's token refresh has finished); `switchTo(origin)` sends every later request
+// `cut()` ends every response it is carrying (open event streams); `first401` holds the first
+// 401 that long (so other requests go out with the same expired token meanwhile) and `late401`
+// every later one (a refused request whose answer comes back after another one's token refresh
+// has finished); `switchTo(origin)` sends every later request
 // to another server (a load balancer moving a client to another instance). Each event-stream
 // request is logged.
 import { createServer, request } from "node:http";
 
 export function startProxy(target) {
-  const state = { down: false, late401: 0, refused: 0, attempts: [], open: new Set(), target };
+  const state = { down: false, first401: 0, late401: 0, refused: 0, attempts: [], open: new Set(), target };
   const server = createServer((req, res) => {
     if (req.url.includes("/events")) state.attempts.push({ at: Date.now(), down: state.down });
     if (state.down && req.url.startsWith("/v1/")) {
@@ -18,7 +19,8 @@ export function startProxy(target) {
     }
     const up = request(state.target + req.url, { method: req.method, headers: req.headers }, (r) => {
       const pass = () => { res.writeHead(r.statusCode, r.headers); r.pipe(res); };
-      if (r.statusCode === 401 && state.refused++ > 0 && state.late401 > 0) setTimeout(pass, state.late401);
+      const hold = r.statusCode !== 401 ? 0 : state.refused++ === 0 ? state.first401 : state.late401;
+      if (hold > 0) setTimeout(pass, hold);
       else pass();
     });
     up.on("error", () => res.destroy());

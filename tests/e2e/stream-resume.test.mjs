@@ -48,9 +48,11 @@ test("stream resume: a reload mid-reply shows the store's transcript, every mess
   await ctx.close();
 });
 
-test("stream resume: 503s from a proxy in front, then 200 — back online, nothing lost or repeated", async () => {
+test("stream resume: 503s from a proxy in front, then 200 — back online, nothing lost or repeated", async (t) => {
   const px = await startProxy(env.server.origin);
+  t.after(() => px.close());
   const { page, ctx, problems } = await openThrough(env.browser, px, "bot=t");
+  t.after(() => ctx.close());
   await page.evaluate(() => chat.render());
   await page.locator("[part=launcher]").click();
   await until(page, () => document.querySelector("[data-natter]").getAttribute("data-connection") === "online");
@@ -81,6 +83,4 @@ test("stream resume: 503s from a proxy in front, then 200 — back online, nothi
   assert.equal(kept.filter(([r, t]) => r === "user" && t === "echo during").length, 1, "the message typed during the outage is stored once");
   console.log(`# 503 proxy: ${during} attempts in a ${outage} ms outage; back online ${backAfter} ms after the proxy recovered (cap ${CAP_MS} ms + 1 s = ${CAP_MS + 1000} ms)`);
   assert.deepEqual(problems, []);
-  await ctx.close();
-  await px.close();
 });

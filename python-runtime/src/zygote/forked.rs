@@ -25,6 +25,8 @@ pub struct Forked {
     stdout: Option<Capture>,
     stderr: Option<Capture>,
     pidfd: AsyncFd<OwnedFd>,
+    /// The call process's pid as the server sees it.
+    pid: libc::pid_t,
     /// The call's exit status, from the zygote (which reaps it); closed if the zygote ends.
     exit: Option<oneshot::Receiver<Note>>,
     /// Keeps the zygote (and so the sandbox holding this call) alive until the call ends.
@@ -115,6 +117,7 @@ impl Forked {
             stdout: Some(stdout),
             stderr: Some(stderr),
             pidfd,
+            pid,
             exit,
             _zygote: zygote,
         })
@@ -188,6 +191,19 @@ impl RunProcess for Forked {
             ),
             Err(_) => None,
         }
+    }
+
+    fn pid(&self) -> Option<libc::pid_t> {
+        // The zygote reaps the call: once the pidfd is readable the process has ended and
+        // its pid may be reused, so it is only given while the pidfd is not readable yet.
+        let mut fds = libc::pollfd {
+            fd: self.pidfd.get_ref().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: plain syscall on one valid pollfd, no wait.
+        let r = unsafe { libc::poll(&mut fds, 1, 0) };
+        (r == 0).then_some(self.pid)
     }
 
     async fn kill_and_reap(&mut self) {

@@ -64,6 +64,16 @@ struct RawBot {
     ibm: super::ibm::IbmIds,
     /// Files in conversations: limits and accepted types.
     attachments: Option<Spanned<crate::attachments::AttachmentsConfig>>,
+    /// Python actions and handlers: where their code may connect (`bots::egress`).
+    #[serde(default)]
+    python: RawPython,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPython {
+    #[serde(default)]
+    egress: Vec<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -469,6 +479,14 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         a
     });
 
+    let mut egress = Vec::new();
+    for e in &raw.python.egress {
+        match super::egress::parse_entry(e.get_ref()) {
+            Ok(entry) => egress.push(entry),
+            Err(err) => cx.err(Some(&e.span()), format!("python.egress: {err}")),
+        }
+    }
+
     if !cx.errors.is_empty() {
         return Err(cx.errors);
     }
@@ -489,6 +507,7 @@ pub fn load_bot(dir: &Path) -> Result<Bot, Vec<ConfigError>> {
         llm,
         actions,
         network: raw.network,
+        python_egress: super::egress::EgressList::new(egress),
         sheets: raw.sheets.map(Spanned::into_inner),
         crm,
         lifecycle: lifecycle.unwrap_or_default(),

@@ -6,6 +6,7 @@
 //! server holds them in a [`BotRegistry`].
 
 mod actions;
+pub mod egress;
 pub mod ibm;
 mod llm;
 mod load;

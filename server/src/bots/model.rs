@@ -29,6 +29,8 @@ pub struct Bot {
     pub actions: natter_actions::ActionSet,
     /// `[network]`: where the bot's API actions may connect.
     pub network: natter_actions::NetPolicy,
+    /// `[python] egress`: the hosts its Python code may connect to (then under `network`).
+    pub python_egress: super::egress::EgressList,
     /// `[sheets]`: the service account of `add_google_sheets_row`.
     pub sheets: Option<SheetsSettings>,
     /// `agent = "llm"`: the `[llm]` table (always `Some` for LLM bots, `None` otherwise).

@@ -17,6 +17,9 @@ delay_ms = 0
 [network]
 allow_private_network = true   # the stand-in APIs listen on 127.0.0.1
 
+[python]
+egress = ["HOSTPORT"]          # the Python actions call the stand-ins too
+
 [sheets]
 service_account_file = "SAFILE"
 token_url = "BASE/google/token"
@@ -363,6 +366,7 @@ pub fn write(bots: &Path, base: &str) {
     std::fs::write(&key, service_account_json()).unwrap();
     let toml = BOT
         .replace("BASE", base)
+        .replace("HOSTPORT", base.trim_start_matches("http://"))
         .replace("SAFILE", &key.display().to_string());
     std::fs::write(dir.join("bot.toml"), toml).unwrap();
     python(

@@ -48,6 +48,7 @@ mod sec_logs;
 mod sec_origins;
 mod sec_outbound;
 mod sec_outbox_kills;
+mod sec_python_net;
 mod sec_runaway;
 mod sec_sandbox;
 mod sec_stream_cuts;

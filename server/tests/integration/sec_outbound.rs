@@ -14,14 +14,14 @@ use crate::common::*;
 use crate::lifecycle_common::*;
 
 /// A listener that counts the connections made to it (and answers nothing useful).
-struct Spy {
-    port: u16,
+pub struct Spy {
+    pub port: u16,
     hits: Arc<AtomicUsize>,
-    task: tokio::task::JoinHandle<()>,
+    pub task: tokio::task::JoinHandle<()>,
 }
 
 impl Spy {
-    async fn start() -> Spy {
+    pub async fn start() -> Spy {
         let l = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let port = l.local_addr().unwrap().port();
         let hits = Arc::new(AtomicUsize::new(0));
@@ -29,7 +29,20 @@ impl Spy {
         let task = tokio::spawn(async move {
             while let Ok((mut conn, _)) = l.accept().await {
                 h.fetch_add(1, Ordering::SeqCst);
-                use tokio::io::AsyncWriteExt;
+                use tokio::io::{AsyncReadExt, AsyncWriteExt};
+                // Read the request head first: closing with it unread would reset the
+                // connection, and the client could lose the answer.
+                let mut head = Vec::new();
+                let mut buf = [0u8; 1024];
+                let _ = tokio::time::timeout(Duration::from_secs(2), async {
+                    while !head.windows(4).any(|w| w == b"\r\n\r\n") {
+                        match conn.read(&mut buf).await {
+                            Ok(0) | Err(_) => break,
+                            Ok(n) => head.extend_from_slice(&buf[..n]),
+                        }
+                    }
+                })
+                .await;
                 let _ = conn
                     .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
                     .await;
@@ -38,7 +51,7 @@ impl Spy {
         Spy { port, hits, task }
     }
 
-    fn hits(&self) -> usize {
+    pub fn hits(&self) -> usize {
         self.hits.load(Ordering::SeqCst)
     }
 }
