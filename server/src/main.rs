@@ -30,7 +30,7 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Serve the API, the bots, the demo page and the widget.
-    Serve(ServeArgs),
+    Serve(Box<ServeArgs>),
     /// Validate bot folders (each holding a bot.toml) without serving.
     Check {
         #[arg(required = true)]
@@ -248,7 +248,7 @@ fn main() -> ExitCode {
                 .enable_all()
                 .build()
                 .expect("tokio runtime");
-            match rt.block_on(serve(args)) {
+            match rt.block_on(serve(*args)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     // One line, not also a log line: a failed start reads as one cause.

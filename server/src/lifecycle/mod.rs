@@ -203,3 +203,18 @@ impl Lifecycle {
 
 /// CRM-channel threads are owned by `crm:<platformConversationId>` (no widget can open them).
 pub const CRM_SUB_PREFIX: &str = "crm:";
+
+#[cfg(test)]
+mod tests {
+    use super::LifecycleConfig;
+
+    #[test]
+    fn a_zero_retention_or_timeout_is_refused_at_load() {
+        let parse = |t: &str| toml::from_str::<LifecycleConfig>(t).unwrap();
+        assert!(parse("delete_after_close_secs = 86400").check().is_ok());
+        let err = parse("delete_after_close_secs = 0").check().unwrap_err();
+        assert!(err.contains("delete_after_close_secs"), "{err}");
+        assert!(parse("inactivity_timeout_secs = 0").check().is_err());
+        assert!(toml::from_str::<LifecycleConfig>("delete_after = 1").is_err());
+    }
+}

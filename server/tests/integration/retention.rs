@@ -125,6 +125,13 @@ async fn a_closed_conversation_is_deleted_whole_after_its_retention() {
     })
     .await;
     assert_eq!(rows_of(&s, &gone), vec![], "nothing of it is left");
+    if !on_postgres() {
+        // The contentless full-text index was given back exactly what each message put in.
+        store_sql(
+            &s.data,
+            "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')",
+        );
+    }
     let r = s
         .client
         .get(s.url(file["attachment"]["url"].as_str().unwrap()))
