@@ -27,23 +27,8 @@ pub async fn run(
     every: Duration,
     cancel: CancellationToken,
 ) {
-    let keep: Vec<(String, Duration)> = bots
-        .slugs()
-        .filter_map(|s| bots.get(s))
-        .filter_map(|b| {
-            Some((
-                b.slug.clone(),
-                Duration::from_secs(b.attachments.keep_after_close_secs?),
-            ))
-        })
-        .collect();
-    loop {
-        sweep(&*store, &*blobs, &keep).await;
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = cancel.cancelled() => return,
-        }
-    }
+    let keep = bots.with(|b| Some(Duration::from_secs(b.attachments.keep_after_close_secs?)));
+    crate::lifecycle::every(every, &cancel, || sweep(&*store, &*blobs, &keep)).await
 }
 
 /// One pass: stale uploads, then each bot's closed conversations.

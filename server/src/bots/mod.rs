@@ -53,6 +53,13 @@ impl BotRegistry {
     pub fn slugs(&self) -> impl Iterator<Item = &str> {
         self.bots.keys().map(|s| s.as_str())
     }
+    /// The bots that have the setting `pick` reads (a timeout, a retention period), by slug.
+    pub fn with<T>(&self, pick: impl Fn(&Bot) -> Option<T>) -> Vec<(String, T)> {
+        self.bots
+            .values()
+            .filter_map(|b| Some((b.slug.clone(), pick(b)?)))
+            .collect()
+    }
     pub fn insert(&mut self, bot: Bot) {
         self.bots.insert(bot.slug.clone(), Arc::new(bot));
     }

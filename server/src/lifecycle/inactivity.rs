@@ -5,7 +5,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use time::OffsetDateTime;
 use tokio_util::sync::CancellationToken;
 
 use super::{ClosedBy, Lifecycle};
@@ -15,34 +14,20 @@ const BATCH: u32 = 500;
 
 /// Sweeps every `every` until `cancel` fires. Returns at once when no bot has a timeout.
 pub async fn run(lc: Arc<Lifecycle>, every: Duration, cancel: CancellationToken) {
-    let bots: Vec<(String, Duration)> = lc
-        .bots
-        .slugs()
-        .filter_map(|s| lc.bots.get(s))
-        .filter_map(|b| Some((b.slug.clone(), b.lifecycle.inactivity_timeout()?)))
-        .collect();
+    let bots = lc.bots.with(|b| b.lifecycle.inactivity_timeout());
     if bots.is_empty() {
         return;
     }
-    loop {
+    super::every(every, &cancel, || async {
         for (bot, timeout) in &bots {
             sweep(&lc, bot, *timeout).await;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = cancel.cancelled() => return,
-        }
-    }
+    })
+    .await
 }
 
 async fn sweep(lc: &Lifecycle, bot: &str, timeout: Duration) {
-    let cutoff = OffsetDateTime::now_utc() - timeout;
-    let fmt = time::macros::format_description!(
-        "[year]-[month]-[day]T[hour]:[minute]:[second].[subsecond digits:3]Z"
-    );
-    let Ok(before) = cutoff.format(&fmt) else {
-        return;
-    };
+    let before = crate::time::rfc3339_ago(timeout);
     let ids = match lc.store.idle_threads(bot, &before, BATCH).await {
         Ok(ids) => ids,
         Err(e) => {

@@ -26,6 +26,7 @@ mod start;
 pub use start::{BackgroundTasks, LifecycleOptions};
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -216,5 +217,21 @@ mod tests {
         assert!(err.contains("delete_after_close_secs"), "{err}");
         assert!(parse("inactivity_timeout_secs = 0").check().is_err());
         assert!(toml::from_str::<LifecycleConfig>("delete_after = 1").is_err());
+    }
+}
+
+/// Runs `pass` at once and then every `every` until `cancel` fires: the loop of the periodic
+/// sweeps (inactivity, retention), which therefore end on shutdown.
+pub async fn every<F: Future<Output = ()>>(
+    every: Duration,
+    cancel: &tokio_util::sync::CancellationToken,
+    mut pass: impl FnMut() -> F,
+) {
+    loop {
+        pass().await;
+        tokio::select! {
+            _ = tokio::time::sleep(every) => {}
+            _ = cancel.cancelled() => return,
+        }
     }
 }

@@ -26,26 +26,16 @@ pub async fn run(
     every: Duration,
     cancel: CancellationToken,
 ) {
-    let keep: Vec<(String, Duration)> = bots
-        .slugs()
-        .filter_map(|s| bots.get(s))
-        .filter_map(|b| {
-            let secs = b.lifecycle.delete_after_close_secs?;
-            Some((b.slug.clone(), Duration::from_secs(secs)))
-        })
-        .collect();
+    let keep = bots.with(|b| Some(Duration::from_secs(b.lifecycle.delete_after_close_secs?)));
     if keep.is_empty() {
         return;
     }
-    loop {
+    super::every(every, &cancel, || async {
         for (bot, after) in &keep {
             sweep(&*store, &*blobs, bot, *after).await;
         }
-        tokio::select! {
-            _ = tokio::time::sleep(every) => {}
-            _ = cancel.cancelled() => return,
-        }
-    }
+    })
+    .await
 }
 
 /// One pass over `bot`: deletes its conversations closed more than `after` ago. Returns how
