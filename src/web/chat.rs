@@ -20,7 +20,7 @@
 
 use super::js::{self, call0, get, items, json_parse, json_text, object, set};
 use super::listener::Listener;
-use super::render::{button, el, read_message, render_blocks, Item, View};
+use super::render::{button, el, file_link, read_message, render_blocks, Item, View};
 use super::run::{emit, promise, After, Then};
 use super::{act, feedback, find, Widget};
 use crate::conversation::Sends;
@@ -80,6 +80,9 @@ pub(crate) struct Pending {
     message: JsValue,
     then: Option<Then>,
     bubble: Option<Element>,
+    /// The files it carries (`pre:send`'s `attachments`: an array of `{id, name, type, size,
+    /// url}`, or `undefined`), kept in storage with it and re-sent with it.
+    files: JsValue,
 }
 
 /// A reply being streamed into the DOM.
@@ -934,11 +937,13 @@ fn typing(w: &Widget, on: bool) {
 
 // ---- sending ------------------------------------------------------------------------------------
 
-/// `pre:send` handlers are done and the text is not empty: show it (or `label` instead), keep
-/// it (in memory and in storage, so a reload re-sends it) and send it.
+/// `pre:send` handlers are done and there is text or a file to send: show it (or `label`
+/// instead), keep it (in memory and in storage, so a reload re-sends it) and send it. `files`:
+/// the attachments left in `pre:send` (objects with an `id`).
 pub(crate) fn queued(
     w: &Rc<Widget>,
     content: String,
+    files: JsValue,
     silent: bool,
     label: Option<String>,
     message: JsValue,
@@ -955,11 +960,13 @@ pub(crate) fn queued(
     } else {
         user_bubble(w, label.as_deref().unwrap_or(&content), "user pending")
     };
+    send_files(w, &bubble, &files);
     scroll(w);
     let extra = Pending {
         message,
         then: Some(then),
         bubble,
+        files,
     };
     let _ = w.st.borrow_mut().chat.sends.queue(content, extra);
     persist_sends(w);
@@ -973,15 +980,45 @@ fn sends_key(w: &Widget) -> String {
     k
 }
 
-/// Keeps the unacknowledged sends beside the thread id (`[[clientMessageId, content], …]`).
+/// Links to the files of a send in its bubble (through [`fire_custom`]: no borrow is held, the
+/// objects may have getters). Only objects with a string `id` are files, as for [`file_ids`].
+fn send_files(w: &Rc<Widget>, bubble: &Option<Element>, files: &JsValue) {
+    let Some(b) = bubble else { return };
+    let mut links = Vec::new();
+    for f in items(files) {
+        if get(&f, "id").is_string() {
+            links.push((f, JsValue::UNDEFINED, b.clone()));
+        }
+    }
+    fire_custom(w, links);
+}
+
+/// The ids of the files of a send, as its POST names them.
+pub(super) fn file_ids(files: &JsValue) -> js_sys::Array {
+    let ids = js_sys::Array::new();
+    for f in items(files) {
+        let id = get(&f, "id");
+        if id.is_string() {
+            ids.push(&id);
+        }
+    }
+    ids
+}
+
+/// Keeps the unacknowledged sends beside the thread id
+/// (`[[clientMessageId, content, [file, …]], …]`).
 fn persist_sends(w: &Widget) {
     let Some(s) = super::storage(w.st.borrow().opts.persistence) else {
         return;
     };
     let key = sends_key(w);
     let list = js_sys::Array::new();
-    for (c, t) in w.st.borrow().chat.sends.stored() {
-        list.push(&js_sys::Array::of2(&c.into(), &t.into()));
+    for s in w.st.borrow().chat.sends.stored() {
+        list.push(&js_sys::Array::of3(
+            &s.cmid.as_str().into(),
+            &s.content.as_str().into(),
+            &s.extra.files,
+        ));
     }
     let _ = if list.length() == 0 {
         s.remove_item(&key)
@@ -1005,12 +1042,18 @@ fn restore_sends(w: &Rc<Widget>) {
         else {
             continue;
         };
+        let files = get(&pair, "2");
         let bubble = user_bubble(w, &content, "user pending");
-        let message = object(&[("message", object(&[("content", content.as_str().into())]))]);
+        send_files(w, &bubble, &files);
+        let inner = object(&[("content", content.as_str().into())]);
+        if files.is_object() {
+            set(&inner, "attachments", &files);
+        }
         let extra = Pending {
-            message,
+            message: object(&[("message", inner)]),
             then: None,
             bubble,
+            files,
         };
         w.st.borrow_mut().chat.sends.restore(cmid, content, extra);
     }
@@ -1055,7 +1098,8 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
                         .chat
                         .sends
                         .stored()
-                        .map(|(c, _)| c.to_string())
+                        .iter()
+                        .map(|s| s.cmid.clone())
                         .collect();
                 for id in ids {
                     acked(&w, &id, false);
@@ -1065,21 +1109,22 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
         };
         let Some(w) = alive(&weak, gen) else { return };
         let url = thread_url(&w, &tid, "/messages");
-        // the host's context, as `pre:send` handlers left it (`undefined`: not sent)
-        let context =
-            w.st.borrow()
-                .chat
-                .sends
-                .iter_extra()
-                .next()
-                .map_or(JsValue::UNDEFINED, |p| match get(&p.message, "context") {
-                    c if c.is_object() => c,
-                    _ => JsValue::UNDEFINED,
-                });
+        // the host's context, as `pre:send` handlers left it (`undefined`: not sent), and the
+        // files
+        let (context, files) = match w.st.borrow().chat.sends.iter_extra().next() {
+            Some(p) => (get(&p.message, "context"), p.files.clone()),
+            None => (JsValue::UNDEFINED, JsValue::UNDEFINED),
+        };
+        let context = if context.is_object() {
+            context
+        } else {
+            JsValue::UNDEFINED
+        };
         let body = json_text(&object(&[
             ("clientMessageId", cmid.as_str().into()),
             ("content", content.as_str().into()),
             ("context", context),
+            ("attachments", file_ids(&files).into()),
         ]));
         drop(w);
         let r = request(&weak, "POST", &url, Some(&body), 0, None).await;
@@ -1325,8 +1370,17 @@ pub(crate) fn receive_done(w: &Rc<Widget>, event: JsValue) {
     );
 }
 
+/// After rendering (no borrow held): `userDefinedResponse` for each custom item
+/// `(item, message, host element)`, and a link for each file `(file, undefined, parent)`.
 fn fire_custom(w: &Rc<Widget>, custom: Vec<(JsValue, JsValue, Element)>) {
+    let base = base(w);
     for (item, message, host) in custom {
+        if message.is_undefined() {
+            if let Some(a) = host.owner_document().and_then(|d| el(&d, "a", &host, None)) {
+                file_link(&a, &item, &base);
+            }
+            continue;
+        }
         let ev = js::event(
             EventType::UserDefinedResponse,
             &[
@@ -1340,7 +1394,8 @@ fn fire_custom(w: &Rc<Widget>, custom: Vec<(JsValue, JsValue, Element)>) {
 }
 
 /// Renders one bot/agent/user message (reusing its streamed bubble); returns the text to
-/// announce. Custom items get a host element each, collected in `custom`.
+/// announce. Custom items get a host element each, file items an anchor, collected in `custom`
+/// for [`fire_custom`].
 fn render_message(
     w: &Rc<Widget>,
     message: &JsValue,
@@ -1360,6 +1415,11 @@ fn render_message(
         }
         let b = bubble(&mut st.chat, d, true)?;
         d.append_text(&b, &t);
+        for it in &view.items {
+            if let Item::File(_, f) = it {
+                custom.push((f.clone(), JsValue::UNDEFINED, b.clone()));
+            }
+        }
         return None;
     }
     let streamed = st
@@ -1389,7 +1449,9 @@ fn render_message(
         let i = i as u32;
         let text = match it {
             Item::Text(b) => Some(b),
-            Item::Buttons(t, _) | Item::Cards(t, _) | Item::Custom(t, _) => t.as_ref(),
+            Item::Buttons(t, _) | Item::Cards(t, _) | Item::Custom(t, _) | Item::File(t, _) => {
+                t.as_ref()
+            }
         };
         if let Some(b) = text {
             render_blocks(&doc, &bubble, b);
@@ -1456,6 +1518,11 @@ fn render_message(
                     custom.push((item.clone(), message.clone(), host));
                 }
                 wide = true;
+            }
+            Item::File(_, f) => {
+                if let Some(p) = el(&doc, "p", &bubble, None) {
+                    custom.push((f.clone(), JsValue::UNDEFINED, p));
+                }
             }
             Item::Text(_) => {}
         }
@@ -1580,7 +1647,15 @@ fn button_click(w: &Rc<Widget>, e: &Element) {
                 .or_else(|| get(&get(&value, "input"), "text").as_string())
                 .or_else(|| label.clone());
             if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
-                act::send(w, v, false, label, JsValue::UNDEFINED, Then::Nothing);
+                act::send(
+                    w,
+                    v,
+                    false,
+                    label,
+                    JsValue::UNDEFINED,
+                    JsValue::UNDEFINED,
+                    Then::Nothing,
+                );
             }
         }
     }
