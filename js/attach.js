@@ -11,8 +11,9 @@
 // clientId of its own, retried with the same clientId after a network error, so the server keeps
 // it once. A submit with staged files waits for their uploads, then calls
 // `chat.send(text, {attachments})` (the core's `pre:send` / `send` / storage of unacknowledged
-// sends do the rest). In the transcript, links to raster images (`a[part=file]`, rendered by the
-// core) get a thumbnail; the link opens the full size.
+// sends do the rest). Files in the transcript are links `name · type · size` (a thumbnail for
+// raster images; the link opens the full size): `file` items of messages through
+// userDefinedResponse, and the files of the visitor's own sends from the composer.
 //
 // Invariants: nothing here writes HTML (createElement / textContent only: Trusted Types) or a
 // style attribute (one constructed stylesheet: strict style-src); a restart drops every staged
@@ -57,6 +58,7 @@ const CSS = `
 [part=attach-status]{color:#b91c1c;padding:4px 12px 0;font-size:12px}
 [part=attach-status]:empty{display:none}
 .w[data-drop]{outline:2px dashed var(--natter-primary);outline-offset:-6px}
+a[part=file]{display:block;color:inherit}
 a[part=file] img{display:block;max-width:200px;max-height:160px;border-radius:8px;margin-bottom:4px;background:#e5e7eb}
 `;
 let sheet;
@@ -87,6 +89,9 @@ function el(tag, parent, attrs = {}, text) {
 }
 
 export default function attach(chat, info, options) {
+  if (typeof options.attachments != "boolean" && options.attachments !== undefined) {
+    throw new TypeError(`loadChat: options.attachments must be true or false, not ${typeof options.attachments}`);
+  }
   const s = strings(options);
   const base = String(options.serverUrl).replace(/\/+$/, "");
   const start = () => setup(chat, info, s, base);
@@ -118,6 +123,7 @@ function setup(chat, info, s, base) {
 
   /** Staged files: {file, chip, xhr, done: Promise<attachment | null>, gone}. */
   let staged = [];
+  let send;
   const say = (t) => { status.textContent = t; };
   const refresh = () => tray.toggleAttribute("hidden", staged.length === 0);
 
@@ -164,6 +170,11 @@ function setup(chat, info, s, base) {
   }
 
   const href = (url) => (url.startsWith("/") ? base + url : url);
+  /** `<a part="file">name · type · size</a>` (a thumbnail first for images), opening the file. */
+  const link = (parent, f) => {
+    const a = el("a", parent, { part: "file", href: href(f.url), target: "_blank", "data-type": f.type }, `${f.name} · ${f.type} · ${mb(f.size)}`);
+    if (RASTER.includes(f.type)) a.prepend(el("img", null, { src: href(f.url), alt: "", loading: "lazy" }));
+  };
 
   /** Uploads one file; resolves to its attachment, or null (refused: said why; or removed). */
   async function upload(item) {
@@ -251,7 +262,7 @@ function setup(chat, info, s, base) {
         const files = got.filter((a, i) => a && !batch[i].gone);
         for (const item of batch) item.chip.remove();
         refresh();
-        if (text.trim() || files.length) chat.send(text, { attachments: files }).catch(() => {});
+        if (text.trim() || files.length) send(text, files).catch(() => {});
       });
     },
     true,
@@ -261,13 +272,41 @@ function setup(chat, info, s, base) {
     say("");
   });
 
-  // Thumbnails for image links in the transcript, as messages arrive.
-  const thumbs = () => {
-    for (const a of messages.querySelectorAll("a[part=file]:not([data-t])")) {
-      a.setAttribute("data-t", "");
-      if (RASTER.includes(a.getAttribute("data-type")) && a.href) a.prepend(el("img", null, { src: a.href, alt: "", loading: "lazy" }));
+  // Files in the transcript: `file` items reach the page as userDefinedResponse (the core
+  // slots a light-DOM host element into the bubble); the link goes in a shadow root of that
+  // host, styled by this module's sheet.
+  chat.on("userDefinedResponse", (e) => {
+    const item = e.contentItem;
+    if ((item.response_type || item.type) !== "file" || !item.file) return;
+    const r = e.hostElement.shadowRoot || e.hostElement.attachShadow({ mode: "open" });
+    r.adoptedStyleSheets = [sheet];
+    link(r, item.file);
+  });
+
+  // The visitor's own files: the bubble of a send from the composer gets links to the files
+  // left in it by pre:send handlers (its attachments array may be replaced; its objects are ours).
+  const ours = new WeakSet();
+  let sending = [];
+  chat.on("pre:send", (e) => {
+    const m = e.message.message;
+    if (!e.silent && (m.attachments || []).some((a) => ours.has(a))) sending.push(m);
+  });
+  const seen = new WeakSet();
+  new MutationObserver((records) => {
+    for (const r of records) {
+      for (const b of r.addedNodes) {
+        // a bubble is added, then moved into its group: one send per bubble
+        if (!sending.length || seen.has(b) || !b.matches?.("[part=message].user")) continue;
+        seen.add(b);
+        for (const f of sending.shift().attachments || []) link(b, f);
+      }
     }
+  }).observe(messages, { childList: true, subtree: true });
+  send = (text, files) => {
+    for (const f of files) ours.add(f);
+    return chat.send(text, { attachments: files }).finally(() => {
+      // a cancelled send has no bubble: forget it
+      sending = sending.filter((m) => (m.content || "").trim() || (m.attachments || []).length);
+    });
   };
-  new MutationObserver(thumbs).observe(messages, { childList: true, subtree: true });
-  thumbs();
 }

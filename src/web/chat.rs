@@ -20,7 +20,7 @@
 
 use super::js::{self, call0, get, items, json_parse, json_text, object, set};
 use super::listener::Listener;
-use super::render::{button, el, file_link, read_message, render_blocks, Item, View};
+use super::render::{button, el, read_message, render_blocks, Item, View};
 use super::run::{emit, promise, After, Then};
 use super::{act, feedback, find, Widget};
 use crate::conversation::Sends;
@@ -585,7 +585,6 @@ pub(crate) fn history_arrived(w: &Rc<Widget>, tid: String, body: &JsValue, then:
     feedback::remember(w, &get(body, "feedback"));
     w.st.borrow_mut().chat.seq = Seq { last };
     let messages = get(body, "messages");
-    let given = w.st.borrow().chat.feedback.clone();
     for m in items(&messages) {
         let user = get(&m, "role").as_string().as_deref() == Some("user");
         set(
@@ -597,8 +596,9 @@ pub(crate) fn history_arrived(w: &Rc<Widget>, tid: String, body: &JsValue, then:
         // what the visitor did with it: the feedback given, if any
         let id = get(&m, "id").as_string().unwrap_or_default();
         let state = object(&[]);
-        if let Some(f) = given.iter().find(|f| f.0 == id) {
-            set(&state, "feedback", &object(&[("isPositive", f.1.into())]));
+        let given = w.st.borrow().chat.feedback.iter().find(|f| f.0 == id).map(|f| f.1);
+        if let Some(p) = given {
+            set(&state, "feedback", &object(&[("isPositive", p.into())]));
         }
         set(&m, "message_state", &state);
     }
@@ -960,7 +960,6 @@ pub(crate) fn queued(
     } else {
         user_bubble(w, label.as_deref().unwrap_or(&content), "user pending")
     };
-    send_files(w, &bubble, &files);
     scroll(w);
     let extra = Pending {
         message,
@@ -978,19 +977,6 @@ fn sends_key(w: &Widget) -> String {
     let mut k = crate::thread::storage_key(&st.opts.server_url, st.opts.bot.as_deref());
     k.push_str(":sends");
     k
-}
-
-/// Links to the files of a send in its bubble (through [`fire_custom`]: no borrow is held, the
-/// objects may have getters). Only objects with a string `id` are files, as for [`file_ids`].
-fn send_files(w: &Rc<Widget>, bubble: &Option<Element>, files: &JsValue) {
-    let Some(b) = bubble else { return };
-    let mut links = Vec::new();
-    for f in items(files) {
-        if get(&f, "id").is_string() {
-            links.push((f, JsValue::UNDEFINED, b.clone()));
-        }
-    }
-    fire_custom(w, links);
 }
 
 /// The ids of the files of a send, as its POST names them.
@@ -1044,8 +1030,7 @@ fn restore_sends(w: &Rc<Widget>) {
         };
         let files = get(&pair, "2");
         let bubble = user_bubble(w, &content, "user pending");
-        send_files(w, &bubble, &files);
-        let inner = object(&[("content", content.as_str().into())]);
+            let inner = object(&[("content", content.as_str().into())]);
         if files.is_object() {
             set(&inner, "attachments", &files);
         }
@@ -1370,17 +1355,8 @@ pub(crate) fn receive_done(w: &Rc<Widget>, event: JsValue) {
     );
 }
 
-/// After rendering (no borrow held): `userDefinedResponse` for each custom item
-/// `(item, message, host element)`, and a link for each file `(file, undefined, parent)`.
 fn fire_custom(w: &Rc<Widget>, custom: Vec<(JsValue, JsValue, Element)>) {
-    let base = base(w);
     for (item, message, host) in custom {
-        if message.is_undefined() {
-            if let Some(a) = host.owner_document().and_then(|d| el(&d, "a", &host, None)) {
-                file_link(&a, &item, &base);
-            }
-            continue;
-        }
         let ev = js::event(
             EventType::UserDefinedResponse,
             &[
@@ -1394,8 +1370,7 @@ fn fire_custom(w: &Rc<Widget>, custom: Vec<(JsValue, JsValue, Element)>) {
 }
 
 /// Renders one bot/agent/user message (reusing its streamed bubble); returns the text to
-/// announce. Custom items get a host element each, file items an anchor, collected in `custom`
-/// for [`fire_custom`].
+/// announce. Custom items get a host element each, collected in `custom`.
 fn render_message(
     w: &Rc<Widget>,
     message: &JsValue,
@@ -1415,11 +1390,6 @@ fn render_message(
         }
         let b = bubble(&mut st.chat, d, true)?;
         d.append_text(&b, &t);
-        for it in &view.items {
-            if let Item::File(_, f) = it {
-                custom.push((f.clone(), JsValue::UNDEFINED, b.clone()));
-            }
-        }
         return None;
     }
     let streamed = st
@@ -1449,7 +1419,7 @@ fn render_message(
         let i = i as u32;
         let text = match it {
             Item::Text(b) => Some(b),
-            Item::Buttons(t, _) | Item::Cards(t, _) | Item::Custom(t, _) | Item::File(t, _) => {
+            Item::Buttons(t, _) | Item::Cards(t, _) | Item::Custom(t, _) => {
                 t.as_ref()
             }
         };
@@ -1518,11 +1488,6 @@ fn render_message(
                     custom.push((item.clone(), message.clone(), host));
                 }
                 wide = true;
-            }
-            Item::File(_, f) => {
-                if let Some(p) = el(&doc, "p", &bubble, None) {
-                    custom.push((f.clone(), JsValue::UNDEFINED, p));
-                }
             }
             Item::Text(_) => {}
         }

@@ -4,7 +4,7 @@
 //! Pure DOM building with no widget state; the conversation (`chat`) places the result.
 
 use super::chat::num;
-use super::js::{get, items, set};
+use super::js::{get, items};
 use crate::md::{self, Block, Inline};
 use wasm_bindgen::JsValue;
 use web_sys::{Document, Element};
@@ -15,27 +15,6 @@ pub(super) enum Item {
     Buttons(Option<Vec<Block>>, Vec<String>),
     Cards(Option<Vec<Block>>, Vec<Card>),
     Custom(Option<Vec<Block>>, JsValue),
-    /// A `file` item and its `file` object, shown by [`file_link`].
-    File(Option<Vec<Block>>, JsValue),
-}
-
-/// Makes the `<a>` placed for a file item a link to `file` (`{name, type, size, url}`):
-/// `<a part="file" data-type=… data-size=… href=… target=_blank>name</a>`. The attach module
-/// (js/attach.js) adds the type and size to the text and a thumbnail to links to images. `url`
-/// is a path on the server (`base`); anything else gets no `href`. It reads the object (getters
-/// may run page code), so it runs with no widget borrow held; the anchor is placed before.
-pub(super) fn file_link(a: &Element, file: &JsValue, base: &str) {
-    let _ = a.set_attribute("part", "file");
-    // as JS values, property to property: no string or number formatting here
-    set(a, "textContent", &get(file, "name"));
-    let data = get(a, "dataset");
-    set(&data, "type", &get(file, "type"));
-    set(&data, "size", &get(file, "size"));
-    if let Some(url) = get(file, "url").as_string().filter(|u| u.starts_with('/')) {
-        // target=_blank implies rel=noopener
-        let _ = a.set_attribute("href", &crate::cat(&[base, &url]));
-        let _ = a.set_attribute("target", "_blank");
-    }
 }
 
 pub(super) struct Card {
@@ -92,7 +71,6 @@ pub(super) fn read_message(m: &JsValue) -> View {
                 }
                 Item::Cards(text, cards)
             }
-            Some("file") => Item::File(text, get(&it, "file")),
             _ => Item::Custom(text, it.clone()),
         });
     }

@@ -107,13 +107,13 @@ test("attach by button (mouse and keyboard), drop and paste; sent with the text;
   const pdf = mine.locator("a[part=file]", { hasText: "quote.pdf" });
   assert.equal(await pdf.textContent(), "quote.pdf · application/pdf · 1 KB");
   assert.equal(await pdf.locator("img").count(), 0);
-  // after a reload the history shows the same files (the core renders the links, the module the thumbnails)
-  await page.reload();
-  await page.waitForFunction(() => window.natterLoaded);
-  await ready(page);
-  const again = page.locator("[part=message].user", { hasText: "here are my files" });
-  await again.locator("a[part=file] img").nth(2).waitFor();
-  assert.equal(await again.locator("a[part=file]").count(), 4);
+  // a file in an agent's message (a `file` item) is a link too, with its thumbnail
+  await page.evaluate(([origin, file]) => chat._feed(JSON.stringify({
+    seq: 1000, type: "agent.message", message: { id: "msg_agent_file", role: "agent", content: [{ response_type: "text", text: "Your label:" }, { response_type: "file", file }] },
+  })), [env.server.origin, { ...stored.content.find((c) => c.response_type === "file" && c.file.name === "photo.png").file, name: "label.png" }]);
+  const agentLink = page.locator("a[part=file]", { hasText: "label.png · image/png · 1 KB" });
+  await agentLink.locator("img").waitFor();
+  assert.match(await agentLink.getAttribute("href"), /\/attachments\/att_/);
   assert.deepEqual(problems, []);
   await ctx.close();
 });
@@ -261,8 +261,7 @@ test("a send with files not yet acknowledged survives a reload and arrives once 
   await page.reload();
   await page.waitForFunction(() => window.natterLoaded);
   await ready(page);
-  const pending = page.locator("[part=message].pending", { hasText: "files across a reload" });
-  await pending.locator("a[part=file]", { hasText: "kept.png" }).waitFor();
+  await page.locator("[part=message].pending", { hasText: "files across a reload" }).waitFor();
   await page.unroute("**/v1/threads/*/messages");
   await page.locator("[part=message].user:not(.pending)", { hasText: "files across a reload" }).waitFor({ timeout: 30_000 });
   await new Promise((r) => setTimeout(r, 500));
@@ -317,13 +316,17 @@ test("no attach module for a bot that takes no files, nor with attachments: fals
     assert.deepEqual(info, query === "bot=nofiles" ? ["/v1/bots/nofiles"] : [], `${query}: the bot is asked only when attachments are not off`);
     await ctx.close();
   }
+  // a value that is not a boolean: the attach module says so (an uncaught TypeError)
   const page = await env.browser.newPage();
+  const errors = [];
+  page.on("pageerror", (e) => errors.push(e.message));
   await page.goto(`${env.server.origin}/chat.html?attachments=false`);
-  // a wrong type is a TypeError from loadChat
-  const err = await page.evaluate(async () => {
+  await page.waitForFunction(() => window.natterLoaded);
+  await page.evaluate(async () => {
     const { loadChat } = await import("/widget/natter.js");
-    try { await loadChat({ serverUrl: location.origin, bot: "t", attachments: "yes" }); return "no error"; } catch (e) { return `${e.name}: ${e.message}`; }
+    await loadChat({ serverUrl: location.origin, bot: "t", attachments: "yes" });
   });
-  assert.equal(err, "TypeError: loadChat: options.attachments must be true or false, not string");
+  for (let i = 0; i < 100 && !errors.length; i++) await new Promise((r) => setTimeout(r, 50));
+  assert.deepEqual(errors, ["loadChat: options.attachments must be true or false, not string"]);
   await page.close();
 });
