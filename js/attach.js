@@ -94,19 +94,36 @@ export default function attach(chat, info, options) {
   }
   const s = strings(options);
   const base = String(options.serverUrl).replace(/\/+$/, "");
-  const start = () => setup(chat, info, s, base);
-  if (chat.getState().ready) start();
-  else chat.once("chat:ready", start);
-}
-
-function setup(chat, info, s, base) {
-  const host = chat.getState()._host;
-  const root = host && host.shadowRoot;
-  if (!root || root.querySelector("[part=attach]")) return;
   if (!sheet) {
     sheet = new CSSStyleSheet();
     sheet.replaceSync(CSS);
   }
+  const href = (url) => (url.startsWith("/") ? base + url : url);
+  /** `<a part="file">name · type · size</a>` (a thumbnail first for images), opening the file. */
+  const link = (parent, f) => {
+    const a = el("a", parent, { part: "file", href: href(f.url), target: "_blank", "data-type": f.type }, `${f.name} · ${f.type} · ${mb(f.size)}`);
+    if (RASTER.includes(f.type)) a.prepend(el("img", null, { src: href(f.url), alt: "", loading: "lazy" }));
+  };
+  // Files in the transcript: `file` items reach the page as userDefinedResponse (the core
+  // slots a light-DOM host element into the bubble); the link goes in a shadow root of that
+  // host, styled by this module's sheet. Registered at once: a history may render before
+  // chat:ready.
+  chat.on("userDefinedResponse", (e) => {
+    const item = e.contentItem;
+    if ((item.response_type || item.type) !== "file" || !item.file) return;
+    const r = e.hostElement.shadowRoot || e.hostElement.attachShadow({ mode: "open" });
+    r.adoptedStyleSheets = [sheet];
+    link(r, item.file);
+  });
+  const start = () => setup(chat, info, s, base, link, href);
+  if (chat.getState().ready) start();
+  else chat.once("chat:ready", start);
+}
+
+function setup(chat, info, s, base, link, href) {
+  const host = chat.getState()._host;
+  const root = host && host.shadowRoot;
+  if (!root || root.querySelector("[part=attach]")) return;
   root.adoptedStyleSheets = [...root.adoptedStyleSheets, sheet];
   const win = root.querySelector("[part=window]");
   const form = root.querySelector("form");
@@ -114,7 +131,7 @@ function setup(chat, info, s, base) {
   const messages = root.querySelector("[part=messages]");
 
   const button = el("button", null, { type: "button", part: "attach", "aria-label": s.attachLabel, title: s.attachLabel }, "\u{1f4ce}\ufe0e");
-  const picker = el("input", null, { type: "file", multiple: "", hidden: "", accept: info.types.join(","), tabindex: "-1" });
+  const picker = el("input", null, { type: "file", multiple: "", hidden: "", accept: info.types.join(","), tabindex: "-1", "aria-label": s.attachLabel });
   form.insertBefore(button, input);
   form.append(picker);
   const status = el("div", null, { part: "attach-status", role: "status" });
@@ -169,12 +186,6 @@ function setup(chat, info, s, base) {
     refresh();
   }
 
-  const href = (url) => (url.startsWith("/") ? base + url : url);
-  /** `<a part="file">name · type · size</a>` (a thumbnail first for images), opening the file. */
-  const link = (parent, f) => {
-    const a = el("a", parent, { part: "file", href: href(f.url), target: "_blank", "data-type": f.type }, `${f.name} · ${f.type} · ${mb(f.size)}`);
-    if (RASTER.includes(f.type)) a.prepend(el("img", null, { src: href(f.url), alt: "", loading: "lazy" }));
-  };
 
   /** Uploads one file; resolves to its attachment, or null (refused: said why; or removed). */
   async function upload(item) {
@@ -270,17 +281,6 @@ function setup(chat, info, s, base) {
   chat.on("restartConversation", () => {
     for (const item of [...staged]) drop(item);
     say("");
-  });
-
-  // Files in the transcript: `file` items reach the page as userDefinedResponse (the core
-  // slots a light-DOM host element into the bubble); the link goes in a shadow root of that
-  // host, styled by this module's sheet.
-  chat.on("userDefinedResponse", (e) => {
-    const item = e.contentItem;
-    if ((item.response_type || item.type) !== "file" || !item.file) return;
-    const r = e.hostElement.shadowRoot || e.hostElement.attachShadow({ mode: "open" });
-    r.adoptedStyleSheets = [sheet];
-    link(r, item.file);
   });
 
   // The visitor's own files: the bubble of a send from the composer gets links to the files
