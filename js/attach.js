@@ -115,12 +115,23 @@ export default function attach(chat, info, options) {
     r.adoptedStyleSheets = [sheet];
     link(r, item.file);
   });
-  const start = () => setup(chat, info, s, base, link, href);
+  // The visitor's files in a loaded history: the core draws a user message's text only; its
+  // bubbles come in the order of the history's user messages, drawn once the handlers are done.
+  const fileItems = (m) => (m.content || []).filter((c) => (c.response_type || c.type) === "file" && c.file);
+  chat.on("pre:threadLoaded", (e) => {
+    const users = e.messages.filter((m) => m.role === "user" || m.sender === "user");
+    setTimeout(() => {
+      const host = chat.getState()._host;
+      const bubbles = host ? host.shadowRoot.querySelectorAll("[part=message].user:not(.pending)") : [];
+      users.forEach((m, i) => bubbles[i] && fileItems(m).forEach((c) => link(bubbles[i], c.file)));
+    });
+  });
+  const start = () => setup(chat, info, s, base, link, href, options);
   if (chat.getState().ready) start();
   else chat.once("chat:ready", start);
 }
 
-function setup(chat, info, s, base, link, href) {
+function setup(chat, info, s, base, link, href, options) {
   const host = chat.getState()._host;
   const root = host && host.shadowRoot;
   if (!root || root.querySelector("[part=attach]")) return;
@@ -291,6 +302,16 @@ function setup(chat, info, s, base, link, href) {
     const m = e.message.message;
     if (!e.silent && (m.attachments || []).some((a) => ours.has(a))) sending.push(m);
   });
+  // Sends restored after a reload (kept by the core as [clientMessageId, text, files] beside the
+  // thread id) show as pending bubbles, in the same order: their files too.
+  try {
+    const store = globalThis[`${options.persistence || "local"}Storage`];
+    const kept = JSON.parse(store?.getItem(`natter.thread:${base}#${options.bot}:sends`) || "[]");
+    const pending = messages.querySelectorAll("[part=message].user.pending");
+    kept.forEach((k, i) => pending[i] && Array.isArray(k[2]) && k[2].forEach((f) => link(pending[i], f)));
+  } catch {
+    // storage unavailable or not ours: the text alone shows
+  }
   const seen = new WeakSet();
   new MutationObserver((records) => {
     for (const r of records) {

@@ -114,6 +114,13 @@ test("attach by button (mouse and keyboard), drop and paste; sent with the text;
   const agentLink = page.locator("a[part=file]", { hasText: "label.png · image/png · 1 KB" });
   await agentLink.locator("img").waitFor();
   assert.match(await agentLink.getAttribute("href"), /\/attachments\/att_/);
+  // after a reload the history shows the visitor's files again
+  await page.reload();
+  await page.waitForFunction(() => window.natterLoaded);
+  await ready(page);
+  const again = page.locator("[part=message].user", { hasText: "here are my files" });
+  await again.locator("a[part=file] img").nth(2).waitFor();
+  assert.equal(await again.locator("a[part=file]").count(), 4);
   assert.deepEqual(problems, []);
   await ctx.close();
 });
@@ -261,7 +268,8 @@ test("a send with files not yet acknowledged survives a reload and arrives once 
   await page.reload();
   await page.waitForFunction(() => window.natterLoaded);
   await ready(page);
-  await page.locator("[part=message].pending", { hasText: "files across a reload" }).waitFor();
+  // still unacknowledged: pending, with its file
+  await page.locator("[part=message].pending", { hasText: "files across a reload" }).locator("a[part=file]", { hasText: "kept.png" }).waitFor();
   await page.unroute("**/v1/threads/*/messages");
   await page.locator("[part=message].user:not(.pending)", { hasText: "files across a reload" }).waitFor({ timeout: 30_000 });
   await new Promise((r) => setTimeout(r, 500));
