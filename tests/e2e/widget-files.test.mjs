@@ -5,10 +5,12 @@
 // with the text as one message; images show as thumbnails, other files as links; `pre:send`
 // may drop a file or cancel; an upload cut after the server stored it is retried with the same
 // clientId and kept once; an HTML page named .png is refused with a visible reason; a send
-// with files not yet acknowledged survives a reload and arrives once with its files; and all of
-// it under the strict host-page CSP with Trusted Types, with 0 violations.
+// with files not yet acknowledged survives a reload and arrives once with its files; all of it
+// under the strict host-page CSP with Trusted Types, with 0 violations; and a bot requiring a
+// token gets it with each upload.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
+import { createHmac } from "node:crypto";
 import { setup, until } from "./chat-server.mjs";
 import { startProxy, openThrough } from "./proxy.mjs";
 
@@ -337,4 +339,26 @@ test("no attach module for a bot that takes no files, nor with attachments: fals
   for (let i = 0; i < 100 && !errors.length; i++) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(errors, ["loadChat: options.attachments must be true or false, not string"]);
   await page.close();
+});
+
+test("a bot that requires a token: the uploads carry the visitor's token", async () => {
+  // the e2e bot `jwt` (tests/e2e/bots/jwt): HS256 with this secret
+  const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
+  const body = b64({ alg: "HS256", typ: "JWT" }) + "." + b64({ sub: "visitor-files", exp: Math.floor(Date.now() / 1000) + 3600 });
+  const token = body + "." + createHmac("sha256", "e2e-test-secret-e2e-test-secret-0123456789").update(body).digest("base64url");
+  const { page, ctx, problems } = await env.open(`bot=jwt&token=${token}`);
+  const auth = [];
+  page.on("request", (r) => r.url().includes("/attachments?") && auth.push(r.headers().authorization));
+  await ready(page);
+  await pick(page, [png("signed-in.png")]);
+  await uploaded(page, 1);
+  await page.locator("[part=input]").press("Enter");
+  await page.locator("[part=message].user:not(.pending)").locator("a[part=file]", { hasText: "signed-in.png" }).waitFor();
+  assert.deepEqual(auth, [`Bearer ${token}`]);
+  const tid = await page.evaluate(() => chat.getState().threadId);
+  const r = await fetch(`${env.server.origin}/v1/threads/${tid}/messages`, { headers: { authorization: `Bearer ${token}` } });
+  const mine = (await r.json()).messages.filter((m) => m.role === "user");
+  assert.deepEqual(mine.map(files), [["signed-in.png"]]);
+  assert.deepEqual(problems, []);
+  await ctx.close();
 });
