@@ -234,7 +234,15 @@ impl Chat {
             return Err(Error::BadText.into());
         }
         let (p, resolve) = run::promise();
-        act::send(w, text, silent, label, context, files, Then::Resolve(resolve));
+        act::send(
+            w,
+            text,
+            silent,
+            label,
+            context,
+            files,
+            Then::Resolve(resolve),
+        );
         Ok(p)
     }
 
@@ -349,11 +357,15 @@ impl Chat {
             ("ready", matches!(st.ready, Ready::Done).into()),
             (
                 "_host",
-                st.dom.as_ref().map_or(JsValue::UNDEFINED, |d| d.host.clone().into()),
+                st.dom
+                    .as_ref()
+                    .map_or(JsValue::UNDEFINED, |d| d.host.clone().into()),
             ),
             (
                 "_token",
-                st.auth_token.as_deref().map_or(JsValue::UNDEFINED, Into::into),
+                st.auth_token
+                    .as_deref()
+                    .map_or(JsValue::UNDEFINED, Into::into),
             ),
         ]))
     }

@@ -596,7 +596,13 @@ pub(crate) fn history_arrived(w: &Rc<Widget>, tid: String, body: &JsValue, then:
         // what the visitor did with it: the feedback given, if any
         let id = get(&m, "id").as_string().unwrap_or_default();
         let state = object(&[]);
-        let given = w.st.borrow().chat.feedback.iter().find(|f| f.0 == id).map(|f| f.1);
+        let given =
+            w.st.borrow()
+                .chat
+                .feedback
+                .iter()
+                .find(|f| f.0 == id)
+                .map(|f| f.1);
         if let Some(p) = given {
             set(&state, "feedback", &object(&[("isPositive", p.into())]));
         }
@@ -1030,7 +1036,7 @@ fn restore_sends(w: &Rc<Widget>) {
         };
         let files = get(&pair, "2");
         let bubble = user_bubble(w, &content, "user pending");
-            let inner = object(&[("content", content.as_str().into())]);
+        let inner = object(&[("content", content.as_str().into())]);
         if files.is_object() {
             set(&inner, "attachments", &files);
         }
@@ -1419,9 +1425,7 @@ fn render_message(
         let i = i as u32;
         let text = match it {
             Item::Text(b) => Some(b),
-            Item::Buttons(t, _) | Item::Cards(t, _) | Item::Custom(t, _) => {
-                t.as_ref()
-            }
+            Item::Buttons(t, _) | Item::Cards(t, _) | Item::Custom(t, _) => t.as_ref(),
         };
         if let Some(b) = text {
             render_blocks(&doc, &bubble, b);

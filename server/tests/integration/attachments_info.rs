@@ -78,12 +78,15 @@ async fn bot_info(s: &TestServer, bot: &str, origin: Option<&str>) -> (u16, Valu
 
 #[tokio::test]
 async fn the_public_bot_info_says_whether_and_what_a_visitor_may_upload_before_any_thread() {
-    let s = TestServer::start_with(&[("f", WITH), ("n", WITHOUT), ("j", JWT_FILES)], |_| {})
-        .await;
+    let s = TestServer::start_with(&[("f", WITH), ("n", WITHOUT), ("j", JWT_FILES)], |_| {}).await;
 
     let (status, body, _) = bot_info(&s, "f", None).await;
     assert_eq!(status, 200);
-    assert_eq!(body["attachments"], created(&s, "f").await["attachments"], "{body}");
+    assert_eq!(
+        body["attachments"],
+        created(&s, "f").await["attachments"],
+        "{body}"
+    );
     assert_eq!(body["attachments"]["maxFileBytes"], 300000);
 
     let (status, body, _) = bot_info(&s, "n", None).await;
@@ -94,10 +97,16 @@ async fn the_public_bot_info_says_whether_and_what_a_visitor_may_upload_before_a
     // it lists only.
     let (status, body, allow) = bot_info(&s, "j", Some("https://shop.example")).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["attachments"]["types"], serde_json::json!(["image/jpeg"]));
+    assert_eq!(
+        body["attachments"]["types"],
+        serde_json::json!(["image/jpeg"])
+    );
     assert_eq!(allow.as_deref(), Some("https://shop.example"));
     let (status, body, allow) = bot_info(&s, "j", Some("https://evil.example")).await;
-    assert_eq!((status, body["error"]["code"].as_str()), (403, Some("origin_not_allowed")));
+    assert_eq!(
+        (status, body["error"]["code"].as_str()),
+        (403, Some("origin_not_allowed"))
+    );
     assert_eq!(allow, None);
 
     let (status, body, _) = bot_info(&s, "nope", None).await;
