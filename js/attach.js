@@ -98,11 +98,16 @@ export default function attach(chat, info, options) {
     sheet = new CSSStyleSheet();
     sheet.replaceSync(CSS);
   }
-  const href = (url) => (url.startsWith("/") ? base + url : url);
+  // a path on the server, or an http(s) URL; anything else (javascript:, data:…) is no link
+  const href = (url) => (/^\/(?!\/)/.test(url) ? base + url : /^https?:\/\//i.test(url) ? url : "");
   /** `<a part="file">name · type · size</a>` (a thumbnail first for images), opening the file. */
   const link = (parent, f) => {
-    const a = el("a", parent, { part: "file", href: href(f.url), target: "_blank", "data-type": f.type }, `${f.name} · ${f.type} · ${mb(f.size)}`);
-    if (RASTER.includes(f.type)) a.prepend(el("img", null, { src: href(f.url), alt: "", loading: "lazy" }));
+    const u = href(String(f.url || ""));
+    const a = el("a", parent, { part: "file", "data-type": f.type }, `${f.name} · ${f.type} · ${mb(f.size)}`);
+    if (!u) return;
+    a.setAttribute("href", u);
+    a.setAttribute("target", "_blank");
+    if (RASTER.includes(f.type)) a.prepend(el("img", null, { src: u, alt: "", loading: "lazy" }));
   };
   // Files in the transcript: `file` items reach the page as userDefinedResponse (the core
   // slots a light-DOM host element into the bubble); the link goes in a shadow root of that
@@ -121,7 +126,12 @@ export default function attach(chat, info, options) {
   chat.on("pre:threadLoaded", (e) => {
     const users = e.messages.filter((m) => m.role === "user" || m.sender === "user");
     setTimeout(() => {
-      const host = chat.getState()._host;
+      let host;
+      try {
+        host = chat.getState()._host;
+      } catch {
+        return; // destroyed meanwhile
+      }
       const bubbles = host ? host.shadowRoot.querySelectorAll("[part=message].user:not(.pending)") : [];
       users.forEach((m, i) => bubbles[i] && fileItems(m).forEach((c) => link(bubbles[i], c.file)));
     });
@@ -189,7 +199,8 @@ function setup(chat, info, s, base, link, href, options) {
           return null;
         }
         bar.remove();
-        if (RASTER.includes(a.type)) chip.prepend(el("img", null, { src: href(a.url), alt: "" }));
+        const u = href(a.url || "");
+        if (u && RASTER.includes(a.type)) chip.prepend(el("img", null, { src: u, alt: "" }));
         return a;
       });
       staged.push(item);
