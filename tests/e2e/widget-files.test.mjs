@@ -4,7 +4,8 @@
 // drop onto the window and by a paste into the input, uploaded with a progress bar and sent
 // with the text as one message; images show as thumbnails, other files as links; `pre:send`
 // may drop a file or cancel; an upload cut after the server stored it is retried with the same
-// clientId and kept once; an HTML page named .png is refused with a visible reason; a send
+// clientId and kept once, one cut in the middle (through tests/e2e/proxy.mjs) is stored once,
+// whole; an HTML page named .png is refused with a visible reason; a send
 // with files not yet acknowledged survives a reload and arrives once with its files; all of it
 // under the strict host-page CSP with Trusted Types, with 0 violations; and a bot requiring a
 // token gets it with each upload.
@@ -251,6 +252,34 @@ test("a slow upload shows its progress; the send waits for it", { timeout: 90_00
     const [m] = (await userMessages(page)).filter((m) => m.content[0]?.text === "sent before the upload ended");
     assert.deepEqual(files(m), ["big.png"]);
     assert.equal(m.content[1].file.size, big.length);
+    assert.deepEqual(problems, []);
+    await ctx.close();
+  } finally {
+    await proxy.close();
+  }
+});
+
+test("an upload cut in the middle (the proxy drops the connection) is uploaded again and kept once, whole", { timeout: 90_000 }, async () => {
+  const proxy = await startProxy(env.server.origin);
+  try {
+    const { page, ctx, problems } = await openThrough(env.browser, proxy, "");
+    await ready(page);
+    proxy.state.slowUploads = 15;
+    const answers = [];
+    page.on("response", (r) => r.url().includes("/attachments?") && answers.push(r.status()));
+    const big = Buffer.concat([PNG, Buffer.alloc(6 * 1024 * 1024, 2)]);
+    await pick(page, [{ name: "cut.png", mimeType: "image/png", buffer: big }]);
+    // part of it is on its way: cut every connection the proxy carries
+    await until(page, () => document.querySelector("[data-natter]").shadowRoot.querySelector("[part=attachment] progress")?.value > 0.05, undefined, 30_000);
+    proxy.cut();
+    await uploaded(page, 1);
+    await page.locator("[part=input]").fill("after a cut mid-upload");
+    await page.locator("[part=input]").press("Enter");
+    await page.locator("[part=message].user:not(.pending)", { hasText: "after a cut mid-upload" }).locator("a[part=file]").waitFor({ timeout: 60_000 });
+    assert.deepEqual(answers, [201], "the cut upload got no answer, its retry stored the file");
+    const [m] = (await userMessages(page)).filter((m) => m.content[0]?.text === "after a cut mid-upload");
+    assert.deepEqual(files(m), ["cut.png"]);
+    assert.equal(m.content[1].file.size, big.length, "whole");
     assert.deepEqual(problems, []);
     await ctx.close();
   } finally {
