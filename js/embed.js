@@ -13,20 +13,25 @@
  * It finds its own URL, fetches natter_wasm_bg.wasm next to it, reads window.natterConfig
  * (data-* attributes fill what it leaves out; serverUrl defaults to this script's origin),
  * waits until the document is parsed, then calls onLoad(chat) — or, without onLoad, renders
- * at once. Failures go to console.error. (What loadChat does is the same as in natter.js.)
+ * at once. Meanwhile js/files.js asks whether the bot accepts files and, if so, fetches
+ * attach.js from the same folder. Failures go to console.error. (What loadChat does is the same as in natter.js.)
  */
-/* global natterStart, natterPage */
+/* global natterStart, natterPage, natterFiles */
 var script = document.currentScript || document.querySelector("script[data-natter],script[src*='embed.js']");
 var base = new URL(".", (script && script.src) || location.href);
 var cfg = Object.assign({}, window.natterConfig);
 var data = (script && script.dataset) || {};
 if (cfg.serverUrl === undefined) cfg.serverUrl = data.serverUrl || base.origin;
 if (cfg.bot === undefined && data.bot) cfg.bot = data.bot;
+var files = natterFiles(cfg, function () {
+  return import(base + "attach.js");
+});
 natterStart(base)
   .then(function (NatterChat) {
     var page = natterPage(cfg);
     var chat = NatterChat._create(cfg);
     chat._attach(chat, page);
+    files(chat);
     return typeof cfg.onLoad === "function" ? cfg.onLoad(chat) : chat.render();
   })
   .catch(function (e) {

@@ -42,6 +42,15 @@ export interface Strings {
   you?: string;
   bot?: string;
   agent?: string;
+  /** The attach module's strings (docs/api.md, "Files"); `{name}` / `{max}` are filled in. */
+  attachLabel?: string;
+  attachRemove?: string;
+  attachUploading?: string;
+  attachTooLarge?: string;
+  attachTooMany?: string;
+  attachType?: string;
+  attachNetwork?: string;
+  attachFailed?: string;
 }
 
 export interface LoadChatOptions {
@@ -66,6 +75,11 @@ export interface LoadChatOptions {
   /** Added to the browser session the bot's actions and handlers see (a plain JSON object,
    *  at most 4096 bytes as JSON; copied when `loadChat` runs), e.g. `{customerId: "c-42"}`. */
   context?: Record<string, unknown>;
+  /**
+   * `false`: no attach button, drag-and-drop or paste of files, even when the bot accepts files
+   * (default: shown exactly when it does; files in the conversation are shown either way).
+   */
+  attachments?: boolean;
   /** Called with the instance before `loadChat` resolves; the embed renders only without it. */
   onLoad?: (instance: NatterChat) => void | Promise<void>;
 }
@@ -90,6 +104,8 @@ export interface ContentItem {
 }
 
 /** A file of a conversation. `type` is what the server found in the bytes. */
+export type Attachment = FileRef;
+/** A file of a conversation. `type` is what the server found in the bytes. */
 export interface FileRef {
   id: string;
   name: string;
@@ -113,11 +129,15 @@ export interface Message {
 export interface ChatReadyEvent { type: "chat:ready" }
 export interface PreSendEvent {
   type: "pre:send";
-  /** Change `message.message.content` to change what is sent; "" cancels the send. */
-  message: { message: { content: string } };
+  /**
+   * Change `message.message.content` to change what is sent; remove items of
+   * `message.message.attachments` to send fewer files. Nothing left (blank text, no files)
+   * cancels the send.
+   */
+  message: { message: { content: string; attachments?: Attachment[] }; context?: Record<string, unknown> };
   silent: boolean;
 }
-export interface SendEvent { type: "send"; message: { message: { content: string } } }
+export interface SendEvent { type: "send"; message: { message: { content: string; attachments?: Attachment[] }; context?: Record<string, unknown> } }
 export interface PreStreamDeltaEvent {
   type: "pre:stream:delta";
   messageId: string;
@@ -238,9 +258,14 @@ export declare class NatterChat {
   /** Resolves after the `send` handlers ran, which is once the server acknowledged the message. */
   /**
    * `label`: shown in the transcript instead of `text` (which is what the bot gets); `context`:
-   * an object that goes to the bot with the message (`event.message.context` on `pre:send`).
+   * an object that goes to the bot with the message (`event.message.context` on `pre:send`);
+   * `attachments`: files uploaded to the thread (`POST /v1/threads/{id}/attachments`) that go
+   * with it (`text` may then be "").
    */
-  send(text: string, options?: { silent?: boolean; label?: string; context?: Record<string, unknown> }): Promise<void>;
+  send(
+    text: string,
+    options?: { silent?: boolean; label?: string; context?: Record<string, unknown>; attachments?: Attachment[] },
+  ): Promise<void>;
   changeView(view: "launcher" | "mainWindow" | Partial<ViewState>): Promise<void>;
   changeViewProperties(properties: { maximized: boolean }): Promise<void>;
   restartConversation(): Promise<void>;

@@ -27,10 +27,13 @@ export function preload(source) {
  * Rejects with a TypeError naming the problem when the options are wrong.
  */
 export async function loadChat(options) {
+  // js/files.js, put first by scripts/build-widget: the attach module, for bots that take files
+  const files = natterFiles(options, () => import("./attach.js"));
   await preload();
   const page = natterPage(options); // js/page.js, put first by scripts/build-widget
   const chat = NatterChat._create(options);
   chat._attach(chat, page);
+  files(chat);
   if (typeof options.onLoad === "function") await options.onLoad(chat);
   return chat;
 }

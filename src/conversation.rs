@@ -118,11 +118,10 @@ impl<T> Sends<T> {
         std::mem::take(&mut self.items)
     }
 
-    /// What to keep in storage: the waiting sends, oldest first.
-    pub fn stored(&self) -> impl Iterator<Item = (&str, &str)> {
-        self.items
-            .iter()
-            .map(|s| (s.cmid.as_str(), s.content.as_str()))
+    /// What to keep in storage: the waiting sends, oldest first (with the shell's data, which
+    /// keeps what else a send carries, e.g. its files).
+    pub fn stored(&self) -> &[Send<T>] {
+        &self.items
     }
 
     /// The shell's data of every waiting send, oldest first.
@@ -149,7 +148,12 @@ mod tests {
         assert_eq!(s.queue("a".into(), ()), Ok("p-1".into()));
         assert_eq!(s.queue("b".into(), ()), Ok("p-2".into()));
         assert_eq!(s.next(), Some(("p-1", "a")), "oldest first");
-        assert_eq!(s.stored().collect::<Vec<_>>(), [("p-1", "a"), ("p-2", "b")]);
+        let kept: Vec<(&str, &str)> = s
+            .stored()
+            .iter()
+            .map(|x| (x.cmid.as_str(), x.content.as_str()))
+            .collect();
+        assert_eq!(kept, [("p-1", "a"), ("p-2", "b")]);
     }
 
     #[test]
@@ -162,7 +166,7 @@ mod tests {
         assert!(s.settle(&id).is_none(), "the 202 after it fires nothing");
         assert!(!s.waiting(&id) && s.is_empty() && s.next().is_none());
         assert_eq!(
-            s.stored().count(),
+            s.stored().len(),
             0,
             "nothing left to re-send after a reload"
         );
@@ -191,7 +195,8 @@ mod tests {
         one.settle(&x);
         let kept: Vec<(String, String)> = one
             .stored()
-            .map(|(c, t)| (c.to_string(), t.to_string()))
+            .iter()
+            .map(|s| (s.cmid.clone(), s.content.clone()))
             .collect();
         assert_eq!(kept, [("a-2".to_string(), "y".to_string())]);
         // page 2 restores them, twice (two tabs, or a double init): kept once

@@ -1,7 +1,9 @@
 //! The widget's UI strings (English defaults) and the `strings` option that overrides them.
 //!
 //! Invariant: every key has a default, so the UI never shows an empty label; an unknown key in
-//! `strings` is an error that lists the valid keys.
+//! `strings` is an error that lists the valid keys. Keys starting with `attach` belong to the
+//! attach module (js/attach.js, loaded only for bots that accept files), which holds their
+//! defaults and checks them: here they only have to be strings.
 
 use thiserror::Error;
 
@@ -104,7 +106,7 @@ pub struct Strings {
 /// Errors of this module.
 #[derive(Debug, Error, PartialEq, Eq)]
 pub enum Error {
-    #[error("options.strings: unknown key \"{0}\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, queueFull, authFailed, you, bot or agent")]
+    #[error("options.strings: unknown key \"{0}\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, queueFull, authFailed, you, bot, agent or an attach… key of the attach module")]
     UnknownKey(String),
     #[error("options.strings.{0} must be a string")]
     NotAString(String),
@@ -113,11 +115,15 @@ pub enum Error {
 impl Strings {
     /// Overrides one string.
     pub fn set(&mut self, key: &str, value: Option<String>) -> Result<(), Error> {
+        let value = value.ok_or_else(|| Error::NotAString(key.into()))?;
+        if key.starts_with("attach") {
+            return Ok(());
+        }
         let i = KEYS
             .iter()
             .position(|k| *k == key)
             .ok_or_else(|| Error::UnknownKey(key.into()))?;
-        self.overrides[i] = Some(value.ok_or_else(|| Error::NotAString(key.into()))?);
+        self.overrides[i] = Some(value);
         Ok(())
     }
 
@@ -153,6 +159,12 @@ mod tests {
             Err(Error::UnknownKey("titel".into()))
         );
         assert_eq!(s.set("send", None), Err(Error::NotAString("send".into())));
+        // the attach module's keys: strings, checked by that module
+        assert_eq!(s.set("attachLabel", Some("Joindre".into())), Ok(()));
+        assert_eq!(
+            s.set("attachLabel", None),
+            Err(Error::NotAString("attachLabel".into()))
+        );
         assert!(Error::UnknownKey("x".into())
             .to_string()
             .contains("placeholder"));
@@ -176,7 +188,7 @@ impl Error {
     /// The same text as `Display`, built without `core::fmt`.
     pub fn msg(&self) -> String {
         match self {
-            Error::UnknownKey(k) => crate::cat(&["options.strings: unknown key \"", k, "\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, queueFull, authFailed, you, bot or agent"]),
+            Error::UnknownKey(k) => crate::cat(&["options.strings: unknown key \"", k, "\"; use title, placeholder, send, launcher, maximize, minimize, restart, reconnecting, typing, feedbackPositive, feedbackNegative, feedbackTitle, feedbackText, feedbackSubmit, feedbackThanks, close, handedOff, agentJoined, agentLeft, closed, sendFailed, queueFull, authFailed, you, bot, agent or an attach… key of the attach module"]),
             Error::NotAString(k) => crate::cat(&["options.strings.", k, " must be a string"]),
         }
     }

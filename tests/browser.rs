@@ -670,7 +670,7 @@ fn bad_input_throws_type_errors_that_say_what_to_fix() {
     );
     assert!(
         type_error(c.send(JsValue::from(3), JsValue::UNDEFINED).map(Into::into))
-            .contains("non-empty string")
+            .contains("must be a string")
     );
     assert!(type_error(c.change_view("window".into()).map(Into::into)).contains("\"mainWindow\""));
     assert!(

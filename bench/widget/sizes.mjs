@@ -3,12 +3,13 @@
 //   <script> embed: embed.js (loader + classic glue) + natter_wasm_bg.wasm
 //   npm package:    natter.js (ESM entry) + natter_wasm.js (glue) + natter_wasm_bg.wasm
 //   IBM loaders:    ibm-wa.js / ibm-wxo.js (loader + classic glue + IBM layer) + natter_wasm_bg.wasm
+// and attach.js, the attach module loaded only for bots that accept files (outside the budget).
 // The CSS is compiled into the wasm.  Usage: node bench/widget/sizes.mjs [pkg-dir]
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 
-export const FILES = ["embed.js", "natter.js", "natter_wasm.js", "natter_wasm_bg.wasm", "ibm-wa.js", "ibm-wxo.js"];
+export const FILES = ["embed.js", "natter.js", "natter_wasm.js", "natter_wasm_bg.wasm", "ibm-wa.js", "ibm-wxo.js", "attach.js"];
 export const PATHS = {
   "script embed": ["embed.js", "natter_wasm_bg.wasm"],
   "npm package": ["natter.js", "natter_wasm.js", "natter_wasm_bg.wasm"],

@@ -69,16 +69,22 @@ pub fn change_props(w: &Rc<Widget>, maximized: bool, then: Then) {
 
 /// Offers a message to `pre:send`.
 /// `context`: an object that goes to the bot with the message (`event.message.context` for
-/// `pre:send` handlers), or `undefined`.
+/// `pre:send` handlers), or `undefined`. `files`: an array of uploaded files
+/// (`event.message.message.attachments`), or `undefined`.
 pub fn send(
     w: &Rc<Widget>,
     text: String,
     silent: bool,
     label: Option<String>,
     context: JsValue,
+    files: JsValue,
     then: Then,
 ) {
-    let message = object(&[("message", object(&[("content", text.into())]))]);
+    let inner = object(&[("content", text.into())]);
+    if files.is_object() {
+        set(&inner, "attachments", &files);
+    }
+    let message = object(&[("message", inner)]);
     if context.is_object() {
         set(&message, "context", &context);
     }
@@ -230,14 +236,14 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             then,
         } => {
             let message = get(&event, "message");
-            let content = get(&get(&message, "message"), "content")
-                .as_string()
-                .unwrap_or_default();
-            if content.trim().is_empty() {
-                return run_then(w, then); // a pre:send handler emptied it: not sent
+            let inner = get(&message, "message");
+            let content = get(&inner, "content").as_string().unwrap_or_default();
+            let files = get(&inner, "attachments");
+            if content.trim().is_empty() && !js::has_items(&files) {
+                return run_then(w, then); // pre:send handlers left nothing to send
             }
             // the transport sends it (retrying until acknowledged); `send` fires at the ack
-            super::chat::queued(w, content, silent, label, message, then);
+            super::chat::queued(w, content, files, silent, label, message, then);
         }
         After::Delta => super::chat::delta_done(w, &event),
         After::Receive => super::chat::receive_done(w, event),

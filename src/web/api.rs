@@ -183,9 +183,15 @@ impl Chat {
                     act::change_props(&w, m, Then::Nothing)
                 }
                 dom::Action::Restart => restart(&w, Then::Nothing),
-                dom::Action::Submit(text) => {
-                    act::send(&w, text, false, None, JsValue::UNDEFINED, Then::Nothing)
-                }
+                dom::Action::Submit(text) => act::send(
+                    &w,
+                    text,
+                    false,
+                    None,
+                    JsValue::UNDEFINED,
+                    JsValue::UNDEFINED,
+                    Then::Nothing,
+                ),
                 dom::Action::Click(el) => chat::click(&w, el),
             }
         };
@@ -201,29 +207,42 @@ impl Chat {
 
     /// Sends a message through `pre:send` and `send`; `{silent: true}` keeps it out of the
     /// transcript, `{label}` shows that text instead of the one sent, `{context}` (an object)
-    /// goes to the bot with it. Resolves after the `send` handlers ran.
+    /// goes to the bot with it, `{attachments}` (files uploaded to the thread, each with its
+    /// `id`) go with it — the text may then be blank. Resolves after the `send` handlers ran.
     pub fn send(&self, text: JsValue, options: JsValue) -> core::result::Result<Promise, JsValue> {
         let w = &self.live("send")?;
-        let text = text
-            .as_string()
-            .filter(|t| !t.trim().is_empty())
-            .ok_or(Error::BadText)?;
-        let (silent, label, context) = match options {
-            o if o.is_undefined() || o.is_null() => (false, None, JsValue::UNDEFINED),
+        let text = text.as_string().ok_or(Error::BadText)?;
+        let (silent, label, context, files) = match options {
+            o if o.is_undefined() || o.is_null() => {
+                (false, None, JsValue::UNDEFINED, JsValue::UNDEFINED)
+            }
             o if o.is_object() => {
                 let (s, l, c) = (get(&o, "silent"), get(&o, "label"), get(&o, "context"));
+                let f = get(&o, "attachments");
                 if !(s.is_undefined() || s.as_bool().is_some())
                     || !(l.is_undefined() || l.as_string().is_some())
                     || !(c.is_undefined() || c.is_object() && !js_sys::Array::is_array(&c))
+                    || !(f.is_undefined() || js_sys::Array::is_array(&f))
                 {
                     return Err(Error::BadSendOptions.into());
                 }
-                (s.as_bool() == Some(true), l.as_string(), c)
+                (s.as_bool() == Some(true), l.as_string(), c, f)
             }
             _ => return Err(Error::BadSendOptions.into()),
         };
+        if text.trim().is_empty() && !js::has_items(&files) {
+            return Err(Error::BadText.into());
+        }
         let (p, resolve) = run::promise();
-        act::send(w, text, silent, label, context, Then::Resolve(resolve));
+        act::send(
+            w,
+            text,
+            silent,
+            label,
+            context,
+            files,
+            Then::Resolve(resolve),
+        );
         Ok(p)
     }
 
@@ -314,7 +333,9 @@ impl Chat {
         Ok(())
     }
 
-    /// `{view: {launcher, mainWindow, maximized}, threadId, locale, ready}`.
+    /// `{view: {launcher, mainWindow, maximized}, threadId, locale, ready}`, and for the attach
+    /// module (js/attach.js), internal: `_host`, the host element whose shadow root holds the
+    /// window (once rendered), and `_token`, the auth token its uploads carry.
     #[wasm_bindgen(js_name = getState)]
     pub fn get_state(&self) -> core::result::Result<JsValue, JsValue> {
         let w = &self.live("getState")?;
@@ -334,6 +355,18 @@ impl Chat {
             ("threadId", thread),
             ("locale", st.opts.locale.as_str().into()),
             ("ready", matches!(st.ready, Ready::Done).into()),
+            (
+                "_host",
+                st.dom
+                    .as_ref()
+                    .map_or(JsValue::UNDEFINED, |d| d.host.clone().into()),
+            ),
+            (
+                "_token",
+                st.auth_token
+                    .as_deref()
+                    .map_or(JsValue::UNDEFINED, Into::into),
+            ),
         ]))
     }
 

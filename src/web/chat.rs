@@ -80,6 +80,9 @@ pub(crate) struct Pending {
     message: JsValue,
     then: Option<Then>,
     bubble: Option<Element>,
+    /// The files it carries (`pre:send`'s `attachments`: an array of `{id, name, type, size,
+    /// url}`, or `undefined`), kept in storage with it and re-sent with it.
+    files: JsValue,
 }
 
 /// A reply being streamed into the DOM.
@@ -582,7 +585,6 @@ pub(crate) fn history_arrived(w: &Rc<Widget>, tid: String, body: &JsValue, then:
     feedback::remember(w, &get(body, "feedback"));
     w.st.borrow_mut().chat.seq = Seq { last };
     let messages = get(body, "messages");
-    let given = w.st.borrow().chat.feedback.clone();
     for m in items(&messages) {
         let user = get(&m, "role").as_string().as_deref() == Some("user");
         set(
@@ -594,8 +596,15 @@ pub(crate) fn history_arrived(w: &Rc<Widget>, tid: String, body: &JsValue, then:
         // what the visitor did with it: the feedback given, if any
         let id = get(&m, "id").as_string().unwrap_or_default();
         let state = object(&[]);
-        if let Some(f) = given.iter().find(|f| f.0 == id) {
-            set(&state, "feedback", &object(&[("isPositive", f.1.into())]));
+        let given =
+            w.st.borrow()
+                .chat
+                .feedback
+                .iter()
+                .find(|f| f.0 == id)
+                .map(|f| f.1);
+        if let Some(p) = given {
+            set(&state, "feedback", &object(&[("isPositive", p.into())]));
         }
         set(&m, "message_state", &state);
     }
@@ -934,11 +943,13 @@ fn typing(w: &Widget, on: bool) {
 
 // ---- sending ------------------------------------------------------------------------------------
 
-/// `pre:send` handlers are done and the text is not empty: show it (or `label` instead), keep
-/// it (in memory and in storage, so a reload re-sends it) and send it.
+/// `pre:send` handlers are done and there is text or a file to send: show it (or `label`
+/// instead), keep it (in memory and in storage, so a reload re-sends it) and send it. `files`:
+/// the attachments left in `pre:send` (objects with an `id`).
 pub(crate) fn queued(
     w: &Rc<Widget>,
     content: String,
+    files: JsValue,
     silent: bool,
     label: Option<String>,
     message: JsValue,
@@ -960,6 +971,7 @@ pub(crate) fn queued(
         message,
         then: Some(then),
         bubble,
+        files,
     };
     let _ = w.st.borrow_mut().chat.sends.queue(content, extra);
     persist_sends(w);
@@ -973,15 +985,32 @@ fn sends_key(w: &Widget) -> String {
     k
 }
 
-/// Keeps the unacknowledged sends beside the thread id (`[[clientMessageId, content], …]`).
+/// The ids of the files of a send, as its POST names them.
+pub(super) fn file_ids(files: &JsValue) -> js_sys::Array {
+    let ids = js_sys::Array::new();
+    for f in items(files) {
+        let id = get(&f, "id");
+        if id.is_string() {
+            ids.push(&id);
+        }
+    }
+    ids
+}
+
+/// Keeps the unacknowledged sends beside the thread id
+/// (`[[clientMessageId, content, [file, …]], …]`).
 fn persist_sends(w: &Widget) {
     let Some(s) = super::storage(w.st.borrow().opts.persistence) else {
         return;
     };
     let key = sends_key(w);
     let list = js_sys::Array::new();
-    for (c, t) in w.st.borrow().chat.sends.stored() {
-        list.push(&js_sys::Array::of2(&c.into(), &t.into()));
+    for s in w.st.borrow().chat.sends.stored() {
+        list.push(&js_sys::Array::of3(
+            &s.cmid.as_str().into(),
+            &s.content.as_str().into(),
+            &s.extra.files,
+        ));
     }
     let _ = if list.length() == 0 {
         s.remove_item(&key)
@@ -1005,12 +1034,17 @@ fn restore_sends(w: &Rc<Widget>) {
         else {
             continue;
         };
+        let files = get(&pair, "2");
         let bubble = user_bubble(w, &content, "user pending");
-        let message = object(&[("message", object(&[("content", content.as_str().into())]))]);
+        let inner = object(&[("content", content.as_str().into())]);
+        if files.is_object() {
+            set(&inner, "attachments", &files);
+        }
         let extra = Pending {
-            message,
+            message: object(&[("message", inner)]),
             then: None,
             bubble,
+            files,
         };
         w.st.borrow_mut().chat.sends.restore(cmid, content, extra);
     }
@@ -1055,7 +1089,8 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
                         .chat
                         .sends
                         .stored()
-                        .map(|(c, _)| c.to_string())
+                        .iter()
+                        .map(|s| s.cmid.clone())
                         .collect();
                 for id in ids {
                     acked(&w, &id, false);
@@ -1065,21 +1100,22 @@ async fn send_loop(weak: Weak<Widget>, gen: u32) {
         };
         let Some(w) = alive(&weak, gen) else { return };
         let url = thread_url(&w, &tid, "/messages");
-        // the host's context, as `pre:send` handlers left it (`undefined`: not sent)
-        let context =
-            w.st.borrow()
-                .chat
-                .sends
-                .iter_extra()
-                .next()
-                .map_or(JsValue::UNDEFINED, |p| match get(&p.message, "context") {
-                    c if c.is_object() => c,
-                    _ => JsValue::UNDEFINED,
-                });
+        // the host's context, as `pre:send` handlers left it (`undefined`: not sent), and the
+        // files
+        let (context, files) = match w.st.borrow().chat.sends.iter_extra().next() {
+            Some(p) => (get(&p.message, "context"), p.files.clone()),
+            None => (JsValue::UNDEFINED, JsValue::UNDEFINED),
+        };
+        let context = if context.is_object() {
+            context
+        } else {
+            JsValue::UNDEFINED
+        };
         let body = json_text(&object(&[
             ("clientMessageId", cmid.as_str().into()),
             ("content", content.as_str().into()),
             ("context", context),
+            ("attachments", file_ids(&files).into()),
         ]));
         drop(w);
         let r = request(&weak, "POST", &url, Some(&body), 0, None).await;
@@ -1580,7 +1616,15 @@ fn button_click(w: &Rc<Widget>, e: &Element) {
                 .or_else(|| get(&get(&value, "input"), "text").as_string())
                 .or_else(|| label.clone());
             if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
-                act::send(w, v, false, label, JsValue::UNDEFINED, Then::Nothing);
+                act::send(
+                    w,
+                    v,
+                    false,
+                    label,
+                    JsValue::UNDEFINED,
+                    JsValue::UNDEFINED,
+                    Then::Nothing,
+                );
             }
         }
     }

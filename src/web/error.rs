@@ -24,10 +24,10 @@ pub enum Error {
     },
     #[error("{0}: expected (type, handler), {{type, handler}} or an array of those")]
     BadRegistration(&'static str),
-    #[error("send: the message must be a non-empty string")]
+    #[error("send: the message must be a string, not blank unless attachments are given")]
     BadText,
     #[error(
-        "send: the second argument must be {{silent?: boolean, label?: string, context?: object}}"
+        "send: the second argument must be {{silent?: boolean, label?: string, context?: object, attachments?: array}}"
     )]
     BadSendOptions,
     #[error("updateAuthToken: the token must be a string or null")]
@@ -71,9 +71,11 @@ impl Error {
                 m,
                 ": expected (type, handler), {type, handler} or an array of those",
             ]),
-            Error::BadText => "send: the message must be a non-empty string".into(),
+            Error::BadText => {
+                "send: the message must be a string, not blank unless attachments are given".into()
+            }
             Error::BadSendOptions => {
-                "send: the second argument must be {silent?: boolean, label?: string, context?: object}"
+                "send: the second argument must be {silent?: boolean, label?: string, context?: object, attachments?: array}"
                     .into()
             }
             Error::BadToken => "updateAuthToken: the token must be a string or null".into(),

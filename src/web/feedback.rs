@@ -80,8 +80,7 @@ pub(super) fn thumbs(w: &Rc<Widget>, e: &Element, positive: bool) {
     }
     {
         let mut st = w.st.borrow_mut();
-        st.chat.feedback.retain(|f| f.0 != mid);
-        st.chat.feedback.push((mid.clone(), positive));
+        choose(&mut st.chat.feedback, mid.clone(), positive);
     }
     emit(
         w,
@@ -248,8 +247,15 @@ pub(crate) fn remember(w: &Widget, list: &JsValue) {
             get(&f, "messageId").as_string(),
             get(&f, "isPositive").as_bool(),
         ) {
-            st.chat.feedback.retain(|x| x.0 != id);
-            st.chat.feedback.push((id, p));
+            choose(&mut st.chat.feedback, id, p);
         }
+    }
+}
+
+/// Keeps `positive` as the feedback given to message `id` (one entry per message).
+fn choose(given: &mut Vec<(String, bool)>, id: String, positive: bool) {
+    match given.iter_mut().find(|f| f.0 == id) {
+        Some(f) => f.1 = positive,
+        None => given.push((id, positive)),
     }
 }

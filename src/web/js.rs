@@ -61,6 +61,11 @@ pub fn query(node: &JsValue, selector: &str) -> Option<web_sys::Element> {
         .flatten()
 }
 
+/// Whether `v` is an array-like with at least one item (`v.length > 0`).
+pub fn has_items(v: &JsValue) -> bool {
+    get(v, "length").as_f64().is_some_and(|n| n > 0.0)
+}
+
 /// `obj[key]`, or `undefined`.
 pub fn get(obj: &JsValue, key: &str) -> JsValue {
     if !obj.is_object() {

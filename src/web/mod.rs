@@ -196,6 +196,12 @@ impl Widget {
 impl Drop for Widget {
     fn drop(&mut self) {
         let id = self.id;
-        let _ = LIVE.try_with(|l| l.try_borrow_mut().map(|mut l| l.retain(|(i, _)| *i != id)));
+        let _ = LIVE.try_with(|l| {
+            l.try_borrow_mut().map(|mut l| {
+                if let Some(i) = l.iter().position(|(i, _)| *i == id) {
+                    l.swap_remove(i);
+                }
+            })
+        });
     }
 }

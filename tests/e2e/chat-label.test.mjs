@@ -26,7 +26,7 @@ test("send with a label and a context: the label is shown, the text and the cont
   const stored = (await env.server.api(`/v1/threads/${tid}/messages`)).body.messages.filter((m) => m.role === "user");
   assert.deepEqual(stored.map((m) => m.content[0].text), ["echo size M"]);
   const err = await page.evaluate(() => { try { chat.send("x", { label: 3 }); return "no error"; } catch (e) { return `${e.name}: ${e.message}`; } });
-  assert.equal(err, "TypeError: send: the second argument must be {silent?: boolean, label?: string, context?: object}");
+  assert.equal(err, "TypeError: send: the second argument must be {silent?: boolean, label?: string, context?: object, attachments?: array}");
   assert.deepEqual(problems, []);
   await ctx.close();
 });

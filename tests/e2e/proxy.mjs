@@ -3,13 +3,14 @@
 // `cut()` ends every response it is carrying (open event streams); `first401` holds the first
 // 401 that long (so other requests go out with the same expired token meanwhile) and `late401`
 // every later one (a refused request whose answer comes back after another one's token refresh
-// has finished); `switchTo(origin)` sends every later request
+// has finished); `slowUploads` (ms) holds each chunk of a file upload that long;
+// `switchTo(origin)` sends every later request
 // to another server (a load balancer moving a client to another instance). Each event-stream
 // request is logged.
 import { createServer, request } from "node:http";
 
 export function startProxy(target) {
-  const state = { down: false, first401: 0, late401: 0, refused: 0, attempts: [], open: new Set(), target };
+  const state = { down: false, first401: 0, late401: 0, slowUploads: 0, refused: 0, attempts: [], open: new Set(), target };
   const server = createServer((req, res) => {
     if (req.url.includes("/events")) state.attempts.push({ at: Date.now(), down: state.down });
     if (state.down && req.url.startsWith("/v1/")) {
@@ -24,7 +25,11 @@ export function startProxy(target) {
       else pass();
     });
     up.on("error", () => res.destroy());
-    req.pipe(up);
+    if (state.slowUploads && req.method === "POST" && req.url.includes("/attachments")) {
+      // a slow uplink: each chunk of the upload is held a while before it is passed on
+      req.on("data", (c) => { up.write(c); req.pause(); setTimeout(() => req.resume(), state.slowUploads); });
+      req.on("end", () => up.end());
+    } else req.pipe(up);
     state.open.add(res);
     res.on("close", () => { state.open.delete(res); up.destroy(); });
   });

@@ -34,3 +34,7 @@ loadChat({ serverUrl: "https://x", theme: { colour: "red" } });
 chat.getState().view.open;
 // @ts-expect-error instances are created by loadChat, not new
 new (chat.constructor as typeof NatterChat)();
+// @ts-expect-error attachments are file objects, not ids
+chat.send("", { attachments: ["att_1"] });
+// @ts-expect-error the attachments option is a boolean
+loadChat({ serverUrl: "https://x", attachments: "no" });

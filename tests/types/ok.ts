@@ -1,5 +1,5 @@
 // Calls that must type-check, with the payload types they must infer.
-import { loadChat, type NatterChat, type NatterEventMap, type Registration } from "natter-chat";
+import { loadChat, type Attachment, type NatterChat, type NatterEventMap, type Registration } from "natter-chat";
 
 async function main(): Promise<void> {
   const chat: NatterChat = await loadChat({
@@ -9,7 +9,8 @@ async function main(): Promise<void> {
     showLauncher: false,
     openOnLoad: true,
     locale: "pt-BR",
-    strings: { title: "Ajuda" },
+    strings: { title: "Ajuda", attachLabel: "Anexar" },
+    attachments: true,
     theme: { primaryColor: "#0a5", borderRadius: "8px" },
     persistence: "session",
     handlerTimeoutMs: 2000,
@@ -23,6 +24,11 @@ async function main(): Promise<void> {
     .on("pre:send", (event, instance) => {
       const text: string = event.message.message.content;
       event.message.message.content = text.trim();
+      // a handler drops the PDFs it does not want sent
+      const files: Attachment[] = event.message.message.attachments ?? [];
+      event.message.message.attachments = files.filter((f) => f.type !== "application/pdf");
+      const bytes: number = files.reduce((n, f) => n + f.size, 0);
+      void bytes;
       instance.getState();
     })
     .on("pre:stream:delta", async (e) => {
@@ -71,6 +77,8 @@ async function main(): Promise<void> {
   chat.on("send", h).off("send", h).off("send").off("*");
 
   await chat.send("hello", { silent: true });
+  const photo: Attachment = { id: "att_1", name: "dent.png", type: "image/png", size: 48213, url: "/v1/threads/t/attachments/att_1" };
+  await chat.send("", { attachments: [photo] });
   await chat.changeView("mainWindow");
   await chat.changeView({ launcher: true });
   await chat.changeViewProperties({ maximized: true });

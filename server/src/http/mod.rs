@@ -1,13 +1,15 @@
 //! HTTP: the protocol v1 API, operations endpoints and static assets.
 //!
 //! [`app`] builds the whole router from an [`AppState`]; `main` and the tests share it. Each
-//! feature module contributes one router: [`threads`] (JSON endpoints), [`events`] (SSE),
+//! feature module contributes one router: [`threads`] (JSON endpoints), [`bots`] (public bot
+//! facts), [`events`] (SSE),
 //! [`ops`] (`/healthz`, `/metrics`), [`assets`] (`/` and `/widget/`). The `/v1` API sits behind
 //! [`cors`] (per-bot exact-match origins) and the per-IP rate limit ([`limits`]).
 
 pub mod assets;
 pub mod attachments;
 pub mod body;
+pub mod bots;
 pub mod cors;
 pub mod crm;
 pub mod error;
@@ -124,6 +126,7 @@ const OWNER_CACHE_MAX: usize = 100_000;
 pub fn app(state: Arc<AppState>) -> Router {
     let api = Router::new()
         .merge(threads::router())
+        .merge(bots::router())
         .merge(attachments::router())
         .merge(events::router())
         .merge(ibm::api())
