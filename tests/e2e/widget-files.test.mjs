@@ -370,7 +370,7 @@ test("no attach module for a bot that takes no files, nor with attachments: fals
   await page.close();
 });
 
-test("a bot that requires a token: the uploads carry the visitor's token", async () => {
+test("a bot that requires a token: the uploads carry the visitor's token, its thumbnail shows through a signed URL", async () => {
   // the e2e bot `jwt` (tests/e2e/bots/jwt): HS256 with this secret
   const b64 = (o) => Buffer.from(JSON.stringify(o)).toString("base64url");
   const body = b64({ alg: "HS256", typ: "JWT" }) + "." + b64({ sub: "visitor-files", exp: Math.floor(Date.now() / 1000) + 3600 });
@@ -384,6 +384,8 @@ test("a bot that requires a token: the uploads carry the visitor's token", async
   await page.locator("[part=input]").press("Enter");
   await page.locator("[part=message].user:not(.pending)").locator("a[part=file]", { hasText: "signed-in.png" }).waitFor();
   assert.deepEqual(auth, [`Bearer ${token}`]);
+  // an <img> sends no Authorization header: its thumbnail decodes through the signed URL
+  await until(page, () => [...document.querySelector("[data-natter]").shadowRoot.querySelectorAll("[part=message].user a[part=file] img")].some((i) => i.complete && i.naturalWidth === 1));
   const tid = await page.evaluate(() => chat.getState().threadId);
   const r = await fetch(`${env.server.origin}/v1/threads/${tid}/messages`, { headers: { authorization: `Bearer ${token}` } });
   const mine = (await r.json()).messages.filter((m) => m.role === "user");
