@@ -1,10 +1,12 @@
-// natter attach module: lets visitors send files. Loaded by embed.js / natter.js (js/files.js)
-// only when the bot accepts files (GET /v1/bots/{bot}), so pages of other bots never download it;
-// it is not part of the widget's size budget. See docs/api.md, "Files".
+// natter attach module: draws the conversation's files and lets visitors send files. Loaded by
+// embed.js / natter.js (js/files.js) after the bot's lookup (GET /v1/bots/{bot}) unless the
+// `attachments` option is false; it is not part of the widget's size budget. See docs/api.md,
+// "Files".
 //
-//   attach(chat, {maxFileBytes, types}, options)
+//   attach(chat, {maxFileBytes, types} | null, options)
 //
-// It adds to the widget's open shadow root: an attach button (and a hidden file input), a tray
+// For every bot it draws `file` items (an agent may send a file to any visitor). For a bot that
+// accepts files (`info` not null) it also adds to the widget's open shadow root: an attach button (and a hidden file input), a tray
 // of staged files above the composer (name, progress bar, thumbnail once uploaded, remove
 // button), a status line for errors (role=status), drag-and-drop onto the window and pasting
 // files into the input. Each staged file is uploaded at once (XHR, for upload progress) with a
@@ -136,6 +138,7 @@ export default function attach(chat, info, options) {
       users.forEach((m, i) => bubbles[i] && fileItems(m).forEach((c) => link(bubbles[i], c.file)));
     });
   });
+  if (!info) return; // the bot takes no files: no attach controls
   const start = () => setup(chat, info, s, base, link, href, options);
   if (chat.getState().ready) start();
   else chat.once("chat:ready", start);

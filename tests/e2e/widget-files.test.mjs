@@ -338,7 +338,7 @@ test("strict CSP + Trusted Types page: attach, upload, thumbnail, 0 violations",
   await ctx.close();
 });
 
-test("no attach module for a bot that takes no files, nor with attachments: false", async () => {
+test("a bot that takes no files: no attach controls, an agent's file still shows; attachments: false: no attach module", async () => {
   for (const query of ["bot=nofiles", "attachments=false"]) {
     const ctx = await env.browser.newContext();
     const page = await ctx.newPage();
@@ -348,11 +348,21 @@ test("no attach module for a bot that takes no files, nor with attachments: fals
     await page.waitForFunction(() => window.natterLoaded);
     await page.evaluate(async () => { await chat.render(); await chat.changeView("mainWindow"); });
     await page.locator("[part=message].bot").first().waitFor();
-    await new Promise((r) => setTimeout(r, 300));
-    assert.equal(await page.locator("[part=attach]").count(), 0, query);
-    assert.ok(!asked.includes("/widget/attach.js"), `${query}: attach.js was not fetched`);
     const info = asked.filter((p) => /^\/v1\/bots\/[^/]+$/.test(p));
     assert.deepEqual(info, query === "bot=nofiles" ? ["/v1/bots/nofiles"] : [], `${query}: the bot is asked only when attachments are not off`);
+    if (query === "bot=nofiles") {
+      await until(page, () => performance.getEntriesByType("resource").some((r) => r.name.endsWith("/widget/attach.js")));
+      await new Promise((r) => setTimeout(r, 300));
+      // an agent's file (a `file` item) is drawn as a link even though the visitor cannot upload
+      await page.evaluate(() => chat._feed(JSON.stringify({
+        seq: 1000, type: "agent.message", message: { id: "msg_agent_nofiles", role: "agent", content: [{ response_type: "file", file: { id: "att_x", name: "terms.pdf", type: "application/pdf", size: 2048, url: "/v1/threads/thr_x/attachments/att_x" } }] },
+      })));
+      await page.locator("a[part=file]", { hasText: "terms.pdf · application/pdf · 2 KB" }).waitFor();
+    } else {
+      await new Promise((r) => setTimeout(r, 300));
+      assert.ok(!asked.includes("/widget/attach.js"), `${query}: attach.js was not fetched`);
+    }
+    assert.equal(await page.locator("[part=attach]").count(), 0, query);
     await ctx.close();
   }
   // a value that is not a boolean: the attach module says so (an uncaught TypeError)
