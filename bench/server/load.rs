@@ -182,6 +182,7 @@ async fn run() {
             for pace in modes {
                 let before = database.as_ref().map(|(db, _)| db_counters(db));
                 let runs_before = runs_completed(&bases[0]).await;
+                let writer_before = WriterCounters::read(&bases[0]).await;
                 let r = natter(&bases, n, secs, pace).await;
                 let tps = r.turns as f64 / secs as f64;
                 let mode = match pace {
@@ -198,6 +199,15 @@ async fn run() {
                     r.turns,
                     r.errors
                 );
+                let w = WriterCounters::read(&bases[0]).await.minus(&writer_before);
+                println!(
+                    "  store writer: {:.0} group commits, {:.1} writes per group, {:.2} ms per group ({:.2} ms of it COMMIT), busy {:.0} % of the point's wall time",
+                    w.groups,
+                    w.jobs / w.groups.max(1.0),
+                    w.commit_s * 1e3 / w.groups.max(1.0),
+                    w.sync_s * 1e3 / w.groups.max(1.0),
+                    100.0 * w.commit_s / w.wall_s / instances as f64,
+                );
                 if let (Some((db, _)), Some(before)) = (&database, before) {
                     // Per run completed over the whole point (setup, warm-up and window: what
                     // the database counters cover), on every instance of this process.
@@ -212,22 +222,6 @@ async fn run() {
                     );
                 }
             }
-        }
-        let m = reqwest::get(format!("{}/metrics", bases[0]))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        for l in m.lines().filter(|l| {
-            l.starts_with("natter_store_commit_seconds_sum")
-                || l.starts_with("natter_store_commit_seconds_count")
-                || l.starts_with("natter_store_sync_seconds_sum")
-                || l.starts_with("natter_store_jobs_total")
-                || l.starts_with("natter_run_first_delta_seconds_sum")
-                || l.starts_with("natter_run_first_delta_seconds_count")
-        }) {
-            println!("  {l}");
         }
         shutdown.cancel();
         for s in servers {
@@ -248,6 +242,52 @@ async fn runs_completed(base: &str) -> f64 {
         .find_map(|l| l.strip_prefix("natter_runs_completed_total "))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)
+}
+
+/// The store writers' group commits so far (process-wide metrics: every instance here).
+struct WriterCounters {
+    groups: f64,
+    jobs: f64,
+    commit_s: f64,
+    sync_s: f64,
+    wall_s: f64,
+}
+
+impl WriterCounters {
+    async fn read(base: &str) -> WriterCounters {
+        let m = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let get = |name: &str| {
+            m.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0.0)
+        };
+        WriterCounters {
+            groups: get("natter_store_commit_seconds_count"),
+            jobs: get("natter_store_jobs_total"),
+            commit_s: get("natter_store_commit_seconds_sum"),
+            sync_s: get("natter_store_sync_seconds_sum"),
+            wall_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64(),
+        }
+    }
+
+    fn minus(&self, o: &WriterCounters) -> WriterCounters {
+        WriterCounters {
+            groups: self.groups - o.groups,
+            jobs: self.jobs - o.jobs,
+            commit_s: self.commit_s - o.commit_s,
+            sync_s: self.sync_s - o.sync_s,
+            wall_s: self.wall_s - o.wall_s,
+        }
+    }
 }
 
 /// The database's work so far, from pg_stat_statements and pg_stat_database.
