@@ -21,6 +21,7 @@
 //!     BENCH_USERS=100,1000 BENCH_SECS=10 BENCH_RATE=2000 BENCH_DURABILITY=full cargo bench -p natter-server --bench load
 //!     BENCH_USERS=1000 BENCH_STORES=sqlite,pg1,pg2,pg3 cargo bench -p natter-server --bench load
 //!     BENCH_DB_POOL=64 BENCH_STORES=pg1 cargo bench -p natter-server --bench load   # connections per instance
+//!     BENCH_PG_TOP=8 BENCH_STORES=pg3 cargo bench -p natter-server --bench load     # where the database's time goes
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -214,14 +215,18 @@ async fn run() {
                     let d = db_counters(db).minus(&before);
                     let turns = (runs_completed(&bases[0]).await - runs_before).max(1.0);
                     println!(
-                        "  per turn: {:.1} statements, {:.1} commits, {:.1} NOTIFYs, {:.2} ms statement time (pg_stat_statements)",
+                        "  per turn: {:.1} statements, {:.1} commits, {:.1} NOTIFYs, {:.2} ms statement time + {:.2} ms planning (pg_stat_statements)",
                         d.statements / turns,
                         d.commits / turns,
                         d.notifies / turns,
-                        d.exec_ms / turns
+                        d.exec_ms / turns,
+                        d.plan_ms / turns
                     );
                 }
             }
+        }
+        if let Some((db, _)) = &database {
+            top_statements(db);
         }
         shutdown.cancel();
         for s in servers {
@@ -296,6 +301,7 @@ struct DbCounters {
     commits: f64,
     notifies: f64,
     exec_ms: f64,
+    plan_ms: f64,
 }
 
 impl DbCounters {
@@ -305,6 +311,7 @@ impl DbCounters {
             commits: self.commits - o.commits,
             notifies: self.notifies - o.notifies,
             exec_ms: self.exec_ms - o.exec_ms,
+            plan_ms: self.plan_ms - o.plan_ms,
         }
     }
 }
@@ -316,7 +323,8 @@ fn db_counters(db: &str) -> DbCounters {
             "SELECT (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}'), \
              (SELECT xact_commit FROM pg_stat_database WHERE datname = '{db}'), \
              (SELECT coalesce(sum(s.rows), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}' AND s.query LIKE '%pg_notify%'), \
-             (SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}')"
+             (SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}'), \
+             (SELECT coalesce(sum(total_plan_time), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}')"
         ),
     );
     let v: Vec<f64> = out
@@ -329,6 +337,35 @@ fn db_counters(db: &str) -> DbCounters {
         commits: v[1],
         notifies: v[2],
         exec_ms: v[3],
+        plan_ms: v[4],
+    }
+}
+
+/// With `BENCH_PG_TOP=N`: the N statements that took the most execution time over this store's
+/// points (set-up included): where the database's time goes.
+fn top_statements(db: &str) {
+    let n: usize = std::env::var("BENCH_PG_TOP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    if n == 0 {
+        return;
+    }
+    let out = pg_cluster::durable_cluster().psql(
+        db,
+        &format!(
+            "SELECT round(total_exec_time::numeric, 0), round(total_plan_time::numeric, 0), calls, \
+             round((total_exec_time / nullif(calls, 0))::numeric, 3), rows, \
+             regexp_replace(left(query, 110), '\\s+', ' ', 'g') \
+             FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}' \
+             ORDER BY total_exec_time DESC LIMIT {n}"
+        ),
+    );
+    println!(
+        "  top statements (exec ms | planning ms | calls | exec ms per call | rows | statement):"
+    );
+    for l in out.lines() {
+        println!("    {l}");
     }
 }
 

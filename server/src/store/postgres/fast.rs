@@ -5,9 +5,9 @@
 //! kind, each kind in one statement over arrays ([`run_round`]): a group of hundreds of writes
 //! costs a handful of round trips.
 //!
-//! Each statement keeps [`super::tx::Tx`]'s invariants: the group has locked its threads' rows
-//! first ([`lock_threads`]), and each statement moves `threads.last_seq` with an `UPDATE` of
-//! the thread's row and numbers its events from it; the events reach the sink only after the
+//! Each statement keeps [`super::tx::Tx`]'s invariants: it moves `threads.last_seq` with an
+//! `UPDATE` of the thread's row (which waits for the row's other writers on any instance, then
+//! reads its latest `last_seq`) and numbers its events from it; the events reach the sink only after the
 //! group's COMMIT, which also carries their NOTIFY. A statement covers each thread at most once
 //! (a thread's second op in a group runs in the next round). An op writes only when its
 //! preconditions hold — an open thread and a new `clientMessageId` for a send; not a
@@ -68,14 +68,25 @@ fn event_rows(prepared: &[Prepared], thread_id: &str) -> (Vec<&'static str>, Vec
 /// What a committed op wrote: its events, or `None` when its preconditions did not hold.
 pub(super) type Written = Option<Vec<Arc<StoredEvent>>>;
 
-/// Locks the threads' rows (in one order for every group, so groups never deadlock) before
-/// any op of the group writes; a run's row is thus always locked after its thread's, as
-/// recovery does.
+/// The advisory-lock namespace of the group writers' thread locks (the first key of
+/// `pg_advisory_xact_lock(int, int)`, a key space apart from the migrations' one-key lock).
+const GROUP_LOCKS: i32 = 0x6e61_7474; // "natt"
+
+/// Orders the group's writers: before any op writes, a transaction-level advisory lock per
+/// thread (a hash of its id), taken in ascending order. Two groups, of this or another
+/// instance, that write a common thread wait for each other there, before holding any row, so
+/// they never deadlock on the rows; a hash collision only makes two groups wait for each
+/// other. Unlike a `FOR UPDATE` of the rows this writes nothing (no tuple, no WAL); the
+/// statements then take the row locks that order every writer of a thread.
 pub(super) async fn lock_threads(conn: &mut PgConnection, threads: &[&str]) -> Result<()> {
-    sqlx::query("SELECT 1 FROM threads WHERE id = ANY($1) ORDER BY id FOR UPDATE")
-        .bind(threads)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "SELECT pg_advisory_xact_lock($1, k) FROM \
+         (SELECT DISTINCT hashtext(t) AS k FROM UNNEST($2::text[]) AS t ORDER BY 1) AS s",
+    )
+    .bind(GROUP_LOCKS)
+    .bind(threads)
+    .execute(conn)
+    .await?;
     Ok(())
 }
 
@@ -111,11 +122,14 @@ const STREAMS: &str = "WITH x AS (SELECT * FROM UNNEST($1::text[], $2::bigint[],
      SELECT t.id, t.base, CASE WHEN $8 THEN set_config('synchronous_commit', 'off', true) END FROM t";
 
 /// A run's end is written only while the run is `running` (`fin`: 1 if it was, else its
-/// `run.completed` / `run.failed` is left out); the run rows' locks come after the threads'.
+/// `run.completed` / `run.failed` is left out). The threads' rows are locked (`lk`) before a
+/// run's row, as recovery locks them, so the two never wait for each other the other way round.
 const BATCHES: &str = "WITH x AS (SELECT * FROM UNNEST($1::text[], $2::text[], $3::text[], $4::text[], \
        $5::bigint[], $6::text[], $7::text[]) AS x(t, run, status, error, k, state, now)), \
+     lk AS (SELECT id FROM threads WHERE id IN (SELECT t FROM x) ORDER BY id FOR UPDATE), \
      r AS (UPDATE runs SET status = x.status, error = x.error, ended_at = x.now FROM x \
-       WHERE runs.id = x.run AND runs.status = 'running' RETURNING x.t), \
+       WHERE runs.id = x.run AND runs.status = 'running' AND EXISTS (SELECT 1 FROM lk WHERE lk.id = x.t) \
+       RETURNING x.t), \
      t AS (UPDATE threads SET last_seq = threads.last_seq + x.k + f.fin, \
        agent_state = CASE WHEN f.fin > 0 AND x.state IS NOT NULL THEN x.state ELSE threads.agent_state END, \
        updated_at = CASE WHEN f.fin > 0 AND x.state IS NOT NULL THEN x.now ELSE threads.updated_at END \
@@ -155,8 +169,8 @@ impl Op {
     }
 }
 
-/// Runs the ops `ops[i]` for `i` in `round` (each on a different thread, whose rows
-/// [`lock_threads`] locked) in the caller's transaction: one statement per kind. Each op's
+/// Runs the ops `ops[i]` for `i` in `round` (each on a different thread, locked by
+/// [`lock_threads`]) in the caller's transaction: one statement per kind. Each op's
 /// result goes to `out[i]`. `async_commit`: the transaction may commit without waiting for the
 /// WAL flush.
 pub(super) async fn run_round(

@@ -20,8 +20,10 @@
 //!   transaction may have committed.
 //! - Per-thread seqs stay gap-free in commit order: each op's statement takes its seqs from
 //!   `threads.last_seq` under the thread's row lock, which the group holds until its COMMIT.
-//!   A group runs its ops sorted by thread (stable, so one thread's ops keep their order): two
-//!   groups, of this or another instance, lock threads in the same order and never deadlock.
+//!   A group runs its ops sorted by thread (stable, so one thread's ops keep their order), each
+//!   kind in one statement per round (a thread's n-th op in round n). Before writing, it takes
+//!   an advisory lock per thread in one global order ([`fast::lock_threads`]): two groups, of
+//!   this or another instance, never deadlock on the rows they share.
 //! - Events reach the sink after the COMMIT, in each thread's seq order, then callers are
 //!   answered.
 //! - A group of streamed events only commits without waiting for the WAL flush (what the
