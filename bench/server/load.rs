@@ -21,6 +21,7 @@
 //!     BENCH_USERS=100,1000 BENCH_SECS=10 BENCH_RATE=2000 BENCH_DURABILITY=full cargo bench -p natter-server --bench load
 //!     BENCH_USERS=1000 BENCH_STORES=sqlite,pg1,pg2,pg3 cargo bench -p natter-server --bench load
 //!     BENCH_DB_POOL=64 BENCH_STORES=pg1 cargo bench -p natter-server --bench load   # connections per instance
+//!     BENCH_PG_TOP=8 BENCH_STORES=pg3 cargo bench -p natter-server --bench load     # where the database's time goes
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -182,6 +183,7 @@ async fn run() {
             for pace in modes {
                 let before = database.as_ref().map(|(db, _)| db_counters(db));
                 let runs_before = runs_completed(&bases[0]).await;
+                let writer_before = WriterCounters::read(&bases[0]).await;
                 let r = natter(&bases, n, secs, pace).await;
                 let tps = r.turns as f64 / secs as f64;
                 let mode = match pace {
@@ -198,36 +200,33 @@ async fn run() {
                     r.turns,
                     r.errors
                 );
+                let w = WriterCounters::read(&bases[0]).await.minus(&writer_before);
+                println!(
+                    "  store writer: {:.0} group commits, {:.1} writes per group, {:.2} ms per group ({:.2} ms of it COMMIT), busy {:.0} % of the point's wall time",
+                    w.groups,
+                    w.jobs / w.groups.max(1.0),
+                    w.commit_s * 1e3 / w.groups.max(1.0),
+                    w.sync_s * 1e3 / w.groups.max(1.0),
+                    100.0 * w.commit_s / w.wall_s / instances as f64,
+                );
                 if let (Some((db, _)), Some(before)) = (&database, before) {
                     // Per run completed over the whole point (setup, warm-up and window: what
                     // the database counters cover), on every instance of this process.
                     let d = db_counters(db).minus(&before);
                     let turns = (runs_completed(&bases[0]).await - runs_before).max(1.0);
                     println!(
-                        "  per turn: {:.1} statements, {:.1} commits, {:.1} NOTIFYs, {:.2} ms statement time (pg_stat_statements)",
+                        "  per turn: {:.1} statements, {:.1} commits, {:.1} NOTIFYs, {:.2} ms statement time + {:.2} ms planning (pg_stat_statements)",
                         d.statements / turns,
                         d.commits / turns,
                         d.notifies / turns,
-                        d.exec_ms / turns
+                        d.exec_ms / turns,
+                        d.plan_ms / turns
                     );
                 }
             }
         }
-        let m = reqwest::get(format!("{}/metrics", bases[0]))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        for l in m.lines().filter(|l| {
-            l.starts_with("natter_store_commit_seconds_sum")
-                || l.starts_with("natter_store_commit_seconds_count")
-                || l.starts_with("natter_store_sync_seconds_sum")
-                || l.starts_with("natter_store_jobs_total")
-                || l.starts_with("natter_run_first_delta_seconds_sum")
-                || l.starts_with("natter_run_first_delta_seconds_count")
-        }) {
-            println!("  {l}");
+        if let Some((db, _)) = &database {
+            top_statements(db);
         }
         shutdown.cancel();
         for s in servers {
@@ -250,12 +249,59 @@ async fn runs_completed(base: &str) -> f64 {
         .unwrap_or(0.0)
 }
 
+/// The store writers' group commits so far (process-wide metrics: every instance here).
+struct WriterCounters {
+    groups: f64,
+    jobs: f64,
+    commit_s: f64,
+    sync_s: f64,
+    wall_s: f64,
+}
+
+impl WriterCounters {
+    async fn read(base: &str) -> WriterCounters {
+        let m = reqwest::get(format!("{base}/metrics"))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let get = |name: &str| {
+            m.lines()
+                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0.0)
+        };
+        WriterCounters {
+            groups: get("natter_store_commit_seconds_count"),
+            jobs: get("natter_store_jobs_total"),
+            commit_s: get("natter_store_commit_seconds_sum"),
+            sync_s: get("natter_store_sync_seconds_sum"),
+            wall_s: std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap()
+                .as_secs_f64(),
+        }
+    }
+
+    fn minus(&self, o: &WriterCounters) -> WriterCounters {
+        WriterCounters {
+            groups: self.groups - o.groups,
+            jobs: self.jobs - o.jobs,
+            commit_s: self.commit_s - o.commit_s,
+            sync_s: self.sync_s - o.sync_s,
+            wall_s: self.wall_s - o.wall_s,
+        }
+    }
+}
+
 /// The database's work so far, from pg_stat_statements and pg_stat_database.
 struct DbCounters {
     statements: f64,
     commits: f64,
     notifies: f64,
     exec_ms: f64,
+    plan_ms: f64,
 }
 
 impl DbCounters {
@@ -265,6 +311,7 @@ impl DbCounters {
             commits: self.commits - o.commits,
             notifies: self.notifies - o.notifies,
             exec_ms: self.exec_ms - o.exec_ms,
+            plan_ms: self.plan_ms - o.plan_ms,
         }
     }
 }
@@ -276,7 +323,8 @@ fn db_counters(db: &str) -> DbCounters {
             "SELECT (SELECT coalesce(sum(calls), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}'), \
              (SELECT xact_commit FROM pg_stat_database WHERE datname = '{db}'), \
              (SELECT coalesce(sum(s.rows), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}' AND s.query LIKE '%pg_notify%'), \
-             (SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}')"
+             (SELECT coalesce(sum(total_exec_time), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}'), \
+             (SELECT coalesce(sum(total_plan_time), 0) FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}')"
         ),
     );
     let v: Vec<f64> = out
@@ -289,6 +337,35 @@ fn db_counters(db: &str) -> DbCounters {
         commits: v[1],
         notifies: v[2],
         exec_ms: v[3],
+        plan_ms: v[4],
+    }
+}
+
+/// With `BENCH_PG_TOP=N`: the N statements that took the most execution time over this store's
+/// points (set-up included): where the database's time goes.
+fn top_statements(db: &str) {
+    let n: usize = std::env::var("BENCH_PG_TOP")
+        .ok()
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0);
+    if n == 0 {
+        return;
+    }
+    let out = pg_cluster::durable_cluster().psql(
+        db,
+        &format!(
+            "SELECT round(total_exec_time::numeric, 0), round(total_plan_time::numeric, 0), calls, \
+             round((total_exec_time / nullif(calls, 0))::numeric, 3), rows, \
+             regexp_replace(left(query, 110), '\\s+', ' ', 'g') \
+             FROM pg_stat_statements s JOIN pg_database d ON d.oid = s.dbid WHERE d.datname = '{db}' \
+             ORDER BY total_exec_time DESC LIMIT {n}"
+        ),
+    );
+    println!(
+        "  top statements (exec ms | planning ms | calls | exec ms per call | rows | statement):"
+    );
+    for l in out.lines() {
+        println!("    {l}");
     }
 }
 

@@ -129,8 +129,10 @@ impl Cluster {
             c.dir.display()
         );
         if durable {
-            // Benchmarks read per-statement figures.
-            opts.push_str(" -c shared_preload_libraries=pg_stat_statements");
+            // Benchmarks read per-statement figures, planning included.
+            opts.push_str(
+                " -c shared_preload_libraries=pg_stat_statements -c pg_stat_statements.track_planning=on",
+            );
         } else {
             opts.push_str(" -c fsync=off -c synchronous_commit=off -c full_page_writes=off");
         }

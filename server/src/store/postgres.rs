@@ -7,22 +7,26 @@
 //!
 //! Writes: every [`Store`] method that writes is one transaction ([`tx::Tx`]). It locks the
 //! rows of the threads it writes (`SELECT … FOR UPDATE`), takes their next seqs from
-//! `threads.last_seq`, inserts the events, moves `last_seq` and sends one `pg_notify` per
-//! thread, all in one statement before COMMIT. The row lock serializes the writers of a
-//! thread across instances, so seqs are 1, 2, 3, … with no gap, in commit order. Events reach
-//! this instance's sink after the COMMIT; other instances get them from the log on the
-//! NOTIFY ([`fanout`]). The hot path's writes — a send to an open thread, a run's completed
-//! message and end — are each one statement with the same effect ([`fast`]): one round trip
-//! per write instead of one per row.
+//! `threads.last_seq`, inserts the events, moves `last_seq` and notifies, all in one statement
+//! before COMMIT. The row lock serializes the writers of a thread across instances, so seqs are
+//! 1, 2, 3, … with no gap, in commit order. Events reach this instance's sink after the COMMIT;
+//! other instances get them from the log on the NOTIFY ([`fanout`]).
 //!
-//! Streamed events ([`Store::stream`]: a reply's start and deltas) are committed like any
-//! other event, but each call in one statement (its own transaction, one round trip) and with
-//! `synchronous_commit = off`: the COMMIT returns without waiting for the WAL flush, so a
-//! delta costs one statement and no fsync. They become durable at
-//! the latest with the thread's next synchronous commit (the completed message), since WAL is
-//! flushed in order. A kill -9 of an instance loses nothing committed; a crash of the
-//! PostgreSQL server itself may lose the last streamed events of a reply in progress (the run
-//! is then re-run; a client that saw them re-reads from its Last-Event-ID).
+//! The hot path's writes — a send to an open thread, a reply's streamed events, a run's
+//! completed message and end — are each one statement with the same effect ([`fast`]), and
+//! are group-committed: one writer per instance runs those queued meanwhile in one
+//! transaction with one COMMIT and one NOTIFY statement ([`group`]), as the SQLite store's
+//! writer does. A transaction that notifies holds a database-wide lock through its COMMIT's WAL
+//! flush, so without groups the database would commit one write per flush.
+//!
+//! Streamed events ([`Store::stream`]: a reply's start and deltas) are rows like any other
+//! event (an instance's stream reads them from the log) and are published after their group's
+//! commit; a group of streamed events only commits with `synchronous_commit = off` (no WAL
+//! flush wait). They become durable at the latest with the next synchronous commit (the
+//! completed message), since WAL is flushed in order. A kill -9 of an instance loses nothing
+//! committed; a crash of the PostgreSQL server itself may lose the last streamed events of a
+//! reply in progress (the run is then re-run; a client that saw them re-reads from its
+//! Last-Event-ID).
 //!
 //! Several instances: each has a row in `instances` it refreshes (heartbeat); runs carry their
 //! owner. [`Store::recover_interrupted_runs`] (called at start and then periodically, see
@@ -37,6 +41,7 @@ mod console;
 mod console_sessions;
 pub mod fanout;
 mod fast;
+mod group;
 mod local_crm;
 mod migrate;
 mod outbox;
@@ -86,6 +91,8 @@ pub struct PgStore {
     /// This instance's id (`instances.id`, `runs.owner`, NOTIFY payloads).
     instance: String,
     options: PgOptions,
+    /// The writer that group-commits the hot path's writes ([`group`]).
+    group: group::Group,
     /// Stops the heartbeat and the fan-out listener.
     stop: CancellationToken,
     tasks: tokio_util::task::TaskTracker,
@@ -137,7 +144,7 @@ impl PgStore {
             // No ping before each use (a round trip per transaction): a broken connection
             // fails its statement and the pool replaces it.
             .test_before_acquire(false)
-            .connect_with(connect)
+            .connect_with(connect.clone())
             .await
             .map_err(|e| connect_error(url, db_reason(&e)))?;
         migrate::run(&pool).await?;
@@ -148,12 +155,14 @@ impl PgStore {
             .bind(now)
             .execute(&pool)
             .await?;
+        let group = group::Group::start(connect, instance.clone(), sink.clone())?;
         let store = PgStore {
             pool,
             sink,
             planner,
             instance,
             options,
+            group,
             stop: CancellationToken::new(),
             tasks: tokio_util::task::TaskTracker::new(),
             objects: Default::default(),
@@ -481,6 +490,7 @@ impl Store for PgStore {
     }
 
     async fn close(&self) {
+        self.group.close().await;
         self.stop.cancel();
         self.tasks.close();
         self.tasks.wait().await;

@@ -1,9 +1,11 @@
 //! Fan-out across instances: a LISTEN connection per instance wakes this instance's sink for
 //! events other instances committed.
 //!
-//! Each write transaction sends, per thread it wrote, one NOTIFY on [`CHANNEL`] with payload
-//! `"<instance> <thread> <first seq> <last seq>"` (delivered at COMMIT, in commit order). The
-//! payload is only a wake-up: the events are read from the `events` table (the truth), and only
+//! Each write transaction sends NOTIFYs on [`CHANNEL`] naming every thread it wrote and the seqs
+//! it gave them, `"<instance> <thread> <first seq> <last seq>"`, further threads appended as
+//! more ` <thread> <first> <last>` triples up to [`PAYLOAD_MAX`] bytes ([`payloads`]): a group
+//! commit of hundreds of threads sends a handful of notifications, not one per thread
+//! (delivered at COMMIT, in commit order). The payload is only a wake-up: the events are read from the `events` table (the truth), and only
 //! for threads someone follows here ([`EventSink::watching`]). The notifications received so far
 //! are handled together (one query for all their threads), batch after batch in arrival
 //! order, so a thread's events reach the sink in seq order; an event stream
@@ -22,24 +24,50 @@ use super::super::{EventSink, Result, StoredEvent};
 use super::tx::CHANNEL;
 use super::PgStore;
 
-/// One parsed notification.
+/// One parsed notification: the instance that committed, and per thread the seqs it gave.
 #[derive(Debug, PartialEq)]
 pub struct Note<'a> {
     pub instance: &'a str,
-    pub thread: &'a str,
-    pub first: u64,
-    pub last: u64,
+    /// `(thread, first seq, last seq)`.
+    pub ranges: Vec<(&'a str, u64, u64)>,
 }
 
 pub fn parse(payload: &str) -> Option<Note<'_>> {
     let mut it = payload.split(' ');
-    let note = Note {
-        instance: it.next()?,
-        thread: it.next()?,
-        first: it.next()?.parse().ok()?,
-        last: it.next()?.parse().ok()?,
-    };
-    it.next().is_none().then_some(note)
+    let instance = it.next()?;
+    let mut ranges = Vec::new();
+    while let Some(thread) = it.next() {
+        let first = it.next()?.parse().ok()?;
+        let last = it.next()?.parse().ok()?;
+        ranges.push((thread, first, last));
+    }
+    (!ranges.is_empty()).then_some(Note { instance, ranges })
+}
+
+/// A notification's payload stays under this many bytes (PostgreSQL refuses 8,000 or more).
+pub const PAYLOAD_MAX: usize = 7_900;
+
+/// The payloads announcing `ranges` (thread, first seq, last seq): as few as fit.
+pub fn payloads<'a>(
+    instance: &str,
+    ranges: impl IntoIterator<Item = (&'a str, u64, u64)>,
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut current = String::new();
+    for (thread, first, last) in ranges {
+        let triple = format!(" {thread} {first} {last}");
+        if !current.is_empty() && current.len() + triple.len() > PAYLOAD_MAX {
+            out.push(std::mem::take(&mut current));
+        }
+        if current.is_empty() {
+            current.push_str(instance);
+        }
+        current.push_str(&triple);
+    }
+    if !current.is_empty() {
+        out.push(current);
+    }
+    out
 }
 
 /// Notifications handled together (one log read for all of them).
@@ -106,15 +134,20 @@ impl Reader {
                 continue;
             };
             // Our own commits reached our sink right after COMMIT.
-            if note.instance == self.instance || !self.sink.watching(note.thread) {
+            if note.instance == self.instance {
                 continue;
             }
-            match wanted.iter_mut().find(|w| w.0 == note.thread) {
-                Some(w) => {
-                    w.1 = w.1.min(note.first);
-                    w.2 = w.2.max(note.last);
+            for (thread, first, last) in note.ranges {
+                if !self.sink.watching(thread) {
+                    continue;
                 }
-                None => wanted.push((note.thread, note.first, note.last)),
+                match wanted.iter_mut().find(|w| w.0 == thread) {
+                    Some(w) => {
+                        w.1 = w.1.min(first);
+                        w.2 = w.2.max(last);
+                    }
+                    None => wanted.push((thread, first, last)),
+                }
             }
         }
         if wanted.is_empty() {
@@ -195,13 +228,36 @@ mod tests {
             parse("inst_1 thr_a 3 7"),
             Some(Note {
                 instance: "inst_1",
-                thread: "thr_a",
-                first: 3,
-                last: 7
+                ranges: vec![("thr_a", 3, 7)],
             })
         );
+        assert_eq!(
+            parse("inst_1 thr_a 3 7 thr_b 1 1"),
+            Some(Note {
+                instance: "inst_1",
+                ranges: vec![("thr_a", 3, 7), ("thr_b", 1, 1)],
+            })
+        );
+        assert_eq!(parse("inst_1"), None);
         assert_eq!(parse("inst_1 thr_a 3"), None);
         assert_eq!(parse("inst_1 thr_a x 7"), None);
         assert_eq!(parse("inst_1 thr_a 3 7 9"), None);
+    }
+
+    #[test]
+    fn many_threads_pack_into_few_payloads_that_parse_back() {
+        let threads: Vec<String> = (0..1000).map(|i| format!("thr_{i:026}")).collect();
+        let ranges: Vec<(&str, u64, u64)> = threads
+            .iter()
+            .enumerate()
+            .map(|(i, t)| (t.as_str(), i as u64 + 1, i as u64 + 3))
+            .collect();
+        let out = payloads("inst_0123456789abcdef0123456789abcdef", ranges.clone());
+        assert!(out.len() > 1 && out.len() < 10, "{} payloads", out.len());
+        assert!(out.iter().all(|p| p.len() <= PAYLOAD_MAX));
+        let back: Vec<(&str, u64, u64)> =
+            out.iter().flat_map(|p| parse(p).unwrap().ranges).collect();
+        assert_eq!(back, ranges);
+        assert!(payloads("inst_1", []).is_empty());
     }
 }

@@ -19,7 +19,8 @@ use super::PgStore;
 use crate::outbox::NewJob;
 use crate::time::now_rfc3339;
 
-/// The NOTIFY channel: payload `"<instance> <thread id> <first seq> <last seq>"`.
+/// The NOTIFY channel: payloads `"<instance> <thread id> <first seq> <last seq>"`, more
+/// threads' triples appended ([`super::fanout::payloads`]).
 pub const CHANNEL: &str = "natter_events";
 
 /// A thread locked by this transaction.
@@ -198,18 +199,12 @@ impl<'s> Tx<'s> {
                 .collect();
             let ids: Vec<&str> = written.iter().map(|l| l.id.as_str()).collect();
             let lasts: Vec<i64> = written.iter().map(|l| l.last as i64).collect();
-            let notes: Vec<String> = written
-                .iter()
-                .map(|l| {
-                    format!(
-                        "{} {} {} {}",
-                        self.store.instance,
-                        l.id,
-                        l.locked_at + 1,
-                        l.last
-                    )
-                })
-                .collect();
+            let notes = super::fanout::payloads(
+                &self.store.instance,
+                written
+                    .iter()
+                    .map(|l| (l.id.as_str(), l.locked_at + 1, l.last)),
+            );
             // One round trip: events, counters, notifications (delivered at COMMIT).
             sqlx::query(
                 "WITH ins AS (INSERT INTO events (thread_id, seq, type, data, created_at) \

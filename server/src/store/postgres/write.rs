@@ -7,11 +7,11 @@ use natter_protocol::{ErrorDetail, EventPayload, FeedbackRequest, Message, Role,
 use serde_json::Value;
 use sqlx::Row;
 
-use super::super::live::Prepared;
 use super::super::{
     default_subject, NewThread, Recovered, Rerun, Result, RunItem, RunOutcome, SendOutcome,
     StoreError, StoredEvent, Thread, MAX_RERUNS,
 };
+use super::fast::{duplicate, BatchRows, Op, SendRows, StreamRows};
 use super::tx::Tx;
 use super::{corrupt, PgStore};
 use crate::ids;
@@ -70,16 +70,19 @@ impl PgStore {
         context: Option<Value>,
         run_id: String,
     ) -> Result<SendOutcome> {
-        // The common case in one statement; anything else under the row lock below.
-        if self
-            .fast_send(thread_id, &message, &context, &run_id)
-            .await?
-            .is_some()
-        {
-            return Ok(SendOutcome::Created {
-                message_id: message.id,
-                run_id: Some(run_id),
-            });
+        // The common case in one statement of a group commit; anything else under the row
+        // lock below (a send racing a retry of itself ends here too, see [`super::fast`]).
+        let rows = SendRows::new(thread_id, &message, &context, &run_id, &self.instance)?;
+        match self.group.run(Op::Send(rows)).await {
+            Ok(true) => {
+                return Ok(SendOutcome::Created {
+                    message_id: message.id,
+                    run_id: Some(run_id),
+                })
+            }
+            Ok(false) => {}
+            Err(StoreError::Db(e)) if duplicate(&e) => {}
+            Err(e) => return Err(e),
         }
         let mut tx = Tx::begin(self).await?;
         let status = tx.lock(thread_id).await?;
@@ -156,47 +159,14 @@ impl PgStore {
         Ok(SendOutcome::Created { message_id, run_id })
     }
 
-    /// Streams events of a reply in progress: one statement, its own transaction (one round
-    /// trip): the counter moves under the row lock, the envelopes are spliced with their seqs
-    /// in SQL (the same bytes [`Prepared::seal`] makes), the NOTIFY goes out, and the commit
-    /// does not wait for the WAL flush.
+    /// Streams events of a reply in progress: one statement in a group commit (see
+    /// [`super::group`]); a group of streamed events only does not wait for the WAL flush.
     pub(super) async fn do_stream(&self, thread_id: &str, events: Vec<EventPayload>) -> Result<()> {
-        let prepared: Vec<Prepared> = events.iter().map(Prepared::new).collect();
-        let n = prepared.len() as i64;
-        let rests: Vec<String> = prepared
-            .iter()
-            .map(|p| super::fast::envelope_rest(p, thread_id))
-            .collect();
-        let types: Vec<&str> = prepared.iter().map(|p| p.event_type).collect();
-        let rows = sqlx::query(
-            "WITH t AS (UPDATE threads SET last_seq = last_seq + $2 WHERE id = $1 RETURNING last_seq), \
-             ins AS (INSERT INTO events (thread_id, seq, type, data, created_at) \
-               SELECT $1, t.last_seq - $2 + e.i, e.typ, '{\"seq\":' || (t.last_seq - $2 + e.i) || e.rest, $5 \
-               FROM t, UNNEST($3::text[], $4::text[]) WITH ORDINALITY AS e(typ, rest, i)) \
-             SELECT t.last_seq, set_config('synchronous_commit', 'off', true), \
-               pg_notify($6, $7 || ' ' || $1 || ' ' || (t.last_seq - $2 + 1) || ' ' || t.last_seq) FROM t",
-        )
-        .bind(thread_id)
-        .bind(n)
-        .bind(&types)
-        .bind(&rests)
-        .bind(now_rfc3339())
-        .bind(super::tx::CHANNEL)
-        .bind(&self.instance)
-        .fetch_all(&self.pool)
-        .await?;
-        let last = rows
-            .first()
-            .map(|r| r.get::<i64, _>(0) as u64)
-            .ok_or(StoreError::ThreadNotFound)?;
-        let first = last + 1 - n as u64;
-        let sealed: Vec<Arc<StoredEvent>> = prepared
-            .iter()
-            .enumerate()
-            .map(|(i, p)| p.seal(thread_id, first + i as u64))
-            .collect();
-        self.sink.published(thread_id, &sealed);
-        Ok(())
+        let rows = StreamRows::new(thread_id, &events);
+        match self.group.run(Op::Stream(rows)).await? {
+            true => Ok(()),
+            false => Err(StoreError::ThreadNotFound),
+        }
     }
 
     /// Appends events that store no row, durably.
@@ -214,10 +184,11 @@ impl PgStore {
     }
 
     pub(super) async fn do_run_batch(&self, thread_id: &str, items: Vec<RunItem>) -> Result<()> {
-        let items = match self.fast_batch(thread_id, items).await? {
-            Ok(()) => return Ok(()),
-            Err(items) => items,
-        };
+        if let Some(rows) = BatchRows::new(thread_id, &items)? {
+            if self.group.run(Op::Batch(rows)).await? {
+                return Ok(());
+            }
+        }
         let mut tx = Tx::begin(self).await?;
         tx.lock(thread_id).await?;
         for item in items {
