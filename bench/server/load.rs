@@ -235,18 +235,27 @@ async fn run() {
     }
 }
 
-/// Runs completed by every server of this process (the metrics are process-wide).
-async fn runs_completed(base: &str) -> f64 {
-    let m = reqwest::get(format!("{base}/metrics"))
+/// The server's `/metrics` text (process-wide: every instance of this process).
+async fn metrics(base: &str) -> String {
+    reqwest::get(format!("{base}/metrics"))
         .await
         .unwrap()
         .text()
         .await
-        .unwrap();
-    m.lines()
-        .find_map(|l| l.strip_prefix("natter_runs_completed_total "))
+        .unwrap()
+}
+
+/// The value of the metric `name` in a `/metrics` text (0 when absent).
+fn metric(text: &str, name: &str) -> f64 {
+    text.lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
         .and_then(|v| v.trim().parse().ok())
         .unwrap_or(0.0)
+}
+
+/// Runs completed by every server of this process.
+async fn runs_completed(base: &str) -> f64 {
+    metric(&metrics(base).await, "natter_runs_completed_total")
 }
 
 /// The store writers' group commits so far (process-wide metrics: every instance here).
@@ -260,18 +269,8 @@ struct WriterCounters {
 
 impl WriterCounters {
     async fn read(base: &str) -> WriterCounters {
-        let m = reqwest::get(format!("{base}/metrics"))
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
-        let get = |name: &str| {
-            m.lines()
-                .find_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-                .and_then(|v| v.trim().parse().ok())
-                .unwrap_or(0.0)
-        };
+        let m = metrics(base).await;
+        let get = |name: &str| metric(&m, name);
         WriterCounters {
             groups: get("natter_store_commit_seconds_count"),
             jobs: get("natter_store_jobs_total"),

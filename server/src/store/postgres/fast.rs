@@ -180,27 +180,14 @@ pub(super) async fn run_round(
     async_commit: bool,
     out: &mut [Written],
 ) -> Result<()> {
-    let sends: Vec<(usize, &SendRows)> = round
-        .iter()
-        .filter_map(|&i| match ops[i] {
-            Op::Send(s) => Some((i, s)),
-            _ => None,
-        })
-        .collect();
-    let streams: Vec<(usize, &StreamRows)> = round
-        .iter()
-        .filter_map(|&i| match ops[i] {
-            Op::Stream(s) => Some((i, s)),
-            _ => None,
-        })
-        .collect();
-    let batches: Vec<(usize, &BatchRows)> = round
-        .iter()
-        .filter_map(|&i| match ops[i] {
-            Op::Batch(b) => Some((i, b)),
-            _ => None,
-        })
-        .collect();
+    let (mut sends, mut streams, mut batches) = (Vec::new(), Vec::new(), Vec::new());
+    for &i in round {
+        match ops[i] {
+            Op::Send(s) => sends.push((i, s)),
+            Op::Stream(s) => streams.push((i, s)),
+            Op::Batch(b) => batches.push((i, b)),
+        }
+    }
     if !sends.is_empty() {
         SendRows::exec(conn, &sends, out).await?;
     }
