@@ -5,8 +5,9 @@
 //! * [`run`] — feeds dispatches to the core [`crate::dispatch::Engine`], calls handlers and
 //!   awaits promises with a timeout;
 //! * [`act`] — acts on each event when its handlers are done (read-back, apply, follow-up);
-//! * `chat` — the live conversation (network, stream, sends, rendering); `feedback` — the
-//!   thumbs and the details popup; `render` — message objects → DOM nodes;
+//! * `chat` — the live conversation, one file per job (threads, network, stream, sends,
+//!   streamed text, transcript, clicks); `feedback` — the thumbs and the details popup;
+//!   `render` — message objects → DOM nodes;
 //! * `session` — the browser session sent to the server (page, browser, host `context`);
 //! * [`dom`] — the shadow-root DOM; [`listener`] — owned DOM listeners;
 //! * [`opts`] — JS options → core options; [`js`] — object helpers; [`error`] — JS exceptions.

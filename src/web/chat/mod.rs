@@ -1,0 +1,136 @@
+//! The live conversation, by job: [`threads`] (load, create, restart), [`net`] (fetch, the
+//! token refresh), [`stream`] (the event stream and what each event does), [`sends`] (the
+//! visitor's sends until acknowledged; their state is [`Sends`], the pure core in
+//! `crate::conversation`), [`live`] (streamed text, per animation frame), [`transcript`]
+//! (placing and rendering messages), [`clicks`] and [`ui`]. This file holds the per-widget
+//! state they share ([`Conv`]); each submodule sees it and its siblings through `super::*`.
+//!
+//! Invariants:
+//! * every loop (stream, sends, thread creation) holds only a `Weak` to the widget across an
+//!   `await` and stops when the widget is destroyed or the conversation generation changed
+//!   (restart, another thread loaded): [`alive`];
+//! * no `RefCell` borrow of the widget is held while JS runs.
+
+use super::js::{self, call0, get, items, json_parse, json_text, object, set};
+use super::listener::Listener;
+use super::render::{button, el, read_message, render_blocks, Item, View};
+use super::run::{emit, promise, After, Then};
+use super::{act, feedback, find, Widget};
+use crate::conversation::Sends;
+use crate::events::EventType;
+use crate::md;
+use crate::thread::push_u32;
+use crate::transport::{
+    split_blocks, verdict, Backoff, Conn, Kind, Seq, Verdict, TYPING_TIMEOUT_MS,
+};
+use js_sys::{Function, Promise, Uint8Array};
+use natter_protocol::sse::SseParser;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::{spawn_local, JsFuture};
+use web_sys::{Element, Event, Text};
+
+mod clicks;
+mod live;
+mod net;
+mod sends;
+mod stream;
+mod threads;
+mod transcript;
+mod ui;
+
+use self::ui::*;
+pub(crate) use self::{clicks::*, live::*, net::*, sends::*, stream::*, threads::*, transcript::*};
+
+/// The shell's side of a send waiting in [`Sends`].
+pub(crate) struct Pending {
+    message: JsValue,
+    then: Option<Then>,
+    bubble: Option<Element>,
+    /// The files it carries (`pre:send`'s `attachments`: an array of `{id, name, type, size,
+    /// url}`, or `undefined`), kept in storage with it and re-sent with it.
+    files: JsValue,
+}
+
+/// A reply being streamed into the DOM.
+struct Live {
+    id: String,
+    run: String,
+    bubble: Element,
+    block: Option<Text>,
+    block_len: usize,
+    pending: String,
+}
+
+/// The elements this module adds to the window.
+pub(super) struct Ui {
+    root: JsValue,
+    pub(super) window: Element,
+    status: Element,
+    typing: Element,
+    pub(super) live: Element,
+    pub(super) popup: Option<Element>,
+    _keys: Listener,
+}
+
+/// Per-widget conversation state.
+#[derive(Default)]
+pub(crate) struct Conv {
+    gen: u32,
+    seq: Seq,
+    conn: Option<Conn>,
+    streaming: bool,
+    sending: bool,
+    creating: bool,
+    pub(crate) sends: Sends<Pending>,
+    /// Client message ids of acknowledged sends (their `message.created` is not shown twice).
+    mine: Vec<String>,
+    /// Rendered bot/agent messages: (id, message as rendered), index = `data-m`.
+    msgs: Vec<(String, JsValue)>,
+    live: Vec<Live>,
+    raf: bool,
+    abort: Option<AbortController>,
+    typing_gen: u32,
+    pub(super) ui: Option<Ui>,
+    /// Feedback given: (message id, isPositive).
+    pub(super) feedback: Vec<(String, bool)>,
+    next_slot: u32,
+    auth_wait: Option<Promise>,
+    /// Tokens put in place so far (see [`refresh_token`]).
+    auth_epoch: u32,
+    warned_bot: bool,
+    /// The browser session and the listeners that resend it.
+    pub(super) session: crate::web::session::Session,
+    /// The group the next message goes into, and how many it holds (see [`bubble`]).
+    group: Option<Element>,
+    group_n: u32,
+}
+
+impl Drop for Conv {
+    fn drop(&mut self) {
+        if let Some(a) = &self.abort {
+            a.abort();
+        }
+    }
+}
+
+fn alive(weak: &Weak<Widget>, gen: u32) -> Option<Rc<Widget>> {
+    let w = weak.upgrade()?;
+    let ok = {
+        let st = w.st.borrow();
+        !st.destroyed && st.chat.gen == gen
+    };
+    ok.then_some(w)
+}
+
+/// The root of the shadow DOM (tests).
+#[allow(dead_code)]
+pub(crate) fn root(w: &Widget) -> JsValue {
+    w.st.borrow()
+        .chat
+        .ui
+        .as_ref()
+        .map(|u| u.root.clone())
+        .unwrap_or(JsValue::UNDEFINED)
+}
