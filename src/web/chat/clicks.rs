@@ -88,7 +88,7 @@ pub(super) fn button_click(w: &Rc<Widget>, e: &Element) {
                 .or_else(|| get(&get(&value, "input"), "text").as_string())
                 .or_else(|| label.clone());
             if let Some(v) = v.filter(|v| !v.trim().is_empty()) {
-                act::send(
+                start::send(
                     w,
                     v,
                     false,

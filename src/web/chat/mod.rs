@@ -15,7 +15,7 @@ use super::js::{self, call0, get, items, json_parse, json_text, object, set};
 use super::listener::Listener;
 use super::render::{button, el, read_message, render_blocks, Item, View};
 use super::run::{emit, promise, After, Then};
-use super::{act, feedback, find, Widget};
+use super::{feedback, find, start, Widget};
 use crate::conversation::Sends;
 use crate::events::EventType;
 use crate::md;

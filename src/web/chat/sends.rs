@@ -24,7 +24,7 @@ pub(crate) fn queued(
         // tell the visitor (not only the console): the message was not taken
         js::console_warn(&crate::thread::Error::OutboxFull.msg());
         note(w, "queueFull", None);
-        return act::run_then(w, then);
+        return start::run_then(w, then);
     }
     let bubble = if silent {
         None
@@ -242,6 +242,6 @@ pub(super) fn acked(w: &Rc<Widget>, cmid: &str, ok: bool) {
         emit(w, EventType::Send, ev, None, After::Finally(then));
     } else {
         js::console_warn("natter: a message was not sent: the server refused it, or no conversation could start (see the warning before)");
-        act::run_then(w, then);
+        start::run_then(w, then);
     }
 }

@@ -198,9 +198,9 @@ pub(super) fn handle(w: &Rc<Widget>, data: &str) {
             let run = get(&v, "runId").as_string().unwrap_or_default();
             // the bubble takes its place in the transcript now, whatever handlers do
             ensure_live(w, mid.clone(), run);
-            act::stream_delta(w, v, mid);
+            start::stream_delta(w, v, mid);
         }
-        Kind::MessageCompleted | Kind::AgentMessage => act::receive(w, get(&v, "message")),
+        Kind::MessageCompleted | Kind::AgentMessage => start::receive(w, get(&v, "message")),
         Kind::RunFailed => {
             // a reply started but not completed in this run is abandoned (protocol §7)
             let run = get(&v, "runId").as_string().unwrap_or_default();

@@ -131,7 +131,7 @@ pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
                 if w.st.borrow().thread_id.as_deref() == Some(tid.as_str()) {
                     w.set_thread_id(None);
                 }
-                act::run_then(&w, then);
+                start::run_then(&w, then);
                 return;
             }
             drop(w);
@@ -155,7 +155,7 @@ pub(crate) fn history_arrived(w: &Rc<Widget>, tid: String, body: &JsValue, then:
             "sender",
             &(if user { "user" } else { "response" }).into(),
         );
-        typed(&m);
+        start::typed(&m);
         // what the visitor did with it: the feedback given, if any
         let id = get(&m, "id").as_string().unwrap_or_default();
         let state = object(&[]);
@@ -246,7 +246,7 @@ pub(crate) fn reset(w: &Rc<Widget>) {
     persist_sends(w);
     for p in pending {
         if let Some(t) = p.extra.then {
-            act::run_then(w, t);
+            start::run_then(w, t);
         }
     }
     typing(w, false);

@@ -45,16 +45,6 @@ pub(super) fn user_bubble(w: &Widget, text: &str, class: &str) -> Option<Element
     Some(b)
 }
 
-/// Gives each content item a `type` beside its `response_type` (the event tables name `type`).
-pub(crate) fn typed(m: &JsValue) {
-    for it in items(&get(m, "content")) {
-        let t = get(&it, "response_type");
-        if !t.is_undefined() && get(&it, "type").is_undefined() {
-            set(&it, "type", &t);
-        }
-    }
-}
-
 pub(super) fn text_of(m: &JsValue) -> String {
     let mut s = String::new();
     for it in items(&get(m, "content")) {

@@ -40,7 +40,7 @@ pub(super) fn build_ui(
         if key == "Escape" {
             e.prevent_default();
             if !feedback::close_popup(&w) {
-                act::change_view(&w, crate::view::Cause::MinimizeClicked, Then::Nothing);
+                start::change_view(&w, crate::view::Cause::MinimizeClicked, Then::Nothing);
             }
         } else if key == "Tab" {
             trap(&root2, &win2, &e);
