@@ -13,7 +13,9 @@
 //! * sends go to the server oldest first, each with its client message id, which the server
 //!   de-duplicates: re-sending an unacknowledged message (retry, reload) never doubles it;
 //! * [`Sends::stored`] is exactly the unacknowledged sends, in order: what the shell keeps in
-//!   storage beside the thread id so a reload re-sends them ([`Sends::restore`]).
+//!   storage beside the thread id so a reload re-sends them ([`Sends::restore`]);
+//! * a visitor's message seen on the stream ([`Sends::echo`]) is shown once: as its pending
+//!   bubble when it is one of ours, as a new bubble only when this page did not send it.
 
 use crate::thread::push_u32;
 
@@ -36,6 +38,20 @@ pub struct Sends<T> {
     prefix: String,
     seq: u32,
     items: Vec<Send<T>>,
+    /// Client message ids settled so far (their bubbles are shown already).
+    settled: Vec<String>,
+}
+
+/// What the stream's record of a visitor's message (`message.created` with its
+/// `clientMessageId`) is to this page.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Echo {
+    /// One of ours, waiting: its acknowledgement ([`Sends::settle`] it; `send` fires).
+    Ack,
+    /// One of ours, settled already: shown, nothing to do.
+    Known,
+    /// Not sent from this page (another tab, the agent console's record): show it.
+    Show,
 }
 
 /// Why a send was not queued.
@@ -58,6 +74,7 @@ impl<T> Sends<T> {
             prefix,
             seq: 0,
             items: Vec::new(),
+            settled: Vec::new(),
         }
     }
 
@@ -110,7 +127,19 @@ impl<T> Sends<T> {
     /// the first time only.
     pub fn settle(&mut self, cmid: &str) -> Option<Send<T>> {
         let i = self.items.iter().position(|s| s.cmid == cmid)?;
+        self.settled.push(cmid.to_string());
         Some(self.items.remove(i))
+    }
+
+    /// The stream's `message.created` of a visitor's message with client message id `cmid`.
+    pub fn echo(&self, cmid: &str) -> Echo {
+        if self.waiting(cmid) {
+            Echo::Ack
+        } else if self.settled.iter().any(|c| c == cmid) {
+            Echo::Known
+        } else {
+            Echo::Show
+        }
     }
 
     /// Every waiting send, oldest first (restart, no conversation possible).
@@ -170,6 +199,40 @@ mod tests {
             0,
             "nothing left to re-send after a reload"
         );
+    }
+
+    #[test]
+    fn the_streams_record_of_a_send_is_shown_once() {
+        let mut s: Sends<()> = Sends::new("p".into());
+        let id = s.queue("hi".into(), ()).unwrap();
+        // the stream's record arrives first: it is the acknowledgement
+        assert_eq!(s.echo(&id), Echo::Ack);
+        assert!(s.settle(&id).is_some());
+        // the 202 after it settles nothing; a record seen again is known
+        assert!(s.settle(&id).is_none());
+        assert_eq!(s.echo(&id), Echo::Known);
+        // the 202 first: the stream's record after it is known, not a second bubble
+        let two = s.queue("again".into(), ()).unwrap();
+        assert!(s.settle(&two).is_some());
+        assert_eq!(s.echo(&two), Echo::Known);
+        // a message this page did not send (another tab), or one without an id: shown
+        assert_eq!(s.echo("q-1"), Echo::Show);
+        assert_eq!(s.echo(""), Echo::Show);
+    }
+
+    #[test]
+    fn a_refused_send_is_not_shown_again() {
+        let mut s: Sends<()> = Sends::new("p".into());
+        let id = s.queue("x".into(), ()).unwrap();
+        s.take_all();
+        assert_eq!(
+            s.echo(&id),
+            Echo::Show,
+            "taken back at restart: not ours any more"
+        );
+        let id = s.queue("y".into(), ()).unwrap();
+        s.settle(&id); // refused for good (its bubble marked failed)
+        assert_eq!(s.echo(&id), Echo::Known);
     }
 
     #[test]

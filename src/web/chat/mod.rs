@@ -16,7 +16,7 @@ use super::listener::Listener;
 use super::render::{button, el, read_message, render_blocks, Item, View};
 use super::run::{emit, promise, After, Then};
 use super::{feedback, find, start, Widget};
-use crate::conversation::Sends;
+use crate::conversation::{Echo, Sends};
 use crate::events::EventType;
 use crate::md;
 use crate::thread::push_u32;
@@ -84,8 +84,6 @@ pub(crate) struct Conv {
     sending: bool,
     creating: bool,
     pub(crate) sends: Sends<Pending>,
-    /// Client message ids of acknowledged sends (their `message.created` is not shown twice).
-    mine: Vec<String>,
     /// Rendered bot/agent messages: (id, message as rendered), index = `data-m`.
     msgs: Vec<(String, JsValue)>,
     live: Vec<Live>,

@@ -218,14 +218,7 @@ pub(super) async fn send_loop(weak: Weak<Widget>, gen: u32) {
 /// The server acknowledged (its 202, or the stream's record of the message) or refused for
 /// good a send: `send` fires at the first acknowledgement, before any event of its reply.
 pub(super) fn acked(w: &Rc<Widget>, cmid: &str, ok: bool) {
-    let p = {
-        let mut st = w.st.borrow_mut();
-        let p = st.chat.sends.settle(cmid);
-        if p.is_some() {
-            st.chat.mine.push(cmid.to_string());
-        }
-        p
-    };
+    let p = w.st.borrow_mut().chat.sends.settle(cmid);
     let Some(p) = p else { return };
     persist_sends(w);
     let mut p = p.extra;

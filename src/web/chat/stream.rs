@@ -176,17 +176,16 @@ pub(super) fn handle(w: &Rc<Widget>, data: &str) {
         Kind::MessageCreated => {
             let m = get(&v, "message");
             let cmid = get(&m, "client_message_id").as_string().unwrap_or_default();
-            let (waiting, seen) = {
-                let c = &w.st.borrow().chat;
-                (c.sends.waiting(&cmid), c.mine.contains(&cmid))
-            };
-            if waiting {
+            let echo = w.st.borrow().chat.sends.echo(&cmid);
+            match echo {
                 // the stream's record of our send: acknowledged (`send` before its reply)
-                acked(w, &cmid, true);
-            } else if !seen {
-                let text = text_of(&m);
-                user_bubble(w, &text, "user");
-                scroll(w);
+                Echo::Ack => acked(w, &cmid, true),
+                Echo::Show => {
+                    let text = text_of(&m);
+                    user_bubble(w, &text, "user");
+                    scroll(w);
+                }
+                Echo::Known => {}
             }
         }
         Kind::RunStarted => typing(w, true),
