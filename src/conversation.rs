@@ -1,5 +1,6 @@
-//! The visitor's sends, from `pre:send` to acknowledged: a pure state machine (no JS) the
-//! browser shell drives with what happens on the wire.
+//! The conversation's state that is not the DOM, pure (no JS) so it is tested natively: the
+//! visitor's sends, from `pre:send` to acknowledged ([`Sends`], a state machine the browser
+//! shell drives with what happens on the wire), and the feedback given ([`Given`]).
 //!
 //! A send is acknowledged by whichever comes first: the `202` to its POST, or the event
 //! stream's own record of it (`message.created` carrying its `clientMessageId`). The stream
@@ -18,6 +19,31 @@
 //!   bubble when it is one of ours, as a new bubble only when this page did not send it.
 
 use crate::thread::push_u32;
+
+/// The feedback the visitor gave, by message id: what history reports and each thumb click
+/// since (the thumbs' pressed state, `message_state.feedback`). One entry per message, the
+/// latest choice; forgotten at restart.
+#[derive(Debug, Default)]
+pub struct Given(Vec<(String, bool)>);
+
+impl Given {
+    /// The feedback given to message `id`: `Some(isPositive)`, or `None`.
+    pub fn of(&self, id: &str) -> Option<bool> {
+        self.0.iter().find(|f| f.0 == id).map(|f| f.1)
+    }
+
+    /// `positive` is now the feedback given to message `id`.
+    pub fn choose(&mut self, id: String, positive: bool) {
+        match self.0.iter_mut().find(|f| f.0 == id) {
+            Some(f) => f.1 = positive,
+            None => self.0.push((id, positive)),
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
 
 /// How many sends may wait for their acknowledgement.
 pub const LIMIT: usize = crate::thread::OUTBOX_LIMIT;
@@ -233,6 +259,25 @@ mod tests {
         let id = s.queue("y".into(), ()).unwrap();
         s.settle(&id); // refused for good (its bubble marked failed)
         assert_eq!(s.echo(&id), Echo::Known);
+    }
+
+    #[test]
+    fn feedback_given_latest_wins_and_restart_forgets() {
+        let mut g = Given::default();
+        // history says the visitor liked m1
+        g.choose("m1".into(), true);
+        assert_eq!((g.of("m1"), g.of("m2")), (Some(true), None));
+        // they change their mind, then rate another message
+        g.choose("m1".into(), false);
+        g.choose("m2".into(), true);
+        assert_eq!((g.of("m1"), g.of("m2")), (Some(false), Some(true)));
+        assert_eq!(g.0.len(), 2, "one entry per message");
+        g.clear();
+        assert_eq!(
+            g.of("m1"),
+            None,
+            "a restarted conversation shows no feedback"
+        );
     }
 
     #[test]

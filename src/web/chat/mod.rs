@@ -16,7 +16,7 @@ use super::listener::Listener;
 use super::render::{button, el, read_message, render_blocks, Item, View};
 use super::run::{emit, promise, After, Then};
 use super::{feedback, find, start, Widget};
-use crate::conversation::{Echo, Sends};
+use crate::conversation::{Echo, Given, Sends};
 use crate::events::EventType;
 use crate::md;
 use crate::thread::push_u32;
@@ -91,8 +91,8 @@ pub(crate) struct Conv {
     abort: Option<AbortController>,
     typing_gen: u32,
     pub(super) ui: Option<Ui>,
-    /// Feedback given: (message id, isPositive).
-    pub(super) feedback: Vec<(String, bool)>,
+    /// The feedback the visitor gave (history and thumb clicks).
+    pub(super) feedback: Given,
     next_slot: u32,
     auth_wait: Option<Promise>,
     /// Tokens put in place so far (see [`refresh_token`]).

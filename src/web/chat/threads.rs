@@ -159,13 +159,7 @@ pub(crate) fn history_arrived(w: &Rc<Widget>, tid: String, body: &JsValue, then:
         // what the visitor did with it: the feedback given, if any
         let id = get(&m, "id").as_string().unwrap_or_default();
         let state = object(&[]);
-        let given =
-            w.st.borrow()
-                .chat
-                .feedback
-                .iter()
-                .find(|f| f.0 == id)
-                .map(|f| f.1);
+        let given = w.st.borrow().chat.feedback.of(&id);
         if let Some(p) = given {
             set(&state, "feedback", &object(&[("isPositive", p.into())]));
         }

@@ -236,12 +236,7 @@ pub(super) fn render_message(
         );
     }
     if view.feedback && !view.id.is_empty() {
-        let given = st
-            .chat
-            .feedback
-            .iter()
-            .find(|f| f.0 == view.id)
-            .map(|f| f.1);
+        let given = st.chat.feedback.of(&view.id);
         if let Some(row) = el(&doc, "div", &bubble, Some("fb")) {
             let _ = row.set_attribute("part", "feedback");
             for (positive, key) in [(true, "feedbackPositive"), (false, "feedbackNegative")] {
