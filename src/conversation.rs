@@ -1,6 +1,7 @@
 //! The conversation's state that is not the DOM, pure (no JS) so it is tested natively: the
 //! visitor's sends, from `pre:send` to acknowledged ([`Sends`], a state machine the browser
-//! shell drives with what happens on the wire), and the feedback given ([`Given`]).
+//! shell drives with what happens on the wire), which of its loops run ([`Loops`]), and the
+//! feedback given ([`Given`]).
 //!
 //! A send is acknowledged by whichever comes first: the `202` to its POST, or the event
 //! stream's own record of it (`message.created` carrying its `clientMessageId`). The stream
@@ -19,6 +20,58 @@
 //!   bubble when it is one of ours, as a new bubble only when this page did not send it.
 
 use crate::thread::push_u32;
+
+/// The conversation's generation and which of its loops (the event stream, the send loop)
+/// run. Loading another thread, restarting, or a thread found gone starts a new generation.
+///
+/// Invariants: at most one stream and one send loop run per generation; a loop keeps the
+/// generation it started in and stops at its next step once that is not [`Loops::current`],
+/// so nothing of an old thread reaches the new one.
+#[derive(Debug, Default)]
+pub struct Loops {
+    gen: u32,
+    stream: bool,
+    send: bool,
+}
+
+impl Loops {
+    pub fn gen(&self) -> u32 {
+        self.gen
+    }
+
+    /// Whether a loop started in generation `gen` may go on.
+    pub fn current(&self, gen: u32) -> bool {
+        self.gen == gen
+    }
+
+    /// A new generation: the old loops stop; a new stream and send loop may start.
+    pub fn restart(&mut self) -> u32 {
+        self.gen = self.gen.wrapping_add(1);
+        self.stream = false;
+        self.send = false;
+        self.gen
+    }
+
+    /// The stream may start (none runs): `Some(generation)` it runs in.
+    pub fn start_stream(&mut self) -> Option<u32> {
+        (!std::mem::replace(&mut self.stream, true)).then_some(self.gen)
+    }
+
+    /// The send loop may start (none runs): `Some(generation)` it runs in.
+    pub fn start_sending(&mut self) -> Option<u32> {
+        (!std::mem::replace(&mut self.send, true)).then_some(self.gen)
+    }
+
+    /// The stream stopped by itself (refused token, thread gone): a new one may start.
+    pub fn stream_stopped(&mut self) {
+        self.stream = false;
+    }
+
+    /// The send loop ran out of sends (or gave up): a new one may start.
+    pub fn sending_stopped(&mut self) {
+        self.send = false;
+    }
+}
 
 /// The feedback the visitor gave, by message id: what history reports and each thumb click
 /// since (the thumbs' pressed state, `message_state.feedback`). One entry per message, the
@@ -278,6 +331,52 @@ mod tests {
             None,
             "a restarted conversation shows no feedback"
         );
+    }
+
+    #[test]
+    fn one_stream_and_one_send_loop_per_generation() {
+        let mut l = Loops::default();
+        let g = l.start_stream().expect("the first stream starts");
+        assert_eq!(
+            l.start_stream(),
+            None,
+            "a second stream of the same thread does not"
+        );
+        assert_eq!(l.start_sending(), Some(g));
+        assert_eq!(l.start_sending(), None);
+        l.sending_stopped();
+        assert_eq!(
+            l.start_sending(),
+            Some(g),
+            "sends queued later start a new loop"
+        );
+        l.stream_stopped();
+        assert_eq!(
+            l.start_stream(),
+            Some(g),
+            "a new token starts the stream again"
+        );
+        assert!(l.current(g));
+    }
+
+    #[test]
+    fn restart_stops_the_old_loops() {
+        let mut l = Loops::default();
+        let old = l.start_stream().unwrap();
+        l.start_sending();
+        // restart (or another thread loaded, or the thread found gone)
+        let new = l.restart();
+        assert!(
+            !l.current(old),
+            "the old stream and send loop stop at their next step"
+        );
+        assert_eq!(
+            l.start_stream(),
+            Some(new),
+            "the new thread streams at once"
+        );
+        assert_eq!(l.start_sending(), Some(new));
+        assert!(l.current(new) && l.gen() == new);
     }
 
     #[test]

@@ -16,7 +16,7 @@ use super::listener::Listener;
 use super::render::{button, el, read_message, render_blocks, Item, View};
 use super::run::{emit, promise, After, Then};
 use super::{feedback, find, start, Widget};
-use crate::conversation::{Echo, Given, Sends};
+use crate::conversation::{Echo, Given, Loops, Sends};
 use crate::events::EventType;
 use crate::md;
 use crate::thread::push_u32;
@@ -77,11 +77,10 @@ pub(super) struct Ui {
 /// Per-widget conversation state.
 #[derive(Default)]
 pub(crate) struct Conv {
-    gen: u32,
+    /// The generation and which loops run.
+    loops: Loops,
     seq: Seq,
     conn: Option<Conn>,
-    streaming: bool,
-    sending: bool,
     creating: bool,
     pub(crate) sends: Sends<Pending>,
     /// Rendered bot/agent messages: (id, message as rendered), index = `data-m`.
@@ -105,6 +104,16 @@ pub(crate) struct Conv {
     group_n: u32,
 }
 
+impl Conv {
+    /// A new generation: the stream is aborted, the loops of the old one stop.
+    fn restart(&mut self) -> u32 {
+        if let Some(a) = self.abort.take() {
+            a.abort();
+        }
+        self.loops.restart()
+    }
+}
+
 impl Drop for Conv {
     fn drop(&mut self) {
         if let Some(a) = &self.abort {
@@ -117,7 +126,7 @@ fn alive(weak: &Weak<Widget>, gen: u32) -> Option<Rc<Widget>> {
     let w = weak.upgrade()?;
     let ok = {
         let st = w.st.borrow();
-        !st.destroyed && st.chat.gen == gen
+        !st.destroyed && st.chat.loops.current(gen)
     };
     ok.then_some(w)
 }
