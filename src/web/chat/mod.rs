@@ -4,6 +4,9 @@
 //! `crate::conversation`), [`live`] (streamed text, per animation frame), [`transcript`]
 //! (placing and rendering messages), [`clicks`] and [`ui`]. This file holds the per-widget
 //! state they share ([`Conv`]); each submodule sees it and its siblings through `super::*`.
+//! The decisions that need no JS are the pure core's, in `crate::conversation`: [`Sends`]
+//! (what waits, what an acknowledgement or the stream's [`Echo`] of a send means), [`Loops`]
+//! (the generation, which loops run) and [`Given`] (the feedback given).
 //!
 //! Invariants:
 //! * every loop (stream, sends, thread creation) holds only a `Weak` to the widget across an
