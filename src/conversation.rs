@@ -1,7 +1,7 @@
 //! The conversation's state that is not the DOM, pure (no JS) so it is tested natively: the
 //! visitor's sends, from `pre:send` to acknowledged ([`Sends`], a state machine the browser
-//! shell drives with what happens on the wire), which of its loops run ([`Loops`]), and the
-//! feedback given ([`Given`]).
+//! shell drives with what happens on the wire), which of its loops run ([`Loops`]), the replies
+//! being streamed ([`Replies`]) and the feedback given ([`Given`]).
 //!
 //! A send is acknowledged by whichever comes first: the `202` to its POST, or the event
 //! stream's own record of it (`message.created` carrying its `clientMessageId`). The stream
@@ -70,6 +70,80 @@ impl Loops {
     /// The send loop ran out of sends (or gave up): a new one may start.
     pub fn sending_stopped(&mut self) {
         self.send = false;
+    }
+}
+
+/// A reply being streamed: its message and run, the text waiting for the next frame, and the
+/// shell's own data `T` (its bubble).
+#[derive(Debug)]
+pub struct Reply<T> {
+    pub id: String,
+    pub run: String,
+    pub pending: String,
+    pub extra: T,
+}
+
+/// The replies being streamed, in the order their first delta arrived.
+///
+/// Invariants: one reply per message id; a failed run's replies are dropped whole (a reply
+/// started but not completed in that run is abandoned); a reply's final message takes its
+/// reply out, so the bubble is reused, not doubled.
+#[derive(Debug)]
+pub struct Replies<T>(Vec<Reply<T>>);
+
+impl<T> Default for Replies<T> {
+    fn default() -> Replies<T> {
+        Replies(Vec::new())
+    }
+}
+
+impl<T> Replies<T> {
+    pub fn has(&self, id: &str) -> bool {
+        self.0.iter().any(|r| r.id == id)
+    }
+
+    /// A reply's first delta (see [`Replies::has`]).
+    pub fn add(&mut self, id: String, run: String, extra: T) {
+        self.0.push(Reply {
+            id,
+            run,
+            pending: String::new(),
+            extra,
+        });
+    }
+
+    /// The text a delta of message `id` carries waits for the next frame.
+    pub fn text(&mut self, id: &str) -> Option<&mut String> {
+        self.0
+            .iter_mut()
+            .find(|r| r.id == id)
+            .map(|r| &mut r.pending)
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Reply<T>> {
+        self.0.iter_mut()
+    }
+
+    /// Run `run` failed: its replies go, each handed to `gone` (the shell removes its bubble).
+    pub fn abandon(&mut self, run: &str, mut gone: impl FnMut(&T)) {
+        self.0.retain(|r| {
+            if r.run == run {
+                gone(&r.extra);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Message `id` is complete: its reply, if it was streamed.
+    pub fn finish(&mut self, id: &str) -> Option<Reply<T>> {
+        let i = self.0.iter().position(|r| r.id == id)?;
+        Some(self.0.remove(i))
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
     }
 }
 
@@ -377,6 +451,40 @@ mod tests {
         );
         assert_eq!(l.start_sending(), Some(new));
         assert!(l.current(new) && l.gen() == new);
+    }
+
+    #[test]
+    fn streamed_replies() {
+        let mut r: Replies<u8> = Replies::default();
+        r.add("m1".into(), "r1".into(), 1);
+        r.add("m2".into(), "r2".into(), 2);
+        assert!(r.has("m1") && !r.has("m3"));
+        r.text("m1").unwrap().push_str("Hel");
+        r.text("m1").unwrap().push_str("lo");
+        assert!(r.text("m3").is_none(), "no reply, nowhere to put text");
+        let frame: Vec<String> = r
+            .iter_mut()
+            .map(|x| std::mem::take(&mut x.pending))
+            .collect();
+        assert_eq!(
+            frame,
+            ["Hello", ""],
+            "one frame takes every delta so far, in order"
+        );
+        // run r2 fails: its reply goes, m1's stays
+        let mut gone = Vec::new();
+        r.abandon("r2", |x| gone.push(*x));
+        assert_eq!(gone, [2]);
+        assert!(!r.has("m2") && r.has("m1"));
+        // m1's final message takes its reply (its bubble is reused), once
+        assert_eq!(r.finish("m1").map(|x| x.extra), Some(1));
+        assert!(r.finish("m1").is_none());
+        r.add("m3".into(), "r3".into(), 3);
+        r.clear();
+        assert!(
+            !r.has("m3"),
+            "another thread loaded: nothing streams into it"
+        );
     }
 
     #[test]

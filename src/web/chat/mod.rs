@@ -6,7 +6,8 @@
 //! state they share ([`Conv`]); each submodule sees it and its siblings through `super::*`.
 //! The decisions that need no JS are the pure core's, in `crate::conversation`: [`Sends`]
 //! (what waits, what an acknowledgement or the stream's [`Echo`] of a send means), [`Loops`]
-//! (the generation, which loops run) and [`Given`] (the feedback given).
+//! (the generation, which loops run), [`Replies`] (the replies being streamed) and [`Given`]
+//! (the feedback given).
 //!
 //! Invariants:
 //! * every loop (stream, sends, thread creation) holds only a `Weak` to the widget across an
@@ -19,7 +20,7 @@ use super::listener::Listener;
 use super::render::{button, el, read_message, render_blocks, Item, View};
 use super::run::{emit, promise, After, Then};
 use super::{feedback, find, start, Widget};
-use crate::conversation::{Echo, Given, Loops, Sends};
+use crate::conversation::{Echo, Given, Loops, Replies, Sends};
 use crate::events::EventType;
 use crate::md;
 use crate::thread::push_u32;
@@ -56,14 +57,11 @@ pub(crate) struct Pending {
     files: JsValue,
 }
 
-/// A reply being streamed into the DOM.
+/// The shell's side of a reply being streamed ([`Replies`]): its bubble and trailing block.
 struct Live {
-    id: String,
-    run: String,
     bubble: Element,
     block: Option<Text>,
     block_len: usize,
-    pending: String,
 }
 
 /// The elements this module adds to the window.
@@ -88,7 +86,7 @@ pub(crate) struct Conv {
     pub(crate) sends: Sends<Pending>,
     /// Rendered bot/agent messages: (id, message as rendered), index = `data-m`.
     msgs: Vec<(String, JsValue)>,
-    live: Vec<Live>,
+    live: Replies<Live>,
     raf: bool,
     abort: Option<AbortController>,
     typing_gen: u32,

@@ -207,14 +207,7 @@ pub(super) fn handle(w: &Rc<Widget>, data: &str) {
             let run = get(&v, "runId").as_string().unwrap_or_default();
             let mut st = w.st.borrow_mut();
             let st = &mut *st;
-            st.chat.live.retain(|l| {
-                if l.run == run {
-                    l.bubble.remove();
-                    false
-                } else {
-                    true
-                }
-            });
+            st.chat.live.abandon(&run, |l| l.bubble.remove());
         }
         Kind::HandedOff => note(w, "handedOff", None),
         Kind::AgentJoined => note(w, "agentJoined", get(&v, "agent").as_string()),
