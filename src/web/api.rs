@@ -5,7 +5,7 @@
 use super::error::{Error, Result};
 use super::js::{self, get, items, object};
 use super::run::{self, After, Then};
-use super::{act, chat, dom, opts, Ready, Widget};
+use super::{chat, dom, opts, start, Ready, Widget};
 use crate::events::{EventType, Topic};
 use crate::thread;
 use crate::view::{self, Cause};
@@ -174,16 +174,16 @@ impl Chat {
         let on_action = move |a: dom::Action| {
             let Some(w) = weak.upgrade() else { return };
             match a {
-                dom::Action::Open => act::change_view(&w, Cause::LauncherClicked, Then::Focus),
+                dom::Action::Open => start::change_view(&w, Cause::LauncherClicked, Then::Focus),
                 dom::Action::Minimize => {
-                    act::change_view(&w, Cause::MinimizeClicked, Then::Nothing)
+                    start::change_view(&w, Cause::MinimizeClicked, Then::Nothing)
                 }
                 dom::Action::ToggleMaximize => {
                     let m = !w.st.borrow().views.maximized();
-                    act::change_props(&w, m, Then::Nothing)
+                    start::change_props(&w, m, Then::Nothing)
                 }
                 dom::Action::Restart => restart(&w, Then::Nothing),
-                dom::Action::Submit(text) => act::send(
+                dom::Action::Submit(text) => start::send(
                     &w,
                     text,
                     false,
@@ -201,7 +201,7 @@ impl Chat {
         };
         w.st.borrow_mut().dom = Some(built?);
         chat::attach(w);
-        act::change_view(w, Cause::Loaded, Then::Ready);
+        start::change_view(w, Cause::Loaded, Then::Ready);
         Ok(p)
     }
 
@@ -234,7 +234,7 @@ impl Chat {
             return Err(Error::BadText.into());
         }
         let (p, resolve) = run::promise();
-        act::send(
+        start::send(
             w,
             text,
             silent,
@@ -266,7 +266,7 @@ impl Chat {
             None => return Err(Error::from(view::Error::BadViewArgument).into()),
         };
         let (p, resolve) = run::promise();
-        act::change_view(w, cause, Then::Resolve(resolve));
+        start::change_view(w, cause, Then::Resolve(resolve));
         Ok(p)
     }
 
@@ -278,7 +278,7 @@ impl Chat {
             .as_bool()
             .ok_or(Error::from(view::Error::BadProperties))?;
         let (p, resolve) = run::promise();
-        act::change_props(w, m, Then::Resolve(resolve));
+        start::change_props(w, m, Then::Resolve(resolve));
         Ok(p)
     }
 
@@ -441,14 +441,14 @@ impl Chat {
     pub fn stream_delta(&self, event: JsValue) {
         if let Some(w) = self.inner() {
             let mid = js::get(&event, "messageId").as_string().unwrap_or_default();
-            act::stream_delta(&w, event, mid);
+            start::stream_delta(&w, event, mid);
         }
     }
 
     /// A `message.completed` message: `{id, role, content: [...]}`.
     pub fn receive_message(&self, message: JsValue) {
         if let Some(w) = self.inner() {
-            act::receive(&w, message);
+            start::receive(&w, message);
         }
     }
 

@@ -80,7 +80,7 @@ pub(super) fn thumbs(w: &Rc<Widget>, e: &Element, positive: bool) {
     }
     {
         let mut st = w.st.borrow_mut();
-        choose(&mut st.chat.feedback, mid.clone(), positive);
+        st.chat.feedback.choose(mid.clone(), positive);
     }
     emit(
         w,
@@ -247,15 +247,7 @@ pub(crate) fn remember(w: &Widget, list: &JsValue) {
             get(&f, "messageId").as_string(),
             get(&f, "isPositive").as_bool(),
         ) {
-            choose(&mut st.chat.feedback, id, p);
+            st.chat.feedback.choose(id, p);
         }
-    }
-}
-
-/// Keeps `positive` as the feedback given to message `id` (one entry per message).
-fn choose(given: &mut Vec<(String, bool)>, id: String, positive: bool) {
-    match given.iter_mut().find(|f| f.0 == id) {
-        Some(f) => f.1 = positive,
-        None => given.push((id, positive)),
     }
 }

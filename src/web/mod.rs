@@ -4,12 +4,18 @@
 //! * [`api`] — the exported `NatterChat` class (the JS surface) and argument checking;
 //! * [`run`] — feeds dispatches to the core [`crate::dispatch::Engine`], calls handlers and
 //!   awaits promises with a timeout;
+//! * `start` — the entry points that start a chain of dispatches (view changes, sends, the
+//!   transport's deltas and messages, [`run::Then`]);
 //! * [`act`] — acts on each event when its handlers are done (read-back, apply, follow-up);
-//! * `chat` — the live conversation (network, stream, sends, rendering); `feedback` — the
-//!   thumbs and the details popup; `render` — message objects → DOM nodes;
+//! * `chat` — the live conversation, one file per job (threads, network, stream, sends,
+//!   streamed text, transcript, clicks); `feedback` — the thumbs and the details popup;
+//!   `render` — message objects → DOM nodes;
 //! * `session` — the browser session sent to the server (page, browser, host `context`);
 //! * [`dom`] — the shadow-root DOM; [`listener`] — owned DOM listeners;
 //! * [`opts`] — JS options → core options; [`js`] — object helpers; [`error`] — JS exceptions.
+//!
+//! Calls go one way: api → act → chat → start → run; run's only call up is handing a finished
+//! dispatch to `act::finish`.
 //!
 //! Invariants: no `RefCell` borrow of a widget is held while JS runs (handlers may call back
 //! into the instance); JS callbacks are owned by the value that registered them, except the one
@@ -28,6 +34,7 @@ mod opts;
 mod render;
 mod run;
 mod session;
+mod start;
 
 pub use api::Chat;
 

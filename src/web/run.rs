@@ -1,5 +1,7 @@
 //! Runs dispatches: snapshot → [`Engine`](crate::dispatch::Engine) → call handlers one by one →
-//! await promises (with `handlerTimeoutMs`) → hand the event to [`super::act::finish`].
+//! await promises (with `handlerTimeoutMs`) → hand the event to [`super::act::finish`]. That
+//! completion is the shell's one call back up: the rest goes down (api / act → chat → start →
+//! run), so nothing below act acts on an event's outcome.
 //!
 //! Invariants: a handler is called with no widget borrow held; a handler that throws or
 //! rejects is reported with `console.error` and the next one runs; a handler that outlives the
