@@ -34,13 +34,11 @@ thread_local! {
 pub(super) fn start_stream(w: &Rc<Widget>) {
     let gen = {
         let mut st = w.st.borrow_mut();
-        if st.thread_id.is_none() {
+        if st.chat.streaming || st.thread_id.is_none() {
             return;
         }
-        let Some(gen) = st.chat.loops.start_stream() else {
-            return;
-        };
-        gen
+        st.chat.streaming = true;
+        st.chat.gen
     };
     let weak = Rc::downgrade(w);
     spawn_local(async move {
@@ -55,7 +53,7 @@ pub(super) async fn stream_loop(weak: Weak<Widget>, gen: u32) {
     loop {
         let Some(w) = alive(&weak, gen) else { return };
         let Some(tid) = w.st.borrow().thread_id.clone() else {
-            w.st.borrow_mut().chat.loops.stream_stopped();
+            w.st.borrow_mut().chat.streaming = false;
             return;
         };
         set_conn(
@@ -110,14 +108,14 @@ pub(super) async fn stream_loop(weak: Weak<Widget>, gen: u32) {
             Ok(resp) if status(&resp) == 401 => {
                 // refused even after authTokenNeeded: stop instead of looping on requests and
                 // events, and say so; a new token (updateAuthToken) starts the stream again
-                w.st.borrow_mut().chat.loops.stream_stopped();
+                w.st.borrow_mut().chat.streaming = false;
                 set_conn(&w, Conn::Unauthorized);
                 return;
             }
             Ok(resp) if status(&resp) == 404 => {
                 // the thread is gone: forget it; the next send starts a new one
                 w.set_thread_id(None);
-                w.st.borrow_mut().chat.loops.stream_stopped();
+                w.st.borrow_mut().chat.streaming = false;
                 set_conn(&w, Conn::Idle);
                 return;
             }
@@ -207,7 +205,14 @@ pub(super) fn handle(w: &Rc<Widget>, data: &str) {
             let run = get(&v, "runId").as_string().unwrap_or_default();
             let mut st = w.st.borrow_mut();
             let st = &mut *st;
-            st.chat.live.abandon(&run, |l| l.bubble.remove());
+            st.chat.live.retain(|l| {
+                if l.run == run {
+                    l.bubble.remove();
+                    false
+                } else {
+                    true
+                }
+            });
         }
         Kind::HandedOff => note(w, "handedOff", None),
         Kind::AgentJoined => note(w, "agentJoined", get(&v, "agent").as_string()),
