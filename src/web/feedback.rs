@@ -1,7 +1,8 @@
 //! Feedback on a bot message: the thumbs (aria-pressed, `feedback` event, `POST …/feedback`
 //! retried on network errors) and the details popup (categories, text), plus what history says
-//! this visitor already rated. Called by the conversation's click handling; it only uses the
-//! conversation's HTTP and DOM helpers (calls go one way: `chat` → `feedback`).
+//! this visitor already rated. Called by the conversation's click handling, and it uses the
+//! conversation's HTTP and DOM helpers (`chat`'s `request`, `thread_url`, `message_at`…): the
+//! two modules use each other; feedback never starts conversation work itself.
 //!
 //! Invariant: the popup is the only element this module adds; it is removed on close, Escape,
 //! restart and destroy (it lives in the window, which the `Dom` owns).

@@ -266,6 +266,12 @@ async fn a_cut_upload_stores_nothing_and_its_retry_stores_once() {
     sock.write_all(head.as_bytes()).await.unwrap();
     sock.write_all(&photo[..120_000]).await.unwrap();
     sock.flush().await.unwrap();
+    // Cut only once the server has begun the upload (its pending row), so the cleanup below
+    // is the server's and not a look taken before it started.
+    until("the upload is begun", || async {
+        (stored_counts(&s).0 == before.0 + 1).then_some(())
+    })
+    .await;
     drop(sock);
     // The server notices the cut and removes what it wrote (bounded wait, no timing assert).
     until("the cut upload is cleaned up", || async {
