@@ -305,15 +305,43 @@ impl TestServer {
     }
 
     pub async fn send(&self, thread: &str, cmid: &str, text: &str) -> (u16, Value) {
+        self.post_message(thread, json!({"clientMessageId": cmid, "content": text}))
+            .await
+    }
+
+    /// A visitor's message with files uploaded to the thread before (`attachments`: their ids).
+    pub async fn send_files(
+        &self,
+        thread: &str,
+        cmid: &str,
+        text: &str,
+        attachments: &[&Value],
+    ) -> (u16, Value) {
+        let body = json!({"clientMessageId": cmid, "content": text, "attachments": attachments});
+        self.post_message(thread, body).await
+    }
+
+    async fn post_message(&self, thread: &str, body: Value) -> (u16, Value) {
         let r = self
             .client
             .post(self.url(&format!("/v1/threads/{thread}/messages")))
-            .json(&json!({"clientMessageId": cmid, "content": text}))
+            .json(&body)
             .send()
             .await
             .unwrap();
         let status = r.status().as_u16();
         (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Closes the thread as its visitor (`POST …/close`), expecting 200.
+    pub async fn close(&self, thread: &str) {
+        let r = self
+            .client
+            .post(self.url(&format!("/v1/threads/{thread}/close")))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "closing {thread}");
     }
 
     pub async fn history(&self, thread: &str) -> Value {

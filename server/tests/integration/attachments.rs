@@ -459,21 +459,11 @@ async fn a_python_handler_reads_the_files_of_the_conversation() {
     let thread = s.create_thread("f").await;
     let photo = png(270_000, 9);
     let (_, a) = upload(&s, &thread, "damage.png", "p1", photo.clone(), None).await;
-    let r = s
-        .client
-        .post(s.url(&format!("/v1/threads/{thread}/messages")))
-        .json(&json!({"clientMessageId": "m1", "content": "see photo", "attachments": [a["attachment"]["id"]]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    let r = s
-        .client
-        .post(s.url(&format!("/v1/threads/{thread}/close")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    let (st, _) = s
+        .send_files(&thread, "m1", "see photo", &[&a["attachment"]["id"]])
+        .await;
+    assert_eq!(st, 202);
+    s.close(&thread).await;
     let runs = handler_runs(&s.client, &s.base, "f", 1).await;
     let run = &runs[0];
     assert_eq!(run["status"], "ok", "{run}");
@@ -511,14 +501,10 @@ async fn the_crm_gets_signed_files_and_an_agent_sends_one_back() {
     assert!(types(&evs).contains(&"thread.handed_off".to_string()));
     let photo = png(5_000, 11);
     let (_, a) = upload(&s, &thread, "broken.png", "p1", photo.clone(), None).await;
-    let r = s
-        .client
-        .post(s.url(&format!("/v1/threads/{thread}/messages")))
-        .json(&json!({"clientMessageId": "m1", "content": "look", "attachments": [a["attachment"]["id"]]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
+    let (st, _) = s
+        .send_files(&thread, "m1", "look", &[&a["attachment"]["id"]])
+        .await;
+    assert_eq!(st, 202);
 
     let msg = until("widgetMessage reaches the CRM", || async {
         standin
@@ -591,13 +577,7 @@ async fn retention_deletes_the_files_of_closed_conversations() {
     let closed = s.create_thread("f").await;
     let (_, kept) = upload(&s, &open, "a.pdf", "k", pdf(), None).await;
     let (_, gone) = upload(&s, &closed, "b.pdf", "g", pdf(), None).await;
-    let r = s
-        .client
-        .post(s.url(&format!("/v1/threads/{closed}/close")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
+    s.close(&closed).await;
     let gone_url = gone["attachment"]["url"].as_str().unwrap().to_string();
     until("the closed conversation's file is deleted", || async {
         (download(&s, &gone_url, None).await.status() == 404).then_some(())

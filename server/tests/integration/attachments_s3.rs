@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use natter_testing::s3;
-use serde_json::{json, Value};
+use serde_json::Value;
 
 use crate::common::*;
 use crate::lifecycle_common::*;
@@ -56,16 +56,6 @@ async fn upload(s: &TestServer, thread: &str, name: &str, id: &str, body: Vec<u8
         .await
         .unwrap();
     (r.status().as_u16(), r.json().await.unwrap_or(Value::Null))
-}
-
-async fn close(s: &TestServer, thread: &str) {
-    let r = s
-        .client
-        .post(s.url(&format!("/v1/threads/{thread}/close")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
 }
 
 fn chunk_rows(s: &TestServer) -> usize {
@@ -120,7 +110,7 @@ async fn files_are_stored_served_limited_and_deleted_through_the_object_store() 
     .await;
 
     // Files of a closed conversation of `k` are deleted, objects included; the thread stays.
-    close(&s, &thread).await;
+    s.close(&thread).await;
     until("the closed conversation's objects are deleted", || async {
         moto.keys(&bucket, "natter/files/")
             .await
@@ -136,16 +126,12 @@ async fn files_are_stored_served_limited_and_deleted_through_the_object_store() 
     let gone = s.create_thread("d").await;
     let (st, body) = upload(&s, &gone, "a.png", "g1", png(1000, 5)).await;
     assert_eq!(st, 201, "{body}");
-    let r = s
-        .client
-        .post(s.url(&format!("/v1/threads/{gone}/messages")))
-        .json(&json!({"clientMessageId": "m1", "content": "the photo", "attachments": [body["attachment"]["id"]]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
+    let (st, _) = s
+        .send_files(&gone, "m1", "the photo", &[&body["attachment"]["id"]])
+        .await;
+    assert_eq!(st, 202);
     assert_eq!(moto.keys(&bucket, "natter/files/").await.len(), 1);
-    close(&s, &gone).await;
+    s.close(&gone).await;
     until("the conversation is deleted", || async {
         let r = s
             .client
@@ -251,15 +237,11 @@ async fn a_python_handler_reads_a_file_from_the_object_store() {
     let photo = png(270_000, 9);
     let (st, a) = upload(&s, &thread, "damage.png", "p1", photo).await;
     assert_eq!(st, 201, "{a}");
-    let r = s
-        .client
-        .post(s.url(&format!("/v1/threads/{thread}/messages")))
-        .json(&json!({"clientMessageId": "m1", "content": "see", "attachments": [a["attachment"]["id"]]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
-    close(&s, &thread).await;
+    let (st, _) = s
+        .send_files(&thread, "m1", "see", &[&a["attachment"]["id"]])
+        .await;
+    assert_eq!(st, 202);
+    s.close(&thread).await;
     let runs = handler_runs(&s.client, &s.base, "k", 1).await;
     assert_eq!(runs[0]["status"], "ok", "{}", runs[0]);
     let file = &runs[0]["result"]["files"][0];

@@ -7,7 +7,6 @@ use std::time::Duration;
 
 use natter_crm::standin::{StandIn, StandInConfig};
 use natter_crm::SigningSecret;
-use serde_json::json;
 
 use crate::common::*;
 use crate::lifecycle_common::*;
@@ -18,16 +17,6 @@ fn deleting(extra: &str) -> String {
     format!(
         "name = \"Forgetful\"\n[stream]\ndelay_ms = 0\n[lifecycle]\ndelete_after_close_secs = 1\n{extra}"
     )
-}
-
-async fn close(s: &TestServer, thread: &str) {
-    let r = s
-        .client
-        .post(s.url(&format!("/v1/threads/{thread}/close")))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
 }
 
 async fn history_status(s: &TestServer, thread: &str) -> u16 {
@@ -100,14 +89,10 @@ async fn a_closed_conversation_is_deleted_whole_after_its_retention() {
         .unwrap();
     assert_eq!(r.status(), 201);
     let file: serde_json::Value = r.json().await.unwrap();
-    let r = s
-        .client
-        .post(s.url(&format!("/v1/threads/{gone}/messages")))
-        .json(&json!({"clientMessageId": "z1", "content": "a zebra", "attachments": [file["attachment"]["id"]]}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 202);
+    let (st, _) = s
+        .send_files(&gone, "z1", "a zebra", &[&file["attachment"]["id"]])
+        .await;
+    assert_eq!(st, 202);
     until("the message is searchable", || async {
         (search_hits(&s, "zebra") == 1).then_some(())
     })
@@ -118,8 +103,8 @@ async fn a_closed_conversation_is_deleted_whole_after_its_retention() {
         "the conversation has rows to delete: {before:?}"
     );
 
-    close(&s, &gone).await;
-    close(&s, &kept).await;
+    s.close(&gone).await;
+    s.close(&kept).await;
     until("the closed conversation is deleted", || async {
         (history_status(&s, &gone).await == 404).then_some(())
     })
@@ -169,14 +154,14 @@ async fn a_conversation_waits_for_its_webhooks_before_it_is_deleted() {
     .await;
     let waiting = s.create_thread("d").await;
     s.turn(&waiting, "human").await;
-    close(&s, &waiting).await;
+    s.close(&waiting).await;
     until("the first webhook was refused", || async {
         (standin.count() >= 1).then_some(())
     })
     .await;
     let released = s.create_thread("d").await;
     s.turn(&released, "human").await;
-    close(&s, &released).await;
+    s.close(&released).await;
     let pending = |t: String| {
         let data = s.data.clone();
         move || {
