@@ -1,6 +1,7 @@
 //! The conversation's state that is not the DOM, pure (no JS) so it is tested natively: the
 //! visitor's sends, from `pre:send` to acknowledged ([`Sends`], a state machine the browser
-//! shell drives with what happens on the wire), and the feedback given ([`Given`]).
+//! shell drives with what happens on the wire), which of its loops run ([`Loops`]), the replies
+//! being streamed ([`Replies`]) and the feedback given ([`Given`]).
 //!
 //! A send is acknowledged by whichever comes first: the `202` to its POST, or the event
 //! stream's own record of it (`message.created` carrying its `clientMessageId`). The stream
@@ -19,6 +20,148 @@
 //!   bubble when it is one of ours, as a new bubble only when this page did not send it.
 
 use crate::thread::push_u32;
+
+/// The conversation's generation and which of its loops (the event stream, the send loop)
+/// run. Loading another thread, restarting, or a thread found gone starts a new generation.
+///
+/// Invariants: at most one stream and one send loop run per generation; a loop keeps the
+/// generation it started in and stops at its next step once that is not [`Loops::current`],
+/// so nothing of an old thread reaches the new one.
+#[derive(Debug, Default)]
+pub struct Loops {
+    gen: u32,
+    stream: bool,
+    send: bool,
+    /// The token the server last refused the stream with (see [`Loops::stream_refused`]).
+    refused: Option<String>,
+}
+
+impl Loops {
+    pub fn gen(&self) -> u32 {
+        self.gen
+    }
+
+    /// Whether a loop started in generation `gen` may go on.
+    pub fn current(&self, gen: u32) -> bool {
+        self.gen == gen
+    }
+
+    /// A new generation: the old loops stop; a new stream and send loop may start.
+    pub fn restart(&mut self) -> u32 {
+        self.gen = self.gen.wrapping_add(1);
+        self.stream = false;
+        self.send = false;
+        self.gen
+    }
+
+    /// The stream may start (none runs): `Some(generation)` it runs in.
+    pub fn start_stream(&mut self) -> Option<u32> {
+        (!std::mem::replace(&mut self.stream, true)).then_some(self.gen)
+    }
+
+    /// The send loop may start (none runs): `Some(generation)` it runs in.
+    pub fn start_sending(&mut self) -> Option<u32> {
+        (!std::mem::replace(&mut self.send, true)).then_some(self.gen)
+    }
+
+    /// The stream stopped by itself (refused token, thread gone): a new one may start.
+    pub fn stream_stopped(&mut self) {
+        self.stream = false;
+    }
+
+    /// The server refused the stream even after a token refresh, with `token`: it stops, and
+    /// starts again only for another token ([`Loops::resume_for`]).
+    pub fn stream_refused(&mut self, token: Option<&str>) {
+        self.stream = false;
+        self.refused = token.map(Into::into);
+    }
+
+    /// A token is in place while the stream stands refused: whether to start it again. Not for
+    /// the token it was refused with: an `authTokenNeeded` handler that gives the same bad
+    /// token back must not start a stream that asks again (a request loop).
+    pub fn resume_for(&self, token: Option<&str>) -> bool {
+        token.is_some() && token != self.refused.as_deref()
+    }
+
+    /// The send loop ran out of sends (or gave up): a new one may start.
+    pub fn sending_stopped(&mut self) {
+        self.send = false;
+    }
+}
+
+/// A reply being streamed: its message and run, the text waiting for the next frame, and the
+/// shell's own data `T` (its bubble).
+#[derive(Debug)]
+pub struct Reply<T> {
+    pub id: String,
+    pub run: String,
+    pub pending: String,
+    pub extra: T,
+}
+
+/// The replies being streamed, in the order their first delta arrived.
+///
+/// Invariants: one reply per message id; a failed run's replies are dropped whole (a reply
+/// started but not completed in that run is abandoned); a reply's final message takes its
+/// reply out, so the bubble is reused, not doubled.
+#[derive(Debug)]
+pub struct Replies<T>(Vec<Reply<T>>);
+
+impl<T> Default for Replies<T> {
+    fn default() -> Replies<T> {
+        Replies(Vec::new())
+    }
+}
+
+impl<T> Replies<T> {
+    pub fn has(&self, id: &str) -> bool {
+        self.0.iter().any(|r| r.id == id)
+    }
+
+    /// A reply's first delta (see [`Replies::has`]).
+    pub fn add(&mut self, id: String, run: String, extra: T) {
+        self.0.push(Reply {
+            id,
+            run,
+            pending: String::new(),
+            extra,
+        });
+    }
+
+    /// The text a delta of message `id` carries waits for the next frame.
+    pub fn text(&mut self, id: &str) -> Option<&mut String> {
+        self.0
+            .iter_mut()
+            .find(|r| r.id == id)
+            .map(|r| &mut r.pending)
+    }
+
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = &mut Reply<T>> {
+        self.0.iter_mut()
+    }
+
+    /// Run `run` failed: its replies go, each handed to `gone` (the shell removes its bubble).
+    pub fn abandon(&mut self, run: &str, mut gone: impl FnMut(&T)) {
+        self.0.retain(|r| {
+            if r.run == run {
+                gone(&r.extra);
+                false
+            } else {
+                true
+            }
+        });
+    }
+
+    /// Message `id` is complete: its reply, if it was streamed.
+    pub fn finish(&mut self, id: &str) -> Option<Reply<T>> {
+        let i = self.0.iter().position(|r| r.id == id)?;
+        Some(self.0.remove(i))
+    }
+
+    pub fn clear(&mut self) {
+        self.0.clear();
+    }
+}
 
 /// The feedback the visitor gave, by message id: what history reports and each thumb click
 /// since (the thumbs' pressed state, `message_state.feedback`). One entry per message, the
@@ -277,6 +420,102 @@ mod tests {
             g.of("m1"),
             None,
             "a restarted conversation shows no feedback"
+        );
+    }
+
+    #[test]
+    fn one_stream_and_one_send_loop_per_generation() {
+        let mut l = Loops::default();
+        let g = l.start_stream().expect("the first stream starts");
+        assert_eq!(
+            l.start_stream(),
+            None,
+            "a second stream of the same thread does not"
+        );
+        assert_eq!(l.start_sending(), Some(g));
+        assert_eq!(l.start_sending(), None);
+        l.sending_stopped();
+        assert_eq!(
+            l.start_sending(),
+            Some(g),
+            "sends queued later start a new loop"
+        );
+        l.stream_stopped();
+        assert_eq!(
+            l.start_stream(),
+            Some(g),
+            "a new token starts the stream again"
+        );
+        assert!(l.current(g));
+    }
+
+    #[test]
+    fn a_refused_stream_starts_again_only_for_another_token() {
+        let mut l = Loops::default();
+        let g = l.start_stream().unwrap();
+        l.stream_refused(Some("bad"));
+        assert!(
+            !l.resume_for(Some("bad")),
+            "a handler giving the refused token back starts no request loop"
+        );
+        assert!(!l.resume_for(None), "no token, nothing to try");
+        assert!(l.resume_for(Some("fresh")), "a new token brings the stream back");
+        assert_eq!(l.start_stream(), Some(g));
+        l.stream_refused(None);
+        assert!(l.resume_for(Some("bad")), "refused without a token: any token is worth a try");
+    }
+
+    #[test]
+    fn restart_stops_the_old_loops() {
+        let mut l = Loops::default();
+        let old = l.start_stream().unwrap();
+        l.start_sending();
+        // restart (or another thread loaded, or the thread found gone)
+        let new = l.restart();
+        assert!(
+            !l.current(old),
+            "the old stream and send loop stop at their next step"
+        );
+        assert_eq!(
+            l.start_stream(),
+            Some(new),
+            "the new thread streams at once"
+        );
+        assert_eq!(l.start_sending(), Some(new));
+        assert!(l.current(new) && l.gen() == new);
+    }
+
+    #[test]
+    fn streamed_replies() {
+        let mut r: Replies<u8> = Replies::default();
+        r.add("m1".into(), "r1".into(), 1);
+        r.add("m2".into(), "r2".into(), 2);
+        assert!(r.has("m1") && !r.has("m3"));
+        r.text("m1").unwrap().push_str("Hel");
+        r.text("m1").unwrap().push_str("lo");
+        assert!(r.text("m3").is_none(), "no reply, nowhere to put text");
+        let frame: Vec<String> = r
+            .iter_mut()
+            .map(|x| std::mem::take(&mut x.pending))
+            .collect();
+        assert_eq!(
+            frame,
+            ["Hello", ""],
+            "one frame takes every delta so far, in order"
+        );
+        // run r2 fails: its reply goes, m1's stays
+        let mut gone = Vec::new();
+        r.abandon("r2", |x| gone.push(*x));
+        assert_eq!(gone, [2]);
+        assert!(!r.has("m2") && r.has("m1"));
+        // m1's final message takes its reply (its bubble is reused), once
+        assert_eq!(r.finish("m1").map(|x| x.extra), Some(1));
+        assert!(r.finish("m1").is_none());
+        r.add("m3".into(), "r3".into(), 3);
+        r.clear();
+        assert!(
+            !r.has("m3"),
+            "another thread loaded: nothing streams into it"
         );
     }
 

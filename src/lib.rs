@@ -7,8 +7,8 @@
 //!   after another per lane, async handlers, timeouts as state), [`view`] (launcher / main
 //!   window / maximized state machine), [`options`], [`theme`], [`strings`], [`thread`]
 //!   (thread id persistence) and [`conversation`] (the visitor's sends until acknowledged,
-//!   the feedback given). It builds and is tested natively with `cargo test -p natter`;
-//!   [`alloc`] is the small allocator the wasm build uses;
+//!   the conversation's generation and loops, the replies streaming, the feedback given). It
+//!   builds and is tested natively with `cargo test -p natter`; [`alloc`] is the small allocator the wasm build uses;
 //! * a **thin browser shell** (`web`, wasm32 only) that turns JS values into core values,
 //!   renders the DOM in a shadow root, calls handlers and raises JS `TypeError`s.
 //!

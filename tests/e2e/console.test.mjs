@@ -155,6 +155,14 @@ test("conversations: list, filters, search, detail with transcript, live updates
   const hours = await visitor(["hours"]);
   const shipping = await visitor(["shipping", "EU"]);
   const human = await visitor(["human"]);
+  // The hand-off is committed after the reply that announces it: wait for the store, not the widget.
+  const auth = { headers: { Authorization: `Bearer ${TOKEN}` } };
+  for (let i = 0; ; i++) {
+    const { body } = await server.api(`/admin/v1/conversations?bot=demo&status=handed_off`, auth);
+    if (body.conversations?.some((c) => c.id === human.id)) break;
+    assert.ok(i < 100, "the conversation is handed off within 10 s");
+    await new Promise((r) => setTimeout(r, 100));
+  }
   const ctx = await browser.newContext();
   const { page, problems } = await consolePage(ctx);
   await signIn(page);

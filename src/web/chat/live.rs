@@ -1,5 +1,6 @@
 //! Streamed replies in the DOM: each `message.delta`'s text (as `pre:stream:delta` handlers
-//! left it) waits in its reply's [`Live`] and is appended once per animation frame.
+//! left it) waits in its reply ([`Replies`], the pure core's) and is appended once per
+//! animation frame.
 //!
 //! Invariants: one `requestAnimationFrame` is pending at most per widget; streamed text goes
 //! into the trailing text node of the trailing block ([`split_blocks`] caps block size so
@@ -26,7 +27,7 @@ thread_local! {
 
 pub(super) fn ensure_live(w: &Widget, mid: String, run: String) {
     let mut st = w.st.borrow_mut();
-    if !st.chat.live.iter().any(|l| l.id == mid) {
+    if !st.chat.live.has(&mid) {
         live_bubble(&mut st, mid, run);
     }
 }
@@ -37,14 +38,12 @@ pub(super) fn live_bubble(st: &mut crate::web::State, id: String, run: String) {
         let _ = b.set_attribute("hidden", "");
         // a fixed width while streaming: no intrinsic sizing over the whole reply per frame
         let _ = b.set_attribute("class", "bot live");
-        st.chat.live.push(Live {
-            id,
-            run,
+        let l = Live {
             bubble: b,
             block: None,
             block_len: 0,
-            pending: String::new(),
-        });
+        };
+        st.chat.live.add(id, run, l);
     }
 }
 
@@ -73,18 +72,18 @@ pub(crate) fn delta_done(w: &Rc<Widget>, event: &JsValue) {
                 s.message_content.push(item);
             }
         }
-        if !st.chat.live.iter().any(|l| l.id == mid) {
+        if !st.chat.live.has(&mid) {
             live_bubble(st, mid.clone(), run);
         }
-        let Some(l) = st.chat.live.iter_mut().find(|l| l.id == mid) else {
+        let Some(pending) = st.chat.live.text(&mid) else {
             return;
         };
         match rewritten {
-            Some(t) => l.pending.push_str(&t),
+            Some(t) => pending.push_str(&t),
             None => {
                 for (t, _) in texts {
                     if let Some(t) = t {
-                        l.pending.push_str(&t);
+                        pending.push_str(&t);
                     }
                 }
             }
@@ -102,14 +101,15 @@ pub(crate) fn flush(w: &Rc<Widget>) {
     {
         let mut st = w.st.borrow_mut();
         st.chat.raf = false;
-        for l in st.chat.live.iter_mut() {
-            if l.pending.is_empty() {
+        for r in st.chat.live.iter_mut() {
+            if r.pending.is_empty() {
                 continue;
             }
+            let l = &mut r.extra;
             let Some(doc) = l.bubble.owner_document() else {
                 continue;
             };
-            let text = std::mem::take(&mut l.pending);
+            let text = std::mem::take(&mut r.pending);
             for (new, piece) in split_blocks(l.block_len, &text) {
                 if new || l.block.is_none() {
                     let Ok(p) = doc.create_element("div") else {

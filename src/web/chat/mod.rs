@@ -5,8 +5,9 @@
 //! (placing and rendering messages), [`clicks`] and [`ui`]. This file holds the per-widget
 //! state they share ([`Conv`]); each submodule sees it and its siblings through `super::*`.
 //! The decisions that need no JS are the pure core's, in `crate::conversation`: [`Sends`]
-//! (what waits, what an acknowledgement or the stream's [`Echo`] of a send means) and
-//! [`Given`] (the feedback given).
+//! (what waits, what an acknowledgement or the stream's [`Echo`] of a send means), [`Loops`]
+//! (the generation, which loops run), [`Replies`] (the replies being streamed) and [`Given`]
+//! (the feedback given).
 //!
 //! Invariants:
 //! * every loop (stream, sends, thread creation) holds only a `Weak` to the widget across an
@@ -19,7 +20,7 @@ use super::listener::Listener;
 use super::render::{button, el, read_message, render_blocks, Item, View};
 use super::run::{emit, promise, After, Then};
 use super::{feedback, find, start, Widget};
-use crate::conversation::{Echo, Given, Sends};
+use crate::conversation::{Echo, Given, Loops, Replies, Sends};
 use crate::events::EventType;
 use crate::md;
 use crate::thread::push_u32;
@@ -56,14 +57,11 @@ pub(crate) struct Pending {
     files: JsValue,
 }
 
-/// A reply being streamed into the DOM.
+/// The shell's side of a reply being streamed ([`Replies`]): its bubble and trailing block.
 struct Live {
-    id: String,
-    run: String,
     bubble: Element,
     block: Option<Text>,
     block_len: usize,
-    pending: String,
 }
 
 /// The elements this module adds to the window.
@@ -80,16 +78,15 @@ pub(super) struct Ui {
 /// Per-widget conversation state.
 #[derive(Default)]
 pub(crate) struct Conv {
-    gen: u32,
+    /// The generation and which loops run.
+    loops: Loops,
     seq: Seq,
     conn: Option<Conn>,
-    streaming: bool,
-    sending: bool,
     creating: bool,
     pub(crate) sends: Sends<Pending>,
     /// Rendered bot/agent messages: (id, message as rendered), index = `data-m`.
     msgs: Vec<(String, JsValue)>,
-    live: Vec<Live>,
+    live: Replies<Live>,
     raf: bool,
     abort: Option<AbortController>,
     typing_gen: u32,
@@ -108,6 +105,16 @@ pub(crate) struct Conv {
     group_n: u32,
 }
 
+impl Conv {
+    /// A new generation: the stream is aborted, the loops of the old one stop.
+    fn restart(&mut self) -> u32 {
+        if let Some(a) = self.abort.take() {
+            a.abort();
+        }
+        self.loops.restart()
+    }
+}
+
 impl Drop for Conv {
     fn drop(&mut self) {
         if let Some(a) = &self.abort {
@@ -120,7 +127,7 @@ fn alive(weak: &Weak<Widget>, gen: u32) -> Option<Rc<Widget>> {
     let w = weak.upgrade()?;
     let ok = {
         let st = w.st.borrow();
-        !st.destroyed && st.chat.gen == gen
+        !st.destroyed && st.chat.loops.current(gen)
     };
     ok.then_some(w)
 }

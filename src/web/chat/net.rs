@@ -86,12 +86,13 @@ pub(super) async fn refresh_token(weak: &Weak<Widget>, sent_epoch: u32) -> bool 
 }
 
 /// A new token is in place (from `authTokenNeeded` or `updateAuthToken`): requests that get a
-/// 401 for the old one retry with it, and a stream stopped by a refused token starts again.
+/// 401 for the old one retry with it, and a stream stopped by a refused token starts again
+/// unless this is the token it was refused with.
 pub(crate) fn token_changed(w: &Rc<Widget>) {
     let stopped = {
         let mut st = w.st.borrow_mut();
         st.chat.auth_epoch = st.chat.auth_epoch.wrapping_add(1);
-        st.chat.conn == Some(Conn::Unauthorized) && st.auth_token.is_some()
+        st.chat.conn == Some(Conn::Unauthorized) && st.chat.loops.resume_for(st.auth_token.as_deref())
     };
     if stopped {
         start_stream(w);

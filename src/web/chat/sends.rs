@@ -119,11 +119,13 @@ pub(super) fn restore_sends(w: &Rc<Widget>) {
 pub(super) fn kick_sends(w: &Rc<Widget>) {
     let gen = {
         let mut st = w.st.borrow_mut();
-        if st.chat.sending || st.chat.sends.is_empty() {
+        if st.chat.sends.is_empty() {
             return;
         }
-        st.chat.sending = true;
-        st.chat.gen
+        let Some(gen) = st.chat.loops.start_sending() else {
+            return;
+        };
+        gen
     };
     let weak = Rc::downgrade(w);
     spawn_local(async move { send_loop(weak, gen).await });
@@ -140,7 +142,7 @@ pub(super) async fn send_loop(weak: Weak<Widget>, gen: u32) {
                 .next()
                 .map(|(c, t)| (c.to_string(), t.to_string()));
         let Some((cmid, content)) = next else {
-            w.st.borrow_mut().chat.sending = false;
+            w.st.borrow_mut().chat.loops.sending_stopped();
             return;
         };
         drop(w);
@@ -148,7 +150,7 @@ pub(super) async fn send_loop(weak: Weak<Widget>, gen: u32) {
             // no conversation can start (no `bot` option, or the server refuses it): the
             // waiting messages are marked failed and their send() promises resolve, no `send`
             if let Some(w) = alive(&weak, gen) {
-                w.st.borrow_mut().chat.sending = false;
+                w.st.borrow_mut().chat.loops.sending_stopped();
                 let ids: Vec<String> =
                     w.st.borrow()
                         .chat
@@ -197,14 +199,7 @@ pub(super) async fn send_loop(weak: Weak<Widget>, gen: u32) {
             }
             Verdict::NewThread => {
                 // closed or gone: the message goes to a new thread
-                let mut st = w.st.borrow_mut();
-                st.chat.gen = st.chat.gen.wrapping_add(1);
-                if let Some(a) = st.chat.abort.take() {
-                    a.abort();
-                }
-                st.chat.streaming = false;
-                st.chat.sending = false;
-                drop(st);
+                w.st.borrow_mut().chat.restart();
                 w.set_thread_id(None);
                 spawn_thread(&w);
                 kick_sends(&w);

@@ -34,11 +34,13 @@ thread_local! {
 pub(super) fn start_stream(w: &Rc<Widget>) {
     let gen = {
         let mut st = w.st.borrow_mut();
-        if st.chat.streaming || st.thread_id.is_none() {
+        if st.thread_id.is_none() {
             return;
         }
-        st.chat.streaming = true;
-        st.chat.gen
+        let Some(gen) = st.chat.loops.start_stream() else {
+            return;
+        };
+        gen
     };
     let weak = Rc::downgrade(w);
     spawn_local(async move {
@@ -53,7 +55,7 @@ pub(super) async fn stream_loop(weak: Weak<Widget>, gen: u32) {
     loop {
         let Some(w) = alive(&weak, gen) else { return };
         let Some(tid) = w.st.borrow().thread_id.clone() else {
-            w.st.borrow_mut().chat.streaming = false;
+            w.st.borrow_mut().chat.loops.stream_stopped();
             return;
         };
         set_conn(
@@ -108,14 +110,18 @@ pub(super) async fn stream_loop(weak: Weak<Widget>, gen: u32) {
             Ok(resp) if status(&resp) == 401 => {
                 // refused even after authTokenNeeded: stop instead of looping on requests and
                 // events, and say so; a new token (updateAuthToken) starts the stream again
-                w.st.borrow_mut().chat.streaming = false;
+                {
+                    let mut st = w.st.borrow_mut();
+                    let st = &mut *st;
+                    st.chat.loops.stream_refused(st.auth_token.as_deref());
+                }
                 set_conn(&w, Conn::Unauthorized);
                 return;
             }
             Ok(resp) if status(&resp) == 404 => {
                 // the thread is gone: forget it; the next send starts a new one
                 w.set_thread_id(None);
-                w.st.borrow_mut().chat.streaming = false;
+                w.st.borrow_mut().chat.loops.stream_stopped();
                 set_conn(&w, Conn::Idle);
                 return;
             }
@@ -205,14 +211,7 @@ pub(super) fn handle(w: &Rc<Widget>, data: &str) {
             let run = get(&v, "runId").as_string().unwrap_or_default();
             let mut st = w.st.borrow_mut();
             let st = &mut *st;
-            st.chat.live.retain(|l| {
-                if l.run == run {
-                    l.bubble.remove();
-                    false
-                } else {
-                    true
-                }
-            });
+            st.chat.live.abandon(&run, |l| l.bubble.remove());
         }
         Kind::HandedOff => note(w, "handedOff", None),
         Kind::AgentJoined => note(w, "agentJoined", get(&v, "agent").as_string()),

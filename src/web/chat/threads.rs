@@ -38,7 +38,7 @@ pub(crate) fn opened(w: &Rc<Widget>) {
 }
 
 pub(super) fn spawn_thread(w: &Rc<Widget>) {
-    let (weak, gen) = (Rc::downgrade(w), w.st.borrow().chat.gen);
+    let (weak, gen) = (Rc::downgrade(w), w.st.borrow().chat.loops.gen());
     spawn_local(async move {
         let _ = ensure_thread(&weak, gen).await;
     });
@@ -77,7 +77,7 @@ pub(super) async fn ensure_thread(weak: &Weak<Widget>, gen: u32) -> Option<Strin
         let r = request(weak, "POST", &url, Some(&body), 0, None).await;
         let w = weak.upgrade()?;
         w.st.borrow_mut().chat.creating = false;
-        if w.st.borrow().chat.gen != gen || w.st.borrow().destroyed {
+        if !w.st.borrow().chat.loops.current(gen) || w.st.borrow().destroyed {
             return None;
         }
         if let Ok(resp) = r {
@@ -103,15 +103,9 @@ pub(super) async fn ensure_thread(weak: &Weak<Widget>, gen: u32) -> Option<Strin
 pub(crate) fn load_thread(w: &Rc<Widget>, tid: String, then: Then) {
     let gen = {
         let mut st = w.st.borrow_mut();
-        st.chat.gen = st.chat.gen.wrapping_add(1);
-        if let Some(a) = st.chat.abort.take() {
-            a.abort();
-        }
-        st.chat.streaming = false;
-        // the send loop of the old generation stops; the stream's start kicks a new one
-        st.chat.sending = false;
         st.chat.seq = Seq::default();
-        st.chat.gen
+        // the send loop of the old generation stops; the stream's start kicks a new one
+        st.chat.restart()
     };
     let weak = Rc::downgrade(w);
     let url = thread_url(w, &tid, "/messages");
@@ -224,12 +218,7 @@ pub(crate) fn reset(w: &Rc<Widget>) {
     let (old, pending) = {
         let mut st = w.st.borrow_mut();
         let c = &mut st.chat;
-        c.gen = c.gen.wrapping_add(1);
-        if let Some(a) = c.abort.take() {
-            a.abort();
-        }
-        c.streaming = false;
-        c.sending = false;
+        c.restart();
         c.creating = false;
         c.seq = Seq::default();
         c.live.clear();

@@ -127,12 +127,7 @@ pub(super) fn render_message(
         d.append_text(&b, &t);
         return None;
     }
-    let streamed = st
-        .chat
-        .live
-        .iter()
-        .position(|l| l.id == view.id)
-        .map(|i| st.chat.live.remove(i).bubble);
+    let streamed = st.chat.live.finish(&view.id).map(|l| l.extra.bubble);
     if let Some(i) = st.streams.iter().position(|s| s.id == view.id) {
         st.streams.remove(i);
     }
