@@ -21,10 +21,10 @@
 
 use crate::thread::push_u32;
 
-/// The conversation's generation and which of its loops (the event stream, the send loop)
-/// run. Loading another thread, restarting, or a thread found gone starts a new generation.
+/// The conversation's generation and which of its loops (the event stream, the send loop, the
+/// thread's creation) run. Loading another thread, restarting, or a thread found gone starts a new generation.
 ///
-/// Invariants: at most one stream and one send loop run per generation; a loop keeps the
+/// Invariants: at most one stream, one send loop and one thread creation run per generation; a loop keeps the
 /// generation it started in and stops at its next step once that is not [`Loops::current`],
 /// so nothing of an old thread reaches the new one.
 #[derive(Debug, Default)]
@@ -32,6 +32,7 @@ pub struct Loops {
     gen: u32,
     stream: bool,
     send: bool,
+    create: bool,
     /// The token the server last refused the stream with (see [`Loops::stream_refused`]).
     refused: Option<String>,
 }
@@ -51,6 +52,7 @@ impl Loops {
         self.gen = self.gen.wrapping_add(1);
         self.stream = false;
         self.send = false;
+        self.create = false;
         self.gen
     }
 
@@ -67,6 +69,20 @@ impl Loops {
     /// The stream stopped by itself (refused token, thread gone): a new one may start.
     pub fn stream_stopped(&mut self) {
         self.stream = false;
+    }
+
+    /// The thread's creation may start (none runs in this generation): whoever else needs the
+    /// thread waits for this one instead of creating a second.
+    pub fn start_creating(&mut self) -> bool {
+        !std::mem::replace(&mut self.create, true)
+    }
+
+    /// The creation started in generation `gen` ended (created, refused or failed). One of an
+    /// older generation ending changes nothing: the current one may be creating its own.
+    pub fn created(&mut self, gen: u32) {
+        if gen == self.gen {
+            self.create = false;
+        }
     }
 
     /// The server refused the stream even after a token refresh, with `token`: it stops, and
@@ -459,10 +475,39 @@ mod tests {
             "a handler giving the refused token back starts no request loop"
         );
         assert!(!l.resume_for(None), "no token, nothing to try");
-        assert!(l.resume_for(Some("fresh")), "a new token brings the stream back");
+        assert!(
+            l.resume_for(Some("fresh")),
+            "a new token brings the stream back"
+        );
         assert_eq!(l.start_stream(), Some(g));
         l.stream_refused(None);
-        assert!(l.resume_for(Some("bad")), "refused without a token: any token is worth a try");
+        assert!(
+            l.resume_for(Some("bad")),
+            "refused without a token: any token is worth a try"
+        );
+    }
+
+    #[test]
+    fn one_thread_creation_at_a_time() {
+        let mut l = Loops::default();
+        let old = l.gen();
+        assert!(l.start_creating());
+        assert!(
+            !l.start_creating(),
+            "a second send waits for the first creation"
+        );
+        let new = l.restart();
+        assert!(
+            l.start_creating(),
+            "a restarted conversation creates its own thread"
+        );
+        l.created(old);
+        assert!(
+            !l.start_creating(),
+            "the old creation ending does not let a third one start beside the new"
+        );
+        l.created(new);
+        assert!(l.start_creating(), "failed: the next try may start");
     }
 
     #[test]

@@ -139,7 +139,8 @@ pub(crate) fn finish(w: &Rc<Widget>, event: JsValue, job: Job) {
             if token.is_some() {
                 w.st.borrow_mut().auth_token = token;
             }
-            super::chat::token_settled(w);
+            super::net::token_settled(w);
+            super::chat::token_changed(w);
             resolve(&done, &value);
         }
     }

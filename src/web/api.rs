@@ -467,7 +467,7 @@ impl Chat {
     /// resolves to the token to retry with.
     pub fn auth_token_needed(&self) -> Promise {
         match self.inner() {
-            Some(w) => chat::token_needed(&w),
+            Some(w) => super::net::token_needed(&w),
             None => js::resolved(&JsValue::NULL),
         }
     }

@@ -140,3 +140,9 @@ pub fn call0(obj: &JsValue, name: &str) -> JsValue {
         .and_then(|f| f.call0(obj).ok())
         .unwrap_or(JsValue::UNDEFINED)
 }
+
+/// `s` with `n` in decimal appended (no `core::fmt`).
+pub fn num(mut s: String, n: u32) -> String {
+    crate::thread::push_u32(&mut s, n);
+    s
+}

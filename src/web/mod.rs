@@ -7,15 +7,17 @@
 //! * `start` — the entry points that start a chain of dispatches (view changes, sends, the
 //!   transport's deltas and messages, [`run::Then`]);
 //! * [`act`] — acts on each event when its handlers are done (read-back, apply, follow-up);
-//! * `chat` — the live conversation, one file per job (threads, network, stream, sends,
-//!   streamed text, transcript, clicks); `feedback` — the thumbs and the details popup;
-//!   `render` — message objects → DOM nodes;
+//! * `chat` — the live conversation, one file per job (threads, stream, sends, streamed text,
+//!   transcript, clicks, feedback: the thumbs and the details popup); `render` — message
+//!   objects → DOM nodes;
+//! * `net` — HTTP to the server (the token, a 401's `authTokenNeeded` and one retry);
 //! * `session` — the browser session sent to the server (page, browser, host `context`);
 //! * [`dom`] — the shadow-root DOM; [`listener`] — owned DOM listeners;
 //! * [`opts`] — JS options → core options; [`js`] — object helpers; [`error`] — JS exceptions.
 //!
-//! Calls go one way: api → act → chat → start → run; run's only call up is handing a finished
-//! dispatch to `act::finish`.
+//! Calls go one way: api → act → chat → {session, net, render, dom} and chat → start → run;
+//! run's only call up is handing a finished dispatch to `act::finish` (net uses run too, for
+//! `authTokenNeeded`).
 //!
 //! Invariants: no `RefCell` borrow of a widget is held while JS runs (handlers may call back
 //! into the instance); JS callbacks are owned by the value that registered them, except the one
@@ -27,9 +29,9 @@ pub mod api;
 mod chat;
 mod dom;
 pub mod error;
-mod feedback;
 mod js;
 mod listener;
+mod net;
 mod opts;
 mod render;
 mod run;
@@ -88,6 +90,8 @@ pub(crate) struct State {
     thread_id: Option<String>,
     auth_token: Option<String>,
     streams: Vec<Stream>,
+    /// Tokens: the `authTokenNeeded` in flight, how many were put in place.
+    pub(crate) auth: net::Auth,
     /// The live conversation (transport and rendering).
     chat: chat::Conv,
     destroyed: bool,
@@ -151,6 +155,7 @@ impl Widget {
                 timers: Vec::new(),
                 thread_id,
                 streams: Vec::new(),
+                auth: net::Auth::default(),
                 chat,
                 destroyed: false,
             }),

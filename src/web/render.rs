@@ -3,7 +3,7 @@
 //! buttons as DOM nodes (`createElement` and text nodes only: server text never becomes HTML).
 //! Pure DOM building with no widget state; the conversation (`chat`) places the result.
 
-use super::chat::num;
+use super::js::num;
 use super::js::{get, items};
 use crate::md::{self, Block, Inline};
 use wasm_bindgen::JsValue;

@@ -10,14 +10,14 @@
 //! `replaceState` and back/forward fire) and when a page load finds a stored thread (a site of
 //! several pages).
 //!
-//! Invariants: the listener is owned by [`Session`] (so by the widget's conversation state)
-//! and unregistered when it is dropped; the same session is never sent twice in a row. An
+//! Invariants: the listener is owned by [`Session`] (kept in the conversation's state, so
+//! dropped with it on destroy) and unregistered when it is dropped; the same session is never sent twice in a row. An
 //! update is sent once, not retried: a lost one (offline, an expired token) is repaired by the
 //! next change.
 
-use super::chat::{start, thread_url};
 use super::js::{global, Thenable};
 use super::listener::Listener;
+use super::net::{start, thread_url};
 use super::Widget;
 use js_sys::Function;
 use std::rc::{Rc, Weak};

@@ -15,15 +15,15 @@
 //!   (restart, another thread loaded): [`alive`];
 //! * no `RefCell` borrow of the widget is held while JS runs.
 
-use super::js::{self, call0, get, items, json_parse, json_text, object, set};
+use super::js::{self, call0, get, items, json_parse, json_text, num, object, set};
 use super::listener::Listener;
+use super::net::{base, json, rand, request, sleep, status, thread_url};
 use super::render::{button, el, read_message, render_blocks, Item, View};
-use super::run::{emit, promise, After, Then};
-use super::{feedback, find, start, Widget};
+use super::run::{emit, After, Then};
+use super::{find, start, Widget};
 use crate::conversation::{Echo, Given, Loops, Replies, Sends};
 use crate::events::EventType;
 use crate::md;
-use crate::thread::push_u32;
 use crate::transport::{
     split_blocks, verdict, Backoff, Conn, Kind, Seq, Verdict, TYPING_TIMEOUT_MS,
 };
@@ -36,8 +36,8 @@ use wasm_bindgen_futures::{spawn_local, JsFuture};
 use web_sys::{Element, Event, Text};
 
 mod clicks;
+mod feedback;
 mod live;
-mod net;
 mod sends;
 mod stream;
 mod threads;
@@ -45,7 +45,7 @@ mod transcript;
 mod ui;
 
 use self::ui::*;
-pub(crate) use self::{clicks::*, live::*, net::*, sends::*, stream::*, threads::*, transcript::*};
+pub(crate) use self::{clicks::*, live::*, sends::*, stream::*, threads::*, transcript::*};
 
 /// The shell's side of a send waiting in [`Sends`].
 pub(crate) struct Pending {
@@ -82,7 +82,6 @@ pub(crate) struct Conv {
     loops: Loops,
     seq: Seq,
     conn: Option<Conn>,
-    creating: bool,
     pub(crate) sends: Sends<Pending>,
     /// Rendered bot/agent messages: (id, message as rendered), index = `data-m`.
     msgs: Vec<(String, JsValue)>,
@@ -94,11 +93,9 @@ pub(crate) struct Conv {
     /// The feedback the visitor gave (history and thumb clicks).
     pub(super) feedback: Given,
     next_slot: u32,
-    auth_wait: Option<Promise>,
-    /// Tokens put in place so far (see [`refresh_token`]).
-    auth_epoch: u32,
     warned_bot: bool,
-    /// The browser session and the listeners that resend it.
+    /// The browser session and the listener that resends it (`session`'s; kept here so it
+    /// goes with the conversation on destroy).
     pub(super) session: crate::web::session::Session,
     /// The group the next message goes into, and how many it holds (see [`bubble`]).
     group: Option<Element>,

@@ -136,6 +136,21 @@ pub(super) async fn stream_loop(weak: Weak<Widget>, gen: u32) {
     }
 }
 
+/// A new token is in place (from `authTokenNeeded` or `updateAuthToken`): requests that get a
+/// 401 for the old one retry with it, and a stream stopped by a refused token starts again
+/// unless this is the token it was refused with.
+pub(crate) fn token_changed(w: &Rc<Widget>) {
+    let stopped = {
+        let mut st = w.st.borrow_mut();
+        st.auth.token_set();
+        st.chat.conn == Some(Conn::Unauthorized)
+            && st.chat.loops.resume_for(st.auth_token.as_deref())
+    };
+    if stopped {
+        start_stream(w);
+    }
+}
+
 pub(super) fn set_conn(w: &Widget, c: Conn) {
     let mut st = w.st.borrow_mut();
     if st.chat.conn == Some(c) {

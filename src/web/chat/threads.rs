@@ -53,11 +53,6 @@ pub(super) async fn ensure_thread(weak: &Weak<Widget>, gen: u32) -> Option<Strin
         if let Some(t) = w.st.borrow().thread_id.clone() {
             return Some(t);
         }
-        if w.st.borrow().chat.creating {
-            drop(w);
-            let _ = sleep(50).await;
-            continue;
-        }
         let bot = w.st.borrow().opts.bot.clone();
         let Some(bot) = bot else {
             let mut st = w.st.borrow_mut();
@@ -71,12 +66,16 @@ pub(super) async fn ensure_thread(weak: &Weak<Widget>, gen: u32) -> Option<Strin
         url.push_str("/v1/bots/");
         url.push_str(&bot);
         url.push_str("/threads");
-        w.st.borrow_mut().chat.creating = true;
+        if !w.st.borrow_mut().chat.loops.start_creating() {
+            drop(w);
+            let _ = sleep(50).await;
+            continue;
+        }
         let body = crate::web::session::create_body(&w);
         drop(w);
         let r = request(weak, "POST", &url, Some(&body), 0, None).await;
         let w = weak.upgrade()?;
-        w.st.borrow_mut().chat.creating = false;
+        w.st.borrow_mut().chat.loops.created(gen);
         if !w.st.borrow().chat.loops.current(gen) || w.st.borrow().destroyed {
             return None;
         }
@@ -219,7 +218,6 @@ pub(crate) fn reset(w: &Rc<Widget>) {
         let mut st = w.st.borrow_mut();
         let c = &mut st.chat;
         c.restart();
-        c.creating = false;
         c.seq = Seq::default();
         c.live.clear();
         c.msgs.clear();

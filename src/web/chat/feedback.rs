@@ -1,24 +1,13 @@
 //! Feedback on a bot message: the thumbs (aria-pressed, `feedback` event, `POST …/feedback`
 //! retried on network errors) and the details popup (categories, text), plus what history says
-//! this visitor already rated. Called by the conversation's click handling, and it uses the
-//! conversation's HTTP and DOM helpers (`chat`'s `request`, `thread_url`, `message_at`…): the
-//! two modules use each other; feedback never starts conversation work itself.
+//! this visitor already rated. Called by the click handling ([`super::clicks`]) and history
+//! loading; it never starts conversation work itself. What was given is the pure core's
+//! [`Given`].
 //!
 //! Invariant: the popup is the only element this module adds; it is removed on close, Escape,
 //! restart and destroy (it lives in the window, which the `Dom` owns).
 
-use super::chat::{attr_u32, message_at, num, rand, request, sleep, status, thread_url};
-use super::js::{self, get, items, object, set};
-use super::render::el;
-use super::run::{emit, After};
-use super::Widget;
-use crate::events::EventType;
-use crate::transport::{verdict, Backoff, Verdict};
-use std::rc::Rc;
-use wasm_bindgen::prelude::*;
-use wasm_bindgen::JsCast;
-use wasm_bindgen_futures::spawn_local;
-use web_sys::Element;
+use super::*;
 
 fn feedback_event(
     message: &JsValue,
@@ -47,7 +36,7 @@ fn post_feedback(w: &Rc<Widget>, body: JsValue) {
         return;
     };
     let url = thread_url(w, &tid, "/feedback");
-    let body = super::js::json_text(&body);
+    let body = json_text(&body);
     let weak = Rc::downgrade(w);
     spawn_local(async move {
         let mut backoff = Backoff::new();

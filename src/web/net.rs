@@ -1,21 +1,35 @@
-//! HTTP to the server: one `fetch` with the current token, and the 401 → `authTokenNeeded` →
-//! one retry path shared by every request (URLs, status, timers too).
+//! HTTP to the server, for the conversation, the feedback and the browser session: one
+//! `fetch` with the current token, and the 401 → `authTokenNeeded` → one retry path shared by
+//! every request (URLs, status, timers too). It calls nothing of the conversation: when a new
+//! token is in place, the conversation decides what to start again (`chat::token_changed`).
 //!
 //! Invariants: one `authTokenNeeded` dispatch at a time (every request refused meanwhile
 //! waits for it); a request retries at most once after a 401; nothing here holds a widget
 //! across an `await`.
 
-use super::*;
+use super::js::{self, call0, get, num, object, set};
+use super::run::{emit, promise, After};
+use super::Widget;
+use crate::events::EventType;
+use js_sys::Promise;
+use std::rc::{Rc, Weak};
+use wasm_bindgen::prelude::*;
+use wasm_bindgen::JsCast;
+use wasm_bindgen_futures::JsFuture;
+
+/// Where the widget stands with tokens (beside `State::auth_token`).
+#[derive(Default)]
+pub(crate) struct Auth {
+    /// The `authTokenNeeded` dispatch in flight: every 401 meanwhile waits for it.
+    wait: Option<Promise>,
+    /// Tokens put in place so far (see [`refresh_token`]).
+    epoch: u32,
+}
 
 #[wasm_bindgen]
 extern "C" {
     #[wasm_bindgen(js_name = fetch)]
     fn fetch(url: &str, init: &JsValue) -> Promise;
-}
-
-pub(in crate::web) fn num(mut s: String, n: u32) -> String {
-    push_u32(&mut s, n);
-    s
 }
 
 /// A timer future (a plain fn, not an `async fn`: no extra state machine around the JsFuture).
@@ -25,7 +39,7 @@ pub(in crate::web) fn sleep(ms: u32) -> JsFuture {
     }))
 }
 
-pub(super) fn base(w: &Widget) -> String {
+pub(in crate::web) fn base(w: &Widget) -> String {
     w.st.borrow().opts.server_url.clone()
 }
 
@@ -40,11 +54,11 @@ pub(in crate::web) fn thread_url(w: &Widget, tid: &str, tail: &str) -> String {
 /// `authTokenNeeded`, one dispatch at a time: every request that got a 401 meanwhile waits for
 /// the same one. Resolves to the new token, or `null` (handlers set none).
 pub(crate) fn token_needed(w: &Rc<Widget>) -> Promise {
-    if let Some(p) = w.st.borrow().chat.auth_wait.clone() {
+    if let Some(p) = w.st.borrow().auth.wait.clone() {
         return p;
     }
     let (p, resolve) = promise();
-    w.st.borrow_mut().chat.auth_wait = Some(p.clone());
+    w.st.borrow_mut().auth.wait = Some(p.clone());
     let current: JsValue =
         w.st.borrow()
             .auth_token
@@ -61,42 +75,35 @@ pub(crate) fn token_needed(w: &Rc<Widget>) -> Promise {
     p
 }
 
-/// The `authTokenNeeded` dispatch is over, its token (if any) in place: the next 401 of a
-/// request sent after this starts a new one.
-pub(in crate::web) fn token_settled(w: &Rc<Widget>) {
-    w.st.borrow_mut().chat.auth_wait = None;
-    token_changed(w);
+/// The `authTokenNeeded` dispatch is over: the next 401 of a request sent after this starts a
+/// new one.
+pub(in crate::web) fn token_settled(w: &Widget) {
+    w.st.borrow_mut().auth.wait = None;
+}
+
+impl Auth {
+    /// A new token is in place (from `authTokenNeeded` or `updateAuthToken`): requests that
+    /// get a 401 for the old one retry with it.
+    pub(in crate::web) fn token_set(&mut self) {
+        self.epoch = self.epoch.wrapping_add(1);
+    }
 }
 
 /// [`token_needed`] for a request that got a 401: whether a new token is set. A request sent
 /// before a refresh that has finished since (`sent_epoch` is old) retries with that token
 /// without asking again: with many requests in flight when the token expires, handlers see
 /// one `authTokenNeeded`.
-pub(super) async fn refresh_token(weak: &Weak<Widget>, sent_epoch: u32) -> bool {
+async fn refresh_token(weak: &Weak<Widget>, sent_epoch: u32) -> bool {
     let Some(w) = weak.upgrade() else {
         return false;
     };
-    if w.st.borrow().chat.auth_epoch != sent_epoch {
+    if w.st.borrow().auth.epoch != sent_epoch {
         return w.st.borrow().auth_token.is_some();
     }
     let p = token_needed(&w);
     drop(w);
     let token = JsFuture::from(p).await.unwrap_or(JsValue::NULL);
     token.as_string().is_some()
-}
-
-/// A new token is in place (from `authTokenNeeded` or `updateAuthToken`): requests that get a
-/// 401 for the old one retry with it, and a stream stopped by a refused token starts again
-/// unless this is the token it was refused with.
-pub(crate) fn token_changed(w: &Rc<Widget>) {
-    let stopped = {
-        let mut st = w.st.borrow_mut();
-        st.chat.auth_epoch = st.chat.auth_epoch.wrapping_add(1);
-        st.chat.conn == Some(Conn::Unauthorized) && st.chat.loops.resume_for(st.auth_token.as_deref())
-    };
-    if stopped {
-        start_stream(w);
-    }
 }
 
 /// One request with the current token; a 401 asks for a new token and retries once.
@@ -112,7 +119,7 @@ pub(in crate::web) async fn request(
     let mut refreshed = false;
     loop {
         let w = weak.upgrade().ok_or(JsValue::NULL)?;
-        let epoch = w.st.borrow().chat.auth_epoch;
+        let epoch = w.st.borrow().auth.epoch;
         let p = start(&w, method, url, body, last_event_id, signal.as_ref());
         drop(w);
         let resp = JsFuture::from(p).await?;
@@ -170,7 +177,7 @@ pub(in crate::web) fn status(resp: &JsValue) -> u16 {
     get(resp, "status").as_f64().unwrap_or(0.0) as u16
 }
 
-pub(super) async fn json(resp: &JsValue) -> JsValue {
+pub(in crate::web) async fn json(resp: &JsValue) -> JsValue {
     match call0(resp, "json").dyn_into::<Promise>() {
         Ok(p) => JsFuture::from(p).await.unwrap_or(JsValue::UNDEFINED),
         Err(_) => JsValue::UNDEFINED,
