@@ -1,9 +1,11 @@
-//! The live conversation, by job: [`threads`] (load, create, restart), [`net`] (fetch, the
-//! token refresh), [`stream`] (the event stream and what each event does), [`sends`] (the
-//! visitor's sends until acknowledged; their state is [`Sends`], the pure core in
-//! `crate::conversation`), [`live`] (streamed text, per animation frame), [`transcript`]
-//! (placing and rendering messages), [`clicks`] and [`ui`]. This file holds the per-widget
-//! state they share ([`Conv`]); each submodule sees it and its siblings through `super::*`.
+//! The live conversation, by job: [`threads`] (load, create, restart), [`stream`] (the event
+//! stream, what each event does, a new token), [`sends`] (the visitor's sends until
+//! acknowledged; their state is [`Sends`], the pure core in `crate::conversation`), [`live`]
+//! (streamed text, per animation frame), [`transcript`] (placing and rendering messages),
+//! [`clicks`] (message buttons), [`feedback`] (the thumbs and the details popup) and [`ui`]
+//! (the window's parts). HTTP is `web::net`'s, the browser session `web::session`'s: neither
+//! calls back in here. This file holds the per-widget state the jobs share ([`Conv`]); each
+//! submodule sees it and its siblings through `super::*`.
 //! The decisions that need no JS are the pure core's, in `crate::conversation`: [`Sends`]
 //! (what waits, what an acknowledgement or the stream's [`Echo`] of a send means), [`Loops`]
 //! (the generation, which loops run), [`Replies`] (the replies being streamed) and [`Given`]
