@@ -16,6 +16,7 @@
 //! every followed thread gets its last committed event, which makes each stream that is behind
 //! see a gap and read the log.
 
+use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use sqlx::postgres::PgListener;
@@ -68,6 +69,75 @@ pub fn payloads<'a>(
         out.push(current);
     }
     out
+}
+
+/// What the listeners of this process did so far (every instance of the process together):
+/// what a benchmark prints per turn to show what the fan-out costs.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Counters {
+    /// Notifications received (this instance's own included).
+    pub notifications: u64,
+    /// Their payloads' bytes.
+    pub bytes: u64,
+    /// Times the listener woke up and handled what it had received.
+    pub wakeups: u64,
+    /// Reads of the events table.
+    pub reads: u64,
+    /// Events those reads returned.
+    pub events_read: u64,
+    /// Events that arrived inside a notification (no read).
+    pub events_carried: u64,
+    /// Announced threads skipped: nobody here streams them.
+    pub skipped: u64,
+}
+
+impl Counters {
+    pub fn minus(&self, o: &Counters) -> Counters {
+        Counters {
+            notifications: self.notifications - o.notifications,
+            bytes: self.bytes - o.bytes,
+            wakeups: self.wakeups - o.wakeups,
+            reads: self.reads - o.reads,
+            events_read: self.events_read - o.events_read,
+            events_carried: self.events_carried - o.events_carried,
+            skipped: self.skipped - o.skipped,
+        }
+    }
+
+    /// One line: each counter divided by `turns`.
+    pub fn per_turn(&self, turns: f64) -> String {
+        format!(
+            "{:.1} notifications received ({:.0} bytes), {:.2} wake-ups, {:.2} reads returning {:.1} events, {:.1} events carried, {:.1} threads skipped",
+            self.notifications as f64 / turns,
+            self.bytes as f64 / turns,
+            self.wakeups as f64 / turns,
+            self.reads as f64 / turns,
+            self.events_read as f64 / turns,
+            self.events_carried as f64 / turns,
+            self.skipped as f64 / turns,
+        )
+    }
+}
+
+static NOTIFICATIONS: AtomicU64 = AtomicU64::new(0);
+static BYTES: AtomicU64 = AtomicU64::new(0);
+static WAKEUPS: AtomicU64 = AtomicU64::new(0);
+static READS: AtomicU64 = AtomicU64::new(0);
+static EVENTS_READ: AtomicU64 = AtomicU64::new(0);
+static EVENTS_CARRIED: AtomicU64 = AtomicU64::new(0);
+static SKIPPED: AtomicU64 = AtomicU64::new(0);
+
+/// The counters so far.
+pub fn counters() -> Counters {
+    Counters {
+        notifications: NOTIFICATIONS.load(Relaxed),
+        bytes: BYTES.load(Relaxed),
+        wakeups: WAKEUPS.load(Relaxed),
+        reads: READS.load(Relaxed),
+        events_read: EVENTS_READ.load(Relaxed),
+        events_carried: EVENTS_CARRIED.load(Relaxed),
+        skipped: SKIPPED.load(Relaxed),
+    }
 }
 
 /// Notifications handled together (one log read for all of them).
@@ -128,6 +198,9 @@ impl Reader {
     async fn woken(&self, payloads: &[String]) {
         // Per thread: the range its notifications cover (they arrive in commit order).
         let mut wanted: Vec<(&str, u64, u64)> = Vec::new();
+        WAKEUPS.fetch_add(1, Relaxed);
+        NOTIFICATIONS.fetch_add(payloads.len() as u64, Relaxed);
+        BYTES.fetch_add(payloads.iter().map(|p| p.len() as u64).sum(), Relaxed);
         for payload in payloads {
             let Some(note) = parse(payload) else {
                 tracing::warn!(payload, "event listener: unknown notification");
@@ -139,6 +212,7 @@ impl Reader {
             }
             for (thread, first, last) in note.ranges {
                 if !self.sink.watching(thread) {
+                    SKIPPED.fetch_add(1, Relaxed);
                     continue;
                 }
                 match wanted.iter_mut().find(|w| w.0 == thread) {
@@ -168,6 +242,7 @@ impl Reader {
         .fetch_all(&self.pool)
         .await
         .map_err(Into::into);
+        READS.fetch_add(1, Relaxed);
         let rows = match rows {
             Ok(rows) => rows,
             Err(e) => {
@@ -176,6 +251,7 @@ impl Reader {
                 return;
             }
         };
+        EVENTS_READ.fetch_add(rows.len() as u64, Relaxed);
         let mut group: Vec<Arc<StoredEvent>> = Vec::new();
         let mut current: Option<String> = None;
         for (thread, seq, event_type, json) in rows {
