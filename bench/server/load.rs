@@ -226,6 +226,13 @@ async fn run() {
                         cpu.postgres * 1e3 / turns,
                     );
                     if database.is_some() {
+                        let kinds: Vec<String> = cpu
+                            .by_kind
+                            .iter()
+                            .filter(|(_, v)| **v > 0.0)
+                            .map(|(k, v)| format!("{k} {:.3}", v * 1e3 / turns))
+                            .collect();
+                        println!("  PostgreSQL CPU per turn by process (ms): {}", kinds.join(", "));
                         println!("  fan-out per turn: {}", fan.per_turn(turns));
                     }
                 }
@@ -324,6 +331,9 @@ struct Cpu {
     writers: f64,
     other: f64,
     postgres: f64,
+    /// PostgreSQL's share by process: the connection's `application_name` (`natter`,
+    /// `natter writer`, `natter listener`), else the process's kind (walwriter, …).
+    by_kind: std::collections::BTreeMap<String, f64>,
 }
 
 /// `(utime + stime, cutime + cstime)` in seconds of a `/proc/.../stat` line, and its ppid.
@@ -348,12 +358,24 @@ impl Cpu {
                 continue;
             };
             match comm.trim() {
-                c if c.starts_with("tokio-runtime") => cpu.workers += t,
+                c if c.starts_with("tokio-r") => cpu.workers += t,
                 c if c.starts_with("natter-pg-write") => cpu.writers += t,
                 _ => cpu.other += t,
             }
         }
         if let Some(pm) = postmaster {
+            let kinds: std::collections::HashMap<u32, String> = pg_cluster::durable_cluster()
+                .psql(
+                    "postgres",
+                    "SELECT pid || '|' || CASE WHEN application_name <> '' AND application_name <> 'psql' \
+                     THEN application_name ELSE backend_type END FROM pg_stat_activity",
+                )
+                .lines()
+                .filter_map(|l| {
+                    let (pid, kind) = l.split_once('|')?;
+                    Some((pid.trim().parse().ok()?, kind.trim().to_string()))
+                })
+                .collect();
             for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
                 let Some(stat) = std::fs::read_to_string(p.path().join("stat")).ok() else {
                     continue;
@@ -364,8 +386,11 @@ impl Cpu {
                 let pid: u32 = p.file_name().to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
                 if pid == pm {
                     cpu.postgres += t + children;
+                    *cpu.by_kind.entry("postmaster and exited".into()).or_default() += t + children;
                 } else if ppid == pm {
                     cpu.postgres += t;
+                    let kind = kinds.get(&pid).cloned().unwrap_or_else(|| "other".into());
+                    *cpu.by_kind.entry(kind).or_default() += t;
                 }
             }
         }
@@ -378,6 +403,11 @@ impl Cpu {
             writers: self.writers - o.writers,
             other: self.other - o.other,
             postgres: self.postgres - o.postgres,
+            by_kind: self
+                .by_kind
+                .iter()
+                .map(|(k, v)| (k.clone(), v - o.by_kind.get(k).copied().unwrap_or(0.0)))
+                .collect(),
         }
     }
 }
@@ -466,6 +496,15 @@ fn top_statements(db: &str) {
     println!(
         "  top statements (exec ms | planning ms | calls | exec ms per call | rows | statement):"
     );
+    for l in out.lines() {
+        println!("    {l}");
+    }
+    let out = pg_cluster::durable_cluster().psql(
+        db,
+        "SELECT relname, seq_scan, seq_tup_read, idx_scan, n_tup_ins FROM pg_stat_user_tables \
+         ORDER BY seq_tup_read DESC LIMIT 6",
+    );
+    println!("  tables (name | seq scans | rows they read | index scans | rows inserted):");
     for l in out.lines() {
         println!("    {l}");
     }

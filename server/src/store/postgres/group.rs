@@ -282,21 +282,16 @@ impl Writer {
         for round in &rounds {
             fast::run_round(&mut tx, ops, round, async_commit, &mut written).await?;
         }
-        // Per thread, the seqs the group gave it (ops are sorted by thread).
-        let mut ranges: Vec<(&str, u64, u64)> = Vec::new();
-        for (op, w) in ops.iter().zip(&written) {
-            let Some((first, last)) = w
-                .as_ref()
-                .and_then(|evs| Some((evs.first()?.seq, evs.last()?.seq)))
-            else {
-                continue;
-            };
-            match ranges.last_mut() {
-                Some(r) if r.0 == op.thread() => r.2 = last,
-                _ => ranges.push((op.thread(), first, last)),
-            }
-        }
-        let payloads = fanout::payloads(instance, ranges);
+        // The events themselves go in the notifications (ops are sorted by thread, a thread's
+        // ops in seq order): the other instances need no read.
+        let payloads = fanout::payloads(
+            instance,
+            ops.iter().zip(&written).flat_map(|(op, w)| {
+                w.iter()
+                    .flatten()
+                    .map(move |ev| (op.thread(), ev.as_ref()))
+            }),
+        );
         if !payloads.is_empty() {
             sqlx::query("SELECT pg_notify($1, p) FROM UNNEST($2::text[]) AS p")
                 .bind(CHANNEL)
