@@ -178,23 +178,29 @@ async fn run() {
             bases.push(format!("http://{}", server.local_addr()));
             servers.push(tokio::spawn(server.run()));
         }
+        let pm = database.as_ref().and_then(|(db, _)| postmaster(db));
         for &n in &users {
             let modes = std::iter::once(None).chain(rate.map(Some));
             for pace in modes {
                 let before = database.as_ref().map(|(db, _)| db_counters(db));
                 let runs_before = runs_completed(&bases[0]).await;
                 let writer_before = WriterCounters::read(&bases[0]).await;
+                let (cpu_before, fan_before) = (Cpu::read(pm), fanout_counters());
                 let r = natter(&bases, n, secs, pace).await;
+                let cpu = Cpu::read(pm).minus(&cpu_before);
+                let fan = fanout_counters().minus(&fan_before);
                 let tps = r.turns as f64 / secs as f64;
                 let mode = match pace {
                     None => "saturated".to_string(),
                     Some(rate) => format!("paced {rate:.0}/s"),
                 };
                 println!(
-                    "natter {:12} users={n:5}  {tps:9.0} turns/s  ({mode})  first delta p50 {}  p99 {}   turn p50 {}  p99 {}   ({} turns, {} errors)",
+                    "natter {:12} users={n:5}  {tps:9.0} turns/s  ({mode})  first delta p50 {}  p99 {}  (POST answered p50 {}  p99 {})   turn p50 {}  p99 {}   ({} turns, {} errors)",
                     engine.name(),
                     ms(pct(&r.first, 0.5)),
                     ms(pct(&r.first, 0.99)),
+                    ms(pct(&r.post, 0.5)),
+                    ms(pct(&r.post, 0.99)),
                     ms(pct(&r.turn, 0.5)),
                     ms(pct(&r.turn, 0.99)),
                     r.turns,
@@ -209,6 +215,27 @@ async fn run() {
                     w.sync_s * 1e3 / w.groups.max(1.0),
                     100.0 * w.commit_s / w.wall_s / instances as f64,
                 );
+                {
+                    // Over the whole point (set-up and warm-up included), per completed run.
+                    let turns = (runs_completed(&bases[0]).await - runs_before).max(1.0);
+                    println!(
+                        "  CPU per turn: {:.2} ms tokio workers (servers + users), {:.2} ms store writers, {:.2} ms other threads, {:.2} ms PostgreSQL",
+                        cpu.workers * 1e3 / turns,
+                        cpu.writers * 1e3 / turns,
+                        cpu.other * 1e3 / turns,
+                        cpu.postgres * 1e3 / turns,
+                    );
+                    if database.is_some() {
+                        let kinds: Vec<String> = cpu
+                            .by_kind
+                            .iter()
+                            .filter(|(_, v)| **v > 0.0)
+                            .map(|(k, v)| format!("{k} {:.3}", v * 1e3 / turns))
+                            .collect();
+                        println!("  PostgreSQL CPU per turn by process (ms): {}", kinds.join(", "));
+                        println!("  fan-out per turn: {}", fan.per_turn(turns));
+                    }
+                }
                 if let (Some((db, _)), Some(before)) = (&database, before) {
                     // Per run completed over the whole point (setup, warm-up and window: what
                     // the database counters cover), on every instance of this process.
@@ -294,6 +321,112 @@ impl WriterCounters {
     }
 }
 
+/// CPU seconds used so far: this process's threads by kind (the tokio workers run the servers
+/// and the simulated users alike; the store writers are threads of their own), and the
+/// PostgreSQL cluster's processes (its backends, and those already gone through the
+/// postmaster's children totals).
+#[derive(Default)]
+struct Cpu {
+    workers: f64,
+    writers: f64,
+    other: f64,
+    postgres: f64,
+    /// PostgreSQL's share by process: the connection's `application_name` (`natter`,
+    /// `natter writer`, `natter listener`), else the process's kind (walwriter, …).
+    by_kind: std::collections::BTreeMap<String, f64>,
+}
+
+/// `(utime + stime, cutime + cstime)` in seconds of a `/proc/.../stat` line, and its ppid.
+fn proc_times(stat: &str) -> Option<(f64, f64, u32)> {
+    let after = &stat[stat.rfind(')')? + 2..];
+    let f: Vec<&str> = after.split(' ').collect();
+    let tick = 100.0; // USER_HZ on Linux
+    let n = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
+    Some(((n(11) + n(12)) / tick, (n(13) + n(14)) / tick, n(1) as u32))
+}
+
+impl Cpu {
+    fn read(postmaster: Option<u32>) -> Cpu {
+        let mut cpu = Cpu::default();
+        for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+            let path = task.path();
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            let Some((t, _, _)) = std::fs::read_to_string(path.join("stat"))
+                .ok()
+                .and_then(|s| proc_times(&s))
+            else {
+                continue;
+            };
+            match comm.trim() {
+                c if c.starts_with("tokio-r") => cpu.workers += t,
+                c if c.starts_with("natter-pg-write") => cpu.writers += t,
+                _ => cpu.other += t,
+            }
+        }
+        if let Some(pm) = postmaster {
+            let kinds: std::collections::HashMap<u32, String> = pg_cluster::durable_cluster()
+                .psql(
+                    "postgres",
+                    "SELECT pid || '|' || CASE WHEN application_name <> '' AND application_name <> 'psql' \
+                     THEN application_name ELSE backend_type END FROM pg_stat_activity",
+                )
+                .lines()
+                .filter_map(|l| {
+                    let (pid, kind) = l.split_once('|')?;
+                    Some((pid.trim().parse().ok()?, kind.trim().to_string()))
+                })
+                .collect();
+            for p in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+                let Some(stat) = std::fs::read_to_string(p.path().join("stat")).ok() else {
+                    continue;
+                };
+                let Some((t, children, ppid)) = proc_times(&stat) else {
+                    continue;
+                };
+                let pid: u32 = p.file_name().to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+                if pid == pm {
+                    cpu.postgres += t + children;
+                    *cpu.by_kind.entry("postmaster and exited".into()).or_default() += t + children;
+                } else if ppid == pm {
+                    cpu.postgres += t;
+                    let kind = kinds.get(&pid).cloned().unwrap_or_else(|| "other".into());
+                    *cpu.by_kind.entry(kind).or_default() += t;
+                }
+            }
+        }
+        cpu
+    }
+
+    fn minus(&self, o: &Cpu) -> Cpu {
+        Cpu {
+            workers: self.workers - o.workers,
+            writers: self.writers - o.writers,
+            other: self.other - o.other,
+            postgres: self.postgres - o.postgres,
+            by_kind: self
+                .by_kind
+                .iter()
+                .map(|(k, v)| (k.clone(), v - o.by_kind.get(k).copied().unwrap_or(0.0)))
+                .collect(),
+        }
+    }
+}
+
+fn fanout_counters() -> natter_server::store::postgres::fanout::Counters {
+    natter_server::store::postgres::fanout::counters()
+}
+
+/// The pid of the bench cluster's postmaster (the parent of its checkpointer).
+fn postmaster(db: &str) -> Option<u32> {
+    let out = pg_cluster::durable_cluster().psql(
+        db,
+        "SELECT pid FROM pg_stat_activity WHERE backend_type = 'checkpointer'",
+    );
+    let pid: u32 = out.trim().parse().ok()?;
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    proc_times(&stat).map(|(_, _, ppid)| ppid)
+}
+
 /// The database's work so far, from pg_stat_statements and pg_stat_database.
 struct DbCounters {
     statements: f64,
@@ -366,6 +499,15 @@ fn top_statements(db: &str) {
     for l in out.lines() {
         println!("    {l}");
     }
+    let out = pg_cluster::durable_cluster().psql(
+        db,
+        "SELECT relname, seq_scan, seq_tup_read, idx_scan, n_tup_ins FROM pg_stat_user_tables \
+         ORDER BY seq_tup_read DESC LIMIT 6",
+    );
+    println!("  tables (name | seq scans | rows they read | index scans | rows inserted):");
+    for l in out.lines() {
+        println!("    {l}");
+    }
 }
 
 fn client() -> reqwest::Client {
@@ -413,6 +555,8 @@ struct Result {
     errors: usize,
     first: Vec<Duration>,
     turn: Vec<Duration>,
+    /// POST answered (the send committed).
+    post: Vec<Duration>,
 }
 
 /// `pace`: turns/s offered by all users together (each user every `users / pace` s), or
@@ -453,7 +597,7 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
             measuring.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let (mut first, mut turn, mut errors) = (Vec::new(), Vec::new(), 0);
+            let (mut first, mut turn, mut post, mut errors) = (Vec::new(), Vec::new(), Vec::new(), 0);
             let url = format!("{base}/v1/threads/{thread}/messages");
             let interval = pace.map(|p| Duration::from_secs_f64(users as f64 / p));
             // Users spread evenly over one interval, so the offered load is smooth.
@@ -475,10 +619,13 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
                     .send()
                     .await;
                 let run = match r {
-                    Ok(r) if r.status() == 202 => r.json::<Value>().await.unwrap()["runId"]
-                        .as_str()
-                        .unwrap()
-                        .to_string(),
+                    Ok(r) if r.status() == 202 => {
+                        let v = r.json::<Value>().await.unwrap();
+                        if counted {
+                            post.push(t0.elapsed());
+                        }
+                        v["runId"].as_str().unwrap().to_string()
+                    }
                     _ => {
                         errors += 1;
                         continue;
@@ -487,7 +634,7 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
                 let mut fd = None;
                 loop {
                     let Some(ev) = sse.next().await else {
-                        return (first, turn, errors + 1);
+                        return (first, turn, post, errors + 1);
                     };
                     if !ev.data.contains(&run) {
                         continue;
@@ -504,7 +651,7 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
                     turn.push(t0.elapsed());
                 }
             }
-            (first, turn, errors)
+            (first, turn, post, errors)
         }));
     }
     // One second of warm-up, then the measured window.
@@ -517,15 +664,18 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
         errors: 0,
         first: vec![],
         turn: vec![],
+        post: vec![],
     };
     for t in tasks {
-        let (f, tt, e) = t.await.unwrap();
+        let (f, tt, p, e) = t.await.unwrap();
         res.first.extend(f);
         res.turn.extend(tt);
+        res.post.extend(p);
         res.errors += e;
     }
     res.turns = res.turn.len();
     res.first.sort();
     res.turn.sort();
+    res.post.sort();
     res
 }

@@ -129,6 +129,12 @@ impl PgStore {
         planner: Arc<dyn Planner>,
     ) -> Result<Self> {
         let connect: PgConnectOptions = url.parse().map_err(|e| connect_error(url, e))?;
+        // Named in pg_stat_activity: the pool, the group writer and the event listener.
+        let name = connect
+            .get_application_name()
+            .unwrap_or("natter")
+            .to_string();
+        let connect = connect.application_name(&name);
         // One connection first: its error says why (the pool would only time out).
         let first = tokio::time::timeout(
             Duration::from_secs(10),
@@ -155,7 +161,11 @@ impl PgStore {
             .bind(now)
             .execute(&pool)
             .await?;
-        let group = group::Group::start(connect, instance.clone(), sink.clone())?;
+        let group = group::Group::start(
+            connect.clone().application_name(&format!("{name} writer")),
+            instance.clone(),
+            sink.clone(),
+        )?;
         let store = PgStore {
             pool,
             sink,
@@ -168,7 +178,7 @@ impl PgStore {
             objects: Default::default(),
         };
         store.start_heartbeat();
-        fanout::start(&store).await?;
+        fanout::start(&store, connect.application_name(&format!("{name} listener"))).await?;
         tracing::info!(instance = %store.instance, "PostgreSQL store open");
         Ok(store)
     }

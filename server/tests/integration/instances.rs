@@ -5,6 +5,10 @@
 //!   conversation's events exactly once and in order, equal to the database's log.
 //! - kill -9 of an instance in the middle of streamed replies: another instance re-runs them
 //!   and the visitor's stream, resumed there, gets every reply completed.
+//! - Events one instance commits reach another instance's streams: inside the notification
+//!   (carried), or read from the log when too large to carry; a thread nobody streamed there
+//!   when they came is read from the log by a stream opened later; a stream cut after a
+//!   carried event resumes with Last-Event-ID without a gap.
 //! - Two instances starting at the same moment on an empty database run the migrations once.
 //! - A wrong or unreachable DATABASE_URL stops the start with one line naming the cause and
 //!   no password.
@@ -12,7 +16,7 @@
 use std::path::Path;
 use std::sync::Arc;
 
-use natter_server::store::postgres::{PgOptions, PgStore};
+use natter_server::store::postgres::{fanout, PgOptions, PgStore};
 use natter_server::store::{EventSink, Store, StoredEvent};
 use serde_json::{json, Value};
 
@@ -334,4 +338,121 @@ fn a_wrong_or_unreachable_database_url_stops_the_start_with_one_clear_line() {
     assert_eq!(refused.trim().lines().count(), 1, "{refused}");
     assert!(refused.contains("Connection refused"), "{refused}");
     assert!(!refused.contains(PASSWORD), "{refused}");
+}
+
+/// Reads `sse` until `run`'s `run.completed`, appending to `seen` (checked gap-free); after the
+/// first `message.delta`, when `cut_to` is given, drops the stream and resumes on that base
+/// with `Last-Event-ID`.
+async fn read_turn(
+    client: &reqwest::Client,
+    mut sse: SseReader,
+    thread: &str,
+    run: &Value,
+    seen: &mut Vec<(u64, String)>,
+    mut cut_to: Option<&str>,
+) -> SseReader {
+    loop {
+        // A hang guard, not a timing assertion: an event that never comes fails the test.
+        let e = tokio::time::timeout(std::time::Duration::from_secs(30), sse.next())
+            .await
+            .expect("the next event within 30 s")
+            .expect("stream continues");
+        let seq: u64 = e.id.as_deref().unwrap().parse().unwrap();
+        let last = seen.last().map_or(0, |s| s.0);
+        assert_eq!(seq, last + 1, "thread {thread}: a gap or a duplicate");
+        let v: Value = serde_json::from_str(&e.data).unwrap();
+        seen.push((seq, e.data));
+        if v["type"] == "run.completed" && v["runId"] == *run {
+            return sse;
+        }
+        if v["type"] == "message.delta" {
+            if let Some(base) = cut_to.take() {
+                sse = stream_from(client, base, thread, seq).await;
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_of_another_instance_reach_streams_opened_before_or_after_and_resume() {
+    if !on_postgres() {
+        return;
+    }
+    let url = fresh_database();
+    let tmp = tempfile::tempdir().unwrap();
+    let bots = tmp.path().join("bots");
+    write_bot(&bots, "t", TEST_BOT);
+    let mut servers = Vec::new();
+    for i in 0..2 {
+        let mut c = test_config(&tmp.path().join(format!("data{i}")), &bots);
+        c.database_url = Some(url.clone());
+        servers.push(TestServer::launch(c).await);
+    }
+    let (a, b) = (servers[0].base.clone(), servers[1].base.clone());
+    let client = reqwest::Client::new();
+    let r = client
+        .post(format!("{a}/v1/bots/t/threads"))
+        .send()
+        .await
+        .unwrap();
+    let thread = r.json::<Value>().await.unwrap()["threadId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let send = |content: String, key: &str| {
+        let (client, a, thread, key) = (client.clone(), a.clone(), thread.clone(), key.to_string());
+        async move {
+            let r = client
+                .post(format!("{a}/v1/threads/{thread}/messages"))
+                .json(&json!({"clientMessageId": key, "content": content}))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(r.status(), 202);
+            r.json::<Value>().await.unwrap()["runId"].clone()
+        }
+    };
+
+    // A turn committed on A while nobody streams the thread on B (B skips its notifications)…
+    let mut on_a = Vec::new();
+    let sse_a = stream_from(&client, &a, &thread, 0).await;
+    let run = send("hello".into(), "k1").await;
+    read_turn(&client, sse_a, &thread, &run, &mut on_a, None).await;
+    // …is read from the log by a stream opened on B afterwards.
+    let mut seen = Vec::new();
+    let mut sse = stream_from(&client, &b, &thread, 0).await;
+    while seen.len() < on_a.len() {
+        let e = sse.next().await.expect("stream continues");
+        seen.push((e.id.as_deref().unwrap().parse().unwrap(), e.data));
+    }
+    assert_eq!(seen, on_a, "B's stream replays A's turn from the log");
+
+    // Live on B: A's events come inside the notifications; the stream, cut after a carried
+    // delta, resumes on B and then on A with Last-Event-ID, without a gap.
+    let before = fanout::counters();
+    let run = send("hello again".into(), "k2").await;
+    let sse = read_turn(&client, sse, &thread, &run, &mut seen, Some(&b)).await;
+    let carried = fanout::counters().minus(&before).events_carried;
+    assert!(carried >= 4, "the turn's events were carried to B: {carried}");
+    let run = send("and again".into(), "k3").await;
+    let sse = read_turn(&client, sse, &thread, &run, &mut seen, Some(&a)).await;
+    // Back on B for the last turn.
+    let sse = {
+        drop(sse);
+        stream_from(&client, &b, &thread, seen.last().unwrap().0).await
+    };
+
+    // A message too large for a notification (12,000 bytes) is announced and read from the
+    // table by B.
+    let before = fanout::counters();
+    let run = send("🙂".repeat(3000), "k4").await;
+    read_turn(&client, sse, &thread, &run, &mut seen, None).await;
+    let reads = fanout::counters().minus(&before).reads;
+    assert!(reads >= 1, "B read the large event from the log");
+    assert!(seen.iter().any(|(_, d)| d.contains(&"🙂".repeat(3000))));
+
+    assert_eq!(seen, db_log(&url, &thread), "B's stream equals the log");
+    for s in servers {
+        s.stop().await;
+    }
 }

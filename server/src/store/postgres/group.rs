@@ -48,6 +48,31 @@ const MAX_GROUP: usize = 512;
 /// Queue bound: callers wait (backpressure) rather than growing memory.
 const QUEUE: usize = 16_384;
 
+/// A group smaller than this waits for more writes (up to [`linger`]) when the writer is busy.
+const LINGER_TARGET: usize = 64;
+/// The writer is busy when a group's first write came within this of the last COMMIT's end.
+const BUSY_GAP: Duration = Duration::from_millis(1);
+
+/// The longest a busy writer's small group waits for more writes: `NATTER_PG_GROUP_LINGER_MS`
+/// (a benchmark knob; `0` = never wait), else 20 ms.
+fn linger() -> Duration {
+    let ms = std::env::var("NATTER_PG_GROUP_LINGER_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(20);
+    Duration::from_millis(ms)
+}
+
+/// Moves what is queued into the group, up to [`MAX_GROUP`].
+fn drain(rx: &mut mpsc::Receiver<Job>, group: &mut Vec<Job>) {
+    while group.len() < MAX_GROUP {
+        match rx.try_recv() {
+            Ok(job) => group.push(job),
+            Err(_) => break,
+        }
+    }
+}
+
 struct Job {
     op: Op,
     reply: oneshot::Sender<Result<bool>>,
@@ -148,6 +173,10 @@ struct Writer {
 impl Writer {
     async fn run(mut self, mut rx: mpsc::Receiver<Job>, stop: CancellationToken) {
         let mut group = Vec::with_capacity(MAX_GROUP);
+        let max_linger = linger();
+        // When the last group's COMMIT ended, and how long that group took.
+        let mut idle_since = Instant::now();
+        let mut last_took = Duration::ZERO;
         loop {
             let first = tokio::select! {
                 biased;
@@ -155,14 +184,34 @@ impl Writer {
                 _ = stop.cancelled() => None,
             };
             let Some(first) = first else { break };
+            let arrived = Instant::now();
             group.push(first);
-            while group.len() < MAX_GROUP {
-                match rx.try_recv() {
-                    Ok(job) => group.push(job),
-                    Err(_) => break,
+            drain(&mut rx, &mut group);
+            // Busy (the write came right after the last COMMIT) and a small group: wait for
+            // more, at most as long as the last group took (so lingering at most doubles a
+            // write's wait for the writer), so the group's fixed cost is shared by more writes.
+            let linger = max_linger.min(last_took);
+            if !linger.is_zero()
+                && group.len() < LINGER_TARGET
+                && arrived.duration_since(idle_since) < BUSY_GAP
+            {
+                let until = tokio::time::Instant::from_std(arrived + linger);
+                while group.len() < LINGER_TARGET {
+                    let job = tokio::select! {
+                        biased;
+                        job = rx.recv() => job,
+                        _ = stop.cancelled() => None,
+                        _ = tokio::time::sleep_until(until) => None,
+                    };
+                    let Some(job) = job else { break };
+                    group.push(job);
+                    drain(&mut rx, &mut group);
                 }
             }
+            let started = Instant::now();
             self.commit(&mut group).await;
+            idle_since = Instant::now();
+            last_took = idle_since - started;
         }
         // Stopping: what was queued before still commits; later sends are refused.
         rx.close();
@@ -282,21 +331,16 @@ impl Writer {
         for round in &rounds {
             fast::run_round(&mut tx, ops, round, async_commit, &mut written).await?;
         }
-        // Per thread, the seqs the group gave it (ops are sorted by thread).
-        let mut ranges: Vec<(&str, u64, u64)> = Vec::new();
-        for (op, w) in ops.iter().zip(&written) {
-            let Some((first, last)) = w
-                .as_ref()
-                .and_then(|evs| Some((evs.first()?.seq, evs.last()?.seq)))
-            else {
-                continue;
-            };
-            match ranges.last_mut() {
-                Some(r) if r.0 == op.thread() => r.2 = last,
-                _ => ranges.push((op.thread(), first, last)),
-            }
-        }
-        let payloads = fanout::payloads(instance, ranges);
+        // The events themselves go in the notifications (ops are sorted by thread, a thread's
+        // ops in seq order): the other instances need no read.
+        let payloads = fanout::payloads(
+            instance,
+            ops.iter().zip(&written).flat_map(|(op, w)| {
+                w.iter()
+                    .flatten()
+                    .map(move |ev| (op.thread(), ev.as_ref()))
+            }),
+        );
         if !payloads.is_empty() {
             sqlx::query("SELECT pg_notify($1, p) FROM UNNEST($2::text[]) AS p")
                 .bind(CHANNEL)

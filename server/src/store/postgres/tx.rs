@@ -19,8 +19,7 @@ use super::PgStore;
 use crate::outbox::NewJob;
 use crate::time::now_rfc3339;
 
-/// The NOTIFY channel: payloads `"<instance> <thread id> <first seq> <last seq>"`, more
-/// threads' triples appended ([`super::fanout::payloads`]).
+/// The NOTIFY channel: payloads carry the committed events ([`super::fanout::payloads`]).
 pub const CHANNEL: &str = "natter_events";
 
 /// A thread locked by this transaction.
@@ -201,9 +200,7 @@ impl<'s> Tx<'s> {
             let lasts: Vec<i64> = written.iter().map(|l| l.last as i64).collect();
             let notes = super::fanout::payloads(
                 &self.store.instance,
-                written
-                    .iter()
-                    .map(|l| (l.id.as_str(), l.locked_at + 1, l.last)),
+                self.events.iter().map(|(t, e)| (t.as_str(), e.as_ref())),
             );
             // One round trip: events, counters, notifications (delivered at COMMIT).
             sqlx::query(
