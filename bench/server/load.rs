@@ -237,7 +237,10 @@ async fn run() {
                             .filter(|(_, v)| **v > 0.0)
                             .map(|(k, v)| format!("{k} {:.3}", v * 1e3 / turns))
                             .collect();
-                        println!("  PostgreSQL CPU per turn by process (ms): {}", kinds.join(", "));
+                        println!(
+                            "  PostgreSQL CPU per turn by process (ms): {}",
+                            kinds.join(", ")
+                        );
                         println!("  fan-out per turn: {}", fan.per_turn(turns));
                     }
                 }
@@ -366,7 +369,11 @@ fn proc_sys(stat: &str) -> Option<(f64, f64, f64, f64, u32)> {
 impl Cpu {
     fn read(postmaster: Option<u32>) -> Cpu {
         let mut cpu = Cpu::default();
-        for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        for task in std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let path = task.path();
             let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
             let Some((t, _, _)) = std::fs::read_to_string(path.join("stat"))
@@ -401,11 +408,17 @@ impl Cpu {
                 let Some((t, children, sys, children_sys, ppid)) = proc_sys(&stat) else {
                     continue;
                 };
-                let pid: u32 = p.file_name().to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let pid: u32 = p
+                    .file_name()
+                    .to_str()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
                 if pid == pm {
                     cpu.postgres += t + children;
                     cpu.postgres_sys += sys + children_sys;
-                    *cpu.by_kind.entry("postmaster and exited".into()).or_default() += t + children;
+                    *cpu.by_kind
+                        .entry("postmaster and exited".into())
+                        .or_default() += t + children;
                 } else if ppid == pm {
                     cpu.postgres += t;
                     cpu.postgres_sys += sys;
@@ -618,7 +631,8 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
             measuring.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let (mut first, mut turn, mut post, mut errors) = (Vec::new(), Vec::new(), Vec::new(), 0);
+            let (mut first, mut turn, mut post, mut errors) =
+                (Vec::new(), Vec::new(), Vec::new(), 0);
             let url = format!("{base}/v1/threads/{thread}/messages");
             let interval = pace.map(|p| Duration::from_secs_f64(users as f64 / p));
             // Users spread evenly over one interval, so the offered load is smooth.

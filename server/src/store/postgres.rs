@@ -179,7 +179,11 @@ impl PgStore {
             objects: Default::default(),
         };
         store.start_heartbeat();
-        fanout::start(&store, connect.application_name(&format!("{name} listener"))).await?;
+        fanout::start(
+            &store,
+            connect.application_name(&format!("{name} listener")),
+        )
+        .await?;
         tracing::info!(instance = %store.instance, "PostgreSQL store open");
         Ok(store)
     }

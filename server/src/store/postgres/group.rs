@@ -343,11 +343,9 @@ impl Writer {
         // ops in seq order): the other instances need no read.
         let payloads = fanout::payloads(
             instance,
-            ops.iter().zip(&written).flat_map(|(op, w)| {
-                w.iter()
-                    .flatten()
-                    .map(move |ev| (op.thread(), ev.as_ref()))
-            }),
+            ops.iter()
+                .zip(&written)
+                .flat_map(|(op, w)| w.iter().flatten().map(move |ev| (op.thread(), ev.as_ref()))),
         );
         if !payloads.is_empty() {
             sqlx::query("SELECT pg_notify($1, p) FROM UNNEST($2::text[]) AS p")
