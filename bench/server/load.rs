@@ -16,6 +16,10 @@
 //! and 3 instances in this process on one PostgreSQL database (a throwaway cluster with its
 //! default durability), each user streaming from one instance and posting to another; for
 //! PostgreSQL it prints the database's statements, commits, NOTIFYs and statement time per turn.
+//! Every point prints the CPU time per turn of this process's threads (tokio workers, store
+//! writers, the rest) and of the PostgreSQL cluster's processes (by connection: pool, writer,
+//! listener), and what the fan-out did per turn: on a 2-core box the turns/s are about 2 s of
+//! CPU per second divided by the CPU per turn, so these say where a difference comes from.
 //!
 //!     cargo bench -p natter-server --bench load
 //!     BENCH_USERS=100,1000 BENCH_SECS=10 BENCH_RATE=2000 BENCH_DURABILITY=full cargo bench -p natter-server --bench load
@@ -219,11 +223,12 @@ async fn run() {
                     // Over the whole point (set-up and warm-up included), per completed run.
                     let turns = (runs_completed(&bases[0]).await - runs_before).max(1.0);
                     println!(
-                        "  CPU per turn: {:.2} ms tokio workers (servers + users), {:.2} ms store writers, {:.2} ms other threads, {:.2} ms PostgreSQL",
+                        "  CPU per turn: {:.2} ms tokio workers (servers + users), {:.2} ms store writers, {:.2} ms other threads, {:.2} ms PostgreSQL ({:.2} ms of it in the kernel)",
                         cpu.workers * 1e3 / turns,
                         cpu.writers * 1e3 / turns,
                         cpu.other * 1e3 / turns,
                         cpu.postgres * 1e3 / turns,
+                        cpu.postgres_sys * 1e3 / turns,
                     );
                     if database.is_some() {
                         let kinds: Vec<String> = cpu
@@ -232,7 +237,10 @@ async fn run() {
                             .filter(|(_, v)| **v > 0.0)
                             .map(|(k, v)| format!("{k} {:.3}", v * 1e3 / turns))
                             .collect();
-                        println!("  PostgreSQL CPU per turn by process (ms): {}", kinds.join(", "));
+                        println!(
+                            "  PostgreSQL CPU per turn by process (ms): {}",
+                            kinds.join(", ")
+                        );
                         println!("  fan-out per turn: {}", fan.per_turn(turns));
                     }
                 }
@@ -331,6 +339,8 @@ struct Cpu {
     writers: f64,
     other: f64,
     postgres: f64,
+    /// Of `postgres`, the time in the kernel (system calls: I/O, fsync, signals, sockets).
+    postgres_sys: f64,
     /// PostgreSQL's share by process: the connection's `application_name` (`natter`,
     /// `natter writer`, `natter listener`), else the process's kind (walwriter, …).
     by_kind: std::collections::BTreeMap<String, f64>,
@@ -338,17 +348,32 @@ struct Cpu {
 
 /// `(utime + stime, cutime + cstime)` in seconds of a `/proc/.../stat` line, and its ppid.
 fn proc_times(stat: &str) -> Option<(f64, f64, u32)> {
+    proc_sys(stat).map(|(t, c, _, _, ppid)| (t, c, ppid))
+}
+
+/// `(utime + stime, cutime + cstime, stime, cstime)` in seconds, and the ppid.
+fn proc_sys(stat: &str) -> Option<(f64, f64, f64, f64, u32)> {
     let after = &stat[stat.rfind(')')? + 2..];
     let f: Vec<&str> = after.split(' ').collect();
     let tick = 100.0; // USER_HZ on Linux
     let n = |i: usize| f.get(i).and_then(|x| x.parse::<f64>().ok()).unwrap_or(0.0);
-    Some(((n(11) + n(12)) / tick, (n(13) + n(14)) / tick, n(1) as u32))
+    Some((
+        (n(11) + n(12)) / tick,
+        (n(13) + n(14)) / tick,
+        n(12) / tick,
+        n(14) / tick,
+        n(1) as u32,
+    ))
 }
 
 impl Cpu {
     fn read(postmaster: Option<u32>) -> Cpu {
         let mut cpu = Cpu::default();
-        for task in std::fs::read_dir("/proc/self/task").into_iter().flatten().flatten() {
+        for task in std::fs::read_dir("/proc/self/task")
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
             let path = task.path();
             let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
             let Some((t, _, _)) = std::fs::read_to_string(path.join("stat"))
@@ -380,15 +405,23 @@ impl Cpu {
                 let Some(stat) = std::fs::read_to_string(p.path().join("stat")).ok() else {
                     continue;
                 };
-                let Some((t, children, ppid)) = proc_times(&stat) else {
+                let Some((t, children, sys, children_sys, ppid)) = proc_sys(&stat) else {
                     continue;
                 };
-                let pid: u32 = p.file_name().to_str().and_then(|s| s.parse().ok()).unwrap_or(0);
+                let pid: u32 = p
+                    .file_name()
+                    .to_str()
+                    .and_then(|s| s.parse().ok())
+                    .unwrap_or(0);
                 if pid == pm {
                     cpu.postgres += t + children;
-                    *cpu.by_kind.entry("postmaster and exited".into()).or_default() += t + children;
+                    cpu.postgres_sys += sys + children_sys;
+                    *cpu.by_kind
+                        .entry("postmaster and exited".into())
+                        .or_default() += t + children;
                 } else if ppid == pm {
                     cpu.postgres += t;
+                    cpu.postgres_sys += sys;
                     let kind = kinds.get(&pid).cloned().unwrap_or_else(|| "other".into());
                     *cpu.by_kind.entry(kind).or_default() += t;
                 }
@@ -403,6 +436,7 @@ impl Cpu {
             writers: self.writers - o.writers,
             other: self.other - o.other,
             postgres: self.postgres - o.postgres,
+            postgres_sys: self.postgres_sys - o.postgres_sys,
             by_kind: self
                 .by_kind
                 .iter()
@@ -597,7 +631,8 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
             measuring.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let (mut first, mut turn, mut post, mut errors) = (Vec::new(), Vec::new(), Vec::new(), 0);
+            let (mut first, mut turn, mut post, mut errors) =
+                (Vec::new(), Vec::new(), Vec::new(), 0);
             let url = format!("{base}/v1/threads/{thread}/messages");
             let interval = pace.map(|p| Duration::from_secs_f64(users as f64 / p));
             // Users spread evenly over one interval, so the offered load is smooth.

@@ -10,7 +10,8 @@
 //! `threads.last_seq`, inserts the events, moves `last_seq` and notifies, all in one statement
 //! before COMMIT. The row lock serializes the writers of a thread across instances, so seqs are
 //! 1, 2, 3, … with no gap, in commit order. Events reach this instance's sink after the COMMIT;
-//! other instances get them from the log on the NOTIFY ([`fanout`]).
+//! other instances get them inside the NOTIFY, or from the log when one is too large to carry
+//! ([`fanout`]).
 //!
 //! The hot path's writes — a send to an open thread, a reply's streamed events, a run's
 //! completed message and end — are each one statement with the same effect ([`fast`]), and
@@ -20,8 +21,8 @@
 //! flush, so without groups the database would commit one write per flush.
 //!
 //! Streamed events ([`Store::stream`]: a reply's start and deltas) are rows like any other
-//! event (an instance's stream reads them from the log) and are published after their group's
-//! commit; a group of streamed events only commits with `synchronous_commit = off` (no WAL
+//! event (a stream resuming on any instance reads them from the log) and are published after
+//! their group's commit; a group of streamed events only commits with `synchronous_commit = off` (no WAL
 //! flush wait). They become durable at the latest with the next synchronous commit (the
 //! completed message), since WAL is flushed in order. A kill -9 of an instance loses nothing
 //! committed; a crash of the PostgreSQL server itself may lose the last streamed events of a
@@ -178,7 +179,11 @@ impl PgStore {
             objects: Default::default(),
         };
         store.start_heartbeat();
-        fanout::start(&store, connect.application_name(&format!("{name} listener"))).await?;
+        fanout::start(
+            &store,
+            connect.application_name(&format!("{name} listener")),
+        )
+        .await?;
         tracing::info!(instance = %store.instance, "PostgreSQL store open");
         Ok(store)
     }

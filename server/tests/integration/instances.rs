@@ -433,7 +433,10 @@ async fn events_of_another_instance_reach_streams_opened_before_or_after_and_res
     let run = send("hello again".into(), "k2").await;
     let sse = read_turn(&client, sse, &thread, &run, &mut seen, Some(&b)).await;
     let carried = fanout::counters().minus(&before).events_carried;
-    assert!(carried >= 4, "the turn's events were carried to B: {carried}");
+    assert!(
+        carried >= 4,
+        "the turn's events were carried to B: {carried}"
+    );
     let run = send("and again".into(), "k3").await;
     let sse = read_turn(&client, sse, &thread, &run, &mut seen, Some(&a)).await;
     // Back on B for the last turn.

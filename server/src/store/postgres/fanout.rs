@@ -155,7 +155,11 @@ pub fn entries<'a>(payload: &'a str, rest: &'a str) -> Option<Vec<Entry<'a>>> {
             }
             "r" => {
                 let (first, last) = line.split_once(' ')?;
-                out.push(Entry::Range(thread, first.parse().ok()?, last.parse().ok()?));
+                out.push(Entry::Range(
+                    thread,
+                    first.parse().ok()?,
+                    last.parse().ok()?,
+                ));
             }
             _ => return None,
         }
@@ -402,7 +406,9 @@ impl Reader {
                 w.first = w.first.min(first);
                 w.last = w.last.max(last);
                 match entry {
-                    Entry::Event(_, seq, event_type, json) => w.carried.push((seq, event_type, json)),
+                    Entry::Event(_, seq, event_type, json) => {
+                        w.carried.push((seq, event_type, json))
+                    }
                     Entry::Range(..) => w.read = true,
                 }
             }
@@ -554,7 +560,12 @@ mod tests {
         let events: Vec<(String, StoredEvent)> = threads
             .iter()
             .flat_map(|t| {
-                (1..=3).map(move |s| (t.clone(), ev(s, &format!("{{\"seq\":{s},\"text\":\"a b\"}}"))))
+                (1..=3).map(move |s| {
+                    (
+                        t.clone(),
+                        ev(s, &format!("{{\"seq\":{s},\"text\":\"a b\"}}")),
+                    )
+                })
             })
             .collect();
         let out = payloads(
@@ -605,9 +616,16 @@ mod tests {
         assert_eq!(instance, "inst_1");
         assert_eq!(
             entries(p, rest),
-            Some(vec![Entry::Range("thr_a", 3, 7), Entry::Range("thr_b", 1, 1)])
+            Some(vec![
+                Entry::Range("thr_a", 3, 7),
+                Entry::Range("thr_b", 1, 1)
+            ])
         );
-        for junk in ["inst_1\nx thr_a 1 1\n", "inst_1\ne thr_a x t {}\n", "inst_1\nr thr_a 1\n"] {
+        for junk in [
+            "inst_1\nx thr_a 1 1\n",
+            "inst_1\ne thr_a x t {}\n",
+            "inst_1\nr thr_a 1\n",
+        ] {
             let (_, rest) = split(junk).unwrap();
             assert_eq!(entries(junk, rest), None, "{junk:?}");
         }
