@@ -162,10 +162,14 @@ impl PgStore {
             .bind(now)
             .execute(&pool)
             .await?;
+        // When another instance's commit last reached this one (ms): the writer waits for
+        // bigger groups only while other instances share the writes.
+        let peers = Arc::new(std::sync::atomic::AtomicI64::new(i64::MIN));
         let group = group::Group::start(
             connect.clone().application_name(&format!("{name} writer")),
             instance.clone(),
             sink.clone(),
+            peers.clone(),
         )?;
         let store = PgStore {
             pool,
@@ -182,6 +186,7 @@ impl PgStore {
         fanout::start(
             &store,
             connect.application_name(&format!("{name} listener")),
+            peers,
         )
         .await?;
         tracing::info!(instance = %store.instance, "PostgreSQL store open");

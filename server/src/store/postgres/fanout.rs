@@ -28,7 +28,7 @@
 //! see a gap and read the log.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 
 use std::time::Duration;
@@ -249,10 +249,17 @@ const BATCH: usize = 512;
 /// own single-threaded runtime it waits only for the database, and its reads (rare: events too
 /// large to carry) run on the LISTEN connection itself, so notifications that arrive meanwhile
 /// are buffered and handled together after the read.
-pub(super) async fn start(store: &PgStore, connect: PgConnectOptions) -> Result<()> {
+///
+/// `peers`: set to the time (ms) of each notification from another instance.
+pub(super) async fn start(
+    store: &PgStore,
+    connect: PgConnectOptions,
+    peers: Arc<AtomicI64>,
+) -> Result<()> {
     let reader = Reader {
         sink: store.sink.clone(),
         instance: store.instance.clone(),
+        peers,
     };
     let stop = store.stop.clone();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<()>>();
@@ -344,6 +351,7 @@ async fn listen(
 struct Reader {
     sink: Arc<dyn EventSink>,
     instance: String,
+    peers: Arc<AtomicI64>,
 }
 
 impl Reader {
@@ -372,6 +380,7 @@ impl Reader {
                 if instance == self.instance {
                     return Some(Vec::new());
                 }
+                self.peers.store(crate::outbox::now_ms(), Relaxed);
                 entries(payload, rest)
             });
             let Some(parsed) = parsed else {
