@@ -68,6 +68,8 @@ const MAX_BATCH: usize = 1024;
 /// Writer queue bound: callers wait (backpressure) rather than growing memory.
 const QUEUE: usize = 16_384;
 const CACHE_MAX: usize = 200_000;
+/// The writer connection's page cache (KiB), filled only as pages are used.
+const WRITER_CACHE_KIB: u32 = 65_536;
 
 pub(super) enum Op {
     CreateThread(NewThread, Option<Message>),
@@ -1068,8 +1070,13 @@ fn open(path: &std::path::Path, durability: Durability) -> Result<Connection> {
     // wal_autocheckpoint = 0: the COMMIT that crosses the WAL threshold would otherwise copy
     // the WAL into the database (and fsync it) while every queued caller waits; the
     // [`Checkpointer`] thread does that work beside the writer instead.
+    // temp_store = MEMORY: each job's savepoint copies the pages it first touches into a
+    // statement journal, by default a temporary file (a pwrite per page). cache_size: a group
+    // commit of hundreds of jobs dirties more pages than the default 2 MiB cache holds, and
+    // SQLite then spills them into the WAL before the COMMIT (and reads them back). Measured
+    // (profile of the load bench at 1,000 users): the two were about a third of the writer's time.
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0;"
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{WRITER_CACHE_KIB};"
     ))
         .map_err(db)?;
     // Room for the writer's statements and the multi-row inserts of each size.
