@@ -390,15 +390,7 @@ async fn events_of_another_instance_reach_streams_opened_before_or_after_and_res
     }
     let (a, b) = (servers[0].base.clone(), servers[1].base.clone());
     let client = reqwest::Client::new();
-    let r = client
-        .post(format!("{a}/v1/bots/t/threads"))
-        .send()
-        .await
-        .unwrap();
-    let thread = r.json::<Value>().await.unwrap()["threadId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let thread = servers[0].create_thread("t").await;
     let send = |content: String, key: &str| {
         let (client, a, thread, key) = (client.clone(), a.clone(), thread.clone(), key.to_string());
         async move {
