@@ -40,7 +40,7 @@ steps = [ {{ handoff = "Connecting you." }} ]
 }
 
 /// A PNG signature followed by `len - 8` pseudo-random bytes (the sniffer reads the magic).
-fn png(len: usize, seed: u8) -> Vec<u8> {
+pub(crate) fn png(len: usize, seed: u8) -> Vec<u8> {
     let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
     let mut x = seed as u32 | 1;
     while v.len() < len {

@@ -8,6 +8,7 @@ use std::time::Duration;
 use natter_testing::s3;
 use serde_json::Value;
 
+use crate::attachments::png;
 use crate::common::*;
 use crate::lifecycle_common::*;
 
@@ -21,16 +22,6 @@ max_conversation_bytes = 1000000
 types = ["image/png", "application/pdf"]
 keep_after_close_secs = 1
 "#;
-
-fn png(len: usize, seed: u8) -> Vec<u8> {
-    let mut v = b"\x89PNG\r\n\x1a\n".to_vec();
-    let mut x = seed as u32 | 1;
-    while v.len() < len {
-        x = x.wrapping_mul(1_103_515_245).wrapping_add(12_345);
-        v.push((x >> 16) as u8);
-    }
-    v
-}
 
 /// A bucket of its own per test (and engine, so both runs can share one moto).
 fn bucket_name(what: &str) -> String {

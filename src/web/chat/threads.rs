@@ -62,15 +62,15 @@ pub(super) async fn ensure_thread(weak: &Weak<Widget>, gen: u32) -> Option<Strin
             }
             return None;
         };
-        let mut url = base(&w);
-        url.push_str("/v1/bots/");
-        url.push_str(&bot);
-        url.push_str("/threads");
         if !w.st.borrow_mut().chat.loops.start_creating() {
             drop(w);
             let _ = sleep(50).await;
             continue;
         }
+        let mut url = base(&w);
+        url.push_str("/v1/bots/");
+        url.push_str(&bot);
+        url.push_str("/threads");
         let body = crate::web::session::create_body(&w);
         drop(w);
         let r = request(weak, "POST", &url, Some(&body), 0, None).await;
