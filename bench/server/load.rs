@@ -384,7 +384,10 @@ impl Cpu {
             };
             match comm.trim() {
                 c if c.starts_with("tokio-r") => cpu.workers += t,
-                c if c.starts_with("natter-pg-write") => cpu.writers += t,
+                // Thread names are cut to 15 bytes: `natter-store-wr`, `natter-pg-write…`.
+                c if c.starts_with("natter-pg-write") || c.starts_with("natter-store-wr") => {
+                    cpu.writers += t
+                }
                 _ => cpu.other += t,
             }
         }
