@@ -5,8 +5,9 @@
 // glue's guess of the .wasm URL from its own script (Natter always passes `{module_or_path}`),
 // and NatterChat's `free()` with its `Symbol.dispose` alias (nothing frees a chat by hand:
 // `destroy()` ends it, and the finalization registry frees its Rust side once the page lets go
-// of it; about 70 B gzip per glue). Fails if the glue no longer has the expected shape, so a
-// wasm-bindgen upgrade cannot silently skip it.
+// of it; about 70 B gzip per glue); and it shortens the warning of the fallback for a .wasm not
+// served as application/wasm (same fallback, about 50 B gzip less). Fails if the glue no longer
+// has the expected shape, so a wasm-bindgen upgrade cannot silently skip it.
 // Usage: node scripts/trim-wasm-glue.mjs glue1.js [glue2.js ...]
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -48,6 +49,12 @@ for (const file of process.argv.slice(2)) {
   src = dropFunction(src, "__destroy_into_raw() {", file);
   src = dropFunction(src, " free() {", file);
   src = replaceOnce(src, /\n\s*if \(Symbol\.dispose\) NatterChat\.prototype\[Symbol\.dispose\] = NatterChat\.prototype\.free;/, "", file);
+  src = replaceOnce(
+    src,
+    /console\.warn\("`WebAssembly\.instantiateStreaming` failed because your server does not serve Wasm with `application\/wasm` MIME type\. Falling back to `WebAssembly\.instantiate` which is slower\. Original error:\\n", e\);/,
+    'console.warn("natter: the .wasm is not served as application/wasm, so it compiles after its download (slower):", e);',
+    file,
+  );
   if (/initSync|deprecated parameters|script_src|__destroy_into_raw|\bfree\(\) \{|Symbol\.dispose/.test(src)) throw new Error(`${file}: initSync, the deprecated-parameter warning or free() is left`);
   writeFileSync(file, src);
 }
