@@ -69,8 +69,9 @@ const CSS = `
 [part=attachment] progress{width:56px}
 [part=attachment] button{width:22px;height:22px;border-radius:50%}
 [part=attachment] button:hover{background:#0000000f}
-[part=attach-status]{padding:4px 12px 0;font-size:12px}
-[part=attach-status] b{color:#b91c1c;font-weight:inherit;margin-right:6px}
+[part=attach-status]{padding:0 12px;font-size:12px}
+[part=attach-status] :not(:empty){display:inline-block;margin:4px 6px 0 0}
+[part=attach-status] b{color:#b91c1c;font-weight:inherit}
 [part=attach-status] span{opacity:.75}
 .w[data-drop]{outline:2px dashed var(--natter-primary);outline-offset:-6px}
 a[part=file]{display:block;color:inherit}
@@ -176,8 +177,9 @@ function setup(chat, info, s, base, link, href, options) {
   const picker = el("input", null, { type: "file", multiple: "", hidden: "", accept: info.types.join(","), tabindex: "-1", "aria-label": s.attachLabel });
   form.insertBefore(button, input);
   form.append(picker);
-  // the status line (role=status): a refusal (red), and the last upload done or file removed
-  const status = el("div", null, { part: "attach-status", role: "status", hidden: "" });
+  // the status line (role=status): a refusal (red), and the last upload done or file removed;
+  // never hidden, only empty (a live region shown with its text is not always announced)
+  const status = el("div", null, { part: "attach-status", role: "status" });
   const error = el("b", status);
   const notice = el("span", status);
   const tray = el("div", null, { part: "attachments", role: "list", hidden: "" });
@@ -189,12 +191,8 @@ function setup(chat, info, s, base, link, href, options) {
   const say = (t) => {
     error.textContent = t;
     notice.textContent = "";
-    status.toggleAttribute("hidden", !t);
   };
-  const tell = (t) => {
-    notice.textContent = t;
-    status.toggleAttribute("hidden", !t && !error.textContent);
-  };
+  const tell = (t) => { notice.textContent = t; };
   const refresh = () => tray.toggleAttribute("hidden", staged.length === 0);
 
   function drop(item) {

@@ -419,8 +419,10 @@ test("strict CSP + Trusted Types page: attach, upload, thumbnail, 0 violations",
   await page.goto(`${env.server.origin}/strict.html`);
   await page.waitForFunction(() => window.natterLoaded);
   await ready(page);
-  // the module's stylesheet applies (adopted, not a <style> the policy would block)
-  assert.equal(await page.locator("[part=attach-status]").evaluate((e) => getComputedStyle(e).display), "none");
+  // the module's stylesheet applies (adopted, not a <style> the policy would block): the empty
+  // status line takes no room, a reason in it is red
+  assert.equal(await page.locator("[part=attach-status]").evaluate((e) => e.getBoundingClientRect().height), 0);
+  assert.equal(await page.locator("[part=attach-status] b").evaluate((e) => getComputedStyle(e).color), "rgb(185, 28, 28)");
   await pick(page, [png("strict.png")]);
   await uploaded(page, 1);
   await page.locator("[part=attachment] img").waitFor();
