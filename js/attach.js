@@ -1,14 +1,18 @@
 // natter attach module: draws the conversation's files and lets visitors send files. Loaded by
-// embed.js / natter.js (js/files.js) after the bot's lookup (GET /v1/bots/{bot}) unless the
-// `attachments` option is false; it is not part of the widget's size budget. See docs/api.md,
-// "Files".
+// embed.js / natter.js (js/files.js) only when needed — the bot accepts files (its lookup,
+// GET /v1/bots/{bot}), or a file item is to be drawn — and never with the `attachments` option
+// false; it is not part of the widget's size budget. See docs/api.md, "Files".
 //
-//   attach(chat, {maxFileBytes, types} | null, options)
+//   attach(chat, {maxFileBytes, types} | null | undefined, options, kept)
+//
+// `kept`: the `userDefinedResponse` / `pre:threadLoaded` events with files that happened
+// before the module arrived (the loader kept them); they are drawn first, then the module's
+// own handlers draw the rest.
 //
 // For every bot it draws `file` items (an agent may send a file to any visitor). For a bot that
 // accepts files (`info` not null) it also adds to the widget's open shadow root: an attach button (and a hidden file input), a tray
 // of staged files above the composer (name, progress bar, thumbnail once uploaded, remove
-// button), a status line for errors (role=status), drag-and-drop onto the window and pasting
+// button), a status line (role=status) for refusals and for each upload done and file removed, drag-and-drop onto the window and pasting
 // files into the input. Each staged file is uploaded at once (XHR, for upload progress) with a
 // clientId of its own, retried with the same clientId after a network error, so the server keeps
 // it once. A submit with staged files waits for their uploads, then calls
@@ -31,6 +35,10 @@ const EN = {
   attachType: "{name}: this kind of file is not accepted.",
   attachNetwork: "{name} could not be uploaded. Check your connection.",
   attachFailed: "{name} could not be uploaded.",
+  attachQuota: "{name} could not be added: this conversation has reached its limit for files.",
+  attachName: "{name}: this file name is not accepted. Rename the file and try again.",
+  attachUploaded: "{name} uploaded.",
+  attachRemoved: "{name} removed.",
 };
 const FR = {
   attachLabel: "Joindre des fichiers",
@@ -41,6 +49,10 @@ const FR = {
   attachType: "{name} : ce type de fichier n'est pas accepté.",
   attachNetwork: "{name} n'a pas pu être envoyé. Vérifiez votre connexion.",
   attachFailed: "{name} n'a pas pu être envoyé.",
+  attachQuota: "{name} n'a pas pu être ajouté : cette conversation a atteint sa limite de fichiers.",
+  attachName: "{name} : ce nom de fichier n'est pas accepté. Renommez le fichier et réessayez.",
+  attachUploaded: "{name} envoyé.",
+  attachRemoved: "{name} retiré.",
 };
 /** Files one message may carry (the server's limit). */
 const MAX_FILES = 10;
@@ -57,8 +69,10 @@ const CSS = `
 [part=attachment] progress{width:56px}
 [part=attachment] button{width:22px;height:22px;border-radius:50%}
 [part=attachment] button:hover{background:#0000000f}
-[part=attach-status]{color:#b91c1c;padding:4px 12px 0;font-size:12px}
-[part=attach-status]:empty{display:none}
+[part=attach-status]{padding:0 12px;font-size:12px}
+[part=attach-status] :not(:empty){display:inline-block;margin:4px 6px 0 0}
+[part=attach-status] b{color:#b91c1c;font-weight:inherit}
+[part=attach-status] span{opacity:.75}
 .w[data-drop]{outline:2px dashed var(--natter-primary);outline-offset:-6px}
 a[part=file]{display:block;color:inherit}
 a[part=file] img{display:block;max-width:200px;max-height:160px;border-radius:8px;margin-bottom:4px;background:#e5e7eb}
@@ -71,7 +85,7 @@ function strings(options) {
   for (const [k, v] of Object.entries(options.strings || {})) {
     if (!k.startsWith("attach")) continue;
     if (!(k in EN)) {
-      throw new TypeError(`options.strings: unknown key "${k}"; the attach module's keys are ${Object.keys(EN).join(", ")}`);
+      throw new TypeError(`loadChat: options.strings has an unknown key "${k}": rename it to one of the attach module's keys (${Object.keys(EN).join(", ")}) or remove it`);
     }
     s[k] = v;
   }
@@ -90,7 +104,7 @@ function el(tag, parent, attrs = {}, text) {
   return e;
 }
 
-export default function attach(chat, info, options) {
+export default function attach(chat, info, options, kept = []) {
   if (typeof options.attachments != "boolean" && options.attachments !== undefined) {
     throw new TypeError(`loadChat: options.attachments must be true or false, not ${typeof options.attachments}`);
   }
@@ -115,17 +129,17 @@ export default function attach(chat, info, options) {
   // slots a light-DOM host element into the bubble); the link goes in a shadow root of that
   // host, styled by this module's sheet. Registered at once: a history may render before
   // chat:ready.
-  chat.on("userDefinedResponse", (e) => {
-    const item = e.contentItem;
-    if ((item.response_type || item.type) !== "file" || !item.file) return;
+  const item = (e) => {
+    const it = e.contentItem;
+    if ((it.response_type || it.type) !== "file" || !it.file) return;
     const r = e.hostElement.shadowRoot || e.hostElement.attachShadow({ mode: "open" });
     r.adoptedStyleSheets = [sheet];
-    link(r, item.file);
-  });
+    link(r, it.file);
+  };
   // The visitor's files in a loaded history: the core draws a user message's text only; its
   // bubbles come in the order of the history's user messages, drawn once the handlers are done.
   const fileItems = (m) => (m.content || []).filter((c) => (c.response_type || c.type) === "file" && c.file);
-  chat.on("pre:threadLoaded", (e) => {
+  const history = (e) => {
     const users = e.messages.filter((m) => m.role === "user" || m.sender === "user");
     setTimeout(() => {
       let host;
@@ -137,7 +151,12 @@ export default function attach(chat, info, options) {
       const bubbles = host ? host.shadowRoot.querySelectorAll("[part=message].user:not(.pending)") : [];
       users.forEach((m, i) => bubbles[i] && fileItems(m).forEach((c) => link(bubbles[i], c.file)));
     });
-  });
+  };
+  chat.on("userDefinedResponse", item);
+  chat.on("pre:threadLoaded", history);
+  // what happened before the module arrived (a history replaced since is not drawn: its bubbles are gone)
+  const last = kept.findLast((e) => e.messages);
+  for (const e of kept) e.contentItem ? item(e) : e === last && history(e);
   if (!info) return; // the bot takes no files: no attach controls
   const start = () => setup(chat, info, s, base, link, href, options);
   if (chat.getState().ready) start();
@@ -158,14 +177,22 @@ function setup(chat, info, s, base, link, href, options) {
   const picker = el("input", null, { type: "file", multiple: "", hidden: "", accept: info.types.join(","), tabindex: "-1", "aria-label": s.attachLabel });
   form.insertBefore(button, input);
   form.append(picker);
+  // the status line (role=status): a refusal (red), and the last upload done or file removed;
+  // never hidden, only empty (a live region shown with its text is not always announced)
   const status = el("div", null, { part: "attach-status", role: "status" });
+  const error = el("b", status);
+  const notice = el("span", status);
   const tray = el("div", null, { part: "attachments", role: "list", hidden: "" });
   form.before(status, tray);
 
   /** Staged files: {file, chip, xhr, done: Promise<attachment | null>, gone}. */
   let staged = [];
   let send;
-  const say = (t) => { status.textContent = t; };
+  const say = (t) => {
+    error.textContent = t;
+    notice.textContent = "";
+  };
+  const tell = (t) => { notice.textContent = t; };
   const refresh = () => tray.toggleAttribute("hidden", staged.length === 0);
 
   function drop(item) {
@@ -194,6 +221,7 @@ function setup(chat, info, s, base, link, href, options) {
       const item = { file, chip, bar };
       remove.addEventListener("click", () => {
         drop(item);
+        tell(fill(s.attachRemoved, file.name));
         input.focus();
       });
       item.done = upload(item).then((a) => {
@@ -202,6 +230,8 @@ function setup(chat, info, s, base, link, href, options) {
           return null;
         }
         bar.remove();
+        if (error.textContent === fill(s.attachNetwork, file.name)) say(""); // its retry got through
+        tell(fill(s.attachUploaded, file.name));
         const u = href(a.url || "");
         if (u && RASTER.includes(a.type)) chip.prepend(el("img", null, { src: u, alt: "" }));
         return a;
@@ -249,7 +279,13 @@ function setup(chat, info, s, base, link, href, options) {
       } catch {
         code = "";
       }
-      say(fill(code === "payload_too_large" ? s.attachTooLarge : code === "unsupported_media_type" ? s.attachType : s.attachFailed, file.name, mb(info.maxFileBytes)));
+      const why = {
+        payload_too_large: s.attachTooLarge,
+        conversation_quota_exceeded: s.attachQuota,
+        unsupported_media_type: s.attachType,
+        invalid_attachment_name: s.attachName,
+      };
+      say(fill(why[code] || s.attachFailed, file.name, mb(info.maxFileBytes)));
       return null;
     }
     return null;

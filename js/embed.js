@@ -13,8 +13,8 @@
  * It finds its own URL, fetches natter_wasm_bg.wasm next to it, reads window.natterConfig
  * (data-* attributes fill what it leaves out; serverUrl defaults to this script's origin),
  * waits until the document is parsed, then calls onLoad(chat) — or, without onLoad, renders
- * at once. Meanwhile js/files.js asks what the bot accepts and then fetches
- * attach.js from the same folder. Failures go to console.error. (What loadChat does is the same as in natter.js.)
+ * at once. Meanwhile js/files.js asks what the bot accepts; attach.js, from the same folder,
+ * is fetched only when needed (the bot takes files, or a file is to be drawn). Failures go to console.error. (What loadChat does is the same as in natter.js.)
  */
 /* global natterStart, natterPage, natterFiles */
 var script = document.currentScript || document.querySelector("script[data-natter],script[src*='embed.js']");

@@ -51,6 +51,10 @@ export interface Strings {
   attachType?: string;
   attachNetwork?: string;
   attachFailed?: string;
+  attachQuota?: string;
+  attachName?: string;
+  attachUploaded?: string;
+  attachRemoved?: string;
 }
 
 export interface LoadChatOptions {
@@ -76,8 +80,9 @@ export interface LoadChatOptions {
    *  at most 4096 bytes as JSON; copied when `loadChat` runs), e.g. `{customerId: "c-42"}`. */
   context?: Record<string, unknown>;
   /**
-   * `false`: no attach button, drag-and-drop or paste of files, even when the bot accepts files
-   * (default: shown exactly when it does; files in the conversation are shown either way).
+   * `false`: no attach module: no attach button, drag-and-drop or paste of files, even when the
+   * bot accepts files, and `file` items are left to `userDefinedResponse` handlers (default: the
+   * controls exactly when the bot accepts files; files in the conversation drawn either way).
    */
   attachments?: boolean;
   /** Called with the instance before `loadChat` resolves; the embed renders only without it. */

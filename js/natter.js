@@ -27,7 +27,7 @@ export function preload(source) {
  * Rejects with a TypeError naming the problem when the options are wrong.
  */
 export async function loadChat(options) {
-  // js/files.js, put first by scripts/build-widget: the attach module, for bots that take files
+  // js/files.js, put first by scripts/build-widget: the attach module, loaded when needed
   const files = natterFiles(options, () => import("./attach.js"));
   await preload();
   const page = natterPage(options); // js/page.js, put first by scripts/build-widget

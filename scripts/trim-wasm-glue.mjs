@@ -2,8 +2,12 @@
 // `initSync` (Natter always instantiates asynchronously, from natter.js, embed.js or the IBM
 // loaders; natter_wasm.js is not an entry of the package's `exports`), the branch that warns
 // about the deprecated positional argument of the init function, and the classic-script
-// glue's guess of the .wasm URL from its own script (Natter always passes `{module_or_path}`). Fails if the glue no longer has the expected shape, so a wasm-bindgen
-// upgrade cannot silently skip it.
+// glue's guess of the .wasm URL from its own script (Natter always passes `{module_or_path}`),
+// and NatterChat's `free()` with its `Symbol.dispose` alias (nothing frees a chat by hand:
+// `destroy()` ends it, and the finalization registry frees its Rust side once the page lets go
+// of it; about 70 B gzip per glue); and it shortens the warning of the fallback for a .wasm not
+// served as application/wasm (same fallback, about 50 B gzip less). Fails if the glue no longer
+// has the expected shape, so a wasm-bindgen upgrade cannot silently skip it.
 // Usage: node scripts/trim-wasm-glue.mjs glue1.js [glue2.js ...]
 import { readFileSync, writeFileSync } from "node:fs";
 
@@ -42,6 +46,15 @@ for (const file of process.argv.slice(2)) {
     src = replaceOnce(src, /let script_src;\s*if \(typeof document !== 'undefined' && document\.currentScript !== null\) \{\s*script_src = [^\n]*\n\s*\}/, "", file);
     src = replaceOnce(src, /if \(module_or_path === undefined && script_src !== undefined\) \{\s*module_or_path = [^\n]*\n\s*\}/, "", file);
   }
-  if (/initSync|deprecated parameters|script_src/.test(src)) throw new Error(`${file}: initSync or the deprecated-parameter warning is left`);
+  src = dropFunction(src, "__destroy_into_raw() {", file);
+  src = dropFunction(src, " free() {", file);
+  src = replaceOnce(src, /\n\s*if \(Symbol\.dispose\) NatterChat\.prototype\[Symbol\.dispose\] = NatterChat\.prototype\.free;/, "", file);
+  src = replaceOnce(
+    src,
+    /console\.warn\("`WebAssembly\.instantiateStreaming` failed because your server does not serve Wasm with `application\/wasm` MIME type\. Falling back to `WebAssembly\.instantiate` which is slower\. Original error:\\n", e\);/,
+    'console.warn("natter: the .wasm is not served as application/wasm, so it compiles after its download (slower):", e);',
+    file,
+  );
+  if (/initSync|deprecated parameters|script_src|__destroy_into_raw|\bfree\(\) \{|Symbol\.dispose/.test(src)) throw new Error(`${file}: initSync, the deprecated-parameter warning or free() is left`);
   writeFileSync(file, src);
 }

@@ -363,6 +363,11 @@ pub mod error_code {
     pub const ATTACHMENT_NOT_FOUND: &str = "attachment_not_found";
     /// The bot takes no attachments (`[attachments] enabled = false`).
     pub const ATTACHMENTS_DISABLED: &str = "attachments_disabled";
+    /// An upload that would take the conversation's files past the bot's
+    /// `max_conversation_bytes` (the file itself may be small).
+    pub const CONVERSATION_QUOTA_EXCEEDED: &str = "conversation_quota_exceeded";
+    /// An upload's file name is empty, too long, a path, or has control characters.
+    pub const INVALID_ATTACHMENT_NAME: &str = "invalid_attachment_name";
 }
 
 #[cfg(test)]

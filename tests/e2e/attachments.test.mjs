@@ -4,11 +4,13 @@
 //   and nothing is stored;
 // - an SVG carrying a script, opened directly from its download URL, never runs (it is served
 //   as an attachment with a sandboxing CSP and nosniff);
-// - the agent console shows the visitor's image as a thumbnail and sends a PDF back, which the
+// - the agent console shows the visitor's image as a thumbnail that decodes to the image's real
+//   size, and sends a PDF back, which the
 //   visitor's conversation then carries as a `file` item whose bytes are the PDF.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { join, resolve } from "node:path";
+import { crc32, deflateSync } from "node:zlib";
 import { startServer } from "./chat-server.mjs";
 import { launch } from "./widget-browser.mjs";
 
@@ -26,6 +28,26 @@ after(async () => {
 
 const PNG = Buffer.concat([Buffer.from("89504e470d0a1a0a0000000d49484452", "hex"), Buffer.alloc(200, 7)]);
 const PDF = Buffer.from("%PDF-1.4\n1 0 obj <<>> endobj\ntrailer <<>>\n%%EOF\n");
+
+/** A real `w`×`h` RGB PNG (grey), so a thumbnail that decodes has that natural size. */
+function realPng(w, h) {
+  const chunk = (type, data) => {
+    const body = Buffer.concat([Buffer.from(type, "latin1"), data]);
+    const out = Buffer.alloc(8 + data.length + 4);
+    out.writeUInt32BE(data.length, 0);
+    body.copy(out, 4);
+    out.writeUInt32BE(crc32(body), 8 + data.length);
+    return out;
+  };
+  const ihdr = Buffer.alloc(13);
+  ihdr.writeUInt32BE(w, 0);
+  ihdr.writeUInt32BE(h, 4);
+  ihdr[8] = 8; // bits per channel
+  ihdr[9] = 2; // RGB
+  const rows = Buffer.alloc((1 + 3 * w) * h, 0x80);
+  for (let y = 0; y < h; y++) rows[y * (1 + 3 * w)] = 0; // filter: none
+  return Buffer.concat([Buffer.from("89504e470d0a1a0a", "hex"), chunk("IHDR", ihdr), chunk("IDAT", deflateSync(rows)), chunk("IEND", Buffer.alloc(0))]);
+}
 
 async function thread(bot = "handoff") {
   const { status, body } = await server.api(`/v1/bots/${bot}/threads`, { method: "POST" });
@@ -117,7 +139,7 @@ test("the agent console receives the visitor's image and sends a PDF back", asyn
     if ((await server.api(`/v1/threads/${tid}/messages`)).body.status === "handed_off") break;
     await new Promise((r) => setTimeout(r, 25));
   }
-  const img = await upload(tid, "dent.png", "p1", PNG);
+  const img = await upload(tid, "dent.png", "p1", realPng(37, 23));
   assert.equal(img.status, 201);
   assert.equal((await send({ clientMessageId: "m2", content: "the box arrived dented", attachments: [img.body.attachment.id] })).status, 202);
 
@@ -130,8 +152,8 @@ test("the agent console receives the visitor's image and sends a PDF back", asyn
   const thumb = page.locator(".line.visitor img");
   await thumb.waitFor();
   assert.equal(await thumb.getAttribute("alt"), "dent.png");
-  await page.waitForFunction(() => document.querySelector(".line.visitor img").naturalWidth >= 0
-    && document.querySelector(".line.visitor img").complete);
+  await page.waitForFunction(() => document.querySelector(".line.visitor img").complete);
+  assert.deepEqual(await thumb.evaluate((i) => [i.naturalWidth, i.naturalHeight]), [37, 23], "the thumbnail decoded the visitor's image");
 
   // The agent joins and sends a PDF with a line of text.
   await page.locator("#join").click();

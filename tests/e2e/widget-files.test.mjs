@@ -1,11 +1,15 @@
 // The visitor's files in the widget, in real Chromium against a real `natter serve` (the e2e
-// bot `t` takes the default types; `nofiles` takes none): the attach module is fetched only
-// for bots that take files; files are staged by the attach button (mouse and keyboard), by a
+// bot `t` takes the default types; `nofiles` takes none; `smallfiles` has small limits): the
+// attach module is fetched only for bots that take files or when a file is to be drawn, and
+// files that came before it (an agent's, a history's) are drawn once it is there; files are staged by the attach button (mouse and keyboard), by a
 // drop onto the window and by a paste into the input, uploaded with a progress bar and sent
 // with the text as one message; images show as thumbnails, other files as links; `pre:send`
 // may drop a file or cancel; an upload cut after the server stored it is retried with the same
 // clientId and kept once, one cut in the middle (through tests/e2e/proxy.mjs) is stored once,
-// whole; an HTML page named .png is refused with a visible reason; a send
+// whole; an HTML page named .png, a file too large, a conversation full, a bad name and an 11th
+// file are refused with a reason of their own; a staged file is removed by its button (mouse or
+// Enter) and not sent; uploads and removals are announced in the status line; `strings` and
+// `locale: "fr"` label it all, an unknown `attach…` key is a TypeError; a send
 // with files not yet acknowledged survives a reload and arrives once with its files; all of it
 // under the strict host-page CSP with Trusted Types, with 0 violations; and a bot requiring a
 // token gets it with each upload.
@@ -196,6 +200,100 @@ test("an HTML page named .png, and a file over the limit, are refused with a vis
   await ctx.close();
 });
 
+const statusText = (page) => page.evaluate(() => document.querySelector("[data-natter]").shadowRoot.querySelector("[part=attach-status]").textContent);
+
+test("a full conversation and a bad file name get reasons of their own; more than 10 files are refused", async () => {
+  // the e2e bot `smallfiles`: 60,000 bytes per file, 100,000 per conversation
+  const { page, ctx, problems } = await env.open("bot=smallfiles");
+  await ready(page);
+  const padded = (name, size) => ({ name, mimeType: "image/png", buffer: Buffer.concat([PNG, Buffer.alloc(size - PNG.length, 7)]) });
+  await pick(page, [padded("first.png", 60_000)]);
+  await uploaded(page, 1);
+  // 60,000 + 50,000 > 100,000: a file under the per-file limit, refused for the conversation
+  await pick(page, [padded("second.png", 50_000)]);
+  await until(page, () => /second\.png/.test(document.querySelector("[data-natter]").shadowRoot.querySelector("[part=attach-status] b").textContent));
+  assert.equal(await page.locator("[part=attach-status] b").textContent(), "second.png could not be added: this conversation has reached its limit for files.");
+  await uploaded(page, 1);
+  // a name with a control character (the server refuses it: 400 invalid_attachment_name)
+  await give(page, "drop", [png("bell\u0007.png")]);
+  await until(page, () => /bell/.test(document.querySelector("[data-natter]").shadowRoot.querySelector("[part=attach-status] b").textContent));
+  assert.equal(await page.locator("[part=attach-status] b").textContent(), "bell\u0007.png: this file name is not accepted. Rename the file and try again.");
+  await uploaded(page, 1);
+  // eleven at once: ten staged, the reason said
+  await pick(page, Array.from({ length: 10 }, (_, i) => png(`many${i}.png`)));
+  assert.equal(await page.locator("[part=attachment]").count(), 10, "1 + 9 of the 10 picked");
+  assert.equal(await page.locator("[part=attach-status] b").textContent(), "At most 10 files per message.");
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test("a staged file's Remove button (click and Enter): the chip goes, focus returns to the input, the file is not sent; uploads and removals are announced", { timeout: 60_000 }, async () => {
+  const { page, ctx, problems } = await env.open();
+  await ready(page);
+  const status = page.locator("[part=attach-status]");
+  await pick(page, [png("gone1.png"), png("gone2.png"), { name: "kept.pdf", mimeType: "application/pdf", buffer: PDF }]);
+  await uploaded(page, 3);
+  assert.equal(await status.getAttribute("role"), "status");
+  assert.match(await statusText(page), /^(gone1\.png|gone2\.png|kept\.pdf) uploaded\.$/, "the last upload done is announced");
+  const focused = () => page.evaluate(() => document.querySelector("[data-natter]").shadowRoot.activeElement?.getAttribute("part"));
+  // by mouse
+  const remove1 = page.locator("[part=attachment] button", { hasText: "\u00d7" }).first();
+  assert.equal(await remove1.getAttribute("aria-label"), "Remove gone1.png");
+  await remove1.click();
+  assert.equal(await page.locator("[part=attachment]", { hasText: "gone1.png" }).count(), 0);
+  assert.equal(await focused(), "input");
+  assert.equal(await statusText(page), "gone1.png removed.");
+  // by keyboard
+  const remove2 = page.locator("[part=attachment] button[aria-label='Remove gone2.png']");
+  await remove2.focus();
+  await page.keyboard.press("Enter");
+  assert.equal(await page.locator("[part=attachment]", { hasText: "gone2.png" }).count(), 0);
+  assert.equal(await focused(), "input");
+  assert.equal(await statusText(page), "gone2.png removed.");
+  assert.deepEqual(await page.locator("[part=attachment] span").allTextContents(), ["kept.pdf"]);
+  await page.locator("[part=input]").fill("only the pdf");
+  await page.locator("[part=input]").press("Enter");
+  await page.locator("[part=message].user:not(.pending)", { hasText: "only the pdf" }).locator("a[part=file]").waitFor();
+  const [m] = (await userMessages(page)).filter((m) => m.content[0]?.text === "only the pdf");
+  assert.deepEqual(files(m), ["kept.pdf"], "the removed files are not in the stored message");
+  assert.equal(await page.locator("[part=message].user", { hasText: "only the pdf" }).locator("a[part=file]").count(), 1);
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test("strings: attach… keys over the French defaults; an unknown attach… key is a TypeError saying what to do", async () => {
+  const strings = JSON.stringify({ attachLabel: "Ajouter une pièce", attachUploaded: "{name} est arrivé." });
+  const { page, ctx, problems } = await env.open(`locale=fr&strings=${encodeURIComponent(strings)}`);
+  await ready(page);
+  const attach = page.locator("[part=attach]");
+  assert.equal(await attach.getAttribute("aria-label"), "Ajouter une pièce");
+  assert.equal(await attach.getAttribute("title"), "Ajouter une pièce");
+  const slow = page.route("**/v1/threads/*/attachments?*", async (r) => { await new Promise((d) => setTimeout(d, 300)); await r.continue(); });
+  await slow;
+  await pick(page, [png("photo.png")]);
+  assert.equal(await page.locator("[part=attachment] progress").getAttribute("aria-label"), "Envoi en cours photo.png");
+  await uploaded(page, 1);
+  assert.equal(await statusText(page), "photo.png est arrivé.");
+  const remove = page.locator("[part=attachment] button");
+  assert.equal(await remove.getAttribute("aria-label"), "Retirer photo.png");
+  await remove.click();
+  assert.equal(await statusText(page), "photo.png retiré.");
+  await pick(page, [{ name: "page.png", mimeType: "image/png", buffer: HTML }]);
+  await until(page, () => document.querySelector("[data-natter]").shadowRoot.querySelector("[part=attach-status] b").textContent !== "");
+  assert.equal(await page.locator("[part=attach-status] b").textContent(), "page.png : ce type de fichier n'est pas accepté.");
+  assert.deepEqual(problems, []);
+  await ctx.close();
+
+  const bad = await env.browser.newPage();
+  const errors = [];
+  bad.on("pageerror", (e) => errors.push(e.message));
+  await bad.goto(`${env.server.origin}/chat.html?strings=${encodeURIComponent(JSON.stringify({ attachLable: "Attach" }))}`);
+  for (let i = 0; i < 200 && !errors.length; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.equal(errors.length, 1, errors.join("\n"));
+  assert.match(errors[0], /^loadChat: options\.strings has an unknown key "attachLable": rename it to one of the attach module's keys \(attachLabel, attachRemove, .*attachRemoved\) or remove it$/);
+  await bad.close();
+});
+
 test("an upload cut after the server stored it is retried with its clientId and kept once", { timeout: 60_000 }, async () => {
   const { page, ctx, problems } = await env.open();
   await ready(page);
@@ -321,8 +419,10 @@ test("strict CSP + Trusted Types page: attach, upload, thumbnail, 0 violations",
   await page.goto(`${env.server.origin}/strict.html`);
   await page.waitForFunction(() => window.natterLoaded);
   await ready(page);
-  // the module's stylesheet applies (adopted, not a <style> the policy would block)
-  assert.equal(await page.locator("[part=attach-status]").evaluate((e) => getComputedStyle(e).display), "none");
+  // the module's stylesheet applies (adopted, not a <style> the policy would block): the empty
+  // status line takes no room, a reason in it is red
+  assert.equal(await page.locator("[part=attach-status]").evaluate((e) => e.getBoundingClientRect().height), 0);
+  assert.equal(await page.locator("[part=attach-status] b").evaluate((e) => getComputedStyle(e).color), "rgb(185, 28, 28)");
   await pick(page, [png("strict.png")]);
   await uploaded(page, 1);
   await page.locator("[part=attachment] img").waitFor();
@@ -338,46 +438,116 @@ test("strict CSP + Trusted Types page: attach, upload, thumbnail, 0 violations",
   await ctx.close();
 });
 
-test("a bot that takes no files: no attach controls, an agent's file still shows; attachments: false: no attach module", async () => {
-  for (const query of ["bot=nofiles", "attachments=false"]) {
-    const ctx = await env.browser.newContext();
-    const page = await ctx.newPage();
-    const asked = [];
-    page.on("request", (r) => asked.push(new URL(r.url()).pathname));
-    await page.goto(`${env.server.origin}/chat.html?${query}`);
-    await page.waitForFunction(() => window.natterLoaded);
-    await page.evaluate(async () => { await chat.render(); await chat.changeView("mainWindow"); });
-    await page.locator("[part=message].bot").first().waitFor();
-    const info = asked.filter((p) => /^\/v1\/bots\/[^/]+$/.test(p));
-    assert.deepEqual(info, query === "bot=nofiles" ? ["/v1/bots/nofiles"] : [], `${query}: the bot is asked only when attachments are not off`);
-    if (query === "bot=nofiles") {
-      await until(page, () => performance.getEntriesByType("resource").some((r) => r.name.endsWith("/widget/attach.js")));
-      await new Promise((r) => setTimeout(r, 300));
-      // an agent's file (a `file` item) is drawn as a link even though the visitor cannot upload
-      await page.evaluate(() => chat._feed(JSON.stringify({
-        seq: 1000, type: "agent.message", message: { id: "msg_agent_nofiles", role: "agent", content: [{ response_type: "file", file: { id: "att_x", name: "terms.pdf", type: "application/pdf", size: 2048, url: "/v1/threads/thr_x/attachments/att_x" } }] },
-      })));
-      await page.locator("a[part=file]", { hasText: "terms.pdf · application/pdf · 2 KB" }).waitFor();
-    } else {
-      await new Promise((r) => setTimeout(r, 300));
-      assert.ok(!asked.includes("/widget/attach.js"), `${query}: attach.js was not fetched`);
-    }
-    assert.equal(await page.locator("[part=attach]").count(), 0, query);
-    await ctx.close();
-  }
-  // a value that is not a boolean: the attach module says so (an uncaught TypeError)
-  const page = await env.browser.newPage();
-  const errors = [];
-  page.on("pageerror", (e) => errors.push(e.message));
+/** A context whose requests for attach.js wait until `state.release()` (`state.hold()` again);
+ * `state.asked` counts them. (A routed context has no HTTP cache: every load asks.) */
+async function holdingAttach() {
+  const ctx = await env.browser.newContext({ viewport: { width: 1000, height: 760 } });
+  const state = { asked: 0 };
+  state.hold = () => { state.held = new Promise((r) => { state.release = r; }); };
+  state.hold();
+  await ctx.route("**/widget/attach.js", async (route) => {
+    state.asked++;
+    await state.held;
+    await route.continue();
+  });
+  return { ctx, state };
+}
+
+const agentFile = (page, seq, name) => page.evaluate(([seq, name]) => chat._feed(JSON.stringify({
+  seq, type: "agent.message", message: { id: `msg_agent_${seq}`, role: "agent", content: [{ response_type: "file", file: { id: `att_${seq}`, name, type: "application/pdf", size: 2048, url: `/v1/threads/thr_x/attachments/att_${seq}` } }] },
+})), [seq, name]);
+
+test("a bot that takes no files loads no attach.js until an agent's file arrives; files that came before it are drawn once", async () => {
+  const { ctx, state } = await holdingAttach();
+  const { page, problems } = await env.open("bot=nofiles", { context: ctx });
+  await page.evaluate(async () => { await chat.render(); await chat.changeView("mainWindow"); });
+  await page.locator("[part=message].bot").first().waitFor();
+  // the lookup said "no uploads": nothing more is fetched
+  await until(page, () => performance.getEntriesByType("resource").some((r) => r.name.endsWith("/v1/bots/nofiles")));
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 300)));
+  assert.equal(state.asked, 0, "no attach.js for a bot that takes no files and no file to draw");
+  assert.ok(!(await page.evaluate(() => performance.getEntriesByType("resource").some((r) => r.name.endsWith("/attach.js")))));
+  // an agent's file: the module is fetched; a second file comes while it is on its way
+  await agentFile(page, 1000, "terms.pdf");
+  for (let i = 0; i < 100 && state.asked === 0; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(state.asked, 1, "the first file item fetches attach.js");
+  await agentFile(page, 1001, "invoice.pdf");
+  assert.equal(await page.locator("a[part=file]").count(), 0, "not drawn before the module is there");
+  state.release();
+  await page.locator("a[part=file]", { hasText: "invoice.pdf · application/pdf · 2 KB" }).waitFor();
+  await page.locator("a[part=file]", { hasText: "terms.pdf · application/pdf · 2 KB" }).waitFor();
+  // one after the module arrived: drawn by its own handler
+  await agentFile(page, 1002, "later.pdf");
+  await page.locator("a[part=file]", { hasText: "later.pdf" }).waitFor();
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+  assert.deepEqual(await page.locator("a[part=file]").allTextContents(), [
+    "terms.pdf · application/pdf · 2 KB", "invoice.pdf · application/pdf · 2 KB", "later.pdf · application/pdf · 2 KB",
+  ], "each once, in order");
+  assert.equal(state.asked, 1);
+  assert.equal(await page.locator("[part=attach]").count(), 0, "no attach controls");
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test("a history with the visitor's files that shows before attach.js arrived gets its files once it does", { timeout: 60_000 }, async () => {
+  const { ctx, state } = await holdingAttach();
+  state.release(); // the first visit loads it at once (the bot takes files)
+  const { page, problems } = await env.open("persistence=local", { context: ctx });
+  await ready(page);
+  await pick(page, [png("kept.png"), { name: "notes.pdf", mimeType: "application/pdf", buffer: PDF }]);
+  await uploaded(page, 2);
+  await page.locator("[part=input]").fill("before the reload");
+  await page.locator("[part=input]").press("Enter");
+  await page.locator("[part=message].user:not(.pending)", { hasText: "before the reload" }).locator("a[part=file]").nth(1).waitFor();
+  // the same visitor again, attach.js held back this time: the history shows first
+  state.hold();
+  state.asked = 0;
+  await page.reload();
+  await page.waitForFunction(() => window.natterLoaded);
+  await page.evaluate(async () => { await chat.render(); await chat.changeView("mainWindow"); });
+  const mine = page.locator("[part=message].user", { hasText: "before the reload" });
+  await mine.waitFor();
+  await until(page, () => events.some((e) => e.type === "pre:threadLoaded"));
+  for (let i = 0; i < 250 && !state.asked; i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(state.asked, 1, "attach.js was asked for");
+  assert.equal(await mine.locator("a[part=file]").count(), 0, "the history is drawn without its files yet");
+  state.release();
+  await mine.locator("a[part=file]").nth(1).waitFor();
+  await page.locator("[part=attach]").waitFor();
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 200)));
+  assert.deepEqual(await mine.locator("a[part=file]").allTextContents(), ["kept.png · image/png · 1 KB", "notes.pdf · application/pdf · 1 KB"], "each once");
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
+test("attachments: false: no lookup, no attach module; a value that is not a boolean is a TypeError", async () => {
+  const ctx = await env.browser.newContext();
+  const page = await ctx.newPage();
+  const asked = [];
+  page.on("request", (r) => asked.push(new URL(r.url()).pathname));
   await page.goto(`${env.server.origin}/chat.html?attachments=false`);
   await page.waitForFunction(() => window.natterLoaded);
-  await page.evaluate(async () => {
+  await page.evaluate(async () => { await chat.render(); await chat.changeView("mainWindow"); });
+  await page.locator("[part=message].bot").first().waitFor();
+  await agentFile(page, 1000, "terms.pdf");
+  await new Promise((r) => setTimeout(r, 300));
+  assert.deepEqual(asked.filter((p) => /^\/v1\/bots\/[^/]+$/.test(p) || p.endsWith("/attach.js")), [], "neither the bot's lookup nor attach.js");
+  assert.equal(await page.locator("a[part=file]").count(), 0, "file items are left to the page's handlers");
+  assert.equal(await page.locator("[part=attach]").count(), 0);
+  await ctx.close();
+  // a value that is not a boolean: the attach module says so (an uncaught TypeError)
+  const p2 = await env.browser.newPage();
+  const errors = [];
+  p2.on("pageerror", (e) => errors.push(e.message));
+  await p2.goto(`${env.server.origin}/chat.html?attachments=false`);
+  await p2.waitForFunction(() => window.natterLoaded);
+  await p2.evaluate(async () => {
     const { loadChat } = await import("/widget/natter.js");
     await loadChat({ serverUrl: location.origin, bot: "t", attachments: "yes" });
   });
   for (let i = 0; i < 100 && !errors.length; i++) await new Promise((r) => setTimeout(r, 50));
   assert.deepEqual(errors, ["loadChat: options.attachments must be true or false, not string"]);
-  await page.close();
+  await p2.close();
 });
 
 test("a bot that requires a token: the uploads carry the visitor's token, its thumbnail shows through a signed URL", async () => {

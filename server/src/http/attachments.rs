@@ -59,17 +59,23 @@ impl From<AttachError> for ApiError {
                 code: code::ATTACHMENTS_DISABLED,
                 message: e.to_string(),
             },
-            AttachError::TooLarge { .. } | AttachError::QuotaExceeded { .. } => {
-                ApiError::TooLarge(e.to_string())
-            }
+            AttachError::TooLarge { .. } => ApiError::TooLarge {
+                code: code::PAYLOAD_TOO_LARGE,
+                message: e.to_string(),
+            },
+            // its own code: the widget must not say "too large" of a small file
+            AttachError::QuotaExceeded { .. } => ApiError::TooLarge {
+                code: code::CONVERSATION_QUOTA_EXCEEDED,
+                message: e.to_string(),
+            },
+            AttachError::BadName(_) => ApiError::bad(code::INVALID_ATTACHMENT_NAME, e.to_string()),
             AttachError::Type { .. } => ApiError::UnsupportedFile(e.to_string()),
             AttachError::Unknown(_) => ApiError::NotFound {
                 code: code::ATTACHMENT_NOT_FOUND,
                 message: e.to_string(),
             },
             AttachError::Store(s) => s.into(),
-            AttachError::BadName(_)
-            | AttachError::BadClientId
+            AttachError::BadClientId
             | AttachError::Empty
             | AttachError::Cut
             | AttachError::TooMany => ApiError::bad(code::INVALID_REQUEST, e.to_string()),

@@ -21,9 +21,9 @@ pub enum ApiError {
     OriginNotAllowed,
     #[error("request body larger than {0} bytes")]
     PayloadTooLarge(usize),
-    /// 413 with a message of its own (a file over a limit).
-    #[error("{0}")]
-    TooLarge(String),
+    /// 413 with a code and message of its own (a file over a limit).
+    #[error("{message}")]
+    TooLarge { code: &'static str, message: String },
     /// 415 for an uploaded file whose sniffed type is not accepted.
     #[error("{0}")]
     UnsupportedFile(String),
@@ -105,11 +105,9 @@ impl IntoResponse for ApiError {
                 code::PAYLOAD_TOO_LARGE,
                 self.to_string(),
             ),
-            ApiError::TooLarge(m) => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                code::PAYLOAD_TOO_LARGE,
-                m.clone(),
-            ),
+            ApiError::TooLarge { code, message } => {
+                (StatusCode::PAYLOAD_TOO_LARGE, *code, message.clone())
+            }
             ApiError::UnsupportedFile(m) => (
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 code::UNSUPPORTED_MEDIA_TYPE,

@@ -165,10 +165,11 @@ async fn uploads_are_sniffed_limited_idempotent_and_served_safely() {
     ] {
         let (st, err) = upload(&s, &thread, name, cid, png(100, 3), None).await;
         assert_eq!(st, 400, "{name}: {err}");
-        assert_eq!(err["error"]["code"], "invalid_request");
+        assert_eq!(err["error"]["code"], "invalid_attachment_name");
     }
-    let (st, _) = upload(&s, &thread, "empty.txt", "u8", vec![], None).await;
+    let (st, err) = upload(&s, &thread, "empty.txt", "u8", vec![], None).await;
     assert_eq!(st, 400);
+    assert_eq!(err["error"]["code"], "invalid_request");
     assert_eq!(stored_counts(&s), before, "refused uploads leave nothing");
 
     // The conversation's limit: 280 KB + 280 KB fit in 700 KB, a third does not.
@@ -176,6 +177,11 @@ async fn uploads_are_sniffed_limited_idempotent_and_served_safely() {
     assert_eq!(st, 201);
     let (st, err) = upload(&s, &thread, "third.png", "u10", png(280_000, 5), None).await;
     assert_eq!(st, 413, "{err}");
+    assert_eq!(err["error"]["code"], "conversation_quota_exceeded");
+    // a small file too: the conversation is full, whatever the file's size
+    let (st, err) = upload(&s, &thread, "small.png", "u10b", png(150_000, 6), None).await;
+    assert_eq!(st, 413, "{err}");
+    assert_eq!(err["error"]["code"], "conversation_quota_exceeded");
     assert!(err["error"]["message"]
         .as_str()
         .unwrap()
@@ -676,5 +682,169 @@ async fn the_llm_agent_sees_images_as_image_url_parts_and_other_files_by_name() 
             assert!(text.contains(&pdf_named), "{text}");
         }
     }
+    s.stop().await;
+}
+
+/// More than [`MAX_PER_MESSAGE`](natter_server::attachments::MAX_PER_MESSAGE) files in one
+/// message: 400 naming the limit, nothing stored; ten are fine.
+#[tokio::test]
+async fn a_message_names_at_most_ten_files() {
+    let s = TestServer::start_with(&[("f", &bot(""))], |_| {}).await;
+    let thread = s.create_thread("f").await;
+    let mut ids = Vec::new();
+    for i in 0..11u8 {
+        let (st, a) = upload(
+            &s,
+            &thread,
+            &format!("p{i}.png"),
+            &format!("c{i}"),
+            png(100, i),
+            None,
+        )
+        .await;
+        assert_eq!(st, 201, "{a}");
+        ids.push(a["attachment"]["id"].clone());
+    }
+    let all: Vec<&Value> = ids.iter().collect();
+    let (st, err) = s.send_files(&thread, "m11", "eleven", &all).await;
+    assert_eq!(st, 400, "{err}");
+    assert_eq!(err["error"]["code"], "invalid_request");
+    assert!(
+        err["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("at most 10"),
+        "{err}"
+    );
+    let users = |h: Value| {
+        h["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|m| m["role"] == "user")
+            .count()
+    };
+    assert_eq!(
+        users(s.history(&thread).await),
+        0,
+        "the refused message is not stored"
+    );
+    let (st, body) = s.send_files(&thread, "m10", "ten", &all[..10]).await;
+    assert_eq!(st, 202, "{body}");
+    let h = s.history(&thread).await;
+    let user = h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["role"] == "user")
+        .unwrap();
+    let files = user["content"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["response_type"] == "file")
+        .count();
+    assert_eq!(files, 10);
+    s.stop().await;
+}
+
+/// A bot with `[attachments] enabled = false`: an upload is a JSON 403 `attachments_disabled`,
+/// and nothing is stored.
+#[tokio::test]
+async fn an_upload_to_a_bot_that_takes_no_files_is_refused() {
+    let off = "name = \"Text only\"\ngreeting = \"Hi!\"\n[attachments]\nenabled = false\n";
+    let s = TestServer::start_with(&[("n", off)], |_| {}).await;
+    let thread = s.create_thread("n").await;
+    let before = stored_counts(&s);
+    let (st, err) = upload(&s, &thread, "photo.png", "x1", png(5_000, 1), None).await;
+    assert_eq!(st, 403, "{err}");
+    assert_eq!(err["error"]["code"], "attachments_disabled");
+    assert_eq!(err["error"]["message"], "this bot does not accept files");
+    assert_eq!(stored_counts(&s), before);
+    s.stop().await;
+}
+
+const INSPECT_TOML: &str = r#"description = "What files did the visitor send?"
+kind = "python"
+workflows = ["inspect"]
+[python]
+file = "actions/inspect.py"
+timeout_ms = 20000
+"#;
+
+/// A Python action run by the visitor's message: it gets that message's files and reads them.
+const INSPECT_PY: &str = r#"
+import hashlib
+
+def execute_action(context):
+    mine = [m for m in context["conversation"]["messages"] if m["sender"] == "customer"]
+    parts = []
+    for a in mine[-1]["attachments"]:
+        data = read_attachment(context, a)
+        parts.append("%s %s %d %d %s" % (a["name"], a["type"], a["size"], len(data), hashlib.sha256(data).hexdigest()[:16]))
+    return {"summary": "; ".join(parts) or "none"}
+"#;
+
+#[tokio::test]
+async fn a_python_action_reads_the_files_of_the_message_that_ran_it() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bots = tmp.path().join("bots");
+    let flow = r#"
+[[workflows]]
+name = "inspect"
+triggers = { keywords = ["inspect"] }
+steps = [ { action = "inspect", save_as = "r" }, { say = "{{r.summary}}" } ]
+"#;
+    write_bot(&bots, "f", &bot(flow));
+    write_file(&bots, "f/actions/inspect.toml", INSPECT_TOML);
+    write_file(&bots, "f/actions/inspect.py", INSPECT_PY);
+    let mut config = test_config(&tmp.path().join("data"), &bots);
+    fast(&mut config);
+    let mut s = TestServer::launch(config).await;
+    s._tmp = Some(tmp);
+
+    let thread = s.create_thread("f").await;
+    let photo = png(260_000, 11);
+    let (_, a) = upload(&s, &thread, "dent.png", "i1", photo.clone(), None).await;
+    let (_, b) = upload(&s, &thread, "receipt.pdf", "i2", pdf(), None).await;
+    let before = s.last_seq(&thread).await;
+    let (st, sent) = s
+        .send_files(
+            &thread,
+            "m1",
+            "inspect these",
+            &[&a["attachment"]["id"], &b["attachment"]["id"]],
+        )
+        .await;
+    assert_eq!(st, 202, "{sent}");
+    let mut sse = s.events(&thread, Some(before)).await;
+    let mut evs = Vec::new();
+    loop {
+        let e = sse.next_json().await.expect("stream continues");
+        let end = (e["type"] == "run.completed" || e["type"] == "run.failed")
+            && e["runId"] == sent["runId"];
+        evs.push(e);
+        if end {
+            break;
+        }
+    }
+    let sha = |d: &[u8]| {
+        use sha2::Digest;
+        sha2::Sha256::digest(d)
+            .iter()
+            .take(8)
+            .map(|b| format!("{b:02x}"))
+            .collect::<String>()
+    };
+    assert_eq!(
+        replies(&evs),
+        [format!(
+            "dent.png image/png 260000 260000 {}; receipt.pdf application/pdf {n} {n} {}",
+            sha(&photo),
+            sha(&pdf()),
+            n = pdf().len()
+        )],
+        "{evs:?}"
+    );
     s.stop().await;
 }
