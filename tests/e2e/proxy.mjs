@@ -1,16 +1,17 @@
 // An HTTP proxy on 127.0.0.1 in front of `natter serve`, for fault tests in the browser: it
 // forwards everything (streams included) unless told otherwise. `down` answers 503 to the API;
-// `cut()` ends every response it is carrying (open event streams); `first401` holds the first
-// 401 that long (so other requests go out with the same expired token meanwhile) and `late401`
-// every later one (a refused request whose answer comes back after another one's token refresh
-// has finished); `slowUploads` (ms) holds each chunk of a file upload that long;
+// `cut()` ends every response it is carrying (open event streams); `hold401` (ms) holds each
+// 401 that long (requests refused for an expired token stay in flight a while; `held401`: the
+// most held at once — Chromium opens at most 6 HTTP/1.1 connections to one origin, so at most 6
+// of a page's requests reach a server at a time, the others wait in the browser);
+// `slowUploads` (ms) holds each chunk of a file upload that long;
 // `switchTo(origin)` sends every later request
 // to another server (a load balancer moving a client to another instance). Each event-stream
 // request is logged.
 import { createServer, request } from "node:http";
 
 export function startProxy(target) {
-  const state = { down: false, first401: 0, late401: 0, slowUploads: 0, refused: 0, attempts: [], open: new Set(), target };
+  const state = { down: false, hold401: 0, holding: 0, held401: 0, slowUploads: 0, attempts: [], open: new Set(), target };
   const server = createServer((req, res) => {
     if (req.url.includes("/events")) state.attempts.push({ at: Date.now(), down: state.down });
     if (state.down && req.url.startsWith("/v1/")) {
@@ -20,9 +21,9 @@ export function startProxy(target) {
     }
     const up = request(state.target + req.url, { method: req.method, headers: req.headers }, (r) => {
       const pass = () => { res.writeHead(r.statusCode, r.headers); r.pipe(res); };
-      const hold = r.statusCode !== 401 ? 0 : state.refused++ === 0 ? state.first401 : state.late401;
-      if (hold > 0) setTimeout(pass, hold);
-      else pass();
+      if (r.statusCode !== 401 || !state.hold401) return pass();
+      state.held401 = Math.max(state.held401, ++state.holding);
+      setTimeout(() => { state.holding--; pass(); }, state.hold401);
     });
     up.on("error", () => res.destroy());
     if (state.slowUploads && req.method === "POST" && req.url.includes("/attachments")) {
