@@ -3,11 +3,12 @@
 // - 20 requests in flight when the token expires: the widget sends one message at a time, but
 //   each thumb clicked is a request of its own, so 18 thumbs on 18 bot messages, a send (19 more
 //   queued behind it) and the event stream's reconnect (a proxy in front cuts it) all go out
-//   with the expired token. The proxy holds every 401 until it holds 20 (all 20 were in flight
-//   at once), then lets one through, half of the rest while the token handler runs and half
-//   after it has finished. Exactly one authTokenNeeded, every request that got a 401 retried
-//   exactly once with the new token, every message and every rating stored once, every
-//   message shown once;
+//   with the expired token. The proxy speaks HTTP/2 (over HTTP/1.1 Chromium sends at most 6
+//   requests to an origin at a time) and holds every 401 until it holds 20 — all 20 refused
+//   while in flight at once — then lets one through, half of the rest while the token handler
+//   runs and half after it has finished. Exactly one authTokenNeeded, every request that got a
+//   401 retried exactly once with the new token, every message and every rating stored once,
+//   every message shown once;
 // - a handler that gives a bad token: each request retried at most once, then the visitor
 //   sees a clear state (failed message, "unauthorized" connection with its text) and the
 //   widget stops asking and requesting; updateAuthToken() with a good token brings it back.
@@ -78,7 +79,7 @@ test("token refresh: 20 requests in flight when the token expires — one authTo
   const RATED = 18;
   const first = jwt("visitor-r", 3600);
   const fresh = jwt("visitor-r", 7200);
-  const px = await startProxy(env.server.origin);
+  const px = await startProxy(env.server.origin, { h2: true });
   t.after(() => px.close());
   const { page, ctx, problems } = await openThrough(env.browser, px, `bot=jwt&token=${first}`);
   t.after(() => ctx.close());
@@ -100,16 +101,18 @@ test("token refresh: 20 requests in flight when the token expires — one authTo
   await page.waitForFunction((exp) => Date.now() / 1000 > exp + 1, expOf(short), { timeout: 10_000 });
 
   const IN_FLIGHT = RATED + 2;
-  // Each refusal held a while: the 20 requests are all in flight before the first one's 401
-  // comes back, and the 401s come back over a few seconds, some while the token handler runs
-  // (1 s), some after it has finished.
-  px.state.hold401 = 1200;
+  // The first refusal comes back once all 20 are refused, the others during and after the
+  // refresh (its handler takes 1 s).
+  px.state.gather401 = { count: IN_FLIGHT, delay: (i) => (i === 0 ? 0 : i % 2 ? 300 : 2500) };
   const sentBefore = await page.evaluate(() => wire.length);
   px.cut();
   await page.evaluate(() => {
     for (const b of document.querySelector("[data-natter]").shadowRoot.querySelectorAll("[part=feedback] button[data-a=up]")) b.click();
     for (let i = 1; i <= 20; i++) chat.send(`message ${String(i).padStart(2, "0")}`);
   });
+  for (const t0 = Date.now(); px.state.held401 < IN_FLIGHT; await new Promise((r) => setTimeout(r, 20))) {
+    assert.ok(Date.now() - t0 < 10_000, `${IN_FLIGHT} requests refused while in flight at once (${px.state.held401} held)`);
+  }
   await until(page, () => events.filter((e) => e.type === "send").length === 18 + 20, null, 30_000);
   await until(page, () => events.filter((e) => e.type === "receive" && /^Reply/.test(e.message.content[0].text)).length === 20, null, 60_000);
 
@@ -165,7 +168,7 @@ test("token refresh: 20 requests in flight when the token expires — one authTo
   const side = (pairs, role) => pairs.filter(([r]) => r === role).map(([, t]) => t);
   assert.deepEqual(side(shown, "user"), side(kept, "user"), "every message shown once, in order");
   assert.deepEqual(side(shown, "bot").sort(), side(kept, "bot").sort(), "every reply shown exactly once");
-  console.log(`# token refresh: ${inFlight} requests in flight at once with the expired token (${RATED} ratings, a send, the stream; at most ${px.state.held401} at a time on the wire, Chromium's HTTP/1.1 limit): ${refused.length} got 401, ${(await page.evaluate(() => asked)).length} authTokenNeeded, each retried once; ${wire.length} requests in all`);
+  console.log(`# token refresh: ${inFlight} requests in flight at once with the expired token (${RATED} ratings, a send, the stream), ${px.state.held401} refused at once at the server: ${refused.length} got 401, ${(await page.evaluate(() => asked)).length} authTokenNeeded, each retried once; ${wire.length} requests in all`);
   assert.deepEqual(problems, []);
 });
 
