@@ -108,7 +108,7 @@ test("secrets scenario: signed webhooks, the Chat API key, a sanitized value, a 
     r = await chatApi({ platformConversationId: conv, eventType: "message", text: "x" }, `wrong-${CRM_KEY}`);
     assert.equal(r.status, 401, "a wrong key is refused");
     // the greeting and the reply come back as signed webhooks
-    for (let i = 0; i < 200 && hook.got.length < 2; i++) await new Promise((ok) => setTimeout(ok, 25));
+    for (let i = 0; i < 400 && hook.got.length < 2; i++) await new Promise((ok) => setTimeout(ok, 25));
     assert.ok(hook.got.length >= 2, `webhooks delivered (${hook.got.length})`);
     assert.ok(hook.got.every((h) => h.ok), "every webhook signed with the secret");
   } finally {
