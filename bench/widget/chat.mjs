@@ -18,7 +18,7 @@ const files = ["embed.js", "natter.js", "natter_wasm.js", "natter_wasm_bg.wasm"]
 console.log("== download (script embed: embed.js + natter.js + natter_wasm.js + .wasm; CSS is inside the wasm)");
 console.log(`  gzip ${kb(sum("gzip", files))}   brotli ${kb(sum("brotli", files))}   raw ${kb(sum("raw", files))}`);
 
-const server = await startServer();
+const server = await startServer({ logs: false });
 const browser = await launch();
 try {
   const page = await browser.newPage({ viewport: { width: 1000, height: 760 } });

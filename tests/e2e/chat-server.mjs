@@ -4,11 +4,12 @@
 // The binary: $NATTER_BIN, else $CARGO_TARGET_DIR/debug/natter, else target/debug/natter
 // (scripts/test builds it with `cargo build -p natter-server`).
 import { spawn } from "node:child_process";
-import { mkdtempSync, existsSync } from "node:fs";
+import { mkdtempSync, existsSync, closeSync, readFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { createServer } from "node:net";
 import { launch } from "./widget-browser.mjs";
+import { LOG_ENV, appendTo, logPath, noteBotSecrets, noteEnvSecrets } from "./run-logs.mjs";
 
 const root = resolve(new URL("../..", import.meta.url).pathname);
 export const BIN = process.env.NATTER_BIN || join(resolve(root, process.env.CARGO_TARGET_DIR || "target"), "debug", "natter");
@@ -21,29 +22,45 @@ function freePort() {
   });
 }
 
+/** The last lines of a log, for an error message. */
+const tail = (path) => { try { return readFileSync(path, "utf8").trimEnd().split("\n").slice(-5).join("\n"); } catch { return ""; } };
+
 /** `opts`: `bots` and `www` folders instead of the test ones (`www: false`: the pages and the
- * widget built into natter, as a user runs it); `env` added to natter's environment. */
+ * widget built into natter, as a user runs it); `env` added to natter's environment; `logs:
+ * false`: log warnings to this process's stderr instead of the run's logs (benchmarks). */
 export async function startServer(opts = {}) {
   if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run cargo build -p natter-server`);
   if (!existsSync(join(root, "pkg/natter.js"))) throw new Error("pkg/ is missing: run scripts/build-widget");
   const port = await freePort();
   const data = mkdtempSync(join(tmpdir(), "natter-e2e-"));
   const origin = `http://127.0.0.1:${port}`;
+  const bots = opts.bots || join(root, "tests/e2e/bots");
+  const logs = opts.logs !== false;
+  const log = logs ? logPath() : null;
+  if (logs) {
+    noteBotSecrets(bots);
+    noteEnvSecrets(opts.env);
+  }
   let child;
   const srv = {
     origin,
     port,
     data,
+    /** This server's log file (null with `logs: false`). */
+    log,
     async start() {
       const folders = opts.www === false ? [] : ["--www", opts.www || join(root, "tests/e2e/chat-pages"), "--widget", join(root, "pkg")];
-      child = spawn(BIN, ["serve", "--addr", `127.0.0.1:${port}`, "--data", data, "--bots", opts.bots || join(root, "tests/e2e/bots"),
+      const fd = logs ? appendTo(log) : "inherit";
+      child = spawn(BIN, ["serve", "--addr", `127.0.0.1:${port}`, "--data", data, "--bots", bots,
         ...folders, "--rate-per-ip", "0", "--rate-per-thread", "0", "--durability", "normal"],
-        { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NATTER_LOG: "warn", ...(opts.env || {}) } });
+        { stdio: ["ignore", "ignore", fd], env: { ...process.env, ...(logs ? LOG_ENV : { NATTER_LOG: "warn" }), ...(opts.env || {}) } });
+      if (logs) closeSync(fd);
       for (let i = 0; i < 400; i++) {
         try { if ((await fetch(origin + "/healthz")).ok) return; } catch {}
+        if (child.exitCode !== null) break;
         await new Promise((r) => setTimeout(r, 25));
       }
-      throw new Error("natter did not come up");
+      throw new Error(`natter did not come up${logs ? ` (${log}):\n${tail(log)}` : ""}`);
     },
     async kill(signal = "SIGKILL") {
       // A child killed by a signal has `signalCode` set and `exitCode` null: it is gone too.

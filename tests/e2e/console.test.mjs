@@ -11,6 +11,7 @@ import { createServer } from "node:http";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { startServer, until } from "./chat-server.mjs";
+import { noteSecret } from "./run-logs.mjs";
 import { launch } from "./widget-browser.mjs";
 
 const root = resolve(new URL("../..", import.meta.url).pathname);
@@ -132,6 +133,7 @@ test("sign-in: off-site and wrong tokens refused, cookie flags, CSRF token requi
   assert.equal(cookie.sameSite, "Strict");
   assert.equal(cookie.secure, false, "Secure only over https");
   assert.ok(!cookie.value.includes(TOKEN) && !page.url().includes(TOKEN));
+  noteSecret(cookie.value); // the session token: never in the logs (zz-secrets-in-logs.test.mjs)
   assert.equal(await page.evaluate(() => localStorage.length), 0);
   // A state-changing request with the cookie but without the CSRF token is refused.
   const refused = await page.evaluate(async () => {

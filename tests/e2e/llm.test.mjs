@@ -4,16 +4,16 @@
 // chunks, tool-call chunks with split arguments, finish_reason, usage, [DONE]). The widget in
 // headless Chromium shows the streamed answer, the typing indicator ends, and a hand-off
 // chosen by the model is shown.
-// The binary: $NATTER_BIN, else $CARGO_TARGET_DIR/debug/natter, else target/debug/natter.
+// The model is called with the bot's API key (from the environment, as a deployment sets it).
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createServer } from "node:http";
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync, existsSync } from "node:fs";
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { launch } from "./widget-browser.mjs";
-import { BIN, botTexts, until } from "./chat-server.mjs";
+import { startServer, botTexts, until } from "./chat-server.mjs";
 
 const root = resolve(new URL("../..", import.meta.url).pathname);
 
@@ -38,7 +38,7 @@ function standIn() {
     let body = "";
     req.on("data", (d) => (body += d));
     req.on("end", async () => {
-      seen.push(JSON.parse(body));
+      seen.push({ ...JSON.parse(body), authorization: req.headers.authorization });
       const datas = queue.shift();
       if (!datas) { res.writeHead(500); res.end("{}"); return; }
       res.writeHead(200, { "content-type": "text/event-stream", "cache-control": "no-cache" });
@@ -52,33 +52,18 @@ function standIn() {
   return new Promise((ok) => server.listen(0, "127.0.0.1", () => ok({ server, queue, seen, base: `http://127.0.0.1:${server.address().port}/v1` })));
 }
 
-// ---- the server, with the llm bot pointed at the stand-in ----
+// ---- the server, with the llm bot pointed at the stand-in and given an API key ----
 
-async function freePort() {
-  const s = createServer();
-  await new Promise((r) => s.listen(0, "127.0.0.1", r));
-  const { port } = s.address();
-  await new Promise((r) => s.close(r));
-  return port;
-}
+const LLM_KEY = "sk-e2e-llm-key-" + randomBytes(12).toString("hex");
 
 async function startNatter(modelBase) {
-  if (!existsSync(BIN)) throw new Error(`${BIN} is missing: run cargo build -p natter-server`);
   const tmp = mkdtempSync(join(tmpdir(), "natter-e2e-llm-"));
   mkdirSync(join(tmp, "bots/llm"), { recursive: true });
-  const toml = readFileSync(join(root, "tests/e2e/bots/llm/bot.toml"), "utf8").replace("http://127.0.0.1:9/v1", modelBase);
+  const toml = readFileSync(join(root, "tests/e2e/bots/llm/bot.toml"), "utf8")
+    .replace("http://127.0.0.1:9/v1", modelBase)
+    .replace('model = "stand-in"', 'model = "stand-in"\napi_key_env = "NATTER_E2E_LLM_KEY"');
   writeFileSync(join(tmp, "bots/llm/bot.toml"), toml);
-  const port = await freePort();
-  const origin = `http://127.0.0.1:${port}`;
-  const child = spawn(BIN, ["serve", "--addr", `127.0.0.1:${port}`, "--data", join(tmp, "data"), "--bots", join(tmp, "bots"),
-    "--www", join(root, "tests/e2e/chat-pages"), "--widget", join(root, "pkg"), "--rate-per-ip", "0", "--rate-per-thread", "0", "--durability", "normal"],
-    { stdio: ["ignore", "ignore", "inherit"], env: { ...process.env, NATTER_LOG: "warn" } });
-  for (let i = 0; i < 400; i++) {
-    try { if ((await fetch(origin + "/healthz")).ok) return { origin, child }; } catch {}
-    await new Promise((r) => setTimeout(r, 25));
-  }
-  child.kill("SIGKILL");
-  throw new Error("natter did not come up");
+  return startServer({ bots: join(tmp, "bots"), env: { NATTER_E2E_LLM_KEY: LLM_KEY } });
 }
 
 let model, natter, browser;
@@ -89,7 +74,7 @@ before(async () => {
 });
 after(async () => {
   await browser?.close();
-  natter?.child.kill("SIGKILL");
+  await natter?.kill();
   model?.server.close();
 });
 
@@ -122,6 +107,7 @@ test("llm bot: the model's answer streams into the widget, typing ends, a model-
   // What the model was sent: the system instructions, then the user's message.
   const req = model.seen.at(-1);
   assert.equal(req.stream, true);
+  assert.equal(req.authorization, `Bearer ${LLM_KEY}`, "the model gets the bot's API key");
   assert.match(req.messages[0].content, /^You are the e2e shop assistant\.\n\nAnswer questions about orders\./);
   assert.equal(req.messages.at(-1).content, "Where is order 42?");
   assert.deepEqual(req.tools.map((t) => t.function.name).sort(), ["closeConversation", "handOffConversation"]);
