@@ -47,7 +47,8 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/threads/{id}/attachments/{att}", get(download))
 }
 
-/// The CRM side: an agent's upload (beside `/agent/converse/send-message-to-widget`).
+/// The CRM side: an agent's upload (beside `/agent/converse/send-message-to-widget`; mounted by
+/// [`super::crm::router`], under the same per-IP limit as the rest of the CRM's routes).
 pub fn agent_router() -> Router<Arc<AppState>> {
     Router::new().route("/agent/converse/attachments", post(agent_upload))
 }

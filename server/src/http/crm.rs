@@ -13,7 +13,8 @@
 //!
 //! Auth: the bot's CRM API key in `Authorization` (bare or `Bearer`), compared in constant
 //! time; the key also names the bot. Unknown conversation: 404. Bad payload: 400 with the
-//! field and the cause; nothing changes. The Chat API routes are rate-limited per client IP
+//! field and the cause; nothing changes. The Chat API routes and the agent's file upload
+//! (`POST /agent/converse/attachments`, [`super::attachments`]) share one per-client-IP limit
 //! (`Limits::crm_per_ip`), so keys cannot be guessed at speed; the local CRM's webhook is
 //! this server calling itself, signed, and is not.
 
@@ -77,6 +78,7 @@ pub fn router(state: Arc<AppState>) -> Router<Arc<AppState>> {
         )
         .route("/converse/chat", post(channel::converse_chat))
         .route("/local-crm/api/conversations", get(local_list))
+        .merge(super::attachments::agent_router())
         .layer(axum::middleware::from_fn_with_state(state, per_ip))
         .route(crate::crm::local::WEBHOOK_PATH, post(local_webhook))
 }

@@ -151,7 +151,6 @@ pub fn app(state: Arc<AppState>) -> Router {
         .nest("/admin/v1", admin)
         .merge(ops::router())
         .merge(crm::router(state.clone()))
-        .merge(attachments::agent_router())
         .merge(ibm::router(&state.config))
         .merge(crate::console::router(state.clone()));
     assets::mount(router, &state.config)

@@ -283,3 +283,68 @@ async fn console_off_without_token_and_short_tokens_refused() {
         .expect("a short token is refused");
     assert!(err.to_string().contains("at least 32"), "{err}");
 }
+
+/// The minimum is 32 bytes, counted in bytes (not characters): 31 is refused at start, 32
+/// starts, and then the admin API and the sign-in take exactly that token, not a prefix of it.
+#[tokio::test]
+async fn admin_token_of_31_bytes_is_refused_and_of_32_accepted() {
+    let cases = [
+        ("a".repeat(31), false),
+        ("a".repeat(32), true),
+        // 15 two-byte characters and one byte: 31 bytes in 16 characters.
+        ("é".repeat(15) + "a", false),
+        ("é".repeat(16), true),
+    ];
+    for (token, starts) in cases {
+        let tmp = tempfile::tempdir().unwrap();
+        let bots = tmp.path().join("bots");
+        write_bot(&bots, "t", TEST_BOT);
+        let mut config = test_config(&tmp.path().join("data"), &bots);
+        config.http.admin_token = Some(AdminToken(token.clone()));
+        let what = format!(
+            "{} bytes in {} characters",
+            token.len(),
+            token.chars().count()
+        );
+        if !starts {
+            let err = natter_server::server::Server::start(config, Default::default())
+                .await
+                .err()
+                .unwrap_or_else(|| panic!("{what}: started"));
+            let msg = err.to_string();
+            assert!(
+                msg.contains("is 31 bytes") && msg.contains("at least 32"),
+                "{what}: {msg}"
+            );
+            continue;
+        }
+        let mut s = TestServer::launch(config).await;
+        s._tmp = Some(tmp);
+        let shorter: String = {
+            let mut t = token.clone();
+            t.pop();
+            t
+        };
+        let sign_in = |t: &str| {
+            s.client
+                .post(s.url("/console/session"))
+                .json(&serde_json::json!({ "token": t }))
+                .send()
+        };
+        assert_eq!(sign_in(&token).await.unwrap().status(), 200, "{what}");
+        assert_eq!(sign_in(&shorter).await.unwrap().status(), 401, "{what}");
+        if token.is_ascii() {
+            for (t, status) in [(&token, 200), (&shorter, 401)] {
+                let r = s
+                    .client
+                    .get(s.url("/admin/v1/bots"))
+                    .bearer_auth(t)
+                    .send()
+                    .await
+                    .unwrap();
+                assert_eq!(r.status(), status, "{what}: bearer of {} bytes", t.len());
+            }
+        }
+        s.stop().await;
+    }
+}

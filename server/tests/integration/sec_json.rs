@@ -1,7 +1,8 @@
 //! Bad JSON on every JSON route: the JSONTestSuite parsing corpus (tests/fixtures/jsontestsuite),
-//! raw invalid UTF-8, oversized, deeply nested and wrong-typed bodies, sent to the visitor API,
-//! the admin API, the console's sign-in, the CRM inbound routes, and answered by the LLM
-//! stand-in as model replies. Every request must get an answer (a panic drops the connection):
+//! raw invalid UTF-8, oversized, deeply nested and wrong-typed bodies, sent to every route that
+//! takes a JSON body — the visitor API, the admin API, the console's sign-in, the CRM inbound
+//! routes (the list is checked against the routes the server's source registers) — and
+//! answered by the LLM stand-in as model replies. Every request must get an answer (a panic drops the connection):
 //! never a 5xx, and every 4xx is `{error: {code, message}}`. Vectors the corpus calls invalid
 //! (`n_`) must be refused with a 4xx; valid ones (`y_`) and the implementation-defined (`i_`)
 //! may be accepted when their shape fits the route.
@@ -79,6 +80,8 @@ fn wrong_types() -> Vec<Vector> {
         json!({"args": {}, "argText": {}, "conversationId": "c"}),
         json!({"conversationId": "c", "eventType": "conversation.closed"}),
         json!({"token": "t"}),
+        json!({"url": "https://shop.example/cart", "title": "Cart"}),
+        json!({"messageId": "m", "data": {"selectedIndex": 1}}),
     ];
     let mut out = Vec::new();
     for shape in &shapes {
@@ -114,6 +117,229 @@ steps = [ {{ handoff = "Connecting you.", reason = "asked" }} ]
     )
 }
 
+/// Who a route's requests authenticate as.
+#[derive(Clone, Copy, PartialEq)]
+pub enum Auth {
+    Visitor,
+    Admin,
+    Crm,
+}
+
+/// One JSON route: method, path template (see [`Route::url`]), credentials, whether the body
+/// may be left out.
+pub struct Route {
+    pub method: reqwest::Method,
+    pub path: &'static str,
+    pub auth: Auth,
+    pub optional: bool,
+}
+
+impl Route {
+    /// The path for bot `t`, this thread, and an action and handler that do not exist.
+    pub fn url(&self, thread: &str) -> String {
+        self.path
+            .replace("{bot}", "t")
+            .replace("{thread}", thread)
+            .replace("{action}", "nope")
+            .replace("{handler}", "nope")
+    }
+}
+
+/// Every route of the server that takes a JSON body. `every_body_route_of_the_server_is_listed`
+/// keeps it complete.
+pub fn json_routes() -> Vec<Route> {
+    use reqwest::Method;
+    let r = |method: Method, path, auth, optional| Route {
+        method,
+        path,
+        auth,
+        optional,
+    };
+    vec![
+        // Visitor API.
+        r(Method::POST, "/v1/bots/{bot}/threads", Auth::Visitor, true),
+        r(
+            Method::POST,
+            "/v1/threads/{thread}/messages",
+            Auth::Visitor,
+            false,
+        ),
+        r(
+            Method::POST,
+            "/v1/threads/{thread}/feedback",
+            Auth::Visitor,
+            false,
+        ),
+        r(
+            Method::POST,
+            "/v1/threads/{thread}/close",
+            Auth::Visitor,
+            true,
+        ),
+        r(
+            Method::PUT,
+            "/v1/threads/{thread}/browser-session",
+            Auth::Visitor,
+            false,
+        ),
+        r(
+            Method::POST,
+            "/v1/threads/{thread}/user_defined",
+            Auth::Visitor,
+            false,
+        ),
+        // Admin API and the console's sign-in.
+        r(
+            Method::POST,
+            "/admin/v1/bots/{bot}/actions/{action}/test",
+            Auth::Admin,
+            false,
+        ),
+        r(
+            Method::POST,
+            "/admin/v1/bots/{bot}/handlers/{handler}/test",
+            Auth::Admin,
+            false,
+        ),
+        r(Method::POST, "/console/session", Auth::Visitor, false),
+        // CRM inbound.
+        r(
+            Method::POST,
+            "/agent/converse/send-message-to-widget",
+            Auth::Crm,
+            false,
+        ),
+        r(Method::POST, "/converse/chat", Auth::Crm, false),
+        r(
+            Method::POST,
+            "/local-crm/converse-webhook",
+            Auth::Visitor,
+            false,
+        ),
+    ]
+}
+
+/// Routes that take a body which is not JSON, or none.
+const NOT_JSON: [&str; 3] = [
+    // The raw bytes of a file.
+    "/threads/{}/attachments",
+    "/agent/converse/attachments",
+    // No body: the session cookie and the CSRF header are the request.
+    "/console/sign-out",
+];
+
+/// `{name}` → `{}`, so templates compare whatever their parameters are called.
+fn shape(path: &str) -> String {
+    let mut out = String::new();
+    let mut in_param = false;
+    for c in path.chars() {
+        match c {
+            '{' => {
+                in_param = true;
+                out.push_str("{}");
+            }
+            '}' => in_param = false,
+            _ if in_param => {}
+            _ => out.push(c),
+        }
+    }
+    out
+}
+
+/// The routes registered in server/src with a method that carries a body (POST, PUT, PATCH,
+/// DELETE), read from the `.route(path, …)` calls (a path given as a `const` is looked up).
+fn body_routes_in_source() -> Vec<String> {
+    fn files(dir: &std::path::Path, out: &mut Vec<PathBuf>) {
+        for e in std::fs::read_dir(dir).unwrap() {
+            let p = e.unwrap().path();
+            if p.is_dir() {
+                files(&p, out);
+            } else if p.extension().is_some_and(|x| x == "rs") {
+                out.push(p);
+            }
+        }
+    }
+    let mut paths = Vec::new();
+    files(
+        &PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("src"),
+        &mut paths,
+    );
+    let sources: Vec<String> = paths
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    let consts: std::collections::HashMap<String, String> = sources
+        .iter()
+        .flat_map(|s| s.lines())
+        .filter_map(|l| {
+            let l = l.trim().strip_prefix("pub ").unwrap_or(l.trim());
+            let rest = l.strip_prefix("const ")?;
+            let (name, value) = rest.split_once(": &str = \"")?;
+            Some((name.to_string(), value.split('"').next()?.to_string()))
+        })
+        .collect();
+    let mut found = Vec::new();
+    for src in &sources {
+        let mut rest = src.as_str();
+        while let Some(at) = rest.find(".route(") {
+            rest = &rest[at + ".route(".len()..];
+            // The call's arguments, up to its closing parenthesis.
+            let (mut depth, mut end) = (1, 0);
+            for (i, c) in rest.char_indices() {
+                match c {
+                    '(' => depth += 1,
+                    ')' => depth -= 1,
+                    _ => {}
+                }
+                if depth == 0 {
+                    end = i;
+                    break;
+                }
+            }
+            let args = &rest[..end];
+            let (first, handlers) = args.split_once(',').unwrap_or((args, ""));
+            let first = first.trim();
+            let path = match first.strip_prefix('"') {
+                Some(p) => p.trim_end_matches('"').to_string(),
+                None => consts
+                    .get(first.rsplit("::").next().unwrap())
+                    .unwrap_or_else(|| panic!("route path `{first}`: no such const"))
+                    .clone(),
+            };
+            if ["post(", "put(", "patch(", "delete("]
+                .iter()
+                .any(|m| handlers.contains(m))
+            {
+                found.push(path);
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn every_body_route_of_the_server_is_listed() {
+    let listed: Vec<String> = json_routes().iter().map(|r| shape(r.path)).collect();
+    let routes = body_routes_in_source();
+    assert!(routes.len() >= 12, "the scan found {routes:?}");
+    for path in &routes {
+        let path = shape(path);
+        // Listed paths are full (with `/v1` or `/admin/v1`); the source has them per router.
+        let covered = listed.iter().any(|l| l.ends_with(&path))
+            || NOT_JSON.iter().any(|n| n.ends_with(&path));
+        assert!(
+            covered,
+            "{path} takes a body but is not in json_routes() (nor NOT_JSON)"
+        );
+    }
+    eprintln!(
+        "bad JSON: {} body-taking routes in the source, all listed ({} JSON, {} not JSON)",
+        routes.len(),
+        listed.len(),
+        NOT_JSON.len()
+    );
+}
+
 /// A client from its own loopback address, so per-IP limits (admin, sign-in, CRM) never turn
 /// a parse check into a 429.
 pub fn client_from(i: usize) -> reqwest::Client {
@@ -122,6 +348,14 @@ pub fn client_from(i: usize) -> reqwest::Client {
         .local_address(ip)
         .build()
         .unwrap()
+}
+
+fn with_auth(req: reqwest::RequestBuilder, auth: Auth) -> reqwest::RequestBuilder {
+    match auth {
+        Auth::Admin => req.bearer_auth(ADMIN),
+        Auth::Crm => req.header("authorization", CRM_KEY),
+        Auth::Visitor => req,
+    }
 }
 
 /// A refusal must be a JSON `{error: {code, message}}`; any answer must not be a 5xx.
@@ -170,31 +404,10 @@ async fn every_json_route_refuses_the_jsontestsuite_corpus_with_a_json_4xx() {
     .await;
     let thread = s.create_thread("t").await;
     let crm_thread = s.create_thread("c").await;
-    // (path, credentials, whether the body is optional)
-    let routes: Vec<(String, Option<&str>, bool)> = vec![
-        ("/v1/bots/t/threads".into(), None, true),
-        (format!("/v1/threads/{thread}/messages"), None, false),
-        (format!("/v1/threads/{thread}/feedback"), None, false),
-        (format!("/v1/threads/{thread}/close"), None, true),
-        (
-            "/admin/v1/bots/t/actions/nope/test".into(),
-            Some("admin"),
-            false,
-        ),
-        (
-            "/admin/v1/bots/t/handlers/nope/test".into(),
-            Some("admin"),
-            false,
-        ),
-        ("/console/session".into(), None, false),
-        (
-            "/agent/converse/send-message-to-widget".into(),
-            Some("crm"),
-            false,
-        ),
-        ("/converse/chat".into(), Some("crm"), false),
-        ("/local-crm/converse-webhook".into(), None, false),
-    ];
+    let routes: Vec<(reqwest::Method, String, Auth, bool)> = json_routes()
+        .into_iter()
+        .map(|r| (r.method.clone(), r.url(&thread), r.auth, r.optional))
+        .collect();
     let mut vectors = corpus();
     let corpus_len = vectors.len();
     vectors.extend(wrong_types());
@@ -208,20 +421,18 @@ async fn every_json_route_refuses_the_jsontestsuite_corpus_with_a_json_4xx() {
             .body
             .iter()
             .all(|b| matches!(b, b' ' | b'\t' | b'\n' | b'\r'));
-        for (path, auth, optional) in &routes {
+        for (method, path, auth, optional) in &routes {
             // A blank body is no body, which the optional-body routes take as `{}`.
             let must_refuse = must_refuse && !(blank && *optional);
-            let mut req = client
-                .post(s.url(path))
-                .header("content-type", "application/json")
-                .body(v.body.clone());
-            req = match auth {
-                Some("admin") => req.bearer_auth(ADMIN),
-                Some(_) => req.header("authorization", CRM_KEY),
-                None => req,
-            };
+            let req = with_auth(
+                client
+                    .request(method.clone(), s.url(path))
+                    .header("content-type", "application/json")
+                    .body(v.body.clone()),
+                *auth,
+            );
             let status = check_answer(
-                &format!("{} → POST {path}", v.name),
+                &format!("{} → {method} {path}", v.name),
                 req.send().await,
                 must_refuse,
             )
@@ -257,15 +468,10 @@ async fn oversized_and_deeply_nested_bodies_get_a_json_4xx_on_every_route() {
     })
     .await;
     let thread = s.create_thread("t").await;
-    let routes = [
-        ("/v1/bots/t/threads".to_string(), None),
-        (format!("/v1/threads/{thread}/messages"), None),
-        ("/admin/v1/bots/t/actions/nope/test".into(), Some("admin")),
-        ("/console/session".into(), None),
-        ("/agent/converse/send-message-to-widget".into(), Some("crm")),
-        ("/converse/chat".into(), Some("crm")),
-        ("/local-crm/converse-webhook".into(), None),
-    ];
+    let routes: Vec<(reqwest::Method, String, Auth)> = json_routes()
+        .into_iter()
+        .map(|r| (r.method.clone(), r.url(&thread), r.auth))
+        .collect();
     let content = "x".repeat(3 * 1024 * 1024);
     let bodies: Vec<(&str, Vec<u8>)> = vec![
         (
@@ -287,18 +493,16 @@ async fn oversized_and_deeply_nested_bodies_get_a_json_4xx_on_every_route() {
         }),
     ];
     for (i, (name, body)) in bodies.iter().enumerate() {
-        for (j, (path, auth)) in routes.iter().enumerate() {
+        for (j, (method, path, auth)) in routes.iter().enumerate() {
             let client = client_from(i * routes.len() + j);
-            let mut req = client
-                .post(s.url(path))
-                .header("content-type", "application/json")
-                .body(body.clone());
-            req = match auth {
-                Some("admin") => req.bearer_auth(ADMIN),
-                Some(_) => req.header("authorization", CRM_KEY),
-                None => req,
-            };
-            check_answer(&format!("{name} → POST {path}"), req.send().await, true).await;
+            let req = with_auth(
+                client
+                    .request(method.clone(), s.url(path))
+                    .header("content-type", "application/json")
+                    .body(body.clone()),
+                *auth,
+            );
+            check_answer(&format!("{name} → {method} {path}"), req.send().await, true).await;
         }
     }
     s.stop().await;

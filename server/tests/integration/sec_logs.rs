@@ -2,7 +2,9 @@
 //! through a scenario that handles every kind of secret: JWTs (good, forged, expired), the JWT
 //! secret, the admin token (right and wrong, bearer and console sign-in), the console session
 //! and CSRF tokens, the CRM API key (right and wrong) and webhook signing secret (signed
-//! webhooks to a stand-in CRM), the LLM API key (a turn against the stand-in model). Every log
+//! webhooks to a stand-in CRM), values the CRM marks `sanitize` (a CRM action's result that a
+//! later API action sends in its URL and a header; a channel conversation's `metaData`), the
+//! LLM API key (a turn against the stand-in model). Every log
 //! line is scanned for each of them: 0 hits. User input with CR/LF cannot forge a log line:
 //! in JSON every line still parses and none is the forged one; in text no line starts with the
 //! forged text. (Today no user text reaches the log at all: requests are logged by route
@@ -17,6 +19,7 @@ use natter_crm::SigningSecret;
 use serde_json::{json, Value};
 
 use crate::common::*;
+use crate::lifecycle_common::write_file;
 use crate::llm::standin::{chunks, Reply, StandIn as ModelStandIn};
 use crate::process::spawn_natter_logging;
 
@@ -25,8 +28,19 @@ const ADMIN: &str = "admin-token-Pk3nV8qR1sT6wY0zB4cE7gJ2mL5xH9uD";
 const CRM_KEY: &str = "crm-key-Ux7Wq2Rt5Yb8Nm1Kc4Vf0Hs3";
 const LLM_KEY: &str = "sk-llm-key-Jd6Fg9Hk2Lm5Np8Qr1St4Vw7";
 const FORGED: &str = "FORGED-LINE-7f3a";
+/// A CRM action result the CRM marks `sanitize`, later passed to an API action.
+const SANITIZED: &str = "sanitized-action-value-Rk4Wp9Zt2Qm7";
+/// A value the CRM sends marked `sanitize` in a channel conversation's `metaData`.
+const SANITIZED_META: &str = "sanitized-meta-value-Hv3Lc8Nd1Xs6";
 
-fn bots(dir: &std::path::Path, crm_url: &str, whsec: &str, model: &str) {
+fn bots(
+    dir: &std::path::Path,
+    crm_url: &str,
+    crm_actions_url: &str,
+    api_base: &str,
+    whsec: &str,
+    model: &str,
+) {
     write_bot(
         dir,
         "j",
@@ -58,13 +72,36 @@ allow_private_network = true
 [crm]
 bot_id = "BOT"
 chat_webhook_url = "{crm_url}"
+actions_webhook_url = "{crm_actions_url}"
 signing_secret = "{whsec}"
 api_key = "{CRM_KEY}"
 [[workflows]]
 name = "human"
 triggers = {{ keywords = ["human"] }}
 steps = [ {{ handoff = "Connecting you.", reason = "asked" }} ]
+[[workflows]]
+name = "balance"
+triggers = {{ keywords = ["balance"] }}
+steps = [
+  {{ action = "updateCustomerBalance", args = {{ userId = "7", balance = "100" }}, save_as = "r" }},
+  {{ action = "useToken", args = {{ productId = "$secret.token" }}, save_as = "u" }},
+  {{ say = "Done {{{{r.results.token}}}}." }},
+]
 "#
+        ),
+    );
+    write_file(
+        dir,
+        "c/actions/updateCustomerBalance.toml",
+        "description = \"d\"\nkind = \"crm\"\nworkflows = [\"balance\"]\n[[args]]\nname = \"userId\"\n[[args]]\nname = \"balance\"\n",
+    );
+    // The sanitized value goes into the URL's path and a header: where a debug log of the
+    // outbound request would show it.
+    write_file(
+        dir,
+        "c/actions/useToken.toml",
+        &format!(
+            "description = \"d\"\nkind = \"api\"\nworkflows = [\"balance\"]\n[[args]]\nname = \"productId\"\n[api]\nbase_url = \"{api_base}\"\npath = \"/stock/$productId\"\nmethod = \"GET\"\nheaders = {{ \"x-api-key\" = \"$productId\" }}\ntimeout_ms = 5000\n"
         ),
     );
     write_bot(
@@ -115,14 +152,21 @@ async fn scenario(format: &str) -> (String, Vec<String>) {
     let tmp = tempfile::tempdir().unwrap();
     let secret = SigningSecret::generate();
     let whsec = secret.expose_whsec();
-    let crm = CrmStandIn::start(StandInConfig::new(secret.clone()))
-        .await
-        .unwrap();
+    let mut crm_config = StandInConfig::new(secret.clone());
+    crm_config.action_answer = json!({"results": [
+        {"key": "newBalance", "value": 210},
+        {"key": "token", "value": SANITIZED, "sanitize": true},
+    ]})
+    .to_string();
+    let crm = CrmStandIn::start(crm_config).await.unwrap();
+    let apis = crate::actions_standin::start().await;
     let model = ModelStandIn::start(true).await;
     model.set_default(Reply::fast(chunks::text(&["Hello from the model."])));
     bots(
         &tmp.path().join("bots"),
         &crm.chat_url(),
+        &crm.actions_url(),
+        &apis.base,
         &whsec,
         &model.base_url,
     );
@@ -155,6 +199,8 @@ async fn scenario(format: &str) -> (String, Vec<String>) {
         LLM_KEY.to_string(),
         whsec.clone(),
         whsec.trim_start_matches("whsec_").to_string(),
+        SANITIZED.to_string(),
+        SANITIZED_META.to_string(),
     ];
     for t in [&good, &forged, &expired] {
         secrets.push(t.clone());
@@ -301,6 +347,51 @@ async fn scenario(format: &str) -> (String, Vec<String>) {
         .await
         .unwrap();
     crm.wait_for(3, PATIENCE).await;
+
+    // CRM values marked `sanitize`: an action result passed on to an API action (URL path and
+    // header), and a channel conversation's metaData.
+    let st = c
+        .post(url("/v1/bots/c/threads"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap()["threadId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    c.post(url(&format!("/v1/threads/{st}/messages")))
+        .json(&json!({"clientMessageId": "b", "content": "balance please"}))
+        .send()
+        .await
+        .unwrap();
+    crate::lifecycle_common::until("the API action got the sanitized value", || async {
+        (!apis.seen("stock").is_empty()).then_some(())
+    })
+    .await;
+    assert_eq!(apis.seen("stock")[0]["id"], SANITIZED, "the value was used");
+    for event in [
+        json!({"platformConversationId": "sec-logs-chan", "eventType": "startSession",
+               "metaData": [{"key": "email", "value": "ana@example.com"},
+                            {"key": "card", "value": SANITIZED_META, "sanitize": true}]}),
+        json!({"platformConversationId": "sec-logs-chan", "eventType": "metadata",
+               "metaData": [{"key": "card2", "value": SANITIZED_META, "sanitize": true}]}),
+        json!({"platformConversationId": "sec-logs-chan", "eventType": "message", "text": "balance"}),
+    ] {
+        let r = c
+            .post(url("/converse/chat"))
+            .header("authorization", CRM_KEY)
+            .json(&event)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{event}: {}", r.status());
+    }
+    crate::lifecycle_common::until("the channel's balance ran", || async {
+        (apis.seen("stock").len() >= 2).then_some(())
+    })
+    .await;
 
     // LLM: one turn with the key.
     let lt = c

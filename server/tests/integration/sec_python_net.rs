@@ -123,7 +123,7 @@ fn field<'a>(r: &'a Value, k: &str) -> &'a str {
 #[tokio::test]
 async fn python_has_no_network_but_the_allow_listed_hosts_the_network_policy_allows() {
     if !bwrap_usable() {
-        eprintln!("bwrap not usable here: the network isolation is not testable");
+        eprintln!("PYTHON NETWORK ISOLATION NOT TESTED: bubblewrap cannot run here, so the no-network / allow-list probes were skipped for actions and handlers");
         return;
     }
     let spy = Spy::start().await;

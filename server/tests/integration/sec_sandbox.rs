@@ -1,8 +1,9 @@
 //! The Python sandbox from the server's side. `sandbox = required` (NATTER_PYTHON_SANDBOX)
 //! refuses to start without a usable bubblewrap, naming the setting. Through Run Test of a
-//! bot's Python action: the store's database, another bot's files and the server's environment
-//! cannot be read; `sleep(120)` is killed at the action's limit; 100 MB written to stdout is
-//! capped; the server keeps serving.
+//! bot's Python action and of its event handler alike: the store's database, another bot's
+//! files and the server's environment cannot be read; `sleep(120)` is killed at the limit;
+//! 100 MB written to stdout is capped; the server keeps serving. Where bubblewrap cannot run
+//! (some containers), the isolation checks say so on one line and are skipped.
 
 use natter_python_runtime::SandboxPolicy;
 use serde_json::{json, Value};
@@ -43,6 +44,7 @@ async fn required_sandbox_refuses_to_start_without_bubblewrap() {
     }
 }
 
+/// The probes, as an action (`args`) and as a handler (the conversation's metadata).
 const PROBE: &str = r#"
 import os, sys, time
 
@@ -59,8 +61,7 @@ def holds_secret(path):
     except Exception:
         return False
 
-def execute_action(context):
-    what = context["args"]["what"]
+def probe(what, path):
     if what == "sleep":
         time.sleep(120)
         return "woke"
@@ -70,31 +71,62 @@ def execute_action(context):
             sys.stdout.write(chunk)
         sys.stdout.flush()
         return "flooded"
-    path = context["args"].get("path", "")
     return {
         "file": attempt(lambda: open(path, "rb").read(64)),
         "leak": holds_secret(path) or any("s3cr3t-env" in v for v in os.environ.values()),
         "env": sorted(k for k in os.environ if k.startswith("NATTER")),
     }
+
+def execute_action(context):
+    return probe(context["args"]["what"], context["args"].get("path", ""))
+
+def handle_event(context):
+    meta = context["conversation"]["metadata"]
+    return probe(meta["what"], meta.get("path", ""))
 "#;
 
-async fn run_test(s: &TestServer, args: Value) -> Value {
+/// Runs the probe as an action and as a handler; returns both runs.
+async fn run_both(s: &TestServer, what: &str, path: &str) -> [Value; 2] {
     let r = s
         .client
         .post(s.url("/admin/v1/bots/py/actions/probe/test"))
         .bearer_auth(ADMIN)
-        .json(&json!({ "args": args }))
+        .json(&json!({ "args": {"what": what, "path": path} }))
         .send()
         .await
         .unwrap();
     assert_eq!(r.status(), 200);
-    r.json::<Value>().await.unwrap()["run"].clone()
+    let action = r.json::<Value>().await.unwrap()["run"].clone();
+    let r = s
+        .client
+        .post(s.url("/v1/bots/py/threads"))
+        .json(&json!({"metadata": {"what": what, "path": path}}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 201);
+    let thread = r.json::<Value>().await.unwrap()["threadId"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let r = s
+        .client
+        .post(s.url("/admin/v1/bots/py/handlers/probe/test"))
+        .bearer_auth(ADMIN)
+        .json(&json!({"conversationId": thread, "eventType": "conversation_closed"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let handler: Value = r.json().await.unwrap();
+    [action, handler]
 }
 
 #[tokio::test]
-async fn python_actions_cannot_read_the_store_other_bots_or_the_environment_and_runaways_stop() {
+async fn python_actions_and_handlers_cannot_read_the_store_other_bots_or_the_environment_and_runaways_stop(
+) {
     if !bwrap_usable() {
-        eprintln!("bwrap not usable here: the sandbox's isolation is not testable");
+        eprintln!("SANDBOX ISOLATION NOT TESTED: bubblewrap cannot run here, so the store / other bot / server environment / sleep / output probes were skipped for actions and handlers");
         return;
     }
     std::env::set_var("NATTER_SEC_TEST_SECRET", "s3cr3t-env");
@@ -102,6 +134,7 @@ async fn python_actions_cannot_read_the_store_other_bots_or_the_environment_and_
     let bots = tmp.path().join("bots");
     write_bot(&bots, "py", "[stream]\ndelay_ms = 0\n");
     write_file(&bots, "py/probe.py", PROBE);
+    write_file(&bots, "py/handlers/conversation_closed/probe.py", PROBE);
     write_file(
         &bots,
         "py/actions/probe.toml",
@@ -112,7 +145,11 @@ async fn python_actions_cannot_read_the_store_other_bots_or_the_environment_and_
     let data = tmp.path().join("data");
     let mut config = test_config(&data, &bots);
     fast(&mut config);
+    // Actions and handlers each have their runtime (`natter serve` sets both from
+    // NATTER_PYTHON_SANDBOX).
     config.actions.python.sandbox = SandboxPolicy::Require;
+    config.lifecycle.python.sandbox = SandboxPolicy::Require;
+    config.lifecycle.python.handler_timeout = std::time::Duration::from_millis(1500);
     let s = TestServer::launch(config).await;
 
     // The store's files exist on SQLite; on PostgreSQL there are none, and the paths below are
@@ -121,6 +158,7 @@ async fn python_actions_cannot_read_the_store_other_bots_or_the_environment_and_
     assert_eq!(db.exists(), !on_postgres());
     // Not there at all (denied), or there but without the server's secret (the sandbox's own
     // pid 1 is the sandbox's process, not the server).
+    let mut probes = 0;
     for (path, must_deny) in [
         (db.display().to_string(), true),
         (data.join("natter.db-wal").display().to_string(), true),
@@ -129,23 +167,48 @@ async fn python_actions_cannot_read_the_store_other_bots_or_the_environment_and_
         ("/proc/1/environ".to_string(), false),
         ("/proc/self/environ".to_string(), false),
     ] {
-        let run = run_test(&s, json!({"what": "read", "path": path})).await;
-        let file = run["result"]["file"]
-            .as_str()
-            .unwrap_or_default()
-            .to_string();
-        assert!(!must_deny || file.starts_with("denied"), "{path}: {run:#}");
-        assert_eq!(run["result"]["leak"], false, "{path}: {run:#}");
-        assert_eq!(run["result"]["env"], json!([]), "{run:#}");
+        for (kind, run) in ["action", "handler"]
+            .iter()
+            .zip(run_both(&s, "read", &path).await)
+        {
+            let file = run["result"]["file"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string();
+            assert_eq!(run["status"], "ok", "{kind} {path}: {run:#}");
+            assert!(
+                !must_deny || file.starts_with("denied"),
+                "{kind} {path}: {run:#}"
+            );
+            assert_eq!(run["result"]["leak"], false, "{kind} {path}: {run:#}");
+            assert_eq!(run["result"]["env"], json!([]), "{kind}: {run:#}");
+            probes += 1;
+        }
     }
-    let run = run_test(&s, json!({"what": "sleep"})).await;
-    assert_eq!(run["status"], "timeout", "{run:#}");
-    let run = run_test(&s, json!({"what": "flood"})).await;
-    let kept = run["stdout"].as_str().unwrap_or_default().len();
-    assert!(kept <= 128 * 1024, "stdout kept {kept} bytes");
+    for (kind, run) in ["action", "handler"]
+        .iter()
+        .zip(run_both(&s, "sleep", "").await)
+    {
+        assert_eq!(run["status"], "timeout", "{kind}: {run:#}");
+        probes += 1;
+    }
+    let mut kept = Vec::new();
+    for (kind, run) in ["action", "handler"]
+        .iter()
+        .zip(run_both(&s, "flood", "").await)
+    {
+        let n = run["stdout"].as_str().unwrap_or_default().len();
+        assert!(n <= 128 * 1024, "{kind}: stdout kept {n} bytes");
+        kept.push(n);
+        probes += 1;
+    }
     // Still serving.
-    let run = run_test(&s, json!({"what": "read", "path": "/nonexistent"})).await;
-    assert_eq!(run["status"], "ok", "{run:#}");
-    eprintln!("sandbox: db, other bot, host env: denied; sleep(120) stopped at 1.5 s; 100 MB of stdout kept as {kept} bytes");
+    for (kind, run) in ["action", "handler"]
+        .iter()
+        .zip(run_both(&s, "read", "/nonexistent").await)
+    {
+        assert_eq!(run["status"], "ok", "{kind}: {run:#}");
+    }
+    eprintln!("sandbox: {probes} probes (actions and handlers): db, other bot, host env denied; sleep(120) stopped at 1.5 s; 100 MB of stdout kept as {kept:?} bytes");
     s.stop().await;
 }
