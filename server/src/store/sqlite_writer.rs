@@ -68,8 +68,11 @@ const MAX_BATCH: usize = 1024;
 /// Writer queue bound: callers wait (backpressure) rather than growing memory.
 const QUEUE: usize = 16_384;
 const CACHE_MAX: usize = 200_000;
-/// The writer connection's page cache (KiB), filled only as pages are used.
-const WRITER_CACHE_KIB: u32 = 65_536;
+/// The writer connection's page cache (KiB), filled only as pages are used. Large enough for
+/// the pages a group of hundreds of writes dirties; not larger, because every page written
+/// (an upload's file chunks too) stays in it: with 64 MiB the server's peak RSS grew by up to
+/// that much after large uploads, for about the same turns/s (bench/server/README.md).
+const WRITER_CACHE_KIB: u32 = 16_384;
 
 pub(super) enum Op {
     CreateThread(NewThread, Option<Message>),
