@@ -105,9 +105,14 @@ pub struct TestServer {
 }
 
 pub fn write_bot(bots: &Path, slug: &str, toml: &str) {
-    let dir = bots.join(slug);
-    std::fs::create_dir_all(&dir).unwrap();
-    std::fs::write(dir.join("bot.toml"), toml).unwrap();
+    write_file(bots, &format!("{slug}/bot.toml"), toml);
+}
+
+/// A file of the bots folder (`rel`: e.g. `shop/actions/x.py`), its folders created.
+pub fn write_file(bots: &Path, rel: &str, text: &str) {
+    let p = bots.join(rel);
+    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+    std::fs::write(p, text).unwrap();
 }
 
 /// The store engine tests run on: `NATTER_TEST_STORE=postgres` (a throwaway cluster, one
@@ -228,10 +233,23 @@ impl TestServer {
         bots: &[(&str, &str)],
         tweak: impl FnOnce(&mut ServerConfig),
     ) -> TestServer {
+        Self::start_with_files(bots, &[], tweak).await
+    }
+
+    /// [`start_with`](Self::start_with), plus other files of the bots (`(path under the bots
+    /// folder, text)`: actions, handlers), written before the server loads them.
+    pub async fn start_with_files(
+        bots: &[(&str, &str)],
+        files: &[(&str, &str)],
+        tweak: impl FnOnce(&mut ServerConfig),
+    ) -> TestServer {
         let tmp = tempfile::tempdir().unwrap();
         let bots_dir = tmp.path().join("bots");
         for (slug, toml) in bots {
             write_bot(&bots_dir, slug, toml);
+        }
+        for (rel, text) in files {
+            write_file(&bots_dir, rel, text);
         }
         let mut config = test_config(&tmp.path().join("data"), &bots_dir);
         tweak(&mut config);
@@ -291,17 +309,45 @@ impl TestServer {
     }
 
     pub async fn create_thread(&self, bot: &str) -> String {
-        let r = self
+        self.create_thread_with(bot, None).await
+    }
+
+    /// A thread created with this body (metadata, greeting, …), or none.
+    pub async fn create_thread_with(&self, bot: &str, body: Option<Value>) -> String {
+        let mut req = self
             .client
-            .post(self.url(&format!("/v1/bots/{bot}/threads")))
-            .send()
-            .await
-            .unwrap();
+            .post(self.url(&format!("/v1/bots/{bot}/threads")));
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        let r = req.send().await.unwrap();
         assert_eq!(r.status(), 201, "{:?}", r.text().await);
         r.json::<Value>().await.unwrap()["threadId"]
             .as_str()
             .unwrap()
             .to_string()
+    }
+
+    /// Run Test of an event handler through the admin API (`admin`: the admin token), for
+    /// `thread` and `event`: the run, as JSON (a 200 is asserted).
+    pub async fn test_handler(
+        &self,
+        admin: &str,
+        bot: &str,
+        handler: &str,
+        thread: &str,
+        event: &str,
+    ) -> Value {
+        let r = self
+            .client
+            .post(self.url(&format!("/admin/v1/bots/{bot}/handlers/{handler}/test")))
+            .bearer_auth(admin)
+            .json(&json!({"conversationId": thread, "eventType": event}))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), 200, "{:?}", r.text().await);
+        r.json().await.unwrap()
     }
 
     pub async fn send(&self, thread: &str, cmid: &str, text: &str) -> (u16, Value) {

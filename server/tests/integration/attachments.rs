@@ -453,14 +453,12 @@ def handle_event(context):
 
 #[tokio::test]
 async fn a_python_handler_reads_the_files_of_the_conversation() {
-    let tmp = tempfile::tempdir().unwrap();
-    let bots = tmp.path().join("bots");
-    write_bot(&bots, "f", &bot(""));
-    write_file(&bots, "f/handlers/conversation_closed/files.py", READER_PY);
-    let mut config = test_config(&tmp.path().join("data"), &bots);
-    fast(&mut config);
-    let mut s = TestServer::launch(config).await;
-    s._tmp = Some(tmp);
+    let s = TestServer::start_with_files(
+        &[("f", &bot(""))],
+        &[("f/handlers/conversation_closed/files.py", READER_PY)],
+        fast,
+    )
+    .await;
 
     let thread = s.create_thread("f").await;
     let photo = png(270_000, 9);
@@ -787,21 +785,21 @@ def execute_action(context):
 
 #[tokio::test]
 async fn a_python_action_reads_the_files_of_the_message_that_ran_it() {
-    let tmp = tempfile::tempdir().unwrap();
-    let bots = tmp.path().join("bots");
     let flow = r#"
 [[workflows]]
 name = "inspect"
 triggers = { keywords = ["inspect"] }
 steps = [ { action = "inspect", save_as = "r" }, { say = "{{r.summary}}" } ]
 "#;
-    write_bot(&bots, "f", &bot(flow));
-    write_file(&bots, "f/actions/inspect.toml", INSPECT_TOML);
-    write_file(&bots, "f/actions/inspect.py", INSPECT_PY);
-    let mut config = test_config(&tmp.path().join("data"), &bots);
-    fast(&mut config);
-    let mut s = TestServer::launch(config).await;
-    s._tmp = Some(tmp);
+    let s = TestServer::start_with_files(
+        &[("f", &bot(flow))],
+        &[
+            ("f/actions/inspect.toml", INSPECT_TOML),
+            ("f/actions/inspect.py", INSPECT_PY),
+        ],
+        fast,
+    )
+    .await;
 
     let thread = s.create_thread("f").await;
     let photo = png(260_000, 11);

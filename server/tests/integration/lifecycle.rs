@@ -172,16 +172,9 @@ async fn the_bot_closes_and_a_run_test_runs_a_handler_without_the_event() {
     );
 
     // Run Test: the handed-off handler against this conversation, with the form's event type.
-    let r = s
-        .client
-        .post(s.url("/admin/v1/bots/h/handlers/notify/test"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"conversationId": thread, "eventType": "conversation_closed"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let run: Value = r.json().await.unwrap();
+    let run = s
+        .test_handler(ADMIN, "h", "notify", &thread, "conversation_closed")
+        .await;
     assert_eq!(run["test"], true);
     assert_eq!(run["result"]["event"], "conversation_closed");
     // It did not fire the event: no new job.

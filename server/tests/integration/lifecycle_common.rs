@@ -3,7 +3,6 @@
 
 #![allow(dead_code)]
 
-use std::path::Path;
 use std::time::Duration;
 
 use natter_server::actions::admin::AdminToken;
@@ -13,12 +12,6 @@ use serde_json::Value;
 use crate::common::*;
 
 pub const ADMIN: &str = "admin-secret-0123456789-abcdefghijklmnop";
-
-pub fn write_file(bots: &Path, rel: &str, text: &str) {
-    let p = bots.join(rel);
-    std::fs::create_dir_all(p.parent().unwrap()).unwrap();
-    std::fs::write(p, text).unwrap();
-}
 
 /// Admin token on, fast CRM retries, quick outbox polling.
 pub fn fast(c: &mut ServerConfig) {

@@ -19,7 +19,6 @@ use natter_crm::SigningSecret;
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::lifecycle_common::write_file;
 use crate::llm::standin::{chunks, Reply, StandIn as ModelStandIn};
 use crate::process::spawn_natter_logging;
 
@@ -186,6 +185,11 @@ async fn scenario(format: &str) -> (String, Vec<String>) {
     .await;
     let c = reqwest::Client::new();
     let url = |p: &str| format!("{base}{p}");
+    let api = TestServer::at(
+        base.clone(),
+        &tmp.path().join("data"),
+        &tmp.path().join("bots"),
+    );
     let good = jwt(json!({"sub": "u1", "exp": now() + 600}), JWT_SECRET);
     let forged = jwt(
         json!({"sub": "u1", "exp": now() + 600}),
@@ -309,17 +313,7 @@ async fn scenario(format: &str) -> (String, Vec<String>) {
     assert_eq!(r.status(), 200);
 
     // CRM: a hand-off (signed webhooks), the agent's answer with the key, a wrong key.
-    let ct = c
-        .post(url("/v1/bots/c/threads"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["threadId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let ct = api.create_thread("c").await;
     c.post(url(&format!("/v1/threads/{ct}/messages")))
         .json(&json!({"clientMessageId": "h", "content": "human please"}))
         .send()
@@ -350,17 +344,7 @@ async fn scenario(format: &str) -> (String, Vec<String>) {
 
     // CRM values marked `sanitize`: an action result passed on to an API action (URL path and
     // header), and a channel conversation's metaData.
-    let st = c
-        .post(url("/v1/bots/c/threads"))
-        .send()
-        .await
-        .unwrap()
-        .json::<Value>()
-        .await
-        .unwrap()["threadId"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let st = api.create_thread("c").await;
     c.post(url(&format!("/v1/threads/{st}/messages")))
         .json(&json!({"clientMessageId": "b", "content": "balance please"}))
         .send()

@@ -31,7 +31,7 @@ use serde_json::{json, Value};
 use tokio::sync::watch;
 
 use crate::common::*;
-use crate::lifecycle_common::write_file;
+
 use crate::process::*;
 
 const KEY: &str = "crm-key-outbox-kills";

@@ -14,7 +14,7 @@ use natter_python_runtime::SandboxPolicy;
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::lifecycle_common::{fast, write_file, ADMIN};
+use crate::lifecycle_common::{fast, ADMIN};
 use crate::sec_outbound::Spy;
 
 fn bwrap_usable() -> bool {
@@ -100,16 +100,9 @@ async fn run_both(s: &TestServer, bot: &str) -> [Value; 2] {
     assert_eq!(r.status(), 200);
     let action = r.json::<Value>().await.unwrap()["run"].clone();
     let thread = s.create_thread(bot).await;
-    let r = s
-        .client
-        .post(s.url(&format!("/admin/v1/bots/{bot}/handlers/probe/test")))
-        .bearer_auth(ADMIN)
-        .json(&json!({"conversationId": thread, "eventType": "conversation_closed"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let handler: Value = r.json().await.unwrap();
+    let handler = s
+        .test_handler(ADMIN, bot, "probe", &thread, "conversation_closed")
+        .await;
     for run in [&action, &handler] {
         assert_eq!(run["status"], "ok", "{run:#}");
     }

@@ -7,7 +7,7 @@ use natter_python_runtime::SandboxPolicy;
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::lifecycle_common::{fast, write_file, ADMIN};
+use crate::lifecycle_common::{fast, ADMIN};
 
 const NICE_PY: &str = r#"
 import os, subprocess

@@ -9,7 +9,7 @@ use natter_python_runtime::SandboxPolicy;
 use serde_json::{json, Value};
 
 use crate::common::*;
-use crate::lifecycle_common::{fast, write_file, ADMIN};
+use crate::lifecycle_common::{fast, ADMIN};
 
 fn bwrap_usable() -> bool {
     std::process::Command::new("bwrap")
@@ -97,28 +97,15 @@ async fn run_both(s: &TestServer, what: &str, path: &str) -> [Value; 2] {
         .unwrap();
     assert_eq!(r.status(), 200);
     let action = r.json::<Value>().await.unwrap()["run"].clone();
-    let r = s
-        .client
-        .post(s.url("/v1/bots/py/threads"))
-        .json(&json!({"metadata": {"what": what, "path": path}}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 201);
-    let thread = r.json::<Value>().await.unwrap()["threadId"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let r = s
-        .client
-        .post(s.url("/admin/v1/bots/py/handlers/probe/test"))
-        .bearer_auth(ADMIN)
-        .json(&json!({"conversationId": thread, "eventType": "conversation_closed"}))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(r.status(), 200);
-    let handler: Value = r.json().await.unwrap();
+    let thread = s
+        .create_thread_with(
+            "py",
+            Some(json!({"metadata": {"what": what, "path": path}})),
+        )
+        .await;
+    let handler = s
+        .test_handler(ADMIN, "py", "probe", &thread, "conversation_closed")
+        .await;
     [action, handler]
 }
 
