@@ -110,6 +110,17 @@ fn stored_counts(s: &TestServer) -> (u64, u64) {
     }
 }
 
+/// The visitor's messages in a history (`GET …/messages`).
+fn user_messages(h: &Value) -> Vec<Value> {
+    h["messages"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|m| m["role"] == "user")
+        .cloned()
+        .collect()
+}
+
 #[tokio::test]
 async fn uploads_are_sniffed_limited_idempotent_and_served_safely() {
     let s = TestServer::start_with(&[("f", &bot(""))], |_| {}).await;
@@ -211,14 +222,7 @@ async fn uploads_are_sniffed_limited_idempotent_and_served_safely() {
         .await
         .unwrap();
     assert_eq!(r.status(), 202, "{:?}", r.text().await);
-    let h = s.history(&thread).await;
-    let user = h["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["role"] == "user")
-        .unwrap()
-        .clone();
+    let user = user_messages(&s.history(&thread).await).remove(0);
     let files: Vec<&Value> = user["content"].as_array().unwrap().iter().collect();
     assert_eq!(files.len(), 2, "{user}");
     assert_eq!(files[0]["response_type"], "file");
@@ -369,13 +373,7 @@ async fn only_the_visitor_agents_and_the_admin_may_download() {
         .json()
         .await
         .unwrap();
-    let item = h["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["role"] == "user")
-        .map(|m| m["content"][0]["file"].clone())
-        .unwrap();
+    let item = user_messages(&h)[0]["content"][0]["file"].clone();
     let from_history = item["url"].as_str().unwrap();
     let exp: u64 = from_history
         .split("exp=")
@@ -714,28 +712,14 @@ async fn a_message_names_at_most_ten_files() {
             .contains("at most 10"),
         "{err}"
     );
-    let users = |h: Value| {
-        h["messages"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|m| m["role"] == "user")
-            .count()
-    };
     assert_eq!(
-        users(s.history(&thread).await),
+        user_messages(&s.history(&thread).await).len(),
         0,
         "the refused message is not stored"
     );
     let (st, body) = s.send_files(&thread, "m10", "ten", &all[..10]).await;
     assert_eq!(st, 202, "{body}");
-    let h = s.history(&thread).await;
-    let user = h["messages"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|m| m["role"] == "user")
-        .unwrap();
+    let user = user_messages(&s.history(&thread).await).remove(0);
     let files = user["content"]
         .as_array()
         .unwrap()
