@@ -24,6 +24,8 @@ function natterFiles(o, load) {
       info.then((a) => a && start(c));
       c.on("userDefinedResponse", keep);
       c.on("pre:threadLoaded", keep);
+      // the old conversation's bubbles are gone: its kept files must not land on the new one's
+      c.on("restartConversation", () => kept && (kept.length = 0));
     }
     // a file item's JSON: `"file":{`; in a message's text the quotes are escaped (\")
     function keep(e) {

@@ -520,6 +520,38 @@ test("a history with the visitor's files that shows before attach.js arrived get
   await ctx.close();
 });
 
+test("a restart before attach.js arrived: the old conversation's files are not drawn on the new one", { timeout: 60_000 }, async () => {
+  const { ctx, state } = await holdingAttach();
+  state.release();
+  const { page, problems } = await env.open("persistence=local", { context: ctx });
+  await ready(page);
+  await pick(page, [png("old.png")]);
+  await uploaded(page, 1);
+  await page.locator("[part=input]").fill("in the old conversation");
+  await page.locator("[part=input]").press("Enter");
+  await page.locator("[part=message].user:not(.pending)", { hasText: "in the old conversation" }).locator("a[part=file]").waitFor();
+  // again with attach.js held back: the old history is kept for it, then the visitor restarts
+  state.hold();
+  state.asked = 0;
+  await page.reload();
+  await page.waitForFunction(() => window.natterLoaded);
+  await page.evaluate(async () => { await chat.render(); await chat.changeView("mainWindow"); });
+  await page.locator("[part=message].user", { hasText: "in the old conversation" }).waitFor();
+  await until(page, () => events.some((e) => e.type === "pre:threadLoaded"));
+  await page.evaluate(() => chat.restartConversation());
+  await page.locator("[part=message].user", { hasText: "in the old conversation" }).waitFor({ state: "detached" });
+  await page.locator("[part=input]").fill("in the new conversation");
+  await page.locator("[part=input]").press("Enter");
+  const fresh = page.locator("[part=message].user:not(.pending)", { hasText: "in the new conversation" });
+  await fresh.waitFor();
+  state.release();
+  await page.locator("[part=attach]").waitFor();
+  await page.evaluate(() => new Promise((r) => setTimeout(r, 300)));
+  assert.equal(await fresh.locator("a[part=file]").count(), 0, "no file of the old conversation on the new one's bubble");
+  assert.deepEqual(problems, []);
+  await ctx.close();
+});
+
 test("attachments: false: no lookup, no attach module; a value that is not a boolean is a TypeError", async () => {
   const ctx = await env.browser.newContext();
   const page = await ctx.newPage();
