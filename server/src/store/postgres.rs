@@ -66,6 +66,33 @@ use tokio_util::sync::CancellationToken;
 use super::*;
 use crate::outbox::Planner;
 
+/// Runs `task` on a thread of its own (`name`) with a current-thread runtime, so its work never
+/// waits behind the server's tasks (the group writer, the event listener). The receiver fires
+/// when the thread ends; a runtime that cannot be built is logged and ends it at once.
+fn on_own_thread<F>(
+    name: &str,
+    task: impl FnOnce() -> F + Send + 'static,
+) -> std::io::Result<tokio::sync::oneshot::Receiver<()>>
+where
+    F: std::future::Future<Output = ()>,
+{
+    let (done_tx, done_rx) = tokio::sync::oneshot::channel();
+    let label = name.to_string();
+    std::thread::Builder::new()
+        .name(label.clone())
+        .spawn(move || {
+            match tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            {
+                Ok(rt) => rt.block_on(task()),
+                Err(e) => tracing::error!(error = %e, thread = %label, "no runtime for the thread"),
+            }
+            let _ = done_tx.send(());
+        })?;
+    Ok(done_rx)
+}
+
 /// Settings of the PostgreSQL store.
 #[derive(Debug, Clone)]
 pub struct PgOptions {

@@ -263,24 +263,10 @@ pub(super) async fn start(
     };
     let stop = store.stop.clone();
     let (ready_tx, ready_rx) = tokio::sync::oneshot::channel::<Result<()>>();
-    let (done_tx, done_rx) = tokio::sync::oneshot::channel::<()>();
-    std::thread::Builder::new()
-        .name("natter-pg-listen".into())
-        .spawn(move || {
-            match tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            {
-                Ok(rt) => rt.block_on(listen(connect, reader, stop, ready_tx)),
-                Err(e) => {
-                    let _ = ready_tx.send(Err(StoreError::Corrupt(format!(
-                        "the event listener's runtime: {e}"
-                    ))));
-                }
-            }
-            let _ = done_tx.send(());
-        })
-        .map_err(|e| StoreError::Corrupt(format!("spawn the event listener: {e}")))?;
+    let done_rx = super::on_own_thread("natter-pg-listen", move || {
+        listen(connect, reader, stop, ready_tx)
+    })
+    .map_err(|e| StoreError::Corrupt(format!("spawn the event listener: {e}")))?;
     ready_rx
         .await
         .map_err(|_| StoreError::Corrupt("the event listener stopped at start".into()))??;

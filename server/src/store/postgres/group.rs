@@ -129,7 +129,6 @@ impl Group {
         peers: Arc<AtomicI64>,
     ) -> Result<Group> {
         let (tx, rx) = mpsc::channel(QUEUE);
-        let (done_tx, done_rx) = oneshot::channel();
         let stop = CancellationToken::new();
         let writer = Writer {
             connect,
@@ -139,18 +138,7 @@ impl Group {
             peers,
         };
         let token = stop.clone();
-        std::thread::Builder::new()
-            .name("natter-pg-writer".into())
-            .spawn(move || {
-                match tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                {
-                    Ok(rt) => rt.block_on(writer.run(rx, token)),
-                    Err(e) => tracing::error!(error = %e, "PostgreSQL writer: no runtime"),
-                }
-                let _ = done_tx.send(());
-            })
+        let done_rx = super::on_own_thread("natter-pg-writer", move || writer.run(rx, token))
             .map_err(|e| StoreError::Corrupt(format!("spawn the PostgreSQL writer: {e}")))?;
         Ok(Group {
             tx,
