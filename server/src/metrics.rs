@@ -39,6 +39,11 @@ impl Histogram {
             .fetch_add((seconds * 1e6) as u64, Ordering::Relaxed);
     }
 
+    /// Observations so far.
+    pub fn count(&self) -> u64 {
+        self.count.load(Ordering::Relaxed)
+    }
+
     fn render(&self, out: &mut String, name: &str, help: &str) {
         let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
         let mut cumulative = 0;
@@ -67,8 +72,10 @@ pub struct Metrics {
     pub run_duration: Histogram,
     pub first_delta: Histogram,
     pub store_commit: Histogram,
-    /// Just the COMMIT statement (the fsync, with full durability).
+    /// Just the COMMIT statement (with it the flush on PostgreSQL; SQLite flushes apart).
     pub store_sync: Histogram,
+    /// SQLite: one flush of the WAL, off the writer's path (it may cover several commits).
+    pub store_flush: Histogram,
     pub store_jobs: AtomicU64,
     pub messages_received: AtomicU64,
     pub rate_limited: AtomicU64,
@@ -87,6 +94,7 @@ pub fn global() -> &'static Metrics {
         first_delta: Histogram::new(),
         store_commit: Histogram::new(),
         store_sync: Histogram::new(),
+        store_flush: Histogram::new(),
         store_jobs: AtomicU64::new(0),
         messages_received: AtomicU64::new(0),
         rate_limited: AtomicU64::new(0),
@@ -182,7 +190,12 @@ impl Metrics {
         self.store_sync.render(
             &mut out,
             "natter_store_sync_seconds",
-            "The COMMIT statement alone (fsync).",
+            "The COMMIT statement alone.",
+        );
+        self.store_flush.render(
+            &mut out,
+            "natter_store_flush_seconds",
+            "SQLite: one WAL flush after group commits, off the writer's path.",
         );
         g(
             &mut out,

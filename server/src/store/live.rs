@@ -7,17 +7,24 @@
 //! before its own events. Readers of the log ([`crate::store::Store::events_after`]) see the
 //! durable log followed by the tail, so a client resuming mid-reply gets the deltas from memory.
 //!
-//! Invariants (the writer and [`Live::stream`] keep them together, under one lock):
+//! A batch ends in two steps (see [`super::sqlite_sync`]): at its COMMIT the writer applies
+//! what its next batch needs ([`Live::committed`]: runs started and ended, the rows written);
+//! after the WAL flush that makes the batch durable, the sync thread publishes its events and
+//! frees its threads ([`Live::synced`]). Batches are synced in commit order.
+//!
+//! Invariants (the writer, the sync thread and [`Live::stream`] keep them together, under one
+//! lock):
 //! - One seq counter per live thread (`last`), shared by streamed and durable events: seqs
 //!   stay 1, 2, 3, … with no gap, and every event reaches subscribers in seq order.
-//! - While the writer has an uncommitted write on a thread (`busy`), streamed events wait
+//! - While a batch that wrote a thread is not synced yet (`holds` > 0), streamed events wait
 //!   (`deferred`, no seq yet): they get their seq after that write is published, or are written
-//!   by it. So a seq handed to a durable event is never overtaken by a streamed one.
+//!   by a later one. So a seq handed to a durable event is never overtaken by a streamed one.
 //! - A streamed event never gets a seq above the thread's durable reservation (`reserved`,
 //!   `threads.seq_reserved`): after a crash, the next start records every seq up to the
 //!   reservation that the log lacks as `stream.lost` before the interrupted run's `run.failed`,
 //!   so a seq a client saw is never given to another event.
-//! - An event leaves the tail only after the commit that made it durable.
+//! - An event leaves the tail only after the flush that made it durable; a later batch does not
+//!   write it again (`written`).
 //! - A thread is live from the commit that starts a run on it to the commit that ends its last
 //!   run; other threads have no tail and all their events are durable before they are streamed.
 
@@ -83,8 +90,11 @@ pub(super) struct Tail {
     pub(super) reserved: u64,
     /// A reservation is being committed.
     reserving: bool,
-    /// The writer has an uncommitted write on this thread.
-    busy: bool,
+    /// Batches that wrote this thread (or started a run on it) and are not synced yet.
+    holds: u32,
+    /// The last streamed event a committed batch wrote as a row (it stays in `pending` until
+    /// that batch is synced).
+    written: u64,
     /// Streamed and not durable yet, in seq order.
     pending: VecDeque<Arc<StoredEvent>>,
 }
@@ -149,7 +159,7 @@ impl Live {
 
     /// Seals and publishes deferred events while the thread is idle and reserved.
     fn release(&self, thread_id: &str, tail: &mut Tail) {
-        if tail.busy {
+        if tail.holds > 0 {
             return;
         }
         let mut out = Vec::new();
@@ -188,10 +198,12 @@ impl Live {
 
 /// Writer-side operations on one locked map of tails.
 pub(super) trait Tails {
-    /// Marks the thread busy and returns what its next write must write first (`None`: the
-    /// thread is not live). `flushed`: the last seq already written in this transaction.
+    /// Returns what the thread's next write must write first (`None`: the thread is not
+    /// live). `flushed`: the last seq already written in this transaction.
     fn begin_write(&mut self, thread_id: &str, flushed: u64) -> Option<Flush>;
-    /// Gives out the next seq of a live thread (busy), or `None` if it is not live.
+    /// The batch being built wrote this live thread: it stays held until that batch is synced.
+    fn hold(&mut self, thread_id: &str);
+    /// Gives out the next seq of a live thread, or `None` if it is not live.
     fn next_seq(&mut self, thread_id: &str) -> Option<u64>;
     /// Rolls a write back: `last` as it was, the taken events deferred again.
     fn restore(&mut self, thread_id: &str, last: u64, taken: Vec<Prepared>);
@@ -200,7 +212,7 @@ pub(super) trait Tails {
 impl Tails for HashMap<String, Tail> {
     fn begin_write(&mut self, thread_id: &str, flushed: u64) -> Option<Flush> {
         let tail = self.get_mut(thread_id)?;
-        tail.busy = true;
+        let flushed = flushed.max(tail.written);
         let rows: Vec<_> = tail
             .pending
             .iter()
@@ -220,6 +232,12 @@ impl Tails for HashMap<String, Tail> {
         })
     }
 
+    fn hold(&mut self, thread_id: &str) {
+        if let Some(tail) = self.get_mut(thread_id) {
+            tail.holds += 1;
+        }
+    }
+
     fn next_seq(&mut self, thread_id: &str) -> Option<u64> {
         let tail = self.get_mut(thread_id)?;
         tail.last += 1;
@@ -236,10 +254,12 @@ impl Tails for HashMap<String, Tail> {
     }
 }
 
-/// What a committed (or failed) batch changes in the tails, applied by [`Live::end_batch`].
+/// What a committed (or failed) batch changes in the tails: applied in part at its COMMIT
+/// ([`Live::committed`]) and the rest after its flush ([`Live::synced`]).
 #[derive(Default)]
 pub(super) struct BatchEnd {
-    /// Threads the batch wrote to while live, with the last seq written from their tail.
+    /// Threads the batch wrote to while live (each held once), with the last seq written
+    /// from their tail.
     pub written: Vec<(String, u64)>,
     /// Runs started: (thread, its last seq after the batch, reservation committed).
     pub started: Vec<(String, u64, u64)>,
@@ -250,10 +270,39 @@ pub(super) struct BatchEnd {
 }
 
 impl Live {
-    /// After a batch: publishes its events (in commit order, under the lock so no streamed
-    /// event overtakes them), then frees the threads it wrote, drops what became durable,
-    /// registers runs started and ended, and streams what waited.
-    pub(super) fn end_batch(
+    /// At the batch's COMMIT, on the writer thread, before its next batch: what that batch
+    /// must see. The rows written from the tails are not written again; runs started make
+    /// their thread live (held until the sync, so nothing streams before the start is
+    /// durable); runs ended are counted. Nothing is published here.
+    pub(super) fn committed(&self, committed: bool, end: &BatchEnd) {
+        if !committed {
+            return;
+        }
+        let mut tails = self.tails.lock().unwrap();
+        for (thread, flushed) in &end.written {
+            if let Some(tail) = tails.get_mut(thread) {
+                tail.written = tail.written.max(*flushed);
+            }
+        }
+        for (thread, last, _) in &end.started {
+            // The writer gave the thread's seqs in this batch: `last` is exact.
+            let tail = tails.entry(thread.clone()).or_default();
+            tail.last = *last;
+            tail.runs += 1;
+            tail.holds += 1;
+        }
+        for thread in &end.ended {
+            if let Some(tail) = tails.get_mut(thread) {
+                tail.runs = tail.runs.saturating_sub(1);
+            }
+        }
+    }
+
+    /// After the batch's flush, on the sync thread, batches in commit order: publishes its
+    /// events (under the lock, so no streamed event overtakes them), releases the holds,
+    /// drops from the tails what is now durable, applies the reservations (a seq is streamed
+    /// only once its reservation is durable) and streams what waited.
+    pub(super) fn synced(
         &self,
         committed: bool,
         end: BatchEnd,
@@ -266,7 +315,7 @@ impl Live {
         let mut touched: Vec<String> = Vec::new();
         for (thread, flushed) in end.written {
             if let Some(tail) = tails.get_mut(&thread) {
-                tail.busy = false;
+                tail.holds = tail.holds.saturating_sub(1);
                 if committed {
                     while tail.pending.front().is_some_and(|e| e.seq <= flushed) {
                         tail.pending.pop_front();
@@ -276,20 +325,14 @@ impl Live {
             touched.push(thread);
         }
         if committed {
-            for (thread, last, reserved) in end.started {
-                // The writer gave the thread's seqs in this batch (busy): `last` is exact.
-                let tail = tails.entry(thread.clone()).or_default();
-                tail.last = last;
-                tail.runs += 1;
-                tail.reserved = tail.reserved.max(reserved);
-                touched.push(thread);
-            }
-            for thread in end.ended {
+            for (thread, _, reserved) in end.started {
                 if let Some(tail) = tails.get_mut(&thread) {
-                    tail.runs = tail.runs.saturating_sub(1);
+                    tail.holds = tail.holds.saturating_sub(1);
+                    tail.reserved = tail.reserved.max(reserved);
                 }
                 touched.push(thread);
             }
+            touched.extend(end.ended);
         }
         for (thread, reserved) in end.reserved {
             if let Some(tail) = tails.get_mut(&thread) {
@@ -304,7 +347,7 @@ impl Live {
             if let Some(tail) = tails.get_mut(&thread) {
                 self.release(&thread, tail);
                 if tail.runs == 0
-                    && !tail.busy
+                    && tail.holds == 0
                     && tail.pending.is_empty()
                     && tail.deferred.is_empty()
                 {

@@ -1,9 +1,11 @@
 //! SQLite implementation of [`Store`]: one file in WAL mode.
 //!
 //! Writes go through a single writer (see [`super::sqlite_writer`]) that owns the only writing
-//! connection and commits queued jobs in groups; callers are answered after the COMMIT. Reads
-//! use a sqlx pool of read-only connections; WAL lets them run beside the writer. Replies in
-//! progress stream through the [`Live`] tails and become durable with the thread's next write.
+//! connection and commits queued jobs in groups; callers are answered after the flush that
+//! makes the COMMIT durable ([`super::sqlite_sync`]). Reads use a sqlx pool of read-only
+//! connections; WAL lets them run beside the writer. Reads of a thread's log and messages stop
+//! below its first event not flushed yet ([`Unsynced`]). Replies in progress stream through the
+//! [`Live`] tails and become durable with the thread's next write.
 
 use std::path::Path;
 use std::str::FromStr;
@@ -18,6 +20,7 @@ use sqlx::{Row, SqlitePool};
 use tokio::sync::{mpsc, oneshot, Mutex};
 
 use super::live::{Live, Streamed};
+use super::sqlite_sync::Unsynced;
 use super::sqlite_writer::{Done, Job, Op, Writer, WriterHandle};
 use super::*;
 
@@ -36,11 +39,13 @@ pub struct SqliteStore {
     jobs: mpsc::Sender<Job>,
     writer: Mutex<Option<WriterHandle>>,
     live: Arc<Live>,
+    unsynced: Arc<Unsynced>,
     /// The attachment bytes' backend when it is not the chunk table.
     objects: std::sync::OnceLock<Arc<dyn crate::attachments::blobs::Blobs>>,
 }
 
-/// Durability of a commit: `Full` fsyncs every group commit (survives power loss);
+/// Durability of a commit: `Full` flushes every group commit to disk before anyone sees it
+/// (survives power loss);
 /// `Normal` survives a process crash (kill -9) but may lose the last commits on power loss.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Durability {
@@ -69,7 +74,15 @@ impl SqliteStore {
             .map_err(|e| StoreError::Corrupt(format!("create {}: {e}", dir.display())))?;
         let path = dir.join("natter.db");
         let live = Arc::new(Live::new(sink));
-        let (jobs, writer) = Writer::start(path.clone(), durability, live.clone(), planner).await?;
+        let unsynced = Arc::new(Unsynced::default());
+        let (jobs, writer) = Writer::start(
+            path.clone(),
+            durability,
+            live.clone(),
+            planner,
+            unsynced.clone(),
+        )
+        .await?;
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
             .journal_mode(SqliteJournalMode::Wal)
             .busy_timeout(Duration::from_secs(10))
@@ -83,8 +96,15 @@ impl SqliteStore {
             jobs,
             writer: Mutex::new(Some(writer)),
             live,
+            unsynced,
             objects: Default::default(),
         })
+    }
+
+    /// Keeps the sync thread from handing over committed batches while the guard lives.
+    #[cfg(test)]
+    pub(super) fn hold_sync(&self) -> std::sync::MutexGuard<'_, ()> {
+        self.unsynced.gate.lock().unwrap()
     }
 
     async fn submit(&self, op: Op) -> Result<Done> {
@@ -312,10 +332,11 @@ impl Store for SqliteStore {
         cmid: &str,
     ) -> Result<Option<SendOutcome>> {
         let row: Option<(String, String)> = sqlx::query_as(
-            "SELECT id, body FROM messages WHERE thread_id = ? AND client_message_id = ?",
+            "SELECT id, body FROM messages WHERE thread_id = ? AND client_message_id = ? AND seq < ?",
         )
         .bind(thread_id)
         .bind(cmid)
+        .bind(self.unsynced.bound(thread_id))
         .fetch_optional(&self.read)
         .await?;
         row.map(|(id, body)| {
@@ -330,12 +351,14 @@ impl Store for SqliteStore {
     }
 
     async fn message(&self, thread_id: &str, message_id: &str) -> Result<Option<Message>> {
-        let row: Option<String> =
-            sqlx::query_scalar("SELECT body FROM messages WHERE thread_id = ? AND id = ?")
-                .bind(thread_id)
-                .bind(message_id)
-                .fetch_optional(&self.read)
-                .await?;
+        let row: Option<String> = sqlx::query_scalar(
+            "SELECT body FROM messages WHERE thread_id = ? AND id = ? AND seq < ?",
+        )
+        .bind(thread_id)
+        .bind(message_id)
+        .bind(self.unsynced.bound(thread_id))
+        .fetch_optional(&self.read)
+        .await?;
         row.map(|b| serde_json::from_str(&b).map_err(|e| StoreError::Corrupt(e.to_string())))
             .transpose()
     }
@@ -346,11 +369,12 @@ impl Store for SqliteStore {
         after: u64,
         limit: u32,
     ) -> Result<Vec<Arc<StoredEvent>>> {
-        // The tail first: what leaves it is in the log by then.
+        // The tail first: what leaves it is in the log by then (and flushed).
         let tail = self.live.tail_after(thread_id, after);
-        let rows = sqlx::query("SELECT seq, type, data FROM events WHERE thread_id = ? AND seq > ? ORDER BY seq LIMIT ?")
+        let rows = sqlx::query("SELECT seq, type, data FROM events WHERE thread_id = ? AND seq > ? AND seq < ? ORDER BY seq LIMIT ?")
             .bind(thread_id)
             .bind(after as i64)
+            .bind(self.unsynced.bound(thread_id))
             .bind(limit as i64)
             .fetch_all(&self.read)
             .await?;
@@ -374,11 +398,13 @@ impl Store for SqliteStore {
     }
 
     async fn last_seq(&self, thread_id: &str) -> Result<u64> {
-        let v: i64 =
-            sqlx::query_scalar("SELECT COALESCE(MAX(seq), 0) FROM events WHERE thread_id = ?")
-                .bind(thread_id)
-                .fetch_one(&self.read)
-                .await?;
+        let v: i64 = sqlx::query_scalar(
+            "SELECT COALESCE(MAX(seq), 0) FROM events WHERE thread_id = ? AND seq < ?",
+        )
+        .bind(thread_id)
+        .bind(self.unsynced.bound(thread_id))
+        .fetch_one(&self.read)
+        .await?;
         Ok(v as u64)
     }
 

@@ -10,8 +10,9 @@
 //!
 //! Group commit: the thread drains its queue into one transaction; each job runs in its own
 //! savepoint, so a failing job is rolled back alone and the others still commit; then one
-//! COMMIT (one fsync with `Durability::Full`) covers the batch. Only after the COMMIT are
-//! callers answered and events handed to the sink, in commit order.
+//! COMMIT covers the batch. The COMMIT does not wait for the disk: the sync thread
+//! ([`super::sqlite_sync`]) flushes the WAL while this thread runs the next batch, and only
+//! after that flush are callers answered and events handed to the sink, in commit order.
 //!
 //! The writer caches each thread's last seq and status (it is the only writer, so the caches
 //! are exact); a job rolled back restores the entries it touched, a failed COMMIT empties them.
@@ -28,9 +29,8 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::live::{BatchEnd, Live, Prepared, Tails, RESERVE};
 use super::sqlite::Durability;
-use super::{
-    EventSink, NewThread, Result, RunItem, RunOutcome, SendOutcome, StoreError, StoredEvent, Thread,
-};
+use super::sqlite_sync::{Batch, SyncTarget, Syncer, Unsynced};
+use super::{NewThread, Result, RunItem, RunOutcome, SendOutcome, StoreError, StoredEvent, Thread};
 use crate::ids;
 use crate::outbox::{NewJob, PlanThread, Planner, CRM_THREAD_PREFIX};
 use crate::time::now_rfc3339;
@@ -165,8 +165,14 @@ pub(super) struct Writer {
     now: String,
     /// Decides the outbox jobs of transitions and CRM traffic (see [`crate::outbox`]).
     planner: Arc<dyn Planner>,
-    /// Jobs were inserted in the batch being built: wake the outbox worker after the COMMIT.
+    /// Jobs were inserted in the batch being built: wake the outbox worker after the flush.
     enqueued: bool,
+    /// Flushes committed batches and hands them over.
+    syncer: Syncer,
+    /// What readers must not see yet.
+    unsynced: Arc<Unsynced>,
+    /// Batches committed so far.
+    batches: u64,
 }
 
 /// Per-job scratch: events to publish and the cache entries to restore on rollback.
@@ -199,14 +205,23 @@ impl Writer {
         durability: Durability,
         live: Arc<Live>,
         planner: Arc<dyn Planner>,
+        unsynced: Arc<Unsynced>,
     ) -> Result<(mpsc::Sender<Job>, WriterHandle)> {
         let checkpoint_path = path.clone();
+        let wal = (durability == Durability::Full)
+            .then(|| PathBuf::from(format!("{}-wal", path.display())));
         let conn = tokio::task::spawn_blocking(move || open(&path, durability))
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done_rx) = oneshot::channel();
         let checkpointer = Checkpointer::start(checkpoint_path)?;
+        let syncer = Syncer::start(SyncTarget {
+            wal,
+            live: live.clone(),
+            unsynced: unsynced.clone(),
+            planner: planner.clone(),
+        })?;
         let writer = Writer {
             conn,
             seq: HashMap::new(),
@@ -217,6 +232,9 @@ impl Writer {
             now: String::new(),
             planner,
             enqueued: false,
+            syncer,
+            unsynced,
+            batches: 0,
         };
         std::thread::Builder::new()
             .name("natter-store-writer".into())
@@ -229,6 +247,8 @@ impl Writer {
         Ok((tx, WriterHandle(done_rx)))
     }
 
+    /// Until a Shutdown is committed (or every sender is gone); then the sync thread hands over
+    /// what is left.
     fn run(mut self, mut rx: mpsc::Receiver<Job>) {
         let mut batch = Vec::with_capacity(MAX_BATCH);
         while let Some(first) = rx.blocking_recv() {
@@ -250,6 +270,7 @@ impl Writer {
                 break;
             }
         }
+        self.syncer.stop();
     }
 
     fn exec(&self, sql: &str) -> Result<()> {
@@ -328,30 +349,33 @@ impl Writer {
                 end.ended.append(&mut log.ended);
             }
         }
-        let logs: Vec<_> = results
+        let events: Vec<_> = results
             .iter_mut()
             .map(|(_, _, log)| std::mem::take(&mut log.events))
             .collect();
-        self.live.end_batch(committed, end, |sink| {
-            for events in logs {
-                publish(sink, events);
-            }
-        });
-        match commit {
-            Ok(()) => {
-                for (reply, res, _) in results {
-                    let _ = reply.send(res);
-                }
-                if std::mem::take(&mut self.enqueued) {
-                    self.planner.enqueued();
-                }
-            }
-            Err(e) => {
-                for (reply, _, _) in results {
-                    let _ = reply.send(Err(StoreError::Corrupt(format!("commit failed: {e}"))));
-                }
-            }
+        self.live.committed(committed, &end);
+        self.batches += 1;
+        if committed {
+            self.unsynced.committed(self.batches, &events);
         }
+        let replies = results
+            .into_iter()
+            .map(|(reply, res, _)| match &commit {
+                Ok(()) => (reply, res),
+                Err(e) => (
+                    reply,
+                    Err(StoreError::Corrupt(format!("commit failed: {e}"))),
+                ),
+            })
+            .collect();
+        self.syncer.send(Batch {
+            number: self.batches,
+            committed,
+            end,
+            events,
+            replies,
+            enqueued: std::mem::take(&mut self.enqueued) && committed,
+        });
         if self.seq.len() > CACHE_MAX || self.status.len() > CACHE_MAX {
             self.seq.clear();
             self.status.clear();
@@ -940,14 +964,16 @@ impl Writer {
         let flush = {
             let mut tails = self.live.lock();
             let old_last = tails.get(thread_id).map(|t| t.last);
-            tails
+            let flush = tails
                 .begin_write(thread_id, flushed.unwrap_or(0))
-                .map(|f| (f, old_last.unwrap_or(0)))
-        };
-        if let Some((flush, old_last)) = flush {
-            if !self.busy.iter().any(|t| t == thread_id) {
+                .map(|f| (f, old_last.unwrap_or(0)));
+            if flush.is_some() && !self.busy.iter().any(|t| t == thread_id) {
+                tails.hold(thread_id);
                 self.busy.push(thread_id.to_string());
             }
+            flush
+        };
+        if let Some((flush, old_last)) = flush {
             let last = flush
                 .sealed
                 .last()
@@ -1085,6 +1111,10 @@ fn open(path: &std::path::Path, durability: Durability) -> Result<Connection> {
     // Room for the writer's statements and the multi-row inserts of each size.
     conn.set_prepared_statement_cache_capacity(96);
     migrate(&conn)?;
+    // From here on the sync thread flushes the WAL after each COMMIT (sqlite_sync.rs), so
+    // the COMMIT itself does not wait for the disk.
+    conn.execute_batch("PRAGMA synchronous = NORMAL")
+        .map_err(db)?;
     Ok(conn)
 }
 
@@ -1153,19 +1183,4 @@ fn migrate(conn: &Connection) -> Result<()> {
         tracing::info!(version, "applied migration");
     }
     Ok(())
-}
-
-fn publish(sink: &dyn EventSink, events: Vec<(String, Arc<StoredEvent>)>) {
-    // Group consecutive events of one thread into one call.
-    let mut iter = events.into_iter().peekable();
-    while let Some((thread, first)) = iter.next() {
-        let mut group = vec![first];
-        while let Some((t, _)) = iter.peek() {
-            if *t != thread {
-                break;
-            }
-            group.push(iter.next().unwrap().1);
-        }
-        sink.published(&thread, &group);
-    }
 }
