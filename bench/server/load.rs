@@ -219,6 +219,14 @@ async fn run() {
                     w.sync_s * 1e3 / w.groups.max(1.0),
                     100.0 * w.commit_s / w.wall_s / instances as f64,
                 );
+                if w.flushes > 0.0 {
+                    println!(
+                        "  WAL flushes (SQLite, beside the writer): {:.0}, {:.1} groups per flush, {:.2} ms per flush",
+                        w.flushes,
+                        w.groups / w.flushes,
+                        w.flush_s * 1e3 / w.flushes,
+                    );
+                }
                 {
                     // Over the whole point (set-up and warm-up included), per completed run.
                     let turns = (runs_completed(&bases[0]).await - runs_before).max(1.0);
@@ -299,6 +307,8 @@ struct WriterCounters {
     jobs: f64,
     commit_s: f64,
     sync_s: f64,
+    flushes: f64,
+    flush_s: f64,
     wall_s: f64,
 }
 
@@ -311,6 +321,8 @@ impl WriterCounters {
             jobs: get("natter_store_jobs_total"),
             commit_s: get("natter_store_commit_seconds_sum"),
             sync_s: get("natter_store_sync_seconds_sum"),
+            flushes: get("natter_store_flush_seconds_count"),
+            flush_s: get("natter_store_flush_seconds_sum"),
             wall_s: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
@@ -324,6 +336,8 @@ impl WriterCounters {
             jobs: self.jobs - o.jobs,
             commit_s: self.commit_s - o.commit_s,
             sync_s: self.sync_s - o.sync_s,
+            flushes: self.flushes - o.flushes,
+            flush_s: self.flush_s - o.flush_s,
             wall_s: self.wall_s - o.wall_s,
         }
     }

@@ -1,5 +1,11 @@
-//! Identifier generation. Ids are random (UUID v4, 122 bits) so a thread id is also a bearer
-//! capability for anonymous bots: it cannot be guessed. The prefix says what the id names.
+//! Identifier generation. The prefix says what the id names.
+//!
+//! Thread ids are random (UUID v4, 122 bits): a thread id is also a bearer capability for
+//! anonymous bots, so it cannot be guessed. Message and run ids, which grant nothing, are
+//! time-ordered (UUID v7: milliseconds, then 74 random bits): every reply adds two messages and
+//! a run, and an id that sorts after the last one is appended to its index's last page instead
+//! of landing on a random one (a random page per id was a written page per id in every group
+//! commit; bench/server/README.md).
 
 use uuid::Uuid;
 
@@ -7,14 +13,18 @@ fn prefixed(prefix: &str) -> String {
     format!("{prefix}_{}", Uuid::new_v4().simple())
 }
 
+fn ordered(prefix: &str) -> String {
+    format!("{prefix}_{}", Uuid::now_v7().simple())
+}
+
 pub fn thread() -> String {
     prefixed("thr")
 }
 pub fn message() -> String {
-    prefixed("msg")
+    ordered("msg")
 }
 pub fn run() -> String {
-    prefixed("run")
+    ordered("run")
 }
 pub fn feedback() -> String {
     prefixed("fb")
