@@ -28,6 +28,7 @@ mod actions;
 mod attachments;
 mod console;
 mod console_sessions;
+pub(super) mod fts;
 mod local_crm;
 mod outbox;
 mod retention;

@@ -62,6 +62,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         14,
         include_str!("../../migrations/0014_console_sessions.sql"),
     ),
+    (15, include_str!("../../migrations/0015_fts_by_writer.sql")),
 ];
 /// Jobs per group commit; bounds the latency one batch adds.
 const MAX_BATCH: usize = 1024;
@@ -188,6 +189,8 @@ struct JobLog {
     started: Vec<(String, u64)>,
     ended: Vec<String>,
     reserved: Vec<(String, u64)>,
+    /// Rowids of the messages inserted, indexed for search after the group's jobs.
+    messages: Vec<i64>,
 }
 
 fn db(e: rusqlite::Error) -> StoreError {
@@ -308,6 +311,7 @@ impl Writer {
             }
             results.push((job.reply, res, log));
         }
+        self.index_messages(&results);
         let sync_start = Instant::now();
         let commit = self.exec("COMMIT");
         let m = crate::metrics::global();
@@ -382,6 +386,21 @@ impl Writer {
         }
     }
 
+    /// Indexes the messages of the group's jobs that succeeded, outside their savepoints
+    /// (see [`super::sqlite::fts`]). A failure leaves the messages unsearchable, not unsaved.
+    fn index_messages(&self, results: &[(oneshot::Sender<Result<Done>>, Result<Done>, JobLog)]) {
+        let ok = results.iter().filter(|(_, res, _)| res.is_ok());
+        for rowid in ok.flat_map(|(_, _, log)| &log.messages) {
+            let indexed = self
+                .conn
+                .prepare_cached(super::sqlite::fts::INDEX_MESSAGE)
+                .and_then(|mut s| s.execute([rowid]));
+            if let Err(e) = indexed {
+                tracing::error!(error = %e, rowid, "indexing a message for search failed");
+            }
+        }
+    }
+
     fn restore(&mut self, log: &mut JobLog) {
         for (thread, old) in log.seq_touched.drain(..).rev() {
             match old {
@@ -408,6 +427,7 @@ impl Writer {
         log.events.clear();
         log.started.clear();
         log.ended.clear();
+        log.messages.clear();
     }
 
     fn apply(&mut self, op: Op, log: &mut JobLog) -> Result<Done> {
@@ -477,7 +497,7 @@ impl Writer {
                     },
                     log,
                 )?;
-                self.insert_message_row(&thread_id, ev.seq, &message, ctx)?;
+                self.insert_message_row(&thread_id, ev.seq, &message, ctx, log)?;
                 let text = message.content.iter().find_map(|c| c.text.as_deref());
                 if let Some(subject) = text.and_then(super::default_subject) {
                     self.conn
@@ -887,7 +907,7 @@ impl Writer {
             }
         };
         let ev = self.append_event(thread_id, payload, log)?;
-        self.insert_message_row(thread_id, ev.seq, &message, ctx)?;
+        self.insert_message_row(thread_id, ev.seq, &message, ctx, log)?;
         if message.role == Role::Assistant && thread_id.starts_with(CRM_THREAD_PREFIX) {
             // The CRM is this conversation's channel: the reply goes out as `sendMessage`.
             let (bot, pcid) = self.plan_thread(thread_id)?;
@@ -946,6 +966,7 @@ impl Writer {
         seq: u64,
         m: &Message,
         ctx: Option<String>,
+        log: &mut JobLog,
     ) -> Result<()> {
         let body = serde_json::to_string(m).map_err(json_err)?;
         self.conn
@@ -954,6 +975,7 @@ impl Writer {
             )
             .and_then(|mut s| s.execute(params![m.id, thread_id, seq as i64, m.role.as_str(), body, m.client_message_id, ctx, m.created_at]))
             .map_err(db)?;
+        log.messages.push(self.conn.last_insert_rowid());
         Ok(())
     }
 

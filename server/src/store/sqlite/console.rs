@@ -1,8 +1,8 @@
 //! SQLite side of [`crate::store::console`]: the console's reads, on the read pool only.
 //!
 //! Lists walk the `threads_*_created` indexes of migration 0007 newest first and stop after a
-//! page; search goes through the `messages_fts` full-text index (kept by a trigger on
-//! `messages`), never through a scan of message bodies.
+//! page; search goes through the `messages_fts` full-text index (kept by the store writer:
+//! [`super::fts`]), never through a scan of message bodies.
 
 use sqlx::sqlite::SqliteArguments;
 use sqlx::{Arguments, Row};
@@ -444,6 +444,11 @@ mod tests {
                     "INSERT INTO messages (id, thread_id, seq, role, body, created_at) \
                      VALUES (?1, ?2, 1, 'user', ?3, ?4)",
                     rusqlite::params![format!("msg_{i}"), id, body.to_string(), at],
+                )
+                .unwrap();
+                tx.execute(
+                    crate::store::sqlite::fts::INDEX_MESSAGE,
+                    [tx.last_insert_rowid()],
                 )
                 .unwrap();
             }

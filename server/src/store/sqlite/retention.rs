@@ -36,10 +36,7 @@ fn delete_rows(c: &Connection, thread_id: &str) -> Result<()> {
             .and_then(|mut s| s.execute([thread_id]))
             .map_err(db)
     };
-    run("INSERT INTO messages_fts (messages_fts, rowid, text) \
-         SELECT 'delete', t.rowid * 4294967296 + m.seq, \
-                (SELECT group_concat(json_extract(value, '$.text'), ' ') FROM json_each(m.body, '$.content')) \
-         FROM messages m JOIN threads t ON t.id = m.thread_id WHERE m.thread_id = ?1")?;
+    run(super::fts::UNINDEX_THREAD)?;
     run("DELETE FROM attachment_chunks WHERE attachment_id IN \
          (SELECT id FROM attachments WHERE thread_id = ?1)")?;
     run("DELETE FROM local_crm_lines WHERE conversation IN \
