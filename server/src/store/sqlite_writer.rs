@@ -386,18 +386,25 @@ impl Writer {
         }
     }
 
-    /// Indexes the messages of the group's jobs that succeeded, outside their savepoints
-    /// (see [`super::sqlite::fts`]). A failure leaves the messages unsearchable, not unsaved.
+    /// Indexes the messages of the group's jobs that succeeded, in one statement outside
+    /// their savepoints (see [`super::sqlite::fts`]). A failure leaves the messages
+    /// unsearchable, not unsaved.
     fn index_messages(&self, results: &[(oneshot::Sender<Result<Done>>, Result<Done>, JobLog)]) {
-        let ok = results.iter().filter(|(_, res, _)| res.is_ok());
-        for rowid in ok.flat_map(|(_, _, log)| &log.messages) {
-            let indexed = self
-                .conn
-                .prepare_cached(super::sqlite::fts::INDEX_MESSAGE)
-                .and_then(|mut s| s.execute([rowid]));
-            if let Err(e) = indexed {
-                tracing::error!(error = %e, rowid, "indexing a message for search failed");
-            }
+        let rowids: Vec<i64> = results
+            .iter()
+            .filter(|(_, res, _)| res.is_ok())
+            .flat_map(|(_, _, log)| log.messages.iter().copied())
+            .collect();
+        if rowids.is_empty() {
+            return;
+        }
+        let list = serde_json::to_string(&rowids).expect("integers serialize");
+        let indexed = self
+            .conn
+            .prepare_cached(super::sqlite::fts::INDEX_MESSAGES)
+            .and_then(|mut s| s.execute([&list]));
+        if let Err(e) = indexed {
+            tracing::error!(error = %e, messages = rowids.len(), "indexing messages for search failed");
         }
     }
 

@@ -447,8 +447,8 @@ mod tests {
                 )
                 .unwrap();
                 tx.execute(
-                    crate::store::sqlite::fts::INDEX_MESSAGE,
-                    [tx.last_insert_rowid()],
+                    crate::store::sqlite::fts::INDEX_MESSAGES,
+                    [format!("[{}]", tx.last_insert_rowid())],
                 )
                 .unwrap();
             }
