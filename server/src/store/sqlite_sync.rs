@@ -209,6 +209,8 @@ mod tests {
     /// A committed send waits for its flush: until then its caller has no answer, no
     /// subscriber has its event and no read of the thread returns it; then all of them do.
     #[tokio::test]
+    // The guard is held on purpose: it blocks the sync thread, not this runtime.
+    #[allow(clippy::await_holding_lock)]
     async fn a_committed_batch_is_seen_only_after_its_flush() {
         let dir = tempfile::tempdir().unwrap();
         let seen = Arc::new(Seen::default());

@@ -176,6 +176,9 @@ pub(super) struct Writer {
     batches: u64,
 }
 
+/// A job of the group being built, run: where its answer goes, the answer, its scratch.
+type Ran = (oneshot::Sender<Result<Done>>, Result<Done>, JobLog);
+
 /// Per-job scratch: events to publish and the cache entries to restore on rollback.
 #[derive(Default)]
 struct JobLog {
@@ -295,7 +298,7 @@ impl Writer {
             }
             return;
         }
-        let mut results = Vec::with_capacity(batch.len());
+        let mut results: Vec<Ran> = Vec::with_capacity(batch.len());
         for job in batch.drain(..) {
             let mut log = JobLog::default();
             let res = self.exec("SAVEPOINT job").and_then(|_| {
@@ -389,7 +392,7 @@ impl Writer {
     /// Indexes the messages of the group's jobs that succeeded, in one statement outside
     /// their savepoints (see [`super::sqlite::fts`]). A failure leaves the messages
     /// unsearchable, not unsaved.
-    fn index_messages(&self, results: &[(oneshot::Sender<Result<Done>>, Result<Done>, JobLog)]) {
+    fn index_messages(&self, results: &[Ran]) {
         let rowids: Vec<i64> = results
             .iter()
             .filter(|(_, res, _)| res.is_ok())
