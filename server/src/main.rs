@@ -108,7 +108,7 @@ enum SandboxArg {
 
 #[derive(Clone, Copy, ValueEnum)]
 enum DurabilityArg {
-    /// fsync each group commit (survives power loss).
+    /// Flush each group commit to disk before it is answered or seen (survives power loss).
     Full,
     /// Survives a process crash; the last commits may be lost on power loss.
     Normal,
