@@ -74,24 +74,27 @@ pub(super) async fn ensure_thread(weak: &Weak<Widget>, gen: u32) -> Option<Strin
         let body = crate::web::session::create_body(&w);
         drop(w);
         let r = request(weak, "POST", &url, Some(&body), 0, None).await;
+        // The body is read before the creation counts as ended: whoever waits for it must
+        // find the thread id set, not a gap in which it creates a second thread.
+        let made = match &r {
+            Ok(resp) if status(resp) == 201 => get(&json(resp).await, "threadId").as_string(),
+            _ => None,
+        };
         let w = weak.upgrade()?;
         w.st.borrow_mut().chat.loops.created(gen);
         if !w.st.borrow().chat.loops.current(gen) || w.st.borrow().destroyed {
             return None;
         }
-        if let Ok(resp) = r {
-            if status(&resp) == 201 {
-                let body = json(&resp).await;
-                if let Some(tid) = get(&body, "threadId").as_string() {
-                    w.set_thread_id(Some(tid.clone()));
-                    w.st.borrow_mut().chat.seq = Seq::default();
-                    start_stream(&w);
-                    return Some(tid);
-                }
-            } else if verdict(status(&resp)) == Verdict::GiveUp || status(&resp) == 404 {
-                js::console_warn("natter: the server refused to start a conversation (check options.bot and the server log)");
-                return None;
-            }
+        if let Some(tid) = made {
+            w.set_thread_id(Some(tid.clone()));
+            w.st.borrow_mut().chat.seq = Seq::default();
+            start_stream(&w);
+            return Some(tid);
+        }
+        let code = r.as_ref().map(status).unwrap_or(0);
+        if code == 404 || verdict(code) == Verdict::GiveUp {
+            js::console_warn("natter: the server refused to start a conversation (check options.bot and the server log)");
+            return None;
         }
         drop(w);
         let _ = sleep(backoff.next(rand())).await;
