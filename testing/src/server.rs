@@ -149,14 +149,22 @@ pub fn engine_env(data: &Path) -> Vec<(String, String)> {
 }
 
 /// Runs SQL statements directly on the store of `data` (either engine), as a crash or an
-/// operator would leave it.
-pub fn store_sql(data: &Path, sql: &str) {
-    if on_postgres() {
-        let cluster = crate::pg_cluster::cluster();
-        cluster.psql(&crate::pg_cluster::database_name(data), sql);
-    } else {
-        let conn = rusqlite::Connection::open(data.join("natter.db")).unwrap();
-        conn.execute_batch(sql).unwrap();
+/// operator would leave it. On a blocking thread: a statement that waits for a row lock of the
+/// server (in this test's runtime) must not stop the server from releasing it.
+pub fn store_sql(data: &Path, sql: &str) -> impl std::future::Future<Output = ()> {
+    let (data, sql) = (data.to_path_buf(), sql.to_string());
+    async move {
+        tokio::task::spawn_blocking(move || {
+            if on_postgres() {
+                let cluster = crate::pg_cluster::cluster();
+                cluster.psql(&crate::pg_cluster::database_name(&data), &sql);
+            } else {
+                let conn = rusqlite::Connection::open(data.join("natter.db")).unwrap();
+                conn.execute_batch(&sql).unwrap();
+            }
+        })
+        .await
+        .unwrap()
     }
 }
 

@@ -290,7 +290,8 @@ async fn no_re_run_when_handed_off_a_later_run_completed_or_retries_are_used_up(
             "{running} WHERE thread_id = '{handed}'; {running} WHERE id = '{first_run}'; \
              {running}, attempt = 2 WHERE thread_id = '{capped}';"
         ),
-    );
+    )
+    .await;
     let (_proc2, base) = spawn_natter(&data, &bots, &[]).await;
     s.base = base;
     let all = s.all_events(&handed).await;

@@ -115,7 +115,8 @@ async fn a_closed_conversation_is_deleted_whole_after_its_retention() {
         store_sql(
             &s.data,
             "INSERT INTO messages_fts (messages_fts) VALUES ('integrity-check')",
-        );
+        )
+        .await;
     }
     let r = s
         .client
@@ -187,7 +188,7 @@ async fn a_conversation_waits_for_its_webhooks_before_it_is_deleted() {
         )
     };
     until("the delivered conversation is deleted", || async {
-        deliver(&released);
+        deliver(&released).await;
         (history_status(&s, &released).await == 404).then_some(())
     })
     .await;
@@ -199,7 +200,7 @@ async fn a_conversation_waits_for_its_webhooks_before_it_is_deleted() {
     assert!(pending(waiting.clone())() > 0);
 
     until("it is deleted once its webhooks are delivered", || async {
-        deliver(&waiting);
+        deliver(&waiting).await;
         (history_status(&s, &waiting).await == 404).then_some(())
     })
     .await;
