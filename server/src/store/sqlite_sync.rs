@@ -18,7 +18,7 @@
 
 use std::collections::HashMap;
 use std::fs::File;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{mpsc, Arc, Mutex};
 use std::time::Instant;
 
@@ -58,12 +58,16 @@ impl Unsynced {
     pub(super) fn committed(&self, number: u64, events: &[Vec<(String, Arc<StoredEvent>)>]) {
         let mut map = self.threads.lock().unwrap();
         for (thread, ev) in events.iter().flatten() {
-            map.entry(thread.clone())
-                .and_modify(|(first, batch)| {
+            // Most events follow one of their thread's: no key copied for those.
+            match map.get_mut(thread) {
+                Some((first, batch)) => {
                     *first = (*first).min(ev.seq);
                     *batch = number;
-                })
-                .or_insert((ev.seq, number));
+                }
+                None => {
+                    map.insert(thread.clone(), (ev.seq, number));
+                }
+            }
         }
     }
 
@@ -164,11 +168,12 @@ fn run(target: SyncTarget, rx: mpsc::Receiver<Batch>) {
 /// `fdatasync` of the WAL file, opened on first use. The writer's connection keeps the file in
 /// place (SQLite deletes it only when the last connection closes; checkpoints truncate it), so
 /// one descriptor serves for the store's life; a sync through any descriptor flushes the file.
-fn flush(path: &PathBuf, wal: &mut Option<File>) -> std::io::Result<()> {
-    if wal.is_none() {
-        *wal = Some(File::open(path)?);
-    }
-    wal.as_ref().expect("opened above").sync_data()
+fn flush(path: &Path, wal: &mut Option<File>) -> std::io::Result<()> {
+    let file = match wal {
+        Some(f) => f,
+        None => wal.insert(File::open(path)?),
+    };
+    file.sync_data()
 }
 
 fn publish(sink: &dyn EventSink, events: Vec<(String, Arc<StoredEvent>)>) {
