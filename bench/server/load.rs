@@ -227,6 +227,16 @@ async fn run() {
                         w.flush_s * 1e3 / w.flushes,
                     );
                 }
+                if engine == Engine::Sqlite {
+                    // SQLite starts the WAL over only when a write begins after a checkpoint
+                    // copied all of it: under writes that never pause, it keeps growing.
+                    let wal = std::fs::metadata(tmp.path().join("data0/natter.db-wal"))
+                        .map_or(0, |m| m.len());
+                    println!(
+                        "  WAL file at the point's end: {:.1} MiB",
+                        wal as f64 / (1 << 20) as f64
+                    );
+                }
                 {
                     // Over the whole point (set-up and warm-up included), per completed run.
                     let turns = (runs_completed(&bases[0]).await - runs_before).max(1.0);
