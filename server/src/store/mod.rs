@@ -36,6 +36,7 @@ pub mod open;
 pub mod postgres;
 pub mod retention;
 pub mod sqlite;
+mod sqlite_checkpoint;
 mod sqlite_sync;
 mod sqlite_writer;
 

@@ -29,6 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::live::{BatchEnd, Live, Prepared, Tails, RESERVE};
 use super::sqlite::Durability;
+use super::sqlite_checkpoint::{Checkpointer, WAL_KEEP_BYTES};
 use super::sqlite_sync::{Batch, SyncTarget, Syncer, Unsynced};
 use super::{NewThread, Result, RunItem, RunOutcome, SendOutcome, StoreError, StoredEvent, Thread};
 use crate::ids;
@@ -1130,14 +1131,15 @@ fn open(path: &std::path::Path, durability: Durability) -> Result<Connection> {
     };
     // wal_autocheckpoint = 0: the COMMIT that crosses the WAL threshold would otherwise copy
     // the WAL into the database (and fsync it) while every queued caller waits; the
-    // [`Checkpointer`] thread does that work beside the writer instead.
+    // [`Checkpointer`] thread does that work beside the writer instead; journal_size_limit: see
+    // [`super::sqlite_checkpoint`].
     // temp_store = MEMORY: each job's savepoint copies the pages it first touches into a
     // statement journal, by default a temporary file (a pwrite per page). cache_size: a group
     // commit of hundreds of jobs dirties more pages than the default 2 MiB cache holds, and
     // SQLite then spills them into the WAL before the COMMIT (and reads them back). Measured
     // (profile of the load bench at 1,000 users): the two were about a third of the writer's time.
     conn.execute_batch(&format!(
-        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{WRITER_CACHE_KIB};"
+        "PRAGMA journal_mode = WAL; PRAGMA synchronous = {sync}; PRAGMA foreign_keys = ON; PRAGMA wal_autocheckpoint = 0; PRAGMA temp_store = MEMORY; PRAGMA cache_size = -{WRITER_CACHE_KIB}; PRAGMA journal_size_limit = {WAL_KEEP_BYTES};"
     ))
         .map_err(db)?;
     // Room for the writer's statements and the multi-row inserts of each size.
@@ -1148,50 +1150,6 @@ fn open(path: &std::path::Path, durability: Durability) -> Result<Connection> {
     conn.execute_batch("PRAGMA synchronous = NORMAL")
         .map_err(db)?;
     Ok(conn)
-}
-
-/// Background WAL checkpoints on their own connection, so commits never pay for them.
-/// PASSIVE checkpoints never block the writer or readers; at stop a TRUNCATE checkpoint
-/// folds the WAL into the database and empties it.
-struct Checkpointer {
-    stop: std::sync::mpsc::Sender<()>,
-    thread: std::thread::JoinHandle<()>,
-}
-
-/// Pause between background checkpoints.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
-
-impl Checkpointer {
-    fn start(path: PathBuf) -> Result<Self> {
-        let conn = Connection::open(&path).map_err(db)?;
-        conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
-        let (stop, stopped) = std::sync::mpsc::channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("natter-store-checkpoint".into())
-            .spawn(move || {
-                let checkpoint = |mode: &str| {
-                    if let Err(e) =
-                        conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |_| Ok(()))
-                    {
-                        tracing::warn!(error = %e, mode, "WAL checkpoint failed");
-                    }
-                };
-                // Until stop() is called (or the sender is dropped).
-                while let Err(std::sync::mpsc::RecvTimeoutError::Timeout) =
-                    stopped.recv_timeout(CHECKPOINT_EVERY)
-                {
-                    checkpoint("PASSIVE");
-                }
-                checkpoint("TRUNCATE");
-            })
-            .map_err(|e| StoreError::Corrupt(format!("spawn checkpointer: {e}")))?;
-        Ok(Checkpointer { stop, thread })
-    }
-
-    fn stop(self) {
-        let _ = self.stop.send(());
-        let _ = self.thread.join();
-    }
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
