@@ -229,11 +229,14 @@ async fn run() {
                 }
                 if engine == Engine::Sqlite {
                     // SQLite starts the WAL over only when a write begins after a checkpoint
-                    // copied all of it: under writes that never pause, it keeps growing.
+                    // copied all of it; under writes that never pause, the writer's own
+                    // checkpoint (a rewind) makes that happen (server/src/store/sqlite_checkpoint.rs).
                     let wal = std::fs::metadata(tmp.path().join("data0/natter.db-wal"))
                         .map_or(0, |m| m.len());
                     println!(
-                        "  WAL file at the point's end: {:.1} MiB",
+                        "  WAL: {:.0} rewinds by the writer, {:.1} ms each; file at the point's end {:.1} MiB",
+                        w.rewinds,
+                        w.rewind_s * 1e3 / w.rewinds.max(1.0),
                         wal as f64 / (1 << 20) as f64
                     );
                 }
@@ -319,6 +322,8 @@ struct WriterCounters {
     sync_s: f64,
     flushes: f64,
     flush_s: f64,
+    rewinds: f64,
+    rewind_s: f64,
     wall_s: f64,
 }
 
@@ -333,6 +338,8 @@ impl WriterCounters {
             sync_s: get("natter_store_sync_seconds_sum"),
             flushes: get("natter_store_flush_seconds_count"),
             flush_s: get("natter_store_flush_seconds_sum"),
+            rewinds: get("natter_store_rewind_seconds_count"),
+            rewind_s: get("natter_store_rewind_seconds_sum"),
             wall_s: std::time::SystemTime::now()
                 .duration_since(std::time::UNIX_EPOCH)
                 .unwrap()
@@ -348,6 +355,8 @@ impl WriterCounters {
             sync_s: self.sync_s - o.sync_s,
             flushes: self.flushes - o.flushes,
             flush_s: self.flush_s - o.flush_s,
+            rewinds: self.rewinds - o.rewinds,
+            rewind_s: self.rewind_s - o.rewind_s,
             wall_s: self.wall_s - o.wall_s,
         }
     }

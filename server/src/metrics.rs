@@ -76,6 +76,8 @@ pub struct Metrics {
     pub store_sync: Histogram,
     /// SQLite: one flush of the WAL, off the writer's path (it may cover several commits).
     pub store_flush: Histogram,
+    /// SQLite: the writer's checkpoint that lets a WAL written without pause start over.
+    pub store_rewind: Histogram,
     pub store_jobs: AtomicU64,
     pub messages_received: AtomicU64,
     pub rate_limited: AtomicU64,
@@ -95,6 +97,7 @@ pub fn global() -> &'static Metrics {
         store_commit: Histogram::new(),
         store_sync: Histogram::new(),
         store_flush: Histogram::new(),
+        store_rewind: Histogram::new(),
         store_jobs: AtomicU64::new(0),
         messages_received: AtomicU64::new(0),
         rate_limited: AtomicU64::new(0),
@@ -196,6 +199,11 @@ impl Metrics {
             &mut out,
             "natter_store_flush_seconds",
             "SQLite: one WAL flush after group commits, off the writer's path.",
+        );
+        self.store_rewind.render(
+            &mut out,
+            "natter_store_rewind_seconds",
+            "SQLite: the writer's WAL checkpoint that starts a WAL written without pause over.",
         );
         g(
             &mut out,

@@ -29,7 +29,7 @@ use tokio::sync::{mpsc, oneshot};
 
 use super::live::{BatchEnd, Live, Prepared, Tails, RESERVE};
 use super::sqlite::Durability;
-use super::sqlite_checkpoint::{Checkpointer, WAL_KEEP_BYTES};
+use super::sqlite_checkpoint::{Checkpointer, Rewind, WAL_KEEP_BYTES};
 use super::sqlite_sync::{Batch, SyncTarget, Syncer, Unsynced};
 use super::{NewThread, Result, RunItem, RunOutcome, SendOutcome, StoreError, StoredEvent, Thread};
 use crate::ids;
@@ -175,6 +175,8 @@ pub(super) struct Writer {
     unsynced: Arc<Unsynced>,
     /// Batches committed so far.
     batches: u64,
+    /// Starts the WAL over when the checkpoint thread asks.
+    rewind: Rewind,
 }
 
 /// A job of the group being built, run: where its answer goes, the answer, its scratch.
@@ -222,7 +224,8 @@ impl Writer {
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done_rx) = oneshot::channel();
-        let checkpointer = Checkpointer::start(checkpoint_path)?;
+        let rewind = Rewind::default();
+        let checkpointer = Checkpointer::start(checkpoint_path, &rewind)?;
         let syncer = Syncer::start(SyncTarget {
             wal,
             live: live.clone(),
@@ -242,6 +245,7 @@ impl Writer {
             syncer,
             unsynced,
             batches: 0,
+            rewind,
         };
         std::thread::Builder::new()
             .name("natter-store-writer".into())
@@ -268,6 +272,7 @@ impl Writer {
             }
             let stop = batch.iter().any(|j| matches!(j.op, Op::Shutdown));
             self.commit_batch(&mut batch);
+            self.rewind.after_group(&self.conn);
             if stop {
                 rx.close();
                 // Jobs that raced in after the Shutdown are refused, not lost silently.
