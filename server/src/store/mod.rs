@@ -160,6 +160,21 @@ pub struct NewThread {
 }
 
 impl NewThread {
+    /// A web thread of bot `b` with nothing else set (the store's own tests).
+    #[cfg(test)]
+    pub(crate) fn plain(id: &str, public_id: &str) -> NewThread {
+        NewThread {
+            id: id.into(),
+            public_id: public_id.into(),
+            bot: "b".into(),
+            sub: None,
+            subject: None,
+            metadata: Default::default(),
+            channel: "web".into(),
+            browser_session: None,
+        }
+    }
+
     /// The thread this creates, as stored at `created_at`.
     pub fn created(self, created_at: String) -> Thread {
         Thread {

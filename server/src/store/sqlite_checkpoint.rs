@@ -87,14 +87,20 @@ impl Rewind {
         crate::metrics::global()
             .store_rewind
             .observe(started.elapsed().as_secs_f64());
-        tracing::debug!(?frames, "the writer's WAL checkpoint, to start the WAL over");
+        tracing::debug!(
+            ?frames,
+            "the writer's WAL checkpoint, to start the WAL over"
+        );
     }
 }
 
 /// Runs a checkpoint; its WAL frames and those copied, if it ran.
 fn checkpoint(conn: &Connection, mode: &str) -> Option<(u64, u64)> {
     conn.query_row(&format!("PRAGMA wal_checkpoint({mode})"), [], |r| {
-        Ok((r.get::<_, i64>(1)?.max(0) as u64, r.get::<_, i64>(2)?.max(0) as u64))
+        Ok((
+            r.get::<_, i64>(1)?.max(0) as u64,
+            r.get::<_, i64>(2)?.max(0) as u64,
+        ))
     })
     .map_err(|e| tracing::warn!(error = %e, mode, "WAL checkpoint failed"))
     .ok()
@@ -119,8 +125,7 @@ impl Checkpointer {
             .name("natter-store-checkpoint".into())
             .spawn(move || {
                 // Until stop() is called (or the sender is dropped).
-                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY)
-                {
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
                     let Some((frames, _)) = checkpoint(&conn, "PASSIVE") else {
                         continue;
                     };
@@ -167,14 +172,9 @@ mod tests {
     use natter_protocol::EventPayload;
 
     use super::{CHECKPOINT_EVERY, REWIND_AT, WAL_KEEP_BYTES};
+    use crate::store::open::NoSink;
     use crate::store::sqlite::{Durability, SqliteStore};
-    use crate::store::{EventSink, NewThread, Store, StoredEvent};
-
-    struct Nobody;
-
-    impl EventSink for Nobody {
-        fn published(&self, _: &str, _: &[Arc<StoredEvent>]) {}
-    }
+    use crate::store::{NewThread, Store};
 
     fn wal_bytes(dir: &std::path::Path) -> u64 {
         std::fs::metadata(dir.join("natter.db-wal")).map_or(0, |m| m.len())
@@ -191,21 +191,12 @@ mod tests {
 
     async fn store_with_threads(dir: &std::path::Path, n: usize) -> Arc<SqliteStore> {
         let store = Arc::new(
-            SqliteStore::open(dir, Durability::Full, Arc::new(Nobody))
+            SqliteStore::open(dir, Durability::Full, Arc::new(NoSink))
                 .await
                 .unwrap(),
         );
         for i in 0..n {
-            let thread = NewThread {
-                id: format!("thr_{i}"),
-                public_id: format!("P{i}"),
-                bot: "b".into(),
-                sub: None,
-                subject: None,
-                metadata: Default::default(),
-                channel: "web".into(),
-                browser_session: None,
-            };
+            let thread = NewThread::plain(&format!("thr_{i}"), &format!("P{i}"));
             store.create_thread(thread, None).await.unwrap();
         }
         store
@@ -228,7 +219,8 @@ mod tests {
                 tokio::spawn(async move {
                     let until = Instant::now() + Duration::from_secs(20);
                     loop {
-                        let last = store.append(&format!("thr_{i}"), typing()).await.unwrap()[7].seq;
+                        let last =
+                            store.append(&format!("thr_{i}"), typing()).await.unwrap()[7].seq;
                         if done() || Instant::now() > until {
                             break last;
                         }
@@ -252,7 +244,10 @@ mod tests {
         let path = dir.path().to_owned();
         let last = write_until(&store, 8, move || wal_bytes(&path) >= 4 * WAL_KEEP_BYTES).await;
         let grown = wal_bytes(dir.path());
-        assert!(grown >= 4 * WAL_KEEP_BYTES, "the writes grew the WAL to {grown} bytes only");
+        assert!(
+            grown >= 4 * WAL_KEEP_BYTES,
+            "the writes grew the WAL to {grown} bytes only"
+        );
 
         // A pause long enough for a checkpoint to copy all of it, then a write.
         tokio::time::sleep(CHECKPOINT_EVERY * 3).await;
@@ -264,7 +259,10 @@ mod tests {
         );
         for (i, last) in last.iter().enumerate() {
             let thread = format!("thr_{i}");
-            assert_eq!(store.last_seq(&thread).await.unwrap(), *last + 8 * (i == 0) as u64);
+            assert_eq!(
+                store.last_seq(&thread).await.unwrap(),
+                *last + 8 * (i == 0) as u64
+            );
         }
     }
 
@@ -290,11 +288,14 @@ mod tests {
             largest > REWIND_AT,
             "the writes never filled the WAL past {REWIND_AT} bytes ({largest}): the test shows nothing"
         );
-        assert!(restarts >= 2, "the WAL started over {restarts} times while written, reaching {largest} bytes");
+        assert!(
+            restarts >= 2,
+            "the WAL started over {restarts} times while written, reaching {largest} bytes"
+        );
 
         store.close().await;
         drop(store);
-        let store = SqliteStore::open(dir.path(), Durability::Full, Arc::new(Nobody))
+        let store = SqliteStore::open(dir.path(), Durability::Full, Arc::new(NoSink))
             .await
             .unwrap();
         for (i, last) in last.iter().enumerate() {

@@ -225,19 +225,7 @@ mod tests {
                 .unwrap(),
         );
         let thread = store
-            .create_thread(
-                NewThread {
-                    id: "thr_sync".into(),
-                    public_id: "P1".into(),
-                    bot: "b".into(),
-                    sub: None,
-                    subject: None,
-                    metadata: Default::default(),
-                    channel: "web".into(),
-                    browser_session: None,
-                },
-                None,
-            )
+            .create_thread(NewThread::plain("thr_sync", "P1"), None)
             .await
             .unwrap();
         let flushes = crate::metrics::global().store_flush.count();
