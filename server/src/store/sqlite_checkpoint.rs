@@ -33,6 +33,7 @@ use std::time::{Duration, Instant};
 
 use rusqlite::Connection;
 
+use super::sqlite_writer::db;
 use super::{Result, StoreError};
 
 /// Pause between background checkpoints.
@@ -110,7 +111,6 @@ impl Checkpointer {
     /// `path`: the database file.
     pub fn start(path: PathBuf, rewind: &Rewind) -> Result<Self> {
         let asked = rewind.asked.clone();
-        let db = |e: rusqlite::Error| StoreError::Corrupt(format!("sqlite: {e}"));
         let conn = Connection::open(&path).map_err(db)?;
         conn.busy_timeout(Duration::from_secs(10)).map_err(db)?;
         let page: u64 = conn
@@ -124,6 +124,11 @@ impl Checkpointer {
         let thread = std::thread::Builder::new()
             .name("natter-store-checkpoint".into())
             .spawn(move || {
+                let flush = || {
+                    if let Err(e) = db_file.sync_data() {
+                        tracing::warn!(error = %e, "flushing the database file failed");
+                    }
+                };
                 // Until stop() is called (or the sender is dropped).
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
                     let Some((frames, _)) = checkpoint(&conn, "PASSIVE") else {
@@ -135,11 +140,6 @@ impl Checkpointer {
                     // SQLite flushes the database file only after a pass that copied all of
                     // the WAL, which under such a load none does: the pages copied meanwhile
                     // would all be flushed by the writer's checkpoint (measured: 35–80 ms).
-                    let flush = || {
-                        if let Err(e) = db_file.sync_data() {
-                            tracing::warn!(error = %e, "flushing the database file failed");
-                        }
-                    };
                     for _ in 1..MAX_PASSES {
                         flush();
                         let started = Instant::now();

@@ -199,7 +199,7 @@ struct JobLog {
     messages: Vec<i64>,
 }
 
-fn db(e: rusqlite::Error) -> StoreError {
+pub(super) fn db(e: rusqlite::Error) -> StoreError {
     StoreError::Corrupt(format!("sqlite: {e}"))
 }
 
