@@ -37,6 +37,7 @@ pub mod postgres;
 pub mod retention;
 pub mod sqlite;
 mod sqlite_checkpoint;
+mod sqlite_pcache;
 mod sqlite_sync;
 mod sqlite_writer;
 

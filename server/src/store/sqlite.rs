@@ -74,6 +74,9 @@ impl SqliteStore {
         std::fs::create_dir_all(dir)
             .map_err(|e| StoreError::Corrupt(format!("create {}: {e}", dir.display())))?;
         let path = dir.join("natter.db");
+        if !sqlite_pcache::install() {
+            tracing::debug!("SQLite started before the store: its default page cache stays");
+        }
         let live = Arc::new(Live::new(sink));
         let unsynced = Arc::new(Unsynced::default());
         let (jobs, writer) = Writer::start(
