@@ -26,6 +26,7 @@
 //!     BENCH_USERS=1000 BENCH_STORES=sqlite,pg1,pg2,pg3 cargo bench -p natter-server --bench load
 //!     BENCH_DB_POOL=64 BENCH_STORES=pg1 cargo bench -p natter-server --bench load   # connections per instance
 //!     BENCH_PG_TOP=8 BENCH_STORES=pg3 cargo bench -p natter-server --bench load     # where the database's time goes
+//!     BENCH_SLOW_MS=50 BENCH_STORES=sqlite cargo bench -p natter-server --bench load   # when the slow turns started
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -190,7 +191,7 @@ async fn run() {
                 let runs_before = runs_completed(&bases[0]).await;
                 let writer_before = WriterCounters::read(&bases[0]).await;
                 let (cpu_before, fan_before) = (Cpu::read(pm), fanout_counters());
-                let r = natter(&bases, n, secs, pace).await;
+                let mut r = natter(&bases, n, secs, pace).await;
                 let cpu = Cpu::read(pm).minus(&cpu_before);
                 let fan = fanout_counters().minus(&fan_before);
                 let tps = r.turns as f64 / secs as f64;
@@ -210,6 +211,7 @@ async fn run() {
                     r.turns,
                     r.errors
                 );
+                print_slow(&mut r.slow);
                 let w = WriterCounters::read(&bases[0]).await.minus(&writer_before);
                 println!(
                     "  store writer: {:.0} group commits, {:.1} writes per group, {:.2} ms per group ({:.2} ms of it COMMIT), busy {:.0} % of the point's wall time",
@@ -627,6 +629,38 @@ struct Result {
     turn: Vec<Duration>,
     /// POST answered (the send committed).
     post: Vec<Duration>,
+    /// With `BENCH_SLOW_MS`: (start in the measured window, first delta) of the turns whose
+    /// first delta took longer.
+    slow: Vec<(Duration, Duration)>,
+}
+
+/// `BENCH_SLOW_MS`: the slow turns by the 100 ms in which they started (one line per window
+/// with any), to line them up with what the server did then.
+fn print_slow(slow: &mut [(Duration, Duration)]) {
+    if slow.is_empty() {
+        return;
+    }
+    slow.sort();
+    let mut windows: Vec<(u128, usize, Duration)> = Vec::new();
+    for &(at, fd) in slow.iter() {
+        let w = at.as_millis() / 100;
+        match windows.last_mut() {
+            Some((last, n, max)) if *last == w => {
+                *n += 1;
+                *max = (*max).max(fd);
+            }
+            _ => windows.push((w, 1, fd)),
+        }
+    }
+    let line: Vec<String> = windows
+        .iter()
+        .map(|(w, n, max)| format!("{:.1}s:{n}/{}", *w as f64 / 10.0, ms(*max)))
+        .collect();
+    println!(
+        "  slow first deltas ({} turns) by start (window: turns/max): {}",
+        slow.len(),
+        line.join("  ")
+    );
 }
 
 /// `pace`: turns/s offered by all users together (each user every `users / pace` s), or
@@ -658,6 +692,12 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
 
     let stop = Arc::new(AtomicBool::new(false));
     let measuring = Arc::new(AtomicBool::new(false));
+    let slow_after = std::env::var("BENCH_SLOW_MS")
+        .ok()
+        .and_then(|v| v.parse().ok())
+        .map(Duration::from_millis);
+    // The measured window starts one second after the users do.
+    let origin = Instant::now() + Duration::from_secs(1);
     let mut tasks = Vec::new();
     for (i, (thread, mut sse)) in sessions.into_iter().enumerate() {
         let (client, base, stop, measuring) = (
@@ -667,8 +707,8 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
             measuring.clone(),
         );
         tasks.push(tokio::spawn(async move {
-            let (mut first, mut turn, mut post, mut errors) =
-                (Vec::new(), Vec::new(), Vec::new(), 0);
+            let (mut first, mut turn, mut post, mut slow, mut errors) =
+                (Vec::new(), Vec::new(), Vec::new(), Vec::new(), 0);
             let url = format!("{base}/v1/threads/{thread}/messages");
             let interval = pace.map(|p| Duration::from_secs_f64(users as f64 / p));
             // Users spread evenly over one interval, so the offered load is smooth.
@@ -705,7 +745,7 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
                 let mut fd = None;
                 loop {
                     let Some(ev) = sse.next().await else {
-                        return (first, turn, post, errors + 1);
+                        return (first, turn, post, slow, errors + 1);
                     };
                     if !ev.data.contains(&run) {
                         continue;
@@ -718,11 +758,15 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
                     }
                 }
                 if counted && !stop.load(Ordering::Relaxed) {
-                    first.push(fd.unwrap_or_default());
+                    let fd = fd.unwrap_or_default();
+                    if slow_after.is_some_and(|limit| fd > limit) {
+                        slow.push((t0.saturating_duration_since(origin), fd));
+                    }
+                    first.push(fd);
                     turn.push(t0.elapsed());
                 }
             }
-            (first, turn, post, errors)
+            (first, turn, post, slow, errors)
         }));
     }
     // One second of warm-up, then the measured window.
@@ -736,9 +780,11 @@ async fn natter(bases: &[String], users: usize, secs: u64, pace: Option<f64>) ->
         first: vec![],
         turn: vec![],
         post: vec![],
+        slow: vec![],
     };
     for t in tasks {
-        let (f, tt, p, e) = t.await.unwrap();
+        let (f, tt, p, sl, e) = t.await.unwrap();
+        res.slow.extend(sl);
         res.first.extend(f);
         res.turn.extend(tt);
         res.post.extend(p);

@@ -2,7 +2,11 @@
 //!
 //! A thread of its own copies the WAL into the database every [`CHECKPOINT_EVERY`] (PASSIVE:
 //! it never blocks the writer or readers), so commits never pay for it; at stop a TRUNCATE
-//! checkpoint folds the WAL into the database and empties it.
+//! checkpoint folds the WAL into the database and empties it. It flushes the database file
+//! after every pass that copied pages: otherwise the pages copied pile up in the OS's cache
+//! until one large flush (the kernel's, or the one below) keeps the disk busy for a while, and
+//! every commit's WAL flush waits behind it (measured: periods of 0.3–0.8 s in which every
+//! reply was late, starting with each large flush).
 //!
 //! SQLite writes the WAL from its start again only when a write begins after a checkpoint
 //! copied all of it. With the first pause in writes that happens on its own, and the writer's
@@ -131,9 +135,12 @@ impl Checkpointer {
                 };
                 // Until stop() is called (or the sender is dropped).
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(CHECKPOINT_EVERY) {
-                    let Some((frames, _)) = checkpoint(&conn, "PASSIVE") else {
+                    let Some((frames, copied)) = checkpoint(&conn, "PASSIVE") else {
                         continue;
                     };
+                    if copied > 0 {
+                        flush(); // a little at a time (module docs)
+                    }
                     if frames * page <= REWIND_AT {
                         continue;
                     }

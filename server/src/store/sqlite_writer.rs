@@ -28,7 +28,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::live::{BatchEnd, Live, Prepared, Tails, RESERVE};
-use super::sqlite::Durability;
+use super::sqlite::{fts, Durability};
 use super::sqlite_checkpoint::{Checkpointer, Rewind, WAL_KEEP_BYTES};
 use super::sqlite_sync::{Batch, SyncTarget, Syncer, Unsynced};
 use super::{NewThread, Result, RunItem, RunOutcome, SendOutcome, StoreError, StoredEvent, Thread};
@@ -64,6 +64,7 @@ const MIGRATIONS: &[(i64, &str)] = &[
         include_str!("../../migrations/0014_console_sessions.sql"),
     ),
     (15, include_str!("../../migrations/0015_fts_by_writer.sql")),
+    (16, include_str!("../../migrations/0016_fts_progress.sql")),
 ];
 /// Jobs per group commit; bounds the latency one batch adds.
 const MAX_BATCH: usize = 1024;
@@ -121,6 +122,9 @@ pub(super) enum Op {
     /// runs), run in the job's savepoint. It must append no events and change no thread's
     /// status: the writer's seq and status caches don't see it.
     Conn(ConnJob),
+    /// Index the messages waiting for the search index in this group (a search is about to
+    /// read it).
+    IndexSearch,
     /// Stop after committing this batch.
     Shutdown,
 }
@@ -177,6 +181,8 @@ pub(super) struct Writer {
     batches: u64,
     /// Starts the WAL over when the checkpoint thread asks.
     rewind: Rewind,
+    /// Committed messages not in the search index yet.
+    search: fts::Pending,
 }
 
 /// A job of the group being built, run: where its answer goes, the answer, its scratch.
@@ -195,7 +201,7 @@ struct JobLog {
     started: Vec<(String, u64)>,
     ended: Vec<String>,
     reserved: Vec<(String, u64)>,
-    /// Rowids of the messages inserted, indexed for search after the group's jobs.
+    /// Rowids of the messages inserted, for the search index once the group commits.
     messages: Vec<i64>,
 }
 
@@ -246,6 +252,7 @@ impl Writer {
             unsynced,
             batches: 0,
             rewind,
+            search: fts::Pending::default(),
         };
         std::thread::Builder::new()
             .name("natter-store-writer".into())
@@ -320,7 +327,20 @@ impl Writer {
             }
             results.push((job.reply, res, log));
         }
-        self.index_messages(&results);
+        // The group's own messages go into the index with those waiting, when it is time.
+        let fresh: Vec<i64> = results
+            .iter()
+            .filter(|(_, res, _)| res.is_ok())
+            .flat_map(|(_, _, log)| log.messages.iter().copied())
+            .collect();
+        let indexing = self.search.due();
+        if let Some(waiting) = &indexing {
+            let all = [waiting.as_slice(), &fresh].concat();
+            // A failure leaves the messages unsearchable until the next start, not unsaved.
+            if let Err(e) = fts::write(&self.conn, &all) {
+                tracing::error!(error = %e, messages = all.len(), "indexing messages for search failed");
+            }
+        }
         let sync_start = Instant::now();
         let commit = self.exec("COMMIT");
         let m = crate::metrics::global();
@@ -329,6 +349,12 @@ impl Writer {
         m.store_jobs
             .fetch_add(results.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let committed = commit.is_ok();
+        match (committed, indexing) {
+            (true, None) => self.search.committed(fresh),
+            (true, Some(_)) => {}
+            (false, Some(waiting)) => self.search.restore(waiting),
+            (false, None) => {}
+        }
         if let Err(e) = &commit {
             tracing::error!(error = %e, "group commit failed");
             let _ = self.exec("ROLLBACK");
@@ -392,28 +418,6 @@ impl Writer {
         if self.seq.len() > CACHE_MAX || self.status.len() > CACHE_MAX {
             self.seq.clear();
             self.status.clear();
-        }
-    }
-
-    /// Indexes the messages of the group's jobs that succeeded, in one statement outside
-    /// their savepoints (see [`super::sqlite::fts`]). A failure leaves the messages
-    /// unsearchable, not unsaved.
-    fn index_messages(&self, results: &[Ran]) {
-        let rowids: Vec<i64> = results
-            .iter()
-            .filter(|(_, res, _)| res.is_ok())
-            .flat_map(|(_, _, log)| log.messages.iter().copied())
-            .collect();
-        if rowids.is_empty() {
-            return;
-        }
-        let list = serde_json::to_string(&rowids).expect("integers serialize");
-        let indexed = self
-            .conn
-            .prepare_cached(super::sqlite::fts::INDEX_MESSAGES)
-            .and_then(|mut s| s.execute([&list]));
-        if let Err(e) = indexed {
-            tracing::error!(error = %e, messages = rowids.len(), "indexing messages for search failed");
         }
     }
 
@@ -731,7 +735,10 @@ impl Writer {
                 Ok(Done::Unit)
             }
             Op::Conn(f) => f(&self.conn).map(Done::Value),
-            Op::Shutdown => Ok(Done::Unit),
+            Op::IndexSearch | Op::Shutdown => {
+                self.search.force();
+                Ok(Done::Unit)
+            }
         }
     }
 
@@ -1150,6 +1157,13 @@ fn open(path: &std::path::Path, durability: Durability) -> Result<Connection> {
     // Room for the writer's statements and the multi-row inserts of each size.
     conn.set_prepared_statement_cache_capacity(96);
     migrate(&conn)?;
+    let caught_up = fts::catch_up(&conn).map_err(db)?;
+    if caught_up > 0 {
+        tracing::info!(
+            messages = caught_up,
+            "indexed messages the last run left out of search"
+        );
+    }
     // From here on the sync thread flushes the WAL after each COMMIT (sqlite_sync.rs), so
     // the COMMIT itself does not wait for the disk.
     conn.execute_batch("PRAGMA synchronous = NORMAL")

@@ -9,6 +9,7 @@ use sqlx::{Arguments, Row};
 use time::{Duration, OffsetDateTime};
 
 use super::super::console::*;
+use super::super::sqlite_writer::Op;
 use super::super::{Result, StoreError};
 use super::SqliteStore;
 
@@ -148,6 +149,10 @@ impl SqliteStore {
         q: &ConversationQuery,
     ) -> Result<ConversationPage> {
         let limit = q.limit.clamp(1, 200);
+        if q.search.as_deref().and_then(fts_query).is_some() {
+            // Messages stored in the last second may still wait for the index.
+            self.submit(Op::IndexSearch).await?;
+        }
         let density = self.density(q).await?;
         let (cond, mut args) = conditions(q, true, true, density)?;
         args.add(limit as i64 + 1).map_err(bind_err)?;
@@ -446,14 +451,10 @@ mod tests {
                     rusqlite::params![format!("msg_{i}"), id, body.to_string(), at],
                 )
                 .unwrap();
-                tx.execute(
-                    crate::store::sqlite::fts::INDEX_MESSAGES,
-                    [format!("[{}]", tx.last_insert_rowid())],
-                )
-                .unwrap();
             }
             tx.commit().unwrap();
         }
+        // Rows written behind the store's back: it indexes them for search as it opens.
         let store = open().await.unwrap();
         let list = |f: &dyn Fn(&mut ConversationQuery)| {
             let mut q = ConversationQuery {

@@ -29,7 +29,8 @@ fn still_due(c: &Connection, thread_id: &str, before: &str) -> Result<bool> {
 }
 
 /// Every row of the conversation, children first. The full-text entries of a contentless
-/// index are removed with its `delete` command, given the text each message put there.
+/// index are removed with its `delete` command, given the text each message put there (only
+/// for messages already indexed: see [`super::fts`]).
 fn delete_rows(c: &Connection, thread_id: &str) -> Result<()> {
     let run = |sql: &str| {
         c.prepare_cached(sql)
@@ -46,6 +47,7 @@ fn delete_rows(c: &Connection, thread_id: &str) -> Result<()> {
         run(&format!("DELETE FROM {table} WHERE thread_id = ?1"))?;
     }
     run("DELETE FROM threads WHERE id = ?1")?;
+    c.execute(super::fts::AFTER_DELETE, []).map_err(db)?;
     Ok(())
 }
 
