@@ -343,4 +343,32 @@ mod tests {
         store.close().await;
         index_is_sound(dir.path());
     }
+
+    /// A database from before migration 0016 (the index with per-message sizes, no progress
+    /// row): the upgrade rebuilds the index from the messages, and search finds them.
+    #[tokio::test]
+    async fn the_upgrade_rebuilds_the_index_from_the_messages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path(), Durability::Normal, Arc::new(NoSink))
+            .await
+            .unwrap();
+        say(&store, "thr_a", "old toaster").await;
+        say(&store, "thr_b", "toaster smoke").await;
+        store.close().await;
+        let db = rusqlite::Connection::open(dir.path().join("natter.db")).unwrap();
+        db.execute_batch(
+            "DROP TABLE fts_progress; DELETE FROM schema_version WHERE version = 16;
+             DROP TABLE messages_fts;
+             CREATE VIRTUAL TABLE messages_fts USING fts5(text, content = '', tokenize = 'unicode61 remove_diacritics 2');",
+        )
+        .unwrap();
+        drop(db);
+        let store = SqliteStore::open(dir.path(), Durability::Normal, Arc::new(NoSink))
+            .await
+            .unwrap();
+        assert_eq!(found(&store, "toaster").await, ["thr_a", "thr_b"]);
+        assert_eq!(found(&store, "smoke").await, ["thr_b"]);
+        store.close().await;
+        index_is_sound(dir.path());
+    }
 }
