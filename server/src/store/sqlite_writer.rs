@@ -336,7 +336,7 @@ impl Writer {
         let indexing = self.search.due();
         if let Some(waiting) = &indexing {
             let all = [waiting.as_slice(), &fresh].concat();
-            // A failure leaves the messages unsearchable until the next start, not unsaved.
+            // A failure leaves these messages out of search (logged), not unsaved.
             if let Err(e) = fts::write(&self.conn, &all) {
                 tracing::error!(error = %e, messages = all.len(), "indexing messages for search failed");
             }
