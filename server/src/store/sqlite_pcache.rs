@@ -326,7 +326,7 @@ mod tests {
         // the tree, so pages split there (the swap through the spare key).
         let key = |i: u64| format!("{:016x}", i.wrapping_mul(0x9E37_79B9_7F4A_7C15));
         let value = |k: u64, seq: u64| format!("{k}-{seq}-{}", "x".repeat(150));
-        for seq in 0..60u64 {
+        let round = |db: &mut rusqlite::Connection, seq: u64| {
             let tx = db.transaction().unwrap();
             for k in 0..300u64 {
                 tx.execute(
@@ -336,6 +336,9 @@ mod tests {
                 .unwrap();
             }
             tx.commit().unwrap();
+        };
+        for seq in 0..60u64 {
+            round(&mut db, seq);
         }
         // A transaction that grows the file and rolls back: its pages past the end must go.
         let passed = PASSED.load(Ordering::Relaxed);
@@ -355,15 +358,7 @@ mod tests {
         db.execute("DELETE FROM t WHERE seq % 2 = 1", []).unwrap();
         db.execute_batch("VACUUM").unwrap();
         for seq in 60..80u64 {
-            let tx = db.transaction().unwrap();
-            for k in 0..300u64 {
-                tx.execute(
-                    "INSERT INTO t VALUES (?1, ?2, ?3)",
-                    (key(k), seq, value(k, seq)),
-                )
-                .unwrap();
-            }
-            tx.commit().unwrap();
+            round(&mut db, seq);
         }
         assert!(
             SKIPPED.load(Ordering::Relaxed) > 0,

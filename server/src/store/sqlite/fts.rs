@@ -193,6 +193,12 @@ mod tests {
     use crate::store::sqlite::{Durability, SqliteStore};
     use crate::store::{NewThread, Store};
 
+    async fn open(dir: &std::path::Path) -> SqliteStore {
+        SqliteStore::open(dir, Durability::Normal, Arc::new(NoSink))
+            .await
+            .unwrap()
+    }
+
     async fn say(store: &SqliteStore, thread: &str, words: &str) {
         store
             .create_thread(NewThread::plain(thread, &format!("P-{thread}")), None)
@@ -255,9 +261,7 @@ mod tests {
     #[tokio::test]
     async fn a_message_is_found_the_moment_it_is_stored() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), Durability::Normal, Arc::new(NoSink))
-            .await
-            .unwrap();
+        let store = open(dir.path()).await;
         say(&store, "thr_a", "where is my parcel").await;
         assert_eq!(found(&store, "parcel").await, ["thr_a"]);
         say(&store, "thr_b", "parcel lost").await;
@@ -274,9 +278,7 @@ mod tests {
     #[tokio::test]
     async fn messages_a_crash_kept_from_the_index_are_indexed_at_the_next_start() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), Durability::Normal, Arc::new(NoSink))
-            .await
-            .unwrap();
+        let store = open(dir.path()).await;
         say(&store, "thr_a", "broken kettle").await;
         say(&store, "thr_b", "kettle again").await;
         let db = rusqlite::Connection::open(dir.path().join("natter.db")).unwrap();
@@ -299,9 +301,7 @@ mod tests {
         }
         std::mem::forget(store);
         // A second store on the same file plays the restarted server.
-        let store = SqliteStore::open(dir.path(), Durability::Normal, Arc::new(NoSink))
-            .await
-            .unwrap();
+        let store = open(dir.path()).await;
         assert_eq!(indexed("kettle"), 2);
         assert_eq!(found(&store, "kettle").await, ["thr_a", "thr_b"]);
         assert_eq!(indexed("kettle"), 2, "indexed once");
@@ -315,11 +315,7 @@ mod tests {
     #[tokio::test]
     async fn a_conversation_deleted_before_it_was_indexed_leaves_the_index_sound() {
         let dir = tempfile::tempdir().unwrap();
-        let store = Arc::new(
-            SqliteStore::open(dir.path(), Durability::Normal, Arc::new(NoSink))
-                .await
-                .unwrap(),
-        );
+        let store = Arc::new(open(dir.path()).await);
         say(&store, "thr_a", "walrus tusk").await;
         assert_eq!(found(&store, "walrus").await, ["thr_a"]);
         say(&store, "thr_b", "walrus again").await;
@@ -349,9 +345,7 @@ mod tests {
     #[tokio::test]
     async fn the_upgrade_rebuilds_the_index_from_the_messages() {
         let dir = tempfile::tempdir().unwrap();
-        let store = SqliteStore::open(dir.path(), Durability::Normal, Arc::new(NoSink))
-            .await
-            .unwrap();
+        let store = open(dir.path()).await;
         say(&store, "thr_a", "old toaster").await;
         say(&store, "thr_b", "toaster smoke").await;
         store.close().await;
@@ -363,9 +357,7 @@ mod tests {
         )
         .unwrap();
         drop(db);
-        let store = SqliteStore::open(dir.path(), Durability::Normal, Arc::new(NoSink))
-            .await
-            .unwrap();
+        let store = open(dir.path()).await;
         assert_eq!(found(&store, "toaster").await, ["thr_a", "thr_b"]);
         assert_eq!(found(&store, "smoke").await, ["thr_b"]);
         store.close().await;
