@@ -131,8 +131,10 @@ async fn run() {
         let app = axum::Router::new().route("/hello", axum::routing::get(|| async { "hello" }));
         axum::serve(hello, app).await.unwrap();
     });
+    let mut ceiling = std::collections::HashMap::new();
     for &n in &users {
         let (rps, p50, p99) = hello_world(&hello_url, n, secs).await;
+        ceiling.insert(n, rps);
         println!(
             "hello-world axum  users={n:5}  {rps:9.0} req/s   latency p50 {}  p99 {}",
             ms(p50),
@@ -200,8 +202,9 @@ async fn run() {
                     Some(rate) => format!("paced {rate:.0}/s"),
                 };
                 println!(
-                    "natter {:12} users={n:5}  {tps:9.0} turns/s  ({mode})  first delta p50 {}  p99 {}  (POST answered p50 {}  p99 {})   turn p50 {}  p99 {}   ({} turns, {} errors)",
+                    "natter {:12} users={n:5}  {tps:9.0} turns/s  ({mode}, {:.3} × hello-world)  first delta p50 {}  p99 {}  (POST answered p50 {}  p99 {})   turn p50 {}  p99 {}   ({} turns, {} errors)",
                     engine.name(),
+                    tps / ceiling[&n],
                     ms(pct(&r.first, 0.5)),
                     ms(pct(&r.first, 0.99)),
                     ms(pct(&r.post, 0.5)),
