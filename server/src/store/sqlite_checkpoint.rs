@@ -41,7 +41,7 @@ use super::sqlite_writer::db;
 use super::{Result, StoreError};
 
 /// Pause between background checkpoints.
-const CHECKPOINT_EVERY: Duration = Duration::from_millis(500);
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(250);
 
 /// The WAL file's size kept on disk once it starts over after a pause (`journal_size_limit`).
 #[cfg(not(test))]
