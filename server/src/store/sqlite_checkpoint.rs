@@ -148,14 +148,14 @@ impl Checkpointer {
                     // the WAL, which under such a load none does: the pages copied meanwhile
                     // would all be flushed by the writer's checkpoint (measured: 35–80 ms).
                     for _ in 1..MAX_PASSES {
-                        flush();
                         let started = Instant::now();
                         checkpoint(&conn, "PASSIVE");
-                        if started.elapsed() < SHORT_PASS {
+                        let short = started.elapsed() < SHORT_PASS;
+                        flush();
+                        if short {
                             break;
                         }
                     }
-                    flush();
                     asked.store(true, Ordering::Relaxed);
                 }
                 checkpoint(&conn, "TRUNCATE");

@@ -336,9 +336,10 @@ impl Writer {
         let indexing = self.search.due();
         if let Some(waiting) = &indexing {
             let all = [waiting.as_slice(), &fresh].concat();
+            let n = all.len();
             // A failure leaves these messages out of search (logged), not unsaved.
-            if let Err(e) = fts::write(&self.conn, &all) {
-                tracing::error!(error = %e, messages = all.len(), "indexing messages for search failed");
+            if let Err(e) = fts::write(&self.conn, all) {
+                tracing::error!(error = %e, messages = n, "indexing messages for search failed");
             }
         }
         let sync_start = Instant::now();
@@ -349,11 +350,10 @@ impl Writer {
         m.store_jobs
             .fetch_add(results.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let committed = commit.is_ok();
-        match (committed, indexing) {
-            (true, None) => self.search.committed(fresh),
-            (true, Some(_)) => {}
-            (false, Some(waiting)) => self.search.restore(waiting),
-            (false, None) => {}
+        match indexing {
+            None if committed => self.search.committed(fresh),
+            Some(waiting) if !committed => self.search.restore(waiting),
+            _ => {}
         }
         if let Err(e) = &commit {
             tracing::error!(error = %e, "group commit failed");

@@ -65,7 +65,7 @@ pub(in crate::store) const AFTER_DELETE: &str =
 /// How long a committed message waits at most (while writes go on) before it is indexed: at
 /// 2,000 turns/s a batch is about 1,000 messages and holds the writer about 6 ms (longer
 /// batches hold it longer at once, shorter ones write more segments).
-pub(in crate::store) const INDEX_EVERY: Duration = Duration::from_millis(200);
+const INDEX_EVERY: Duration = Duration::from_millis(200);
 /// Messages waiting that make the next group index them at once.
 const INDEX_MAX: usize = 8_192;
 
@@ -112,9 +112,9 @@ impl Pending {
     }
 }
 
-/// Indexes `rowids` and moves `upto` past them, inside the caller's transaction.
-pub(in crate::store) fn write(conn: &Connection, rowids: &[i64]) -> rusqlite::Result<()> {
-    let mut list = rowids.to_vec();
+/// Indexes `list` (message rowids) and moves `upto` past them, inside the caller's
+/// transaction.
+pub(in crate::store) fn write(conn: &Connection, mut list: Vec<i64>) -> rusqlite::Result<()> {
     // A rowid can come twice: a message deleted before it was indexed, its rowid given out again.
     list.sort_unstable();
     list.dedup();
