@@ -6,7 +6,8 @@
 //
 // The widget itself is Rust compiled to WebAssembly (natter_wasm_bg.wasm, loaded next to this
 // file); this module only starts it. See natter.d.ts and docs/api.md for the API.
-import init, { NatterChat } from "./natter_wasm.js";
+// scripts/build-widget puts wasm-bindgen's glue first in this module: `NatterChat` and
+// `__wbg_init` (which fetches, compiles and instantiates the .wasm) are its names.
 
 let ready;
 
@@ -15,7 +16,7 @@ let ready;
  * of one) lets the `<script>` loader hand over a fetch it started early.
  */
 export function preload(source) {
-  ready ||= init({ module_or_path: source || new URL("natter_wasm_bg.wasm", import.meta.url) }).catch((e) => {
+  ready ||= __wbg_init({ module_or_path: source || new URL("natter_wasm_bg.wasm", import.meta.url) }).catch((e) => {
     ready = undefined;
     throw e;
   });

@@ -14,8 +14,8 @@ import { sizes } from "./sizes.mjs";
 const kb = (n) => (n / 1024).toFixed(1) + " KB";
 const rows = sizes("pkg");
 const sum = (k, files) => rows.filter((r) => files.includes(r.file)).reduce((t, r) => t + r[k], 0);
-const files = ["embed.js", "natter.js", "natter_wasm.js", "natter_wasm_bg.wasm"];
-console.log("== download (script embed: embed.js + natter.js + natter_wasm.js + .wasm; CSS is inside the wasm)");
+const files = ["embed.js", "natter_wasm_bg.wasm"];
+console.log("== download (script embed: embed.js + .wasm; CSS is inside the wasm)");
 console.log(`  gzip ${kb(sum("gzip", files))}   brotli ${kb(sum("brotli", files))}   raw ${kb(sum("raw", files))}`);
 
 const server = await startServer({ logs: false });

@@ -1,7 +1,7 @@
 // Prints raw, gzip (level 9) and brotli (quality 11) bytes of every file in pkg/ a host page
 // may download, and the totals of the ways to load the widget:
 //   <script> embed: embed.js (loader + classic glue) + natter_wasm_bg.wasm     — in the budget
-//   npm package:    natter.js (ESM entry) + natter_wasm.js (glue) + natter_wasm_bg.wasm — in the budget
+//   npm package:    natter.js (ESM entry with the glue) + natter_wasm_bg.wasm       — in the budget
 //   IBM loaders:    ibm-wa.js / ibm-wxo.js (loader + classic glue + IBM layer) + natter_wasm_bg.wasm
 //   attach module:  attach.js, fetched on demand (a bot that takes files, or the first file
 //                   item to draw), on top of either budget path
@@ -13,10 +13,10 @@ import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 
 /** The widget's budget: gzip bytes of each way of loading it a page pays for up front. */
 export const BUDGET = 60 * 1024;
-export const FILES = ["embed.js", "natter.js", "natter_wasm.js", "natter_wasm_bg.wasm", "ibm-wa.js", "ibm-wxo.js", "attach.js"];
+export const FILES = ["embed.js", "natter.js", "natter_wasm_bg.wasm", "ibm-wa.js", "ibm-wxo.js", "attach.js"];
 export const PATHS = {
   "script embed": ["embed.js", "natter_wasm_bg.wasm"],
-  "npm package": ["natter.js", "natter_wasm.js", "natter_wasm_bg.wasm"],
+  "npm package": ["natter.js", "natter_wasm_bg.wasm"],
   // the IBM web chat compatibility loaders (docs/ibm.md); not in the budget of the two above
   "IBM classic loader": ["ibm-wa.js", "natter_wasm_bg.wasm"],
   "IBM wxO loader": ["ibm-wxo.js", "natter_wasm_bg.wasm"],

@@ -150,6 +150,19 @@ for (const fixture of ["embed.html", "npm.html"]) {
   });
 }
 
+test("each way of loading fetches one script and the .wasm up front, nothing else", async () => {
+  for (const fixture of ["embed.html", "npm.html"]) {
+    const { page, problems } = await open(fixture);
+    const fetched = await page.evaluate(() =>
+      performance.getEntriesByType("resource").map((r) => new URL(r.name).pathname).filter((p) => p.startsWith("/widget/")).sort(),
+    );
+    const script = fixture === "npm.html" ? "/widget/natter.js" : "/widget/embed.js";
+    assert.deepEqual(fetched, [script, "/widget/natter_wasm_bg.wasm"].sort(), fixture);
+    assert.deepEqual(problems, []);
+    await page.close();
+  }
+});
+
 test("npm: bad options reject with TypeErrors that say what to fix", async () => {
   const { page } = await open("npm.html");
   const errors = await page.evaluate(async () => {
