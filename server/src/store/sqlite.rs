@@ -33,6 +33,7 @@ mod local_crm;
 mod outbox;
 mod retention;
 mod session;
+pub(super) mod thread_cache;
 mod user_defined;
 
 pub struct SqliteStore {
@@ -41,6 +42,8 @@ pub struct SqliteStore {
     writer: Mutex<Option<WriterHandle>>,
     live: Arc<Live>,
     unsynced: Arc<Unsynced>,
+    /// Thread rows as last committed (see [`thread_cache`]).
+    threads: Arc<thread_cache::ThreadCache>,
     /// The attachment bytes' backend when it is not the chunk table.
     objects: std::sync::OnceLock<Arc<dyn crate::attachments::blobs::Blobs>>,
 }
@@ -79,12 +82,14 @@ impl SqliteStore {
         }
         let live = Arc::new(Live::new(sink));
         let unsynced = Arc::new(Unsynced::default());
+        let threads = Arc::new(thread_cache::ThreadCache::default());
         let (jobs, writer) = Writer::start(
             path.clone(),
             durability,
             live.clone(),
             planner,
             unsynced.clone(),
+            threads.clone(),
         )
         .await?;
         let opts = SqliteConnectOptions::from_str(&format!("sqlite://{}", path.display()))?
@@ -101,6 +106,7 @@ impl SqliteStore {
             writer: Mutex::new(Some(writer)),
             live,
             unsynced,
+            threads,
             objects: Default::default(),
         })
     }
@@ -154,11 +160,18 @@ impl Store for SqliteStore {
     }
 
     async fn thread(&self, id: &str) -> Result<Option<Thread>> {
-        let row = sqlx::query("SELECT * FROM threads WHERE id = ?")
+        let ticket = match self.threads.get(id) {
+            thread_cache::Lookup::Hit(t) => return Ok(Some(*t)),
+            thread_cache::Lookup::Miss(ticket) => ticket,
+        };
+        let row = sqlx::query("SELECT rowid AS row_id, * FROM threads WHERE id = ?")
             .bind(id)
             .fetch_optional(&self.read)
             .await?;
-        row.as_ref().map(thread_from_row).transpose()
+        let Some(row) = row else { return Ok(None) };
+        let thread = thread_from_row(&row)?;
+        self.threads.fill(ticket, row.get("row_id"), &thread);
+        Ok(Some(thread))
     }
 
     async fn send_user_message(

@@ -16,6 +16,8 @@
 //!
 //! The writer caches each thread's last seq and status (it is the only writer, so the caches
 //! are exact); a job rolled back restores the entries it touched, a failed COMMIT empties them.
+//! After each COMMIT it tells the readers' cache of thread rows what changed
+//! ([`ThreadCache`]), before anyone is answered.
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -28,6 +30,7 @@ use serde_json::Value;
 use tokio::sync::{mpsc, oneshot};
 
 use super::live::{BatchEnd, Live, Prepared, Tails, RESERVE};
+use super::sqlite::thread_cache::ThreadCache;
 use super::sqlite::{fts, Durability};
 use super::sqlite_checkpoint::{Checkpointer, Rewind, WAL_KEEP_BYTES};
 use super::sqlite_sync::{Batch, SyncTarget, Syncer, Unsynced};
@@ -183,6 +186,10 @@ pub(super) struct Writer {
     rewind: Rewind,
     /// Committed messages not in the search index yet.
     search: fts::Pending,
+    /// The thread rows readers keep; told of each group's changes once it committed.
+    threads: Arc<ThreadCache>,
+    /// `PRAGMA data_version` at the last group: it moves when another connection commits.
+    data_version: i64,
 }
 
 /// A job of the group being built, run: where its answer goes, the answer, its scratch.
@@ -203,6 +210,8 @@ struct JobLog {
     reserved: Vec<(String, u64)>,
     /// Rowids of the messages inserted, for the search index once the group commits.
     messages: Vec<i64>,
+    /// Agent states written, for the thread cache once the group commits.
+    states: Vec<(String, Value)>,
 }
 
 pub(super) fn db(e: rusqlite::Error) -> StoreError {
@@ -221,6 +230,7 @@ impl Writer {
         live: Arc<Live>,
         planner: Arc<dyn Planner>,
         unsynced: Arc<Unsynced>,
+        threads: Arc<ThreadCache>,
     ) -> Result<(mpsc::Sender<Job>, WriterHandle)> {
         let checkpoint_path = path.clone();
         let wal = (durability == Durability::Full)
@@ -228,6 +238,8 @@ impl Writer {
         let conn = tokio::task::spawn_blocking(move || open(&path, durability))
             .await
             .map_err(|e| StoreError::Corrupt(e.to_string()))??;
+        threads.watch(&conn);
+        let data_version = data_version(&conn)?;
         let (tx, rx) = mpsc::channel(QUEUE);
         let (done_tx, done_rx) = oneshot::channel();
         let rewind = Rewind::default();
@@ -253,6 +265,8 @@ impl Writer {
             batches: 0,
             rewind,
             search: fts::Pending::default(),
+            threads,
+            data_version,
         };
         std::thread::Builder::new()
             .name("natter-store-writer".into())
@@ -311,6 +325,11 @@ impl Writer {
             }
             return;
         }
+        // Under the write lock: no other connection commits until this group's COMMIT.
+        let others = match data_version(&self.conn) {
+            Ok(v) => std::mem::replace(&mut self.data_version, v) != v,
+            Err(_) => true,
+        };
         let mut results: Vec<Ran> = Vec::with_capacity(batch.len());
         for job in batch.drain(..) {
             let mut log = JobLog::default();
@@ -350,6 +369,12 @@ impl Writer {
         m.store_jobs
             .fetch_add(results.len() as u64, std::sync::atomic::Ordering::Relaxed);
         let committed = commit.is_ok();
+        // Before anyone is answered: the next read of a thread this group changed sees it.
+        let states = results
+            .iter_mut()
+            .filter(|(_, res, _)| committed && res.is_ok())
+            .flat_map(|(_, _, log)| std::mem::take(&mut log.states));
+        self.threads.committed(others, states);
         match indexing {
             None if committed => self.search.committed(fresh),
             Some(waiting) if !committed => self.search.restore(waiting),
@@ -448,6 +473,7 @@ impl Writer {
         log.started.clear();
         log.ended.clear();
         log.messages.clear();
+        log.states.clear();
     }
 
     fn apply(&mut self, op: Op, log: &mut JobLog) -> Result<Done> {
@@ -814,9 +840,15 @@ impl Writer {
 
     /// Raises the thread's durable seq reservation (see [`Live`]) to at least `upto`.
     fn reserve(&self, thread_id: &str, upto: u64, _log: &mut JobLog) -> Result<()> {
-        self.conn
-            .prepare_cached("UPDATE threads SET seq_reserved = MAX(seq_reserved, ?1) WHERE id = ?2")
-            .and_then(|mut s| s.execute(params![upto as i64, thread_id]))
+        // Not a column of the thread readers see: the cached row stays right.
+        self.threads
+            .quiet(|| {
+                self.conn
+                    .prepare_cached(
+                        "UPDATE threads SET seq_reserved = MAX(seq_reserved, ?1) WHERE id = ?2",
+                    )
+                    .and_then(|mut s| s.execute(params![upto as i64, thread_id]))
+            })
             .map_err(db)?;
         Ok(())
     }
@@ -877,12 +909,17 @@ impl Writer {
         }
         log.ended.push(thread_id.to_string());
         if let Some(state) = state {
-            self.conn
-                .prepare_cached(
-                    "UPDATE threads SET agent_state = ?1, updated_at = ?2 WHERE id = ?3",
-                )
-                .and_then(|mut s| s.execute(params![state.to_string(), now, thread_id]))
+            // Every turn writes it: the cached row takes the new state rather than going.
+            self.threads
+                .quiet(|| {
+                    self.conn
+                        .prepare_cached(
+                            "UPDATE threads SET agent_state = ?1, updated_at = ?2 WHERE id = ?3",
+                        )
+                        .and_then(|mut s| s.execute(params![state.to_string(), now, thread_id]))
+                })
                 .map_err(db)?;
+            log.states.push((thread_id.to_string(), state));
         }
         self.append_event(thread_id, event, log)?;
         Ok(())
@@ -1169,6 +1206,11 @@ fn open(path: &std::path::Path, durability: Durability) -> Result<Connection> {
     conn.execute_batch("PRAGMA synchronous = NORMAL")
         .map_err(db)?;
     Ok(conn)
+}
+
+fn data_version(conn: &Connection) -> Result<i64> {
+    conn.query_row("PRAGMA data_version", [], |r| r.get(0))
+        .map_err(db)
 }
 
 fn migrate(conn: &Connection) -> Result<()> {
