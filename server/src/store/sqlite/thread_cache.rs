@@ -311,12 +311,19 @@ mod store_tests {
     use crate::store::sqlite::{Durability, SqliteStore};
     use crate::store::{NewThread, RunItem, RunOutcome, Store, Thread};
 
-    async fn open(dir: &std::path::Path) -> Arc<SqliteStore> {
-        Arc::new(
-            SqliteStore::open(dir, Durability::Normal, Arc::new(NoSink))
+    /// A store in `dir` with these threads created.
+    async fn open(dir: &std::path::Path, threads: &[&str]) -> Arc<SqliteStore> {
+        let store = SqliteStore::open(dir, Durability::Normal, Arc::new(NoSink))
+            .await
+            .unwrap();
+        for id in threads {
+            let public = format!("P-{id}");
+            store
+                .create_thread(NewThread::plain(id, &public), None)
                 .await
-                .unwrap(),
-        )
+                .unwrap();
+        }
+        Arc::new(store)
     }
 
     async fn read(store: &SqliteStore, id: &str) -> Thread {
@@ -338,11 +345,7 @@ mod store_tests {
     #[tokio::test]
     async fn every_change_of_a_thread_is_read_back() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path()).await;
-        store
-            .create_thread(NewThread::plain("thr_a", "P-a"), None)
-            .await
-            .unwrap();
+        let store = open(dir.path(), &["thr_a"]).await;
         assert_eq!(read(&store, "thr_a").await.subject, None);
         assert!(store.threads.cached("thr_a"));
 
@@ -422,14 +425,7 @@ mod store_tests {
     #[tokio::test]
     async fn a_row_stays_cached_while_other_threads_are_written() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path()).await;
-        for id in ["thr_a", "thr_b"] {
-            let public = format!("P-{id}");
-            store
-                .create_thread(NewThread::plain(id, &public), None)
-                .await
-                .unwrap();
-        }
+        let store = open(dir.path(), &["thr_a", "thr_b"]).await;
         read(&store, "thr_a").await;
         for i in 0..50 {
             store
@@ -453,11 +449,7 @@ mod store_tests {
     #[tokio::test]
     async fn another_process_commit_is_seen_after_the_next_group() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path()).await;
-        store
-            .create_thread(NewThread::plain("thr_a", "P-a"), None)
-            .await
-            .unwrap();
+        let store = open(dir.path(), &["thr_a"]).await;
         // The first message sets the subject (a change the hook sees): before the other write.
         store
             .send_user_message("thr_a", visitor("m1", "hello"), None, "run_1".into())
@@ -488,11 +480,7 @@ mod store_tests {
     #[tokio::test]
     async fn reads_beside_writes_see_each_acknowledged_write() {
         let dir = tempfile::tempdir().unwrap();
-        let store = open(dir.path()).await;
-        store
-            .create_thread(NewThread::plain("thr_a", "P-a"), None)
-            .await
-            .unwrap();
+        let store = open(dir.path(), &["thr_a"]).await;
         let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
         let readers: Vec<_> = (0..4)
             .map(|_| {
