@@ -2,7 +2,8 @@
 //   scripts/build-widget && node bench/widget/run.mjs [--loads 20] [--cycles 1000] [--dispatches 1000000]
 // Prints: bytes (raw/gzip/brotli) of natter and of deep-chat 2.4.2; median ms from navigation
 // start to ready over N cold loads of a blank page, natter (script embed, chat:ready) and
-// deep-chat ("render" event), interleaved, on one static server; JS heap and wasm memory after
+// deep-chat ("render" event), interleaved, on one static server, first under Playwright, then as
+// a visitor's browser (visitor.mjs: no DevTools domain enabled in the page); JS heap and wasm memory after
 // load and after N load/render/send/destroy cycles (twice: the second N shows whether it still grows); dispatches/s of one event type to one sync
 // handler through natter's bus vs EventTarget + CustomEvent in the same page.
 import { readFileSync } from "node:fs";
@@ -11,6 +12,7 @@ import { spawn } from "node:child_process";
 import { once } from "node:events";
 import { launch } from "../../tests/e2e/widget-browser.mjs";
 import { sizes, totals } from "./sizes.mjs";
+import { visitorLoads } from "./visitor.mjs";
 
 const arg = (name, def) => {
   const i = process.argv.indexOf(`--${name}`);
@@ -19,6 +21,23 @@ const arg = (name, def) => {
 const LOADS = arg("loads", 20), CYCLES = arg("cycles", 1000), DISPATCHES = arg("dispatches", 1_000_000);
 const kb = (n) => (n / 1024).toFixed(1) + " KB";
 const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
+
+/** Medians of the cold loads, each beside the blank page's, and natter over its floor. */
+function report(times) {
+  const blank = median(times.blank);
+  for (const [name, xs] of Object.entries(times)) {
+    const m = median(xs);
+    console.log(`  ${name.padEnd(18)} ${m.toFixed(1).padStart(7)} ms   (+${(m - blank).toFixed(1)} ms over blank; min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
+  }
+  // per-load difference to the blank load just before it (same moment of machine load)
+  for (const name of Object.keys(times).filter((n) => n !== "blank")) {
+    const d = times[name].map((t, i) => t - times.blank[i]);
+    console.log(`  ${name.padEnd(18)} paired: median +${median(d).toFixed(1)} ms over the blank load of the same round`);
+  }
+  // natter's own start-up, measured against the floor of its own way of loading
+  const over = (a, b) => median(times[a].map((t, i) => t - times[b][i])).toFixed(1);
+  console.log(`  natter (embed + hint) over "floor: par compile" of the same round: median +${over("natter", "floor: par compile")} ms (over "floor: par fetch": +${over("natter", "floor: par fetch")} ms)`);
+}
 
 // ---- bytes ----------------------------------------------------------------------------------
 const ours = sizes("pkg");
@@ -79,25 +98,15 @@ try {
     phases.push(await page.evaluate(() => window.phases));
     await ctx.close();
   }
-  console.log(`== navigation start -> ready, median of ${LOADS} cold loads (headless Chromium, 127.0.0.1)`);
-  const blank = median(times.blank);
-  for (const [name, xs] of Object.entries(times)) {
-    const m = median(xs);
-    console.log(`  ${name.padEnd(18)} ${m.toFixed(1).padStart(7)} ms   (+${(m - blank).toFixed(1)} ms over blank; min ${Math.min(...xs).toFixed(1)}, max ${Math.max(...xs).toFixed(1)})`);
-  }
-  // per-load difference to the blank load just before it (same moment of machine load)
-  for (const name of Object.keys(pages).filter((n) => n !== "blank")) {
-    const d = times[name].map((t, i) => t - times.blank[i]);
-    console.log(`  ${name.padEnd(18)} paired: median +${median(d).toFixed(1)} ms over the blank load of the same round`);
-  }
-  // natter's own start-up, measured against the floor of its own way of loading
-  const over = (a, b) => median(times[a].map((t, i) => t - times[b][i])).toFixed(1);
-  console.log(`  natter (embed + hint) over "floor: par compile" of the same round: median +${over("natter", "floor: par compile")} ms (over "floor: par fetch": +${over("natter", "floor: par fetch")} ms)`);
+  console.log(`== navigation start -> ready, median of ${LOADS} cold loads (headless Chromium under Playwright, 127.0.0.1)`);
+  report(times);
   for (const name of Object.keys(PAYLOAD)) {
     console.log(`  ${name.padEnd(18)} ready ${median(afterBytes[name]).toFixed(1)} ms after ${PAYLOAD[name]} arrived (median)`);
   }
   const ph = (k) => median(phases.map((p) => p[k])).toFixed(1);
   console.log(`  natter npm-path phases (pages/phases.html, medians, ms): script start ${ph("start")}, fetch+eval modules ${ph("modules")}, wasm compile+instantiate ${ph("wasm")}, loadChat ${ph("create")}, render to chat:ready ${ph("render")}`);
+  console.log(`== the same as a visitor's browser: no DevTools domain enabled in the page (visitor.mjs), median of ${LOADS} cold loads`);
+  report(await visitorLoads(server.origin, pages, LOADS));
 
   // ---- memory -------------------------------------------------------------------------------
   const ctx = await browser.newContext();
