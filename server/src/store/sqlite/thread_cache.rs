@@ -16,6 +16,9 @@
 //! * every change bumps a generation, and a read fills an entry only if the generation it took
 //!   before its `SELECT` is unchanged: a read that raced a commit cannot put an old row back.
 //!
+//! SQLite does not call the hook for rows removed by `INSERT OR REPLACE` or by a `DELETE`
+//! without a `WHERE` (its truncate optimisation): the store must change `threads` with neither.
+//!
 //! PostgreSQL has no such cache: other instances write there.
 
 use std::collections::HashMap;
