@@ -53,7 +53,8 @@ pub(in crate::store) struct Ticket {
 
 #[derive(Default)]
 struct Inner {
-    rows: HashMap<String, (i64, Thread)>,
+    rows: HashMap<String, Thread>,
+    /// The rowid of each row kept: the hook names rows by rowid.
     by_rowid: HashMap<i64, String>,
     gens: Vec<u64>,
     /// Bumped by a change whose thread is not known by id (a row not cached, another process).
@@ -95,7 +96,7 @@ impl ThreadCache {
         let stripe = self.stripe(id);
         let inner = self.inner.lock().unwrap();
         match inner.rows.get(id) {
-            Some((_, t)) => Lookup::Hit(Box::new(t.clone())),
+            Some(t) => Lookup::Hit(Box::new(t.clone())),
             None => Lookup::Miss(Ticket {
                 stripe,
                 gen: inner.gens[stripe],
@@ -115,9 +116,7 @@ impl ThreadCache {
             inner.by_rowid.clear();
         }
         inner.by_rowid.insert(rowid, thread.id.clone());
-        inner
-            .rows
-            .insert(thread.id.clone(), (rowid, thread.clone()));
+        inner.rows.insert(thread.id.clone(), thread.clone());
     }
 
     /// Installs the hook on the writer's connection (the only one that writes).
@@ -147,6 +146,10 @@ impl ThreadCache {
     /// since the last group: everything goes.
     pub fn committed(&self, others: bool, states: impl IntoIterator<Item = (String, Value)>) {
         let noted = std::mem::take(&mut *self.noted.rowids.lock().unwrap());
+        let mut states = states.into_iter().peekable();
+        if !others && noted.is_empty() && states.peek().is_none() {
+            return; // a group that changed no thread row: the readers' lock is not taken
+        }
         let mut inner = self.inner.lock().unwrap();
         if others {
             inner.rows.clear();
@@ -166,7 +169,7 @@ impl ThreadCache {
         for (id, state) in states {
             let s = self.stripe(&id);
             inner.gens[s] += 1;
-            if let Some((_, t)) = inner.rows.get_mut(&id) {
+            if let Some(t) = inner.rows.get_mut(&id) {
                 t.agent_state = state;
             }
         }
