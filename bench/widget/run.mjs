@@ -88,16 +88,22 @@ try {
       await ctx.close();
     }
   }
-  // where natter's time goes (module page doing what embed.js does, with marks)
-  const phases = [];
-  for (let i = 0; i < LOADS; i++) {
-    const ctx = await browser.newContext();
-    const page = await ctx.newPage();
-    await page.goto(server.origin + "/bench/phases.html");
-    await page.waitForFunction(() => window.phases !== undefined, null, { timeout: 30_000 });
-    phases.push(await page.evaluate(() => window.phases));
-    await ctx.close();
-  }
+  // where natter's time goes (module page doing what embed.js does, with marks), and its first
+  // start-up in a page against the same work again (first-start.html)
+  const inPage = async (path, read) => {
+    const out = [];
+    for (let i = 0; i < LOADS; i++) {
+      const ctx = await browser.newContext();
+      const page = await ctx.newPage();
+      await page.goto(server.origin + path);
+      await page.waitForFunction(() => window.readyAt !== undefined, null, { timeout: 30_000 });
+      out.push(await page.evaluate(read));
+      await ctx.close();
+    }
+    return out;
+  };
+  const phases = await inPage("/bench/phases.html", () => window.phases);
+  const starts = await inPage("/bench/first-start.html", () => window.starts);
   console.log(`== navigation start -> ready, median of ${LOADS} cold loads (headless Chromium under Playwright, 127.0.0.1)`);
   report(times);
   for (const name of Object.keys(PAYLOAD)) {
@@ -105,6 +111,8 @@ try {
   }
   const ph = (k) => median(phases.map((p) => p[k])).toFixed(1);
   console.log(`  natter npm-path phases (pages/phases.html, medians, ms): script start ${ph("start")}, fetch+eval modules ${ph("modules")}, wasm compile+instantiate ${ph("wasm")}, loadChat ${ph("create")}, render to chat:ready ${ph("render")}`);
+  const st = (k, part) => median(starts.map((s) => s[k][part])).toFixed(1);
+  console.log(`  natter in one page (pages/first-start.html, medians, ms): first loadChat ${st(0, "create")} + render to chat:ready ${st(0, "render")}; the same again ${st(1, "create")} + ${st(1, "render")}, and again ${st(2, "create")} + ${st(2, "render")}`);
   console.log(`== the same as a visitor's browser: no DevTools domain enabled in the page (visitor.mjs), median of ${LOADS} cold loads`);
   report(await visitorLoads(server.origin, pages, LOADS));
 
