@@ -160,6 +160,20 @@ pub struct NewThread {
     pub browser_session: Option<Value>,
 }
 
+/// A visitor's text message `id` (client id `cm_{id}`) saying `words` (the store's own tests).
+#[cfg(test)]
+pub(crate) fn visitor_message(id: &str, words: &str) -> Message {
+    Message {
+        id: id.into(),
+        role: natter_protocol::Role::User,
+        content: vec![natter_protocol::ContentItem::text("c0", words)],
+        message_options: natter_protocol::MessageOptions::default(),
+        created_at: "2026-12-07T00:00:00.000Z".into(),
+        run_id: None,
+        client_message_id: Some(format!("cm_{id}")),
+    }
+}
+
 impl NewThread {
     /// A web thread of bot `b` with nothing else set (the store's own tests).
     #[cfg(test)]

@@ -185,13 +185,13 @@ mod tests {
 
     use std::sync::Arc;
 
-    use natter_protocol::{ContentItem, EventPayload, Message, MessageOptions, Role, ThreadStatus};
+    use natter_protocol::{EventPayload, ThreadStatus};
 
     use crate::store::console::ConversationQuery;
     use crate::store::open::NoSink;
     use crate::store::retention::RetentionStore;
     use crate::store::sqlite::{Durability, SqliteStore};
-    use crate::store::{NewThread, Store};
+    use crate::store::{visitor_message, NewThread, Store};
 
     async fn open(dir: &std::path::Path) -> SqliteStore {
         SqliteStore::open(dir, Durability::Normal, Arc::new(NoSink))
@@ -204,15 +204,7 @@ mod tests {
             .create_thread(NewThread::plain(thread, &format!("P-{thread}")), None)
             .await
             .unwrap();
-        let message = Message {
-            id: format!("msg_{thread}"),
-            role: Role::User,
-            content: vec![ContentItem::text("c0", words)],
-            message_options: MessageOptions::default(),
-            created_at: "2026-12-07T00:00:00.000Z".into(),
-            run_id: None,
-            client_message_id: Some(format!("cm_{thread}")),
-        };
+        let message = visitor_message(&format!("msg_{thread}"), words);
         store
             .send_user_message(thread, message, None, format!("run_{thread}"))
             .await

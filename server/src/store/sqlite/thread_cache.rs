@@ -309,13 +309,13 @@ mod tests {
 mod store_tests {
     use std::sync::Arc;
 
-    use natter_protocol::{ContentItem, EventPayload, Message, MessageOptions, Role, ThreadStatus};
+    use natter_protocol::{EventPayload, ThreadStatus};
     use serde_json::{json, Value};
 
     use crate::store::open::NoSink;
     use crate::store::retention::RetentionStore;
     use crate::store::sqlite::{Durability, SqliteStore};
-    use crate::store::{NewThread, RunItem, RunOutcome, Store, Thread};
+    use crate::store::{visitor_message, NewThread, RunItem, RunOutcome, Store, Thread};
 
     /// A store in `dir` with these threads created.
     async fn open(dir: &std::path::Path, threads: &[&str]) -> Arc<SqliteStore> {
@@ -336,18 +336,6 @@ mod store_tests {
         store.thread(id).await.unwrap().expect("the thread exists")
     }
 
-    fn visitor(id: &str, words: &str) -> Message {
-        Message {
-            id: id.into(),
-            role: Role::User,
-            content: vec![ContentItem::text("c0", words)],
-            message_options: MessageOptions::default(),
-            created_at: "2026-12-07T00:00:00.000Z".into(),
-            run_id: None,
-            client_message_id: Some(format!("cm_{id}")),
-        }
-    }
-
     #[tokio::test]
     async fn every_change_of_a_thread_is_read_back() {
         let dir = tempfile::tempdir().unwrap();
@@ -358,7 +346,7 @@ mod store_tests {
         store
             .send_user_message(
                 "thr_a",
-                visitor("m1", "Where is my order?"),
+                visitor_message("m1", "Where is my order?"),
                 None,
                 "run_1".into(),
             )
@@ -458,7 +446,12 @@ mod store_tests {
         let store = open(dir.path(), &["thr_a"]).await;
         // The first message sets the subject (a change the hook sees): before the other write.
         store
-            .send_user_message("thr_a", visitor("m1", "hello"), None, "run_1".into())
+            .send_user_message(
+                "thr_a",
+                visitor_message("m1", "hello"),
+                None,
+                "run_1".into(),
+            )
             .await
             .unwrap();
         read(&store, "thr_a").await;
@@ -477,7 +470,12 @@ mod store_tests {
         drop(other);
         // The visitor's next message is a group of the writer's, before the run reads.
         store
-            .send_user_message("thr_a", visitor("m2", "again"), None, "run_2".into())
+            .send_user_message(
+                "thr_a",
+                visitor_message("m2", "again"),
+                None,
+                "run_2".into(),
+            )
             .await
             .unwrap();
         assert_eq!(read(&store, "thr_a").await.metadata["from"], json!("cli"));
