@@ -163,6 +163,16 @@ test("each way of loading fetches one script and the .wasm up front, nothing els
   }
 });
 
+test("the classic loaders open with V8's compile hint, as served", async () => {
+  // a magic comment counts only as the file's first line; the minifier must not have eaten it
+  for (const file of ["embed.js", "ibm-wa.js", "ibm-wxo.js"]) {
+    const res = await fetch(`${server.origin}/widget/${file}`);
+    assert.equal(res.status, 200, file);
+    const first = (await res.text()).split("\n", 1)[0];
+    assert.equal(first, "//# allFunctionsCalledOnLoad", file);
+  }
+});
+
 test("npm: bad options reject with TypeErrors that say what to fix", async () => {
   const { page } = await open("npm.html");
   const errors = await page.evaluate(async () => {
