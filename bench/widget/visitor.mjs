@@ -49,15 +49,19 @@ function chromium() {
 
 /**
  * `loads` rounds over `pages` ({name: path}), each load in a fresh browser context, in the
- * order given (so each round's loads are neighbours in time). Returns {name: [ms from
- * navigation start to `window.readyAt`]}.
+ * order given (so each round's loads are neighbours in time), or with `rotate` starting each
+ * round one page further (so that no page always comes right after the same one: when two
+ * builds are compared, neither always pays for the other's load). Returns {name: [ms from navigation start to
+ * `window.readyAt`]}.
  */
-export async function visitorLoads(origin, pages, loads) {
+export async function visitorLoads(origin, pages, loads, { rotate = false } = {}) {
   const { send, close } = chromium();
   const times = Object.fromEntries(Object.keys(pages).map((k) => [k, []]));
   try {
+    const names = Object.keys(pages);
     for (let i = 0; i < loads; i++) {
-      for (const [name, path] of Object.entries(pages)) {
+      for (const name of rotate ? names.map((_, j) => names[(i + j) % names.length]) : names) {
+        const path = pages[name];
         const { browserContextId } = await send("Target.createBrowserContext", { disposeOnDetach: true });
         const { targetId } = await send("Target.createTarget", { url: "about:blank", browserContextId });
         const { sessionId } = await send("Target.attachToTarget", { targetId, flatten: true });

@@ -2,6 +2,8 @@
 // `natter serve` lays things out: pkg/ at /widget/, www/ at /; plus the test fixtures at
 // /fixtures/, the widget benchmark pages at /bench/ and node_modules/ (deep-chat) at
 // /node_modules/. Every response is `Cache-Control: no-store`, so each page load is cold.
+// `serveStatic({widget})` serves another build of the package at /widget/ (a folder, relative to
+// the repository or absolute), for comparing two builds side by side.
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize, resolve } from "node:path";
@@ -9,7 +11,6 @@ import { fileURLToPath } from "node:url";
 
 const repo = resolve(fileURLToPath(new URL("../..", import.meta.url)));
 const MOUNTS = [
-  ["/widget/", "pkg"],
   ["/fixtures/", "tests/e2e/widget-fixtures"],
   ["/bench/", "bench/widget/pages"],
   ["/node_modules/", "node_modules"],
@@ -26,19 +27,20 @@ const TYPES = {
 };
 
 /** Starts the server on 127.0.0.1 (a free port); resolves to {origin, close()}. */
-export function serveStatic() {
+export function serveStatic({ widget = "pkg" } = {}) {
+  const mounts = [["/widget/", widget], ...MOUNTS];
   const server = createServer(async (req, res) => {
     const url = new URL(req.url, "http://x");
     const path = decodeURIComponent(url.pathname);
     // `?delay=ms` holds the response back (fixtures use it to keep the HTML parser blocked)
     const delay = Number(url.searchParams.get("delay")) || 0;
     if (delay) await new Promise((r) => setTimeout(r, Math.min(delay, 5000)));
-    const [prefix, dir] = MOUNTS.find(([p]) => path.startsWith(p));
+    const [prefix, dir] = mounts.find(([p]) => path.startsWith(p));
     let rel = normalize(path.slice(prefix.length));
     if (rel.startsWith("..")) return end(res, 403);
     if (rel === "." || rel.endsWith("/")) rel = join(rel, "index.html");
     try {
-      const body = await readFile(join(repo, dir, rel));
+      const body = await readFile(join(resolve(repo, dir), rel));
       res.writeHead(200, { "content-type": TYPES[extname(rel)] || "application/octet-stream", "cache-control": "no-store" });
       res.end(body);
     } catch {
@@ -60,9 +62,10 @@ function end(res, code) {
   res.end(String(code));
 }
 
-// `node tests/e2e/widget-static.mjs` serves until killed and prints its origin (the benchmark
-// runs it in its own process, so the browser driver does not compete with it for the event loop).
+// `node tests/e2e/widget-static.mjs [package folder]` serves until killed and prints its origin
+// (the benchmarks run it in its own process, so the browser driver does not compete with it for
+// the event loop).
 if (import.meta.url === `file://${process.argv[1]}`) {
-  const { origin } = await serveStatic();
+  const { origin } = await serveStatic({ widget: process.argv[2] || "pkg" });
   console.log(origin);
 }
