@@ -51,8 +51,8 @@ function chromium() {
  * `loads` rounds over `pages` ({name: path}), each load in a fresh browser context, in the
  * order given (so each round's loads are neighbours in time), or with `rotate` starting each
  * round one page further (so that no page always comes right after the same one: when two
- * builds are compared, neither always pays for the other's load). Returns {name: [ms from navigation start to
- * `window.readyAt`]}.
+ * builds are compared, neither always pays for the other's load). Returns {name: [ms from
+ * navigation start to `window.readyAt`]}.
  */
 export async function visitorLoads(origin, pages, loads, { rotate = false } = {}) {
   const { send, close } = chromium();
