@@ -6,10 +6,10 @@
 // from both builds, each in a fresh browser context (visitor.mjs), the order rotated from round
 // to round. Prints, per page and build, the median over the blank load of the same round: on a
 // busy box a difference of a few ms needs many rounds (60 rounds here still spread ±5 ms).
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
+import { serveStaticProcess } from "../../tests/e2e/widget-static.mjs";
+import { median, pairedMedian } from "./stats.mjs";
 import { visitorLoads } from "./visitor.mjs";
 
 const args = process.argv.slice(2);
@@ -40,22 +40,17 @@ for (const p of pages) {
   }
 }
 
-const servers = await Promise.all(builds.map(async (dir) => {
-  const child = spawn(process.execPath, [new URL("../../tests/e2e/widget-static.mjs", import.meta.url).pathname, dir], { stdio: ["ignore", "pipe", "inherit"] });
-  const [line] = await once(child.stdout, "data");
-  return { origin: String(line).trim(), child };
-}));
+const servers = await Promise.all(builds.map((widget) => serveStaticProcess({ widget })));
 try {
   const urls = { blank: `${servers[0].origin}/bench/blank.html` };
   for (const p of pages) for (const [i, s] of servers.entries()) urls[`${p} ${"AB"[i]}`] = `${s.origin}/bench/${p}.html`;
   const times = await visitorLoads("", urls, rounds, { rotate: true });
   const signed = (x) => (x < 0 ? "−" : "+") + Math.abs(x).toFixed(1);
-  const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
   console.log(`A = ${builds[0]}\nB = ${builds[1]}\n${rounds} rounds, paired medians over the blank load of the same round (blank ${median(times.blank).toFixed(1)} ms):`);
   for (const p of pages) {
-    const [a, b] = ["A", "B"].map((k) => median(times[`${p} ${k}`].map((t, i) => t - times.blank[i])));
+    const [a, b] = ["A", "B"].map((k) => pairedMedian(times, `${p} ${k}`, "blank"));
     console.log(`  ${p.padEnd(14)} A ${signed(a)} ms   B ${signed(b)} ms   B − A ${signed(b - a)} ms`);
   }
 } finally {
-  for (const s of servers) s.child.kill();
+  for (const s of servers) await s.close();
 }

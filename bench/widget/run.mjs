@@ -8,10 +8,10 @@
 // handler through natter's bus vs EventTarget + CustomEvent in the same page.
 import { readFileSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
-import { spawn } from "node:child_process";
-import { once } from "node:events";
 import { launch } from "../../tests/e2e/widget-browser.mjs";
+import { serveStaticProcess } from "../../tests/e2e/widget-static.mjs";
 import { sizes, totals } from "./sizes.mjs";
+import { median, pairedMedian } from "./stats.mjs";
 import { visitorLoads } from "./visitor.mjs";
 
 const arg = (name, def) => {
@@ -20,7 +20,6 @@ const arg = (name, def) => {
 };
 const LOADS = arg("loads", 20), CYCLES = arg("cycles", 1000), DISPATCHES = arg("dispatches", 1_000_000);
 const kb = (n) => (n / 1024).toFixed(1) + " KB";
-const median = (xs) => { const s = [...xs].sort((a, b) => a - b); const m = s.length >> 1; return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2; };
 
 /** Medians of the cold loads, each beside the blank page's, and natter over its floor. */
 function report(times) {
@@ -31,11 +30,10 @@ function report(times) {
   }
   // per-load difference to the blank load just before it (same moment of machine load)
   for (const name of Object.keys(times).filter((n) => n !== "blank")) {
-    const d = times[name].map((t, i) => t - times.blank[i]);
-    console.log(`  ${name.padEnd(18)} paired: median +${median(d).toFixed(1)} ms over the blank load of the same round`);
+    console.log(`  ${name.padEnd(18)} paired: median +${pairedMedian(times, name, "blank").toFixed(1)} ms over the blank load of the same round`);
   }
   // natter's own start-up, measured against the floor of its own way of loading
-  const over = (a, b) => median(times[a].map((t, i) => t - times[b][i])).toFixed(1);
+  const over = (a, b) => pairedMedian(times, a, b).toFixed(1);
   console.log(`  natter (embed + hint) over "floor: par compile" of the same round: median +${over("natter", "floor: par compile")} ms (over "floor: par fetch": +${over("natter", "floor: par fetch")} ms)`);
 }
 
@@ -48,9 +46,7 @@ for (const t of totals(ours)) console.log(`  ${t.file.padEnd(22)} raw ${kb(t.raw
 console.log(`  ${"deep-chat bundle".padEnd(22)} raw ${kb(dc.length).padStart(9)}  gzip ${kb(gzipSync(dc, { level: 9 }).length).padStart(8)}  brotli ${kb(brotliCompressSync(dc, { params: { [constants.BROTLI_PARAM_QUALITY]: 11 } }).length).padStart(8)}`);
 
 // The static server runs in its own process so the browser driver does not slow it down.
-const child = spawn(process.execPath, [new URL("../../tests/e2e/widget-static.mjs", import.meta.url).pathname], { stdio: ["ignore", "pipe", "inherit"] });
-const [line] = await once(child.stdout, "data");
-const server = { origin: String(line).trim(), close: async () => { child.kill(); } };
+const server = await serveStaticProcess();
 const browser = await launch();
 try {
   // ---- time to ready, cold loads ------------------------------------------------------------

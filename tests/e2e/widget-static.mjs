@@ -4,6 +4,8 @@
 // /node_modules/. Every response is `Cache-Control: no-store`, so each page load is cold.
 // `serveStatic({widget})` serves another build of the package at /widget/ (a folder, relative to
 // the repository or absolute), for comparing two builds side by side.
+import { spawn } from "node:child_process";
+import { once } from "node:events";
 import { createServer } from "node:http";
 import { readFile } from "node:fs/promises";
 import { extname, join, normalize, resolve } from "node:path";
@@ -62,9 +64,17 @@ function end(res, code) {
   res.end(String(code));
 }
 
-// `node tests/e2e/widget-static.mjs [package folder]` serves until killed and prints its origin
-// (the benchmarks run it in its own process, so the browser driver does not compete with it for
-// the event loop).
+/**
+ * The same server in a process of its own (so a browser driver in this one does not compete
+ * with it for the event loop); resolves to {origin, close()}.
+ */
+export async function serveStaticProcess({ widget = "pkg" } = {}) {
+  const child = spawn(process.execPath, [fileURLToPath(import.meta.url), widget], { stdio: ["ignore", "pipe", "inherit"] });
+  const [line] = await once(child.stdout, "data");
+  return { origin: String(line).trim(), close: async () => { child.kill(); } };
+}
+
+// `node tests/e2e/widget-static.mjs [package folder]` serves until killed and prints its origin.
 if (import.meta.url === `file://${process.argv[1]}`) {
   const { origin } = await serveStatic({ widget: process.argv[2] || "pkg" });
   console.log(origin);
