@@ -3,12 +3,14 @@
 //
 // Each folder is served at /widget/ by a static server of its own (tests/e2e/widget-static.mjs,
 // in its own process) with the same bench pages; every round loads the blank page and each page
-// from both builds, each in a fresh browser context (visitor.mjs), the order rotated from round
-// to round. Prints, per page and build, the median over the blank load of the same round: on a
-// busy box a difference of a few ms needs many rounds (60 rounds here still spread ±5 ms).
+// from both builds, each in a fresh browser context started on a quiet machine (visitor.mjs,
+// quiet.mjs), the order rotated from round to round. Prints, per page and build, the median over
+// the blank load of the same round: on a busy box a difference of a few ms needs many rounds (60
+// rounds here still spread ±5 ms).
 import { existsSync } from "node:fs";
 import { resolve } from "node:path";
 import { serveStaticProcess } from "../../tests/e2e/widget-static.mjs";
+import { quietSummary } from "./quiet.mjs";
 import { median, pairedMedian } from "./stats.mjs";
 import { visitorLoads } from "./visitor.mjs";
 
@@ -47,6 +49,7 @@ try {
   const times = await visitorLoads("", urls, rounds, { rotate: true });
   const signed = (x) => (x < 0 ? "−" : "+") + Math.abs(x).toFixed(1);
   console.log(`A = ${builds[0]}\nB = ${builds[1]}\n${rounds} rounds, paired medians over the blank load of the same round (blank ${median(times.blank).toFixed(1)} ms):`);
+  console.log(quietSummary());
   for (const p of pages) {
     const [a, b] = ["A", "B"].map((k) => pairedMedian(times, `${p} ${k}`, "blank"));
     console.log(`  ${p.padEnd(14)} A ${signed(a)} ms   B ${signed(b)} ms   B − A ${signed(b - a)} ms`);

@@ -2,16 +2,19 @@
 //   scripts/build-widget && node bench/widget/run.mjs [--loads 20] [--cycles 1000] [--dispatches 1000000]
 // Prints: bytes (raw/gzip/brotli) of natter and of deep-chat 2.4.2; median ms from navigation
 // start to ready over N cold loads of a blank page, natter (script embed, chat:ready) and
-// deep-chat ("render" event), interleaved, on one static server, first under Playwright, then as
-// a visitor's browser (visitor.mjs: no DevTools domain enabled in the page); JS heap and wasm memory after
-// load and after N load/render/send/destroy cycles (twice: the second N shows whether it still grows); dispatches/s of one event type to one sync
-// handler through natter's bus vs EventTarget + CustomEvent in the same page.
+// deep-chat ("render" event), interleaved, on one static server, each load started on a quiet
+// machine (quiet.mjs), first under Playwright, then as a visitor's browser (visitor.mjs: no
+// DevTools domain enabled in the page); JS heap and wasm memory after load and after N
+// load/render/send/destroy cycles (twice: the second N shows whether it still grows);
+// dispatches/s of one event type to one sync handler through natter's bus vs EventTarget +
+// CustomEvent in the same page.
 import { readFileSync } from "node:fs";
 import { gzipSync, brotliCompressSync, constants } from "node:zlib";
 import { launch } from "../../tests/e2e/widget-browser.mjs";
 import { serveStaticProcess } from "../../tests/e2e/widget-static.mjs";
 import { sizes, totals } from "./sizes.mjs";
 import { median, pairedMedian } from "./stats.mjs";
+import { quiet, quietSummary } from "./quiet.mjs";
 import { visitorLoads } from "./visitor.mjs";
 
 const arg = (name, def) => {
@@ -23,6 +26,7 @@ const kb = (n) => (n / 1024).toFixed(1) + " KB";
 
 /** Medians of the cold loads, each beside the blank page's, and natter over its floor. */
 function report(times) {
+  console.log(quietSummary());
   const blank = median(times.blank);
   for (const [name, xs] of Object.entries(times)) {
     const m = median(xs);
@@ -73,6 +77,7 @@ try {
     for (const [name, path] of Object.entries(pages)) {
       const ctx = await browser.newContext(); // fresh cache and storage: a cold load
       const page = await ctx.newPage();
+      await quiet(); // the new renderer has started and the last context is gone (quiet.mjs)
       await page.goto(server.origin + path);
       await page.waitForFunction(() => window.readyAt !== undefined, null, { timeout: 30_000 });
       const [ready, payloadEnd] = await page.evaluate((file) => [
@@ -91,6 +96,7 @@ try {
     for (let i = 0; i < LOADS; i++) {
       const ctx = await browser.newContext();
       const page = await ctx.newPage();
+      await quiet(); // the new renderer has started and the last context is gone (quiet.mjs)
       await page.goto(server.origin + path);
       await page.waitForFunction(() => window.readyAt !== undefined, null, { timeout: 30_000 });
       out.push(await page.evaluate(read));

@@ -2,14 +2,15 @@
 // pipe with no DevTools domain enabled in the page. Playwright enables the Network, Page and
 // Runtime domains on every page it opens, and that instrumentation (each request, each script)
 // weighs on a page that loads a script and a .wasm more than on a blank one. Here the driver only
-// opens a fresh browser context per load (Target), navigates (Page.navigate) and, once the page
-// had time to get ready, reads `window.readyAt` (Runtime.evaluate): nothing runs in the page
-// while it starts.
+// opens a fresh browser context per load (Target), waits for a quiet machine (quiet.mjs),
+// navigates (Page.navigate) and, once the page had time to get ready, reads `window.readyAt`
+// (Runtime.evaluate): nothing runs in the page while it starts.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CHROMIUM_ARGS } from "../../tests/e2e/widget-browser.mjs";
+import { quiet } from "./quiet.mjs";
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -65,7 +66,7 @@ export async function visitorLoads(origin, pages, loads, { rotate = false } = {}
         const { browserContextId } = await send("Target.createBrowserContext", { disposeOnDetach: true });
         const { targetId } = await send("Target.createTarget", { url: "about:blank", browserContextId });
         const { sessionId } = await send("Target.attachToTarget", { targetId, flatten: true });
-        await sleep(100); // the new renderer settles, as a tab opened a moment before
+        await quiet(); // the new renderer has started and the last context is gone (quiet.mjs)
         await send("Page.navigate", { url: origin + path }, sessionId);
         await sleep(200); // every page here is ready well within this: no evaluate while it starts
         let ready;
