@@ -1,9 +1,9 @@
 // Waiting for a quiet machine before a timed load. Each cold load opens a fresh browser context,
 // and Chromium then keeps the CPUs busy for about a second (the new renderer process starting,
 // the previous context's processes going away). A load started inside that second measures the
-// driver's own churn as much as the page: on this 2-core box it stretched a natter load by
-// 15–35 ms and a blank one by 10–20 ms. The figures are meant for a quiet machine, so each timed
-// load first waits for one.
+// driver's own churn as much as the page: on this 2-core box it added 10–19 ms to the blank
+// page's load and 14–36 ms more to natter's time over blank. The figures are meant for a quiet
+// machine, so each timed load first waits for one.
 
 import { readFileSync } from "node:fs";
 import { median } from "./stats.mjs";
