@@ -73,35 +73,32 @@ try {
   // after the bytes are in, which depends much less on how busy server and network are
   const PAYLOAD = { natter: "natter_wasm_bg.wasm", "natter npm": "natter_wasm_bg.wasm", "natter no hint": "natter_wasm_bg.wasm", "deep-chat": "deepChat.bundle.js" };
   const afterBytes = Object.fromEntries(Object.keys(pages).map((k) => [k, []]));
+  /** One cold load of `path` on a quiet machine; resolves to `read(arg)`, run in the page once it is ready. */
+  const coldLoad = async (path, read, arg) => {
+    const ctx = await browser.newContext(); // fresh cache and storage: a cold load
+    const page = await ctx.newPage();
+    await quiet(); // the new renderer has started and the last context is gone (quiet.mjs)
+    await page.goto(server.origin + path);
+    await page.waitForFunction(() => window.readyAt !== undefined, null, { timeout: 30_000 });
+    const out = await page.evaluate(read, arg);
+    await ctx.close();
+    return out;
+  };
   for (let i = 0; i < LOADS; i++) {
     for (const [name, path] of Object.entries(pages)) {
-      const ctx = await browser.newContext(); // fresh cache and storage: a cold load
-      const page = await ctx.newPage();
-      await quiet(); // the new renderer has started and the last context is gone (quiet.mjs)
-      await page.goto(server.origin + path);
-      await page.waitForFunction(() => window.readyAt !== undefined, null, { timeout: 30_000 });
-      const [ready, payloadEnd] = await page.evaluate((file) => [
+      const [ready, payloadEnd] = await coldLoad(path, (file) => [
         window.readyAt,
         performance.getEntriesByType("resource").find((r) => r.name.endsWith(file))?.responseEnd,
       ], PAYLOAD[name]);
       times[name].push(ready);
       if (payloadEnd !== undefined) afterBytes[name].push(ready - payloadEnd);
-      await ctx.close();
     }
   }
   // where natter's time goes (module page doing what embed.js does, with marks), and its first
   // start-up in a page against the same work again (first-start.html)
   const inPage = async (path, read) => {
     const out = [];
-    for (let i = 0; i < LOADS; i++) {
-      const ctx = await browser.newContext();
-      const page = await ctx.newPage();
-      await quiet(); // the new renderer has started and the last context is gone (quiet.mjs)
-      await page.goto(server.origin + path);
-      await page.waitForFunction(() => window.readyAt !== undefined, null, { timeout: 30_000 });
-      out.push(await page.evaluate(read));
-      await ctx.close();
-    }
+    for (let i = 0; i < LOADS; i++) out.push(await coldLoad(path, read));
     return out;
   };
   const phases = await inPage("/bench/phases.html", () => window.phases);
